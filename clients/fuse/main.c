@@ -1,0 +1,139 @@
+/* cfs-fuse MDS_ADDRESS MOUNTPOINT [-f] [-d] [-o options]
+ *
+ * Connects to the cluster first (an unreachable MDS is reported within
+ * the connect timeout and nothing is mounted), then mounts and serves
+ * FUSE requests on many threads until unmounted or signalled.
+ *
+ * ClaudeFS options (with -o): attr_timeout=SECONDS, entry_timeout=SECONDS
+ * (default 1), strict (both 0: every change seen at once across mounts),
+ * connect_timeout=MS (10000). Standard FUSE options (allow_other, ro,
+ * default_permissions, ...) pass through to libfuse. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfs/log.h"
+#include "cfs_fuse.h"
+
+struct options {
+	char *mds;
+	double attr_timeout, entry_timeout;
+	int strict;
+	int connect_timeout;
+	int help;
+};
+
+#define OPT(t, p) { t, offsetof(struct options, p), 1 }
+static const struct fuse_opt opt_spec[] = {
+	OPT("attr_timeout=%lf", attr_timeout),
+	OPT("entry_timeout=%lf", entry_timeout),
+	OPT("connect_timeout=%d", connect_timeout),
+	OPT("strict", strict),
+	OPT("-h", help),
+	OPT("--help", help),
+	FUSE_OPT_END
+};
+
+static int take_nonopt(void *data, const char *arg, int key,
+		       struct fuse_args *outargs)
+{
+	struct options *o = data;
+
+	(void)outargs;
+	if (key == FUSE_OPT_KEY_NONOPT && !o->mds) {
+		o->mds = strdup(arg);
+		return 0;
+	}
+	return 1;
+}
+
+static void usage(const char *prog)
+{
+	printf("usage: %s MDS_ADDRESS MOUNTPOINT [-f] [-d] [-o OPTIONS]\n\n"
+	       "ClaudeFS options:\n"
+	       "  -o attr_timeout=S      attribute cache time (1)\n"
+	       "  -o entry_timeout=S     name cache time (1)\n"
+	       "  -o strict              no caching: changes seen at once\n"
+	       "  -o connect_timeout=MS  give up reaching the MDS (10000)\n\n",
+	       prog);
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct options o = { .attr_timeout = 1, .entry_timeout = 1,
+			     .connect_timeout = 10000 };
+	struct fuse_cmdline_opts cmd = { 0 };
+	struct cfs_client_opts co = { 0 };
+	struct fuse_loop_config *loop = NULL;
+	struct fuse_session *se = NULL;
+	struct cfs_fuse f = { 0 };
+	char fsname[300];
+	int rc = 1;
+
+	cfs_log_init("fuse", CFS_LOG_WARN);
+	if (fuse_opt_parse(&args, &o, opt_spec, take_nonopt))
+		return 2;
+	if (o.help) {
+		usage(argv[0]);
+		return 0;
+	}
+	if (fuse_parse_cmdline(&args, &cmd) || !o.mds || !cmd.mountpoint) {
+		fprintf(stderr, "usage: %s MDS_ADDRESS MOUNTPOINT [-o options]\n",
+			argv[0]);
+		rc = 2;
+		goto out;
+	}
+	if (o.strict)
+		o.attr_timeout = o.entry_timeout = 0;
+	co.mds = o.mds;
+	co.connect_timeout_ms = o.connect_timeout;
+	rc = cfs_client_new(&f.cl, &co);
+	if (rc) {
+		fprintf(stderr, "cfs-fuse: cannot reach the MDS at %s: %s\n",
+			o.mds, strerror(-rc));
+		rc = 1;
+		goto out;
+	}
+	f.attr_timeout = o.attr_timeout;
+	f.entry_timeout = o.entry_timeout;
+	snprintf(fsname, sizeof(fsname), "-ofsname=cfs:%s,subtype=cfs", o.mds);
+	fuse_opt_add_arg(&args, fsname);
+	rc = 1;
+	se = fuse_session_new(&args, &cfs_fuse_ops, sizeof(cfs_fuse_ops), &f);
+	if (!se)
+		goto out;
+	if (fuse_set_signal_handlers(se))
+		goto out;
+	if (fuse_session_mount(se, cmd.mountpoint)) {
+		fprintf(stderr, "cfs-fuse: cannot mount on %s\n",
+			cmd.mountpoint);
+		goto out_signals;
+	}
+	fuse_daemonize(cmd.foreground);
+	if (cmd.singlethread) {
+		rc = fuse_session_loop(se);
+	} else {
+		loop = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(loop, cmd.clone_fd);
+		fuse_loop_cfg_set_idle_threads(loop, 32);
+		fuse_loop_cfg_set_max_threads(loop, 64);
+		rc = fuse_session_loop_mt(se, loop);
+		fuse_loop_cfg_destroy(loop);
+	}
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out:
+	if (se)
+		fuse_session_destroy(se);
+	cfs_client_free(f.cl);
+	free(cmd.mountpoint);
+	free(o.mds);
+	fuse_opt_free_args(&args);
+	return rc ? 1 : 0;
+}

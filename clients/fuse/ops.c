@@ -1,0 +1,593 @@
+/* FUSE low-level operations over libcfs. Each handler gathers the
+ * caller's credentials, makes one libcfs call and replies. Permission
+ * checks are the MDS's (no default_permissions): the kernel sends the
+ * caller's uid, gid and pid, and we add the supplementary groups. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfs_fuse.h"
+
+#define F(req) ((struct cfs_fuse *)fuse_req_userdata(req))
+
+static void req_cred(fuse_req_t req, struct cfs_cred *cr)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	int n;
+
+	cr->uid = ctx->uid;
+	cr->gid = ctx->gid;
+	cr->ngroups = 0;
+	if (ctx->uid == 0)
+		return;	/* root passes every check that groups could */
+	n = fuse_req_getgroups(req, CFS_MAX_GROUPS, (gid_t *)cr->groups);
+	if (n > 0)
+		cr->ngroups = n < CFS_MAX_GROUPS ? (uint32_t)n : CFS_MAX_GROUPS;
+}
+
+static void entry_param(struct cfs_fuse *f, const struct cfs_attr *a,
+			struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = a->ino;
+	e->generation = a->generation;
+	cfs_attr_to_stat(a, &e->attr);
+	e->attr_timeout = f->attr_timeout;
+	e->entry_timeout = f->entry_timeout;
+}
+
+static void reply_entry(fuse_req_t req, int rc, const struct cfs_attr *a)
+{
+	struct fuse_entry_param e;
+
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	entry_param(F(req), a, &e);
+	fuse_reply_entry(req, &e);
+}
+
+static void reply_attr(fuse_req_t req, int rc, const struct cfs_attr *a)
+{
+	struct stat st;
+
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	cfs_attr_to_stat(a, &st);
+	fuse_reply_attr(req, &st, F(req)->attr_timeout);
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	conn->max_write = 1 << 20;
+	conn->max_readahead = 1 << 20;
+	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
+		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
+	/* the kernel clears setuid/setgid on write and chown for us */
+	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct cfs_cred cr;
+	struct cfs_attr a;
+
+	req_cred(req, &cr);
+	reply_entry(req, cfs_lookup(F(req)->cl, &cr, parent, name,
+				    strlen(name), &a), &a);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	/* inode numbers are the MDS's and stable: nothing is kept per lookup */
+	(void)ino;
+	(void)nlookup;
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct cfs_attr a;
+
+	(void)fi;
+	reply_attr(req, cfs_getattr(F(req)->cl, ino, &a), &a);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st,
+		       int valid, struct fuse_file_info *fi)
+{
+	struct cfs_attr in = { 0 }, out;
+	struct cfs_cred cr;
+
+	req_cred(req, &cr);
+	in.mode = st->st_mode;
+	in.uid = st->st_uid;
+	in.gid = st->st_gid;
+	in.size = (uint64_t)st->st_size;
+	in.atime_ns = st->st_atim.tv_sec * 1000000000ll + st->st_atim.tv_nsec;
+	in.mtime_ns = st->st_mtim.tv_sec * 1000000000ll + st->st_mtim.tv_nsec;
+	reply_attr(req, cfs_setattr(F(req)->cl, &cr, ino, (unsigned)valid,
+				    &in, fi != NULL, &out), &out);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char buf[4097];
+	int n = cfs_readlink(F(req)->cl, ino, buf, sizeof(buf) - 1);
+
+	if (n < 0) {
+		fuse_reply_err(req, -n);
+		return;
+	}
+	buf[n] = '\0';
+	fuse_reply_readlink(req, buf);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	struct cfs_cred cr;
+	struct cfs_attr a;
+
+	req_cred(req, &cr);
+	reply_entry(req, cfs_mknod(F(req)->cl, &cr, parent, name, strlen(name),
+				   mode, rdev, true, false, &a), &a);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	struct cfs_cred cr;
+	struct cfs_attr a;
+
+	req_cred(req, &cr);
+	reply_entry(req, cfs_mkdir(F(req)->cl, &cr, parent, name, strlen(name),
+				   mode, &a), &a);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct cfs_cred cr;
+
+	req_cred(req, &cr);
+	fuse_reply_err(req, -cfs_unlink(F(req)->cl, &cr, parent, name,
+					strlen(name)));
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct cfs_cred cr;
+
+	req_cred(req, &cr);
+	fuse_reply_err(req, -cfs_rmdir(F(req)->cl, &cr, parent, name,
+				       strlen(name)));
+}
+
+static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
+		       const char *name)
+{
+	struct cfs_cred cr;
+	struct cfs_attr a;
+
+	req_cred(req, &cr);
+	reply_entry(req, cfs_symlink(F(req)->cl, &cr, parent, name,
+				     strlen(name), target, &a), &a);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	struct cfs_cred cr;
+
+	req_cred(req, &cr);
+	fuse_reply_err(req, -cfs_rename(F(req)->cl, &cr, parent, name,
+					strlen(name), newparent, newname,
+					strlen(newname), flags));
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	struct cfs_cred cr;
+	struct cfs_attr a;
+
+	req_cred(req, &cr);
+	reply_entry(req, cfs_link(F(req)->cl, &cr, ino, newparent, newname,
+				  strlen(newname), &a), &a);
+}
+
+/* O_TRUNC arrives with the open (atomic_o_trunc): cut to zero here. */
+static int open_trunc(fuse_req_t req, const struct cfs_cred *cr,
+		      fuse_ino_t ino, int flags)
+{
+	struct cfs_attr in = { 0 }, out;
+
+	if (!(flags & O_TRUNC))
+		return 0;
+	return cfs_setattr(F(req)->cl, cr, ino,
+			   CFS_ATTR_SIZE | CFS_ATTR_MTIME_NOW, &in, true, &out);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct cfs_cred cr;
+	struct cfs_attr a;
+	int rc;
+
+	req_cred(req, &cr);
+	rc = cfs_open(F(req)->cl, &cr, ino, fi->flags, &a);
+	if (rc == 0 && S_ISREG(a.mode)) {
+		rc = open_trunc(req, &cr, ino, fi->flags);
+		if (rc)
+			cfs_release(F(req)->cl, ino);
+	}
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = ino;
+	fuse_reply_open(req, fi);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	struct fuse_entry_param e;
+	struct cfs_cred cr;
+	struct cfs_attr a;
+	int rc;
+
+	req_cred(req, &cr);
+	rc = cfs_mknod(F(req)->cl, &cr, parent, name, strlen(name),
+		       (mode & 07777) | S_IFREG, 0, fi->flags & O_EXCL, true,
+		       &a);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	cfs_opened(F(req)->cl, &a);
+	fi->fh = a.ino;
+	entry_param(F(req), &a, &e);
+	fuse_reply_create(req, &e, fi);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	char *buf = malloc(size ? size : 1);
+	ssize_t n;
+
+	(void)fi;
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = cfs_read(F(req)->cl, ino, (uint64_t)off, buf, size);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	ssize_t n = cfs_write(F(req)->cl, ino, (uint64_t)off, buf, size);
+
+	(void)fi;
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	fuse_reply_err(req, -cfs_flush(F(req)->cl, ino));
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	(void)fi;
+	fuse_reply_err(req, -cfs_release(F(req)->cl, ino));
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	/* data is durable on every live replica when a write returns */
+	(void)datasync;
+	(void)fi;
+	fuse_reply_err(req, -cfs_flush(F(req)->cl, ino));
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct cfs_cred cr;
+	int rc;
+
+	req_cred(req, &cr);
+	rc = cfs_access(F(req)->cl, &cr, ino, R_OK);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = ino;
+	fuse_reply_open(req, fi);
+}
+
+/* Offsets: 1 is ".", 2 is "..", and an MDS cookie c is c + 2. */
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       bool plus)
+{
+	struct cfs_fuse *f = F(req);
+	char *buf = malloc(size), name[256];
+	struct cfs_cred cr;
+	uint64_t cookie = off <= 2 ? 0 : (uint64_t)off - 2;
+	size_t pos = 0;
+	bool full = false;
+	int rc = 0;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	req_cred(req, &cr);
+	for (int dot = (int)off; dot < 2; dot++) {
+		struct fuse_entry_param e = { .ino = ino };
+		size_t n;
+
+		e.attr.st_ino = ino;
+		e.attr.st_mode = S_IFDIR;
+		n = plus ? fuse_add_direntry_plus(req, buf + pos, size - pos,
+						  dot ? ".." : ".", &e, dot + 1) :
+			   fuse_add_direntry(req, buf + pos, size - pos,
+					     dot ? ".." : ".", &e.attr, dot + 1);
+		if (n > size - pos) {
+			full = true;
+			break;
+		}
+		pos += n;
+	}
+	while (!full) {
+		struct cfs_dirent_list l;
+		size_t want = size / (plus ? 160 : 32) + 1;
+
+		rc = cfs_readdir(f->cl, &cr, ino, cookie, want > 1024 ? 1024 : want,
+				 &l);
+		if (rc)
+			break;
+		for (size_t i = 0; i < l.n; i++) {
+			struct cfs_dir_entry *d = &l.entries[i];
+			struct fuse_entry_param e;
+			size_t n;
+
+			memcpy(name, d->name, d->namelen);
+			name[d->namelen] = '\0';
+			entry_param(f, &d->attr, &e);
+			n = plus ? fuse_add_direntry_plus(req, buf + pos,
+							  size - pos, name, &e,
+							  (off_t)d->cookie + 2) :
+				   fuse_add_direntry(req, buf + pos, size - pos,
+						     name, &e.attr,
+						     (off_t)d->cookie + 2);
+			if (n > size - pos) {
+				full = true;
+				break;
+			}
+			pos += n;
+			cookie = d->cookie;
+		}
+		full |= l.eof;
+		cfs_dirents_free(&l);
+	}
+	if (rc && pos == 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, buf, pos);
+	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)fi;
+	do_readdir(req, ino, size, off, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	(void)fi;
+	do_readdir(req, ino, size, off, true);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	/* every metadata change is durable before its reply */
+	(void)ino;
+	(void)datasync;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+	int rc = cfs_statfs(F(req)->cl, &sv);
+
+	(void)ino;
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_statfs(req, &sv);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	struct cfs_cred cr;
+
+	req_cred(req, &cr);
+	fuse_reply_err(req, -cfs_setxattr(F(req)->cl, &cr, ino, name, value,
+					  size, flags));
+}
+
+static void reply_xattr(fuse_req_t req, size_t size, int n, const char *buf)
+{
+	if (n < 0)
+		fuse_reply_err(req, -n);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
+{
+	struct cfs_cred cr;
+	char *buf = size ? malloc(size) : NULL;
+	int n;
+
+	req_cred(req, &cr);
+	if (size && !buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = cfs_getxattr(F(req)->cl, &cr, ino, name, buf, size);
+	reply_xattr(req, size, n, buf);
+	free(buf);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct cfs_cred cr;
+	char *buf = size ? malloc(size) : NULL;
+	int n;
+
+	req_cred(req, &cr);
+	if (size && !buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = cfs_listxattr(F(req)->cl, &cr, ino, buf, size);
+	reply_xattr(req, size, n, buf);
+	free(buf);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct cfs_cred cr;
+
+	req_cred(req, &cr);
+	fuse_reply_err(req, -cfs_removexattr(F(req)->cl, &cr, ino, name));
+}
+
+static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct cfs_cred cr;
+
+	req_cred(req, &cr);
+	fuse_reply_err(req, -cfs_access(F(req)->cl, &cr, ino, mask));
+}
+
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+			 off_t len, struct fuse_file_info *fi)
+{
+	struct cfs_fuse *f = F(req);
+	struct cfs_attr a, in = { 0 };
+	struct cfs_cred cr;
+	uint64_t end = (uint64_t)off + (uint64_t)len;
+	int rc;
+
+	(void)fi;
+	req_cred(req, &cr);
+	if (off < 0 || len <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	rc = cfs_getattr(f->cl, ino, &a);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	switch (mode) {
+	case 0:
+		/* space is not reserved ahead on the OSDs; the size grows */
+		if (end > a.size) {
+			in.size = end;
+			rc = cfs_setattr(f->cl, &cr, ino, CFS_ATTR_SIZE, &in,
+					 true, &a);
+		}
+		break;
+	case FALLOC_FL_KEEP_SIZE:
+		break;
+	case FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE:
+		if ((uint64_t)off < a.size)
+			rc = cfs_punch(f->cl, ino, (uint64_t)off,
+				       (end < a.size ? end : a.size) -
+					       (uint64_t)off);
+		break;
+	default:
+		rc = -EOPNOTSUPP;
+	}
+	fuse_reply_err(req, -rc);
+}
+
+const struct fuse_lowlevel_ops cfs_fuse_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.symlink = op_symlink,
+	.rename = op_rename,
+	.link = op_link,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsyncdir,
+	.statfs = op_statfs,
+	.setxattr = op_setxattr,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.removexattr = op_removexattr,
+	.access = op_access,
+	.create = op_create,
+	.fallocate = op_fallocate,
+};

@@ -1,0 +1,707 @@
+/* libcfs: connecting, the open-file table, and metadata calls to the MDS.
+ * Data calls to the OSDs are in data.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cfs/log.h"
+#include "client_priv.h"
+#include "mds.pb-c.h"
+
+int64_t client_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int cfs_client_new(struct cfs_client **out, const struct cfs_client_opts *o)
+{
+	struct cfs_client *cl = calloc(1, sizeof(*cl));
+	struct cfs_map *map;
+	int64_t deadline;
+	int rc;
+
+	if (!cl)
+		return -ENOMEM;
+	cl->o = *o;
+	if (!cl->o.connect_timeout_ms)
+		cl->o.connect_timeout_ms = 10000;
+	if (!cl->o.mds_timeout_ms)
+		cl->o.mds_timeout_ms = 5000;
+	if (!cl->o.osd_timeout_ms)
+		cl->o.osd_timeout_ms = 2000;
+	if (!cl->o.io_deadline_ms)
+		cl->o.io_deadline_ms = 30000;
+	snprintf(cl->mds, sizeof(cl->mds), "%s", o->mds);
+	cl->o.mds = cl->mds;
+	pthread_mutex_init(&cl->ilock, NULL);
+	cfs_map_holder_init(&cl->maps);
+	rc = cfs_rpc_client_new(&cl->rpc);
+	if (rc)
+		goto fail;
+	deadline = mono_ms() + cl->o.connect_timeout_ms;
+	do {
+		int left = (int)(deadline - mono_ms());
+
+		rc = cfs_map_fetch(&cl->maps, cl->rpc, cl->mds,
+				   left < 1000 ? (left > 0 ? left : 1) : 1000);
+		if (rc && mono_ms() < deadline)
+			usleep(100 * 1000);
+	} while (rc && mono_ms() < deadline);
+	if (rc)
+		goto fail;
+	map = cfs_map_get(&cl->maps);
+	rc = cfs_map_follow(&cl->maps, map->pb->mds_pub);
+	cfs_map_put(&cl->maps, map);
+	if (rc)
+		goto fail;
+	*out = cl;
+	return 0;
+fail:
+	cfs_client_free(cl);
+	return rc;
+}
+
+void cfs_client_free(struct cfs_client *cl)
+{
+	if (!cl)
+		return;
+	cfs_map_holder_destroy(&cl->maps);
+	cfs_rpc_client_free(cl->rpc);
+	for (int i = 0; i < INODE_BUCKETS; i++) {
+		while (cl->inodes[i]) {
+			struct open_inode *n = cl->inodes[i]->next;
+
+			free(cl->inodes[i]);
+			cl->inodes[i] = n;
+		}
+	}
+	pthread_mutex_destroy(&cl->ilock);
+	free(cl);
+}
+
+uint64_t cfs_client_epoch(struct cfs_client *cl)
+{
+	return cfs_map_epoch(&cl->maps);
+}
+
+void client_refresh_map(struct cfs_client *cl)
+{
+	cfs_map_fetch(&cl->maps, cl->rpc, cl->mds, cl->o.mds_timeout_ms);
+}
+
+struct open_inode *client_inode(struct cfs_client *cl, uint64_t ino,
+				bool create)
+{
+	struct open_inode **pp = &cl->inodes[cfs_hash64(ino) % INODE_BUCKETS];
+
+	while (*pp && (*pp)->ino != ino)
+		pp = &(*pp)->next;
+	if (!*pp && create) {
+		*pp = calloc(1, sizeof(**pp));
+		if (*pp)
+			(*pp)->ino = ino;
+	}
+	return *pp;
+}
+
+static void drop_inode(struct cfs_client *cl, uint64_t ino)
+{
+	struct open_inode **pp = &cl->inodes[cfs_hash64(ino) % INODE_BUCKETS];
+
+	while (*pp && (*pp)->ino != ino)
+		pp = &(*pp)->next;
+	if (*pp) {
+		struct open_inode *o = *pp;
+
+		*pp = o->next;
+		free(o);
+	}
+}
+
+void cfs_attr_to_stat(const struct cfs_attr *a, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = a->ino;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_size = (off_t)a->size;
+	st->st_rdev = a->rdev;
+	st->st_blksize = 1 << 20;
+	st->st_blocks = (blkcnt_t)a->blocks;
+	st->st_atim.tv_sec = a->atime_ns / 1000000000;
+	st->st_atim.tv_nsec = a->atime_ns % 1000000000;
+	st->st_mtim.tv_sec = a->mtime_ns / 1000000000;
+	st->st_mtim.tv_nsec = a->mtime_ns % 1000000000;
+	st->st_ctim.tv_sec = a->ctime_ns / 1000000000;
+	st->st_ctim.tv_nsec = a->ctime_ns % 1000000000;
+}
+
+static void attr_from(const Cfs__Attr *p, struct cfs_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (!p)
+		return;
+	a->ino = p->ino;
+	a->mode = p->mode;
+	a->nlink = p->nlink;
+	a->uid = p->uid;
+	a->gid = p->gid;
+	a->size = p->size;
+	a->rdev = p->rdev;
+	a->generation = p->generation;
+	a->blocks = p->blocks;
+	a->atime_ns = p->atime_ns;
+	a->mtime_ns = p->mtime_ns;
+	a->ctime_ns = p->ctime_ns;
+}
+
+/* Merge what this client wrote but has not yet told the MDS. */
+static void merge_local(struct cfs_client *cl, struct cfs_attr *a)
+{
+	struct open_inode *o;
+
+	pthread_mutex_lock(&cl->ilock);
+	o = client_inode(cl, a->ino, false);
+	if (o) {
+		if (o->dirty) {
+			if (o->size > a->size)
+				a->size = o->size;
+			if (o->mtime_ns > a->mtime_ns)
+				a->mtime_ns = a->ctime_ns = o->mtime_ns;
+			a->blocks = (a->size + 511) / 512;
+		}
+		o->size = a->size;
+	}
+	pthread_mutex_unlock(&cl->ilock);
+}
+
+static void cred_to(const struct cfs_cred *cr, Cfs__Cred *c)
+{
+	cfs__cred__init(c);
+	c->uid = cr->uid;
+	c->gid = cr->gid;
+	c->n_groups = cr->ngroups;
+	c->groups = (uint32_t *)cr->groups;
+}
+
+/* One metadata call; retried on transport errors with the same request
+ * id, which the MDS's reply cache makes safe for non-idempotent calls. */
+static int mds_call(struct cfs_client *cl, uint32_t method,
+		    const ProtobufCMessage *req,
+		    const ProtobufCMessageDescriptor *rep_desc,
+		    struct cfs_rpc_call *c)
+{
+	*c = (struct cfs_rpc_call){
+		.method = method,
+		.req = req,
+		.rep_desc = rep_desc,
+		.timeout_ms = cl->o.mds_timeout_ms,
+		.attempts = 3,
+	};
+	return cfs_rpc_call(cl->rpc, cl->mds, c);
+}
+
+static int entry_call(struct cfs_client *cl, uint32_t method,
+		      const ProtobufCMessage *req, struct cfs_attr *out)
+{
+	struct cfs_rpc_call c;
+	int rc = mds_call(cl, method, req, &cfs__mds_entry__descriptor, &c);
+
+	if (rc == 0 && (!c.rep || !((Cfs__MdsEntry *)c.rep)->attr))
+		rc = -EBADMSG;
+	if (rc == 0 && out) {
+		attr_from(((Cfs__MdsEntry *)c.rep)->attr, out);
+		merge_local(cl, out);
+	}
+	cfs_rpc_call_done(&c);
+	return rc;
+}
+
+static int plain_call(struct cfs_client *cl, uint32_t method,
+		      const ProtobufCMessage *req)
+{
+	struct cfs_rpc_call c;
+	int rc = mds_call(cl, method, req, NULL, &c);
+
+	cfs_rpc_call_done(&c);
+	return rc;
+}
+
+#define BYTES(p, n) ((ProtobufCBinaryData){ .len = (n), .data = (uint8_t *)(p) })
+
+int cfs_lookup(struct cfs_client *cl, const struct cfs_cred *cr,
+	       uint64_t parent, const char *name, size_t len,
+	       struct cfs_attr *out)
+{
+	Cfs__MdsName r = CFS__MDS_NAME__INIT;
+	Cfs__Cred c;
+
+	cred_to(cr, &c);
+	r.cred = &c;
+	r.parent = parent;
+	r.name = BYTES(name, len);
+	return entry_call(cl, CFS__MDS_METHOD__MDS_LOOKUP, &r.base, out);
+}
+
+int cfs_getattr(struct cfs_client *cl, uint64_t ino, struct cfs_attr *out)
+{
+	Cfs__MdsIno r = CFS__MDS_INO__INIT;
+
+	r.ino = ino;
+	return entry_call(cl, CFS__MDS_METHOD__MDS_GETATTR, &r.base, out);
+}
+
+int cfs_setattr(struct cfs_client *cl, const struct cfs_cred *cr,
+		uint64_t ino, unsigned valid, const struct cfs_attr *in,
+		bool through_handle, struct cfs_attr *out)
+{
+	Cfs__MdsSetattr r = CFS__MDS_SETATTR__INIT;
+	struct open_inode *o;
+	struct cfs_attr cur;
+	Cfs__Cred c;
+	int rc;
+
+	cred_to(cr, &c);
+	r.cred = &c;
+	r.ino = ino;
+	if (valid & CFS_ATTR_MODE)
+		r.valid |= CFS__SETATTR_VALID__SETATTR_MODE;
+	if (valid & CFS_ATTR_UID)
+		r.valid |= CFS__SETATTR_VALID__SETATTR_UID;
+	if (valid & CFS_ATTR_GID)
+		r.valid |= CFS__SETATTR_VALID__SETATTR_GID;
+	if (valid & CFS_ATTR_SIZE)
+		r.valid |= CFS__SETATTR_VALID__SETATTR_SIZE;
+	if (valid & CFS_ATTR_ATIME)
+		r.valid |= CFS__SETATTR_VALID__SETATTR_ATIME;
+	if (valid & CFS_ATTR_MTIME)
+		r.valid |= CFS__SETATTR_VALID__SETATTR_MTIME;
+	if (valid & CFS_ATTR_ATIME_NOW)
+		r.valid |= CFS__SETATTR_VALID__SETATTR_ATIME_NOW;
+	if (valid & CFS_ATTR_MTIME_NOW)
+		r.valid |= CFS__SETATTR_VALID__SETATTR_MTIME_NOW;
+	if (through_handle)
+		r.valid |= 512;	/* CFS_SET_HANDLE: checked at open */
+	r.mode = in->mode;
+	r.uid = in->uid;
+	r.gid = in->gid;
+	r.size = in->size;
+	r.atime_ns = in->atime_ns;
+	r.mtime_ns = in->mtime_ns;
+	if (valid & CFS_ATTR_SIZE) {
+		/* our pending writes first, then cut the data, then the size:
+		 * a crash in between never exposes old bytes past the end */
+		rc = cfs_flush(cl, ino);
+		if (!rc)
+			rc = cfs_getattr(cl, ino, &cur);
+		if (!rc && in->size < cur.size)
+			rc = client_truncate_data(cl, ino, in->size, cur.size);
+		if (rc)
+			return rc;
+	}
+	rc = entry_call(cl, CFS__MDS_METHOD__MDS_SETATTR, &r.base, out);
+	if (rc == 0 && (valid & CFS_ATTR_SIZE)) {
+		pthread_mutex_lock(&cl->ilock);
+		o = client_inode(cl, ino, false);
+		if (o) {
+			o->size = in->size;
+			o->dirty = false;
+		}
+		pthread_mutex_unlock(&cl->ilock);
+		out->size = in->size;
+	}
+	return rc;
+}
+
+static int make_node(struct cfs_client *cl, uint32_t method,
+		     const struct cfs_cred *cr, uint64_t parent,
+		     const char *name, size_t len, uint32_t mode, uint64_t rdev,
+		     bool exclusive, bool open, struct cfs_attr *out)
+{
+	Cfs__MdsMknod r = CFS__MDS_MKNOD__INIT;
+	Cfs__Cred c;
+
+	cred_to(cr, &c);
+	r.cred = &c;
+	r.parent = parent;
+	r.name = BYTES(name, len);
+	r.mode = mode;
+	r.rdev = rdev;
+	r.exclusive = exclusive;
+	r.open = open;
+	return entry_call(cl, method, &r.base, out);
+}
+
+int cfs_mknod(struct cfs_client *cl, const struct cfs_cred *cr,
+	      uint64_t parent, const char *name, size_t len, uint32_t mode,
+	      uint64_t rdev, bool exclusive, bool open, struct cfs_attr *out)
+{
+	return make_node(cl, CFS__MDS_METHOD__MDS_MKNOD, cr, parent, name, len,
+			 mode, rdev, exclusive, open, out);
+}
+
+int cfs_mkdir(struct cfs_client *cl, const struct cfs_cred *cr,
+	      uint64_t parent, const char *name, size_t len, uint32_t mode,
+	      struct cfs_attr *out)
+{
+	return make_node(cl, CFS__MDS_METHOD__MDS_MKDIR, cr, parent, name, len,
+			 mode, 0, true, false, out);
+}
+
+int cfs_symlink(struct cfs_client *cl, const struct cfs_cred *cr,
+		uint64_t parent, const char *name, size_t len,
+		const char *target, struct cfs_attr *out)
+{
+	Cfs__MdsSymlink r = CFS__MDS_SYMLINK__INIT;
+	Cfs__Cred c;
+
+	cred_to(cr, &c);
+	r.cred = &c;
+	r.parent = parent;
+	r.name = BYTES(name, len);
+	r.target = BYTES(target, strlen(target));
+	return entry_call(cl, CFS__MDS_METHOD__MDS_SYMLINK, &r.base, out);
+}
+
+int cfs_link(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
+	     uint64_t newparent, const char *name, size_t len,
+	     struct cfs_attr *out)
+{
+	Cfs__MdsLink r = CFS__MDS_LINK__INIT;
+	Cfs__Cred c;
+
+	cred_to(cr, &c);
+	r.cred = &c;
+	r.ino = ino;
+	r.newparent = newparent;
+	r.newname = BYTES(name, len);
+	return entry_call(cl, CFS__MDS_METHOD__MDS_LINK, &r.base, out);
+}
+
+static int name_call(struct cfs_client *cl, uint32_t method,
+		     const struct cfs_cred *cr, uint64_t parent,
+		     const char *name, size_t len)
+{
+	Cfs__MdsName r = CFS__MDS_NAME__INIT;
+	Cfs__Cred c;
+
+	cred_to(cr, &c);
+	r.cred = &c;
+	r.parent = parent;
+	r.name = BYTES(name, len);
+	return plain_call(cl, method, &r.base);
+}
+
+int cfs_unlink(struct cfs_client *cl, const struct cfs_cred *cr,
+	       uint64_t parent, const char *name, size_t len)
+{
+	return name_call(cl, CFS__MDS_METHOD__MDS_UNLINK, cr, parent, name, len);
+}
+
+int cfs_rmdir(struct cfs_client *cl, const struct cfs_cred *cr,
+	      uint64_t parent, const char *name, size_t len)
+{
+	return name_call(cl, CFS__MDS_METHOD__MDS_RMDIR, cr, parent, name, len);
+}
+
+int cfs_rename(struct cfs_client *cl, const struct cfs_cred *cr,
+	       uint64_t parent, const char *name, size_t len,
+	       uint64_t newparent, const char *newname, size_t newlen,
+	       unsigned flags)
+{
+	Cfs__MdsRename r = CFS__MDS_RENAME__INIT;
+	Cfs__Cred c;
+
+	cred_to(cr, &c);
+	r.cred = &c;
+	r.parent = parent;
+	r.name = BYTES(name, len);
+	r.newparent = newparent;
+	r.newname = BYTES(newname, newlen);
+	r.flags = flags;
+	return plain_call(cl, CFS__MDS_METHOD__MDS_RENAME, &r.base);
+}
+
+int cfs_readlink(struct cfs_client *cl, uint64_t ino, char *buf, size_t cap)
+{
+	Cfs__MdsIno r = CFS__MDS_INO__INIT;
+	struct cfs_rpc_call c;
+	Cfs__MdsReadlink *rep;
+	int rc;
+
+	r.ino = ino;
+	rc = mds_call(cl, CFS__MDS_METHOD__MDS_READLINK, &r.base,
+		      &cfs__mds_readlink__descriptor, &c);
+	rep = (Cfs__MdsReadlink *)c.rep;
+	if (rc == 0 && !rep)
+		rc = -EBADMSG;
+	if (rc == 0) {
+		rc = rep->target.len > cap ? -ENAMETOOLONG :
+					     (int)rep->target.len;
+		if (rc > 0)
+			memcpy(buf, rep->target.data, rep->target.len);
+	}
+	cfs_rpc_call_done(&c);
+	return rc;
+}
+
+int cfs_readdir(struct cfs_client *cl, const struct cfs_cred *cr,
+		uint64_t ino, uint64_t cookie, size_t max,
+		struct cfs_dirent_list *out)
+{
+	Cfs__MdsReaddir r = CFS__MDS_READDIR__INIT;
+	struct cfs_rpc_call *c = calloc(1, sizeof(*c));
+	Cfs__MdsReaddirReply *rep;
+	Cfs__Cred cc;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!c)
+		return -ENOMEM;
+	cred_to(cr, &cc);
+	r.cred = &cc;
+	r.ino = ino;
+	r.cookie = cookie;
+	r.max_entries = (uint32_t)max;
+	rc = mds_call(cl, CFS__MDS_METHOD__MDS_READDIR, &r.base,
+		      &cfs__mds_readdir_reply__descriptor, c);
+	rep = (Cfs__MdsReaddirReply *)c->rep;
+	if (rc == 0 && !rep) {
+		/* an empty reply body: no entries, end of directory */
+		out->eof = true;
+	} else if (rc == 0) {
+		out->entries = calloc(rep->n_entries + 1, sizeof(*out->entries));
+		if (!out->entries)
+			rc = -ENOMEM;
+		for (size_t i = 0; rc == 0 && i < rep->n_entries; i++) {
+			struct cfs_dir_entry *e = &out->entries[i];
+
+			e->name = (const char *)rep->entries[i]->name.data;
+			e->namelen = rep->entries[i]->name.len;
+			e->cookie = rep->entries[i]->cookie;
+			attr_from(rep->entries[i]->attr, &e->attr);
+			merge_local(cl, &e->attr);
+		}
+		out->n = rep->n_entries;
+		out->eof = rep->eof;
+	}
+	if (rc) {
+		free(out->entries);
+		out->entries = NULL;
+		cfs_rpc_call_done(c);
+		free(c);
+		return rc;
+	}
+	out->priv = c;
+	return 0;
+}
+
+void cfs_dirents_free(struct cfs_dirent_list *l)
+{
+	if (l->priv) {
+		cfs_rpc_call_done(l->priv);
+		free(l->priv);
+	}
+	free(l->entries);
+	memset(l, 0, sizeof(*l));
+}
+
+int cfs_statfs(struct cfs_client *cl, struct statvfs *out)
+{
+	Cfs__MdsIno r = CFS__MDS_INO__INIT;
+	struct cfs_rpc_call c;
+	Cfs__MdsStatfs *rep;
+	int rc;
+
+	rc = mds_call(cl, CFS__MDS_METHOD__MDS_STATFS, &r.base,
+		      &cfs__mds_statfs__descriptor, &c);
+	rep = (Cfs__MdsStatfs *)c.rep;
+	if (rc == 0 && !rep)
+		rc = -EBADMSG;
+	if (rc == 0) {
+		memset(out, 0, sizeof(*out));
+		out->f_bsize = out->f_frsize = 4096;
+		out->f_blocks = rep->blocks;
+		out->f_bfree = out->f_bavail = rep->bfree;
+		out->f_files = rep->files;
+		out->f_ffree = out->f_favail = rep->ffree;
+		out->f_namemax = rep->namemax;
+	}
+	cfs_rpc_call_done(&c);
+	return rc;
+}
+
+int cfs_access(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
+	       int mask)
+{
+	Cfs__MdsOpen r = CFS__MDS_OPEN__INIT;
+	Cfs__Cred c;
+
+	cred_to(cr, &c);
+	r.cred = &c;
+	r.ino = ino;
+	r.flags = (uint32_t)mask;
+	return plain_call(cl, CFS__MDS_METHOD__MDS_ACCESS, &r.base);
+}
+
+static int xattr_call(struct cfs_client *cl, uint32_t method,
+		      const struct cfs_cred *cr, uint64_t ino,
+		      const char *name, const void *value, size_t len,
+		      int flags, void *buf, size_t cap)
+{
+	Cfs__MdsXattr r = CFS__MDS_XATTR__INIT;
+	Cfs__MdsIno ri = CFS__MDS_INO__INIT;
+	struct cfs_rpc_call c;
+	Cfs__MdsXattrReply *rep;
+	Cfs__Cred cc;
+	int rc;
+
+	cred_to(cr, &cc);
+	r.cred = ri.cred = &cc;
+	r.ino = ri.ino = ino;
+	r.name = BYTES(name, name ? strlen(name) : 0);
+	r.value = BYTES(value, len);
+	r.flags = (uint32_t)flags;
+	rc = mds_call(cl, method,
+		      method == CFS__MDS_METHOD__MDS_LISTXATTR ? &ri.base :
+								 &r.base,
+		      &cfs__mds_xattr_reply__descriptor, &c);
+	rep = (Cfs__MdsXattrReply *)c.rep;
+	if (rc == 0 && (method == CFS__MDS_METHOD__MDS_GETXATTR ||
+			method == CFS__MDS_METHOD__MDS_LISTXATTR)) {
+		size_t n = rep ? rep->value.len : 0;
+
+		if (cap && n > cap)
+			rc = -ERANGE;
+		else if (n > INT32_MAX)
+			rc = -E2BIG;
+		else {
+			if (cap && n)
+				memcpy(buf, rep->value.data, n);
+			rc = (int)n;
+		}
+	}
+	cfs_rpc_call_done(&c);
+	return rc;
+}
+
+int cfs_setxattr(struct cfs_client *cl, const struct cfs_cred *cr,
+		 uint64_t ino, const char *name, const void *value,
+		 size_t len, int flags)
+{
+	return xattr_call(cl, CFS__MDS_METHOD__MDS_SETXATTR, cr, ino, name,
+			  value, len, flags, NULL, 0);
+}
+
+int cfs_getxattr(struct cfs_client *cl, const struct cfs_cred *cr,
+		 uint64_t ino, const char *name, void *buf, size_t cap)
+{
+	return xattr_call(cl, CFS__MDS_METHOD__MDS_GETXATTR, cr, ino, name,
+			  NULL, 0, 0, buf, cap);
+}
+
+int cfs_listxattr(struct cfs_client *cl, const struct cfs_cred *cr,
+		  uint64_t ino, char *buf, size_t cap)
+{
+	return xattr_call(cl, CFS__MDS_METHOD__MDS_LISTXATTR, cr, ino, NULL,
+			  NULL, 0, 0, buf, cap);
+}
+
+int cfs_removexattr(struct cfs_client *cl, const struct cfs_cred *cr,
+		    uint64_t ino, const char *name)
+{
+	return xattr_call(cl, CFS__MDS_METHOD__MDS_REMOVEXATTR, cr, ino, name,
+			  NULL, 0, 0, NULL, 0);
+}
+
+void cfs_opened(struct cfs_client *cl, const struct cfs_attr *a)
+{
+	struct open_inode *o;
+
+	pthread_mutex_lock(&cl->ilock);
+	o = client_inode(cl, a->ino, true);
+	if (o) {
+		o->opens++;
+		if (!o->dirty || a->size > o->size)
+			o->size = a->size;
+	}
+	pthread_mutex_unlock(&cl->ilock);
+}
+
+int cfs_open(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
+	     int flags, struct cfs_attr *out)
+{
+	Cfs__MdsOpen r = CFS__MDS_OPEN__INIT;
+	Cfs__Cred c;
+	int rc;
+
+	cred_to(cr, &c);
+	r.cred = &c;
+	r.ino = ino;
+	r.flags = (uint32_t)flags;
+	rc = entry_call(cl, CFS__MDS_METHOD__MDS_OPEN, &r.base, out);
+	if (rc == 0)
+		cfs_opened(cl, out);
+	return rc;
+}
+
+int cfs_flush(struct cfs_client *cl, uint64_t ino)
+{
+	Cfs__MdsWritten r = CFS__MDS_WRITTEN__INIT;
+	struct cfs_rpc_call c;
+	struct open_inode *o;
+	int rc;
+
+	pthread_mutex_lock(&cl->ilock);
+	o = client_inode(cl, ino, false);
+	if (!o || !o->dirty) {
+		pthread_mutex_unlock(&cl->ilock);
+		return 0;
+	}
+	r.ino = ino;
+	r.size = o->size;
+	r.mtime_ns = o->mtime_ns;
+	pthread_mutex_unlock(&cl->ilock);
+	rc = mds_call(cl, CFS__MDS_METHOD__MDS_WRITTEN, &r.base, NULL, &c);
+	cfs_rpc_call_done(&c);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&cl->ilock);
+	o = client_inode(cl, ino, false);
+	if (o && o->size == r.size && o->mtime_ns == r.mtime_ns)
+		o->dirty = false;
+	pthread_mutex_unlock(&cl->ilock);
+	return 0;
+}
+
+int cfs_release(struct cfs_client *cl, uint64_t ino)
+{
+	Cfs__MdsIno r = CFS__MDS_INO__INIT;
+	struct open_inode *o;
+	int rc = cfs_flush(cl, ino), rc2;
+
+	pthread_mutex_lock(&cl->ilock);
+	o = client_inode(cl, ino, false);
+	if (o && o->opens > 0 && --o->opens == 0 && !o->dirty)
+		drop_inode(cl, ino);
+	pthread_mutex_unlock(&cl->ilock);
+	r.ino = ino;
+	rc2 = plain_call(cl, CFS__MDS_METHOD__MDS_RELEASE, &r.base);
+	return rc ? rc : rc2;
+}

@@ -1,0 +1,369 @@
+/* libcfs data path: file bytes to and from the OSDs.
+ *
+ * A file is cut into 64 MiB chunks; each chunk's targets come from the
+ * placement (cfs/map.h). Changes go to the acting primary, which orders
+ * and replicates them; on any failure the client refreshes its map and
+ * retries with backoff until io_deadline_ms. Reads try the primary, then
+ * the other up targets, then the down ones, and accept only blocks whose
+ * CRC32C matches. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cfs/crc.h"
+#include "cfs/log.h"
+#include "client_priv.h"
+#include "osd.pb-c.h"
+
+#define MAX_PIECE ((uint64_t)8 << 20)
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Errors a retry cannot fix. */
+static bool final_error(int rc)
+{
+	return rc == -ENOSPC || rc == -EINVAL || rc == -EFBIG ||
+	       rc == -EDQUOT || rc == -EROFS || rc == -EPROTO;
+}
+
+/* Send a change to the chunk's acting primary until it succeeds, fails
+ * for good, or the deadline passes. *epoch is the request's map_epoch
+ * field, set before each attempt. */
+static int primary_call(struct cfs_client *cl, uint64_t ino, uint64_t index,
+			struct cfs_rpc_call *c, uint64_t *epoch)
+{
+	int64_t deadline = mono_ms() + cl->o.io_deadline_ms;
+	int rc, attempt = 0;
+
+	for (;;) {
+		struct cfs_map *map = cfs_map_get(&cl->maps);
+		int p = map ? cfs_placement_primary(map->pb, ino, index) : -1;
+
+		if (p < 0) {
+			rc = -EHOSTDOWN;
+		} else {
+			*epoch = map->pb->epoch;
+			c->timeout_ms = cl->o.osd_timeout_ms;
+			c->request_id = 0;
+			rc = cfs_rpc_call(cl->rpc, map->pb->osds[p]->addr, c);
+			cfs_rpc_call_done(c);
+		}
+		cfs_map_put(&cl->maps, map);
+		if (rc == 0 || final_error(rc))
+			return rc;
+		if (mono_ms() >= deadline) {
+			cfs_log_error("data change failed", "ino=%lu chunk=%lu "
+				      "rc=%d", (unsigned long)ino,
+				      (unsigned long)index, rc);
+			return -EIO;
+		}
+		/* most failures are a map change under way: fetch it */
+		usleep((useconds_t)(attempt < 5 ? 50000 << attempt : 1000000));
+		attempt++;
+		client_refresh_map(cl);
+	}
+}
+
+static int write_piece(struct cfs_client *cl, uint64_t ino, uint64_t index,
+		       uint64_t off, const uint8_t *buf, size_t len)
+{
+	Cfs__ChunkId chunk = CFS__CHUNK_ID__INIT;
+	Cfs__OsdWrite req = CFS__OSD_WRITE__INIT;
+	struct cfs_rpc_call c = {
+		.method = CFS__OSD_METHOD__OSD_WRITE,
+		.req = &req.base,
+		.bulk = buf,
+		.bulk_len = len,
+	};
+	uint64_t pos = off, end = off + len;
+	size_t n = 0, cap = (size_t)(len / CFS_BLOCK_SIZE + 2);
+	uint32_t *crcs = malloc(cap * sizeof(*crcs));
+	int rc;
+
+	if (!crcs)
+		return -ENOMEM;
+	/* one CRC per piece cut at the chunk's 4 KiB block boundaries */
+	while (pos < end) {
+		uint64_t next = (pos / CFS_BLOCK_SIZE + 1) * CFS_BLOCK_SIZE;
+		size_t plen = (size_t)((next < end ? next : end) - pos);
+
+		crcs[n++] = cfs_crc32c(buf + (pos - off), plen);
+		pos += plen;
+	}
+	chunk.ino = ino;
+	chunk.index = index;
+	req.chunk = &chunk;
+	req.offset = off;
+	req.crcs = crcs;
+	req.n_crcs = n;
+	rc = primary_call(cl, ino, index, &c, &req.map_epoch);
+	free(crcs);
+	return rc;
+}
+
+ssize_t cfs_write(struct cfs_client *cl, uint64_t ino, uint64_t off,
+		  const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	struct open_inode *o;
+	size_t done = 0;
+
+	while (done < len) {
+		uint64_t pos = off + done;
+		uint64_t index = pos / CFS_CHUNK_SIZE;
+		uint64_t coff = pos % CFS_CHUNK_SIZE;
+		uint64_t n = CFS_CHUNK_SIZE - coff;
+		int rc;
+
+		if (n > len - done)
+			n = len - done;
+		if (n > MAX_PIECE)
+			n = MAX_PIECE;
+		rc = write_piece(cl, ino, index, coff, p + done, (size_t)n);
+		if (rc)
+			return done ? (ssize_t)done : rc;
+		done += (size_t)n;
+	}
+	pthread_mutex_lock(&cl->ilock);
+	o = client_inode(cl, ino, true);
+	if (o) {
+		if (off + len > o->size)
+			o->size = off + len;
+		o->mtime_ns = client_now_ns();
+		o->dirty = true;
+	}
+	pthread_mutex_unlock(&cl->ilock);
+	return (ssize_t)len;
+}
+
+/* Order the chunk's targets for reading: up ones first (the acting
+ * primary leads), then the ones marked down, as a last resort. */
+static int read_order(const Cfs__ClusterMap *m, uint64_t ino, uint64_t index,
+		      int *out)
+{
+	int t[CFS_MAX_REPLICAS], n, k = 0;
+
+	n = cfs_placement_chunk(m, ino, index, t, CFS_MAX_REPLICAS);
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < n; i++)
+			if ((m->osds[t[i]]->state == CFS__OSD_STATE__OSD_UP) ==
+			    (pass == 0))
+				out[k++] = t[i];
+	return k;
+}
+
+/* Check a read reply and copy [off, off+len) of the chunk into buf. */
+static int take_read(const struct cfs_rpc_call *c, uint64_t off, size_t len,
+		     uint8_t *buf)
+{
+	const Cfs__OsdReadReply *rep = (const void *)c->rep;
+	const uint8_t *blocks = c->rep_bulk;
+	size_t nblocks;
+	uint64_t have_end;
+
+	memset(buf, 0, len);
+	if (!rep)
+		return 0;	/* no such chunk: a hole */
+	nblocks = rep->n_crcs;
+	if (c->rep_bulk_len != nblocks * CFS_BLOCK_SIZE ||
+	    rep->block_offset % CFS_BLOCK_SIZE)
+		return -EBADMSG;
+	for (size_t i = 0; i < nblocks; i++)
+		if (cfs_crc_check_block(blocks + i * CFS_BLOCK_SIZE,
+					rep->crcs[i]))
+			return -EBADMSG;
+	if (nblocks == 0)
+		return 0;
+	if (rep->block_offset > off)
+		return -EBADMSG;
+	have_end = rep->block_offset + nblocks * CFS_BLOCK_SIZE;
+	if (have_end > off) {
+		uint64_t n = have_end - off < len ? have_end - off : len;
+
+		memcpy(buf, blocks + (off - rep->block_offset), (size_t)n);
+	}
+	return 0;
+}
+
+static int read_piece(struct cfs_client *cl, uint64_t ino, uint64_t index,
+		      uint64_t off, uint8_t *buf, size_t len)
+{
+	Cfs__ChunkId chunk = CFS__CHUNK_ID__INIT;
+	Cfs__OsdRead req = CFS__OSD_READ__INIT;
+	int64_t deadline = mono_ms() + cl->o.io_deadline_ms;
+	int rc = -EIO, attempt = 0;
+
+	chunk.ino = ino;
+	chunk.index = index;
+	req.chunk = &chunk;
+	req.offset = off;
+	req.length = len;
+	for (;;) {
+		struct cfs_map *map = cfs_map_get(&cl->maps);
+		int order[CFS_MAX_REPLICAS], n;
+
+		n = map ? read_order(map->pb, ino, index, order) : 0;
+		for (int i = 0; i < n; i++) {
+			const Cfs__OsdInfo *o = map->pb->osds[order[i]];
+			struct cfs_rpc_call c = {
+				.method = CFS__OSD_METHOD__OSD_READ,
+				.req = &req.base,
+				.rep_desc = &cfs__osd_read_reply__descriptor,
+				.timeout_ms = cl->o.osd_timeout_ms,
+			};
+
+			req.map_epoch = map->pb->epoch;
+			rc = cfs_rpc_call(cl->rpc, o->addr, &c);
+			if (rc == 0)
+				rc = take_read(&c, off, len, buf);
+			cfs_rpc_call_done(&c);
+			if (rc == 0)
+				break;
+			cfs_log_warn("read from osd failed, trying the next",
+				     "osd=%u ino=%lu chunk=%lu rc=%d", o->id,
+				     (unsigned long)ino, (unsigned long)index,
+				     rc);
+		}
+		cfs_map_put(&cl->maps, map);
+		if (rc == 0)
+			return 0;
+		if (mono_ms() >= deadline) {
+			cfs_log_error("read failed on every replica",
+				      "ino=%lu chunk=%lu rc=%d",
+				      (unsigned long)ino, (unsigned long)index,
+				      rc);
+			return -EIO;
+		}
+		usleep((useconds_t)(attempt < 5 ? 50000 << attempt : 1000000));
+		attempt++;
+		client_refresh_map(cl);
+	}
+}
+
+/* The size to read up to: ours, or the MDS's if we may be behind. */
+static int known_size(struct cfs_client *cl, uint64_t ino, uint64_t want_end,
+		      uint64_t *size)
+{
+	struct open_inode *o;
+	struct cfs_attr a;
+	bool known = false;
+	int rc;
+
+	pthread_mutex_lock(&cl->ilock);
+	o = client_inode(cl, ino, false);
+	if (o) {
+		*size = o->size;
+		known = true;
+	}
+	pthread_mutex_unlock(&cl->ilock);
+	if (known && want_end <= *size)
+		return 0;
+	rc = cfs_getattr(cl, ino, &a);	/* merges our own writes */
+	if (rc)
+		return rc;
+	*size = a.size;
+	return 0;
+}
+
+ssize_t cfs_read(struct cfs_client *cl, uint64_t ino, uint64_t off, void *buf,
+		 size_t len)
+{
+	uint8_t *p = buf;
+	uint64_t size;
+	size_t done = 0;
+	int rc;
+
+	rc = known_size(cl, ino, off + len, &size);
+	if (rc)
+		return rc;
+	if (off >= size)
+		return 0;
+	if (len > size - off)
+		len = (size_t)(size - off);
+	while (done < len) {
+		uint64_t pos = off + done;
+		uint64_t index = pos / CFS_CHUNK_SIZE;
+		uint64_t coff = pos % CFS_CHUNK_SIZE;
+		uint64_t n = CFS_CHUNK_SIZE - coff;
+
+		if (n > len - done)
+			n = len - done;
+		if (n > MAX_PIECE)
+			n = MAX_PIECE;
+		rc = read_piece(cl, ino, index, coff, p + done, (size_t)n);
+		if (rc)
+			return done ? (ssize_t)done : rc;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+static int chunk_truncate(struct cfs_client *cl, uint64_t ino, uint64_t index,
+			  uint64_t size)
+{
+	Cfs__ChunkId chunk = CFS__CHUNK_ID__INIT;
+	Cfs__OsdTruncate req = CFS__OSD_TRUNCATE__INIT;
+	struct cfs_rpc_call c = {
+		.method = CFS__OSD_METHOD__OSD_TRUNCATE,
+		.req = &req.base,
+	};
+
+	chunk.ino = ino;
+	chunk.index = index;
+	req.chunk = &chunk;
+	req.size = size;
+	req.remove = size == 0;
+	return primary_call(cl, ino, index, &c, &req.map_epoch);
+}
+
+int client_truncate_data(struct cfs_client *cl, uint64_t ino,
+			 uint64_t new_size, uint64_t old_size)
+{
+	uint64_t first = new_size / CFS_CHUNK_SIZE;
+	uint64_t last = (old_size - 1) / CFS_CHUNK_SIZE;
+	int rc = 0;
+
+	if (old_size <= new_size)
+		return 0;
+	for (uint64_t i = last + 1; i-- > first && rc == 0;)
+		rc = chunk_truncate(cl, ino, i,
+				    i == first ? new_size % CFS_CHUNK_SIZE : 0);
+	return rc;
+}
+
+int cfs_punch(struct cfs_client *cl, uint64_t ino, uint64_t off, uint64_t len)
+{
+	uint64_t end = off + len;
+	int rc = 0;
+
+	while (off < end && rc == 0) {
+		Cfs__ChunkId chunk = CFS__CHUNK_ID__INIT;
+		Cfs__OsdPunch req = CFS__OSD_PUNCH__INIT;
+		struct cfs_rpc_call c = {
+			.method = CFS__OSD_METHOD__OSD_PUNCH,
+			.req = &req.base,
+		};
+		uint64_t index = off / CFS_CHUNK_SIZE;
+		uint64_t coff = off % CFS_CHUNK_SIZE;
+		uint64_t n = CFS_CHUNK_SIZE - coff;
+
+		if (n > end - off)
+			n = end - off;
+		chunk.ino = ino;
+		chunk.index = index;
+		req.chunk = &chunk;
+		req.offset = coff;
+		req.length = n;
+		rc = primary_call(cl, ino, index, &c, &req.map_epoch);
+		off += n;
+	}
+	return rc;
+}

@@ -1,0 +1,145 @@
+/* libcfs: the client core shared by cfs-fuse, the CLI and (later) the
+ * preload library and NFS gateway. It follows the cluster map, talks to
+ * the MDS for metadata and straight to the OSDs for data, and checks the
+ * CRC32C of every block it reads.
+ *
+ * All calls return 0 (or a byte count) or a negative errno, and are safe
+ * to call from many threads at once.
+ *
+ * Sizes: data is written through to the OSDs (durable on every live
+ * replica before the call returns) but the file size and mtime that
+ * writes produce are kept here per inode and sent to the MDS on
+ * cfs_flush(), on the last cfs_release() and before any size change;
+ * cfs_getattr() merges them in, so this client always sees its own
+ * writes. Other clients see them after close (close-to-open). */
+#ifndef CFS_LIBCFS_H
+#define CFS_LIBCFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include "cfs/cred.h"
+
+struct cfs_client;
+
+struct cfs_client_opts {
+	const char *mds;	/* host:port of the MDS */
+	int connect_timeout_ms;	/* give up connecting after this (10000) */
+	int mds_timeout_ms;	/* per attempt, for metadata calls (5000) */
+	int osd_timeout_ms;	/* per attempt, for data calls (2000) */
+	int io_deadline_ms;	/* retrying a write or read gives up after (30000) */
+};
+
+struct cfs_attr {
+	uint64_t ino, size, rdev, generation, blocks;
+	uint32_t mode, nlink, uid, gid;
+	int64_t atime_ns, mtime_ns, ctime_ns;
+};
+
+/* Bits of cfs_setattr's valid (same values as FUSE_SET_ATTR_*). */
+enum {
+	CFS_ATTR_MODE = 1 << 0,
+	CFS_ATTR_UID = 1 << 1,
+	CFS_ATTR_GID = 1 << 2,
+	CFS_ATTR_SIZE = 1 << 3,
+	CFS_ATTR_ATIME = 1 << 4,
+	CFS_ATTR_MTIME = 1 << 5,
+	CFS_ATTR_ATIME_NOW = 1 << 7,
+	CFS_ATTR_MTIME_NOW = 1 << 8,
+	CFS_ATTR_CTIME = 1 << 10,
+};
+
+struct cfs_dirent_list {
+	size_t n;
+	bool eof;
+	struct cfs_dir_entry {
+		const char *name;	/* not NUL-terminated */
+		size_t namelen;
+		uint64_t cookie;	/* resume after this entry */
+		struct cfs_attr attr;
+	} *entries;
+	void *priv;
+};
+
+/* Connect: fetch the map from the MDS (retrying until the connect
+ * timeout) and follow its updates. -ETIMEDOUT if the MDS never answers. */
+int cfs_client_new(struct cfs_client **out, const struct cfs_client_opts *o);
+void cfs_client_free(struct cfs_client *cl);
+uint64_t cfs_client_epoch(struct cfs_client *cl);
+
+void cfs_attr_to_stat(const struct cfs_attr *a, struct stat *st);
+
+/* Metadata. Names are byte strings of len bytes. */
+int cfs_lookup(struct cfs_client *cl, const struct cfs_cred *cr,
+	       uint64_t parent, const char *name, size_t len,
+	       struct cfs_attr *out);
+int cfs_getattr(struct cfs_client *cl, uint64_t ino, struct cfs_attr *out);
+/* through_handle: the change comes through an open file (ftruncate). */
+int cfs_setattr(struct cfs_client *cl, const struct cfs_cred *cr,
+		uint64_t ino, unsigned valid, const struct cfs_attr *in,
+		bool through_handle, struct cfs_attr *out);
+int cfs_mknod(struct cfs_client *cl, const struct cfs_cred *cr,
+	      uint64_t parent, const char *name, size_t len, uint32_t mode,
+	      uint64_t rdev, bool exclusive, bool open, struct cfs_attr *out);
+int cfs_mkdir(struct cfs_client *cl, const struct cfs_cred *cr,
+	      uint64_t parent, const char *name, size_t len, uint32_t mode,
+	      struct cfs_attr *out);
+int cfs_symlink(struct cfs_client *cl, const struct cfs_cred *cr,
+		uint64_t parent, const char *name, size_t len,
+		const char *target, struct cfs_attr *out);
+int cfs_link(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
+	     uint64_t newparent, const char *name, size_t len,
+	     struct cfs_attr *out);
+int cfs_unlink(struct cfs_client *cl, const struct cfs_cred *cr,
+	       uint64_t parent, const char *name, size_t len);
+int cfs_rmdir(struct cfs_client *cl, const struct cfs_cred *cr,
+	      uint64_t parent, const char *name, size_t len);
+int cfs_rename(struct cfs_client *cl, const struct cfs_cred *cr,
+	       uint64_t parent, const char *name, size_t len,
+	       uint64_t newparent, const char *newname, size_t newlen,
+	       unsigned flags);
+/* Writes the target into buf (not NUL-terminated); returns its length. */
+int cfs_readlink(struct cfs_client *cl, uint64_t ino, char *buf, size_t cap);
+/* Entries after cookie (0: from the start); free with cfs_dirents_free. */
+int cfs_readdir(struct cfs_client *cl, const struct cfs_cred *cr,
+		uint64_t ino, uint64_t cookie, size_t max,
+		struct cfs_dirent_list *out);
+void cfs_dirents_free(struct cfs_dirent_list *l);
+int cfs_statfs(struct cfs_client *cl, struct statvfs *out);
+int cfs_access(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
+	       int mask);
+int cfs_setxattr(struct cfs_client *cl, const struct cfs_cred *cr,
+		 uint64_t ino, const char *name, const void *value,
+		 size_t len, int flags);
+/* With cap 0, returns the size only. -ERANGE if cap is too small. */
+int cfs_getxattr(struct cfs_client *cl, const struct cfs_cred *cr,
+		 uint64_t ino, const char *name, void *buf, size_t cap);
+int cfs_listxattr(struct cfs_client *cl, const struct cfs_cred *cr,
+		  uint64_t ino, char *buf, size_t cap);
+int cfs_removexattr(struct cfs_client *cl, const struct cfs_cred *cr,
+		    uint64_t ino, const char *name);
+
+/* Open files. cfs_open checks permission for flags and counts the open
+ * at the MDS (an unlinked file lives until its last release). */
+int cfs_open(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
+	     int flags, struct cfs_attr *out);
+/* For a file made by cfs_mknod(open=true). */
+void cfs_opened(struct cfs_client *cl, const struct cfs_attr *a);
+int cfs_release(struct cfs_client *cl, uint64_t ino);
+/* Send this client's pending size and mtime of ino to the MDS. */
+int cfs_flush(struct cfs_client *cl, uint64_t ino);
+
+/* Data. */
+ssize_t cfs_write(struct cfs_client *cl, uint64_t ino, uint64_t off,
+		  const void *buf, size_t len);
+/* Reads up to the end of the file; returns the bytes read. */
+ssize_t cfs_read(struct cfs_client *cl, uint64_t ino, uint64_t off, void *buf,
+		 size_t len);
+/* Deallocate [off, off+len): reads as zeros afterwards. */
+int cfs_punch(struct cfs_client *cl, uint64_t ino, uint64_t off,
+	      uint64_t len);
+
+#endif

@@ -1,0 +1,120 @@
+/* The RPC layer: request/reply over nng (REQ/REP with contexts) carrying
+ * protobuf-c messages, plus a raw bulk tail for file data. Daemons never
+ * touch nng sockets or protobuf packing: they register handlers and make
+ * calls through this header.
+ *
+ * Errors are negative errno values end to end: a handler's return value
+ * travels in the reply and comes back from cfs_rpc_call() unchanged.
+ * Transport failures come back as -ETIMEDOUT, -ECONNREFUSED or -EIO. */
+#ifndef CFS_RPC_H
+#define CFS_RPC_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CFS_PROTO_VERSION 1
+/* Largest frame either side accepts: a 64 MiB chunk copy plus headers. */
+#define CFS_RPC_MAX_FRAME ((size_t)80 << 20)
+
+struct cfs_rpc_server;
+struct cfs_rpc_client;
+
+/* One request as a handler sees it. */
+struct cfs_rpc_req {
+	uint32_t method;
+	uint64_t client_id;
+	uint64_t request_id;
+	const void *bulk;	/* the request's bulk tail; valid during the handler */
+	size_t bulk_len;
+	void *reply;		/* private: the packed reply frame */
+};
+
+/* A handler returns 0 or a negative errno. It may set a reply message with
+ * cfs_rpc_reply() (on success or failure); otherwise an empty one is sent. */
+typedef int (*cfs_rpc_handler_fn)(void *arg, struct cfs_rpc_req *rq,
+				  const ProtobufCMessage *req);
+
+struct cfs_rpc_method {
+	const ProtobufCMessageDescriptor *req_desc;	/* NULL: no such method */
+	cfs_rpc_handler_fn fn;
+	bool cache_reply;	/* not idempotent: answer retries from the reply cache */
+};
+
+/* Listen on addr ("host:port" or an nng URL) with nworkers threads, each
+ * owning one nng context; handlers run on those threads and may block.
+ * methods[] is indexed by method number and must outlive the server. */
+int cfs_rpc_server_start(struct cfs_rpc_server **out, const char *addr,
+			 const struct cfs_rpc_method *methods,
+			 size_t nmethods, void *arg, int nworkers);
+/* Stop accepting, wait for the workers, free. NULL is a no-op. */
+void cfs_rpc_server_stop(struct cfs_rpc_server *srv);
+
+/* Pack rep (may be NULL) and bulk into the reply. Both stay the caller's.
+ * Returns 0 or -ENOMEM; a second call replaces the first. */
+int cfs_rpc_reply(struct cfs_rpc_req *rq, const ProtobufCMessage *rep,
+		  const void *bulk, size_t bulk_len);
+
+/* A client: one nng socket per peer address, made on first use and
+ * reconnecting by itself. Safe to share between threads. */
+int cfs_rpc_client_new(struct cfs_rpc_client **out);
+void cfs_rpc_client_free(struct cfs_rpc_client *cl);
+uint64_t cfs_rpc_client_id(const struct cfs_rpc_client *cl);
+
+struct cfs_rpc_call {
+	/* filled by the caller */
+	uint32_t method;
+	const ProtobufCMessage *req;
+	const void *bulk;
+	size_t bulk_len;
+	const ProtobufCMessageDescriptor *rep_desc;	/* NULL: no reply body wanted */
+	int timeout_ms;		/* per attempt; 0 means 5000 */
+	int attempts;		/* transport retries with the same request id; 0 means 1 */
+	uint64_t request_id;	/* 0: a fresh id is assigned */
+	/* set by the call, valid until cfs_rpc_call_done() */
+	ProtobufCMessage *rep;	/* NULL if the reply had no body */
+	const void *rep_bulk;
+	size_t rep_bulk_len;
+	void *msg;		/* private */
+};
+
+/* Send c to addr and wait for the reply. Returns the handler's status or a
+ * transport error. Call cfs_rpc_call_done() afterwards in every case. */
+int cfs_rpc_call(struct cfs_rpc_client *cl, const char *addr,
+		 struct cfs_rpc_call *c);
+/* Send n calls to their addresses at once and wait for all; status[i] is
+ * what cfs_rpc_call() would have returned for calls[i]. */
+void cfs_rpc_call_many(struct cfs_rpc_client *cl, const char *const *addrs,
+		       struct cfs_rpc_call *const *calls, int *status, int n);
+/* Free what a call returned; safe on a call that failed or never ran. */
+void cfs_rpc_call_done(struct cfs_rpc_call *c);
+
+/* Encode and decode one request frame, exposed for tests. encode returns a
+ * malloc'd frame in *out; decode points env/body into the frame. */
+int cfs_rpc_frame_encode(uint32_t method, uint64_t client_id,
+			 uint64_t request_id, const ProtobufCMessage *body,
+			 const void *bulk, size_t bulk_len, void **out,
+			 size_t *out_len);
+int cfs_rpc_frame_decode_request(const void *frame, size_t len,
+				 const struct cfs_rpc_method *methods,
+				 size_t nmethods, struct cfs_rpc_req *rq,
+				 ProtobufCMessage **body);
+
+/* Publish/subscribe of one message type (the cluster map). */
+struct cfs_pub;
+struct cfs_sub;
+int cfs_pub_open(struct cfs_pub **out, const char *addr);
+int cfs_pub_send(struct cfs_pub *p, const ProtobufCMessage *m);
+void cfs_pub_close(struct cfs_pub *p);
+int cfs_sub_open(struct cfs_sub **out, const char *addr);
+/* Wait up to timeout_ms for the next message: 0, -ETIMEDOUT or -EBADMSG.
+ * Free *out with protobuf_c_message_free_unpacked(). */
+int cfs_sub_recv(struct cfs_sub *s, const ProtobufCMessageDescriptor *d,
+		 ProtobufCMessage **out, int timeout_ms);
+void cfs_sub_close(struct cfs_sub *s);
+
+/* "host:port" to "tcp://host:port"; URLs pass through. */
+void cfs_rpc_url(const char *addr, char *url, size_t len);
+
+#endif

@@ -1,0 +1,180 @@
+/* Holding and following the cluster map. See include/cfs/map.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "cfs/log.h"
+#include "cfs/map.h"
+#include "cfs/rpc.h"
+#include "mds.pb-c.h"
+
+void cfs_map_holder_init(struct cfs_map_holder *h)
+{
+	pthread_condattr_t ca;
+
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->changed, &ca);
+	pthread_condattr_destroy(&ca);
+	h->cur = NULL;
+	h->sub = NULL;
+	h->following = false;
+	h->stop = false;
+}
+
+static void map_free(struct cfs_map *m)
+{
+	cfs__cluster_map__free_unpacked(m->pb, NULL);
+	free(m);
+}
+
+void cfs_map_holder_destroy(struct cfs_map_holder *h)
+{
+	if (h->following) {
+		h->stop = true;
+		pthread_join(h->thread, NULL);
+		cfs_sub_close(h->sub);
+		h->following = false;
+	}
+	if (h->cur)
+		cfs_map_put(h, h->cur);
+	h->cur = NULL;
+	pthread_cond_destroy(&h->changed);
+	pthread_mutex_destroy(&h->lock);
+}
+
+bool cfs_map_install(struct cfs_map_holder *h, Cfs__ClusterMap *pb)
+{
+	struct cfs_map *m, *old = NULL;
+	bool installed = false;
+
+	m = malloc(sizeof(*m));
+	if (!m) {
+		cfs__cluster_map__free_unpacked(pb, NULL);
+		return false;
+	}
+	m->refs = 1;
+	m->pb = pb;
+	pthread_mutex_lock(&h->lock);
+	if (!h->cur || pb->epoch > h->cur->pb->epoch) {
+		old = h->cur;
+		h->cur = m;
+		installed = true;
+		pthread_cond_broadcast(&h->changed);
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (!installed)
+		map_free(m);
+	if (old)
+		cfs_map_put(h, old);
+	if (installed)
+		cfs_log_debug("map installed", "epoch=%lu osds=%zu",
+			      (unsigned long)pb->epoch, pb->n_osds);
+	return installed;
+}
+
+struct cfs_map *cfs_map_get(struct cfs_map_holder *h)
+{
+	struct cfs_map *m;
+
+	pthread_mutex_lock(&h->lock);
+	m = h->cur;
+	if (m)
+		m->refs++;
+	pthread_mutex_unlock(&h->lock);
+	return m;
+}
+
+void cfs_map_put(struct cfs_map_holder *h, struct cfs_map *m)
+{
+	bool last;
+
+	if (!m)
+		return;
+	pthread_mutex_lock(&h->lock);
+	last = --m->refs == 0;
+	pthread_mutex_unlock(&h->lock);
+	if (last)
+		map_free(m);
+}
+
+uint64_t cfs_map_epoch(struct cfs_map_holder *h)
+{
+	uint64_t e;
+
+	pthread_mutex_lock(&h->lock);
+	e = h->cur ? h->cur->pb->epoch : 0;
+	pthread_mutex_unlock(&h->lock);
+	return e;
+}
+
+void cfs_map_wait_newer(struct cfs_map_holder *h, uint64_t epoch,
+			int timeout_ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&h->lock);
+	while (!h->cur || h->cur->pb->epoch <= epoch)
+		if (pthread_cond_timedwait(&h->changed, &h->lock, &ts))
+			break;
+	pthread_mutex_unlock(&h->lock);
+}
+
+int cfs_map_fetch(struct cfs_map_holder *h, struct cfs_rpc_client *cl,
+		  const char *mds_addr, int timeout_ms)
+{
+	Cfs__MdsEmpty req = CFS__MDS_EMPTY__INIT;
+	struct cfs_rpc_call c = {
+		.method = CFS__MDS_METHOD__MDS_GET_MAP,
+		.req = &req.base,
+		.rep_desc = &cfs__cluster_map__descriptor,
+		.timeout_ms = timeout_ms,
+	};
+	int rc = cfs_rpc_call(cl, mds_addr, &c);
+
+	if (rc == 0 && !c.rep)
+		rc = -EBADMSG;
+	if (rc == 0) {
+		cfs_map_install(h, (Cfs__ClusterMap *)c.rep);
+		c.rep = NULL;
+	}
+	cfs_rpc_call_done(&c);
+	return rc;
+}
+
+static void *follow_main(void *p)
+{
+	struct cfs_map_holder *h = p;
+
+	while (!h->stop) {
+		ProtobufCMessage *m;
+
+		if (cfs_sub_recv(h->sub, &cfs__cluster_map__descriptor, &m,
+				 200) == 0)
+			cfs_map_install(h, (Cfs__ClusterMap *)m);
+	}
+	return NULL;
+}
+
+int cfs_map_follow(struct cfs_map_holder *h, const char *pub_addr)
+{
+	int rc = cfs_sub_open(&h->sub, pub_addr);
+
+	if (rc)
+		return rc;
+	if (pthread_create(&h->thread, NULL, follow_main, h)) {
+		cfs_sub_close(h->sub);
+		h->sub = NULL;
+		return -EAGAIN;
+	}
+	h->following = true;
+	return 0;
+}

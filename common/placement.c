@@ -1,0 +1,106 @@
+/* Placement: chunk -> placement group -> ordered targets.
+ * See include/cfs/map.h. Pure functions of the map: every client, OSD and
+ * MDS computes the same answer with no location lookup. */
+#include <math.h>
+#include <string.h>
+
+#include "cfs/map.h"
+
+uint32_t cfs_placement_pg(uint64_t ino, uint64_t index, uint32_t pg_count)
+{
+	uint64_t h = cfs_hash64(ino * 0x9e3779b97f4a7c15ull + index);
+
+	return pg_count ? (uint32_t)(h % pg_count) : 0;
+}
+
+/* Weighted rendezvous score: weight / -ln(u), u uniform in (0, 1). The
+ * target with the highest score wins; changing one target's weight or
+ * membership moves only the placement groups it wins or loses. */
+static double score(uint32_t pg, uint32_t osd_id, uint32_t weight)
+{
+	uint64_t h = cfs_hash64(((uint64_t)pg << 32 | osd_id) ^
+				0x5851f42d4c957f2dull);
+	double u = ((double)(h >> 11) + 0.5) / 9007199254740992.0;
+
+	return (double)(weight ? weight : 1) / -log(u);
+}
+
+int cfs_map_domains(const Cfs__ClusterMap *m)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < m->n_osds; i++) {
+		bool seen = false;
+
+		if (!m->osds[i]->in)
+			continue;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = m->osds[j]->in &&
+			       !strcmp(m->osds[j]->domain, m->osds[i]->domain);
+		n += !seen;
+	}
+	return n;
+}
+
+int cfs_placement_targets(const Cfs__ClusterMap *m, uint32_t pg, int *out,
+			  int max)
+{
+	int want = (int)m->replicas, n = 0;
+
+	if (want > max)
+		want = max;
+	while (n < want) {
+		double best = -1;
+		int pick = -1;
+
+		for (size_t i = 0; i < m->n_osds; i++) {
+			const Cfs__OsdInfo *o = m->osds[i];
+			bool taken = false;
+			double s;
+
+			if (!o->in)
+				continue;
+			for (int j = 0; j < n && !taken; j++)
+				taken = !strcmp(m->osds[out[j]]->domain,
+						o->domain);
+			if (taken)
+				continue;
+			s = score(pg, o->id, o->weight);
+			if (s > best) {
+				best = s;
+				pick = (int)i;
+			}
+		}
+		if (pick < 0)
+			break;
+		out[n++] = pick;
+	}
+	return n;
+}
+
+int cfs_placement_chunk(const Cfs__ClusterMap *m, uint64_t ino,
+			uint64_t index, int *out, int max)
+{
+	return cfs_placement_targets(
+		m, cfs_placement_pg(ino, index, m->pg_count), out, max);
+}
+
+int cfs_map_osd_index(const Cfs__ClusterMap *m, uint32_t id)
+{
+	for (size_t i = 0; i < m->n_osds; i++)
+		if (m->osds[i]->id == id)
+			return (int)i;
+	return -1;
+}
+
+int cfs_placement_primary(const Cfs__ClusterMap *m, uint64_t ino,
+			  uint64_t index)
+{
+	int t[CFS_MAX_REPLICAS];
+	int n = cfs_placement_chunk(m, ino, index, t, CFS_MAX_REPLICAS);
+
+	for (int i = 0; i < n; i++)
+		if (m->osds[t[i]]->state == CFS__OSD_STATE__OSD_UP)
+			return t[i];
+	return -1;
+}

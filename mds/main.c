@@ -1,0 +1,119 @@
+/* cfs-mds: the metadata server. Parses flags and config, opens the store,
+ * wires the writer, service, membership and purge, and waits for a
+ * signal. The logic lives in the files named for it (see README.md). */
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cfs/log.h"
+#include "mds.h"
+
+#define KEY(n, t, d, f, lo, hi, h) \
+	{ n, t, d, offsetof(struct mds_config, f), lo, hi, h }
+
+static const struct cfs_config_key keys[] = {
+	KEY("listen", CFS_CFG_STR, "127.0.0.1:7400", listen, 0, 0,
+	    "RPC address (host:port)"),
+	KEY("pub", CFS_CFG_STR, "127.0.0.1:7401", pub, 0, 0,
+	    "address publishing cluster map updates"),
+	KEY("data", CFS_CFG_STR, "/var/lib/claudefs/mds", data, 0, 0,
+	    "directory of the metadata store"),
+	KEY("cluster-id", CFS_CFG_STR, "claudefs", cluster_id, 0, 0,
+	    "cluster name"),
+	KEY("log-level", CFS_CFG_STR, "info", log_level, 0, 0,
+	    "debug, info, warn or error"),
+	KEY("workers", CFS_CFG_INT, "16", workers, 1, 256,
+	    "RPC worker threads"),
+	KEY("replicas", CFS_CFG_INT, "3", replicas, 1, CFS_MAX_REPLICAS,
+	    "copies of each chunk (fewer when fewer failure domains)"),
+	KEY("pg-count", CFS_CFG_INT, "256", pg_count, 1, 1 << 20,
+	    "placement groups"),
+	KEY("down-after-ms", CFS_CFG_INT, "3000", down_after_ms, 100, 600000,
+	    "mark an OSD down after this long without a heartbeat"),
+	KEY("map-size-mb", CFS_CFG_INT, "16384", map_size_mb, 16, 1 << 24,
+	    "largest size of the metadata store (MiB)"),
+};
+
+int main(int argc, char **argv)
+{
+	static struct mds mds;
+	enum cfs_log_level level;
+	char err[512];
+	sigset_t sigs;
+	unsigned reaped = 0;
+	MDB_txn *txn;
+	int nrest, sig, rc;
+
+	rc = cfs_config_load(keys, sizeof(keys) / sizeof(keys[0]), &mds.cfg,
+			     argc, argv, NULL, 0, &nrest, err, sizeof(err));
+	if (rc == 1)
+		return 0;
+	if (rc) {
+		fprintf(stderr, "cfs-mds: %s\n", err);
+		return 2;
+	}
+	if (cfs_log_parse_level(mds.cfg.log_level, &level)) {
+		fprintf(stderr, "cfs-mds: config key 'log-level': '%s' is not "
+				"one of debug, info, warn, error\n",
+			mds.cfg.log_level);
+		return 2;
+	}
+	cfs_log_init("mds", level);
+	/* signals are taken by sigwait below; threads inherit the mask */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (mkdir(mds.cfg.data, 0700) && errno != EEXIST) {
+		cfs_log_error("cannot create data directory", "dir=%s errno=%d",
+			      mds.cfg.data, errno);
+		return 1;
+	}
+	rc = cfs_ns_open(&mds.ns, mds.cfg.data,
+			 (size_t)mds.cfg.map_size_mb << 20);
+	if (rc) {
+		cfs_log_error("cannot open metadata store", "dir=%s rc=%d",
+			      mds.cfg.data, rc);
+		return 1;
+	}
+	/* files unlinked while open by a previous run: nobody has them now */
+	if (cfs_ns_begin(&mds.ns, NULL, true, &txn) == 0) {
+		if (cfs_ns_reap_orphans(&mds.ns, txn, &reaped) == 0)
+			cfs_ns_commit(txn);
+		else
+			cfs_ns_abort(txn);
+	}
+	rc = mds_members_load(&mds);
+	if (!rc)
+		rc = mds_writer_start(&mds);
+	if (!rc)
+		rc = mds_service_start(&mds);
+	if (!rc)
+		rc = mds_members_start(&mds);
+	if (!rc)
+		rc = mds_purge_start(&mds);
+	if (rc) {
+		cfs_log_error("cannot start", "listen=%s pub=%s rc=%d",
+			      mds.cfg.listen, mds.cfg.pub, rc);
+		return 1;
+	}
+	cfs_log_info("mds started", "listen=%s pub=%s data=%s epoch=%lu "
+		     "orphans_reaped=%u", mds.cfg.listen, mds.cfg.pub,
+		     mds.cfg.data, (unsigned long)mds.epoch, reaped);
+	sigwait(&sigs, &sig);
+	cfs_log_info("mds stopping", "signal=%d", sig);
+	mds.stop = true;
+	cfs_rpc_server_stop(mds.rpc);
+	pthread_join(mds.purger, NULL);
+	mds_members_stop(&mds);
+	mds_writer_stop(&mds);
+	cfs_rpc_client_free(mds.osdc);
+	cfs_ns_close(&mds.ns);
+	return 0;
+}

@@ -1,0 +1,104 @@
+/* The metadata server's shared context. Concurrency model: RPC worker
+ * threads (one nng context each) answer reads from their own LMDB read
+ * transactions and hand every mutation to the single writer thread, which
+ * runs all queued mutations as nested transactions of one outer
+ * transaction and commits (fsyncs) once: group commit. A reply is sent
+ * only after the commit that holds its mutation is durable. */
+#ifndef CFS_MDS_H
+#define CFS_MDS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cfs/config.h"
+#include "cfs/map.h"
+#include "cfs/rpc.h"
+#include "mds.pb-c.h"
+#include "namespace.h"
+
+struct mds_config {
+	char listen[CFS_CONFIG_STR_MAX];
+	char pub[CFS_CONFIG_STR_MAX];
+	char data[CFS_CONFIG_STR_MAX];
+	char cluster_id[CFS_CONFIG_STR_MAX];
+	char log_level[CFS_CONFIG_STR_MAX];
+	long long workers;
+	long long replicas;
+	long long pg_count;
+	long long down_after_ms;
+	long long map_size_mb;
+};
+
+struct mutation;
+
+struct member {
+	uint32_t id;
+	char addr[64], node[64], domain[64];
+	uint64_t capacity, used;
+	bool up, in;
+	int64_t last_heartbeat_ms;
+};
+
+struct open_count {
+	uint64_t ino;
+	uint32_t count;
+	struct open_count *next;
+};
+
+#define OPEN_BUCKETS 4096
+
+struct mds {
+	struct mds_config cfg;
+	struct cfs_ns ns;
+	struct cfs_rpc_server *rpc;
+	struct cfs_rpc_client *osdc;	/* calls to OSDs (purge) */
+
+	pthread_mutex_t wlock;		/* guards wqueue, wstop */
+	pthread_cond_t wcond;		/* work queued */
+	pthread_cond_t wdone;		/* a batch committed */
+	struct mutation *wqueue;
+	bool wstop;
+	pthread_t writer;
+
+	pthread_mutex_t open_lock;	/* guards opens[] */
+	struct open_count *opens[OPEN_BUCKETS];
+
+	pthread_mutex_t mlock;		/* guards members, nmembers, epoch */
+	struct member *members;
+	size_t nmembers;
+	uint64_t epoch;
+	struct cfs_pub *pub;
+	pthread_t monitor, purger;
+	volatile bool stop;
+};
+
+/* Run fn(mds, txn, arg) in the writer thread as part of a group commit;
+ * returns fn's result, or the commit's error. */
+int mds_mutate(struct mds *mds, int (*fn)(struct mds *, MDB_txn *, void *),
+	       void *arg);
+int mds_writer_start(struct mds *mds);
+void mds_writer_stop(struct mds *mds);
+
+/* service.c */
+int mds_service_start(struct mds *mds);
+bool mds_is_open(void *mds, uint64_t ino);
+
+/* members.c */
+int mds_members_load(struct mds *mds);
+int mds_members_start(struct mds *mds);
+void mds_members_stop(struct mds *mds);
+/* A snapshot of the map; free with mds_map_free(). */
+Cfs__ClusterMap *mds_map_build(struct mds *mds);
+void mds_map_free(Cfs__ClusterMap *m);
+int mds_osd_register(struct mds *mds, const Cfs__MdsOsdRegister *req,
+		     uint32_t *id);
+int mds_osd_heartbeat(struct mds *mds, const Cfs__MdsOsdHeartbeat *hb);
+void mds_capacity(struct mds *mds, uint64_t *capacity, uint64_t *used);
+
+/* purge.c */
+int mds_purge_start(struct mds *mds);
+
+int64_t mds_now_ms(void);
+
+#endif

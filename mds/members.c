@@ -1,0 +1,381 @@
+/* Cluster membership: OSD registration, heartbeats, down-marking, and the
+ * cluster map built from them and published on every epoch change (and
+ * once a second, so a subscriber that joins late catches up). Records
+ * and the epoch are persisted, so epochs only grow across restarts. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cfs/log.h"
+#include "mds.h"
+
+int64_t mds_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* What is persisted of a member (runtime state is not). */
+struct member_rec {
+	uint32_t id;
+	uint32_t in;
+	char addr[64], node[64], domain[64];
+	uint64_t capacity;
+};
+
+struct persist {
+	struct member_rec rec;
+	bool has_rec;
+	uint64_t epoch;
+};
+
+static int do_persist(struct mds *mds, MDB_txn *txn, void *p)
+{
+	struct persist *ps = p;
+	uint64_t id64 = ps->rec.id;
+	MDB_val k = { sizeof(id64), &id64 };
+	MDB_val v = { sizeof(ps->rec), &ps->rec };
+	int rc;
+
+	if (ps->has_rec) {
+		rc = mdb_put(txn, mds->ns.osds, &k, &v, 0);
+		if (rc)
+			return cfs_ns_errno(rc);
+	}
+	return cfs_ns_meta_put(&mds->ns, txn, "epoch", ps->epoch);
+}
+
+int mds_members_load(struct mds *mds)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	pthread_mutex_init(&mds->mlock, NULL);
+	rc = cfs_ns_begin(&mds->ns, NULL, false, &txn);
+	if (rc)
+		return rc;
+	if (cfs_ns_meta_get(&mds->ns, txn, "epoch", &mds->epoch))
+		mds->epoch = 0;
+	mds->epoch++;
+	rc = cfs_ns_errno(mdb_cursor_open(txn, mds->ns.osds, &cur));
+	if (rc)
+		goto out;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		struct member_rec r;
+		struct member *nm, *m;
+
+		if (v.mv_size == sizeof(r)) {
+			memcpy(&r, v.mv_data, sizeof(r));
+			nm = realloc(mds->members,
+				     (mds->nmembers + 1) * sizeof(*nm));
+			if (!nm) {
+				rc = ENOMEM;
+				break;
+			}
+			mds->members = nm;
+			m = &nm[mds->nmembers++];
+			memset(m, 0, sizeof(*m));
+			m->id = r.id;
+			m->in = r.in;
+			memcpy(m->addr, r.addr, sizeof(m->addr));
+			memcpy(m->node, r.node, sizeof(m->node));
+			memcpy(m->domain, r.domain, sizeof(m->domain));
+			m->capacity = r.capacity;
+			/* assume up after a restart; heartbeats decide */
+			m->up = true;
+			m->last_heartbeat_ms = mds_now_ms();
+		}
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	rc = rc == MDB_NOTFOUND ? 0 : cfs_ns_errno(rc);
+out:
+	cfs_ns_abort(txn);
+	return rc;
+}
+
+struct map_snapshot {
+	Cfs__ClusterMap map;	/* first: the snapshot is freed through it */
+	char *mds_addrs[1];
+	Cfs__OsdInfo **ptrs;
+	Cfs__OsdInfo *infos;
+	struct member *copies;
+	char listen[CFS_CONFIG_STR_MAX], pub[CFS_CONFIG_STR_MAX],
+		cluster_id[CFS_CONFIG_STR_MAX];
+};
+
+Cfs__ClusterMap *mds_map_build(struct mds *mds)
+{
+	struct map_snapshot *s = calloc(1, sizeof(*s));
+	size_t n;
+
+	if (!s)
+		return NULL;
+	cfs__cluster_map__init(&s->map);
+	pthread_mutex_lock(&mds->mlock);
+	n = mds->nmembers;
+	s->ptrs = calloc(n + 1, sizeof(*s->ptrs));
+	s->infos = calloc(n + 1, sizeof(*s->infos));
+	s->copies = calloc(n + 1, sizeof(*s->copies));
+	if (!s->ptrs || !s->infos || !s->copies) {
+		pthread_mutex_unlock(&mds->mlock);
+		mds_map_free(&s->map);
+		return NULL;
+	}
+	memcpy(s->copies, mds->members, n * sizeof(*s->copies));
+	s->map.epoch = mds->epoch;
+	pthread_mutex_unlock(&mds->mlock);
+	for (size_t i = 0; i < n; i++) {
+		Cfs__OsdInfo *o = &s->infos[i];
+		struct member *m = &s->copies[i];
+
+		cfs__osd_info__init(o);
+		o->id = m->id;
+		o->addr = m->addr;
+		o->node = m->node;
+		o->domain = m->domain;
+		o->weight = 100;
+		o->state = m->up ? CFS__OSD_STATE__OSD_UP :
+				   CFS__OSD_STATE__OSD_DOWN;
+		o->in = m->in;
+		o->capacity = m->capacity;
+		o->used = m->used;
+		s->ptrs[i] = o;
+	}
+	snprintf(s->listen, sizeof(s->listen), "%s", mds->cfg.listen);
+	snprintf(s->pub, sizeof(s->pub), "%s", mds->cfg.pub);
+	snprintf(s->cluster_id, sizeof(s->cluster_id), "%s",
+		 mds->cfg.cluster_id);
+	s->mds_addrs[0] = s->listen;
+	s->map.version = CFS_PROTO_VERSION;
+	s->map.cluster_id = s->cluster_id;
+	s->map.mds = s->mds_addrs;
+	s->map.n_mds = 1;
+	s->map.mds_pub = s->pub;
+	s->map.pg_count = (uint32_t)mds->cfg.pg_count;
+	s->map.replicas = (uint32_t)mds->cfg.replicas;
+	s->map.osds = s->ptrs;
+	s->map.n_osds = n;
+	return &s->map;
+}
+
+void mds_map_free(Cfs__ClusterMap *m)
+{
+	struct map_snapshot *s = (struct map_snapshot *)m;
+
+	if (!s)
+		return;
+	free(s->ptrs);
+	free(s->infos);
+	free(s->copies);
+	free(s);
+}
+
+static void publish(struct mds *mds)
+{
+	Cfs__ClusterMap *m = mds_map_build(mds);
+
+	if (!m)
+		return;
+	if (mds->pub)
+		cfs_pub_send(mds->pub, &m->base);
+	mds_map_free(m);
+}
+
+/* Persist (optionally a member record and) the epoch, then publish. */
+static void epoch_changed(struct mds *mds, const struct member *m)
+{
+	struct persist ps = { .has_rec = m != NULL };
+	int rc;
+
+	pthread_mutex_lock(&mds->mlock);
+	ps.epoch = mds->epoch;
+	pthread_mutex_unlock(&mds->mlock);
+	if (m) {
+		ps.rec.id = m->id;
+		ps.rec.in = m->in;
+		memcpy(ps.rec.addr, m->addr, sizeof(ps.rec.addr));
+		memcpy(ps.rec.node, m->node, sizeof(ps.rec.node));
+		memcpy(ps.rec.domain, m->domain, sizeof(ps.rec.domain));
+		ps.rec.capacity = m->capacity;
+	}
+	rc = mds_mutate(mds, do_persist, &ps);
+	if (rc)
+		cfs_log_error("cannot persist cluster map", "epoch=%lu rc=%d",
+			      (unsigned long)ps.epoch, rc);
+	publish(mds);
+}
+
+static struct member *find_member(struct mds *mds, uint32_t id)
+{
+	for (size_t i = 0; i < mds->nmembers; i++)
+		if (mds->members[i].id == id)
+			return &mds->members[i];
+	return NULL;
+}
+
+int mds_osd_register(struct mds *mds, const Cfs__MdsOsdRegister *req,
+		     uint32_t *id)
+{
+	struct member *m = NULL, copy;
+	uint32_t max_id = 0;
+
+	if (!req->addr || !*req->addr || strlen(req->addr) >= 64 ||
+	    !req->node || strlen(req->node) >= 64 || !req->domain ||
+	    strlen(req->domain) >= 64)
+		return -EINVAL;
+	pthread_mutex_lock(&mds->mlock);
+	for (size_t i = 0; i < mds->nmembers; i++) {
+		struct member *x = &mds->members[i];
+
+		if (x->id > max_id)
+			max_id = x->id;
+		if ((req->id && x->id == req->id) ||
+		    (!req->id && !strcmp(x->addr, req->addr)))
+			m = x;
+	}
+	if (!m) {
+		struct member *nm = realloc(mds->members,
+					    (mds->nmembers + 1) * sizeof(*nm));
+
+		if (!nm) {
+			pthread_mutex_unlock(&mds->mlock);
+			return -ENOMEM;
+		}
+		mds->members = nm;
+		m = &nm[mds->nmembers++];
+		memset(m, 0, sizeof(*m));
+		m->id = req->id ? req->id : max_id + 1;
+		m->in = true;
+	}
+	snprintf(m->addr, sizeof(m->addr), "%s", req->addr);
+	snprintf(m->node, sizeof(m->node), "%s", req->node);
+	snprintf(m->domain, sizeof(m->domain), "%s", req->domain);
+	m->capacity = req->capacity;
+	m->used = req->used;
+	m->up = true;
+	m->last_heartbeat_ms = mds_now_ms();
+	mds->epoch++;
+	copy = *m;
+	*id = m->id;
+	pthread_mutex_unlock(&mds->mlock);
+	cfs_log_info("osd registered", "osd=%u addr=%s node=%s epoch=%lu",
+		     copy.id, copy.addr, copy.node, (unsigned long)mds->epoch);
+	epoch_changed(mds, &copy);
+	return 0;
+}
+
+int mds_osd_heartbeat(struct mds *mds, const Cfs__MdsOsdHeartbeat *hb)
+{
+	struct member *m;
+	bool changed = false;
+
+	pthread_mutex_lock(&mds->mlock);
+	m = find_member(mds, hb->id);
+	if (!m) {
+		pthread_mutex_unlock(&mds->mlock);
+		return -ENOENT;
+	}
+	m->last_heartbeat_ms = mds_now_ms();
+	m->capacity = hb->capacity;
+	m->used = hb->used;
+	if (!m->up) {
+		m->up = true;
+		mds->epoch++;
+		changed = true;
+		cfs_log_info("osd up", "osd=%u epoch=%lu", m->id,
+			     (unsigned long)mds->epoch);
+	}
+	pthread_mutex_unlock(&mds->mlock);
+	if (changed)
+		epoch_changed(mds, NULL);
+	return 0;
+}
+
+void mds_capacity(struct mds *mds, uint64_t *capacity, uint64_t *used)
+{
+	uint64_t copies = mds->cfg.replicas > 0 ? (uint64_t)mds->cfg.replicas : 1;
+
+	*capacity = *used = 0;
+	pthread_mutex_lock(&mds->mlock);
+	for (size_t i = 0; i < mds->nmembers; i++) {
+		if (!mds->members[i].in)
+			continue;
+		*capacity += mds->members[i].capacity;
+		*used += mds->members[i].used;
+	}
+	if (copies > mds->nmembers && mds->nmembers)
+		copies = mds->nmembers;
+	pthread_mutex_unlock(&mds->mlock);
+	/* what users can store: raw space divided by the copies kept */
+	*capacity /= copies;
+	*used /= copies;
+}
+
+static void *monitor_main(void *p)
+{
+	struct mds *mds = p;
+	int64_t last_publish = 0;
+
+	while (!mds->stop) {
+		int64_t now = mds_now_ms();
+		bool changed = false;
+
+		pthread_mutex_lock(&mds->mlock);
+		for (size_t i = 0; i < mds->nmembers; i++) {
+			struct member *m = &mds->members[i];
+
+			if (m->up && now - m->last_heartbeat_ms >
+					     mds->cfg.down_after_ms) {
+				m->up = false;
+				changed = true;
+				cfs_log_warn("osd marked down",
+					     "osd=%u addr=%s silent_ms=%ld",
+					     m->id, m->addr,
+					     (long)(now - m->last_heartbeat_ms));
+			}
+		}
+		if (changed)
+			mds->epoch++;
+		pthread_mutex_unlock(&mds->mlock);
+		if (changed) {
+			epoch_changed(mds, NULL);
+			last_publish = now;
+		} else if (now - last_publish >= 1000) {
+			publish(mds);
+			last_publish = now;
+		}
+		usleep(100 * 1000);
+	}
+	return NULL;
+}
+
+int mds_members_start(struct mds *mds)
+{
+	int rc = cfs_pub_open(&mds->pub, mds->cfg.pub);
+
+	if (rc)
+		return rc;
+	epoch_changed(mds, NULL);
+	if (pthread_create(&mds->monitor, NULL, monitor_main, mds))
+		return -EAGAIN;
+	return 0;
+}
+
+void mds_members_stop(struct mds *mds)
+{
+	pthread_join(mds->monitor, NULL);
+	cfs_pub_close(mds->pub);
+	mds->pub = NULL;
+	free(mds->members);
+	mds->members = NULL;
+	mds->nmembers = 0;
+}

@@ -1,0 +1,1445 @@
+/* The namespace in LMDB. See namespace.h for the tables and contracts.
+ *
+ * Everything here is a function of (transaction, credentials, arguments):
+ * no threads, no network. The MDS service decides which transaction an
+ * operation joins; the unit tests drive these functions directly on a
+ * real LMDB store in a temporary directory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "namespace.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
+struct dentry_val {
+	uint64_t ino;
+	uint64_t cookie;
+	uint32_t type;		/* mode & S_IFMT */
+	uint32_t pad;
+};
+
+struct key {
+	uint8_t b[16 + CFS_XATTR_NAME_MAX + 1];
+	size_t len;
+};
+
+int64_t cfs_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int cfs_ns_errno(int rc)
+{
+	switch (rc) {
+	case 0:
+		return 0;
+	case MDB_NOTFOUND:
+		return -ENOENT;
+	case MDB_MAP_FULL:
+	case MDB_TXN_FULL:
+		return -ENOSPC;
+	case MDB_KEYEXIST:
+		return -EEXIST;
+	default:
+		return rc > 0 && rc < 4096 ? -rc : -EIO;
+	}
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void key_ino(struct key *k, uint64_t ino)
+{
+	put_be64(k->b, ino);
+	k->len = 8;
+}
+
+static void key_ino_bytes(struct key *k, uint64_t ino, const void *s,
+			  size_t len)
+{
+	put_be64(k->b, ino);
+	memcpy(k->b + 8, s, len);
+	k->len = 8 + len;
+}
+
+static void key_ino_u64(struct key *k, uint64_t ino, uint64_t v)
+{
+	put_be64(k->b, ino);
+	put_be64(k->b + 8, v);
+	k->len = 16;
+}
+
+static MDB_val val_of(const void *p, size_t len)
+{
+	MDB_val v = { .mv_size = len, .mv_data = (void *)p };
+
+	return v;
+}
+
+/* ---- store ---- */
+
+int cfs_ns_begin(struct cfs_ns *ns, MDB_txn *parent, bool write, MDB_txn **txn)
+{
+	*txn = NULL;
+	return cfs_ns_errno(mdb_txn_begin(ns->env, parent,
+					  write ? 0 : MDB_RDONLY, txn));
+}
+
+int cfs_ns_commit(MDB_txn *txn)
+{
+	return cfs_ns_errno(mdb_txn_commit(txn));
+}
+
+void cfs_ns_abort(MDB_txn *txn)
+{
+	if (txn)
+		mdb_txn_abort(txn);
+}
+
+int cfs_ns_meta_get(struct cfs_ns *ns, MDB_txn *txn, const char *key,
+		    uint64_t *val)
+{
+	MDB_val k = val_of(key, strlen(key)), v;
+	int rc = mdb_get(txn, ns->meta, &k, &v);
+
+	if (rc)
+		return cfs_ns_errno(rc);
+	if (v.mv_size != sizeof(*val))
+		return -EIO;
+	memcpy(val, v.mv_data, sizeof(*val));
+	return 0;
+}
+
+int cfs_ns_meta_put(struct cfs_ns *ns, MDB_txn *txn, const char *key,
+		    uint64_t val)
+{
+	MDB_val k = val_of(key, strlen(key)), v = val_of(&val, sizeof(val));
+
+	return cfs_ns_errno(mdb_put(txn, ns->meta, &k, &v, 0));
+}
+
+static int inode_get(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
+		     struct cfs_inode *out)
+{
+	struct key k;
+	MDB_val kv, v;
+	int rc;
+
+	key_ino(&k, ino);
+	kv = val_of(k.b, k.len);
+	rc = mdb_get(txn, ns->inodes, &kv, &v);
+	if (rc)
+		return cfs_ns_errno(rc);
+	if (v.mv_size != sizeof(*out))
+		return -EIO;
+	memcpy(out, v.mv_data, sizeof(*out));
+	if (out->rec_version != CFS_INODE_REC_VERSION)
+		return -EIO;
+	return 0;
+}
+
+static int inode_put(struct cfs_ns *ns, MDB_txn *txn,
+		     const struct cfs_inode *in)
+{
+	struct key k;
+	MDB_val kv, v = val_of(in, sizeof(*in));
+
+	key_ino(&k, in->ino);
+	kv = val_of(k.b, k.len);
+	return cfs_ns_errno(mdb_put(txn, ns->inodes, &kv, &v, 0));
+}
+
+static int make_root(struct cfs_ns *ns, MDB_txn *txn)
+{
+	struct cfs_inode root = {
+		.rec_version = CFS_INODE_REC_VERSION,
+		.mode = S_IFDIR | 0755,
+		.nlink = 2,
+		.ino = CFS_ROOT_INO,
+		.generation = 1,
+		.parent = CFS_ROOT_INO,
+		.next_cookie = 1,
+	};
+	int rc;
+
+	root.atime_ns = root.mtime_ns = root.ctime_ns = root.btime_ns =
+		cfs_now_ns();
+	rc = inode_put(ns, txn, &root);
+	if (rc)
+		return rc;
+	return cfs_ns_meta_put(ns, txn, "next_ino", CFS_ROOT_INO + 1);
+}
+
+int cfs_ns_open(struct cfs_ns *ns, const char *dir, size_t map_size)
+{
+	struct cfs_inode root;
+	MDB_txn *txn = NULL;
+	int rc;
+
+	memset(ns, 0, sizeof(*ns));
+	rc = mdb_env_create(&ns->env);
+	if (rc)
+		return cfs_ns_errno(rc);
+	mdb_env_set_maxdbs(ns->env, 16);
+	mdb_env_set_mapsize(ns->env, map_size);
+	mdb_env_set_maxreaders(ns->env, 512);
+	rc = cfs_ns_errno(mdb_env_open(ns->env, dir, MDB_NOTLS, 0600));
+	if (rc)
+		goto fail;
+	rc = cfs_ns_begin(ns, NULL, true, &txn);
+	if (rc)
+		goto fail;
+	struct {
+		const char *name;
+		MDB_dbi *dbi;
+	} tables[] = {
+		{ "inodes", &ns->inodes },     { "dentries", &ns->dentries },
+		{ "cookies", &ns->cookies },   { "xattrs", &ns->xattrs },
+		{ "symlinks", &ns->symlinks }, { "orphans", &ns->orphans },
+		{ "purge", &ns->purge },       { "meta", &ns->meta },
+		{ "osds", &ns->osds },
+	};
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		rc = cfs_ns_errno(mdb_dbi_open(txn, tables[i].name, MDB_CREATE,
+					       tables[i].dbi));
+		if (rc)
+			goto fail;
+	}
+	rc = inode_get(ns, txn, CFS_ROOT_INO, &root);
+	if (rc == -ENOENT)
+		rc = make_root(ns, txn);
+	if (rc)
+		goto fail;
+	rc = cfs_ns_commit(txn);
+	txn = NULL;
+	if (rc)
+		goto fail;
+	return 0;
+fail:
+	cfs_ns_abort(txn);
+	mdb_env_close(ns->env);
+	ns->env = NULL;
+	return rc;
+}
+
+void cfs_ns_close(struct cfs_ns *ns)
+{
+	if (ns->env)
+		mdb_env_close(ns->env);
+	ns->env = NULL;
+}
+
+/* ---- permissions ---- */
+
+static bool in_group(const struct cfs_cred *cr, uint32_t gid)
+{
+	if (cr->gid == gid)
+		return true;
+	for (uint32_t i = 0; i < cr->ngroups && i < CFS_MAX_GROUPS; i++)
+		if (cr->groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* mask is R_OK | W_OK | X_OK. Root passes all but executing a file that
+ * has no execute bit at all. */
+static int may(const struct cfs_cred *cr, const struct cfs_inode *in, int mask)
+{
+	unsigned bits;
+
+	if (cr->uid == 0) {
+		if (!(mask & X_OK) || S_ISDIR(in->mode) || (in->mode & 0111))
+			return 0;
+		return -EACCES;
+	}
+	if (cr->uid == in->uid)
+		bits = (in->mode >> 6) & 7;
+	else if (in_group(cr, in->gid))
+		bits = (in->mode >> 3) & 7;
+	else
+		bits = in->mode & 7;
+	return ((int)bits & mask) == mask ? 0 : -EACCES;
+}
+
+/* Removing or renaming victim out of a sticky directory dir. */
+static int sticky_ok(const struct cfs_cred *cr, const struct cfs_inode *dir,
+		     const struct cfs_inode *victim)
+{
+	if (!(dir->mode & S_ISVTX) || cr->uid == 0 || cr->uid == victim->uid ||
+	    cr->uid == dir->uid)
+		return 0;
+	return -EPERM;
+}
+
+static int check_name(const char *name, size_t len)
+{
+	if (len == 0 || memchr(name, '/', len) || memchr(name, '\0', len))
+		return -EINVAL;
+	if (len > CFS_NAME_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static bool is_dot(const char *name, size_t len)
+{
+	return (len == 1 && name[0] == '.') ||
+	       (len == 2 && name[0] == '.' && name[1] == '.');
+}
+
+/* A directory we may modify: exists, is a directory, not removed, and
+ * the caller has write and search permission. */
+static int dir_for_change(struct cfs_ns *ns, MDB_txn *txn,
+			  const struct cfs_cred *cr, uint64_t ino,
+			  struct cfs_inode *dir)
+{
+	int rc = inode_get(ns, txn, ino, dir);
+
+	if (rc)
+		return rc;
+	if (!S_ISDIR(dir->mode))
+		return -ENOTDIR;
+	if (dir->nlink == 0)
+		return -ENOENT;
+	return may(cr, dir, W_OK | X_OK);
+}
+
+/* ---- directory entries ---- */
+
+static int dentry_get(struct cfs_ns *ns, MDB_txn *txn, uint64_t parent,
+		      const char *name, size_t len, struct dentry_val *out)
+{
+	struct key k;
+	MDB_val kv, v;
+	int rc;
+
+	key_ino_bytes(&k, parent, name, len);
+	kv = val_of(k.b, k.len);
+	rc = mdb_get(txn, ns->dentries, &kv, &v);
+	if (rc)
+		return cfs_ns_errno(rc);
+	if (v.mv_size != sizeof(*out))
+		return -EIO;
+	memcpy(out, v.mv_data, sizeof(*out));
+	return 0;
+}
+
+/* Add name -> ino in dir, taking the directory's next cookie. The caller
+ * writes dir back. */
+static int dentry_add(struct cfs_ns *ns, MDB_txn *txn, struct cfs_inode *dir,
+		      const char *name, size_t len, uint64_t ino, uint32_t mode)
+{
+	struct dentry_val dv = {
+		.ino = ino,
+		.cookie = dir->next_cookie++,
+		.type = mode & S_IFMT,
+	};
+	struct key k;
+	MDB_val kv, v = val_of(&dv, sizeof(dv));
+	int rc;
+
+	key_ino_bytes(&k, dir->ino, name, len);
+	kv = val_of(k.b, k.len);
+	rc = mdb_put(txn, ns->dentries, &kv, &v, MDB_NOOVERWRITE);
+	if (rc)
+		return cfs_ns_errno(rc);
+	key_ino_u64(&k, dir->ino, dv.cookie);
+	kv = val_of(k.b, k.len);
+	v = val_of(name, len);
+	return cfs_ns_errno(mdb_put(txn, ns->cookies, &kv, &v, 0));
+}
+
+/* Point an existing entry at another inode, keeping its cookie. */
+static int dentry_repoint(struct cfs_ns *ns, MDB_txn *txn, uint64_t parent,
+			  const char *name, size_t len,
+			  const struct dentry_val *old, uint64_t ino,
+			  uint32_t mode)
+{
+	struct dentry_val dv = *old;
+	struct key k;
+	MDB_val kv, v = val_of(&dv, sizeof(dv));
+
+	dv.ino = ino;
+	dv.type = mode & S_IFMT;
+	key_ino_bytes(&k, parent, name, len);
+	kv = val_of(k.b, k.len);
+	return cfs_ns_errno(mdb_put(txn, ns->dentries, &kv, &v, 0));
+}
+
+static int dentry_del(struct cfs_ns *ns, MDB_txn *txn, uint64_t parent,
+		      const char *name, size_t len,
+		      const struct dentry_val *dv)
+{
+	struct key k;
+	MDB_val kv;
+	int rc;
+
+	key_ino_bytes(&k, parent, name, len);
+	kv = val_of(k.b, k.len);
+	rc = mdb_del(txn, ns->dentries, &kv, NULL);
+	if (rc)
+		return cfs_ns_errno(rc);
+	key_ino_u64(&k, parent, dv->cookie);
+	kv = val_of(k.b, k.len);
+	rc = mdb_del(txn, ns->cookies, &kv, NULL);
+	return rc == MDB_NOTFOUND ? 0 : cfs_ns_errno(rc);
+}
+
+/* Whether any key of table dbi starts with the 8-byte ino prefix. */
+static int has_prefix(MDB_txn *txn, MDB_dbi dbi, uint64_t ino, bool *found)
+{
+	MDB_cursor *cur;
+	struct key k;
+	MDB_val kv, v;
+	int rc;
+
+	key_ino(&k, ino);
+	kv = val_of(k.b, k.len);
+	rc = mdb_cursor_open(txn, dbi, &cur);
+	if (rc)
+		return cfs_ns_errno(rc);
+	rc = mdb_cursor_get(cur, &kv, &v, MDB_SET_RANGE);
+	*found = rc == 0 && kv.mv_size >= 8 && get_be64(kv.mv_data) == ino;
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : cfs_ns_errno(rc);
+}
+
+/* Delete every key of dbi starting with the ino prefix. */
+static int del_prefix(MDB_txn *txn, MDB_dbi dbi, uint64_t ino)
+{
+	MDB_cursor *cur;
+	struct key k;
+	MDB_val kv, v;
+	int rc;
+
+	key_ino(&k, ino);
+	kv = val_of(k.b, k.len);
+	rc = mdb_cursor_open(txn, dbi, &cur);
+	if (rc)
+		return cfs_ns_errno(rc);
+	rc = mdb_cursor_get(cur, &kv, &v, MDB_SET_RANGE);
+	while (rc == 0 && kv.mv_size >= 8 && get_be64(kv.mv_data) == ino) {
+		rc = mdb_cursor_del(cur, 0);
+		if (rc)
+			break;
+		rc = mdb_cursor_get(cur, &kv, &v, MDB_GET_CURRENT);
+	}
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND || rc == EINVAL ? 0 :
+							       cfs_ns_errno(rc);
+}
+
+/* ---- inode life cycle ---- */
+
+static int alloc_ino(struct cfs_ns *ns, MDB_txn *txn, uint64_t *ino)
+{
+	int rc = cfs_ns_meta_get(ns, txn, "next_ino", ino);
+
+	if (rc)
+		return rc;
+	return cfs_ns_meta_put(ns, txn, "next_ino", *ino + 1);
+}
+
+/* Free an inode whose last link is gone and that nobody has open: its
+ * records go now, its data is queued for deletion on the OSDs. */
+static int free_inode(struct cfs_ns *ns, MDB_txn *txn,
+		      const struct cfs_inode *in)
+{
+	struct key k;
+	MDB_val kv, v;
+	int rc;
+
+	key_ino(&k, in->ino);
+	kv = val_of(k.b, k.len);
+	rc = mdb_del(txn, ns->inodes, &kv, NULL);
+	if (rc)
+		return cfs_ns_errno(rc);
+	rc = del_prefix(txn, ns->xattrs, in->ino);
+	if (rc)
+		return rc;
+	rc = mdb_del(txn, ns->symlinks, &kv, NULL);
+	if (rc && rc != MDB_NOTFOUND)
+		return cfs_ns_errno(rc);
+	if (S_ISREG(in->mode)) {
+		v = val_of(&in->size, sizeof(in->size));
+		rc = mdb_put(txn, ns->purge, &kv, &v, 0);
+		if (rc)
+			return cfs_ns_errno(rc);
+	}
+	return 0;
+}
+
+/* in just lost its last link. */
+static int drop_inode(struct cfs_ns *ns, MDB_txn *txn, struct cfs_inode *in)
+{
+	struct key k;
+	MDB_val kv, v = val_of("", 0);
+	int rc;
+
+	if (!S_ISDIR(in->mode) && ns->is_open &&
+	    ns->is_open(ns->is_open_arg, in->ino)) {
+		key_ino(&k, in->ino);
+		kv = val_of(k.b, k.len);
+		rc = mdb_put(txn, ns->orphans, &kv, &v, 0);
+		if (rc)
+			return cfs_ns_errno(rc);
+		return inode_put(ns, txn, in);
+	}
+	return free_inode(ns, txn, in);
+}
+
+int cfs_ns_release_orphan(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino)
+{
+	struct cfs_inode in;
+	struct key k;
+	MDB_val kv;
+	int rc;
+
+	key_ino(&k, ino);
+	kv = val_of(k.b, k.len);
+	rc = mdb_del(txn, ns->orphans, &kv, NULL);
+	if (rc)
+		return cfs_ns_errno(rc);
+	rc = inode_get(ns, txn, ino, &in);
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
+	return free_inode(ns, txn, &in);
+}
+
+int cfs_ns_reap_orphans(struct cfs_ns *ns, MDB_txn *txn, unsigned *count)
+{
+	MDB_cursor *cur;
+	MDB_val kv, v;
+	uint64_t inos[256];
+	size_t n;
+	int rc;
+
+	*count = 0;
+	do {
+		n = 0;
+		rc = mdb_cursor_open(txn, ns->orphans, &cur);
+		if (rc)
+			return cfs_ns_errno(rc);
+		rc = mdb_cursor_get(cur, &kv, &v, MDB_FIRST);
+		while (rc == 0 && n < 256) {
+			inos[n++] = get_be64(kv.mv_data);
+			rc = mdb_cursor_get(cur, &kv, &v, MDB_NEXT);
+		}
+		mdb_cursor_close(cur);
+		for (size_t i = 0; i < n; i++) {
+			rc = cfs_ns_release_orphan(ns, txn, inos[i]);
+			if (rc)
+				return rc;
+			(*count)++;
+		}
+	} while (n == 256);
+	return 0;
+}
+
+int cfs_ns_purge_next(struct cfs_ns *ns, MDB_txn *txn, uint64_t after,
+		      uint64_t *ino, uint64_t *size)
+{
+	MDB_cursor *cur;
+	struct key k;
+	MDB_val kv, v;
+	int rc;
+
+	key_ino(&k, after + 1);
+	kv = val_of(k.b, k.len);
+	rc = mdb_cursor_open(txn, ns->purge, &cur);
+	if (rc)
+		return cfs_ns_errno(rc);
+	rc = mdb_cursor_get(cur, &kv, &v, MDB_SET_RANGE);
+	if (rc == 0) {
+		*ino = get_be64(kv.mv_data);
+		*size = 0;
+		if (v.mv_size == sizeof(*size))
+			memcpy(size, v.mv_data, sizeof(*size));
+	}
+	mdb_cursor_close(cur);
+	return cfs_ns_errno(rc);
+}
+
+int cfs_ns_purge_done(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino)
+{
+	struct key k;
+	MDB_val kv;
+	int rc;
+
+	key_ino(&k, ino);
+	kv = val_of(k.b, k.len);
+	rc = mdb_del(txn, ns->purge, &kv, NULL);
+	return rc == MDB_NOTFOUND ? 0 : cfs_ns_errno(rc);
+}
+
+int cfs_ns_count_inodes(struct cfs_ns *ns, MDB_txn *txn, uint64_t *n)
+{
+	MDB_stat st;
+	int rc = mdb_stat(txn, ns->inodes, &st);
+
+	*n = rc ? 0 : st.ms_entries;
+	return cfs_ns_errno(rc);
+}
+
+/* ---- read-only operations ---- */
+
+int cfs_ns_getattr(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
+		   struct cfs_inode *out)
+{
+	return inode_get(ns, txn, ino, out);
+}
+
+int cfs_ns_lookup(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		  uint64_t parent, const char *name, size_t len,
+		  struct cfs_inode *out)
+{
+	struct cfs_inode dir;
+	struct dentry_val dv;
+	int rc;
+
+	rc = inode_get(ns, txn, parent, &dir);
+	if (rc)
+		return rc;
+	if (!S_ISDIR(dir.mode))
+		return -ENOTDIR;
+	rc = may(cr, &dir, X_OK);
+	if (rc)
+		return rc;
+	if (len == 1 && name[0] == '.')
+		return inode_get(ns, txn, parent, out);
+	if (len == 2 && name[0] == '.' && name[1] == '.')
+		return inode_get(ns, txn, dir.parent, out);
+	if (len > CFS_NAME_MAX)
+		return -ENAMETOOLONG;
+	rc = dentry_get(ns, txn, parent, name, len, &dv);
+	if (rc)
+		return rc;
+	return inode_get(ns, txn, dv.ino, out);
+}
+
+int cfs_ns_readlink(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino, char *buf,
+		    size_t cap, size_t *len)
+{
+	struct key k;
+	MDB_val kv, v;
+	int rc;
+
+	key_ino(&k, ino);
+	kv = val_of(k.b, k.len);
+	rc = mdb_get(txn, ns->symlinks, &kv, &v);
+	if (rc == MDB_NOTFOUND) {
+		struct cfs_inode in;
+
+		rc = inode_get(ns, txn, ino, &in);
+		return rc ? rc : -EINVAL;
+	}
+	if (rc)
+		return cfs_ns_errno(rc);
+	if (v.mv_size > cap)
+		return -ENAMETOOLONG;
+	memcpy(buf, v.mv_data, v.mv_size);
+	*len = v.mv_size;
+	return 0;
+}
+
+int cfs_ns_readdir(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		   uint64_t ino, uint64_t cookie, struct cfs_dirent *out,
+		   size_t max, size_t *n, bool *eof)
+{
+	struct cfs_inode dir;
+	MDB_cursor *cur;
+	struct key k;
+	MDB_val kv, v;
+	int rc;
+
+	*n = 0;
+	*eof = false;
+	rc = inode_get(ns, txn, ino, &dir);
+	if (rc)
+		return rc;
+	if (!S_ISDIR(dir.mode))
+		return -ENOTDIR;
+	rc = may(cr, &dir, R_OK);
+	if (rc)
+		return rc;
+	key_ino_u64(&k, ino, cookie + 1);
+	kv = val_of(k.b, k.len);
+	rc = mdb_cursor_open(txn, ns->cookies, &cur);
+	if (rc)
+		return cfs_ns_errno(rc);
+	rc = mdb_cursor_get(cur, &kv, &v, MDB_SET_RANGE);
+	while (*n < max) {
+		struct cfs_dirent *d = &out[*n];
+		struct dentry_val dv;
+
+		if (rc || kv.mv_size != 16 || get_be64(kv.mv_data) != ino) {
+			*eof = true;
+			break;
+		}
+		if (v.mv_size > CFS_NAME_MAX) {
+			rc = -EIO;
+			break;
+		}
+		memcpy(d->name, v.mv_data, v.mv_size);
+		d->name[v.mv_size] = '\0';
+		d->namelen = v.mv_size;
+		d->cookie = get_be64((uint8_t *)kv.mv_data + 8);
+		if (dentry_get(ns, txn, ino, d->name, d->namelen, &dv) == 0 &&
+		    inode_get(ns, txn, dv.ino, &d->attr) == 0)
+			(*n)++;
+		rc = mdb_cursor_get(cur, &kv, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND) {
+		*eof = true;
+		rc = 0;
+	}
+	return *eof || *n == max ? 0 : cfs_ns_errno(rc);
+}
+
+int cfs_ns_access(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		  uint64_t ino, int mask)
+{
+	struct cfs_inode in;
+	int rc = inode_get(ns, txn, ino, &in);
+
+	if (rc)
+		return rc;
+	return mask ? may(cr, &in, mask & (R_OK | W_OK | X_OK)) : 0;
+}
+
+int cfs_ns_open_check(struct cfs_ns *ns, MDB_txn *txn,
+		      const struct cfs_cred *cr, uint64_t ino, int flags,
+		      struct cfs_inode *out)
+{
+	int acc = flags & O_ACCMODE, mask, rc;
+
+	rc = inode_get(ns, txn, ino, out);
+	if (rc)
+		return rc;
+	mask = acc == O_RDONLY ? R_OK : acc == O_WRONLY ? W_OK : R_OK | W_OK;
+	if (flags & O_TRUNC)
+		mask |= W_OK;
+	if (S_ISDIR(out->mode) && (mask & W_OK))
+		return -EISDIR;
+	return may(cr, out, mask);
+}
+
+/* ---- creating ---- */
+
+static void init_inode(struct cfs_inode *in, uint64_t ino,
+		       const struct cfs_cred *cr, const struct cfs_inode *dir,
+		       uint32_t mode, uint64_t rdev)
+{
+	memset(in, 0, sizeof(*in));
+	in->rec_version = CFS_INODE_REC_VERSION;
+	in->ino = ino;
+	in->mode = mode;
+	in->uid = cr->uid;
+	in->gid = cr->gid;
+	in->rdev = rdev;
+	in->nlink = S_ISDIR(mode) ? 2 : 1;
+	in->generation = 1;
+	in->atime_ns = in->mtime_ns = in->ctime_ns = in->btime_ns =
+		cfs_now_ns();
+	if (S_ISDIR(mode)) {
+		in->parent = dir->ino;
+		in->next_cookie = 1;
+	}
+	if (dir->mode & S_ISGID) {
+		/* a setgid directory passes on its group */
+		in->gid = dir->gid;
+		if (S_ISDIR(mode))
+			in->mode |= S_ISGID;
+		else if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) &&
+			 cr->uid != 0 && !in_group(cr, in->gid))
+			in->mode &= ~S_ISGID;
+	}
+}
+
+/* Common part of mknod, mkdir and symlink: a new inode linked into parent. */
+static int create_entry(struct cfs_ns *ns, MDB_txn *txn,
+			const struct cfs_cred *cr, uint64_t parent,
+			const char *name, size_t len, uint32_t mode,
+			uint64_t rdev, bool exclusive, struct cfs_inode *out)
+{
+	struct cfs_inode dir;
+	struct dentry_val dv;
+	uint64_t ino;
+	int rc;
+
+	rc = check_name(name, len);
+	if (rc)
+		return rc;
+	rc = dir_for_change(ns, txn, cr, parent, &dir);
+	if (rc)
+		return rc;
+	rc = dentry_get(ns, txn, parent, name, len, &dv);
+	if (rc == 0) {
+		if (exclusive || !S_ISREG(mode))
+			return -EEXIST;
+		return inode_get(ns, txn, dv.ino, out);
+	}
+	if (rc != -ENOENT)
+		return rc;
+	rc = alloc_ino(ns, txn, &ino);
+	if (rc)
+		return rc;
+	init_inode(out, ino, cr, &dir, mode, rdev);
+	rc = dentry_add(ns, txn, &dir, name, len, ino, mode);
+	if (rc)
+		return rc;
+	if (S_ISDIR(mode))
+		dir.nlink++;
+	dir.mtime_ns = dir.ctime_ns = out->ctime_ns;
+	rc = inode_put(ns, txn, &dir);
+	if (rc)
+		return rc;
+	return inode_put(ns, txn, out);
+}
+
+int cfs_ns_mknod(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		 uint64_t parent, const char *name, size_t len, uint32_t mode,
+		 uint64_t rdev, bool exclusive, struct cfs_inode *out)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+	case S_IFDIR:
+	case S_IFIFO:
+	case S_IFSOCK:
+		rdev = 0;
+		break;
+	case S_IFCHR:
+	case S_IFBLK:
+		if (cr->uid != 0)
+			return -EPERM;
+		break;
+	case 0:
+		mode |= S_IFREG;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (is_dot(name, len))
+		return -EEXIST;
+	return create_entry(ns, txn, cr, parent, name, len, mode & (S_IFMT | 07777),
+			    rdev, exclusive, out);
+}
+
+int cfs_ns_symlink(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		   uint64_t parent, const char *name, size_t len,
+		   const char *target, size_t tlen, struct cfs_inode *out)
+{
+	struct key k;
+	MDB_val kv, v;
+	int rc;
+
+	if (tlen == 0)
+		return -ENOENT;
+	if (tlen >= 4096)
+		return -ENAMETOOLONG;
+	if (is_dot(name, len))
+		return -EEXIST;
+	rc = create_entry(ns, txn, cr, parent, name, len, S_IFLNK | 0777, 0,
+			  true, out);
+	if (rc)
+		return rc;
+	out->size = tlen;
+	rc = inode_put(ns, txn, out);
+	if (rc)
+		return rc;
+	key_ino(&k, out->ino);
+	kv = val_of(k.b, k.len);
+	v = val_of(target, tlen);
+	return cfs_ns_errno(mdb_put(txn, ns->symlinks, &kv, &v, 0));
+}
+
+int cfs_ns_link(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		uint64_t ino, uint64_t newparent, const char *name, size_t len,
+		struct cfs_inode *out)
+{
+	struct cfs_inode dir;
+	struct dentry_val dv;
+	int rc;
+
+	rc = check_name(name, len);
+	if (rc)
+		return rc;
+	if (is_dot(name, len))
+		return -EEXIST;
+	rc = inode_get(ns, txn, ino, out);
+	if (rc)
+		return rc;
+	if (S_ISDIR(out->mode))
+		return -EPERM;
+	if (out->nlink == 0)
+		return -ENOENT;
+	rc = dir_for_change(ns, txn, cr, newparent, &dir);
+	if (rc)
+		return rc;
+	rc = dentry_get(ns, txn, newparent, name, len, &dv);
+	if (rc == 0)
+		return -EEXIST;
+	if (rc != -ENOENT)
+		return rc;
+	if (out->nlink >= 65000)
+		return -EMLINK;
+	rc = dentry_add(ns, txn, &dir, name, len, ino, out->mode);
+	if (rc)
+		return rc;
+	out->nlink++;
+	out->ctime_ns = dir.mtime_ns = dir.ctime_ns = cfs_now_ns();
+	rc = inode_put(ns, txn, &dir);
+	if (rc)
+		return rc;
+	return inode_put(ns, txn, out);
+}
+
+/* ---- removing ---- */
+
+static int remove_entry(struct cfs_ns *ns, MDB_txn *txn,
+			const struct cfs_cred *cr, uint64_t parent,
+			const char *name, size_t len, bool want_dir)
+{
+	struct cfs_inode dir, victim;
+	struct dentry_val dv;
+	bool busy;
+	int rc;
+
+	if (len == 1 && name[0] == '.')
+		return -EINVAL;
+	if (len == 2 && name[0] == '.' && name[1] == '.')
+		return want_dir ? -ENOTEMPTY : -EISDIR;
+	rc = check_name(name, len);
+	if (rc)
+		return rc;
+	rc = dir_for_change(ns, txn, cr, parent, &dir);
+	if (rc)
+		return rc;
+	rc = dentry_get(ns, txn, parent, name, len, &dv);
+	if (rc)
+		return rc;
+	rc = inode_get(ns, txn, dv.ino, &victim);
+	if (rc)
+		return rc;
+	if (want_dir && !S_ISDIR(victim.mode))
+		return -ENOTDIR;
+	if (!want_dir && S_ISDIR(victim.mode))
+		return -EISDIR;
+	rc = sticky_ok(cr, &dir, &victim);
+	if (rc)
+		return rc;
+	if (want_dir) {
+		rc = has_prefix(txn, ns->dentries, victim.ino, &busy);
+		if (rc)
+			return rc;
+		if (busy)
+			return -ENOTEMPTY;
+	}
+	rc = dentry_del(ns, txn, parent, name, len, &dv);
+	if (rc)
+		return rc;
+	victim.ctime_ns = dir.mtime_ns = dir.ctime_ns = cfs_now_ns();
+	if (want_dir) {
+		dir.nlink--;
+		victim.nlink = 0;
+	} else {
+		victim.nlink--;
+	}
+	rc = inode_put(ns, txn, &dir);
+	if (rc)
+		return rc;
+	if (victim.nlink == 0)
+		return drop_inode(ns, txn, &victim);
+	return inode_put(ns, txn, &victim);
+}
+
+int cfs_ns_unlink(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		  uint64_t parent, const char *name, size_t len)
+{
+	return remove_entry(ns, txn, cr, parent, name, len, false);
+}
+
+int cfs_ns_rmdir(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		 uint64_t parent, const char *name, size_t len)
+{
+	return remove_entry(ns, txn, cr, parent, name, len, true);
+}
+
+/* ---- rename ---- */
+
+/* Whether dir `ino` is `ancestor` or lies below it. */
+static int is_within(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
+		     uint64_t ancestor, bool *within)
+{
+	struct cfs_inode in;
+	int rc, depth = 0;
+
+	*within = false;
+	while (depth++ < 100000) {
+		if (ino == ancestor) {
+			*within = true;
+			return 0;
+		}
+		if (ino == CFS_ROOT_INO)
+			return 0;
+		rc = inode_get(ns, txn, ino, &in);
+		if (rc)
+			return rc;
+		ino = in.parent;
+	}
+	return -ELOOP;
+}
+
+int cfs_ns_rename(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		  uint64_t parent, const char *name, size_t len,
+		  uint64_t newparent, const char *newname, size_t newlen,
+		  unsigned flags)
+{
+	struct cfs_inode sp, dp_store, src, dst;
+	struct cfs_inode *dp = parent == newparent ? &sp : &dp_store;
+	struct dentry_val sv, dv;
+	bool have_dst, within, exchange = flags & RENAME_EXCHANGE;
+	int64_t now = cfs_now_ns();
+	int rc;
+
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
+	    (flags & RENAME_NOREPLACE && exchange))
+		return -EINVAL;
+	if (is_dot(name, len) || is_dot(newname, newlen))
+		return -EBUSY;
+	rc = check_name(name, len);
+	if (!rc)
+		rc = check_name(newname, newlen);
+	if (!rc)
+		rc = dir_for_change(ns, txn, cr, parent, &sp);
+	if (!rc && dp != &sp)
+		rc = dir_for_change(ns, txn, cr, newparent, dp);
+	if (!rc)
+		rc = dentry_get(ns, txn, parent, name, len, &sv);
+	if (!rc)
+		rc = inode_get(ns, txn, sv.ino, &src);
+	if (rc)
+		return rc;
+	rc = dentry_get(ns, txn, newparent, newname, newlen, &dv);
+	if (rc && rc != -ENOENT)
+		return rc;
+	have_dst = rc == 0;
+	if (have_dst && flags & RENAME_NOREPLACE)
+		return -EEXIST;
+	if (!have_dst && exchange)
+		return -ENOENT;
+	if (have_dst) {
+		rc = inode_get(ns, txn, dv.ino, &dst);
+		if (rc)
+			return rc;
+	}
+	rc = sticky_ok(cr, &sp, &src);
+	if (!rc && have_dst)
+		rc = sticky_ok(cr, dp, &dst);
+	if (rc)
+		return rc;
+	if (have_dst && dv.ino == sv.ino)
+		return 0;	/* two links to one file: nothing to do */
+	if (S_ISDIR(src.mode) && parent != newparent) {
+		rc = is_within(ns, txn, newparent, src.ino, &within);
+		if (rc)
+			return rc;
+		if (within)
+			return -EINVAL;
+		rc = may(cr, &src, W_OK);
+		if (rc)
+			return rc;
+	}
+	if (have_dst && exchange && S_ISDIR(dst.mode) && parent != newparent) {
+		rc = is_within(ns, txn, parent, dst.ino, &within);
+		if (rc)
+			return rc;
+		if (within)
+			return -EINVAL;
+		rc = may(cr, &dst, W_OK);
+		if (rc)
+			return rc;
+	}
+	if (exchange) {
+		rc = dentry_repoint(ns, txn, parent, name, len, &sv, dst.ino,
+				    dst.mode);
+		if (!rc)
+			rc = dentry_repoint(ns, txn, newparent, newname, newlen,
+					    &dv, src.ino, src.mode);
+		if (rc)
+			return rc;
+		if (parent != newparent) {
+			if (S_ISDIR(src.mode)) {
+				src.parent = newparent;
+				sp.nlink--;
+				dp->nlink++;
+			}
+			if (S_ISDIR(dst.mode)) {
+				dst.parent = parent;
+				dp->nlink--;
+				sp.nlink++;
+			}
+		}
+		dst.ctime_ns = now;
+		rc = inode_put(ns, txn, &dst);
+		if (rc)
+			return rc;
+	} else {
+		if (have_dst) {
+			bool busy;
+
+			if (S_ISDIR(src.mode) && !S_ISDIR(dst.mode))
+				return -ENOTDIR;
+			if (!S_ISDIR(src.mode) && S_ISDIR(dst.mode))
+				return -EISDIR;
+			if (S_ISDIR(dst.mode)) {
+				rc = has_prefix(txn, ns->dentries, dst.ino,
+						&busy);
+				if (rc)
+					return rc;
+				if (busy)
+					return -ENOTEMPTY;
+			}
+		}
+		rc = dentry_del(ns, txn, parent, name, len, &sv);
+		if (rc)
+			return rc;
+		if (have_dst) {
+			rc = dentry_del(ns, txn, newparent, newname, newlen,
+					&dv);
+			if (rc)
+				return rc;
+			dst.ctime_ns = now;
+			if (S_ISDIR(dst.mode)) {
+				dst.nlink = 0;
+				dp->nlink--;
+			} else {
+				dst.nlink--;
+			}
+			rc = dst.nlink ? inode_put(ns, txn, &dst) :
+					 drop_inode(ns, txn, &dst);
+			if (rc)
+				return rc;
+		}
+		rc = dentry_add(ns, txn, dp, newname, newlen, src.ino,
+				src.mode);
+		if (rc)
+			return rc;
+		if (S_ISDIR(src.mode) && parent != newparent) {
+			src.parent = newparent;
+			sp.nlink--;
+			dp->nlink++;
+		}
+	}
+	src.ctime_ns = now;
+	sp.mtime_ns = sp.ctime_ns = dp->mtime_ns = dp->ctime_ns = now;
+	rc = inode_put(ns, txn, &src);
+	if (!rc)
+		rc = inode_put(ns, txn, &sp);
+	if (!rc && dp != &sp)
+		rc = inode_put(ns, txn, dp);
+	return rc;
+}
+
+/* ---- attributes ---- */
+
+int cfs_ns_setattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		   uint64_t ino, const struct cfs_setattr *sa,
+		   struct cfs_inode *out)
+{
+	struct cfs_inode *in = out;
+	bool owner, root = cr->uid == 0;
+	int64_t now = cfs_now_ns();
+	uint32_t v = sa->valid;
+	int rc;
+
+	rc = inode_get(ns, txn, ino, in);
+	if (rc)
+		return rc;
+	owner = root || cr->uid == in->uid;
+	if (v & CFS_SET_SIZE) {
+		if (S_ISDIR(in->mode))
+			return -EISDIR;
+		if (!S_ISREG(in->mode))
+			return -EINVAL;
+		if (!(v & CFS_SET_HANDLE)) {
+			rc = may(cr, in, W_OK);
+			if (rc)
+				return rc;
+		}
+	} else if (v & (CFS_SET_ATIME | CFS_SET_MTIME)) {
+		if (!owner)
+			return -EPERM;
+	} else if (v & (CFS_SET_ATIME_NOW | CFS_SET_MTIME_NOW)) {
+		if (!owner && may(cr, in, W_OK))
+			return -EACCES;
+	}
+	if (v & CFS_SET_MODE) {
+		if (!owner)
+			return -EPERM;
+		in->mode = (in->mode & S_IFMT) | (sa->mode & 07777);
+		if (!root && !in_group(cr, in->gid))
+			in->mode &= ~S_ISGID;
+	}
+	if (v & (CFS_SET_UID | CFS_SET_GID)) {
+		bool uid_change = (v & CFS_SET_UID) && sa->uid != in->uid;
+		bool gid_change = (v & CFS_SET_GID) && sa->gid != in->gid;
+
+		if (uid_change && !root)
+			return -EPERM;
+		if (gid_change && !root &&
+		    (cr->uid != in->uid || !in_group(cr, sa->gid)))
+			return -EPERM;
+		if (v & CFS_SET_UID)
+			in->uid = sa->uid;
+		if (v & CFS_SET_GID)
+			in->gid = sa->gid;
+		if (!S_ISDIR(in->mode) && (uid_change || gid_change || !root)) {
+			in->mode &= ~S_ISUID;
+			if (in->mode & S_IXGRP)
+				in->mode &= ~S_ISGID;
+		}
+	}
+	if (v & CFS_SET_SIZE) {
+		in->size = sa->size;
+		in->mtime_ns = now;
+	}
+	if (v & CFS_SET_ATIME)
+		in->atime_ns = sa->atime_ns;
+	if (v & CFS_SET_MTIME)
+		in->mtime_ns = sa->mtime_ns;
+	if (v & CFS_SET_ATIME_NOW)
+		in->atime_ns = now;
+	if (v & CFS_SET_MTIME_NOW)
+		in->mtime_ns = now;
+	in->ctime_ns = (v & CFS_SET_CTIME) ? sa->ctime_ns : now;
+	return inode_put(ns, txn, in);
+}
+
+int cfs_ns_written(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
+		   uint64_t size, int64_t mtime_ns, struct cfs_inode *out)
+{
+	int rc = inode_get(ns, txn, ino, out);
+
+	if (rc)
+		return rc;
+	if (!S_ISREG(out->mode))
+		return -EINVAL;
+	if (size > out->size)
+		out->size = size;
+	if (mtime_ns > out->mtime_ns)
+		out->mtime_ns = mtime_ns;
+	out->ctime_ns = cfs_now_ns();
+	return inode_put(ns, txn, out);
+}
+
+/* ---- extended attributes ---- */
+
+enum xattr_ns { XNS_USER, XNS_TRUSTED, XNS_SECURITY, XNS_SYSTEM, XNS_BAD };
+
+static enum xattr_ns xattr_namespace(const char *name)
+{
+	if (!strncmp(name, "user.", 5) && name[5])
+		return XNS_USER;
+	if (!strncmp(name, "trusted.", 8) && name[8])
+		return XNS_TRUSTED;
+	if (!strncmp(name, "security.", 9) && name[9])
+		return XNS_SECURITY;
+	if (!strncmp(name, "system.", 7))
+		return XNS_SYSTEM;
+	return XNS_BAD;
+}
+
+/* Permission to read (write=false) or change an xattr of in. */
+static int xattr_may(const struct cfs_cred *cr, const struct cfs_inode *in,
+		     const char *name, bool write)
+{
+	switch (xattr_namespace(name)) {
+	case XNS_USER:
+		if (!S_ISREG(in->mode) && !S_ISDIR(in->mode))
+			return write ? -EPERM : -ENODATA;
+		return may(cr, in, write ? W_OK : R_OK);
+	case XNS_TRUSTED:
+		if (cr->uid != 0)
+			return write ? -EPERM : -ENODATA;
+		return 0;
+	case XNS_SECURITY:
+		if (write && cr->uid != 0 && cr->uid != in->uid)
+			return -EPERM;
+		return 0;
+	case XNS_SYSTEM:
+		return -EOPNOTSUPP;
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+int cfs_ns_getxattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		    uint64_t ino, const char *name, void *buf, size_t cap,
+		    size_t *len)
+{
+	struct cfs_inode in;
+	size_t nlen = strlen(name);
+	struct key k;
+	MDB_val kv, v;
+	int rc;
+
+	if (nlen > CFS_XATTR_NAME_MAX)
+		return -ERANGE;
+	rc = inode_get(ns, txn, ino, &in);
+	if (rc)
+		return rc;
+	rc = xattr_may(cr, &in, name, false);
+	if (rc)
+		return rc;
+	key_ino_bytes(&k, ino, name, nlen);
+	kv = val_of(k.b, k.len);
+	rc = mdb_get(txn, ns->xattrs, &kv, &v);
+	if (rc == MDB_NOTFOUND)
+		return -ENODATA;
+	if (rc)
+		return cfs_ns_errno(rc);
+	*len = v.mv_size;
+	if (cap && v.mv_size > cap)
+		return -ERANGE;
+	if (cap)
+		memcpy(buf, v.mv_data, v.mv_size);
+	return 0;
+}
+
+int cfs_ns_listxattr(struct cfs_ns *ns, MDB_txn *txn,
+		     const struct cfs_cred *cr, uint64_t ino, char *buf,
+		     size_t cap, size_t *len)
+{
+	struct cfs_inode in;
+	MDB_cursor *cur;
+	struct key k;
+	MDB_val kv, v;
+	int rc;
+
+	*len = 0;
+	rc = inode_get(ns, txn, ino, &in);
+	if (rc)
+		return rc;
+	key_ino(&k, ino);
+	kv = val_of(k.b, k.len);
+	rc = mdb_cursor_open(txn, ns->xattrs, &cur);
+	if (rc)
+		return cfs_ns_errno(rc);
+	rc = mdb_cursor_get(cur, &kv, &v, MDB_SET_RANGE);
+	while (rc == 0 && kv.mv_size > 8 && get_be64(kv.mv_data) == ino) {
+		size_t nlen = kv.mv_size - 8;
+		char name[CFS_XATTR_NAME_MAX + 1];
+
+		memcpy(name, (char *)kv.mv_data + 8, nlen);
+		name[nlen] = '\0';
+		/* trusted.* is invisible to all but root, as on Linux */
+		if (xattr_namespace(name) != XNS_TRUSTED || cr->uid == 0) {
+			if (cap && *len + nlen + 1 > cap) {
+				rc = -ERANGE;
+				break;
+			}
+			if (cap)
+				memcpy(buf + *len, name, nlen + 1);
+			*len += nlen + 1;
+		}
+		rc = mdb_cursor_get(cur, &kv, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	if (rc == -ERANGE)
+		return rc;
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : cfs_ns_errno(rc);
+}
+
+int cfs_ns_setxattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		    uint64_t ino, const char *name, const void *value,
+		    size_t len, int flags)
+{
+	struct cfs_inode in;
+	size_t nlen = strlen(name);
+	struct key k;
+	MDB_val kv, v;
+	int rc;
+
+	if (nlen == 0 || nlen > CFS_XATTR_NAME_MAX)
+		return -ERANGE;
+	if (len > CFS_XATTR_SIZE_MAX)
+		return -E2BIG;
+	rc = inode_get(ns, txn, ino, &in);
+	if (rc)
+		return rc;
+	rc = xattr_may(cr, &in, name, true);
+	if (rc)
+		return rc;
+	key_ino_bytes(&k, ino, name, nlen);
+	kv = val_of(k.b, k.len);
+	rc = mdb_get(txn, ns->xattrs, &kv, &v);
+	if (rc == 0 && (flags & XATTR_CREATE))
+		return -EEXIST;
+	if (rc == MDB_NOTFOUND && (flags & XATTR_REPLACE))
+		return -ENODATA;
+	if (rc && rc != MDB_NOTFOUND)
+		return cfs_ns_errno(rc);
+	v = val_of(value, len);
+	rc = mdb_put(txn, ns->xattrs, &kv, &v, 0);
+	if (rc)
+		return cfs_ns_errno(rc);
+	in.ctime_ns = cfs_now_ns();
+	return inode_put(ns, txn, &in);
+}
+
+int cfs_ns_removexattr(struct cfs_ns *ns, MDB_txn *txn,
+		       const struct cfs_cred *cr, uint64_t ino,
+		       const char *name)
+{
+	struct cfs_inode in;
+	size_t nlen = strlen(name);
+	struct key k;
+	MDB_val kv;
+	int rc;
+
+	if (nlen == 0 || nlen > CFS_XATTR_NAME_MAX)
+		return -ERANGE;
+	rc = inode_get(ns, txn, ino, &in);
+	if (rc)
+		return rc;
+	rc = xattr_may(cr, &in, name, true);
+	if (rc)
+		return rc;
+	key_ino_bytes(&k, ino, name, nlen);
+	kv = val_of(k.b, k.len);
+	rc = mdb_del(txn, ns->xattrs, &kv, NULL);
+	if (rc == MDB_NOTFOUND)
+		return -ENODATA;
+	if (rc)
+		return cfs_ns_errno(rc);
+	in.ctime_ns = cfs_now_ns();
+	return inode_put(ns, txn, &in);
+}

@@ -1,0 +1,174 @@
+/* The namespace: inodes, directory entries, xattrs and symlinks in LMDB.
+ *
+ * Every operation runs inside a transaction the caller owns (the MDS
+ * service groups many into one commit; tests commit each). Operations
+ * return 0 or a negative errno and enforce POSIX permissions from the
+ * caller's credentials.
+ *
+ * Tables (keys are big-endian so entries of one parent sort together):
+ *   inodes    ino                  -> struct cfs_inode
+ *   dentries  parent ino + name    -> struct dentry_val (ino, type, cookie)
+ *   cookies   parent ino + cookie  -> name  (readdir order, stable cookies)
+ *   xattrs    ino + name           -> value
+ *   symlinks  ino                  -> target
+ *   orphans   ino                  -> (unlinked while open)
+ *   purge     ino                  -> size (data to delete on the OSDs)
+ *   meta      name                 -> value (next inode number, epoch, ...)
+ *   osds      id                   -> OSD registration record
+ */
+#ifndef CFS_MDS_NAMESPACE_H
+#define CFS_MDS_NAMESPACE_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cfs/cred.h"
+
+#define CFS_ROOT_INO 1ull
+#define CFS_NAME_MAX 255
+#define CFS_XATTR_NAME_MAX 255
+#define CFS_XATTR_SIZE_MAX 65536
+#define CFS_INODE_REC_VERSION 1
+
+/* The inode record as stored. */
+struct cfs_inode {
+	uint32_t rec_version;
+	uint32_t mode;
+	uint32_t nlink;
+	uint32_t uid, gid;
+	uint32_t flags;
+	uint64_t ino;
+	uint64_t size;
+	uint64_t rdev;
+	uint64_t generation;
+	int64_t atime_ns, mtime_ns, ctime_ns, btime_ns;
+	uint64_t parent;	/* directories: the parent directory */
+	uint64_t next_cookie;	/* directories: next readdir cookie */
+};
+
+struct cfs_ns {
+	MDB_env *env;
+	MDB_dbi inodes, dentries, cookies, xattrs, symlinks, orphans, purge,
+		meta, osds;
+	/* asked when a link count drops to zero: keep the inode as an
+	 * orphan while it is open. NULL: nothing is ever open. */
+	bool (*is_open)(void *arg, uint64_t ino);
+	void *is_open_arg;
+};
+
+/* Open (creating if needed) the store in dir, with a root directory. */
+int cfs_ns_open(struct cfs_ns *ns, const char *dir, size_t map_size);
+void cfs_ns_close(struct cfs_ns *ns);
+
+/* Transactions. A write txn may be nested under parent (or NULL). */
+int cfs_ns_begin(struct cfs_ns *ns, MDB_txn *parent, bool write, MDB_txn **txn);
+int cfs_ns_commit(MDB_txn *txn);
+void cfs_ns_abort(MDB_txn *txn);	/* NULL is a no-op */
+int cfs_ns_errno(int mdb_rc);		/* LMDB code -> negative errno */
+
+int64_t cfs_now_ns(void);
+
+/* Attribute changes for cfs_ns_setattr (bits match proto SetattrValid). */
+enum {
+	CFS_SET_MODE = 1,
+	CFS_SET_UID = 2,
+	CFS_SET_GID = 4,
+	CFS_SET_SIZE = 8,
+	CFS_SET_ATIME = 16,
+	CFS_SET_MTIME = 32,
+	CFS_SET_ATIME_NOW = 64,
+	CFS_SET_MTIME_NOW = 128,
+	CFS_SET_CTIME = 256,
+	CFS_SET_HANDLE = 512,	/* through an open file: no write check for size */
+};
+
+struct cfs_setattr {
+	uint32_t valid;
+	uint32_t mode, uid, gid;
+	uint64_t size;
+	int64_t atime_ns, mtime_ns, ctime_ns;
+};
+
+struct cfs_dirent {
+	char name[CFS_NAME_MAX + 1];
+	size_t namelen;
+	uint64_t cookie;
+	struct cfs_inode attr;
+};
+
+/* Read-only operations (any txn). */
+int cfs_ns_getattr(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
+		   struct cfs_inode *out);
+int cfs_ns_lookup(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		  uint64_t parent, const char *name, size_t len,
+		  struct cfs_inode *out);
+int cfs_ns_readlink(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino, char *buf,
+		    size_t cap, size_t *len);
+/* Up to max entries after cookie (0 = from the start). *eof when done. */
+int cfs_ns_readdir(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		   uint64_t ino, uint64_t cookie, struct cfs_dirent *out,
+		   size_t max, size_t *n, bool *eof);
+int cfs_ns_access(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		  uint64_t ino, int mask);
+/* Permission check for open(2) flags; returns the inode. */
+int cfs_ns_open_check(struct cfs_ns *ns, MDB_txn *txn,
+		      const struct cfs_cred *cr, uint64_t ino, int flags,
+		      struct cfs_inode *out);
+int cfs_ns_getxattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		    uint64_t ino, const char *name, void *buf, size_t cap,
+		    size_t *len);
+/* NUL-separated names, like listxattr(2). */
+int cfs_ns_listxattr(struct cfs_ns *ns, MDB_txn *txn,
+		     const struct cfs_cred *cr, uint64_t ino, char *buf,
+		     size_t cap, size_t *len);
+int cfs_ns_count_inodes(struct cfs_ns *ns, MDB_txn *txn, uint64_t *n);
+
+/* Mutations (write txn). */
+int cfs_ns_mknod(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		 uint64_t parent, const char *name, size_t len, uint32_t mode,
+		 uint64_t rdev, bool exclusive, struct cfs_inode *out);
+int cfs_ns_symlink(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		   uint64_t parent, const char *name, size_t len,
+		   const char *target, size_t tlen, struct cfs_inode *out);
+int cfs_ns_link(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		uint64_t ino, uint64_t newparent, const char *name, size_t len,
+		struct cfs_inode *out);
+int cfs_ns_unlink(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		  uint64_t parent, const char *name, size_t len);
+int cfs_ns_rmdir(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		 uint64_t parent, const char *name, size_t len);
+int cfs_ns_rename(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		  uint64_t parent, const char *name, size_t len,
+		  uint64_t newparent, const char *newname, size_t newlen,
+		  unsigned flags);
+int cfs_ns_setattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		   uint64_t ino, const struct cfs_setattr *sa,
+		   struct cfs_inode *out);
+/* Data was written up to size at mtime: grow size, set mtime and ctime. */
+int cfs_ns_written(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
+		   uint64_t size, int64_t mtime_ns, struct cfs_inode *out);
+int cfs_ns_setxattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+		    uint64_t ino, const char *name, const void *value,
+		    size_t len, int flags);
+int cfs_ns_removexattr(struct cfs_ns *ns, MDB_txn *txn,
+		       const struct cfs_cred *cr, uint64_t ino,
+		       const char *name);
+/* The last open of an orphan closed: free it. */
+int cfs_ns_release_orphan(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino);
+/* At start: free every orphan left by a previous run. */
+int cfs_ns_reap_orphans(struct cfs_ns *ns, MDB_txn *txn, unsigned *count);
+/* Data awaiting deletion on the OSDs: the first entry, and removal. */
+int cfs_ns_purge_next(struct cfs_ns *ns, MDB_txn *txn, uint64_t after,
+		      uint64_t *ino, uint64_t *size);
+int cfs_ns_purge_done(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino);
+
+/* Small named values in the meta table. */
+int cfs_ns_meta_get(struct cfs_ns *ns, MDB_txn *txn, const char *key,
+		    uint64_t *val);
+int cfs_ns_meta_put(struct cfs_ns *ns, MDB_txn *txn, const char *key,
+		    uint64_t val);
+
+#endif

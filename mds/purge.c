@@ -1,0 +1,100 @@
+/* Purge: deleting the data of freed inodes from the OSDs.
+ *
+ * free_inode() in namespace.c queues (ino, size) in the purge table in the
+ * same transaction that removes the inode. This thread sends a remove of
+ * every chunk to its acting primary, which forwards it to the replicas,
+ * and drops the entry once all succeeded. Failures leave the entry for
+ * the next pass, so a dead OSD only delays the space being reclaimed. */
+#include <errno.h>
+#include <unistd.h>
+
+#include "cfs/log.h"
+#include "mds.h"
+#include "osd.pb-c.h"
+
+static int remove_chunk(struct mds *mds, const Cfs__ClusterMap *map,
+			uint64_t ino, uint64_t index)
+{
+	Cfs__ChunkId chunk = CFS__CHUNK_ID__INIT;
+	Cfs__OsdTruncate req = CFS__OSD_TRUNCATE__INIT;
+	struct cfs_rpc_call c = {
+		.method = CFS__OSD_METHOD__OSD_TRUNCATE,
+		.req = &req.base,
+		.timeout_ms = 5000,
+	};
+	int primary = cfs_placement_primary(map, ino, index), rc;
+
+	if (primary < 0)
+		return -EHOSTDOWN;
+	chunk.ino = ino;
+	chunk.index = index;
+	req.chunk = &chunk;
+	req.remove = true;
+	req.map_epoch = map->epoch;
+	rc = cfs_rpc_call(mds->osdc, map->osds[primary]->addr, &c);
+	cfs_rpc_call_done(&c);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+static int do_purge_done(struct mds *mds, MDB_txn *txn, void *p)
+{
+	return cfs_ns_purge_done(&mds->ns, txn, *(uint64_t *)p);
+}
+
+/* One pass over the purge table. */
+static void purge_pass(struct mds *mds)
+{
+	uint64_t after = 0, ino, size;
+
+	while (!mds->stop) {
+		Cfs__ClusterMap *map;
+		MDB_txn *txn;
+		uint64_t chunks;
+		int rc = 0;
+
+		if (cfs_ns_begin(&mds->ns, NULL, false, &txn))
+			return;
+		rc = cfs_ns_purge_next(&mds->ns, txn, after, &ino, &size);
+		cfs_ns_abort(txn);
+		if (rc)
+			return;
+		after = ino;
+		map = mds_map_build(mds);
+		if (!map)
+			return;
+		chunks = (size + CFS_CHUNK_SIZE - 1) / CFS_CHUNK_SIZE;
+		if (chunks == 0)
+			chunks = 1;	/* a size never reported may hide data */
+		for (uint64_t i = 0; i < chunks && rc == 0; i++)
+			rc = remove_chunk(mds, map, ino, i);
+		mds_map_free(map);
+		if (rc == 0)
+			rc = mds_mutate(mds, do_purge_done, &ino);
+		else
+			cfs_log_debug("purge deferred", "ino=%lu rc=%d",
+				      (unsigned long)ino, rc);
+	}
+}
+
+static void *purge_main(void *p)
+{
+	struct mds *mds = p;
+
+	while (!mds->stop) {
+		purge_pass(mds);
+		for (int i = 0; i < 10 && !mds->stop; i++)
+			usleep(100 * 1000);
+	}
+	return NULL;
+}
+
+int mds_purge_start(struct mds *mds)
+{
+	int rc = cfs_rpc_client_new(&mds->osdc);
+
+	if (rc)
+		return rc;
+	if (pthread_create(&mds->purger, NULL, purge_main, mds))
+		return -EAGAIN;
+	return 0;
+}

@@ -1,0 +1,640 @@
+/* The MDS's RPC methods: decode, check, run in a read transaction or
+ * through the writer (mds_mutate), encode the answer. The namespace rules
+ * themselves live in namespace.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cfs/log.h"
+#include "mds.h"
+#include "mds.pb-c.h"
+
+/* ---- open files ---- */
+
+static struct open_count **open_slot(struct mds *mds, uint64_t ino)
+{
+	struct open_count **pp = &mds->opens[cfs_hash64(ino) % OPEN_BUCKETS];
+
+	while (*pp && (*pp)->ino != ino)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+bool mds_is_open(void *p, uint64_t ino)
+{
+	struct mds *mds = p;
+	bool open;
+
+	pthread_mutex_lock(&mds->open_lock);
+	open = *open_slot(mds, ino) != NULL;
+	pthread_mutex_unlock(&mds->open_lock);
+	return open;
+}
+
+static void open_inc(struct mds *mds, uint64_t ino)
+{
+	struct open_count **pp, *o;
+
+	pthread_mutex_lock(&mds->open_lock);
+	pp = open_slot(mds, ino);
+	if (*pp) {
+		(*pp)->count++;
+	} else if ((o = calloc(1, sizeof(*o)))) {
+		o->ino = ino;
+		o->count = 1;
+		*pp = o;
+	}
+	pthread_mutex_unlock(&mds->open_lock);
+}
+
+/* Returns true when that was the last open. */
+static bool open_dec(struct mds *mds, uint64_t ino)
+{
+	struct open_count **pp, *o;
+	bool last = false;
+
+	pthread_mutex_lock(&mds->open_lock);
+	pp = open_slot(mds, ino);
+	o = *pp;
+	if (o && --o->count == 0) {
+		*pp = o->next;
+		free(o);
+		last = true;
+	}
+	pthread_mutex_unlock(&mds->open_lock);
+	return last;
+}
+
+/* ---- conversions ---- */
+
+static int cred_from(const Cfs__Cred *c, struct cfs_cred *cr)
+{
+	if (!c)
+		return -EINVAL;
+	cr->uid = c->uid;
+	cr->gid = c->gid;
+	cr->ngroups = c->n_groups < CFS_MAX_GROUPS ? (uint32_t)c->n_groups :
+						     CFS_MAX_GROUPS;
+	memcpy(cr->groups, c->groups, cr->ngroups * sizeof(uint32_t));
+	return 0;
+}
+
+static void attr_to(const struct cfs_inode *in, Cfs__Attr *a)
+{
+	a->ino = in->ino;
+	a->mode = in->mode;
+	a->nlink = in->nlink;
+	a->uid = in->uid;
+	a->gid = in->gid;
+	a->size = in->size;
+	a->rdev = in->rdev;
+	a->atime_ns = in->atime_ns;
+	a->mtime_ns = in->mtime_ns;
+	a->ctime_ns = in->ctime_ns;
+	a->generation = in->generation;
+	a->blocks = (in->size + 511) / 512;
+}
+
+static int reply_entry(struct cfs_rpc_req *rq, const struct cfs_inode *in)
+{
+	Cfs__Attr a = CFS__ATTR__INIT;
+	Cfs__MdsEntry e = CFS__MDS_ENTRY__INIT;
+
+	attr_to(in, &a);
+	e.attr = &a;
+	return cfs_rpc_reply(rq, &e.base, NULL, 0);
+}
+
+/* A NUL-terminated copy of an xattr name from the wire. */
+static int xattr_name(const ProtobufCBinaryData *b, char *out)
+{
+	if (b->len == 0 || b->len > CFS_XATTR_NAME_MAX)
+		return -ERANGE;
+	if (memchr(b->data, '\0', b->len))
+		return -EINVAL;
+	memcpy(out, b->data, b->len);
+	out[b->len] = '\0';
+	return 0;
+}
+
+#define MDS(arg) ((struct mds *)(arg))
+#define NAME(b) ((const char *)(b).data), ((b).len)
+
+/* ---- reads ---- */
+
+static int h_lookup(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
+{
+	const Cfs__MdsName *r = (const void *)m;
+	struct cfs_cred cr;
+	struct cfs_inode in;
+	MDB_txn *txn;
+	int rc = cred_from(r->cred, &cr);
+
+	if (!rc)
+		rc = cfs_ns_begin(&MDS(arg)->ns, NULL, false, &txn);
+	if (rc)
+		return rc;
+	rc = cfs_ns_lookup(&MDS(arg)->ns, txn, &cr, r->parent, NAME(r->name),
+			   &in);
+	cfs_ns_abort(txn);
+	return rc ? rc : reply_entry(rq, &in);
+}
+
+static int h_getattr(void *arg, struct cfs_rpc_req *rq,
+		     const ProtobufCMessage *m)
+{
+	const Cfs__MdsIno *r = (const void *)m;
+	struct cfs_inode in;
+	MDB_txn *txn;
+	int rc = cfs_ns_begin(&MDS(arg)->ns, NULL, false, &txn);
+
+	if (rc)
+		return rc;
+	rc = cfs_ns_getattr(&MDS(arg)->ns, txn, r->ino, &in);
+	cfs_ns_abort(txn);
+	return rc ? rc : reply_entry(rq, &in);
+}
+
+static int h_readlink(void *arg, struct cfs_rpc_req *rq,
+		      const ProtobufCMessage *m)
+{
+	const Cfs__MdsIno *r = (const void *)m;
+	Cfs__MdsReadlink rep = CFS__MDS_READLINK__INIT;
+	char buf[4096];
+	size_t len;
+	MDB_txn *txn;
+	int rc = cfs_ns_begin(&MDS(arg)->ns, NULL, false, &txn);
+
+	if (rc)
+		return rc;
+	rc = cfs_ns_readlink(&MDS(arg)->ns, txn, r->ino, buf, sizeof(buf),
+			     &len);
+	cfs_ns_abort(txn);
+	if (rc)
+		return rc;
+	rep.target.data = (uint8_t *)buf;
+	rep.target.len = len;
+	return cfs_rpc_reply(rq, &rep.base, NULL, 0);
+}
+
+static int h_readdir(void *arg, struct cfs_rpc_req *rq,
+		     const ProtobufCMessage *m)
+{
+	const Cfs__MdsReaddir *r = (const void *)m;
+	Cfs__MdsReaddirReply rep = CFS__MDS_READDIR_REPLY__INIT;
+	size_t max = r->max_entries ? r->max_entries : 256, n = 0;
+	struct cfs_dirent *ents = NULL;
+	Cfs__MdsDirent *des = NULL, **dps = NULL;
+	Cfs__Attr *attrs = NULL;
+	struct cfs_cred cr;
+	MDB_txn *txn = NULL;
+	bool eof;
+	int rc;
+
+	if (max > 1024)
+		max = 1024;
+	rc = cred_from(r->cred, &cr);
+	if (rc)
+		return rc;
+	ents = calloc(max, sizeof(*ents));
+	des = calloc(max, sizeof(*des));
+	dps = calloc(max, sizeof(*dps));
+	attrs = calloc(max, sizeof(*attrs));
+	if (!ents || !des || !dps || !attrs) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = cfs_ns_begin(&MDS(arg)->ns, NULL, false, &txn);
+	if (rc)
+		goto out;
+	rc = cfs_ns_readdir(&MDS(arg)->ns, txn, &cr, r->ino, r->cookie, ents,
+			    max, &n, &eof);
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		cfs__mds_dirent__init(&des[i]);
+		cfs__attr__init(&attrs[i]);
+		des[i].name.data = (uint8_t *)ents[i].name;
+		des[i].name.len = ents[i].namelen;
+		des[i].cookie = ents[i].cookie;
+		attr_to(&ents[i].attr, &attrs[i]);
+		des[i].attr = &attrs[i];
+		dps[i] = &des[i];
+	}
+	rep.entries = dps;
+	rep.n_entries = n;
+	rep.eof = eof;
+	rc = cfs_rpc_reply(rq, &rep.base, NULL, 0);
+out:
+	cfs_ns_abort(txn);
+	free(ents);
+	free(des);
+	free(dps);
+	free(attrs);
+	return rc;
+}
+
+static int h_statfs(void *arg, struct cfs_rpc_req *rq,
+		    const ProtobufCMessage *m)
+{
+	Cfs__MdsStatfs rep = CFS__MDS_STATFS__INIT;
+	uint64_t capacity, used, inodes = 0;
+	MDB_txn *txn;
+	int rc;
+
+	(void)m;
+	mds_capacity(MDS(arg), &capacity, &used);
+	rc = cfs_ns_begin(&MDS(arg)->ns, NULL, false, &txn);
+	if (rc)
+		return rc;
+	cfs_ns_count_inodes(&MDS(arg)->ns, txn, &inodes);
+	cfs_ns_abort(txn);
+	rep.blocks = capacity / 4096;
+	rep.bfree = capacity > used ? (capacity - used) / 4096 : 0;
+	rep.files = inodes + (1ull << 32);
+	rep.ffree = 1ull << 32;
+	rep.namemax = CFS_NAME_MAX;
+	return cfs_rpc_reply(rq, &rep.base, NULL, 0);
+}
+
+static int h_getxattr(void *arg, struct cfs_rpc_req *rq,
+		      const ProtobufCMessage *m)
+{
+	const Cfs__MdsXattr *r = (const void *)m;
+	Cfs__MdsXattrReply rep = CFS__MDS_XATTR_REPLY__INIT;
+	static __thread char buf[CFS_XATTR_SIZE_MAX];
+	char name[CFS_XATTR_NAME_MAX + 1];
+	struct cfs_cred cr;
+	MDB_txn *txn;
+	size_t len = 0;
+	int rc = cred_from(r->cred, &cr);
+
+	if (!rc)
+		rc = xattr_name(&r->name, name);
+	if (!rc)
+		rc = cfs_ns_begin(&MDS(arg)->ns, NULL, false, &txn);
+	if (rc)
+		return rc;
+	rc = cfs_ns_getxattr(&MDS(arg)->ns, txn, &cr, r->ino, name, buf,
+			     sizeof(buf), &len);
+	cfs_ns_abort(txn);
+	if (rc)
+		return rc;
+	rep.value.data = (uint8_t *)buf;
+	rep.value.len = len;
+	return cfs_rpc_reply(rq, &rep.base, NULL, 0);
+}
+
+static int h_listxattr(void *arg, struct cfs_rpc_req *rq,
+		       const ProtobufCMessage *m)
+{
+	const Cfs__MdsIno *r = (const void *)m;
+	Cfs__MdsXattrReply rep = CFS__MDS_XATTR_REPLY__INIT;
+	static __thread char buf[CFS_XATTR_SIZE_MAX];
+	struct cfs_cred cr;
+	MDB_txn *txn;
+	size_t len = 0;
+	int rc = cred_from(r->cred, &cr);
+
+	if (!rc)
+		rc = cfs_ns_begin(&MDS(arg)->ns, NULL, false, &txn);
+	if (rc)
+		return rc;
+	rc = cfs_ns_listxattr(&MDS(arg)->ns, txn, &cr, r->ino, buf,
+			      sizeof(buf), &len);
+	cfs_ns_abort(txn);
+	if (rc)
+		return rc == -ERANGE ? -E2BIG : rc;
+	rep.value.data = (uint8_t *)buf;
+	rep.value.len = len;
+	return cfs_rpc_reply(rq, &rep.base, NULL, 0);
+}
+
+static int h_access(void *arg, struct cfs_rpc_req *rq,
+		    const ProtobufCMessage *m)
+{
+	const Cfs__MdsOpen *r = (const void *)m;
+	struct cfs_cred cr;
+	MDB_txn *txn;
+	int rc = cred_from(r->cred, &cr);
+
+	(void)rq;
+	if (!rc)
+		rc = cfs_ns_begin(&MDS(arg)->ns, NULL, false, &txn);
+	if (rc)
+		return rc;
+	rc = cfs_ns_access(&MDS(arg)->ns, txn, &cr, r->ino, (int)r->flags);
+	cfs_ns_abort(txn);
+	return rc;
+}
+
+static int h_open(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
+{
+	const Cfs__MdsOpen *r = (const void *)m;
+	struct cfs_cred cr;
+	struct cfs_inode in;
+	MDB_txn *txn;
+	int rc = cred_from(r->cred, &cr);
+
+	if (!rc)
+		rc = cfs_ns_begin(&MDS(arg)->ns, NULL, false, &txn);
+	if (rc)
+		return rc;
+	rc = cfs_ns_open_check(&MDS(arg)->ns, txn, &cr, r->ino, (int)r->flags,
+			       &in);
+	if (rc == 0)
+		open_inc(MDS(arg), r->ino);
+	cfs_ns_abort(txn);
+	return rc ? rc : reply_entry(rq, &in);
+}
+
+/* ---- mutations ---- */
+
+struct op {
+	const ProtobufCMessage *req;
+	struct cfs_cred cr;
+	struct cfs_inode out;
+	char name[CFS_XATTR_NAME_MAX + 1];
+	bool opened;		/* mknod counted an open */
+};
+
+static int do_mknod(struct mds *mds, MDB_txn *txn, void *p)
+{
+	struct op *o = p;
+	const Cfs__MdsMknod *r = (const void *)o->req;
+	int rc;
+
+	rc = cfs_ns_mknod(&mds->ns, txn, &o->cr, r->parent, NAME(r->name),
+			  r->mode, r->rdev, r->exclusive, &o->out);
+	if (rc == 0 && r->open && !o->opened) {
+		/* counted before commit so that an unlink racing with this
+		 * create keeps the new file as an orphan */
+		open_inc(mds, o->out.ino);
+		o->opened = true;
+	}
+	return rc;
+}
+
+static int do_mkdir(struct mds *mds, MDB_txn *txn, void *p)
+{
+	struct op *o = p;
+	const Cfs__MdsMknod *r = (const void *)o->req;
+
+	return cfs_ns_mknod(&mds->ns, txn, &o->cr, r->parent, NAME(r->name),
+			    S_IFDIR | (r->mode & 07777), 0, true, &o->out);
+}
+
+static int do_symlink(struct mds *mds, MDB_txn *txn, void *p)
+{
+	struct op *o = p;
+	const Cfs__MdsSymlink *r = (const void *)o->req;
+
+	return cfs_ns_symlink(&mds->ns, txn, &o->cr, r->parent, NAME(r->name),
+			      (const char *)r->target.data, r->target.len,
+			      &o->out);
+}
+
+static int do_link(struct mds *mds, MDB_txn *txn, void *p)
+{
+	struct op *o = p;
+	const Cfs__MdsLink *r = (const void *)o->req;
+
+	return cfs_ns_link(&mds->ns, txn, &o->cr, r->ino, r->newparent,
+			   NAME(r->newname), &o->out);
+}
+
+static int do_unlink(struct mds *mds, MDB_txn *txn, void *p)
+{
+	struct op *o = p;
+	const Cfs__MdsName *r = (const void *)o->req;
+
+	return cfs_ns_unlink(&mds->ns, txn, &o->cr, r->parent, NAME(r->name));
+}
+
+static int do_rmdir(struct mds *mds, MDB_txn *txn, void *p)
+{
+	struct op *o = p;
+	const Cfs__MdsName *r = (const void *)o->req;
+
+	return cfs_ns_rmdir(&mds->ns, txn, &o->cr, r->parent, NAME(r->name));
+}
+
+static int do_rename(struct mds *mds, MDB_txn *txn, void *p)
+{
+	struct op *o = p;
+	const Cfs__MdsRename *r = (const void *)o->req;
+
+	return cfs_ns_rename(&mds->ns, txn, &o->cr, r->parent, NAME(r->name),
+			     r->newparent, NAME(r->newname), r->flags);
+}
+
+static int do_setattr(struct mds *mds, MDB_txn *txn, void *p)
+{
+	struct op *o = p;
+	const Cfs__MdsSetattr *r = (const void *)o->req;
+	struct cfs_setattr sa = {
+		.valid = r->valid,
+		.mode = r->mode,
+		.uid = r->uid,
+		.gid = r->gid,
+		.size = r->size,
+		.atime_ns = r->atime_ns,
+		.mtime_ns = r->mtime_ns,
+		.ctime_ns = r->ctime_ns,
+	};
+
+	return cfs_ns_setattr(&mds->ns, txn, &o->cr, r->ino, &sa, &o->out);
+}
+
+static int do_written(struct mds *mds, MDB_txn *txn, void *p)
+{
+	struct op *o = p;
+	const Cfs__MdsWritten *r = (const void *)o->req;
+
+	return cfs_ns_written(&mds->ns, txn, r->ino, r->size, r->mtime_ns,
+			      &o->out);
+}
+
+static int do_setxattr(struct mds *mds, MDB_txn *txn, void *p)
+{
+	struct op *o = p;
+	const Cfs__MdsXattr *r = (const void *)o->req;
+
+	return cfs_ns_setxattr(&mds->ns, txn, &o->cr, r->ino, o->name,
+			       r->value.data, r->value.len, (int)r->flags);
+}
+
+static int do_removexattr(struct mds *mds, MDB_txn *txn, void *p)
+{
+	struct op *o = p;
+	const Cfs__MdsXattr *r = (const void *)o->req;
+
+	return cfs_ns_removexattr(&mds->ns, txn, &o->cr, r->ino, o->name);
+}
+
+static int do_release_orphan(struct mds *mds, MDB_txn *txn, void *p)
+{
+	struct op *o = p;
+
+	return cfs_ns_release_orphan(&mds->ns, txn, o->out.ino);
+}
+
+/* The caller's credentials from field 1 of a request, where its type
+ * has one (it must then be set); types without one need none. */
+static int req_cred(const ProtobufCMessage *m, struct cfs_cred *cr)
+{
+	const ProtobufCFieldDescriptor *f =
+		protobuf_c_message_descriptor_get_field(m->descriptor, 1);
+
+	memset(cr, 0, sizeof(*cr));
+	if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE ||
+	    f->descriptor != &cfs__cred__descriptor)
+		return 0;
+	return cred_from(*(const Cfs__Cred *const *)((const char *)m +
+						     f->offset), cr);
+}
+
+static int mutate(struct mds *mds, struct cfs_rpc_req *rq,
+		  const ProtobufCMessage *m,
+		  int (*fn)(struct mds *, MDB_txn *, void *), bool entry)
+{
+	struct op o = { .req = m };
+	int rc = req_cred(m, &o.cr);
+
+	if (rc)
+		return rc;
+	if (m->descriptor == &cfs__mds_xattr__descriptor) {
+		rc = xattr_name(&((const Cfs__MdsXattr *)m)->name, o.name);
+		if (rc)
+			return rc;
+	}
+	rc = mds_mutate(mds, fn, &o);
+	if (rc && o.opened)
+		open_dec(mds, o.out.ino);
+	if (rc)
+		return rc;
+	return entry ? reply_entry(rq, &o.out) : 0;
+}
+
+#define MUTATOR(name, fn, entry)                                           \
+	static int name(void *arg, struct cfs_rpc_req *rq,                 \
+			const ProtobufCMessage *m)                         \
+	{                                                                  \
+		return mutate(MDS(arg), rq, m, fn, entry);                 \
+	}
+
+MUTATOR(h_mknod, do_mknod, true)
+MUTATOR(h_mkdir, do_mkdir, true)
+MUTATOR(h_symlink, do_symlink, true)
+MUTATOR(h_link, do_link, true)
+MUTATOR(h_unlink, do_unlink, false)
+MUTATOR(h_rmdir, do_rmdir, false)
+MUTATOR(h_rename, do_rename, false)
+MUTATOR(h_setattr, do_setattr, true)
+MUTATOR(h_written, do_written, true)
+MUTATOR(h_setxattr, do_setxattr, false)
+MUTATOR(h_removexattr, do_removexattr, false)
+
+static int h_release(void *arg, struct cfs_rpc_req *rq,
+		     const ProtobufCMessage *m)
+{
+	const Cfs__MdsIno *r = (const void *)m;
+	struct op o = { .req = m };
+	MDB_txn *txn;
+	int rc;
+
+	(void)rq;
+	if (!open_dec(MDS(arg), r->ino))
+		return 0;
+	/* last close: an unlinked file (nlink 0) is freed now */
+	rc = cfs_ns_begin(&MDS(arg)->ns, NULL, false, &txn);
+	if (rc)
+		return rc;
+	rc = cfs_ns_getattr(&MDS(arg)->ns, txn, r->ino, &o.out);
+	cfs_ns_abort(txn);
+	if (rc || o.out.nlink > 0)
+		return 0;
+	rc = mds_mutate(MDS(arg), do_release_orphan, &o);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+/* ---- cluster ---- */
+
+static int h_get_map(void *arg, struct cfs_rpc_req *rq,
+		     const ProtobufCMessage *m)
+{
+	Cfs__ClusterMap *map = mds_map_build(MDS(arg));
+	int rc;
+
+	(void)m;
+	if (!map)
+		return -ENOMEM;
+	rc = cfs_rpc_reply(rq, &map->base, NULL, 0);
+	mds_map_free(map);
+	return rc;
+}
+
+static int h_osd_register(void *arg, struct cfs_rpc_req *rq,
+			  const ProtobufCMessage *m)
+{
+	Cfs__MdsOsdRegisterReply rep = CFS__MDS_OSD_REGISTER_REPLY__INIT;
+	int rc = mds_osd_register(MDS(arg), (const void *)m, &rep.id);
+
+	if (rc)
+		return rc;
+	rep.map = mds_map_build(MDS(arg));
+	if (!rep.map)
+		return -ENOMEM;
+	rc = cfs_rpc_reply(rq, &rep.base, NULL, 0);
+	mds_map_free(rep.map);
+	return rc;
+}
+
+static int h_osd_heartbeat(void *arg, struct cfs_rpc_req *rq,
+			   const ProtobufCMessage *m)
+{
+	(void)rq;
+	return mds_osd_heartbeat(MDS(arg), (const void *)m);
+}
+
+#define METHOD(num, type, fn, cached)                                      \
+	[CFS__MDS_METHOD__##num] = { &cfs__##type##__descriptor, fn, cached }
+
+static const struct cfs_rpc_method methods[] = {
+	METHOD(MDS_LOOKUP, mds_name, h_lookup, false),
+	METHOD(MDS_GETATTR, mds_ino, h_getattr, false),
+	METHOD(MDS_SETATTR, mds_setattr, h_setattr, true),
+	METHOD(MDS_MKNOD, mds_mknod, h_mknod, true),
+	METHOD(MDS_MKDIR, mds_mknod, h_mkdir, true),
+	METHOD(MDS_SYMLINK, mds_symlink, h_symlink, true),
+	METHOD(MDS_LINK, mds_link, h_link, true),
+	METHOD(MDS_UNLINK, mds_name, h_unlink, true),
+	METHOD(MDS_RMDIR, mds_name, h_rmdir, true),
+	METHOD(MDS_RENAME, mds_rename, h_rename, true),
+	METHOD(MDS_READLINK, mds_ino, h_readlink, false),
+	METHOD(MDS_READDIR, mds_readdir, h_readdir, false),
+	METHOD(MDS_STATFS, mds_ino, h_statfs, false),
+	METHOD(MDS_SETXATTR, mds_xattr, h_setxattr, true),
+	METHOD(MDS_GETXATTR, mds_xattr, h_getxattr, false),
+	METHOD(MDS_LISTXATTR, mds_ino, h_listxattr, false),
+	METHOD(MDS_REMOVEXATTR, mds_xattr, h_removexattr, true),
+	METHOD(MDS_OPEN, mds_open, h_open, true),
+	METHOD(MDS_RELEASE, mds_ino, h_release, true),
+	METHOD(MDS_WRITTEN, mds_written, h_written, false),
+	METHOD(MDS_ACCESS, mds_open, h_access, false),
+	METHOD(MDS_GET_MAP, mds_empty, h_get_map, false),
+	METHOD(MDS_OSD_REGISTER, mds_osd_register, h_osd_register, true),
+	METHOD(MDS_OSD_HEARTBEAT, mds_osd_heartbeat, h_osd_heartbeat, false),
+};
+
+int mds_service_start(struct mds *mds)
+{
+	pthread_mutex_init(&mds->open_lock, NULL);
+	mds->ns.is_open = mds_is_open;
+	mds->ns.is_open_arg = mds;
+	return cfs_rpc_server_start(&mds->rpc, mds->cfg.listen, methods,
+				    sizeof(methods) / sizeof(methods[0]), mds,
+				    (int)mds->cfg.workers);
+}

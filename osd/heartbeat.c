@@ -1,0 +1,126 @@
+/* Joining the cluster: register with the MDS (once per start; the id is
+ * kept in DATA/osd_id so a restarted OSD keeps its identity and data),
+ * then a heartbeat every heartbeat_ms. An MDS that no longer knows us
+ * (-ENOENT) gets a fresh registration. */
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "cfs/log.h"
+#include "mds.pb-c.h"
+#include "osd.h"
+
+static uint32_t load_id(struct osd *osd)
+{
+	char path[512];
+	unsigned id = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/osd_id", osd->cfg.data);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%u", &id) != 1)
+		id = 0;
+	fclose(f);
+	return id;
+}
+
+static int save_id(struct osd *osd, uint32_t id)
+{
+	char path[512], tmp[520];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/osd_id", osd->cfg.data);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "%u\n", id);
+	if (fflush(f) || fsync(fileno(f))) {
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	return rename(tmp, path) ? -errno : 0;
+}
+
+static int register_once(struct osd *osd)
+{
+	Cfs__MdsOsdRegister req = CFS__MDS_OSD_REGISTER__INIT;
+	struct cfs_rpc_call c = {
+		.method = CFS__MDS_METHOD__MDS_OSD_REGISTER,
+		.req = &req.base,
+		.rep_desc = &cfs__mds_osd_register_reply__descriptor,
+		.timeout_ms = 2000,
+	};
+	Cfs__MdsOsdRegisterReply *rep;
+	int rc;
+
+	req.id = osd->id ? osd->id : load_id(osd);
+	req.addr = osd->cfg.listen;
+	req.node = osd->cfg.node;
+	req.domain = osd->cfg.domain[0] ? osd->cfg.domain : osd->cfg.node;
+	store_space(&osd->store, &req.capacity, &req.used);
+	rc = cfs_rpc_call(osd->peers, osd->cfg.mds, &c);
+	rep = (Cfs__MdsOsdRegisterReply *)c.rep;
+	if (rc == 0 && (!rep || !rep->map))
+		rc = -EBADMSG;
+	if (rc == 0) {
+		osd->id = rep->id;
+		rc = save_id(osd, rep->id);
+		cfs_map_install(&osd->maps, rep->map);
+		rep->map = NULL;	/* now the holder's */
+	}
+	cfs_rpc_call_done(&c);
+	return rc;
+}
+
+int osd_register(struct osd *osd)
+{
+	int rc, tries = 0;
+
+	while ((rc = register_once(osd)) != 0 && !osd->stop) {
+		if (tries++ % 10 == 0)
+			cfs_log_warn("cannot register with mds, retrying",
+				     "mds=%s rc=%d", osd->cfg.mds, rc);
+		usleep(500 * 1000);
+	}
+	if (rc == 0)
+		cfs_log_info("registered", "osd=%u mds=%s epoch=%lu", osd->id,
+			     osd->cfg.mds,
+			     (unsigned long)cfs_map_epoch(&osd->maps));
+	return rc;
+}
+
+static void *heartbeat_main(void *p)
+{
+	struct osd *osd = p;
+
+	while (!osd->stop) {
+		Cfs__MdsOsdHeartbeat hb = CFS__MDS_OSD_HEARTBEAT__INIT;
+		struct cfs_rpc_call c = {
+			.method = CFS__MDS_METHOD__MDS_OSD_HEARTBEAT,
+			.req = &hb.base,
+			.timeout_ms = (int)osd->cfg.heartbeat_ms,
+		};
+		int rc;
+
+		hb.id = osd->id;
+		hb.map_epoch = cfs_map_epoch(&osd->maps);
+		store_space(&osd->store, &hb.capacity, &hb.used);
+		rc = cfs_rpc_call(osd->peers, osd->cfg.mds, &c);
+		cfs_rpc_call_done(&c);
+		if (rc == -ENOENT)
+			osd_register(osd);
+		usleep((useconds_t)osd->cfg.heartbeat_ms * 1000);
+	}
+	return NULL;
+}
+
+int osd_heartbeat_start(struct osd *osd)
+{
+	if (pthread_create(&osd->heartbeat, NULL, heartbeat_main, osd))
+		return -EAGAIN;
+	return 0;
+}

@@ -1,0 +1,103 @@
+/* cfs-osd: one storage target. Parses flags and config, opens the chunk
+ * store, starts serving, registers with the MDS, follows the cluster map
+ * and heartbeats until a signal. */
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cfs/log.h"
+#include "osd.h"
+
+#define KEY(n, t, d, f, lo, hi, h) \
+	{ n, t, d, offsetof(struct osd_config, f), lo, hi, h }
+
+static const struct cfs_config_key keys[] = {
+	KEY("listen", CFS_CFG_STR, "127.0.0.1:7500", listen, 0, 0,
+	    "RPC address (host:port) clients and peers reach"),
+	KEY("mds", CFS_CFG_STR, "127.0.0.1:7400", mds, 0, 0,
+	    "MDS RPC address"),
+	KEY("data", CFS_CFG_STR, "/var/lib/claudefs/osd", data, 0, 0,
+	    "directory holding the chunk shards"),
+	KEY("node", CFS_CFG_STR, "node1", node, 0, 0, "node name"),
+	KEY("domain", CFS_CFG_STR, "", domain, 0, 0,
+	    "failure domain (default: the node name)"),
+	KEY("log-level", CFS_CFG_STR, "info", log_level, 0, 0,
+	    "debug, info, warn or error"),
+	KEY("workers", CFS_CFG_INT, "16", workers, 1, 256,
+	    "RPC worker threads, each with its own io_uring"),
+	KEY("heartbeat-ms", CFS_CFG_INT, "1000", heartbeat_ms, 50, 60000,
+	    "interval of heartbeats to the MDS"),
+	KEY("timeout-ms", CFS_CFG_INT, "4000", timeout_ms, 100, 600000,
+	    "timeout of calls to peer OSDs"),
+};
+
+int main(int argc, char **argv)
+{
+	static struct osd osd;
+	enum cfs_log_level level;
+	struct cfs_map *map;
+	char err[512];
+	sigset_t sigs;
+	int nrest, sig, rc;
+
+	rc = cfs_config_load(keys, sizeof(keys) / sizeof(keys[0]), &osd.cfg,
+			     argc, argv, NULL, 0, &nrest, err, sizeof(err));
+	if (rc == 1)
+		return 0;
+	if (rc) {
+		fprintf(stderr, "cfs-osd: %s\n", err);
+		return 2;
+	}
+	if (cfs_log_parse_level(osd.cfg.log_level, &level)) {
+		fprintf(stderr, "cfs-osd: config key 'log-level': '%s' is not "
+				"one of debug, info, warn, error\n",
+			osd.cfg.log_level);
+		return 2;
+	}
+	cfs_log_init("osd", level);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	cfs_map_holder_init(&osd.maps);
+	rc = store_open(&osd.store, osd.cfg.data);
+	if (rc) {
+		cfs_log_error("cannot open chunk store", "dir=%s rc=%d",
+			      osd.cfg.data, rc);
+		return 1;
+	}
+	rc = cfs_rpc_client_new(&osd.peers);
+	if (!rc)
+		rc = osd_service_start(&osd);
+	if (rc) {
+		cfs_log_error("cannot start", "listen=%s rc=%d", osd.cfg.listen,
+			      rc);
+		return 1;
+	}
+	rc = osd_register(&osd);
+	if (rc)
+		return 1;
+	map = cfs_map_get(&osd.maps);
+	rc = cfs_map_follow(&osd.maps, map->pb->mds_pub);
+	cfs_map_put(&osd.maps, map);
+	if (!rc)
+		rc = osd_heartbeat_start(&osd);
+	if (rc) {
+		cfs_log_error("cannot follow the cluster map", "rc=%d", rc);
+		return 1;
+	}
+	cfs_log_info("osd started", "osd=%u listen=%s data=%s", osd.id,
+		     osd.cfg.listen, osd.cfg.data);
+	sigwait(&sigs, &sig);
+	cfs_log_info("osd stopping", "osd=%u signal=%d", osd.id, sig);
+	osd.stop = true;
+	cfs_rpc_server_stop(osd.rpc);
+	pthread_join(osd.heartbeat, NULL);
+	cfs_map_holder_destroy(&osd.maps);
+	cfs_rpc_client_free(osd.peers);
+	store_close(&osd.store);
+	return 0;
+}

@@ -1,0 +1,42 @@
+/* The object storage daemon's shared context. Concurrency model: RPC
+ * worker threads (one nng context and one io_uring each) serve requests;
+ * changes to one chunk are serialized by the store's striped locks and
+ * ordered by the chunk's acting primary, which assigns versions and
+ * forwards to the replicas in parallel before acknowledging. */
+#ifndef CFS_OSD_H
+#define CFS_OSD_H
+
+#include "cfs/config.h"
+#include "cfs/map.h"
+#include "cfs/rpc.h"
+#include "store.h"
+
+struct osd_config {
+	char listen[CFS_CONFIG_STR_MAX];
+	char mds[CFS_CONFIG_STR_MAX];
+	char data[CFS_CONFIG_STR_MAX];
+	char node[CFS_CONFIG_STR_MAX];
+	char domain[CFS_CONFIG_STR_MAX];
+	char log_level[CFS_CONFIG_STR_MAX];
+	long long workers;
+	long long heartbeat_ms;
+	long long timeout_ms;
+};
+
+struct osd {
+	struct osd_config cfg;
+	struct store store;
+	uint32_t id;			/* set by registration */
+	struct cfs_map_holder maps;
+	struct cfs_rpc_server *rpc;
+	struct cfs_rpc_client *peers;	/* to other OSDs and the MDS */
+	pthread_t heartbeat;
+	volatile bool stop;
+};
+
+int osd_service_start(struct osd *osd);
+/* Register with the MDS (retrying until it answers or stop is set). */
+int osd_register(struct osd *osd);
+int osd_heartbeat_start(struct osd *osd);
+
+#endif

@@ -1,0 +1,459 @@
+/* The OSD's RPC methods.
+ *
+ * Ordering: a client sends a change (write, truncate, punch) to the
+ * chunk's acting primary, the first up target in the placement. The
+ * primary takes the chunk's lock, applies the change locally with the
+ * next version, forwards it with that version to every other target that
+ * is up, and acknowledges once all have it durable. A replica applies a
+ * forwarded change only on top of the version before it; if it missed
+ * changes (it was down) it answers -ESTALE and the primary sends it the
+ * whole chunk instead, so replicas never hold a mix of old and new.
+ *
+ * Reads may go to any replica; data and CRCs are verified here on the
+ * way out and again by the client. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfs/crc.h"
+#include "cfs/log.h"
+#include "osd.h"
+#include "osd.pb-c.h"
+
+#define OSD(arg) ((struct osd *)(arg))
+
+static struct chunk_id chunk_of(const Cfs__ChunkId *c)
+{
+	struct chunk_id id = { c ? c->ino : 0, c ? c->index : 0 };
+
+	return id;
+}
+
+/* Make sure our map is at least as new as the sender's. */
+static void catch_up(struct osd *osd, uint64_t epoch)
+{
+	if (epoch > cfs_map_epoch(&osd->maps))
+		cfs_map_wait_newer(&osd->maps, epoch - 1, 1000);
+}
+
+/* The targets of a chunk other than us that are up; and whether we are
+ * its acting primary. Indexes into m->osds. */
+static int peers_of(struct osd *osd, const Cfs__ClusterMap *m,
+		    struct chunk_id c, int *out, bool *primary)
+{
+	int t[CFS_MAX_REPLICAS], n, k = 0;
+	bool seen_up = false;
+
+	*primary = false;
+	n = cfs_placement_chunk(m, c.ino, c.index, t, CFS_MAX_REPLICAS);
+	for (int i = 0; i < n; i++) {
+		const Cfs__OsdInfo *o = m->osds[t[i]];
+		bool up = o->state == CFS__OSD_STATE__OSD_UP;
+
+		if (o->id == osd->id) {
+			*primary = !seen_up;
+			continue;
+		}
+		seen_up |= up;
+		if (up)
+			out[k++] = t[i];
+	}
+	return k;
+}
+
+/* Send the whole chunk to a replica that fell behind. Chunk lock held. */
+static int push_chunk(struct osd *osd, const char *addr, struct chunk_id c)
+{
+	Cfs__ChunkId cid = CFS__CHUNK_ID__INIT;
+	Cfs__OsdPutChunk req = CFS__OSD_PUT_CHUNK__INIT;
+	struct cfs_rpc_call call = {
+		.method = CFS__OSD_METHOD__OSD_PUT_CHUNK,
+		.req = &req.base,
+		.timeout_ms = (int)osd->cfg.timeout_ms,
+	};
+	uint64_t block_off, version, size;
+	uint32_t *crcs;
+	size_t nblocks;
+	void *data;
+	int rc;
+
+	rc = store_read(&osd->store, c, 0, CFS_CHUNK_SIZE, &data, &block_off,
+			&crcs, &nblocks, &version, &size);
+	if (rc)
+		return rc;
+	cid.ino = c.ino;
+	cid.index = c.index;
+	req.chunk = &cid;
+	req.version = version;
+	req.size = size;
+	req.crcs = crcs;
+	req.n_crcs = nblocks;
+	call.bulk = data;
+	call.bulk_len = nblocks * CFS_BLOCK_SIZE;
+	rc = cfs_rpc_call(osd->peers, addr, &call);
+	cfs_rpc_call_done(&call);
+	cfs_log_info("pushed whole chunk to lagging replica",
+		     "ino=%lu index=%lu to=%s version=%lu rc=%d",
+		     (unsigned long)c.ino, (unsigned long)c.index, addr,
+		     (unsigned long)version, rc);
+	free(data);
+	free(crcs);
+	return rc;
+}
+
+/* Forward a change (already applied here at `version`) to the other up
+ * targets. req is the client's message; its version and forwarded fields
+ * are set on a copy. Chunk lock held. */
+static int forward(struct osd *osd, const Cfs__ClusterMap *m,
+		   struct chunk_id c, const int *peers, int npeers,
+		   uint32_t method, const ProtobufCMessage *req,
+		   const void *bulk, size_t bulk_len)
+{
+	struct cfs_rpc_call calls[CFS_MAX_REPLICAS];
+	struct cfs_rpc_call *cp[CFS_MAX_REPLICAS] = { NULL };
+	const char *addrs[CFS_MAX_REPLICAS] = { NULL };
+	int status[CFS_MAX_REPLICAS], rc = 0;
+
+	if (npeers == 0)
+		return 0;
+	for (int i = 0; i < npeers; i++) {
+		calls[i] = (struct cfs_rpc_call){
+			.method = method,
+			.req = req,
+			.bulk = bulk,
+			.bulk_len = bulk_len,
+			.timeout_ms = (int)osd->cfg.timeout_ms,
+		};
+		cp[i] = &calls[i];
+		addrs[i] = m->osds[peers[i]]->addr;
+	}
+	cfs_rpc_call_many(osd->peers, addrs, cp, status, npeers);
+	for (int i = 0; i < npeers; i++) {
+		cfs_rpc_call_done(&calls[i]);
+		if (status[i] == -ESTALE)
+			status[i] = push_chunk(osd, addrs[i], c);
+		if (status[i]) {
+			cfs_log_warn("replica did not take change",
+				     "ino=%lu index=%lu replica=%s rc=%d",
+				     (unsigned long)c.ino,
+				     (unsigned long)c.index, addrs[i],
+				     status[i]);
+			rc = status[i] == -ENOSPC ? -ENOSPC : -EIO;
+		}
+	}
+	return rc;
+}
+
+/* The version a forwarded change may be applied on, or why not. */
+static int replica_check(struct osd *osd, struct chunk_id c,
+			 uint64_t version, bool *duplicate)
+{
+	uint64_t have;
+	int rc = store_version(&osd->store, c, &have);
+
+	*duplicate = false;
+	if (rc)
+		return rc;
+	if (have >= version) {
+		*duplicate = have == version;
+		return *duplicate ? 0 : -ESTALE;
+	}
+	return have + 1 == version ? 0 : -ESTALE;
+}
+
+/* The common frame of every change: find our role, lock, apply with a
+ * version, forward if primary, answer. */
+struct change {
+	uint32_t method;
+	struct chunk_id chunk;
+	uint64_t map_epoch;
+	bool forwarded;
+	uint64_t version;		/* in: from the primary; out: applied */
+	ProtobufCMessage *msg;		/* the request, to forward */
+	uint64_t *msg_version;		/* its version field */
+	protobuf_c_boolean *msg_forwarded;
+	const void *bulk;
+	size_t bulk_len;
+	int (*apply)(struct osd *osd, struct change *ch);
+	void *arg;
+};
+
+static int run_change(struct osd *osd, struct cfs_rpc_req *rq,
+		      struct change *ch)
+{
+	Cfs__OsdWriteReply rep = CFS__OSD_WRITE_REPLY__INIT;
+	pthread_mutex_t *lock = store_lock(&osd->store, ch->chunk);
+	struct cfs_map *map;
+	int peers[CFS_MAX_REPLICAS], npeers = 0, rc;
+	bool primary, duplicate = false;
+
+	catch_up(osd, ch->map_epoch);
+	map = cfs_map_get(&osd->maps);
+	if (!map)
+		return -EAGAIN;
+	pthread_mutex_lock(lock);
+	npeers = peers_of(osd, map->pb, ch->chunk, peers, &primary);
+	if (ch->forwarded) {
+		rc = replica_check(osd, ch->chunk, ch->version, &duplicate);
+		if (rc || duplicate)
+			goto out;
+		rc = ch->apply(osd, ch);
+		goto out;
+	}
+	if (!primary) {
+		rc = -ESTALE;	/* the client's map is old: it refreshes */
+		goto out;
+	}
+	rc = store_version(&osd->store, ch->chunk, &ch->version);
+	if (rc)
+		goto out;
+	ch->version++;
+	rc = ch->apply(osd, ch);
+	if (rc)
+		goto out;
+	*ch->msg_version = ch->version;
+	*ch->msg_forwarded = true;
+	rc = forward(osd, map->pb, ch->chunk, peers, npeers, ch->method,
+		     ch->msg, ch->bulk, ch->bulk_len);
+out:
+	pthread_mutex_unlock(lock);
+	rep.version = ch->version;
+	rep.map_epoch = map->pb->epoch;
+	cfs_map_put(&osd->maps, map);
+	if (rc == 0)
+		rc = cfs_rpc_reply(rq, &rep.base, NULL, 0);
+	else
+		cfs_rpc_reply(rq, &rep.base, NULL, 0);
+	return rc;
+}
+
+/* ---- write ---- */
+
+static int apply_write(struct osd *osd, struct change *ch)
+{
+	const Cfs__OsdWrite *r = (const void *)ch->msg;
+
+	return store_write(&osd->store, ch->chunk, r->offset, ch->bulk,
+			   ch->bulk_len, r->crcs, ch->version);
+}
+
+/* Check the CRC of every piece of the bulk, cut at block boundaries. */
+static int verify_pieces(uint64_t off, const uint8_t *data, size_t len,
+			 const uint32_t *crcs, size_t ncrcs)
+{
+	uint64_t end = off + len, pos = off;
+	size_t i = 0;
+
+	while (pos < end) {
+		uint64_t next = (pos / CFS_BLOCK_SIZE + 1) * CFS_BLOCK_SIZE;
+		size_t n = (size_t)((next < end ? next : end) - pos);
+
+		if (i >= ncrcs)
+			return -EINVAL;
+		if (cfs_crc32c(data + (pos - off), n) != crcs[i])
+			return -EBADMSG;
+		pos += n;
+		i++;
+	}
+	return i == ncrcs ? 0 : -EINVAL;
+}
+
+static int h_write(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
+{
+	Cfs__OsdWrite *r = (Cfs__OsdWrite *)m;
+	struct change ch = {
+		.method = CFS__OSD_METHOD__OSD_WRITE,
+		.chunk = chunk_of(r->chunk),
+		.map_epoch = r->map_epoch,
+		.forwarded = r->forwarded,
+		.version = r->version,
+		.msg = (ProtobufCMessage *)m,
+		.msg_version = &r->version,
+		.msg_forwarded = &r->forwarded,
+		.bulk = rq->bulk,
+		.bulk_len = rq->bulk_len,
+		.apply = apply_write,
+	};
+	int rc;
+
+	if (!r->chunk || rq->bulk_len == 0 ||
+	    r->offset + rq->bulk_len > CFS_CHUNK_SIZE)
+		return -EINVAL;
+	rc = verify_pieces(r->offset, rq->bulk, rq->bulk_len, r->crcs,
+			   r->n_crcs);
+	if (rc) {
+		cfs_log_warn("write rejected: data does not match its crc",
+			     "ino=%lu index=%lu client=%016lx rc=%d",
+			     (unsigned long)ch.chunk.ino,
+			     (unsigned long)ch.chunk.index,
+			     (unsigned long)rq->client_id, rc);
+		return rc;
+	}
+	return run_change(OSD(arg), rq, &ch);
+}
+
+/* ---- truncate, remove, punch ---- */
+
+static int apply_truncate(struct osd *osd, struct change *ch)
+{
+	const Cfs__OsdTruncate *r = (const void *)ch->msg;
+
+	if (r->remove)
+		return store_remove(&osd->store, ch->chunk);
+	return store_truncate(&osd->store, ch->chunk, r->size, ch->version);
+}
+
+static int h_truncate(void *arg, struct cfs_rpc_req *rq,
+		      const ProtobufCMessage *m)
+{
+	Cfs__OsdTruncate *r = (Cfs__OsdTruncate *)m;
+	struct change ch = {
+		.method = CFS__OSD_METHOD__OSD_TRUNCATE,
+		.chunk = chunk_of(r->chunk),
+		.map_epoch = r->map_epoch,
+		.forwarded = r->forwarded,
+		.version = r->version,
+		.msg = (ProtobufCMessage *)m,
+		.msg_version = &r->version,
+		.msg_forwarded = &r->forwarded,
+		.apply = apply_truncate,
+	};
+
+	if (!r->chunk || r->size > CFS_CHUNK_SIZE)
+		return -EINVAL;
+	if (r->remove && r->forwarded) {
+		/* a removal applies whatever version the replica holds */
+		pthread_mutex_t *lock = store_lock(&OSD(arg)->store, ch.chunk);
+		int rc;
+
+		pthread_mutex_lock(lock);
+		rc = store_remove(&OSD(arg)->store, ch.chunk);
+		pthread_mutex_unlock(lock);
+		return rc;
+	}
+	return run_change(OSD(arg), rq, &ch);
+}
+
+static int apply_punch(struct osd *osd, struct change *ch)
+{
+	const Cfs__OsdPunch *r = (const void *)ch->msg;
+
+	return store_punch(&osd->store, ch->chunk, r->offset, r->length,
+			   ch->version);
+}
+
+static int h_punch(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
+{
+	Cfs__OsdPunch *r = (Cfs__OsdPunch *)m;
+	struct change ch = {
+		.method = CFS__OSD_METHOD__OSD_PUNCH,
+		.chunk = chunk_of(r->chunk),
+		.map_epoch = r->map_epoch,
+		.forwarded = r->forwarded,
+		.version = r->version,
+		.msg = (ProtobufCMessage *)m,
+		.msg_version = &r->version,
+		.msg_forwarded = &r->forwarded,
+		.apply = apply_punch,
+	};
+
+	if (!r->chunk || r->offset >= CFS_CHUNK_SIZE)
+		return -EINVAL;
+	return run_change(OSD(arg), rq, &ch);
+}
+
+/* ---- whole-chunk copy, read, stat ---- */
+
+static int h_put_chunk(void *arg, struct cfs_rpc_req *rq,
+		       const ProtobufCMessage *m)
+{
+	const Cfs__OsdPutChunk *r = (const void *)m;
+	struct chunk_id c = chunk_of(r->chunk);
+	size_t nblocks = (size_t)((r->size + CFS_BLOCK_SIZE - 1) /
+				  CFS_BLOCK_SIZE);
+	pthread_mutex_t *lock;
+	int rc;
+
+	if (!r->chunk || r->size > CFS_CHUNK_SIZE || r->n_crcs != nblocks ||
+	    rq->bulk_len != nblocks * CFS_BLOCK_SIZE)
+		return -EINVAL;
+	for (size_t i = 0; i < nblocks; i++)
+		if (cfs_crc_check_block((const char *)rq->bulk +
+						i * CFS_BLOCK_SIZE,
+					r->crcs[i]))
+			return -EBADMSG;
+	lock = store_lock(&OSD(arg)->store, c);
+	pthread_mutex_lock(lock);
+	rc = store_put(&OSD(arg)->store, c, rq->bulk, r->size, r->crcs,
+		       r->version);
+	pthread_mutex_unlock(lock);
+	return rc;
+}
+
+static int h_read(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
+{
+	const Cfs__OsdRead *r = (const void *)m;
+	Cfs__OsdReadReply rep = CFS__OSD_READ_REPLY__INIT;
+	uint32_t *crcs;
+	size_t nblocks;
+	void *data;
+	int rc;
+
+	if (!r->chunk || r->offset >= CFS_CHUNK_SIZE ||
+	    r->length > CFS_CHUNK_SIZE)
+		return -EINVAL;
+	rc = store_read(&OSD(arg)->store, chunk_of(r->chunk), r->offset,
+			r->length, &data, &rep.block_offset, &crcs, &nblocks,
+			&rep.version, &rep.chunk_size);
+	if (rc)
+		return rc;
+	rep.crcs = crcs;
+	rep.n_crcs = nblocks;
+	rep.map_epoch = cfs_map_epoch(&OSD(arg)->maps);
+	rc = cfs_rpc_reply(rq, &rep.base, data, nblocks * CFS_BLOCK_SIZE);
+	free(data);
+	free(crcs);
+	return rc;
+}
+
+static int count_chunk(void *arg, struct chunk_id c, uint64_t version)
+{
+	(void)c;
+	(void)version;
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
+static int h_stat(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
+{
+	Cfs__OsdStatReply rep = CFS__OSD_STAT_REPLY__INIT;
+	int rc;
+
+	(void)m;
+	rep.id = OSD(arg)->id;
+	rc = store_space(&OSD(arg)->store, &rep.capacity, &rep.used);
+	if (rc)
+		return rc;
+	store_scan(&OSD(arg)->store, count_chunk, &rep.chunks);
+	rep.map_epoch = cfs_map_epoch(&OSD(arg)->maps);
+	return cfs_rpc_reply(rq, &rep.base, NULL, 0);
+}
+
+#define METHOD(num, type, fn) \
+	[CFS__OSD_METHOD__##num] = { &cfs__##type##__descriptor, fn, false }
+
+static const struct cfs_rpc_method methods[] = {
+	METHOD(OSD_WRITE, osd_write, h_write),
+	METHOD(OSD_READ, osd_read, h_read),
+	METHOD(OSD_TRUNCATE, osd_truncate, h_truncate),
+	METHOD(OSD_PUNCH, osd_punch, h_punch),
+	METHOD(OSD_PUT_CHUNK, osd_put_chunk, h_put_chunk),
+	METHOD(OSD_STAT, osd_stat_req, h_stat),
+};
+
+int osd_service_start(struct osd *osd)
+{
+	return cfs_rpc_server_start(&osd->rpc, osd->cfg.listen, methods,
+				    sizeof(methods) / sizeof(methods[0]), osd,
+				    (int)osd->cfg.workers);
+}

@@ -1,0 +1,72 @@
+/* The chunk store: one data file and one CRC file per chunk shard, under
+ * DATA/chunks/XX/ (XX = low byte of the inode, to keep folders small).
+ *
+ *   <ino>.<index>       the chunk's bytes (sparse; holes read as zeros)
+ *   <ino>.<index>.crc   32-byte header (magic, version) then one CRC32C
+ *                       per 4 KiB block, each over the block zero-padded
+ *                       past the end of the data; 0 marks a hole
+ *
+ * The version increases with every change; the primary assigns it and the
+ * replicas apply changes only in order (see service.c). Every change is
+ * fdatasync'ed before it returns. Callers serialize changes to one chunk
+ * (store_lock); reads take no lock and rely on the CRCs. */
+#ifndef CFS_OSD_STORE_H
+#define CFS_OSD_STORE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define STORE_LOCKS 1024
+
+struct store {
+	char dir[256];
+	pthread_mutex_t locks[STORE_LOCKS];	/* striped by chunk id */
+};
+
+struct chunk_id {
+	uint64_t ino, index;
+};
+
+int store_open(struct store *st, const char *dir);
+void store_close(struct store *st);
+pthread_mutex_t *store_lock(struct store *st, struct chunk_id c);
+
+/* Version of a chunk; 0 if absent. */
+int store_version(struct store *st, struct chunk_id c, uint64_t *version);
+
+/* Write len bytes at off. crcs[] holds the CRC32C of each piece of data
+ * cut at 4 KiB block boundaries of the chunk, already verified by the
+ * caller. */
+int store_write(struct store *st, struct chunk_id c, uint64_t off,
+		const void *data, uint64_t len, const uint32_t *crcs,
+		uint64_t version);
+
+/* Read whole blocks covering [off, off+len) into a malloc'd *out
+ * (zero-padded), with their CRCs verified. Sets *block_off, *nblocks,
+ * *crcs (malloc'd), the version and the chunk's size. A missing chunk
+ * reads as no blocks. -EBADMSG on a CRC mismatch (corruption). */
+int store_read(struct store *st, struct chunk_id c, uint64_t off,
+	       uint64_t len, void **out, uint64_t *block_off,
+	       uint32_t **crcs, size_t *nblocks, uint64_t *version,
+	       uint64_t *size);
+
+int store_truncate(struct store *st, struct chunk_id c, uint64_t size,
+		   uint64_t version);
+int store_remove(struct store *st, struct chunk_id c);
+int store_punch(struct store *st, struct chunk_id c, uint64_t off,
+		uint64_t len, uint64_t version);
+
+/* Replace the chunk whole (recovery): size bytes, one CRC per block. */
+int store_put(struct store *st, struct chunk_id c, const void *data,
+	      uint64_t size, const uint32_t *crcs, uint64_t version);
+
+/* Call fn for every chunk held; stops early if fn returns non-zero. */
+int store_scan(struct store *st,
+	       int (*fn)(void *arg, struct chunk_id c, uint64_t version),
+	       void *arg);
+
+/* Capacity and use of the file system holding the store. */
+int store_space(struct store *st, uint64_t *capacity, uint64_t *used);
+
+#endif

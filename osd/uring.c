@@ -1,0 +1,134 @@
+/* io_uring submission for the OSD; see uring.h. */
+#include <errno.h>
+#include <liburing.h>
+#include <stdlib.h>
+
+#include "uring.h"
+
+#define RING_DEPTH 64
+
+static __thread struct io_uring *ring;
+
+static struct io_uring *thread_ring(void)
+{
+	if (ring)
+		return ring;
+	ring = calloc(1, sizeof(*ring));
+	if (!ring)
+		return NULL;
+	if (io_uring_queue_init(RING_DEPTH, ring, 0) < 0) {
+		free(ring);
+		ring = NULL;
+	}
+	return ring;
+}
+
+void osd_uring_thread_exit(void)
+{
+	if (!ring)
+		return;
+	io_uring_queue_exit(ring);
+	free(ring);
+	ring = NULL;
+}
+
+/* One round: submit every io still to do, reap them all. */
+static int run_round(struct io_uring *r, struct uring_io *ios, size_t *done,
+		     int n)
+{
+	int queued = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct uring_io *io = &ios[i];
+		struct io_uring_sqe *sqe;
+
+		if (io->res < 0)
+			continue;
+		if (io->op == URING_FDATASYNC ? done[i] != 0 :
+						done[i] >= io->len)
+			continue;
+		sqe = io_uring_get_sqe(r);
+		if (!sqe)
+			break;
+		switch (io->op) {
+		case URING_READ:
+			io_uring_prep_read(sqe, io->fd, (char *)io->buf + done[i],
+					   (unsigned)(io->len - done[i]),
+					   (uint64_t)io->off + done[i]);
+			break;
+		case URING_WRITE:
+			io_uring_prep_write(sqe, io->fd,
+					    (char *)io->buf + done[i],
+					    (unsigned)(io->len - done[i]),
+					    (uint64_t)io->off + done[i]);
+			break;
+		case URING_FDATASYNC:
+			io_uring_prep_fsync(sqe, io->fd, IORING_FSYNC_DATASYNC);
+			/* after every write queued before it */
+			sqe->flags |= IOSQE_IO_DRAIN;
+			break;
+		}
+		io_uring_sqe_set_data(sqe, (void *)(uintptr_t)i);
+		queued++;
+	}
+	if (queued == 0)
+		return 0;
+	if (io_uring_submit(r) < 0)
+		return -EIO;
+	for (int k = 0; k < queued; k++) {
+		struct io_uring_cqe *cqe;
+		int i, rc = io_uring_wait_cqe(r, &cqe);
+
+		if (rc < 0)
+			return rc;
+		i = (int)(uintptr_t)io_uring_cqe_get_data(cqe);
+		if (cqe->res < 0) {
+			ios[i].res = cqe->res;
+		} else if (ios[i].op == URING_FDATASYNC) {
+			done[i] = 1;
+		} else if (cqe->res == 0) {
+			/* EOF on read; nothing written on write */
+			if (ios[i].op == URING_WRITE)
+				ios[i].res = -EIO;
+			else
+				ios[i].len = done[i];
+		} else {
+			done[i] += (size_t)cqe->res;
+		}
+		io_uring_cqe_seen(r, cqe);
+	}
+	return queued;
+}
+
+int osd_uring_run(struct uring_io *ios, int n)
+{
+	struct io_uring *r = thread_ring();
+	size_t done[16] = { 0 };
+	int rc;
+
+	if (!r)
+		return -ENOMEM;
+	if (n > 16)
+		return -EINVAL;
+	for (int i = 0; i < n; i++)
+		ios[i].res = 0;
+	do {
+		rc = run_round(r, ios, done, n);
+		if (rc < 0)
+			return rc;
+	} while (rc > 0);
+	for (int i = 0; i < n; i++) {
+		if (ios[i].res < 0)
+			return ios[i].res;
+		ios[i].res = ios[i].op == URING_FDATASYNC ? 0 : (int)done[i];
+	}
+	return 0;
+}
+
+ssize_t osd_uring_pread(int fd, void *buf, size_t len, off_t off)
+{
+	struct uring_io io = { URING_READ, fd, buf, len, off, 0 };
+	int rc = osd_uring_run(&io, 1);
+
+	return rc < 0 ? rc : io.res;
+}

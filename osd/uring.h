@@ -1,0 +1,33 @@
+/* All OSD data I/O goes through io_uring: one ring per thread, made on
+ * first use, so worker threads never share a submission queue. */
+#ifndef CFS_OSD_URING_H
+#define CFS_OSD_URING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+enum uring_op { URING_READ, URING_WRITE, URING_FDATASYNC };
+
+struct uring_io {
+	enum uring_op op;
+	int fd;
+	void *buf;
+	size_t len;
+	off_t off;
+	int res;		/* out: bytes or negative errno */
+};
+
+/* Submit n operations at once and wait for all. Operations on one fd
+ * are ordered: each fdatasync runs after the writes before it (the ring
+ * drains in submission order with IOSQE_IO_DRAIN on syncs). Short reads
+ * and writes are completed by resubmitting. Returns 0 or the first error. */
+int osd_uring_run(struct uring_io *ios, int n);
+
+/* Convenience: one full read; returns bytes read (short at EOF) or -errno. */
+ssize_t osd_uring_pread(int fd, void *buf, size_t len, off_t off);
+
+/* Tear down this thread's ring (thread exit). */
+void osd_uring_thread_exit(void);
+
+#endif
