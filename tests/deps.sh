@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install the Debian packages ClaudeFS needs to build, test and demo, if
+# any is missing. Non-interactive; a no-op when all are present.
+set -euo pipefail
+
+pkgs=(
+	build-essential pkg-config
+	protobuf-c-compiler libprotobuf-c-dev
+	libnng-dev liburing-dev libfuse3-dev fuse3
+	libisal-dev libsodium-dev libjansson-dev
+	check libsubunit-dev liblmdb-dev libraft-dev libcurl4-openssl-dev
+	fio attr acl util-linux
+)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: run as root (or install the packages above)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,445 @@
+/* Namespace operations on a real LMDB store in a temporary directory:
+ * each test commits its operations as the MDS writer would and checks
+ * what a user of the file system would see. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "../../mds/namespace.h"
+
+static struct cfs_ns ns;
+static char dir[64];
+static const struct cfs_cred root = { 0, 0, 0, { 0 } };
+static const struct cfs_cred alice = { 1000, 1000, 1, { 2000 } };
+static const struct cfs_cred bob = { 1001, 1001, 0, { 0 } };
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/cfs_ns_test_XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(cfs_ns_open(&ns, dir, 64 << 20), 0);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	cfs_ns_close(&ns);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Run one operation in its own committed write transaction. */
+#define W(expr)                                                              \
+	({                                                                   \
+		MDB_txn *txn_;                                               \
+		int rc_;                                                     \
+		ck_assert_int_eq(cfs_ns_begin(&ns, NULL, true, &txn_), 0);   \
+		rc_ = (expr);                                                \
+		if (rc_ == 0)                                                \
+			ck_assert_int_eq(cfs_ns_commit(txn_), 0);            \
+		else                                                         \
+			cfs_ns_abort(txn_);                                  \
+		rc_;                                                         \
+	})
+#define txn txn_
+
+static uint64_t mk(const struct cfs_cred *cr, uint64_t parent,
+		   const char *name, uint32_t mode)
+{
+	struct cfs_inode in;
+
+	ck_assert_int_eq(W(cfs_ns_mknod(&ns, txn, cr, parent, name,
+					strlen(name), mode, 0, true, &in)),
+			 0);
+	return in.ino;
+}
+
+static int look(const struct cfs_cred *cr, uint64_t parent, const char *name,
+		struct cfs_inode *out)
+{
+	struct cfs_inode tmp;
+
+	return W(cfs_ns_lookup(&ns, txn, cr, parent, name, strlen(name),
+			       out ? out : &tmp));
+}
+
+static struct cfs_inode attr(uint64_t ino)
+{
+	struct cfs_inode in;
+
+	ck_assert_int_eq(W(cfs_ns_getattr(&ns, txn, ino, &in)), 0);
+	return in;
+}
+
+START_TEST(test_create_lookup_unlink_file)
+{
+	struct cfs_inode in;
+	uint64_t f = mk(&root, CFS_ROOT_INO, "a", S_IFREG | 0644);
+
+	ck_assert_int_eq(look(&root, CFS_ROOT_INO, "a", &in), 0);
+	ck_assert_uint_eq(in.ino, f);
+	ck_assert_uint_eq(in.nlink, 1);
+	ck_assert_int_eq(W(cfs_ns_mknod(&ns, txn, &root, CFS_ROOT_INO, "a", 1,
+					S_IFREG | 0644, 0, true, &in)),
+			 -EEXIST);
+	ck_assert_int_eq(W(cfs_ns_unlink(&ns, txn, &root, CFS_ROOT_INO, "a",
+					 1)), 0);
+	ck_assert_int_eq(look(&root, CFS_ROOT_INO, "a", NULL), -ENOENT);
+	ck_assert_int_eq(W(cfs_ns_getattr(&ns, txn, f, &in)), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_names_are_checked)
+{
+	char longname[300];
+	struct cfs_inode in;
+
+	memset(longname, 'x', sizeof(longname));
+	ck_assert_int_eq(W(cfs_ns_mknod(&ns, txn, &root, CFS_ROOT_INO, longname,
+					256, S_IFREG, 0, true, &in)),
+			 -ENAMETOOLONG);
+	ck_assert_int_eq(W(cfs_ns_mknod(&ns, txn, &root, CFS_ROOT_INO, longname,
+					255, S_IFREG, 0, true, &in)),
+			 0);
+	ck_assert_int_eq(W(cfs_ns_mknod(&ns, txn, &root, CFS_ROOT_INO, "a/b", 3,
+					S_IFREG, 0, true, &in)),
+			 -EINVAL);
+	/* every byte but '/' and NUL is a valid name byte */
+	ck_assert_int_eq(W(cfs_ns_mknod(&ns, txn, &root, CFS_ROOT_INO,
+					"\x01\xff\n ", 4, S_IFREG, 0, true,
+					&in)), 0);
+}
+END_TEST
+
+START_TEST(test_mkdir_rmdir_and_link_counts)
+{
+	uint64_t d = mk(&root, CFS_ROOT_INO, "d", S_IFDIR | 0755);
+	uint64_t e;
+
+	ck_assert_uint_eq(attr(CFS_ROOT_INO).nlink, 3);
+	ck_assert_uint_eq(attr(d).nlink, 2);
+	e = mk(&root, d, "e", S_IFDIR | 0755);
+	ck_assert_uint_eq(attr(d).nlink, 3);
+	mk(&root, e, "f", S_IFREG | 0644);
+	ck_assert_int_eq(W(cfs_ns_rmdir(&ns, txn, &root, d, "e", 1)),
+			 -ENOTEMPTY);
+	ck_assert_int_eq(W(cfs_ns_unlink(&ns, txn, &root, d, "e", 1)), -EISDIR);
+	ck_assert_int_eq(W(cfs_ns_rmdir(&ns, txn, &root, e, "f", 1)), -ENOTDIR);
+	ck_assert_int_eq(W(cfs_ns_unlink(&ns, txn, &root, e, "f", 1)), 0);
+	ck_assert_int_eq(W(cfs_ns_rmdir(&ns, txn, &root, d, "e", 1)), 0);
+	ck_assert_uint_eq(attr(d).nlink, 2);
+}
+END_TEST
+
+START_TEST(test_hard_links_and_symlinks)
+{
+	uint64_t f = mk(&root, CFS_ROOT_INO, "f", S_IFREG | 0644);
+	uint64_t d = mk(&root, CFS_ROOT_INO, "d", S_IFDIR | 0755);
+	struct cfs_inode in;
+	char buf[64];
+	size_t len;
+
+	ck_assert_int_eq(W(cfs_ns_link(&ns, txn, &root, f, d, "g", 1, &in)), 0);
+	ck_assert_uint_eq(attr(f).nlink, 2);
+	ck_assert_int_eq(W(cfs_ns_link(&ns, txn, &root, d, CFS_ROOT_INO, "x",
+				       1, &in)), -EPERM);
+	ck_assert_int_eq(W(cfs_ns_unlink(&ns, txn, &root, CFS_ROOT_INO, "f",
+					 1)), 0);
+	ck_assert_uint_eq(attr(f).nlink, 1);
+	ck_assert_int_eq(W(cfs_ns_symlink(&ns, txn, &root, CFS_ROOT_INO, "s",
+					  1, "d/g", 3, &in)), 0);
+	ck_assert_int_eq(W(cfs_ns_readlink(&ns, txn, in.ino, buf, sizeof(buf),
+					   &len)), 0);
+	ck_assert_uint_eq(len, 3);
+	ck_assert_mem_eq(buf, "d/g", 3);
+	ck_assert_int_eq(W(cfs_ns_readlink(&ns, txn, f, buf, sizeof(buf),
+					   &len)), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_rename_rules)
+{
+	uint64_t a = mk(&root, CFS_ROOT_INO, "a", S_IFDIR | 0755);
+	uint64_t b = mk(&root, CFS_ROOT_INO, "b", S_IFDIR | 0755);
+	uint64_t f = mk(&root, a, "f", S_IFREG | 0644);
+	struct cfs_inode in;
+
+	mk(&root, a, "sub", S_IFDIR | 0755);
+	mk(&root, b, "g", S_IFREG | 0644);
+	/* into its own subtree */
+	ck_assert_int_eq(W(cfs_ns_rename(&ns, txn, &root, CFS_ROOT_INO, "a", 1,
+					 a, "x", 1, 0)), -EINVAL);
+	/* file over a directory and back */
+	ck_assert_int_eq(W(cfs_ns_rename(&ns, txn, &root, a, "f", 1, a, "sub",
+					 3, 0)), -EISDIR);
+	ck_assert_int_eq(W(cfs_ns_rename(&ns, txn, &root, a, "sub", 3, a, "f",
+					 1, 0)), -ENOTDIR);
+	ck_assert_int_eq(W(cfs_ns_rename(&ns, txn, &root, a, "f", 1, b, "g", 1,
+					 RENAME_NOREPLACE)), -EEXIST);
+	/* replace: g's inode goes, f keeps its inode under the new name */
+	ck_assert_int_eq(W(cfs_ns_rename(&ns, txn, &root, a, "f", 1, b, "g", 1,
+					 0)), 0);
+	ck_assert_int_eq(look(&root, b, "g", &in), 0);
+	ck_assert_uint_eq(in.ino, f);
+	ck_assert_int_eq(look(&root, a, "f", NULL), -ENOENT);
+	/* a directory moves: parents' link counts follow */
+	ck_assert_int_eq(W(cfs_ns_rename(&ns, txn, &root, a, "sub", 3, b, "sub",
+					 3, 0)), 0);
+	ck_assert_uint_eq(attr(a).nlink, 2);
+	ck_assert_uint_eq(attr(b).nlink, 3);
+	ck_assert_int_eq(look(&root, b, "sub", &in), 0);
+	ck_assert_int_eq(look(&root, in.ino, "..", &in), 0);
+	ck_assert_uint_eq(in.ino, b);
+	/* exchange swaps */
+	mk(&root, a, "h", S_IFREG | 0644);
+	ck_assert_int_eq(W(cfs_ns_rename(&ns, txn, &root, a, "h", 1, b, "sub",
+					 3, RENAME_EXCHANGE)), 0);
+	ck_assert_int_eq(look(&root, a, "h", &in), 0);
+	ck_assert(S_ISDIR(in.mode));
+	ck_assert_uint_eq(attr(a).nlink, 3);
+	ck_assert_uint_eq(attr(b).nlink, 2);
+	/* over an empty directory works, over a full one does not */
+	mk(&root, a, "empty", S_IFDIR | 0755);
+	mk(&root, a, "full", S_IFDIR | 0755);
+	mk(&root, a, "mover", S_IFDIR | 0755);
+	ck_assert_int_eq(look(&root, a, "full", &in), 0);
+	mk(&root, in.ino, "x", S_IFREG);
+	ck_assert_int_eq(W(cfs_ns_rename(&ns, txn, &root, a, "mover", 5, a,
+					 "full", 4, 0)), -ENOTEMPTY);
+	ck_assert_int_eq(W(cfs_ns_rename(&ns, txn, &root, a, "mover", 5, a,
+					 "empty", 5, 0)), 0);
+}
+END_TEST
+
+START_TEST(test_readdir_cookies_survive_changes)
+{
+	struct cfs_dirent ents[4];
+	size_t n, total = 0;
+	uint64_t cookie = 0;
+	bool eof = false, seen[100] = { false };
+	int churn = 0;
+	char name[32];
+
+	for (int i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "f%03d", i);
+		mk(&root, CFS_ROOT_INO, name, S_IFREG | 0644);
+	}
+	while (!eof) {
+		ck_assert_int_eq(W(cfs_ns_readdir(&ns, txn, &root, CFS_ROOT_INO,
+						  cookie, ents, 4, &n, &eof)),
+				 0);
+		for (size_t i = 0; i < n; i++) {
+			int k = atoi(ents[i].name + 1);
+
+			if (ents[i].name[0] != 'f')
+				continue;	/* added during the walk */
+			ck_assert(!seen[k]);	/* never twice */
+			seen[k] = true;
+			total++;
+			cookie = ents[i].cookie;
+		}
+		if (n)
+			cookie = ents[n - 1].cookie;
+		/* churn while listing: add an entry and remove another */
+		snprintf(name, sizeof(name), "g%d", ++churn);
+		mk(&root, CFS_ROOT_INO, name, S_IFREG);
+		if (churn > 4) {
+			snprintf(name, sizeof(name), "g%d", churn - 4);
+			W(cfs_ns_unlink(&ns, txn, &root, CFS_ROOT_INO, name,
+					strlen(name)));
+		}
+	}
+	/* everything present throughout was returned */
+	ck_assert_uint_eq(total, 100);
+}
+END_TEST
+
+START_TEST(test_permission_checks)
+{
+	struct cfs_inode in;
+	struct cfs_setattr sa = { 0 };
+	uint64_t pub = mk(&root, CFS_ROOT_INO, "pub", S_IFDIR | 01777);
+	uint64_t priv = mk(&root, CFS_ROOT_INO, "priv", S_IFDIR | 0700);
+	uint64_t f;
+
+	ck_assert_int_eq(W(cfs_ns_mknod(&ns, txn, &alice, CFS_ROOT_INO, "no",
+					2, S_IFREG | 0644, 0, true, &in)),
+			 -EACCES);
+	ck_assert_int_eq(look(&alice, priv, "anything", NULL), -EACCES);
+	f = mk(&alice, pub, "mine", S_IFREG | 0600);
+	ck_assert_uint_eq(attr(f).uid, 1000);
+	ck_assert_int_eq(W(cfs_ns_open_check(&ns, txn, &bob, f, O_RDONLY, &in)),
+			 -EACCES);
+	ck_assert_int_eq(W(cfs_ns_open_check(&ns, txn, &alice, f, O_RDWR, &in)),
+			 0);
+	/* sticky: bob cannot remove or rename alice's file */
+	ck_assert_int_eq(W(cfs_ns_unlink(&ns, txn, &bob, pub, "mine", 4)),
+			 -EPERM);
+	ck_assert_int_eq(W(cfs_ns_rename(&ns, txn, &bob, pub, "mine", 4, pub,
+					 "b", 1, 0)), -EPERM);
+	/* chmod by non-owner, chown to another user by non-root */
+	sa.valid = CFS_SET_MODE;
+	sa.mode = 0777;
+	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &bob, f, &sa, &in)), -EPERM);
+	sa.valid = CFS_SET_UID;
+	sa.uid = 1001;
+	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &alice, f, &sa, &in)),
+			 -EPERM);
+	/* chgrp to a supplementary group of the owner is allowed */
+	sa.valid = CFS_SET_GID;
+	sa.gid = 2000;
+	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &alice, f, &sa, &in)), 0);
+	ck_assert_uint_eq(attr(f).gid, 2000);
+	/* explicit times need ownership; "now" needs write access */
+	sa.valid = CFS_SET_MTIME;
+	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &bob, f, &sa, &in)), -EPERM);
+	sa.valid = CFS_SET_MTIME_NOW;
+	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &bob, f, &sa, &in)),
+			 -EACCES);
+}
+END_TEST
+
+START_TEST(test_setgid_directory_and_suid_clearing)
+{
+	struct cfs_inode in;
+	struct cfs_setattr sa = { 0 };
+	uint64_t d = mk(&root, CFS_ROOT_INO, "shared", S_IFDIR | 02777);
+	uint64_t sub, f;
+
+	sa.valid = CFS_SET_GID;
+	sa.gid = 2000;
+	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &root, d, &sa, &in)), 0);
+	sub = mk(&bob, d, "sub", S_IFDIR | 0755);
+	f = mk(&bob, d, "f", S_IFREG | 04755);
+	ck_assert_uint_eq(attr(sub).gid, 2000);
+	ck_assert(attr(sub).mode & S_ISGID);
+	ck_assert_uint_eq(attr(f).gid, 2000);
+	/* chown by root clears setuid */
+	sa.valid = CFS_SET_UID;
+	sa.uid = 1000;
+	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &root, f, &sa, &in)), 0);
+	ck_assert(!(attr(f).mode & S_ISUID));
+}
+END_TEST
+
+START_TEST(test_xattr_flags_limits_and_namespaces)
+{
+	uint64_t f = mk(&root, CFS_ROOT_INO, "f", S_IFREG | 0644);
+	char buf[128], big[CFS_XATTR_SIZE_MAX + 1] = { 0 };
+	size_t len;
+
+	ck_assert_int_eq(W(cfs_ns_setxattr(&ns, txn, &root, f, "user.a", "1", 1,
+					   XATTR_REPLACE)), -ENODATA);
+	ck_assert_int_eq(W(cfs_ns_setxattr(&ns, txn, &root, f, "user.a", "1", 1,
+					   XATTR_CREATE)), 0);
+	ck_assert_int_eq(W(cfs_ns_setxattr(&ns, txn, &root, f, "user.a", "2", 1,
+					   XATTR_CREATE)), -EEXIST);
+	ck_assert_int_eq(W(cfs_ns_setxattr(&ns, txn, &root, f, "user.a", "22",
+					   2, XATTR_REPLACE)), 0);
+	ck_assert_int_eq(W(cfs_ns_getxattr(&ns, txn, &root, f, "user.a", buf,
+					   sizeof(buf), &len)), 0);
+	ck_assert_uint_eq(len, 2);
+	ck_assert_int_eq(W(cfs_ns_getxattr(&ns, txn, &root, f, "user.a", buf, 1,
+					   &len)), -ERANGE);
+	ck_assert_int_eq(W(cfs_ns_getxattr(&ns, txn, &root, f, "user.zz", buf,
+					   sizeof(buf), &len)), -ENODATA);
+	ck_assert_int_eq(W(cfs_ns_setxattr(&ns, txn, &root, f, "user.big", big,
+					   sizeof(big), 0)), -E2BIG);
+	ck_assert_int_eq(W(cfs_ns_setxattr(&ns, txn, &root, f, "bogus.a", "1",
+					   1, 0)), -EOPNOTSUPP);
+	ck_assert_int_eq(W(cfs_ns_setxattr(&ns, txn, &alice, f, "trusted.t",
+					   "1", 1, 0)), -EPERM);
+	ck_assert_int_eq(W(cfs_ns_setxattr(&ns, txn, &root, f, "trusted.t", "1",
+					   1, 0)), 0);
+	/* trusted.* is listed for root only */
+	ck_assert_int_eq(W(cfs_ns_listxattr(&ns, txn, &root, f, buf,
+					    sizeof(buf), &len)), 0);
+	ck_assert_uint_eq(len, strlen("trusted.t") + 1 + strlen("user.a") + 1);
+	ck_assert_int_eq(W(cfs_ns_listxattr(&ns, txn, &alice, f, buf,
+					    sizeof(buf), &len)), 0);
+	ck_assert_uint_eq(len, strlen("user.a") + 1);
+	ck_assert_int_eq(W(cfs_ns_removexattr(&ns, txn, &root, f, "user.a")), 0);
+	ck_assert_int_eq(W(cfs_ns_removexattr(&ns, txn, &root, f, "user.a")),
+			 -ENODATA);
+}
+END_TEST
+
+static bool always_open(void *arg, uint64_t ino)
+{
+	(void)arg;
+	(void)ino;
+	return true;
+}
+
+START_TEST(test_unlinked_open_file_lives_until_release_and_restart)
+{
+	uint64_t f = mk(&root, CFS_ROOT_INO, "f", S_IFREG | 0644), ino, size;
+	unsigned reaped;
+	struct cfs_inode in;
+
+	ns.is_open = always_open;
+	ck_assert_int_eq(W(cfs_ns_unlink(&ns, txn, &root, CFS_ROOT_INO, "f",
+					 1)), 0);
+	ns.is_open = NULL;
+	ck_assert_int_eq(W(cfs_ns_getattr(&ns, txn, f, &in)), 0);
+	ck_assert_uint_eq(in.nlink, 0);
+	/* a restart reaps it, and its data is queued for purge */
+	cfs_ns_close(&ns);
+	ck_assert_int_eq(cfs_ns_open(&ns, dir, 64 << 20), 0);
+	ck_assert_int_eq(W(cfs_ns_reap_orphans(&ns, txn, &reaped)), 0);
+	ck_assert_uint_eq(reaped, 1);
+	ck_assert_int_eq(W(cfs_ns_getattr(&ns, txn, f, &in)), -ENOENT);
+	ck_assert_int_eq(W(cfs_ns_purge_next(&ns, txn, 0, &ino, &size)), 0);
+	ck_assert_uint_eq(ino, f);
+}
+END_TEST
+
+START_TEST(test_setattr_size_and_written)
+{
+	uint64_t f = mk(&root, CFS_ROOT_INO, "f", S_IFREG | 0644);
+	struct cfs_setattr sa = { .valid = CFS_SET_SIZE, .size = 5ull << 32 };
+	struct cfs_inode in;
+
+	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &root, f, &sa, &in)), 0);
+	ck_assert_uint_eq(attr(f).size, 5ull << 32);
+	ck_assert_int_eq(W(cfs_ns_written(&ns, txn, f, 100, 1, &in)), 0);
+	ck_assert_uint_eq(attr(f).size, 5ull << 32);	/* never shrinks */
+	ck_assert_int_eq(W(cfs_ns_written(&ns, txn, f, 6ull << 32, 2, &in)), 0);
+	ck_assert_uint_eq(attr(f).size, 6ull << 32);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("namespace");
+	TCase *tc = tcase_create("namespace");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_create_lookup_unlink_file);
+	tcase_add_test(tc, test_names_are_checked);
+	tcase_add_test(tc, test_mkdir_rmdir_and_link_counts);
+	tcase_add_test(tc, test_hard_links_and_symlinks);
+	tcase_add_test(tc, test_rename_rules);
+	tcase_add_test(tc, test_readdir_cookies_survive_changes);
+	tcase_add_test(tc, test_permission_checks);
+	tcase_add_test(tc, test_setgid_directory_and_suid_clearing);
+	tcase_add_test(tc, test_xattr_flags_limits_and_namespaces);
+	tcase_add_test(tc, test_unlinked_open_file_lives_until_release_and_restart);
+	tcase_add_test(tc, test_setattr_size_and_written);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,144 @@
+/* Placement: deterministic, one replica per failure domain, balanced,
+ * primary skips down targets, and adding a target moves little. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfs/map.h"
+
+struct test_map {
+	Cfs__ClusterMap m;
+	Cfs__OsdInfo osd[16], *ptr[16];
+	char names[16][16], domains[16][16];
+};
+
+static void make_map(struct test_map *t, int n, int per_domain, int replicas)
+{
+	cfs__cluster_map__init(&t->m);
+	for (int i = 0; i < n; i++) {
+		cfs__osd_info__init(&t->osd[i]);
+		t->osd[i].id = (uint32_t)(i + 1);
+		snprintf(t->names[i], 16, "127.0.0.%d:1", i + 1);
+		snprintf(t->domains[i], 16, "rack%d", i / per_domain);
+		t->osd[i].addr = t->names[i];
+		t->osd[i].domain = t->domains[i];
+		t->osd[i].weight = 100;
+		t->osd[i].in = true;
+		t->osd[i].state = CFS__OSD_STATE__OSD_UP;
+		t->ptr[i] = &t->osd[i];
+	}
+	t->m.osds = t->ptr;
+	t->m.n_osds = (size_t)n;
+	t->m.pg_count = 4096;
+	t->m.replicas = (uint32_t)replicas;
+}
+
+START_TEST(test_placement_is_deterministic_and_distinct_domains)
+{
+	struct test_map t;
+	int a[8], b[8];
+
+	make_map(&t, 8, 2, 3);	/* 4 domains of 2 */
+	for (uint32_t pg = 0; pg < 4096; pg++) {
+		int n = cfs_placement_targets(&t.m, pg, a, 8);
+
+		ck_assert_int_eq(n, 3);
+		ck_assert_int_eq(cfs_placement_targets(&t.m, pg, b, 8), 3);
+		ck_assert_mem_eq(a, b, sizeof(int) * 3);
+		for (int i = 0; i < n; i++)
+			for (int j = 0; j < i; j++)
+				ck_assert_str_ne(t.osd[a[i]].domain,
+						 t.osd[a[j]].domain);
+	}
+}
+END_TEST
+
+START_TEST(test_replicas_capped_by_failure_domains)
+{
+	struct test_map t;
+	int a[8];
+
+	make_map(&t, 2, 1, 3);
+	ck_assert_int_eq(cfs_map_domains(&t.m), 2);
+	ck_assert_int_eq(cfs_placement_targets(&t.m, 7, a, 8), 2);
+}
+END_TEST
+
+START_TEST(test_primaries_are_balanced)
+{
+	struct test_map t;
+	int count[16] = { 0 }, a[8];
+
+	make_map(&t, 6, 1, 3);
+	for (uint32_t pg = 0; pg < 4096; pg++) {
+		cfs_placement_targets(&t.m, pg, a, 8);
+		count[a[0]]++;
+	}
+	for (int i = 0; i < 6; i++) {
+		ck_assert_int_gt(count[i], 4096 / 6 * 3 / 4);
+		ck_assert_int_lt(count[i], 4096 / 6 * 5 / 4);
+	}
+}
+END_TEST
+
+START_TEST(test_primary_skips_down_targets)
+{
+	struct test_map t;
+	int a[8], p;
+
+	make_map(&t, 3, 1, 3);
+	cfs_placement_chunk(&t.m, 42, 0, a, 8);
+	p = cfs_placement_primary(&t.m, 42, 0);
+	ck_assert_int_eq(p, a[0]);
+	t.osd[a[0]].state = CFS__OSD_STATE__OSD_DOWN;
+	ck_assert_int_eq(cfs_placement_primary(&t.m, 42, 0), a[1]);
+	t.osd[a[1]].state = CFS__OSD_STATE__OSD_DOWN;
+	t.osd[a[2]].state = CFS__OSD_STATE__OSD_DOWN;
+	ck_assert_int_eq(cfs_placement_primary(&t.m, 42, 0), -1);
+}
+END_TEST
+
+START_TEST(test_adding_a_target_moves_only_what_it_wins)
+{
+	struct test_map t;
+	int before[4096], a[8], moved = 0;
+
+	make_map(&t, 5, 1, 1);
+	for (uint32_t pg = 0; pg < 4096; pg++) {
+		cfs_placement_targets(&t.m, pg, a, 8);
+		before[pg] = t.osd[a[0]].id;
+	}
+	make_map(&t, 6, 1, 1);
+	for (uint32_t pg = 0; pg < 4096; pg++) {
+		cfs_placement_targets(&t.m, pg, a, 8);
+		if ((int)t.osd[a[0]].id != before[pg]) {
+			ck_assert_uint_eq(t.osd[a[0]].id, 6);
+			moved++;
+		}
+	}
+	/* about one sixth moves, all of it to the new target */
+	ck_assert_int_gt(moved, 4096 / 6 * 3 / 4);
+	ck_assert_int_lt(moved, 4096 / 6 * 5 / 4);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("placement");
+	TCase *tc = tcase_create("placement");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_placement_is_deterministic_and_distinct_domains);
+	tcase_add_test(tc, test_replicas_capped_by_failure_domains);
+	tcase_add_test(tc, test_primaries_are_balanced);
+	tcase_add_test(tc, test_primary_skips_down_targets);
+	tcase_add_test(tc, test_adding_a_target_moves_only_what_it_wins);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,214 @@
+/* The RPC layer: frame encoding, defensive decoding, a live server on
+ * loopback (status and bulk round trips, the reply cache), and timeouts
+ * toward an address nobody answers. */
+#include <check.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cfs/rpc.h"
+#include "mds.pb-c.h"
+
+static _Atomic int creates;
+
+/* method 1 echoes the name back as an xattr value and the bulk reversed */
+static int h_echo(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
+{
+	const Cfs__MdsName *r = (const void *)m;
+	Cfs__MdsXattrReply rep = CFS__MDS_XATTR_REPLY__INIT;
+	char *rev = malloc(rq->bulk_len + 1);
+	int rc;
+
+	(void)arg;
+	for (size_t i = 0; i < rq->bulk_len; i++)
+		rev[i] = ((const char *)rq->bulk)[rq->bulk_len - 1 - i];
+	rep.value = r->name;
+	rc = cfs_rpc_reply(rq, &rep.base, rev, rq->bulk_len);
+	free(rev);
+	return rc;
+}
+
+/* method 2 fails with the errno given as parent */
+static int h_fail(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
+{
+	(void)arg;
+	(void)rq;
+	return -(int)((const Cfs__MdsName *)m)->parent;
+}
+
+/* method 3 counts; its replies are cached */
+static int h_create(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
+{
+	(void)arg;
+	(void)rq;
+	(void)m;
+	return atomic_fetch_add(&creates, 1) == 0 ? 0 : -EEXIST;
+}
+
+static const struct cfs_rpc_method methods[] = {
+	[1] = { &cfs__mds_name__descriptor, h_echo, false },
+	[2] = { &cfs__mds_name__descriptor, h_fail, false },
+	[3] = { &cfs__mds_name__descriptor, h_create, true },
+};
+
+START_TEST(test_frame_round_trip_and_bulk)
+{
+	Cfs__MdsName n = CFS__MDS_NAME__INIT;
+	struct cfs_rpc_req rq;
+	ProtobufCMessage *body;
+	void *frame;
+	size_t len;
+
+	n.parent = 77;
+	n.name.data = (uint8_t *)"abc";
+	n.name.len = 3;
+	ck_assert_int_eq(cfs_rpc_frame_encode(1, 5, 9, &n.base, "BULK", 4,
+					      &frame, &len), 0);
+	ck_assert_int_eq(cfs_rpc_frame_decode_request(frame, len, methods, 4,
+						      &rq, &body), 0);
+	ck_assert_uint_eq(rq.client_id, 5);
+	ck_assert_uint_eq(rq.request_id, 9);
+	ck_assert_uint_eq(rq.bulk_len, 4);
+	ck_assert_mem_eq(rq.bulk, "BULK", 4);
+	ck_assert_uint_eq(((Cfs__MdsName *)body)->parent, 77);
+	protobuf_c_message_free_unpacked(body, NULL);
+	free(frame);
+}
+END_TEST
+
+START_TEST(test_malformed_frames_are_rejected)
+{
+	Cfs__MdsName n = CFS__MDS_NAME__INIT;
+	struct cfs_rpc_req rq;
+	ProtobufCMessage *body;
+	uint8_t junk[64] = { 0 };
+	void *frame;
+	size_t len;
+
+	ck_assert_int_eq(cfs_rpc_frame_decode_request(junk, 3, methods, 4, &rq,
+						      &body), -EBADMSG);
+	/* a length prefix past the end */
+	memset(junk, 0xff, sizeof(junk));
+	ck_assert_int_eq(cfs_rpc_frame_decode_request(junk, sizeof(junk),
+						      methods, 4, &rq, &body),
+			 -EBADMSG);
+	/* garbage of the right length */
+	junk[0] = 60;
+	junk[1] = junk[2] = junk[3] = 0;
+	ck_assert_int_eq(cfs_rpc_frame_decode_request(junk, sizeof(junk),
+						      methods, 4, &rq, &body),
+			 -EBADMSG);
+	/* a method nobody serves */
+	ck_assert_int_eq(cfs_rpc_frame_encode(9, 1, 1, &n.base, NULL, 0, &frame,
+					      &len), 0);
+	ck_assert_int_eq(cfs_rpc_frame_decode_request(frame, len, methods, 4,
+						      &rq, &body), -EOPNOTSUPP);
+	free(frame);
+	/* a truncated frame */
+	ck_assert_int_eq(cfs_rpc_frame_encode(1, 1, 1, &n.base, NULL, 0, &frame,
+					      &len), 0);
+	ck_assert_int_eq(cfs_rpc_frame_decode_request(frame, len - 1, methods,
+						      4, &rq, &body),
+			 -EBADMSG);
+	free(frame);
+}
+END_TEST
+
+static const char *addr = "127.0.0.1:17999";
+
+START_TEST(test_live_call_status_bulk_and_reply_cache)
+{
+	struct cfs_rpc_server *srv;
+	struct cfs_rpc_client *cl;
+	Cfs__MdsName n = CFS__MDS_NAME__INIT;
+	struct cfs_rpc_call c = { 0 };
+	char bulk[100000];
+
+	for (size_t i = 0; i < sizeof(bulk); i++)
+		bulk[i] = (char)i;
+	ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4, NULL, 4),
+			 0);
+	ck_assert_int_eq(cfs_rpc_client_new(&cl), 0);
+	n.name.data = (uint8_t *)"hello";
+	n.name.len = 5;
+	c.method = 1;
+	c.req = &n.base;
+	c.bulk = bulk;
+	c.bulk_len = sizeof(bulk);
+	c.rep_desc = &cfs__mds_xattr_reply__descriptor;
+	ck_assert_int_eq(cfs_rpc_call(cl, addr, &c), 0);
+	ck_assert_ptr_nonnull(c.rep);
+	ck_assert_mem_eq(((Cfs__MdsXattrReply *)c.rep)->value.data, "hello", 5);
+	ck_assert_uint_eq(c.rep_bulk_len, sizeof(bulk));
+	ck_assert_int_eq(((const char *)c.rep_bulk)[0], bulk[sizeof(bulk) - 1]);
+	cfs_rpc_call_done(&c);
+
+	/* an errno travels back unchanged */
+	memset(&c, 0, sizeof(c));
+	n.parent = ENOTEMPTY;
+	c.method = 2;
+	c.req = &n.base;
+	ck_assert_int_eq(cfs_rpc_call(cl, addr, &c), -ENOTEMPTY);
+	cfs_rpc_call_done(&c);
+
+	/* a retried request (same id) is answered from the reply cache */
+	memset(&c, 0, sizeof(c));
+	c.method = 3;
+	c.req = &n.base;
+	c.request_id = 4242;
+	ck_assert_int_eq(cfs_rpc_call(cl, addr, &c), 0);
+	cfs_rpc_call_done(&c);
+	ck_assert_int_eq(cfs_rpc_call(cl, addr, &c), 0);
+	cfs_rpc_call_done(&c);
+	ck_assert_int_eq(atomic_load(&creates), 1);
+	/* a new request id runs the handler again */
+	c.request_id = 0;
+	ck_assert_int_eq(cfs_rpc_call(cl, addr, &c), -EEXIST);
+	cfs_rpc_call_done(&c);
+
+	cfs_rpc_client_free(cl);
+	cfs_rpc_server_stop(srv);
+}
+END_TEST
+
+START_TEST(test_call_to_dead_address_times_out)
+{
+	struct cfs_rpc_client *cl;
+	Cfs__MdsName n = CFS__MDS_NAME__INIT;
+	struct cfs_rpc_call c = { .method = 1, .req = &n.base,
+				  .timeout_ms = 300, .attempts = 2 };
+	struct timespec a, b;
+	double secs;
+
+	ck_assert_int_eq(cfs_rpc_client_new(&cl), 0);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	ck_assert_int_eq(cfs_rpc_call(cl, "127.0.0.1:1", &c), -ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	cfs_rpc_call_done(&c);
+	secs = (double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
+	ck_assert(secs >= 0.5 && secs < 3.0);
+	cfs_rpc_client_free(cl);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("rpc");
+	TCase *tc = tcase_create("rpc");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_frame_round_trip_and_bulk);
+	tcase_add_test(tc, test_malformed_frames_are_rejected);
+	tcase_add_test(tc, test_live_call_status_bulk_and_reply_cache);
+	tcase_add_test(tc, test_call_to_dead_address_times_out);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
