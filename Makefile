@@ -42,43 +42,42 @@ all: $(PROGRAMS) $(UNIT_BIN)
 
 # Every object depends on the generated headers; -MMD tracks the rest.
 # V=1 shows the full commands.
-Q := $(if $(V),,@)
 say = $(if $(V),,@echo "  $(1) $(2)";)
 
 $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: proto/%.proto
 	@mkdir -p $(GEN)
-	$(call say,PROTOC,$<)$(Q)protoc-c --c_out=$(GEN) -Iproto $<
+	$(call say,PROTOC,$<)protoc-c --c_out=$(GEN) -Iproto $<
 
 $(OBJ)/gen/%.o: $(GEN)/%.c $(PROTO_HDR)
 	@mkdir -p $(dir $@)
-	$(call say,CC,$<)$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-parameter -MMD -c $< -o $@
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-parameter -MMD -c $< -o $@
 
 $(OBJ)/%.o: %.c $(PROTO_HDR)
 	@mkdir -p $(dir $@)
-	$(call say,CC,$<)$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -c $< -o $@
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -c $< -o $@
 
 $(BUILD)/libcfscommon.a: $(COMMON_OBJ)
-	$(call say,AR,$@)$(Q)ar rcs $@ $^
+	$(call say,AR,$@)ar rcs $@ $^
 $(BUILD)/libcfs.a: $(LIBCFS_OBJ)
-	$(call say,AR,$@)$(Q)ar rcs $@ $^
+	$(call say,AR,$@)ar rcs $@ $^
 
 $(BIN)/cfs-mds: $(OBJ)/mds/main.o $(MDS_OBJ) $(BUILD)/libcfscommon.a
 	@mkdir -p $(BIN)
-	$(call say,LD,$@)$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 $(BIN)/cfs-osd: $(OBJ)/osd/main.o $(OSD_OBJ) $(BUILD)/libcfscommon.a
 	@mkdir -p $(BIN)
-	$(call say,LD,$@)$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 $(BIN)/cfs-fuse: $(patsubst %.c,$(OBJ)/%.o,$(wildcard clients/fuse/*.c)) $(BUILD)/libcfs.a $(BUILD)/libcfscommon.a
 	@mkdir -p $(BIN)
-	$(call say,LD,$@)$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 $(BIN)/cfs: $(patsubst %.c,$(OBJ)/%.o,$(wildcard clients/cli/*.c)) $(BUILD)/libcfs.a $(BUILD)/libcfscommon.a
 	@mkdir -p $(BIN)
-	$(call say,LD,$@)$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # Unit tests link the modules they test (all but the daemons' main.c).
 $(BIN)/test_%: $(OBJ)/tests/unit/test_%.o $(MDS_OBJ) $(OSD_OBJ) $(BUILD)/libcfs.a $(BUILD)/libcfscommon.a
 	@mkdir -p $(BIN)
-	$(call say,LD,$@)$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs check)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs check)
 
 deps:
 	@tests/deps.sh
