@@ -36,7 +36,9 @@ struct member {
 	uint32_t id;
 	char addr[64], node[64], domain[64];
 	uint64_t capacity, used;
-	bool up, in;
+	Cfs__OsdState state;
+	bool in;
+	bool stale;	/* marked down since it was last up: it missed changes */
 	int64_t last_heartbeat_ms;
 };
 

@@ -23,7 +23,8 @@ int64_t mds_now_ms(void)
 /* What is persisted of a member (runtime state is not). */
 struct member_rec {
 	uint32_t id;
-	uint32_t in;
+	uint16_t in;
+	uint16_t stale;
 	char addr[64], node[64], domain[64];
 	uint64_t capacity;
 };
@@ -85,12 +86,13 @@ int mds_members_load(struct mds *mds)
 			memset(m, 0, sizeof(*m));
 			m->id = r.id;
 			m->in = r.in;
+			m->stale = r.stale;
 			memcpy(m->addr, r.addr, sizeof(m->addr));
 			memcpy(m->node, r.node, sizeof(m->node));
 			memcpy(m->domain, r.domain, sizeof(m->domain));
 			m->capacity = r.capacity;
 			/* assume up after a restart; heartbeats decide */
-			m->up = true;
+			m->state = CFS__OSD_STATE__OSD_UP;
 			m->last_heartbeat_ms = mds_now_ms();
 		}
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -143,8 +145,7 @@ Cfs__ClusterMap *mds_map_build(struct mds *mds)
 		o->node = m->node;
 		o->domain = m->domain;
 		o->weight = 100;
-		o->state = m->up ? CFS__OSD_STATE__OSD_UP :
-				   CFS__OSD_STATE__OSD_DOWN;
+		o->state = m->state;
 		o->in = m->in;
 		o->capacity = m->capacity;
 		o->used = m->used;
@@ -202,6 +203,7 @@ static void epoch_changed(struct mds *mds, const struct member *m)
 	if (m) {
 		ps.rec.id = m->id;
 		ps.rec.in = m->in;
+		ps.rec.stale = m->stale;
 		memcpy(ps.rec.addr, m->addr, sizeof(ps.rec.addr));
 		memcpy(ps.rec.node, m->node, sizeof(ps.rec.node));
 		memcpy(ps.rec.domain, m->domain, sizeof(ps.rec.domain));
@@ -261,7 +263,8 @@ int mds_osd_register(struct mds *mds, const Cfs__MdsOsdRegister *req,
 	snprintf(m->domain, sizeof(m->domain), "%s", req->domain);
 	m->capacity = req->capacity;
 	m->used = req->used;
-	m->up = true;
+	/* whatever it held may be stale: it recovers before it is up */
+	m->state = CFS__OSD_STATE__OSD_RECOVERING;
 	m->last_heartbeat_ms = mds_now_ms();
 	mds->epoch++;
 	copy = *m;
@@ -273,10 +276,21 @@ int mds_osd_register(struct mds *mds, const Cfs__MdsOsdRegister *req,
 	return 0;
 }
 
+/* Whether a member other than m is up; mlock held. */
+static bool other_up(struct mds *mds, const struct member *m)
+{
+	for (size_t i = 0; i < mds->nmembers; i++)
+		if (&mds->members[i] != m &&
+		    mds->members[i].state == CFS__OSD_STATE__OSD_UP)
+			return true;
+	return false;
+}
+
 int mds_osd_heartbeat(struct mds *mds, const Cfs__MdsOsdHeartbeat *hb)
 {
 	struct member *m;
-	bool changed = false;
+	Cfs__OsdState want;
+	int rc = 0;
 
 	pthread_mutex_lock(&mds->mlock);
 	m = find_member(mds, hb->id);
@@ -287,17 +301,37 @@ int mds_osd_heartbeat(struct mds *mds, const Cfs__MdsOsdHeartbeat *hb)
 	m->last_heartbeat_ms = mds_now_ms();
 	m->capacity = hb->capacity;
 	m->used = hb->used;
-	if (!m->up) {
-		m->up = true;
+	want = hb->ready ? CFS__OSD_STATE__OSD_UP :
+			   CFS__OSD_STATE__OSD_RECOVERING;
+	if (m->state == CFS__OSD_STATE__OSD_DOWN) {
+		/* it was written around while down: recover first */
+		want = CFS__OSD_STATE__OSD_RECOVERING;
+		rc = -ESTALE;
+	} else if (want == CFS__OSD_STATE__OSD_UP && m->stale &&
+		   !other_up(mds, m)) {
+		/* it recovered from nobody: wait for a peer that is current */
+		want = CFS__OSD_STATE__OSD_RECOVERING;
+		rc = -EAGAIN;
+	}
+	if (m->state != want) {
+		bool stale_changed = want == CFS__OSD_STATE__OSD_UP && m->stale;
+		struct member copy;
+
+		m->state = want;
+		if (stale_changed)
+			m->stale = false;
+		copy = *m;
 		mds->epoch++;
-		changed = true;
-		cfs_log_info("osd up", "osd=%u epoch=%lu", m->id,
+		cfs_log_info(want == CFS__OSD_STATE__OSD_UP ? "osd up" :
+							      "osd recovering",
+			     "osd=%u epoch=%lu", m->id,
 			     (unsigned long)mds->epoch);
+		pthread_mutex_unlock(&mds->mlock);
+		epoch_changed(mds, stale_changed ? &copy : NULL);
+		return rc;
 	}
 	pthread_mutex_unlock(&mds->mlock);
-	if (changed)
-		epoch_changed(mds, NULL);
-	return 0;
+	return rc;
 }
 
 void mds_capacity(struct mds *mds, uint64_t *capacity, uint64_t *used)
@@ -327,15 +361,21 @@ static void *monitor_main(void *p)
 
 	while (!mds->stop) {
 		int64_t now = mds_now_ms();
+		struct member downed[16];
+		size_t ndowned = 0;
 		bool changed = false;
 
 		pthread_mutex_lock(&mds->mlock);
 		for (size_t i = 0; i < mds->nmembers; i++) {
 			struct member *m = &mds->members[i];
 
-			if (m->up && now - m->last_heartbeat_ms >
-					     mds->cfg.down_after_ms) {
-				m->up = false;
+			if (m->state != CFS__OSD_STATE__OSD_DOWN &&
+			    now - m->last_heartbeat_ms >
+				    mds->cfg.down_after_ms) {
+				m->state = CFS__OSD_STATE__OSD_DOWN;
+				m->stale = true;
+				if (ndowned < 16)
+					downed[ndowned++] = *m;
 				changed = true;
 				cfs_log_warn("osd marked down",
 					     "osd=%u addr=%s silent_ms=%ld",
@@ -347,7 +387,9 @@ static void *monitor_main(void *p)
 			mds->epoch++;
 		pthread_mutex_unlock(&mds->mlock);
 		if (changed) {
-			epoch_changed(mds, NULL);
+			for (size_t i = 0; i + 1 < ndowned; i++)
+				epoch_changed(mds, &downed[i]);
+			epoch_changed(mds, ndowned ? &downed[ndowned - 1] : NULL);
 			last_publish = now;
 		} else if (now - last_publish >= 1000) {
 			publish(mds);

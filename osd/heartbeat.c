@@ -67,6 +67,7 @@ static int register_once(struct osd *osd)
 	if (rc == 0 && (!rep || !rep->map))
 		rc = -EBADMSG;
 	if (rc == 0) {
+		osd->heartbeat_ok_ms = osd_now_ms();
 		osd->id = rep->id;
 		rc = save_id(osd, rep->id);
 		cfs_map_install(&osd->maps, rep->map);
@@ -108,11 +109,25 @@ static void *heartbeat_main(void *p)
 
 		hb.id = osd->id;
 		hb.map_epoch = cfs_map_epoch(&osd->maps);
+		hb.ready = osd->ready;
 		store_space(&osd->store, &hb.capacity, &hb.used);
 		rc = cfs_rpc_call(osd->peers, osd->cfg.mds, &c);
 		cfs_rpc_call_done(&c);
-		if (rc == -ENOENT)
-			osd_register(osd);
+		if (rc == 0 || rc == -ESTALE)
+			osd->heartbeat_ok_ms = osd_now_ms();
+		if (rc == -ESTALE) {
+			cfs_log_warn("marked down while away: recovering",
+				     "osd=%u", osd->id);
+			osd_recovery_request(osd);
+		}
+		if (rc == -EAGAIN && osd->ready) {
+			/* we missed changes and no current peer was up to
+			 * backfill us: try again until one is */
+			osd->heartbeat_ok_ms = osd_now_ms();
+			osd_recovery_request(osd);
+		}
+		if (rc == -ENOENT && osd_register(osd) == 0)
+			osd_recovery_request(osd);
 		usleep((useconds_t)osd->cfg.heartbeat_ms * 1000);
 	}
 	return NULL;

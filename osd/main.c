@@ -63,6 +63,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	cfs_map_holder_init(&osd.maps);
+	pthread_mutex_init(&osd.rlock, NULL);
+	pthread_cond_init(&osd.rcond, NULL);
 	rc = store_open(&osd.store, osd.cfg.data);
 	if (rc) {
 		cfs_log_error("cannot open chunk store", "dir=%s rc=%d",
@@ -85,6 +87,9 @@ int main(int argc, char **argv)
 	cfs_map_put(&osd.maps, map);
 	if (!rc)
 		rc = osd_heartbeat_start(&osd);
+	if (!rc)
+		rc = osd_recovery_start(&osd);
+	osd_recovery_request(&osd);	/* what we hold may be stale */
 	if (rc) {
 		cfs_log_error("cannot follow the cluster map", "rc=%d", rc);
 		return 1;
@@ -96,6 +101,10 @@ int main(int argc, char **argv)
 	osd.stop = true;
 	cfs_rpc_server_stop(osd.rpc);
 	pthread_join(osd.heartbeat, NULL);
+	pthread_mutex_lock(&osd.rlock);
+	pthread_cond_signal(&osd.rcond);
+	pthread_mutex_unlock(&osd.rlock);
+	pthread_join(osd.recovery, NULL);
 	cfs_map_holder_destroy(&osd.maps);
 	cfs_rpc_client_free(osd.peers);
 	store_close(&osd.store);

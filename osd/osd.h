@@ -30,11 +30,26 @@ struct osd {
 	struct cfs_map_holder maps;
 	struct cfs_rpc_server *rpc;
 	struct cfs_rpc_client *peers;	/* to other OSDs and the MDS */
-	pthread_t heartbeat;
+	pthread_t heartbeat, recovery;
 	volatile bool stop;
+
+	/* Recovery: an OSD serves reads and acts as primary only once its
+	 * peers have backfilled it (ready) and while the MDS keeps
+	 * answering its heartbeats (a lease of 3 heartbeats). */
+	pthread_mutex_t rlock;		/* guards need_recovery */
+	pthread_cond_t rcond;
+	bool need_recovery;
+	volatile bool ready;
+	volatile int64_t heartbeat_ok_ms;
 };
 
 int osd_service_start(struct osd *osd);
+/* Whether this OSD may serve reads and act as a primary now. */
+bool osd_serving(struct osd *osd);
+int64_t osd_now_ms(void);
+/* recovery.c: ask for (another) recovery pass; start the thread. */
+void osd_recovery_request(struct osd *osd);
+int osd_recovery_start(struct osd *osd);
 /* Register with the MDS (retrying until it answers or stop is set). */
 int osd_register(struct osd *osd);
 int osd_heartbeat_start(struct osd *osd);

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cfs/crc.h"
 #include "cfs/log.h"
@@ -36,26 +37,47 @@ static void catch_up(struct osd *osd, uint64_t epoch)
 		cfs_map_wait_newer(&osd->maps, epoch - 1, 1000);
 }
 
-/* The targets of a chunk other than us that are up; and whether we are
- * its acting primary. Indexes into m->osds. */
+int64_t osd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool osd_serving(struct osd *osd)
+{
+	return osd->ready && osd_now_ms() - osd->heartbeat_ok_ms <
+				     3 * osd->cfg.heartbeat_ms;
+}
+
+/* The other targets of a chunk that take its changes (up or recovering),
+ * as indexes into m->osds; whether we are its acting primary (the first
+ * up target, and serving); and whether target `also` is among them. */
 static int peers_of(struct osd *osd, const Cfs__ClusterMap *m,
-		    struct chunk_id c, int *out, bool *primary)
+		    struct chunk_id c, int *out, bool *primary, uint32_t also,
+		    bool *has_also)
 {
 	int t[CFS_MAX_REPLICAS], n, k = 0;
 	bool seen_up = false;
 
 	*primary = false;
+	if (has_also)
+		*has_also = false;
 	n = cfs_placement_chunk(m, c.ino, c.index, t, CFS_MAX_REPLICAS);
 	for (int i = 0; i < n; i++) {
 		const Cfs__OsdInfo *o = m->osds[t[i]];
 		bool up = o->state == CFS__OSD_STATE__OSD_UP;
 
+		if (has_also && o->id == also)
+			*has_also = true;
 		if (o->id == osd->id) {
-			*primary = !seen_up;
+			*primary = !seen_up && up && osd_serving(osd);
+			seen_up |= up;
 			continue;
 		}
 		seen_up |= up;
-		if (up)
+		if (up || o->state == CFS__OSD_STATE__OSD_RECOVERING)
 			out[k++] = t[i];
 	}
 	return k;
@@ -192,7 +214,7 @@ static int run_change(struct osd *osd, struct cfs_rpc_req *rq,
 	if (!map)
 		return -EAGAIN;
 	pthread_mutex_lock(lock);
-	npeers = peers_of(osd, map->pb, ch->chunk, peers, &primary);
+	npeers = peers_of(osd, map->pb, ch->chunk, peers, &primary, 0, NULL);
 	if (ch->forwarded) {
 		rc = replica_check(osd, ch->chunk, ch->version, &duplicate);
 		if (rc || duplicate)
@@ -402,6 +424,8 @@ static int h_read(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 	if (!r->chunk || r->offset >= CFS_CHUNK_SIZE ||
 	    r->length > CFS_CHUNK_SIZE)
 		return -EINVAL;
+	if (!osd_serving(OSD(arg)))
+		return -ESTALE;	/* may be behind: the client reads elsewhere */
 	rc = store_read(&OSD(arg)->store, chunk_of(r->chunk), r->offset,
 			r->length, &data, &rep.block_offset, &crcs, &nblocks,
 			&rep.version, &rep.chunk_size);
@@ -439,6 +463,165 @@ static int h_stat(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 	return cfs_rpc_reply(rq, &rep.base, NULL, 0);
 }
 
+/* ---- backfill: bring a recovering peer up to date ---- */
+
+struct inventory {
+	const Cfs__OsdBackfill *req;
+	size_t *order;		/* indexes of req->chunks sorted by id */
+};
+
+static int chunk_cmp(const Cfs__ChunkId *a, const Cfs__ChunkId *b)
+{
+	if (a->ino != b->ino)
+		return a->ino < b->ino ? -1 : 1;
+	if (a->index != b->index)
+		return a->index < b->index ? -1 : 1;
+	return 0;
+}
+
+static const Cfs__OsdBackfill *sort_req;
+
+static int order_cmp(const void *a, const void *b)
+{
+	return chunk_cmp(sort_req->chunks[*(const size_t *)a],
+			 sort_req->chunks[*(const size_t *)b]);
+}
+
+/* The version the recovering OSD holds of c, 0 if none. */
+static uint64_t inventory_version(const struct inventory *inv,
+				  struct chunk_id c)
+{
+	Cfs__ChunkId key = CFS__CHUNK_ID__INIT;
+	size_t lo = 0, hi = inv->req->n_chunks;
+
+	key.ino = c.ino;
+	key.index = c.index;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int d = chunk_cmp(inv->req->chunks[inv->order[mid]], &key);
+
+		if (d == 0)
+			return inv->req->versions[inv->order[mid]];
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+struct backfill {
+	struct osd *osd;
+	const struct cfs_map *map;
+	const char *addr;	/* the recovering OSD */
+	uint32_t for_osd;
+	struct inventory inv;
+	uint64_t pushed, removed;
+};
+
+/* Under the chunk's lock: whether we are its acting primary and the
+ * recovering OSD one of its targets. */
+static bool ours_for(struct backfill *b, struct chunk_id c)
+{
+	int peers[CFS_MAX_REPLICAS];
+	bool primary, has;
+
+	peers_of(b->osd, b->map->pb, c, peers, &primary, b->for_osd, &has);
+	return primary && has;
+}
+
+static int backfill_chunk(void *arg, struct chunk_id c, uint64_t version)
+{
+	struct backfill *b = arg;
+	pthread_mutex_t *lock = store_lock(&b->osd->store, c);
+
+	(void)version;
+	pthread_mutex_lock(lock);
+	if (ours_for(b, c) &&
+	    store_version(&b->osd->store, c, &version) == 0 && version &&
+	    inventory_version(&b->inv, c) != version &&
+	    push_chunk(b->osd, b->addr, c) == 0)
+		b->pushed++;
+	pthread_mutex_unlock(lock);
+	return b->osd->stop ? -ESHUTDOWN : 0;
+}
+
+/* A chunk it holds that we, its primary, no longer have was deleted. */
+static void backfill_removal(struct backfill *b, const Cfs__ChunkId *id)
+{
+	struct chunk_id c = chunk_of(id);
+	pthread_mutex_t *lock = store_lock(&b->osd->store, c);
+	uint64_t version;
+
+	pthread_mutex_lock(lock);
+	if (ours_for(b, c) && store_version(&b->osd->store, c, &version) == 0 &&
+	    version == 0) {
+		Cfs__OsdTruncate req = CFS__OSD_TRUNCATE__INIT;
+		struct cfs_rpc_call call = {
+			.method = CFS__OSD_METHOD__OSD_TRUNCATE,
+			.req = &req.base,
+			.timeout_ms = (int)b->osd->cfg.timeout_ms,
+		};
+
+		req.chunk = (Cfs__ChunkId *)id;
+		req.remove = true;
+		req.forwarded = true;
+		if (cfs_rpc_call(b->osd->peers, b->addr, &call) == 0)
+			b->removed++;
+		cfs_rpc_call_done(&call);
+	}
+	pthread_mutex_unlock(lock);
+}
+
+static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int h_backfill(void *arg, struct cfs_rpc_req *rq,
+		      const ProtobufCMessage *m)
+{
+	const Cfs__OsdBackfill *r = (const void *)m;
+	Cfs__OsdBackfillReply rep = CFS__OSD_BACKFILL_REPLY__INIT;
+	struct backfill b = { .osd = OSD(arg), .for_osd = r->for_osd };
+	int idx, rc = 0;
+
+	if (r->n_versions != r->n_chunks)
+		return -EINVAL;
+	for (size_t i = 0; i < r->n_chunks; i++)
+		if (!r->chunks[i])
+			return -EINVAL;
+	if (!osd_serving(b.osd))
+		return -ESTALE;
+	catch_up(b.osd, r->map_epoch);
+	b.map = cfs_map_get(&b.osd->maps);
+	idx = cfs_map_osd_index(b.map->pb, r->for_osd);
+	b.inv.req = r;
+	b.inv.order = malloc((r->n_chunks + 1) * sizeof(size_t));
+	if (idx < 0 || !b.inv.order) {
+		rc = idx < 0 ? -ENOENT : -ENOMEM;
+		goto out;
+	}
+	b.addr = b.map->pb->osds[idx]->addr;
+	for (size_t i = 0; i < r->n_chunks; i++)
+		b.inv.order[i] = i;
+	pthread_mutex_lock(&sort_lock);
+	sort_req = r;
+	qsort(b.inv.order, r->n_chunks, sizeof(size_t), order_cmp);
+	pthread_mutex_unlock(&sort_lock);
+	rc = store_scan(&b.osd->store, backfill_chunk, &b);
+	for (size_t i = 0; rc == 0 && i < r->n_chunks; i++)
+		backfill_removal(&b, r->chunks[i]);
+	cfs_log_info("backfilled peer", "osd=%u pushed=%lu removed=%lu rc=%d",
+		     r->for_osd, (unsigned long)b.pushed,
+		     (unsigned long)b.removed, rc);
+	rep.pushed = b.pushed;
+	rep.removed = b.removed;
+	if (rc == 0)
+		rc = cfs_rpc_reply(rq, &rep.base, NULL, 0);
+out:
+	free(b.inv.order);
+	cfs_map_put(&b.osd->maps, (struct cfs_map *)b.map);
+	return rc;
+}
+
 #define METHOD(num, type, fn) \
 	[CFS__OSD_METHOD__##num] = { &cfs__##type##__descriptor, fn, false }
 
@@ -449,6 +632,7 @@ static const struct cfs_rpc_method methods[] = {
 	METHOD(OSD_PUNCH, osd_punch, h_punch),
 	METHOD(OSD_PUT_CHUNK, osd_put_chunk, h_put_chunk),
 	METHOD(OSD_STAT, osd_stat_req, h_stat),
+	METHOD(OSD_BACKFILL, osd_backfill, h_backfill),
 };
 
 int osd_service_start(struct osd *osd)

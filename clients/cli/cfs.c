@@ -38,15 +38,18 @@ static int cmd_status(const char *mds)
 	       m->pb->pg_count, m->pb->replicas);
 	printf("mds %s (map updates on %s)\n", m->pb->n_mds ? m->pb->mds[0] : "?",
 	       m->pb->mds_pub);
-	printf("%-5s %-22s %-10s %-6s %-4s %12s %12s\n", "OSD", "ADDRESS",
+	printf("%-5s %-22s %-10s %-10s %-4s %12s %12s\n", "OSD", "ADDRESS",
 	       "NODE", "STATE", "IN", "CAPACITY", "USED");
 	for (size_t i = 0; i < m->pb->n_osds; i++) {
 		const Cfs__OsdInfo *o = m->pb->osds[i];
 		bool isup = o->state == CFS__OSD_STATE__OSD_UP;
 
 		up += isup;
-		printf("%-5u %-22s %-10s %-6s %-4s %11.1fG %11.1fG\n", o->id,
-		       o->addr, o->node, isup ? "up" : "down",
+		printf("%-5u %-22s %-10s %-10s %-4s %11.1fG %11.1fG\n", o->id,
+		       o->addr, o->node,
+		       isup ? "up" :
+		       o->state == CFS__OSD_STATE__OSD_RECOVERING ? "recovering" :
+								     "down",
 		       o->in ? "in" : "out", o->capacity / 1e9, o->used / 1e9);
 	}
 	printf("%d of %zu OSDs up\n", up, m->pb->n_osds);

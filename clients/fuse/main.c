@@ -6,7 +6,7 @@
  *
  * ClaudeFS options (with -o): attr_timeout=SECONDS, entry_timeout=SECONDS
  * (default 1), strict (both 0: every change seen at once across mounts),
- * connect_timeout=MS (10000). Standard FUSE options (allow_other, ro,
+ * connect_timeout=MS (5000). Standard FUSE options (allow_other, ro,
  * default_permissions, ...) pass through to libfuse. */
 #include <errno.h>
 #include <stddef.h>
@@ -56,7 +56,7 @@ static void usage(const char *prog)
 	       "  -o attr_timeout=S      attribute cache time (1)\n"
 	       "  -o entry_timeout=S     name cache time (1)\n"
 	       "  -o strict              no caching: changes seen at once\n"
-	       "  -o connect_timeout=MS  give up reaching the MDS (10000)\n\n",
+	       "  -o connect_timeout=MS  give up reaching the MDS (5000)\n\n",
 	       prog);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
@@ -66,7 +66,7 @@ int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct options o = { .attr_timeout = 1, .entry_timeout = 1,
-			     .connect_timeout = 10000 };
+			     .connect_timeout = 5000 };
 	struct fuse_cmdline_opts cmd = { 0 };
 	struct cfs_client_opts co = { 0 };
 	struct fuse_loop_config *loop = NULL;

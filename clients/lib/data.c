@@ -144,19 +144,17 @@ ssize_t cfs_write(struct cfs_client *cl, uint64_t ino, uint64_t off,
 	return (ssize_t)len;
 }
 
-/* Order the chunk's targets for reading: up ones first (the acting
- * primary leads), then the ones marked down, as a last resort. */
+/* The chunk's targets to read from, the acting primary first: only up
+ * ones, since a down or recovering target may hold an old version. */
 static int read_order(const Cfs__ClusterMap *m, uint64_t ino, uint64_t index,
 		      int *out)
 {
 	int t[CFS_MAX_REPLICAS], n, k = 0;
 
 	n = cfs_placement_chunk(m, ino, index, t, CFS_MAX_REPLICAS);
-	for (int pass = 0; pass < 2; pass++)
-		for (int i = 0; i < n; i++)
-			if ((m->osds[t[i]]->state == CFS__OSD_STATE__OSD_UP) ==
-			    (pass == 0))
-				out[k++] = t[i];
+	for (int i = 0; i < n; i++)
+		if (m->osds[t[i]]->state == CFS__OSD_STATE__OSD_UP)
+			out[k++] = t[i];
 	return k;
 }
 

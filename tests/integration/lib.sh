@@ -1,0 +1,45 @@
+# Shared by the integration tests: a real cluster per test file, started
+# with deploy/local/cfs-cluster on its own ports and torn down by a trap
+# whatever happens. Source it, then call cluster_up.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+export CFS_BIN=${CFS_BIN:-$ROOT/build/bin}
+CLUSTER=$ROOT/deploy/local/cfs-cluster
+T=$(mktemp -d /tmp/cfs-it.XXXXXX)
+PASS=0
+FAIL=0
+
+cleanup() {
+	"$CLUSTER" down --dir "$T/c" >/dev/null 2>&1 || true
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+# cluster_up NODES PORT_BASE [FUSE OPTIONS...]
+cluster_up() {
+	local nodes=$1 port=$2
+	shift 2
+	MNT=$("$CLUSTER" up --nodes "$nodes" --dir "$T/c" --port-base "$port" -- "$@") ||
+		{ echo "FAIL: cluster did not start"; tail -n 20 "$T"/c/logs/*.log; exit 1; }
+	MDS=127.0.0.1:$port
+}
+
+cluster() { "$CLUSTER" "$1" --dir "$T/c" "${@:2}"; }
+
+ok() { PASS=$((PASS + 1)); echo "ok   $*"; }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
+
+# check NAME COMMAND...: pass if the command succeeds
+check() {
+	local name=$1
+	shift
+	if "$@"; then ok "$name"; else bad "$name"; fi
+}
+
+same_file() { cmp -s "$1" "$2"; }
+
+finish() {
+	echo "$(basename "$0"): $PASS passed, $FAIL failed"
+	[ "$FAIL" -eq 0 ]
+}
