@@ -46,7 +46,7 @@ check "truncate down then up reads zeros" [ "$(tail -c 299000 "$MNT/t" | tr -d '
 check "truncate keeps the head" [ "$(stat -c %s "$MNT/t")" = 300000 ]
 
 # O_EXCL on an existing file fails
-check "O_EXCL fails on an existing file" bash -c "set -o noclobber; ! echo x > '$MNT/t' 2>/dev/null"
+check "O_EXCL fails on an existing file" bash -c "set -o noclobber; ! { echo x > '$MNT/t'; } 2>/dev/null"
 
 # unlink while open: still readable through the descriptor
 head -c 3000000 /dev/urandom >"$T/u"
