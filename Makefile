@@ -3,6 +3,7 @@
 #   make test       install missing packages, build, run unit and integration tests
 #   make unit       unit tests only (Check)
 #   make asan       unit tests under AddressSanitizer + UBSan (build-asan/)
+#   make valgrind   unit tests under valgrind: no leaks, no invalid accesses
 #   make demo       a 3-node cluster under /tmp/claudefs-demo, mounted
 #   make demo-down  stop it
 #   make deps       install missing Debian packages (apt-get)
@@ -37,7 +38,7 @@ UNIT_BIN   := $(patsubst tests/unit/%.c,$(BIN)/%,$(UNIT_SRC))
 PROGRAMS   := $(BIN)/cfs-mds $(BIN)/cfs-osd $(BIN)/cfs-fuse $(BIN)/cfs
 
 .SECONDARY:
-.PHONY: all test unit integration asan demo demo-down deps clean
+.PHONY: all test unit integration valgrind asan demo demo-down deps clean
 all: $(PROGRAMS) $(UNIT_BIN)
 
 # Every object depends on the generated headers; -MMD tracks the rest.
@@ -91,7 +92,11 @@ integration: all
 test: deps
 	@$(MAKE) --no-print-directory all
 	@tests/unit/run $(BIN)
+	@tests/unit/valgrind $(BIN)
 	@tests/integration/run $(BIN)
+
+valgrind: all
+	@tests/unit/valgrind $(BIN)
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \

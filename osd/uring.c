@@ -2,6 +2,11 @@
 #include <errno.h>
 #include <liburing.h>
 #include <stdlib.h>
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#else
+#define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)(p), (void)(n))
+#endif
 
 #include "uring.h"
 
@@ -93,6 +98,11 @@ static int run_round(struct io_uring *r, struct uring_io *ios, size_t *done,
 			else
 				ios[i].len = done[i];
 		} else {
+			/* valgrind cannot see the kernel fill the buffer */
+			if (ios[i].op == URING_READ)
+				VALGRIND_MAKE_MEM_DEFINED(
+					(char *)ios[i].buf + done[i],
+					(size_t)cqe->res);
 			done[i] += (size_t)cqe->res;
 		}
 		io_uring_cqe_seen(r, cqe);

@@ -10,7 +10,7 @@
 struct test_map {
 	Cfs__ClusterMap m;
 	Cfs__OsdInfo osd[16], *ptr[16];
-	char names[16][16], domains[16][16];
+	char names[16][32], domains[16][32];
 };
 
 static void make_map(struct test_map *t, int n, int per_domain, int replicas)
@@ -19,8 +19,8 @@ static void make_map(struct test_map *t, int n, int per_domain, int replicas)
 	for (int i = 0; i < n; i++) {
 		cfs__osd_info__init(&t->osd[i]);
 		t->osd[i].id = (uint32_t)(i + 1);
-		snprintf(t->names[i], 16, "127.0.0.%d:1", i + 1);
-		snprintf(t->domains[i], 16, "rack%d", i / per_domain);
+		snprintf(t->names[i], 32, "127.0.0.%d:1", i + 1);
+		snprintf(t->domains[i], 32, "rack%d", i / per_domain);
 		t->osd[i].addr = t->names[i];
 		t->osd[i].domain = t->domains[i];
 		t->osd[i].weight = 100;

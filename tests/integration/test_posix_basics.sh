@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# POSIX through the mount: special files, times (nanoseconds, UTIME_OMIT),
+# chmod/chown, xattrs, rename flags, and permission checks made by the MDS
+# for a user that is not root.
+. "$(dirname "$0")/lib.sh"
+cluster_up 2 7470 -o allow_other
+
+cd "$MNT" || exit 1
+mkfifo fifo
+check "mkfifo makes a fifo" [ -p fifo ]
+mknod chr c 1 3
+check "mknod makes a character device (root)" [ "$(stat -c '%F %t,%T' chr)" = "character special file 1,3" ]
+python3 -c 'import socket; s=socket.socket(socket.AF_UNIX); s.bind("sock")' 2>/dev/null &&
+	check "bind makes a socket" [ -S sock ]
+
+touch f
+touch -d '2001-02-03 04:05:06.123456789' f
+check "mtime keeps nanoseconds" [ "$(stat -c %y f)" = "2001-02-03 04:05:06.123456789 +0000" ]
+touch -a -d '2002-01-01 00:00:00' f
+check "touch -a leaves mtime alone (UTIME_OMIT)" [ "$(stat -c %y f)" = "2001-02-03 04:05:06.123456789 +0000" ]
+before=$(stat -c %Z f)
+sleep 1.1
+chmod 640 f
+check "chmod sets the mode" [ "$(stat -c %a f)" = 640 ]
+check "chmod moves ctime" [ "$(stat -c %Z f)" -gt "$before" ]
+chown 1234:5678 f
+check "chown sets owner and group" [ "$(stat -c %u:%g f)" = 1234:5678 ]
+
+setfattr -n user.color -v blue f
+check "xattr set and read back" [ "$(getfattr --only-values -n user.color f)" = blue ]
+check "missing xattr is ENODATA" bash -c "getfattr -n user.none f 2>&1 | grep -q 'No such attribute'"
+setfattr -x user.color f
+check "xattr removed" bash -c "! getfattr -n user.color f 2>/dev/null | grep -q color"
+
+echo one >a; echo two >b
+check "rename --noreplace refuses an existing target" bash -c "! mv --no-clobber -T a b 2>/dev/null; [ \"\$(cat b)\" = two ]"
+mv -T a b
+check "rename replaces the target" [ "$(cat b)" = one ]
+
+mkdir -m 0700 private
+echo secret >private/s
+mkdir -m 1777 shared
+echo mine >shared/roots
+check "non-root cannot enter a 0700 directory" bash -c "! runuser -u nobody -- cat '$MNT/private/s' 2>/dev/null"
+check "non-root cannot create in a 0755 directory" bash -c "! runuser -u nobody -- touch '$MNT/nope' 2>/dev/null"
+check "non-root creates in a sticky 1777 directory" runuser -u nobody -- touch "$MNT/shared/theirs"
+check "... owned by them" [ "$(stat -c %U shared/theirs)" = nobody ]
+check "non-root cannot remove root's file in a sticky directory" bash -c "! runuser -u nobody -- rm -f '$MNT/shared/roots' 2>/dev/null; [ -e '$MNT/shared/roots' ]"
+check "non-root cannot chmod root's file" bash -c "! runuser -u nobody -- chmod 777 '$MNT/b' 2>/dev/null"
+
+mkdir -p d1/d2
+check "directory link counts" [ "$(stat -c %h d1)" = 3 ]
+check "rmdir of a non-empty directory fails" bash -c "! rmdir d1 2>/dev/null"
+check "statfs reports sizes" [ "$(stat -f -c %b .)" -gt 0 ]
+cd /
+finish
