@@ -6,8 +6,9 @@
  *
  * ClaudeFS options (with -o): attr_timeout=SECONDS, entry_timeout=SECONDS
  * (default 1), strict (both 0: every change seen at once across mounts),
- * connect_timeout=MS (5000). Standard FUSE options (allow_other, ro,
- * default_permissions, ...) pass through to libfuse. */
+ * connect_timeout=MS (5000). Standard FUSE options (allow_other, ro, ...)
+ * pass through to libfuse. Permissions are checked by the kernel from
+ * cached attributes (default_permissions, always on) and by the MDS. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -101,7 +102,12 @@ int main(int argc, char **argv)
 	}
 	f.attr_timeout = o.attr_timeout;
 	f.entry_timeout = o.entry_timeout;
-	snprintf(fsname, sizeof(fsname), "-ofsname=cfs:%s,subtype=cfs", o.mds);
+	/* The kernel checks permissions against cached attributes
+	 * (default_permissions): without it a path walk through cached
+	 * dentries would skip directory search checks. The MDS checks
+	 * every request again for itself. */
+	snprintf(fsname, sizeof(fsname),
+		 "-ofsname=cfs:%s,subtype=cfs,default_permissions", o.mds);
 	fuse_opt_add_arg(&args, fsname);
 	rc = 1;
 	se = fuse_session_new(&args, &cfs_fuse_ops, sizeof(cfs_fuse_ops), &f);

@@ -1,7 +1,8 @@
 /* FUSE low-level operations over libcfs. Each handler gathers the
- * caller's credentials, makes one libcfs call and replies. Permission
- * checks are the MDS's (no default_permissions): the kernel sends the
- * caller's uid, gid and pid, and we add the supplementary groups. */
+ * caller's credentials, makes one libcfs call and replies. The kernel
+ * checks permissions from cached attributes (default_permissions) and the
+ * MDS checks every request again from the credentials sent with it: the
+ * kernel's uid, gid and pid, plus the supplementary groups added here. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>

@@ -7,6 +7,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export CFS_BIN=${CFS_BIN:-$ROOT/build/bin}
 CLUSTER=$ROOT/deploy/local/cfs-cluster
 T=$(mktemp -d /tmp/cfs-it.XXXXXX)
+chmod 755 "$T"	# other users reach the mount in permission tests
 PASS=0
 FAIL=0
 
