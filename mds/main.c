@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cfs/daemon.h"
 #include "cfs/log.h"
 #include "mds.h"
 
@@ -41,34 +42,16 @@ static const struct cfs_config_key keys[] = {
 int main(int argc, char **argv)
 {
 	static struct mds mds;
-	enum cfs_log_level level;
-	char err[512];
 	sigset_t sigs;
 	unsigned reaped = 0;
 	MDB_txn *txn;
-	int nrest, sig, rc;
+	int sig, rc;
 
-	rc = cfs_config_load(keys, sizeof(keys) / sizeof(keys[0]), &mds.cfg,
-			     argc, argv, NULL, 0, &nrest, err, sizeof(err));
-	if (rc == 1)
-		return 0;
-	if (rc) {
-		fprintf(stderr, "cfs-mds: %s\n", err);
-		return 2;
-	}
-	if (cfs_log_parse_level(mds.cfg.log_level, &level)) {
-		fprintf(stderr, "cfs-mds: config key 'log-level': '%s' is not "
-				"one of debug, info, warn, error\n",
-			mds.cfg.log_level);
-		return 2;
-	}
-	cfs_log_init("mds", level);
-	/* signals are taken by sigwait below; threads inherit the mask */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	rc = cfs_daemon_setup("mds", keys, sizeof(keys) / sizeof(keys[0]),
+			      &mds.cfg, offsetof(struct mds_config, log_level),
+			      argc, argv, &sigs);
+	if (rc != CFS_DAEMON_RUN)
+		return rc;
 
 	if (mkdir(mds.cfg.data, 0700) && errno != EEXIST) {
 		cfs_log_error("cannot create data directory", "dir=%s errno=%d",

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cfs/daemon.h"
 #include "cfs/log.h"
 #include "osd.h"
 
@@ -35,32 +36,15 @@ static const struct cfs_config_key keys[] = {
 int main(int argc, char **argv)
 {
 	static struct osd osd;
-	enum cfs_log_level level;
 	struct cfs_map *map;
-	char err[512];
 	sigset_t sigs;
-	int nrest, sig, rc;
+	int sig, rc;
 
-	rc = cfs_config_load(keys, sizeof(keys) / sizeof(keys[0]), &osd.cfg,
-			     argc, argv, NULL, 0, &nrest, err, sizeof(err));
-	if (rc == 1)
-		return 0;
-	if (rc) {
-		fprintf(stderr, "cfs-osd: %s\n", err);
-		return 2;
-	}
-	if (cfs_log_parse_level(osd.cfg.log_level, &level)) {
-		fprintf(stderr, "cfs-osd: config key 'log-level': '%s' is not "
-				"one of debug, info, warn, error\n",
-			osd.cfg.log_level);
-		return 2;
-	}
-	cfs_log_init("osd", level);
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	rc = cfs_daemon_setup("osd", keys, sizeof(keys) / sizeof(keys[0]),
+			      &osd.cfg, offsetof(struct osd_config, log_level),
+			      argc, argv, &sigs);
+	if (rc != CFS_DAEMON_RUN)
+		return rc;
 
 	cfs_map_holder_init(&osd.maps);
 	pthread_mutex_init(&osd.rlock, NULL);

@@ -1,6 +1,5 @@
 /* Config: defaults, a JSON file, flags over the file, and errors that
  * name the offending key. */
-#include <check.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -10,6 +9,8 @@
 #include <unistd.h>
 
 #include "cfs/config.h"
+
+#include "check_main.h"
 
 struct cfg {
 	char listen[CFS_CONFIG_STR_MAX];
@@ -126,20 +127,10 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("config");
-	TCase *tc = tcase_create("config");
-	SRunner *sr;
-	int failed;
-
-	tcase_add_test(tc, test_defaults_apply_without_file_or_flags);
-	tcase_add_test(tc, test_flags_override_file);
-	tcase_add_test(tc, test_unknown_key_in_file_is_named);
-	tcase_add_test(tc, test_bad_values_are_named);
-	tcase_add_test(tc, test_malformed_json_is_reported_with_line);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	CFS_RUN_SUITE("config", NULL, NULL,
+		      test_defaults_apply_without_file_or_flags,
+		      test_flags_override_file,
+		      test_unknown_key_in_file_is_named,
+		      test_bad_values_are_named,
+		      test_malformed_json_is_reported_with_line);
 }

@@ -1,11 +1,12 @@
 /* CRC32C: the standard vectors, incremental use, and the block rules the
  * OSD and client rely on (holes, corruption). */
-#include <check.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cfs/crc.h"
+
+#include "check_main.h"
 
 START_TEST(test_crc32c_matches_standard_check_value)
 {
@@ -57,19 +58,9 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("crc");
-	TCase *tc = tcase_create("crc");
-	SRunner *sr;
-	int failed;
-
-	tcase_add_test(tc, test_crc32c_matches_standard_check_value);
-	tcase_add_test(tc, test_crc32c_of_32_zero_bytes_matches_rfc3720);
-	tcase_add_test(tc, test_crc32c_extend_equals_whole);
-	tcase_add_test(tc, test_block_check_accepts_good_and_hole_rejects_flip);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	CFS_RUN_SUITE("crc", NULL, NULL,
+		      test_crc32c_matches_standard_check_value,
+		      test_crc32c_of_32_zero_bytes_matches_rfc3720,
+		      test_crc32c_extend_equals_whole,
+		      test_block_check_accepts_good_and_hole_rejects_flip);
 }

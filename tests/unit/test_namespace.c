@@ -1,7 +1,6 @@
 /* Namespace operations on a real LMDB store in a temporary directory:
  * each test commits its operations as the MDS writer would and checks
  * what a user of the file system would see. */
-#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -13,6 +12,8 @@
 #include <unistd.h>
 
 #include "../../mds/namespace.h"
+
+#include "check_main.h"
 
 static struct cfs_ns ns;
 static char dir[64];
@@ -419,27 +420,16 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("namespace");
-	TCase *tc = tcase_create("namespace");
-	SRunner *sr;
-	int failed;
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_create_lookup_unlink_file);
-	tcase_add_test(tc, test_names_are_checked);
-	tcase_add_test(tc, test_mkdir_rmdir_and_link_counts);
-	tcase_add_test(tc, test_hard_links_and_symlinks);
-	tcase_add_test(tc, test_rename_rules);
-	tcase_add_test(tc, test_readdir_cookies_survive_changes);
-	tcase_add_test(tc, test_permission_checks);
-	tcase_add_test(tc, test_setgid_directory_and_suid_clearing);
-	tcase_add_test(tc, test_xattr_flags_limits_and_namespaces);
-	tcase_add_test(tc, test_unlinked_open_file_lives_until_release_and_restart);
-	tcase_add_test(tc, test_setattr_size_and_written);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	CFS_RUN_SUITE("namespace", setup, teardown,
+		      test_create_lookup_unlink_file,
+		      test_names_are_checked,
+		      test_mkdir_rmdir_and_link_counts,
+		      test_hard_links_and_symlinks,
+		      test_rename_rules,
+		      test_readdir_cookies_survive_changes,
+		      test_permission_checks,
+		      test_setgid_directory_and_suid_clearing,
+		      test_xattr_flags_limits_and_namespaces,
+		      test_unlinked_open_file_lives_until_release_and_restart,
+		      test_setattr_size_and_written);
 }

@@ -1,11 +1,12 @@
 /* Placement: deterministic, one replica per failure domain, balanced,
  * primary skips down targets, and adding a target moves little. */
-#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cfs/map.h"
+
+#include "check_main.h"
 
 struct test_map {
 	Cfs__ClusterMap m;
@@ -125,20 +126,10 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("placement");
-	TCase *tc = tcase_create("placement");
-	SRunner *sr;
-	int failed;
-
-	tcase_add_test(tc, test_placement_is_deterministic_and_distinct_domains);
-	tcase_add_test(tc, test_replicas_capped_by_failure_domains);
-	tcase_add_test(tc, test_primaries_are_balanced);
-	tcase_add_test(tc, test_primary_skips_down_targets);
-	tcase_add_test(tc, test_adding_a_target_moves_only_what_it_wins);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	CFS_RUN_SUITE("placement", NULL, NULL,
+		      test_placement_is_deterministic_and_distinct_domains,
+		      test_replicas_capped_by_failure_domains,
+		      test_primaries_are_balanced,
+		      test_primary_skips_down_targets,
+		      test_adding_a_target_moves_only_what_it_wins);
 }

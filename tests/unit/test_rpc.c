@@ -1,7 +1,6 @@
 /* The RPC layer: frame encoding, defensive decoding, a live server on
  * loopback (status and bulk round trips, the reply cache), and timeouts
  * toward an address nobody answers. */
-#include <check.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -11,6 +10,8 @@
 
 #include "cfs/rpc.h"
 #include "mds.pb-c.h"
+
+#include "check_main.h"
 
 static _Atomic int creates;
 
@@ -196,19 +197,9 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("rpc");
-	TCase *tc = tcase_create("rpc");
-	SRunner *sr;
-	int failed;
-
-	tcase_add_test(tc, test_frame_round_trip_and_bulk);
-	tcase_add_test(tc, test_malformed_frames_are_rejected);
-	tcase_add_test(tc, test_live_call_status_bulk_and_reply_cache);
-	tcase_add_test(tc, test_call_to_dead_address_times_out);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	CFS_RUN_SUITE("rpc", NULL, NULL,
+		      test_frame_round_trip_and_bulk,
+		      test_malformed_frames_are_rejected,
+		      test_live_call_status_bulk_and_reply_cache,
+		      test_call_to_dead_address_times_out);
 }

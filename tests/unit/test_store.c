@@ -1,7 +1,6 @@
 /* The OSD chunk store on real files through io_uring: round trips with
  * CRCs, partial-block merges, holes, truncation, punching, whole-chunk
  * copies, and corruption on disk detected on read. */
-#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -12,6 +11,8 @@
 
 #include "../../osd/store.h"
 #include "cfs/crc.h"
+
+#include "check_main.h"
 
 static struct store st;
 static char dir[64];
@@ -188,22 +189,11 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("store");
-	TCase *tc = tcase_create("store");
-	SRunner *sr;
-	int failed;
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_write_read_round_trip_unaligned);
-	tcase_add_test(tc, test_holes_read_as_zeros);
-	tcase_add_test(tc, test_truncate_then_extend_reads_zeros);
-	tcase_add_test(tc, test_punch_hole_zeroes_range_only);
-	tcase_add_test(tc, test_corruption_on_disk_is_detected);
-	tcase_add_test(tc, test_put_replaces_whole_chunk_and_remove);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	CFS_RUN_SUITE("store", setup, teardown,
+		      test_write_read_round_trip_unaligned,
+		      test_holes_read_as_zeros,
+		      test_truncate_then_extend_reads_zeros,
+		      test_punch_hole_zeroes_range_only,
+		      test_corruption_on_disk_is_detected,
+		      test_put_replaces_whole_chunk_and_remove);
 }
