@@ -35,7 +35,8 @@ LIBCFS_OBJ := $(patsubst %.c,$(OBJ)/%.o,$(wildcard clients/lib/*.c))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BIN)/%,$(UNIT_SRC))
 
-PROGRAMS   := $(BIN)/cfs-mds $(BIN)/cfs-osd $(BIN)/cfs-fuse $(BIN)/cfs
+PROGRAMS   := $(BIN)/cfs-mds $(BIN)/cfs-osd $(BIN)/cfs-fuse $(BIN)/cfs \
+              $(BIN)/posix_cases
 
 .SECONDARY:
 .PHONY: all test unit integration valgrind asan demo demo-down deps clean
@@ -74,6 +75,12 @@ $(BIN)/cfs-fuse: $(patsubst %.c,$(OBJ)/%.o,$(wildcard clients/fuse/*.c)) $(BUILD
 $(BIN)/cfs: $(patsubst %.c,$(OBJ)/%.o,$(wildcard clients/cli/*.c)) $(BUILD)/libcfs.a $(BUILD)/libcfscommon.a
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The POSIX conformance driver: plain libc, run on a local directory and
+# on a mount by tests/integration/test_posix_conformance.sh.
+$(BIN)/posix_cases: $(OBJ)/tests/posix/posix_cases.o
+	@mkdir -p $(BIN)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^
 
 # Unit tests link the modules they test (all but the daemons' main.c).
 $(BIN)/test_%: $(OBJ)/tests/unit/test_%.o $(MDS_OBJ) $(OSD_OBJ) $(BUILD)/libcfs.a $(BUILD)/libcfscommon.a
