@@ -250,6 +250,10 @@ struct cache_slot {
 
 struct cfs_rpc_server {
 	nng_socket sock;
+	/* fault injection for tests: drop every Nth reply to a cached
+	 * (non-idempotent) method after running it; 0 is off */
+	unsigned drop_every;
+	_Atomic unsigned replies;
 	const struct cfs_rpc_method *methods;
 	size_t nmethods;
 	void *arg;
@@ -389,6 +393,15 @@ static nng_msg *serve_one(struct cfs_rpc_server *srv, nng_msg *in)
 	if (m->cache_reply)
 		cache_end(srv, rq.client_id, rq.request_id, reply);
 	protobuf_c_message_free_unpacked(body, NULL);
+	if (m->cache_reply && srv->drop_every && reply &&
+	    atomic_fetch_add(&srv->replies, 1) % srv->drop_every == 0) {
+		cfs_log_info("fault injection: reply dropped",
+			     "method=%u client=%016lx req=%lu", rq.method,
+			     (unsigned long)rq.client_id,
+			     (unsigned long)rq.request_id);
+		nng_msg_free(reply);
+		return NULL;
+	}
 	return reply;
 }
 
@@ -418,8 +431,15 @@ static void *worker_main(void *p)
 		in = nng_aio_get_msg(aio);
 		out = serve_one(srv, in);
 		nng_msg_free(in);
-		if (!out)
-			continue;	/* out of memory: the client times out */
+		if (!out) {
+			/* no reply (out of memory, or a fault injected): the
+			 * client times out and retries; a new context drops
+			 * this request's state so the next one is served */
+			nng_ctx_close(ctx);
+			if (nng_ctx_open(&ctx, srv->sock))
+				break;
+			continue;
+		}
 		nng_aio_set_msg(aio, out);
 		nng_ctx_send(ctx, aio);
 		nng_aio_wait(aio);
@@ -458,6 +478,12 @@ int cfs_rpc_server_start(struct cfs_rpc_server **out, const char *addr,
 	}
 	pthread_mutex_init(&srv->cache_lock, NULL);
 	pthread_cond_init(&srv->cache_cond, NULL);
+	if (getenv("CFS_FAULT_DROP_REPLY_EVERY")) {
+		srv->drop_every = (unsigned)atoi(
+			getenv("CFS_FAULT_DROP_REPLY_EVERY"));
+		cfs_log_warn("fault injection on: dropping replies",
+			     "every=%u", srv->drop_every);
+	}
 	rv = nng_rep0_open(&srv->sock);
 	if (rv) {
 		rc = nng_to_errno(rv);

@@ -6,7 +6,8 @@
  *
  * ClaudeFS options (with -o): attr_timeout=SECONDS, entry_timeout=SECONDS
  * (default 1), strict (both 0: every change seen at once across mounts),
- * connect_timeout=MS (5000). Standard FUSE options (allow_other, ro, ...)
+ * connect_timeout=MS (5000), mds_timeout=MS (5000, per attempt of a
+ * metadata call; three attempts). Standard FUSE options (allow_other, ro, ...)
  * pass through to libfuse. Permissions are checked by the kernel from
  * cached attributes (default_permissions, always on) and by the MDS. */
 #include <errno.h>
@@ -23,6 +24,7 @@ struct options {
 	double attr_timeout, entry_timeout;
 	int strict;
 	int connect_timeout;
+	int mds_timeout;
 	int help;
 };
 
@@ -31,6 +33,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("attr_timeout=%lf", attr_timeout),
 	OPT("entry_timeout=%lf", entry_timeout),
 	OPT("connect_timeout=%d", connect_timeout),
+	OPT("mds_timeout=%d", mds_timeout),
 	OPT("strict", strict),
 	OPT("-h", help),
 	OPT("--help", help),
@@ -57,7 +60,8 @@ static void usage(const char *prog)
 	       "  -o attr_timeout=S      attribute cache time (1)\n"
 	       "  -o entry_timeout=S     name cache time (1)\n"
 	       "  -o strict              no caching: changes seen at once\n"
-	       "  -o connect_timeout=MS  give up reaching the MDS (5000)\n\n",
+	       "  -o connect_timeout=MS  give up reaching the MDS (5000)\n"
+	       "  -o mds_timeout=MS      retry a metadata call after (5000)\n\n",
 	       prog);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
@@ -93,6 +97,7 @@ int main(int argc, char **argv)
 		o.attr_timeout = o.entry_timeout = 0;
 	co.mds = o.mds;
 	co.connect_timeout_ms = o.connect_timeout;
+	co.mds_timeout_ms = o.mds_timeout;
 	rc = cfs_client_new(&f.cl, &co);
 	if (rc) {
 		fprintf(stderr, "cfs-fuse: cannot reach the MDS at %s: %s\n",

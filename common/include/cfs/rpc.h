@@ -44,7 +44,9 @@ struct cfs_rpc_method {
 
 /* Listen on addr ("host:port" or an nng URL) with nworkers threads, each
  * owning one nng context; handlers run on those threads and may block.
- * methods[] is indexed by method number and must outlive the server. */
+ * methods[] is indexed by method number and must outlive the server.
+ * For tests only: CFS_FAULT_DROP_REPLY_EVERY=N in the environment drops
+ * every Nth reply to a cache_reply method after running it. */
 int cfs_rpc_server_start(struct cfs_rpc_server **out, const char *addr,
 			 const struct cfs_rpc_method *methods,
 			 size_t nmethods, void *arg, int nworkers);
