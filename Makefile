@@ -72,7 +72,7 @@ $(BIN)/cfs-osd: $(OBJ)/osd/main.o $(OSD_OBJ) $(BUILD)/libcfscommon.a
 $(BIN)/cfs-fuse: $(patsubst %.c,$(OBJ)/%.o,$(wildcard clients/fuse/*.c)) $(BUILD)/libcfs.a $(BUILD)/libcfscommon.a
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
-$(BIN)/cfs: $(patsubst %.c,$(OBJ)/%.o,$(wildcard clients/cli/*.c)) $(BUILD)/libcfs.a $(BUILD)/libcfscommon.a
+$(BIN)/cfs: $(patsubst %.c,$(OBJ)/%.o,$(wildcard clients/cli/*.c)) $(OBJ)/mds/namespace.o $(OBJ)/mds/fsck.o $(BUILD)/libcfs.a $(BUILD)/libcfscommon.a
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -197,7 +197,8 @@ static int make_root(struct cfs_ns *ns, MDB_txn *txn)
 	return cfs_ns_meta_put(ns, txn, "next_ino", CFS_ROOT_INO + 1);
 }
 
-int cfs_ns_open(struct cfs_ns *ns, const char *dir, size_t map_size)
+static int ns_open(struct cfs_ns *ns, const char *dir, size_t map_size,
+		   bool readonly)
 {
 	struct cfs_inode root;
 	MDB_txn *txn = NULL;
@@ -208,12 +209,15 @@ int cfs_ns_open(struct cfs_ns *ns, const char *dir, size_t map_size)
 	if (rc)
 		return cfs_ns_errno(rc);
 	mdb_env_set_maxdbs(ns->env, 16);
-	mdb_env_set_mapsize(ns->env, map_size);
+	if (map_size)
+		mdb_env_set_mapsize(ns->env, map_size);
 	mdb_env_set_maxreaders(ns->env, 512);
-	rc = cfs_ns_errno(mdb_env_open(ns->env, dir, MDB_NOTLS, 0600));
+	rc = cfs_ns_errno(mdb_env_open(ns->env, dir,
+				       MDB_NOTLS | (readonly ? MDB_RDONLY : 0),
+				       0600));
 	if (rc)
 		goto fail;
-	rc = cfs_ns_begin(ns, NULL, true, &txn);
+	rc = cfs_ns_begin(ns, NULL, !readonly, &txn);
 	if (rc)
 		goto fail;
 	struct {
@@ -227,13 +231,14 @@ int cfs_ns_open(struct cfs_ns *ns, const char *dir, size_t map_size)
 		{ "osds", &ns->osds },
 	};
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
-		rc = cfs_ns_errno(mdb_dbi_open(txn, tables[i].name, MDB_CREATE,
+		rc = cfs_ns_errno(mdb_dbi_open(txn, tables[i].name,
+					       readonly ? 0 : MDB_CREATE,
 					       tables[i].dbi));
 		if (rc)
 			goto fail;
 	}
 	rc = inode_get(ns, txn, CFS_ROOT_INO, &root);
-	if (rc == -ENOENT)
+	if (rc == -ENOENT && !readonly)
 		rc = make_root(ns, txn);
 	if (rc)
 		goto fail;
@@ -247,6 +252,16 @@ fail:
 	mdb_env_close(ns->env);
 	ns->env = NULL;
 	return rc;
+}
+
+int cfs_ns_open(struct cfs_ns *ns, const char *dir, size_t map_size)
+{
+	return ns_open(ns, dir, map_size, false);
+}
+
+int cfs_ns_open_readonly(struct cfs_ns *ns, const char *dir)
+{
+	return ns_open(ns, dir, 0, true);
 }
 
 void cfs_ns_close(struct cfs_ns *ns)

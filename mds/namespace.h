@@ -61,6 +61,8 @@ struct cfs_ns {
 
 /* Open (creating if needed) the store in dir, with a root directory. */
 int cfs_ns_open(struct cfs_ns *ns, const char *dir, size_t map_size);
+/* Open an existing store for reading only; safe beside a running MDS. */
+int cfs_ns_open_readonly(struct cfs_ns *ns, const char *dir);
 void cfs_ns_close(struct cfs_ns *ns);
 
 /* Transactions. A write txn may be nested under parent (or NULL). */

@@ -2,17 +2,24 @@
  *
  *   cfs status MDS_ADDRESS     the cluster map: epoch, OSDs, capacity
  *   cfs df MDS_ADDRESS         capacity and use as users see it
+ *   cfs locate MDS_ADDRESS INO [INDEX]
+ *                              a chunk's placement: its targets in order,
+ *                              the acting primary first
+ *   cfs fsck MDS_DATA_DIR      check the namespace of an MDS store (safe
+ *                              beside a running MDS); exit 1 on problems
  *
  * More subcommands (init, token, fsck, conflicts, tier, bench) arrive
  * with the issues that need them. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cfs/log.h"
 #include "cfs/map.h"
 #include "cfs/rpc.h"
 #include "libcfs.h"
+#include "../../mds/fsck.h"
 
 static int cmd_status(const char *mds)
 {
@@ -59,6 +66,41 @@ static int cmd_status(const char *mds)
 	return 0;
 }
 
+static int cmd_locate(const char *mds, const char *ino_s, const char *idx_s)
+{
+	struct cfs_map_holder maps;
+	struct cfs_rpc_client *rpc;
+	struct cfs_map *m;
+	uint64_t ino = strtoull(ino_s, NULL, 0);
+	uint64_t idx = idx_s ? strtoull(idx_s, NULL, 0) : 0;
+	int t[CFS_MAX_REPLICAS], n, primary, rc;
+
+	cfs_map_holder_init(&maps);
+	rc = cfs_rpc_client_new(&rpc);
+	if (!rc)
+		rc = cfs_map_fetch(&maps, rpc, mds, 3000);
+	if (rc) {
+		fprintf(stderr, "cfs: cannot reach the MDS at %s: %s\n", mds,
+			strerror(-rc));
+		cfs_rpc_client_free(rpc);
+		cfs_map_holder_destroy(&maps);
+		return 1;
+	}
+	m = cfs_map_get(&maps);
+	n = cfs_placement_chunk(m->pb, ino, idx, t, CFS_MAX_REPLICAS);
+	primary = cfs_placement_primary(m->pb, ino, idx);
+	printf("chunk %lu.%lu pg %u:", (unsigned long)ino, (unsigned long)idx,
+	       cfs_placement_pg(ino, idx, m->pb->pg_count));
+	for (int i = 0; i < n; i++)
+		printf(" %s%s", m->pb->osds[t[i]]->node,
+		       t[i] == primary ? "(primary)" : "");
+	printf("\n");
+	cfs_map_put(&maps, m);
+	cfs_map_holder_destroy(&maps);
+	cfs_rpc_client_free(rpc);
+	return 0;
+}
+
 static int cmd_df(const char *mds)
 {
 	struct cfs_client_opts o = { .mds = mds, .connect_timeout_ms = 3000 };
@@ -86,6 +128,39 @@ static int cmd_df(const char *mds)
 	return 0;
 }
 
+static void print_problem(void *arg, const char *msg)
+{
+	(void)arg;
+	printf("problem: %s\n", msg);
+}
+
+static int cmd_fsck(const char *dir)
+{
+	struct cfs_fsck_report rep;
+	struct cfs_ns ns;
+	MDB_txn *txn;
+	int rc = cfs_ns_open_readonly(&ns, dir);
+
+	if (rc) {
+		fprintf(stderr, "cfs: cannot open the metadata store in %s: %s\n",
+			dir, strerror(-rc));
+		return 2;
+	}
+	rc = cfs_ns_begin(&ns, NULL, false, &txn);
+	if (!rc)
+		rc = cfs_ns_fsck(&ns, txn, &rep, print_problem, NULL);
+	cfs_ns_abort(txn);
+	cfs_ns_close(&ns);
+	if (rc) {
+		fprintf(stderr, "cfs: fsck failed: %s\n", strerror(-rc));
+		return 2;
+	}
+	printf("fsck: %lu inodes, %lu entries, %lu open orphans, %lu problems\n",
+	       (unsigned long)rep.inodes, (unsigned long)rep.entries,
+	       (unsigned long)rep.orphans, (unsigned long)rep.problems);
+	return rep.problems ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	cfs_log_init("cfs", CFS_LOG_ERROR);
@@ -93,7 +168,13 @@ int main(int argc, char **argv)
 		return cmd_status(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "df"))
 		return cmd_df(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "fsck"))
+		return cmd_fsck(argv[2]);
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "locate"))
+		return cmd_locate(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
 	fprintf(stderr, "usage: cfs status MDS_ADDRESS\n"
-			"       cfs df MDS_ADDRESS\n");
+			"       cfs df MDS_ADDRESS\n"
+			"       cfs locate MDS_ADDRESS INO [INDEX]\n"
+			"       cfs fsck MDS_DATA_DIR\n");
 	return 2;
 }

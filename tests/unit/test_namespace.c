@@ -11,6 +11,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "../../mds/fsck.h"
 #include "../../mds/namespace.h"
 
 #include "check_main.h"
@@ -418,6 +419,75 @@ START_TEST(test_setattr_size_and_written)
 }
 END_TEST
 
+static int problems;
+
+static void count_problem(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+	problems++;
+}
+
+static uint64_t fsck_problems(void)
+{
+	struct cfs_fsck_report rep;
+
+	problems = 0;
+	ck_assert_int_eq(W(cfs_ns_fsck(&ns, txn, &rep, count_problem, NULL)), 0);
+	ck_assert_int_eq(problems, (int)rep.problems);
+	return rep.problems;
+}
+
+START_TEST(test_fsck_clean_after_every_kind_of_change)
+{
+	uint64_t d = mk(&root, CFS_ROOT_INO, "d", S_IFDIR | 0755);
+	uint64_t f = mk(&root, d, "f", S_IFREG | 0644);
+	struct cfs_inode in;
+
+	mk(&root, d, "sub", S_IFDIR | 0755);
+	ck_assert_int_eq(W(cfs_ns_link(&ns, txn, &root, f, CFS_ROOT_INO, "h", 1,
+				       &in)), 0);
+	ck_assert_int_eq(W(cfs_ns_symlink(&ns, txn, &root, d, "s", 1, "f", 1,
+					  &in)), 0);
+	ck_assert_int_eq(W(cfs_ns_rename(&ns, txn, &root, d, "sub", 3,
+					 CFS_ROOT_INO, "moved", 5, 0)), 0);
+	ck_assert_int_eq(W(cfs_ns_setxattr(&ns, txn, &root, f, "user.x", "1", 1,
+					   0)), 0);
+	ck_assert_int_eq(W(cfs_ns_unlink(&ns, txn, &root, d, "f", 1)), 0);
+	ck_assert_uint_eq(fsck_problems(), 0);
+}
+END_TEST
+
+START_TEST(test_fsck_finds_damage)
+{
+	uint64_t f = mk(&root, CFS_ROOT_INO, "f", S_IFREG | 0644);
+	uint64_t g = mk(&root, CFS_ROOT_INO, "g", S_IFREG | 0644);
+	struct cfs_inode in;
+	uint8_t key[8];
+	MDB_val k = { 8, key }, v;
+	MDB_txn *t;
+
+	/* a lost inode record: the entry dangles */
+	for (int i = 0; i < 8; i++)
+		key[i] = (uint8_t)(f >> (56 - 8 * i));
+	ck_assert_int_eq(cfs_ns_begin(&ns, NULL, true, &t), 0);
+	ck_assert_int_eq(mdb_del(t, ns.inodes, &k, NULL), 0);
+	ck_assert_int_eq(cfs_ns_commit(t), 0);
+	ck_assert_uint_eq(fsck_problems(), 1);
+	/* a wrong link count */
+	for (int i = 0; i < 8; i++)
+		key[i] = (uint8_t)(g >> (56 - 8 * i));
+	ck_assert_int_eq(W(cfs_ns_getattr(&ns, txn, g, &in)), 0);
+	in.nlink = 5;
+	v.mv_size = sizeof(in);
+	v.mv_data = &in;
+	ck_assert_int_eq(cfs_ns_begin(&ns, NULL, true, &t), 0);
+	ck_assert_int_eq(mdb_put(t, ns.inodes, &k, &v, 0), 0);
+	ck_assert_int_eq(cfs_ns_commit(t), 0);
+	ck_assert_uint_eq(fsck_problems(), 2);
+}
+END_TEST
+
 int main(void)
 {
 	CFS_RUN_SUITE("namespace", setup, teardown,
@@ -431,5 +501,7 @@ int main(void)
 		      test_setgid_directory_and_suid_clearing,
 		      test_xattr_flags_limits_and_namespaces,
 		      test_unlinked_open_file_lives_until_release_and_restart,
-		      test_setattr_size_and_written);
+		      test_setattr_size_and_written,
+		      test_fsck_clean_after_every_kind_of_change,
+		      test_fsck_finds_damage);
 }
