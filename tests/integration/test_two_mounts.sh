@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Two mounts of one cluster (two cfs-fuse processes) see each other's
+# changes: data on close-to-open (a file closed on one is read whole by
+# an open on the other), metadata within the attribute timeout (1 s by
+# default), and at once with -o strict.
+. "$(dirname "$0")/lib.sh"
+cluster_up 2 7540
+
+second_mount() {	# second_mount DIR [OPTIONS]: a second cfs-fuse, by PID
+	mkdir -p "$1"
+	"$CFS_BIN/cfs-fuse" "$MDS" "$1" -f "${@:2}" >>"$T/fuse2.log" 2>&1 &
+	echo $! >>"$T/fuse2.pids"
+	for _ in $(seq 1 100); do
+		awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts && return 0
+		sleep 0.1
+	done
+	return 1
+}
+stop_second() {
+	for m in "$T/b" "$T/s"; do fusermount3 -u "$m" 2>/dev/null; done
+	[ -e "$T/fuse2.pids" ] && xargs -r kill <"$T/fuse2.pids" 2>/dev/null
+	rm -f "$T/fuse2.pids"
+}
+trap 'stop_second; cleanup' EXIT
+
+A=$MNT
+second_mount "$T/b"
+B=$T/b
+
+echo first >"$A/f"
+check "B sees a file A created" [ "$(cat "$B/f")" = first ]
+cat "$B/f" >/dev/null	# B caches size and pages
+echo "second, longer content" >"$A/f"
+check "close-to-open: B reads A's new content whole" [ "$(cat "$B/f")" = "second, longer content" ]
+echo appended >>"$A/f"
+check "close-to-open: B sees A's append" [ "$(tail -n 1 "$B/f")" = appended ]
+head -c 3000000 /dev/urandom >"$T/big"
+cp "$T/big" "$A/big"
+check "B reads A's 3 MB file byte for byte" cmp -s "$T/big" "$B/big"
+stat "$B/f" >/dev/null
+chmod 600 "$A/f"
+sleep 1.2
+check "B sees A's chmod within the attribute timeout" [ "$(stat -c %a "$B/f")" = 600 ]
+mv "$A/f" "$A/g"
+sleep 1.2
+check "B sees A's rename within the entry timeout" [ -e "$B/g" ] && [ ! -e "$B/f" ]
+rm "$A/g"
+sleep 1.2
+check "B sees A's unlink" [ ! -e "$B/g" ]
+
+second_mount "$T/s" -o strict
+S=$T/s
+touch "$S/x"
+stat "$S/x" >/dev/null
+chmod 640 "$A/x"
+check "strict: a chmod on A is seen by S at once" [ "$(stat -c %a "$S/x")" = 640 ]
+mv "$A/x" "$A/y"
+check "strict: a rename on A is seen by S at once" [ -e "$S/y" ] && [ ! -e "$S/x" ]
+
+finish
