@@ -36,7 +36,7 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BIN)/%,$(UNIT_SRC))
 
 PROGRAMS   := $(BIN)/cfs-mds $(BIN)/cfs-osd $(BIN)/cfs-fuse $(BIN)/cfs \
-              $(BIN)/posix_cases
+              $(BIN)/posix_cases $(BIN)/model
 
 .SECONDARY:
 .PHONY: all test unit integration valgrind asan demo demo-down deps clean
@@ -76,9 +76,9 @@ $(BIN)/cfs: $(patsubst %.c,$(OBJ)/%.o,$(wildcard clients/cli/*.c)) $(OBJ)/mds/na
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# The POSIX conformance driver: plain libc, run on a local directory and
-# on a mount by tests/integration/test_posix_conformance.sh.
-$(BIN)/posix_cases: $(OBJ)/tests/posix/posix_cases.o
+# The POSIX drivers (plain libc): run on a local directory and on a
+# mount by tests/integration/test_posix_conformance.sh and test_model.sh.
+$(BIN)/posix_cases $(BIN)/model: $(BIN)/%: $(OBJ)/tests/posix/%.o
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^
 
