@@ -1275,6 +1275,17 @@ int cfs_ns_written(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
 	return inode_put(ns, txn, out);
 }
 
+int cfs_ns_accessed(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino)
+{
+	struct cfs_inode in;
+	int rc = inode_get(ns, txn, ino, &in);
+
+	if (rc)
+		return rc;
+	in.atime_ns = cfs_now_ns();
+	return inode_put(ns, txn, &in);
+}
+
 /* ---- extended attributes ---- */
 
 enum xattr_ns { XNS_USER, XNS_TRUSTED, XNS_SECURITY, XNS_SYSTEM, XNS_BAD };

@@ -158,6 +158,9 @@ int cfs_ns_setxattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 int cfs_ns_removexattr(struct cfs_ns *ns, MDB_txn *txn,
 		       const struct cfs_cred *cr, uint64_t ino,
 		       const char *name);
+/* Read through an open file: atime becomes now (the open was the
+ * permission check). */
+int cfs_ns_accessed(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino);
 /* The last open of an orphan closed: free it. */
 int cfs_ns_release_orphan(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino);
 /* At start: free every orphan left by a previous run. */

@@ -457,6 +457,14 @@ static int do_written(struct mds *mds, MDB_txn *txn, void *p)
 			      &o->out);
 }
 
+static int do_accessed(struct mds *mds, MDB_txn *txn, void *p)
+{
+	struct op *o = p;
+
+	return cfs_ns_accessed(&mds->ns, txn,
+			       ((const Cfs__MdsIno *)o->req)->ino);
+}
+
 static int do_setxattr(struct mds *mds, MDB_txn *txn, void *p)
 {
 	struct op *o = p;
@@ -535,6 +543,7 @@ MUTATOR(h_rename, do_rename, false)
 MUTATOR(h_setattr, do_setattr, true)
 MUTATOR(h_written, do_written, true)
 MUTATOR(h_setxattr, do_setxattr, false)
+MUTATOR(h_accessed, do_accessed, false)
 MUTATOR(h_removexattr, do_removexattr, false)
 
 static int h_release(void *arg, struct cfs_rpc_req *rq,
@@ -624,6 +633,7 @@ static const struct cfs_rpc_method methods[] = {
 	METHOD(MDS_RELEASE, mds_ino, h_release, true),
 	METHOD(MDS_WRITTEN, mds_written, h_written, false),
 	METHOD(MDS_ACCESS, mds_open, h_access, false),
+	METHOD(MDS_ACCESSED, mds_ino, h_accessed, false),
 	METHOD(MDS_GET_MAP, mds_empty, h_get_map, false),
 	METHOD(MDS_OSD_REGISTER, mds_osd_register, h_osd_register, true),
 	METHOD(MDS_OSD_HEARTBEAT, mds_osd_heartbeat, h_osd_heartbeat, false),

@@ -11,6 +11,7 @@
 
 struct cfs_fuse {
 	struct cfs_client *cl;
+	struct fuse_session *se;
 	double attr_timeout;	/* seconds the kernel may cache attributes */
 	double entry_timeout;	/* seconds the kernel may cache names */
 };

@@ -118,6 +118,7 @@ int main(int argc, char **argv)
 	se = fuse_session_new(&args, &cfs_fuse_ops, sizeof(cfs_fuse_ops), &f);
 	if (!se)
 		goto out;
+	f.se = se;
 	if (fuse_set_signal_handlers(se))
 		goto out;
 	if (fuse_session_mount(se, cmd.mountpoint)) {

@@ -264,7 +264,9 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
+	struct cfs_fuse *f = F(req);
 	char *buf = malloc(size ? size : 1);
+	struct cfs_cred cr;
 	ssize_t n;
 
 	(void)fi;
@@ -272,7 +274,13 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	n = cfs_read(F(req)->cl, ino, (uint64_t)off, buf, size);
+	req_cred(req, &cr);
+	n = cfs_read(f->cl, ino, (uint64_t)off, buf, size);
+	/* The kernel never updates atime on FUSE inodes: we do, and drop
+	 * its cached attributes before the read returns, so that a stat
+	 * after the read sees the new atime. */
+	if (n >= 0 && cfs_accessed(f->cl, &cr, ino))
+		fuse_lowlevel_notify_inval_inode(f->se, ino, -1, 0);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else

@@ -630,6 +630,14 @@ int cfs_removexattr(struct cfs_client *cl, const struct cfs_cred *cr,
 			  NULL, 0, 0, NULL, 0);
 }
 
+/* relatime, as Linux does it: atime moves on a read if it is not newer
+ * than mtime or ctime, or is more than a day old */
+static bool atime_due(const struct cfs_attr *a)
+{
+	return a->atime_ns <= a->mtime_ns || a->atime_ns <= a->ctime_ns ||
+	       client_now_ns() - a->atime_ns > 86400ll * 1000000000;
+}
+
 void cfs_opened(struct cfs_client *cl, const struct cfs_attr *a)
 {
 	struct open_inode *o;
@@ -638,6 +646,7 @@ void cfs_opened(struct cfs_client *cl, const struct cfs_attr *a)
 	o = client_inode(cl, a->ino, true);
 	if (o) {
 		o->opens++;
+		o->atime_due |= atime_due(a);
 		if (!o->dirty || a->size > o->size)
 			o->size = a->size;
 	}
@@ -659,6 +668,28 @@ int cfs_open(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 	if (rc == 0)
 		cfs_opened(cl, out);
 	return rc;
+}
+
+bool cfs_accessed(struct cfs_client *cl, const struct cfs_cred *cr,
+		  uint64_t ino)
+{
+	Cfs__MdsIno r = CFS__MDS_INO__INIT;
+	struct open_inode *o;
+	bool due;
+	Cfs__Cred c;
+
+	pthread_mutex_lock(&cl->ilock);
+	o = client_inode(cl, ino, false);
+	due = o && o->atime_due;
+	if (due)
+		o->atime_due = false;
+	pthread_mutex_unlock(&cl->ilock);
+	if (!due)
+		return false;
+	cred_to(cr, &c);
+	r.cred = &c;
+	r.ino = ino;
+	return plain_call(cl, CFS__MDS_METHOD__MDS_ACCESSED, &r.base) == 0;
 }
 
 int cfs_flush(struct cfs_client *cl, uint64_t ino)

@@ -16,6 +16,7 @@ struct open_inode {
 	uint64_t size;		/* known size, including our own writes */
 	int64_t mtime_ns;	/* of our last write */
 	bool dirty;		/* size/mtime not yet sent to the MDS */
+	bool atime_due;		/* relatime: the next read updates atime */
 	uint32_t opens;
 	struct open_inode *next;
 };

@@ -129,6 +129,11 @@ int cfs_open(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 /* For a file made by cfs_mknod(open=true). */
 void cfs_opened(struct cfs_client *cl, const struct cfs_attr *a);
 int cfs_release(struct cfs_client *cl, uint64_t ino);
+/* After a read through an open file: update atime at the MDS if relatime
+ * says it is due. Returns true when atime changed (the caller's cached
+ * attributes are stale). */
+bool cfs_accessed(struct cfs_client *cl, const struct cfs_cred *cr,
+		  uint64_t ino);
 /* Send this client's pending size and mtime of ino to the MDS. */
 int cfs_flush(struct cfs_client *cl, uint64_t ino);
 

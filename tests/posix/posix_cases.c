@@ -313,6 +313,25 @@ static void case_times(void)
 	v("now is recent", "%d", st("f").st_mtim.tv_sec > 1700000000);
 }
 
+static void case_atime(void)
+{
+	struct timespec t[2] = { { 1000, 0 }, { 2000, 0 } };
+	struct stat a, b;
+
+	cur = "atime";
+	put("f", "some data");
+	r("set atime before mtime", utimensat(AT_FDCWD, "f", t, 0));
+	a = st("f");
+	get("f");
+	b = st("f");
+	v("read moves an old atime (relatime)", "%d", ts_after(b.st_atim, a.st_atim));
+	v("read keeps mtime", "%d", b.st_mtim.tv_sec == 2000);
+	a = b;
+	get("f");
+	b = st("f");
+	v("second read leaves a fresh atime", "%d", !ts_after(b.st_atim, a.st_atim));
+}
+
 static void case_modes(void)
 {
 	gid_t g = 2000;
@@ -508,7 +527,8 @@ static const struct {
 	{ "open", case_open_flags }, { "names", case_names },
 	{ "dirs", case_dirs },	     { "rename", case_rename },
 	{ "links", case_links },     { "sizes", case_sizes },
-	{ "times", case_times },     { "modes", case_modes },
+	{ "times", case_times },     { "atime", case_atime },
+	{ "modes", case_modes },
 	{ "perms", case_perms },     { "xattrs", case_xattrs },
 	{ "mmap", case_mmap },	     { "locks", case_locks },
 	{ "readdir", case_readdir },
