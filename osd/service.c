@@ -440,6 +440,23 @@ static int h_read(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 	return rc;
 }
 
+static int h_seek(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
+{
+	const Cfs__OsdSeek *r = (const void *)m;
+	Cfs__OsdSeekReply rep = CFS__OSD_SEEK_REPLY__INIT;
+	bool found;
+	int rc;
+
+	if (!r->chunk || r->offset >= CFS_CHUNK_SIZE)
+		return -EINVAL;
+	if (!osd_serving(OSD(arg)))
+		return -ESTALE;
+	rc = store_seek(&OSD(arg)->store, chunk_of(r->chunk), r->offset,
+			r->hole, &found, &rep.offset);
+	rep.found = found;
+	return rc ? rc : cfs_rpc_reply(rq, &rep.base, NULL, 0);
+}
+
 static int count_chunk(void *arg, struct chunk_id c, uint64_t version)
 {
 	(void)c;
@@ -633,6 +650,7 @@ static const struct cfs_rpc_method methods[] = {
 	METHOD(OSD_PUT_CHUNK, osd_put_chunk, h_put_chunk),
 	METHOD(OSD_STAT, osd_stat_req, h_stat),
 	METHOD(OSD_BACKFILL, osd_backfill, h_backfill),
+	METHOD(OSD_SEEK, osd_seek, h_seek),
 };
 
 int osd_service_start(struct osd *osd)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "cfs/crc.h"
@@ -414,6 +415,41 @@ int store_punch(struct store *st, struct chunk_id c, uint64_t off,
 		rc = commit(dfd, cfd, NULL, 0, 0, crcs, first, n, version);
 out:
 	free(crcs);
+	chunk_close(dfd, cfd);
+	return rc;
+}
+
+int store_seek(struct store *st, struct chunk_id c, uint64_t off, bool hole,
+	       bool *found, uint64_t *at)
+{
+	int dfd, cfd, rc = chunk_open(st, c, false, &dfd, &cfd);
+	uint64_t size, end;
+	off_t r;
+
+	*found = hole;
+	*at = off;
+	if (rc == -ENOENT)
+		return 0;	/* no chunk: all hole */
+	if (rc)
+		return rc;
+	rc = file_size(dfd, &size);
+	if (rc)
+		goto out;
+	/* in whole blocks, as a local file system answers: the last
+	 * partial block is data up to its end */
+	end = (size + B - 1) / B * B;
+	r = lseek(dfd, (off_t)off, hole ? SEEK_HOLE : SEEK_DATA);
+	if (r >= 0) {
+		*found = true;
+		*at = (uint64_t)r;
+		if (hole && *at == size)
+			*at = end;
+	} else if (errno != ENXIO) {
+		rc = -errno;
+	} else if (!hole && off < end) {
+		*found = true;
+	}
+out:
 	chunk_close(dfd, cfd);
 	return rc;
 }

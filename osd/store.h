@@ -57,6 +57,11 @@ int store_remove(struct store *st, struct chunk_id c);
 int store_punch(struct store *st, struct chunk_id c, uint64_t off,
 		uint64_t len, uint64_t version);
 
+/* SEEK_DATA (hole=false) or SEEK_HOLE from off within the chunk: sets
+ * *found and *at. Past the chunk's end is all hole. */
+int store_seek(struct store *st, struct chunk_id c, uint64_t off, bool hole,
+	       bool *found, uint64_t *at);
+
 /* Replace the chunk whole (recovery): size bytes, one CRC per block. */
 int store_put(struct store *st, struct chunk_id c, const void *data,
 	      uint64_t size, const uint32_t *crcs, uint64_t version);

@@ -566,6 +566,24 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	fuse_reply_err(req, -rc);
 }
 
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	int64_t r;
+
+	(void)fi;
+	if (off < 0) {
+		fuse_reply_err(req, ENXIO);
+		return;
+	}
+	cfs_flush(F(req)->cl, ino);
+	r = cfs_lseek(F(req)->cl, ino, (uint64_t)off, whence);
+	if (r < 0)
+		fuse_reply_err(req, (int)-r);
+	else
+		fuse_reply_lseek(req, (off_t)r);
+}
+
 const struct fuse_lowlevel_ops cfs_fuse_ops = {
 	.init = op_init,
 	.lookup = op_lookup,
@@ -599,4 +617,5 @@ const struct fuse_lowlevel_ops cfs_fuse_ops = {
 	.access = op_access,
 	.create = op_create,
 	.fallocate = op_fallocate,
+	.lseek = op_lseek,
 };

@@ -7,6 +7,7 @@
  * the other up targets, then the down ones, and accept only blocks whose
  * CRC32C matches. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -302,6 +303,72 @@ ssize_t cfs_read(struct cfs_client *cl, uint64_t ino, uint64_t off, void *buf,
 		done += (size_t)n;
 	}
 	return (ssize_t)done;
+}
+
+/* SEEK_DATA/SEEK_HOLE within one chunk, asked of a live target. */
+static int seek_chunk(struct cfs_client *cl, uint64_t ino, uint64_t index,
+		      uint64_t off, bool hole, bool *found, uint64_t *at)
+{
+	Cfs__ChunkId chunk = CFS__CHUNK_ID__INIT;
+	Cfs__OsdSeek req = CFS__OSD_SEEK__INIT;
+	struct cfs_map *map = cfs_map_get(&cl->maps);
+	int order[CFS_MAX_REPLICAS], n, rc = -EIO;
+
+	chunk.ino = ino;
+	chunk.index = index;
+	req.chunk = &chunk;
+	req.offset = off;
+	req.hole = hole;
+	n = map ? read_order(map->pb, ino, index, order) : 0;
+	for (int i = 0; i < n && rc; i++) {
+		struct cfs_rpc_call c = {
+			.method = CFS__OSD_METHOD__OSD_SEEK,
+			.req = &req.base,
+			.rep_desc = &cfs__osd_seek_reply__descriptor,
+			.timeout_ms = cl->o.osd_timeout_ms,
+		};
+		const Cfs__OsdSeekReply *rep;
+
+		rc = cfs_rpc_call(cl->rpc, map->pb->osds[order[i]]->addr, &c);
+		rep = (const void *)c.rep;
+		*found = rep ? rep->found : false;
+		*at = rep ? rep->offset : 0;
+		cfs_rpc_call_done(&c);
+	}
+	cfs_map_put(&cl->maps, map);
+	return rc;
+}
+
+int64_t cfs_lseek(struct cfs_client *cl, uint64_t ino, uint64_t off,
+		  int whence)
+{
+	bool hole = whence == SEEK_HOLE;
+	uint64_t size, pos = off;
+	int rc;
+
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	rc = known_size(cl, ino, UINT64_MAX, &size);
+	if (rc)
+		return rc;
+	if (off >= size)
+		return -ENXIO;
+	while (pos < size) {
+		uint64_t index = pos / CFS_CHUNK_SIZE, at;
+		bool found;
+
+		rc = seek_chunk(cl, ino, index, pos % CFS_CHUNK_SIZE, hole,
+				&found, &at);
+		if (rc)
+			return rc;
+		if (found) {
+			at += index * CFS_CHUNK_SIZE;
+			return (int64_t)(at < size ? at : size);
+		}
+		pos = (index + 1) * CFS_CHUNK_SIZE;
+	}
+	/* no data up to the end; the end of a file counts as a hole */
+	return hole ? (int64_t)size : -ENXIO;
 }
 
 static int chunk_truncate(struct cfs_client *cl, uint64_t ino, uint64_t index,

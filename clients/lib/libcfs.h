@@ -143,6 +143,9 @@ ssize_t cfs_write(struct cfs_client *cl, uint64_t ino, uint64_t off,
 /* Reads up to the end of the file; returns the bytes read. */
 ssize_t cfs_read(struct cfs_client *cl, uint64_t ino, uint64_t off, void *buf,
 		 size_t len);
+/* SEEK_DATA or SEEK_HOLE (whence) from off: the offset, or -ENXIO. */
+int64_t cfs_lseek(struct cfs_client *cl, uint64_t ino, uint64_t off,
+		  int whence);
 /* Deallocate [off, off+len): reads as zeros afterwards. */
 int cfs_punch(struct cfs_client *cl, uint64_t ino, uint64_t off,
 	      uint64_t len);

@@ -262,6 +262,30 @@ static void case_sizes(void)
 	r("negative truncate", truncate("t", -1));
 }
 
+static void case_seek(void)
+{
+	int fd;
+
+	cur = "seek";
+	fd = open("s", O_CREAT | O_RDWR, 0644);
+	r("write past a hole", pwrite(fd, "end", 3, 1 << 20));
+	v("data from 0", "%ld", (long)lseek(fd, 0, SEEK_DATA));
+	v("hole from 0", "%ld", (long)lseek(fd, 0, SEEK_HOLE));
+	v("hole from the data", "%ld", (long)lseek(fd, 1 << 20, SEEK_HOLE));
+	r("data past the end", lseek(fd, 2 << 20, SEEK_DATA));
+	r("hole past the end", lseek(fd, 2 << 20, SEEK_HOLE));
+	pwrite(fd, "a", 1, 0);
+	v("data from 0 after a write at 0", "%ld", (long)lseek(fd, 0, SEEK_DATA));
+	v("hole after the first block", "%ld", (long)lseek(fd, 0, SEEK_HOLE));
+	ftruncate(fd, 3 << 20);
+	v("data after truncate up", "%ld", (long)lseek(fd, (1 << 20) + 3, SEEK_DATA));
+	v("hole in the extended tail", "%ld", (long)lseek(fd, (1 << 20) + 4096, SEEK_HOLE));
+	v("hole after the partial block", "%ld", (long)lseek(fd, (1 << 20) + 1, SEEK_HOLE));
+	fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096);
+	v("data after punching the first block", "%ld", (long)lseek(fd, 0, SEEK_DATA));
+	close(fd);
+}
+
 static int ts_after(struct timespec a, struct timespec b)
 {
 	return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
@@ -527,6 +551,7 @@ static const struct {
 	{ "open", case_open_flags }, { "names", case_names },
 	{ "dirs", case_dirs },	     { "rename", case_rename },
 	{ "links", case_links },     { "sizes", case_sizes },
+	{ "seek", case_seek },
 	{ "times", case_times },     { "atime", case_atime },
 	{ "modes", case_modes },
 	{ "perms", case_perms },     { "xattrs", case_xattrs },

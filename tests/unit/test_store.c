@@ -187,6 +187,32 @@ START_TEST(test_put_replaces_whole_chunk_and_remove)
 }
 END_TEST
 
+START_TEST(test_seek_data_and_holes_in_whole_blocks)
+{
+	bool found;
+	uint64_t at;
+
+	ck_assert_int_eq(store_seek(&st, C, 0, false, &found, &at), 0);
+	ck_assert(!found);	/* no chunk: no data */
+	ck_assert_int_eq(put(1 << 20, "abc", 3, 1), 0);
+	ck_assert_int_eq(store_seek(&st, C, 0, false, &found, &at), 0);
+	ck_assert(found);
+	ck_assert_uint_eq(at, 1 << 20);
+	ck_assert_int_eq(store_seek(&st, C, 0, true, &found, &at), 0);
+	ck_assert_uint_eq(at, 0);
+	/* the last partial block is data to its end, then a hole */
+	ck_assert_int_eq(store_seek(&st, C, (1 << 20) + 10, false, &found,
+				    &at), 0);
+	ck_assert(found);
+	ck_assert_uint_eq(at, (1 << 20) + 10);
+	ck_assert_int_eq(store_seek(&st, C, (1 << 20) + 1, true, &found, &at),
+			 0);
+	ck_assert_uint_eq(at, (1 << 20) + 4096);
+	ck_assert_int_eq(store_seek(&st, C, 2 << 20, false, &found, &at), 0);
+	ck_assert(!found);
+}
+END_TEST
+
 int main(void)
 {
 	CFS_RUN_SUITE("store", setup, teardown,
@@ -195,5 +221,6 @@ int main(void)
 		      test_truncate_then_extend_reads_zeros,
 		      test_punch_hole_zeroes_range_only,
 		      test_corruption_on_disk_is_detected,
-		      test_put_replaces_whole_chunk_and_remove);
+		      test_put_replaces_whole_chunk_and_remove,
+		      test_seek_data_and_holes_in_whole_blocks);
 }
