@@ -15,6 +15,7 @@
 #include "cfs/map.h"
 #include "cfs/rpc.h"
 #include "mds.pb-c.h"
+#include "locks.h"
 #include "namespace.h"
 
 struct mds_config {
@@ -62,6 +63,8 @@ struct mds {
 	struct mutation *wqueue;
 	bool wstop;
 	pthread_t writer;
+
+	struct cfs_lock_table locks;
 
 	pthread_mutex_t open_lock;	/* guards opens[] */
 	struct open_count *opens[OPEN_BUCKETS];

@@ -569,6 +569,49 @@ static int h_release(void *arg, struct cfs_rpc_req *rq,
 	return rc == -ENOENT ? 0 : rc;
 }
 
+/* ---- locks (in memory: see locks.h) ---- */
+
+static int h_lock(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
+{
+	const Cfs__MdsLock *r = (const void *)m;
+	Cfs__MdsLockReply rep = CFS__MDS_LOCK_REPLY__INIT;
+	struct cfs_lock want = {
+		.client = rq->client_id,
+		.owner = r->owner,
+		.pid = r->pid,
+		.type = r->type,
+		.start = r->start,
+		.end = r->end,
+		.flock = r->flock,
+	}, held;
+	int rc;
+
+	if ((r->type != F_RDLCK && r->type != F_WRLCK && r->type != F_UNLCK) ||
+	    r->end < r->start)
+		return -EINVAL;
+	if (!r->test)
+		return cfs_locks_set(&MDS(arg)->locks, r->ino, &want);
+	rep.type = F_UNLCK;
+	if (cfs_locks_test(&MDS(arg)->locks, r->ino, &want, &held)) {
+		rep.type = held.type;
+		rep.start = held.start;
+		rep.end = held.end;
+		rep.pid = held.pid;
+	}
+	rc = cfs_rpc_reply(rq, &rep.base, NULL, 0);
+	return rc;
+}
+
+static int h_unlock_owner(void *arg, struct cfs_rpc_req *rq,
+			  const ProtobufCMessage *m)
+{
+	const Cfs__MdsLock *r = (const void *)m;
+
+	cfs_locks_release(&MDS(arg)->locks, r->ino, rq->client_id, r->owner,
+			  r->flock);
+	return 0;
+}
+
 /* ---- cluster ---- */
 
 static int h_get_map(void *arg, struct cfs_rpc_req *rq,
@@ -634,6 +677,8 @@ static const struct cfs_rpc_method methods[] = {
 	METHOD(MDS_WRITTEN, mds_written, h_written, false),
 	METHOD(MDS_ACCESS, mds_open, h_access, false),
 	METHOD(MDS_ACCESSED, mds_ino, h_accessed, false),
+	METHOD(MDS_LOCK, mds_lock, h_lock, false),
+	METHOD(MDS_UNLOCK_OWNER, mds_lock, h_unlock_owner, false),
 	METHOD(MDS_GET_MAP, mds_empty, h_get_map, false),
 	METHOD(MDS_OSD_REGISTER, mds_osd_register, h_osd_register, true),
 	METHOD(MDS_OSD_HEARTBEAT, mds_osd_heartbeat, h_osd_heartbeat, false),
@@ -642,6 +687,7 @@ static const struct cfs_rpc_method methods[] = {
 int mds_service_start(struct mds *mds)
 {
 	pthread_mutex_init(&mds->open_lock, NULL);
+	cfs_locks_init(&mds->locks);
 	mds->ns.is_open = mds_is_open;
 	mds->ns.is_open_arg = mds;
 	return cfs_rpc_server_start(&mds->rpc, mds->cfg.listen, methods,

@@ -8,6 +8,8 @@
 #include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "cfs_fuse.h"
 
@@ -235,6 +237,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	/* close-to-open: what another client wrote and closed is seen
+	 * whole. The page cache is dropped on open (no keep_cache); the
+	 * cached size must go too, or reads stop at the old end. */
+	fuse_lowlevel_notify_inval_inode(F(req)->se, ino, -1, 0);
 	fi->fh = ino;
 	fuse_reply_open(req, fi);
 }
@@ -302,15 +308,94 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)fi;
+	/* a close drops the POSIX locks of the closing owner */
+	if (cfs_may_hold_locks(F(req)->cl, ino))
+		cfs_unlock_owner(F(req)->cl, ino, fi->lock_owner, false);
 	fuse_reply_err(req, -cfs_flush(F(req)->cl, ino));
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	(void)fi;
+	/* the last close of an open file drops its flock */
+	if (fi->flock_release)
+		cfs_unlock_owner(F(req)->cl, ino, fi->lock_owner, true);
 	fuse_reply_err(req, -cfs_release(F(req)->cl, ino));
+}
+
+/* ---- locks: held at the MDS, so they hold across every mount ---- */
+
+static void lock_range(const struct flock *lk, uint64_t *start, uint64_t *end)
+{
+	*start = (uint64_t)lk->l_start;
+	*end = lk->l_len == 0 ? UINT64_MAX :
+				(uint64_t)(lk->l_start + lk->l_len - 1);
+}
+
+static void op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		     struct flock *lock)
+{
+	uint64_t start, end;
+	uint32_t pid = 0;
+	int type = lock->l_type, rc;
+
+	lock_range(lock, &start, &end);
+	rc = cfs_getlk(F(req)->cl, ino, fi->lock_owner, false, &type, &start,
+		       &end, &pid);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	lock->l_type = (short)type;
+	if (type != F_UNLCK) {
+		lock->l_whence = SEEK_SET;
+		lock->l_start = (off_t)start;
+		lock->l_len = end == UINT64_MAX ? 0 : (off_t)(end - start + 1);
+		lock->l_pid = (pid_t)pid;
+	}
+	fuse_reply_lock(req, lock);
+}
+
+/* Take a lock; a blocking request polls until it is granted or the
+ * caller is interrupted (a signal, ^C). */
+static int take_lock(fuse_req_t req, fuse_ino_t ino, uint64_t owner,
+		     uint32_t pid, bool flock, int type, uint64_t start,
+		     uint64_t end, bool wait)
+{
+	int rc, pause = 1000;
+
+	for (;;) {
+		rc = cfs_setlk(F(req)->cl, ino, owner, pid, flock, type, start,
+			       end);
+		if (rc != -EAGAIN || !wait)
+			return rc;
+		if (fuse_req_interrupted(req))
+			return -EINTR;
+		usleep((useconds_t)pause);
+		if (pause < 50000)
+			pause *= 2;
+	}
+}
+
+static void op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		     struct flock *lock, int sleep)
+{
+	uint64_t start, end;
+
+	lock_range(lock, &start, &end);
+	fuse_reply_err(req, -take_lock(req, ino, fi->lock_owner,
+				       (uint32_t)lock->l_pid, false,
+				       lock->l_type, start, end, sleep));
+}
+
+static void op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		     int op)
+{
+	int type = op & LOCK_UN ? F_UNLCK : op & LOCK_EX ? F_WRLCK : F_RDLCK;
+
+	fuse_reply_err(req, -take_lock(req, ino, fi->lock_owner,
+				       (uint32_t)fuse_req_ctx(req)->pid, true,
+				       type, 0, UINT64_MAX, !(op & LOCK_NB)));
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -618,4 +703,7 @@ const struct fuse_lowlevel_ops cfs_fuse_ops = {
 	.create = op_create,
 	.fallocate = op_fallocate,
 	.lseek = op_lseek,
+	.getlk = op_getlk,
+	.setlk = op_setlk,
+	.flock = op_flock,
 };

@@ -1,6 +1,7 @@
 /* libcfs: connecting, the open-file table, and metadata calls to the MDS.
  * Data calls to the OSDs are in data.c. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -690,6 +691,85 @@ bool cfs_accessed(struct cfs_client *cl, const struct cfs_cred *cr,
 	r.cred = &c;
 	r.ino = ino;
 	return plain_call(cl, CFS__MDS_METHOD__MDS_ACCESSED, &r.base) == 0;
+}
+
+int cfs_getlk(struct cfs_client *cl, uint64_t ino, uint64_t owner, bool flock,
+	      int *type, uint64_t *start, uint64_t *end, uint32_t *pid)
+{
+	Cfs__MdsLock r = CFS__MDS_LOCK__INIT;
+	const Cfs__MdsLockReply *rep;
+	struct cfs_rpc_call c;
+	int rc;
+
+	r.ino = ino;
+	r.owner = owner;
+	r.type = *type;
+	r.start = *start;
+	r.end = *end;
+	r.flock = flock;
+	r.test = true;
+	rc = mds_call(cl, CFS__MDS_METHOD__MDS_LOCK, &r.base,
+		      &cfs__mds_lock_reply__descriptor, &c);
+	rep = (const void *)c.rep;
+	if (rc == 0 && !rep)
+		rc = -EBADMSG;
+	if (rc == 0) {
+		*type = rep->type;
+		*start = rep->start;
+		*end = rep->end;
+		*pid = rep->pid;
+	}
+	cfs_rpc_call_done(&c);
+	return rc;
+}
+
+int cfs_setlk(struct cfs_client *cl, uint64_t ino, uint64_t owner,
+	      uint32_t pid, bool flock, int type, uint64_t start,
+	      uint64_t end)
+{
+	Cfs__MdsLock r = CFS__MDS_LOCK__INIT;
+	struct open_inode *o;
+	int rc;
+
+	r.ino = ino;
+	r.owner = owner;
+	r.pid = pid;
+	r.type = type;
+	r.start = start;
+	r.end = end;
+	r.flock = flock;
+	rc = plain_call(cl, CFS__MDS_METHOD__MDS_LOCK, &r.base);
+	if (rc == 0 && type != F_UNLCK) {
+		pthread_mutex_lock(&cl->ilock);
+		o = client_inode(cl, ino, true);
+		if (o)
+			o->locked = true;
+		pthread_mutex_unlock(&cl->ilock);
+	}
+	return rc;
+}
+
+bool cfs_may_hold_locks(struct cfs_client *cl, uint64_t ino)
+{
+	struct open_inode *o;
+	bool locked;
+
+	pthread_mutex_lock(&cl->ilock);
+	o = client_inode(cl, ino, false);
+	locked = o && o->locked;
+	pthread_mutex_unlock(&cl->ilock);
+	return locked;
+}
+
+int cfs_unlock_owner(struct cfs_client *cl, uint64_t ino, uint64_t owner,
+		     bool flock)
+{
+	Cfs__MdsLock r = CFS__MDS_LOCK__INIT;
+
+	r.ino = ino;
+	r.owner = owner;
+	r.flock = flock;
+	return plain_call(cl, CFS__MDS_METHOD__MDS_UNLOCK_OWNER, &r.base);
 }
 
 int cfs_flush(struct cfs_client *cl, uint64_t ino)

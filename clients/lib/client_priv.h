@@ -17,6 +17,7 @@ struct open_inode {
 	int64_t mtime_ns;	/* of our last write */
 	bool dirty;		/* size/mtime not yet sent to the MDS */
 	bool atime_due;		/* relatime: the next read updates atime */
+	bool locked;		/* we took locks on it: drop them on close */
 	uint32_t opens;
 	struct open_inode *next;
 };

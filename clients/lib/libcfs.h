@@ -137,6 +137,22 @@ bool cfs_accessed(struct cfs_client *cl, const struct cfs_cred *cr,
 /* Send this client's pending size and mtime of ino to the MDS. */
 int cfs_flush(struct cfs_client *cl, uint64_t ino);
 
+/* Locks, held at the MDS for the whole cluster. type is F_RDLCK, F_WRLCK
+ * or F_UNLCK; end is inclusive, UINT64_MAX meaning the end of the file.
+ * cfs_getlk fills *type (F_UNLCK if nothing conflicts), *start, *end and
+ * *pid with the conflicting lock. cfs_setlk returns -EAGAIN on a
+ * conflict. */
+int cfs_getlk(struct cfs_client *cl, uint64_t ino, uint64_t owner, bool flock,
+	      int *type, uint64_t *start, uint64_t *end, uint32_t *pid);
+int cfs_setlk(struct cfs_client *cl, uint64_t ino, uint64_t owner,
+	      uint32_t pid, bool flock, int type, uint64_t start,
+	      uint64_t end);
+/* Whether this client took locks on ino since it was opened. */
+bool cfs_may_hold_locks(struct cfs_client *cl, uint64_t ino);
+/* Drop every lock of one kind that owner holds on ino. */
+int cfs_unlock_owner(struct cfs_client *cl, uint64_t ino, uint64_t owner,
+		     bool flock);
+
 /* Data. */
 ssize_t cfs_write(struct cfs_client *cl, uint64_t ino, uint64_t off,
 		  const void *buf, size_t len);

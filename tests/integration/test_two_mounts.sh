@@ -2,7 +2,8 @@
 # Two mounts of one cluster (two cfs-fuse processes) see each other's
 # changes: data on close-to-open (a file closed on one is read whole by
 # an open on the other), metadata within the attribute timeout (1 s by
-# default), and at once with -o strict.
+# default), and at once with -o strict; fcntl and flock locks taken on
+# one hold against the other.
 . "$(dirname "$0")/lib.sh"
 cluster_up 2 7540
 
@@ -47,6 +48,26 @@ check "B sees A's rename within the entry timeout" [ -e "$B/g" ] && [ ! -e "$B/f
 rm "$A/g"
 sleep 1.2
 check "B sees A's unlink" [ ! -e "$B/g" ]
+
+# locks are the cluster's: they hold across mounts
+P=$CFS_BIN/posix_cases
+head -c 1000 /dev/zero >"$A/lk"
+"$P" --hold "$A/lk" 0 100 3 >"$T/hold" &
+holder=$!
+sleep 0.5
+check "fcntl lock on A: B's overlapping F_SETLK gets EAGAIN" grep -q "lock = EAGAIN" <("$P" --try "$B/lk" 50 10)
+check "fcntl lock on A: B locks a disjoint range" grep -q "lock = ok" <("$P" --try "$B/lk" 200 10)
+start=$(date +%s.%N)
+check "fcntl lock on A: B's F_SETLKW waits, then is granted" grep -q "lock = ok" <("$P" --wait "$B/lk" 0 10)
+waited=$(echo "$(date +%s.%N) - $start" | bc)
+check "... after A's holder let go (waited ${waited}s)" [ "$(echo "$waited > 1.5" | bc)" = 1 ]
+wait $holder
+flock "$A/lk" sleep 2 &
+holder=$!
+sleep 0.5
+check "flock on A: B's flock -n fails" bash -c "! flock -n '$B/lk' true"
+wait $holder
+check "flock released on A: B's flock -n succeeds" flock -n "$B/lk" true
 
 second_mount "$T/s" -o strict
 S=$T/s

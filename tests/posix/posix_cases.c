@@ -574,15 +574,41 @@ static int probe_tmpfile(const char *dir)
 	return 0;
 }
 
+/* Lock helpers for tests across mounts:
+ *   --hold FILE START LEN SECONDS   write-lock a range, hold it, exit
+ *   --try FILE START LEN            try it once: prints ok or EAGAIN
+ *   --wait FILE START LEN           F_SETLKW: prints ok once granted */
+static int lock_helper(const char *mode, char **a)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			    .l_start = atol(a[1]), .l_len = atol(a[2]) };
+	int fd = open(a[0], O_RDWR), cmd;
+
+	if (fd < 0) {
+		perror(a[0]);
+		return 1;
+	}
+	cmd = !strcmp(mode, "--wait") ? F_SETLKW : F_SETLK;
+	r("lock", fcntl(fd, cmd, &fl));
+	if (!strcmp(mode, "--hold"))
+		sleep((unsigned)atoi(a[3]));
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 3 && !strcmp(argv[1], "--tmpfile"))
 		return probe_tmpfile(argv[2]);
+	if ((argc == 6 && !strcmp(argv[1], "--hold")) ||
+	    (argc == 5 && (!strcmp(argv[1], "--try") ||
+			   !strcmp(argv[1], "--wait"))))
+		return lock_helper(argv[1], argv + 2);
 	if (argc != 2) {
 		fprintf(stderr, "usage: posix_cases [--tmpfile] DIR\n");
 		return 2;
 	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
 	umask(022);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char dir[4096];
