@@ -123,6 +123,40 @@ static void case_open_flags(void)
 	close(fd);
 	close(fd2);
 	v("appended", "%s", get("o1"));
+	{
+		/* two processes appending at once: no record lost or torn */
+		char rec[64], buf[64];
+		int ok = 1;
+
+		fd = open("o2", O_CREAT | O_WRONLY | O_TRUNC, 0644);
+		close(fd);
+		for (int p = 0; p < 2; p++) {
+			if (fork() == 0) {
+				int afd = open("o2", O_WRONLY | O_APPEND);
+
+				memset(rec, 'a' + p, sizeof(rec));
+				rec[sizeof(rec) - 1] = '\n';
+				for (int i = 0; i < 300; i++)
+					if (write(afd, rec, sizeof(rec)) !=
+					    (ssize_t)sizeof(rec))
+						_exit(1);
+				_exit(0);
+			}
+		}
+		for (int p = 0; p < 2; p++) {
+			int status;
+
+			wait(&status);
+			ok &= WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		}
+		v("two appenders: size", "%ld", (long)st("o2").st_size);
+		fd = open("o2", O_RDONLY);
+		while (read(fd, buf, sizeof(buf)) == (ssize_t)sizeof(buf))
+			for (size_t i = 1; i + 1 < sizeof(buf); i++)
+				ok &= buf[i] == buf[0];
+		close(fd);
+		v("two appenders: records whole", "%d", ok);
+	}
 	r("directory on file", open("o1", O_RDONLY | O_DIRECTORY));
 	symlink("o1", "o1link");
 	r("nofollow on symlink", open("o1link", O_RDONLY | O_NOFOLLOW));
@@ -148,6 +182,27 @@ static void case_names(void)
 	r("odd bytes", fd = open("\x01\x7f\xfe\xff \t\n", O_CREAT | O_WRONLY, 0644));
 	close(fd);
 	v("odd bytes listed", "%d", access("\x01\x7f\xfe\xff \t\n", F_OK) == 0);
+	{
+		/* one name holding every byte value but '/' and NUL */
+		char all[256];
+		struct dirent *de;
+		int k = 0, seen = 0;
+		DIR *d;
+
+		for (int b = 1; b < 256; b++)
+			if (b != '/')
+				all[k++] = (char)b;
+		all[k] = '\0';
+		r("every byte value", fd = open(all, O_CREAT | O_WRONLY, 0644));
+		close(fd);
+		d = opendir(".");
+		while (d && (de = readdir(d)))
+			seen += !strcmp(de->d_name, all);
+		if (d)
+			closedir(d);
+		v("every byte value listed", "%d", seen);
+		r("every byte value unlinked", unlink(all));
+	}
 }
 
 static void case_dirs(void)
