@@ -224,6 +224,37 @@ void cfs_locks_release(struct cfs_lock_table *t, uint64_t ino,
 	cfs_locks_set(t, ino, &all);
 }
 
+void cfs_locks_release_client(struct cfs_lock_table *t, uint64_t client)
+{
+	pthread_mutex_lock(&t->mutex);
+	for (int i = 0; i < LOCK_BUCKETS; i++) {
+		struct lock_file **fp = &t->buckets[i];
+
+		while (*fp) {
+			struct lock_file *f = *fp;
+			struct cfs_lock **pp = &f->locks;
+
+			while (*pp) {
+				struct cfs_lock *l = *pp;
+
+				if (l->client == client) {
+					*pp = l->next;
+					free(l);
+				} else {
+					pp = &l->next;
+				}
+			}
+			if (!f->locks) {
+				*fp = f->next;
+				free(f);
+			} else {
+				fp = &f->next;
+			}
+		}
+	}
+	pthread_mutex_unlock(&t->mutex);
+}
+
 int cfs_locks_count(struct cfs_lock_table *t, uint64_t ino)
 {
 	struct lock_file *f;

@@ -47,6 +47,8 @@ int cfs_locks_set(struct cfs_lock_table *t, uint64_t ino,
 /* Drop every lock (of one kind) that (client, owner) holds on ino. */
 void cfs_locks_release(struct cfs_lock_table *t, uint64_t ino,
 		       uint64_t client, uint64_t owner, bool flock);
+/* Drop every lock a client holds, on every file (its session ended). */
+void cfs_locks_release_client(struct cfs_lock_table *t, uint64_t client);
 /* How many locks ino has (tests). */
 int cfs_locks_count(struct cfs_lock_table *t, uint64_t ino);
 

@@ -37,6 +37,8 @@ static const struct cfs_config_key keys[] = {
 	    "mark an OSD down after this long without a heartbeat"),
 	KEY("map-size-mb", CFS_CFG_INT, "16384", map_size_mb, 16, 1 << 24,
 	    "largest size of the metadata store (MiB)"),
+	KEY("session-timeout-ms", CFS_CFG_INT, "10000", session_timeout_ms, 1000,
+	    3600000, "drop the opens and locks of a client silent this long"),
 };
 
 int main(int argc, char **argv)

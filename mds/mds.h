@@ -29,6 +29,7 @@ struct mds_config {
 	long long pg_count;
 	long long down_after_ms;
 	long long map_size_mb;
+	long long session_timeout_ms;
 };
 
 struct mutation;
@@ -43,11 +44,21 @@ struct member {
 	int64_t last_heartbeat_ms;
 };
 
+/* Opens of one inode by one client (hashed by inode). */
 struct open_count {
-	uint64_t ino;
+	uint64_t client, ino;
 	uint32_t count;
 	struct open_count *next;
 };
+
+/* A client that holds opens or locks, and when it was last heard. */
+struct session {
+	uint64_t client;
+	int64_t last_ms;
+	struct session *next;
+};
+
+#define SESSION_BUCKETS 256
 
 #define OPEN_BUCKETS 4096
 
@@ -66,8 +77,9 @@ struct mds {
 
 	struct cfs_lock_table locks;
 
-	pthread_mutex_t open_lock;	/* guards opens[] */
+	pthread_mutex_t open_lock;	/* guards opens[] and sessions[] */
 	struct open_count *opens[OPEN_BUCKETS];
+	struct session *sessions[SESSION_BUCKETS];
 
 	pthread_mutex_t mlock;		/* guards members, nmembers, epoch */
 	struct member *members;
@@ -88,6 +100,9 @@ void mds_writer_stop(struct mds *mds);
 /* service.c */
 int mds_service_start(struct mds *mds);
 bool mds_is_open(void *mds, uint64_t ino);
+/* Close the opens and drop the locks of clients silent for longer than
+ * the session timeout (called once a second). */
+void mds_sessions_expire(struct mds *mds);
 
 /* members.c */
 int mds_members_load(struct mds *mds);

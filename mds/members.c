@@ -386,6 +386,7 @@ static void *monitor_main(void *p)
 		if (changed)
 			mds->epoch++;
 		pthread_mutex_unlock(&mds->mlock);
+		mds_sessions_expire(mds);
 		if (changed) {
 			for (size_t i = 0; i + 1 < ndowned; i++)
 				epoch_changed(mds, &downed[i]);

@@ -11,15 +11,31 @@
 #include "mds.h"
 #include "mds.pb-c.h"
 
-/* ---- open files ---- */
+/* ---- open files and client sessions ---- */
 
-static struct open_count **open_slot(struct mds *mds, uint64_t ino)
+static struct open_count **open_bucket(struct mds *mds, uint64_t ino)
 {
-	struct open_count **pp = &mds->opens[cfs_hash64(ino) % OPEN_BUCKETS];
+	return &mds->opens[cfs_hash64(ino) % OPEN_BUCKETS];
+}
 
-	while (*pp && (*pp)->ino != ino)
+/* The entry of (client, ino); open_lock held. */
+static struct open_count **open_slot(struct mds *mds, uint64_t client,
+				     uint64_t ino)
+{
+	struct open_count **pp = open_bucket(mds, ino);
+
+	while (*pp && ((*pp)->ino != ino || (*pp)->client != client))
 		pp = &(*pp)->next;
 	return pp;
+}
+
+/* Whether any client has ino open; open_lock held. */
+static bool open_anywhere(struct mds *mds, uint64_t ino)
+{
+	for (struct open_count *o = *open_bucket(mds, ino); o; o = o->next)
+		if (o->ino == ino)
+			return true;
+	return false;
 }
 
 bool mds_is_open(void *p, uint64_t ino)
@@ -28,20 +44,38 @@ bool mds_is_open(void *p, uint64_t ino)
 	bool open;
 
 	pthread_mutex_lock(&mds->open_lock);
-	open = *open_slot(mds, ino) != NULL;
+	open = open_anywhere(mds, ino);
 	pthread_mutex_unlock(&mds->open_lock);
 	return open;
 }
 
-static void open_inc(struct mds *mds, uint64_t ino)
+/* Note that client was heard from; open_lock held. */
+static void session_touch(struct mds *mds, uint64_t client)
+{
+	struct session **pp = &mds->sessions[client % SESSION_BUCKETS];
+
+	while (*pp && (*pp)->client != client)
+		pp = &(*pp)->next;
+	if (!*pp) {
+		*pp = calloc(1, sizeof(**pp));
+		if (!*pp)
+			return;
+		(*pp)->client = client;
+	}
+	(*pp)->last_ms = mds_now_ms();
+}
+
+static void open_inc(struct mds *mds, uint64_t client, uint64_t ino)
 {
 	struct open_count **pp, *o;
 
 	pthread_mutex_lock(&mds->open_lock);
-	pp = open_slot(mds, ino);
+	session_touch(mds, client);
+	pp = open_slot(mds, client, ino);
 	if (*pp) {
 		(*pp)->count++;
 	} else if ((o = calloc(1, sizeof(*o)))) {
+		o->client = client;
 		o->ino = ino;
 		o->count = 1;
 		*pp = o;
@@ -49,19 +83,19 @@ static void open_inc(struct mds *mds, uint64_t ino)
 	pthread_mutex_unlock(&mds->open_lock);
 }
 
-/* Returns true when that was the last open. */
-static bool open_dec(struct mds *mds, uint64_t ino)
+/* Returns true when that was the last open of ino by any client. */
+static bool open_dec(struct mds *mds, uint64_t client, uint64_t ino)
 {
 	struct open_count **pp, *o;
 	bool last = false;
 
 	pthread_mutex_lock(&mds->open_lock);
-	pp = open_slot(mds, ino);
+	pp = open_slot(mds, client, ino);
 	o = *pp;
 	if (o && --o->count == 0) {
 		*pp = o->next;
 		free(o);
-		last = true;
+		last = !open_anywhere(mds, ino);
 	}
 	pthread_mutex_unlock(&mds->open_lock);
 	return last;
@@ -345,7 +379,7 @@ static int h_open(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 	rc = cfs_ns_open_check(&MDS(arg)->ns, txn, &cr, r->ino, (int)r->flags,
 			       &in);
 	if (rc == 0)
-		open_inc(MDS(arg), r->ino);
+		open_inc(MDS(arg), rq->client_id, r->ino);
 	cfs_ns_abort(txn);
 	return rc ? rc : reply_entry(rq, &in);
 }
@@ -354,6 +388,7 @@ static int h_open(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 
 struct op {
 	const ProtobufCMessage *req;
+	uint64_t client;	/* the caller's client id */
 	struct cfs_cred cr;
 	struct cfs_inode out;
 	char name[CFS_XATTR_NAME_MAX + 1];
@@ -371,7 +406,7 @@ static int do_mknod(struct mds *mds, MDB_txn *txn, void *p)
 	if (rc == 0 && r->open && !o->opened) {
 		/* counted before commit so that an unlink racing with this
 		 * create keeps the new file as an orphan */
-		open_inc(mds, o->out.ino);
+		open_inc(mds, o->client, o->out.ino);
 		o->opened = true;
 	}
 	return rc;
@@ -508,7 +543,7 @@ static int mutate(struct mds *mds, struct cfs_rpc_req *rq,
 		  const ProtobufCMessage *m,
 		  int (*fn)(struct mds *, MDB_txn *, void *), bool entry)
 {
-	struct op o = { .req = m };
+	struct op o = { .req = m, .client = rq->client_id };
 	int rc = req_cred(m, &o.cr);
 
 	if (rc)
@@ -520,7 +555,7 @@ static int mutate(struct mds *mds, struct cfs_rpc_req *rq,
 	}
 	rc = mds_mutate(mds, fn, &o);
 	if (rc && o.opened)
-		open_dec(mds, o.out.ino);
+		open_dec(mds, o.client, o.out.ino);
 	if (rc)
 		return rc;
 	return entry ? reply_entry(rq, &o.out) : 0;
@@ -554,8 +589,7 @@ static int h_release(void *arg, struct cfs_rpc_req *rq,
 	MDB_txn *txn;
 	int rc;
 
-	(void)rq;
-	if (!open_dec(MDS(arg), r->ino))
+	if (!open_dec(MDS(arg), rq->client_id, r->ino))
 		return 0;
 	/* last close: an unlinked file (nlink 0) is freed now */
 	rc = cfs_ns_begin(&MDS(arg)->ns, NULL, false, &txn);
@@ -589,6 +623,9 @@ static int h_lock(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 	if ((r->type != F_RDLCK && r->type != F_WRLCK && r->type != F_UNLCK) ||
 	    r->end < r->start)
 		return -EINVAL;
+	pthread_mutex_lock(&MDS(arg)->open_lock);
+	session_touch(MDS(arg), rq->client_id);
+	pthread_mutex_unlock(&MDS(arg)->open_lock);
 	if (!r->test)
 		return cfs_locks_set(&MDS(arg)->locks, r->ino, &want);
 	rep.type = F_UNLCK;
@@ -610,6 +647,81 @@ static int h_unlock_owner(void *arg, struct cfs_rpc_req *rq,
 	cfs_locks_release(&MDS(arg)->locks, r->ino, rq->client_id, r->owner,
 			  r->flock);
 	return 0;
+}
+
+static int h_keepalive(void *arg, struct cfs_rpc_req *rq,
+		       const ProtobufCMessage *m)
+{
+	struct mds *mds = MDS(arg);
+	struct session *s;
+
+	(void)m;
+	pthread_mutex_lock(&mds->open_lock);
+	/* only clients with opens or locks have a session to keep */
+	for (s = mds->sessions[rq->client_id % SESSION_BUCKETS]; s; s = s->next)
+		if (s->client == rq->client_id)
+			s->last_ms = mds_now_ms();
+	pthread_mutex_unlock(&mds->open_lock);
+	return 0;
+}
+
+static int do_free_if_orphan(struct mds *mds, MDB_txn *txn, void *p)
+{
+	return cfs_ns_release_orphan(&mds->ns, txn, *(uint64_t *)p);
+}
+
+void mds_sessions_expire(struct mds *mds)
+{
+	int64_t now = mds_now_ms();
+	uint64_t closed[256];
+	size_t nclosed = 0;
+
+	pthread_mutex_lock(&mds->open_lock);
+	for (int b = 0; b < SESSION_BUCKETS; b++) {
+		struct session **sp = &mds->sessions[b];
+
+		while (*sp) {
+			struct session *s = *sp;
+
+			if (now - s->last_ms <= mds->cfg.session_timeout_ms) {
+				sp = &s->next;
+				continue;
+			}
+			cfs_log_warn("client session expired: dropping its opens "
+				     "and locks", "client=%016lx silent_ms=%ld",
+				     (unsigned long)s->client,
+				     (long)(now - s->last_ms));
+			for (int i = 0; i < OPEN_BUCKETS; i++) {
+				struct open_count **pp = &mds->opens[i];
+
+				while (*pp) {
+					struct open_count *o = *pp;
+
+					if (o->client != s->client) {
+						pp = &o->next;
+						continue;
+					}
+					*pp = o->next;
+					if (!open_anywhere(mds, o->ino) &&
+					    nclosed < 256)
+						closed[nclosed++] = o->ino;
+					free(o);
+				}
+			}
+			cfs_locks_release_client(&mds->locks, s->client);
+			*sp = s->next;
+			free(s);
+		}
+	}
+	pthread_mutex_unlock(&mds->open_lock);
+	/* files unlinked while that client had them open are freed now */
+	for (size_t i = 0; i < nclosed; i++) {
+		int rc = mds_mutate(mds, do_free_if_orphan, &closed[i]);
+
+		if (rc && rc != -ENOENT)
+			cfs_log_warn("cannot free orphan", "ino=%lu rc=%d",
+				     (unsigned long)closed[i], rc);
+	}
 }
 
 /* ---- cluster ---- */
@@ -679,6 +791,7 @@ static const struct cfs_rpc_method methods[] = {
 	METHOD(MDS_ACCESSED, mds_ino, h_accessed, false),
 	METHOD(MDS_LOCK, mds_lock, h_lock, false),
 	METHOD(MDS_UNLOCK_OWNER, mds_lock, h_unlock_owner, false),
+	METHOD(MDS_KEEPALIVE, mds_empty, h_keepalive, false),
 	METHOD(MDS_GET_MAP, mds_empty, h_get_map, false),
 	METHOD(MDS_OSD_REGISTER, mds_osd_register, h_osd_register, true),
 	METHOD(MDS_OSD_HEARTBEAT, mds_osd_heartbeat, h_osd_heartbeat, false),

@@ -28,6 +28,28 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Once a second: tells the MDS this client is alive, so that its opens
+ * and locks outlive short outages but not the client itself. */
+static void *keepalive_main(void *p)
+{
+	struct cfs_client *cl = p;
+
+	while (!cl->stop) {
+		Cfs__MdsEmpty r = CFS__MDS_EMPTY__INIT;
+		struct cfs_rpc_call c = {
+			.method = CFS__MDS_METHOD__MDS_KEEPALIVE,
+			.req = &r.base,
+			.timeout_ms = 1000,
+		};
+
+		cfs_rpc_call(cl->rpc, cl->mds, &c);
+		cfs_rpc_call_done(&c);
+		for (int i = 0; i < 10 && !cl->stop; i++)
+			usleep(100 * 1000);
+	}
+	return NULL;
+}
+
 int cfs_client_new(struct cfs_client **out, const struct cfs_client_opts *o)
 {
 	struct cfs_client *cl = calloc(1, sizeof(*cl));
@@ -69,6 +91,11 @@ int cfs_client_new(struct cfs_client **out, const struct cfs_client_opts *o)
 	cfs_map_put(&cl->maps, map);
 	if (rc)
 		goto fail;
+	if (pthread_create(&cl->keepalive, NULL, keepalive_main, cl)) {
+		rc = -EAGAIN;
+		goto fail;
+	}
+	cl->keepalive_running = true;
 	*out = cl;
 	return 0;
 fail:
@@ -80,6 +107,9 @@ void cfs_client_free(struct cfs_client *cl)
 {
 	if (!cl)
 		return;
+	cl->stop = true;
+	if (cl->keepalive_running)
+		pthread_join(cl->keepalive, NULL);
 	cfs_map_holder_destroy(&cl->maps);
 	cfs_rpc_client_free(cl->rpc);
 	for (int i = 0; i < INODE_BUCKETS; i++) {

@@ -27,6 +27,9 @@ struct cfs_client {
 	char mds[256];
 	struct cfs_rpc_client *rpc;
 	struct cfs_map_holder maps;
+	pthread_t keepalive;	/* keeps this client's MDS session alive */
+	bool keepalive_running;
+	volatile bool stop;
 	pthread_mutex_t ilock;	/* guards inodes[] and their contents */
 	struct open_inode *inodes[INODE_BUCKETS];
 };

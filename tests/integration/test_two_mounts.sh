@@ -5,7 +5,7 @@
 # default), and at once with -o strict; fcntl and flock locks taken on
 # one hold against the other.
 . "$(dirname "$0")/lib.sh"
-cluster_up 2 7540
+CFS_SESSION_TIMEOUT_MS=2000 cluster_up 2 7540
 
 second_mount() {	# second_mount DIR [OPTIONS]: a second cfs-fuse, by PID
 	mkdir -p "$1"
@@ -18,7 +18,7 @@ second_mount() {	# second_mount DIR [OPTIONS]: a second cfs-fuse, by PID
 	return 1
 }
 stop_second() {
-	for m in "$T/b" "$T/s"; do fusermount3 -u "$m" 2>/dev/null; done
+	for m in "$T/b" "$T/s" "$T/k"; do fusermount3 -u -z "$m" 2>/dev/null; done
 	[ -e "$T/fuse2.pids" ] && xargs -r kill <"$T/fuse2.pids" 2>/dev/null
 	rm -f "$T/fuse2.pids"
 }
@@ -68,6 +68,27 @@ sleep 0.5
 check "flock on A: B's flock -n fails" bash -c "! flock -n '$B/lk' true"
 wait $holder
 check "flock released on A: B's flock -n succeeds" flock -n "$B/lk" true
+
+# a client that dies holding a lock and an unlinked open file: once its
+# session times out, the lock is free and the file's inode is gone
+second_mount "$T/k"
+K=$T/k
+kpid=$(tail -n 1 "$T/fuse2.pids")
+echo doomed >"$K/held"
+( exec 9<"$K/held"; rm "$K/held"; sleep 60 ) &
+holder1=$!
+flock "$K/lk3" sleep 60 &
+holder2=$!
+sleep 1
+check "flock through the doomed mount holds against A" bash -c "! flock -n '$A/lk3' true"
+check "its unlinked open file is an orphan meanwhile" bash -c "'$CFS_BIN/cfs' fsck '$T/c/mds' | grep -q ' 1 open orphans, 0 problems'"
+kill -9 "$kpid"
+fusermount3 -u -z "$K" 2>/dev/null
+sleep 4
+check "the dead client's flock is released after its session expires" flock -n "$A/lk3" true
+check "the dead client's unlinked open file is freed" bash -c "'$CFS_BIN/cfs' fsck '$T/c/mds' | grep -q ' 0 open orphans, 0 problems'"
+kill -9 "$holder1" "$holder2" 2>/dev/null
+wait "$holder1" "$holder2" 2>/dev/null
 
 second_mount "$T/s" -o strict
 S=$T/s

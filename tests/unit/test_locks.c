@@ -89,9 +89,28 @@ START_TEST(test_flock_is_separate_from_posix)
 }
 END_TEST
 
+START_TEST(test_release_client_drops_all_its_locks)
+{
+	struct cfs_lock_table t;
+	struct cfs_lock a = L(1, 1, F_WRLCK, 0, 9), b = L(2, 1, F_RDLCK, 20, 29);
+
+	cfs_locks_init(&t);
+	ck_assert_int_eq(cfs_locks_set(&t, 1, &a), 0);
+	ck_assert_int_eq(cfs_locks_set(&t, 2, &a), 0);
+	ck_assert_int_eq(cfs_locks_set(&t, 1, &b), 0);
+	cfs_locks_release_client(&t, 1);
+	ck_assert_int_eq(cfs_locks_count(&t, 1), 1);
+	ck_assert_int_eq(cfs_locks_count(&t, 2), 0);
+	b = L(3, 3, F_WRLCK, 0, 9);
+	ck_assert_int_eq(cfs_locks_set(&t, 1, &b), 0);
+	cfs_locks_destroy(&t);
+}
+END_TEST
+
 int main(void)
 {
 	CFS_RUN_SUITE("locks", NULL, NULL, test_conflicts_between_owners_only,
 		      test_unlock_splits_and_relock_merges,
-		      test_flock_is_separate_from_posix);
+		      test_flock_is_separate_from_posix,
+		      test_release_client_drops_all_its_locks);
 }
