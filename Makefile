@@ -30,6 +30,8 @@ PROTO_OBJ  := $(patsubst $(GEN)/%.c,$(OBJ)/gen/%.o,$(PROTO_SRC))
 
 COMMON_OBJ := $(patsubst %.c,$(OBJ)/%.o,$(wildcard common/*.c)) $(PROTO_OBJ)
 MDS_OBJ    := $(patsubst %.c,$(OBJ)/%.o,$(filter-out mds/main.c,$(wildcard mds/*.c)))
+# the metadata store alone, for tools that read it (cfs fsck)
+STORE_OBJ  := $(OBJ)/mds/namespace.o $(OBJ)/mds/acl.o $(OBJ)/mds/fsck.o
 OSD_OBJ    := $(patsubst %.c,$(OBJ)/%.o,$(filter-out osd/main.c,$(wildcard osd/*.c)))
 LIBCFS_OBJ := $(patsubst %.c,$(OBJ)/%.o,$(wildcard clients/lib/*.c))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -72,7 +74,7 @@ $(BIN)/cfs-osd: $(OBJ)/osd/main.o $(OSD_OBJ) $(BUILD)/libcfscommon.a
 $(BIN)/cfs-fuse: $(patsubst %.c,$(OBJ)/%.o,$(wildcard clients/fuse/*.c)) $(BUILD)/libcfs.a $(BUILD)/libcfscommon.a
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
-$(BIN)/cfs: $(patsubst %.c,$(OBJ)/%.o,$(wildcard clients/cli/*.c)) $(OBJ)/mds/namespace.o $(OBJ)/mds/fsck.o $(BUILD)/libcfs.a $(BUILD)/libcfscommon.a
+$(BIN)/cfs: $(patsubst %.c,$(OBJ)/%.o,$(wildcard clients/cli/*.c)) $(STORE_OBJ) $(BUILD)/libcfs.a $(BUILD)/libcfscommon.a
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "namespace.h"
 
 #ifndef RENAME_NOREPLACE
@@ -285,7 +286,8 @@ static bool in_group(const struct cfs_cred *cr, uint32_t gid)
 
 /* mask is R_OK | W_OK | X_OK. Root passes all but executing a file that
  * has no execute bit at all. */
-static int may(const struct cfs_cred *cr, const struct cfs_inode *in, int mask)
+static int may_mode(const struct cfs_cred *cr, const struct cfs_inode *in,
+		    int mask)
 {
 	unsigned bits;
 
@@ -301,6 +303,24 @@ static int may(const struct cfs_cred *cr, const struct cfs_inode *in, int mask)
 	else
 		bits = in->mode & 7;
 	return ((int)bits & mask) == mask ? 0 : -EACCES;
+}
+
+static int xattr_get_raw(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
+			 const char *name, MDB_val *out);
+
+/* Permission from the mode bits, or from the access ACL where the inode
+ * has one (root passes as with the mode). */
+static int may(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
+	       const struct cfs_inode *in, int mask)
+{
+	MDB_val v;
+
+	if (cr->uid == 0 || !(in->flags & CFS_INODE_HAS_ACL) ||
+	    xattr_get_raw(ns, txn, in->ino, CFS_ACL_ACCESS, &v) ||
+	    cfs_acl_valid(v.mv_data, v.mv_size))
+		return may_mode(cr, in, mask);
+	return cfs_acl_permits(v.mv_data, v.mv_size, in->uid, in->gid, cr,
+			       mask) ? 0 : -EACCES;
 }
 
 /* Removing or renaming victim out of a sticky directory dir. */
@@ -342,7 +362,7 @@ static int dir_for_change(struct cfs_ns *ns, MDB_txn *txn,
 		return -ENOTDIR;
 	if (dir->nlink == 0)
 		return -ENOENT;
-	return may(cr, dir, W_OK | X_OK);
+	return may(ns, txn, cr, dir, W_OK | X_OK);
 }
 
 /* ---- directory entries ---- */
@@ -643,7 +663,7 @@ int cfs_ns_lookup(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 		return rc;
 	if (!S_ISDIR(dir.mode))
 		return -ENOTDIR;
-	rc = may(cr, &dir, X_OK);
+	rc = may(ns, txn, cr, &dir, X_OK);
 	if (rc)
 		return rc;
 	if (len == 1 && name[0] == '.')
@@ -700,7 +720,7 @@ int cfs_ns_readdir(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 		return rc;
 	if (!S_ISDIR(dir.mode))
 		return -ENOTDIR;
-	rc = may(cr, &dir, R_OK);
+	rc = may(ns, txn, cr, &dir, R_OK);
 	if (rc)
 		return rc;
 	key_ino_u64(&k, ino, cookie + 1);
@@ -746,7 +766,7 @@ int cfs_ns_access(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 
 	if (rc)
 		return rc;
-	return mask ? may(cr, &in, mask & (R_OK | W_OK | X_OK)) : 0;
+	return mask ? may(ns, txn, cr, &in, mask & (R_OK | W_OK | X_OK)) : 0;
 }
 
 int cfs_ns_open_check(struct cfs_ns *ns, MDB_txn *txn,
@@ -763,7 +783,84 @@ int cfs_ns_open_check(struct cfs_ns *ns, MDB_txn *txn,
 		mask |= W_OK;
 	if (S_ISDIR(out->mode) && (mask & W_OK))
 		return -EISDIR;
-	return may(cr, out, mask);
+	return may(ns, txn, cr, out, mask);
+}
+
+/* ---- raw xattrs (ACLs live here too) ---- */
+
+static int xattr_get_raw(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
+			 const char *name, MDB_val *out)
+{
+	struct key k;
+	MDB_val kv;
+
+	key_ino_bytes(&k, ino, name, strlen(name));
+	kv = val_of(k.b, k.len);
+	return cfs_ns_errno(mdb_get(txn, ns->xattrs, &kv, out));
+}
+
+static int xattr_put_raw(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
+			 const char *name, const void *value, size_t len)
+{
+	struct key k;
+	MDB_val kv, v = val_of(value, len);
+
+	key_ino_bytes(&k, ino, name, strlen(name));
+	kv = val_of(k.b, k.len);
+	return cfs_ns_errno(mdb_put(txn, ns->xattrs, &kv, &v, 0));
+}
+
+static int xattr_del_raw(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
+			 const char *name)
+{
+	struct key k;
+	MDB_val kv;
+	int rc;
+
+	key_ino_bytes(&k, ino, name, strlen(name));
+	kv = val_of(k.b, k.len);
+	rc = mdb_del(txn, ns->xattrs, &kv, NULL);
+	return rc == MDB_NOTFOUND ? 0 : cfs_ns_errno(rc);
+}
+
+/* A new inode in dir: apply the umask, or the directory's default ACL
+ * (which then replaces the umask, as POSIX says), storing the ACLs the
+ * new inode gets. in->mode is final afterwards; in must be stored by the
+ * caller. */
+static int inherit_acl(struct cfs_ns *ns, MDB_txn *txn,
+		       const struct cfs_cred *cr, const struct cfs_inode *dir,
+		       struct cfs_inode *in)
+{
+	uint8_t acl[4 + 8 * 1024];
+	uint32_t perm = in->mode & 0777;
+	MDB_val def;
+	int rc;
+
+	if (S_ISLNK(in->mode))
+		return 0;
+	rc = xattr_get_raw(ns, txn, dir->ino, CFS_ACL_DEFAULT, &def);
+	if (rc == -ENOENT) {
+		in->mode &= ~(cr->umask & 0777);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (def.mv_size > sizeof(acl) || cfs_acl_valid(def.mv_data, def.mv_size))
+		return -EIO;
+	if (S_ISDIR(in->mode)) {
+		rc = xattr_put_raw(ns, txn, in->ino, CFS_ACL_DEFAULT,
+				   def.mv_data, def.mv_size);
+		if (rc)
+			return rc;
+	}
+	memcpy(acl, def.mv_data, def.mv_size);
+	if (!cfs_acl_create(acl, def.mv_size, &perm)) {
+		rc = xattr_put_raw(ns, txn, in->ino, CFS_ACL_ACCESS, acl,
+				   def.mv_size);
+		in->flags |= CFS_INODE_HAS_ACL;
+	}
+	in->mode = (in->mode & ~0777u) | perm;
+	return rc;
 }
 
 /* ---- creating ---- */
@@ -827,6 +924,9 @@ static int create_entry(struct cfs_ns *ns, MDB_txn *txn,
 	if (rc)
 		return rc;
 	init_inode(out, ino, cr, &dir, mode, rdev);
+	rc = inherit_acl(ns, txn, cr, &dir, out);
+	if (rc)
+		return rc;
 	rc = dentry_add(ns, txn, &dir, name, len, ino, mode);
 	if (rc)
 		return rc;
@@ -1088,7 +1188,7 @@ int cfs_ns_rename(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 			return rc;
 		if (within)
 			return -EINVAL;
-		rc = may(cr, &src, W_OK);
+		rc = may(ns, txn, cr, &src, W_OK);
 		if (rc)
 			return rc;
 	}
@@ -1098,7 +1198,7 @@ int cfs_ns_rename(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 			return rc;
 		if (within)
 			return -EINVAL;
-		rc = may(cr, &dst, W_OK);
+		rc = may(ns, txn, cr, &dst, W_OK);
 		if (rc)
 			return rc;
 	}
@@ -1185,6 +1285,26 @@ int cfs_ns_rename(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 
 /* ---- attributes ---- */
 
+/* chmod on an inode with an access ACL rewrites its owner, mask and
+ * other entries. */
+static int acl_follow_mode(struct cfs_ns *ns, MDB_txn *txn,
+			   const struct cfs_inode *in)
+{
+	uint8_t acl[4 + 8 * 1024];
+	MDB_val v;
+	int rc = xattr_get_raw(ns, txn, in->ino, CFS_ACL_ACCESS, &v);
+
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (v.mv_size > sizeof(acl))
+		return -EIO;
+	memcpy(acl, v.mv_data, v.mv_size);
+	cfs_acl_chmod(acl, v.mv_size, in->mode);
+	return xattr_put_raw(ns, txn, in->ino, CFS_ACL_ACCESS, acl, v.mv_size);
+}
+
 int cfs_ns_setattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 		   uint64_t ino, const struct cfs_setattr *sa,
 		   struct cfs_inode *out)
@@ -1205,7 +1325,7 @@ int cfs_ns_setattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 		if (!S_ISREG(in->mode))
 			return -EINVAL;
 		if (!(v & CFS_SET_HANDLE)) {
-			rc = may(cr, in, W_OK);
+			rc = may(ns, txn, cr, in, W_OK);
 			if (rc)
 				return rc;
 		}
@@ -1213,7 +1333,7 @@ int cfs_ns_setattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 		if (!owner)
 			return -EPERM;
 	} else if (v & (CFS_SET_ATIME_NOW | CFS_SET_MTIME_NOW)) {
-		if (!owner && may(cr, in, W_OK))
+		if (!owner && may(ns, txn, cr, in, W_OK))
 			return -EACCES;
 	}
 	if (v & CFS_SET_MODE) {
@@ -1222,6 +1342,9 @@ int cfs_ns_setattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 		in->mode = (in->mode & S_IFMT) | (sa->mode & 07777);
 		if (!root && !in_group(cr, in->gid))
 			in->mode &= ~S_ISGID;
+		rc = acl_follow_mode(ns, txn, in);
+		if (rc)
+			return rc;
 	}
 	if (v & (CFS_SET_UID | CFS_SET_GID)) {
 		bool uid_change = (v & CFS_SET_UID) && sa->uid != in->uid;
@@ -1288,10 +1411,22 @@ int cfs_ns_accessed(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino)
 
 /* ---- extended attributes ---- */
 
-enum xattr_ns { XNS_USER, XNS_TRUSTED, XNS_SECURITY, XNS_SYSTEM, XNS_BAD };
+enum xattr_ns {
+	XNS_USER,
+	XNS_TRUSTED,
+	XNS_SECURITY,
+	XNS_ACL_ACCESS,
+	XNS_ACL_DEFAULT,
+	XNS_SYSTEM,
+	XNS_BAD
+};
 
 static enum xattr_ns xattr_namespace(const char *name)
 {
+	if (!strcmp(name, CFS_ACL_ACCESS))
+		return XNS_ACL_ACCESS;
+	if (!strcmp(name, CFS_ACL_DEFAULT))
+		return XNS_ACL_DEFAULT;
 	if (!strncmp(name, "user.", 5) && name[5])
 		return XNS_USER;
 	if (!strncmp(name, "trusted.", 8) && name[8])
@@ -1304,19 +1439,30 @@ static enum xattr_ns xattr_namespace(const char *name)
 }
 
 /* Permission to read (write=false) or change an xattr of in. */
-static int xattr_may(const struct cfs_cred *cr, const struct cfs_inode *in,
+static int xattr_may(struct cfs_ns *ns, MDB_txn *txn,
+		     const struct cfs_cred *cr, const struct cfs_inode *in,
 		     const char *name, bool write)
 {
 	switch (xattr_namespace(name)) {
 	case XNS_USER:
 		if (!S_ISREG(in->mode) && !S_ISDIR(in->mode))
 			return write ? -EPERM : -ENODATA;
-		return may(cr, in, write ? W_OK : R_OK);
+		return may(ns, txn, cr, in, write ? W_OK : R_OK);
 	case XNS_TRUSTED:
 		if (cr->uid != 0)
 			return write ? -EPERM : -ENODATA;
 		return 0;
 	case XNS_SECURITY:
+		if (write && cr->uid != 0 && cr->uid != in->uid)
+			return -EPERM;
+		return 0;
+	case XNS_ACL_DEFAULT:
+		if (!S_ISDIR(in->mode))
+			return write ? -EACCES : -ENODATA;
+		/* fall through */
+	case XNS_ACL_ACCESS:
+		if (S_ISLNK(in->mode))
+			return write ? -EOPNOTSUPP : -ENODATA;
 		if (write && cr->uid != 0 && cr->uid != in->uid)
 			return -EPERM;
 		return 0;
@@ -1342,7 +1488,7 @@ int cfs_ns_getxattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 	rc = inode_get(ns, txn, ino, &in);
 	if (rc)
 		return rc;
-	rc = xattr_may(cr, &in, name, false);
+	rc = xattr_may(ns, txn, cr, &in, name, false);
 	if (rc)
 		return rc;
 	key_ino_bytes(&k, ino, name, nlen);
@@ -1421,9 +1567,29 @@ int cfs_ns_setxattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 	rc = inode_get(ns, txn, ino, &in);
 	if (rc)
 		return rc;
-	rc = xattr_may(cr, &in, name, true);
+	rc = xattr_may(ns, txn, cr, &in, name, true);
 	if (rc)
 		return rc;
+	if (xattr_namespace(name) == XNS_ACL_ACCESS ||
+	    xattr_namespace(name) == XNS_ACL_DEFAULT) {
+		rc = cfs_acl_valid(value, len);
+		if (rc)
+			return rc;
+	}
+	if (xattr_namespace(name) == XNS_ACL_ACCESS) {
+		/* the mode follows the ACL; an ACL the mode says it all
+		 * of is not kept */
+		in.mode = (in.mode & ~0777u) | cfs_acl_mode(value, len);
+		if (cfs_acl_minimal(value, len)) {
+			rc = xattr_del_raw(ns, txn, ino, name);
+			if (rc)
+				return rc;
+			in.flags &= ~CFS_INODE_HAS_ACL;
+			in.ctime_ns = cfs_now_ns();
+			return inode_put(ns, txn, &in);
+		}
+		in.flags |= CFS_INODE_HAS_ACL;
+	}
 	key_ino_bytes(&k, ino, name, nlen);
 	kv = val_of(k.b, k.len);
 	rc = mdb_get(txn, ns->xattrs, &kv, &v);
@@ -1456,7 +1622,7 @@ int cfs_ns_removexattr(struct cfs_ns *ns, MDB_txn *txn,
 	rc = inode_get(ns, txn, ino, &in);
 	if (rc)
 		return rc;
-	rc = xattr_may(cr, &in, name, true);
+	rc = xattr_may(ns, txn, cr, &in, name, true);
 	if (rc)
 		return rc;
 	key_ino_bytes(&k, ino, name, nlen);
@@ -1466,6 +1632,8 @@ int cfs_ns_removexattr(struct cfs_ns *ns, MDB_txn *txn,
 		return -ENODATA;
 	if (rc)
 		return cfs_ns_errno(rc);
+	if (xattr_namespace(name) == XNS_ACL_ACCESS)
+		in.flags &= ~CFS_INODE_HAS_ACL;
 	in.ctime_ns = cfs_now_ns();
 	return inode_put(ns, txn, &in);
 }

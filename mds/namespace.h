@@ -32,6 +32,7 @@
 #define CFS_XATTR_NAME_MAX 255
 #define CFS_XATTR_SIZE_MAX 65536
 #define CFS_INODE_REC_VERSION 1
+#define CFS_INODE_HAS_ACL 1u	/* flags: an access ACL is stored */
 
 /* The inode record as stored. */
 struct cfs_inode {

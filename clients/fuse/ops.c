@@ -23,6 +23,7 @@ static void req_cred(fuse_req_t req, struct cfs_cred *cr)
 	cr->uid = ctx->uid;
 	cr->gid = ctx->gid;
 	cr->ngroups = 0;
+	cr->umask = ctx->umask;	/* the kernel leaves it to us (dont_mask) */
 	if (ctx->uid == 0)
 		return;	/* root passes every check that groups could */
 	n = fuse_req_getgroups(req, CFS_MAX_GROUPS, (gid_t *)cr->groups);
@@ -74,6 +75,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
 	/* the kernel clears setuid/setgid on write and chown for us */
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+	/* POSIX ACLs: the kernel enforces them from the xattrs the MDS
+	 * keeps; creation applies the umask or the default ACL at the MDS,
+	 * so the kernel must pass the mode unmasked */
+	if (conn->capable & FUSE_CAP_POSIX_ACL)
+		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 }
 

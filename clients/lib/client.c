@@ -229,6 +229,7 @@ static void cred_to(const struct cfs_cred *cr, Cfs__Cred *c)
 	c->gid = cr->gid;
 	c->n_groups = cr->ngroups;
 	c->groups = (uint32_t *)cr->groups;
+	c->umask = cr->umask;
 }
 
 /* One metadata call; retried on transport errors with the same request

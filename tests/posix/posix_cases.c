@@ -89,8 +89,12 @@ static struct stat st(const char *path)
 	return s;
 }
 
+static void as_root(void);
+
+/* Switch the effective user (from root: from another user it would fail). */
 static void as_user(uid_t uid, gid_t gid, int ngroups, const gid_t *groups)
 {
+	as_root();
 	setgroups((size_t)ngroups, groups);
 	setegid(gid);
 	seteuid(uid);
@@ -520,6 +524,93 @@ static void case_xattrs(void)
 	as_root();
 }
 
+/* An ACL in the Linux xattr format from {tag, perm, id} triples. */
+static size_t acl(unsigned char *buf, const unsigned (*e)[3], int n)
+{
+	buf[0] = 2;
+	buf[1] = buf[2] = buf[3] = 0;
+	for (int i = 0; i < n; i++) {
+		unsigned char *p = buf + 4 + 8 * i;
+
+		p[0] = (unsigned char)e[i][0];
+		p[1] = (unsigned char)(e[i][0] >> 8);
+		p[2] = (unsigned char)e[i][1];
+		p[3] = 0;
+		memcpy(p + 4, &e[i][2], 4);
+	}
+	return 4 + 8 * (size_t)n;
+}
+
+/* The perm of the entry with this tag in a stored ACL, or -1. */
+static int acl_perm(const char *path, const char *name, unsigned tag)
+{
+	unsigned char buf[512];
+	ssize_t n = getxattr(path, name, buf, sizeof(buf));
+
+	for (ssize_t i = 4; i + 8 <= n; i += 8)
+		if (buf[i] == tag)
+			return buf[i + 2];
+	return -1;
+}
+
+static void case_acl(void)
+{
+	static const unsigned ext[][3] = { { 1, 6, 0 }, { 2, 6, 1000 },
+					   { 4, 4, 0 },	 { 0x10, 6, 0 },
+					   { 0x20, 0, 0 } };
+	static const unsigned min[][3] = { { 1, 7, 0 }, { 4, 5, 0 },
+					   { 0x20, 0, 0 } };
+	static const unsigned def[][3] = { { 1, 7, 0 }, { 2, 7, 1000 },
+					   { 4, 5, 0 },	 { 0x10, 7, 0 },
+					   { 0x20, 5, 0 } };
+	unsigned char buf[256];
+	size_t n;
+	int fd;
+
+	cur = "acl";
+	put("f", "x");
+	chmod("f", 0640);
+	n = acl(buf, ext, 5);
+	r("set access acl", setxattr("f", "system.posix_acl_access", buf, n, 0));
+	v("mode follows the acl mask", "%o", st("f").st_mode & 07777);
+	v("stored size", "%zd", getxattr("f", "system.posix_acl_access", NULL, 0));
+	as_user(1000, 1000, 0, NULL);
+	r("named user opens rw", fd = open("f", O_RDWR));
+	close(fd);
+	as_user(1001, 1001, 0, NULL);
+	r("other user opens r", open("f", O_RDONLY));
+	as_root();
+	r("chmod 600", chmod("f", 0600));
+	v("mask after chmod", "%d", acl_perm("f", "system.posix_acl_access", 0x10));
+	as_user(1000, 1000, 0, NULL);
+	r("named user after chmod", open("f", O_RDWR));
+	as_root();
+	n = acl(buf, min, 3);
+	r("set minimal acl", setxattr("f", "system.posix_acl_access", buf, n, 0));
+	v("mode from minimal acl", "%o", st("f").st_mode & 07777);
+	r("minimal acl not kept", getxattr("f", "system.posix_acl_access", buf, sizeof(buf)));
+	n = acl(buf, def, 5);
+	r("default acl on a file", setxattr("f", "system.posix_acl_default", buf, n, 0));
+	mkdir("d", 0755);
+	r("default acl on a dir", setxattr("d", "system.posix_acl_default", buf, n, 0));
+	r("create under it", fd = open("d/new", O_CREAT | O_WRONLY, 0666));
+	close(fd);
+	v("inherited mode ignores umask", "%o", st("d/new").st_mode & 07777);
+	v("inherited access acl: named user", "%d", acl_perm("d/new", "system.posix_acl_access", 2));
+	r("new file has no default acl", getxattr("d/new", "system.posix_acl_default", buf, sizeof(buf)));
+	r("mkdir under it", mkdir("d/sub", 0777));
+	v("subdir mode", "%o", st("d/sub").st_mode & 07777);
+	v("subdir inherits the default acl", "%d", acl_perm("d/sub", "system.posix_acl_default", 2));
+	mkdir("plain", 0777);
+	v("no default acl: umask applies", "%o", st("plain").st_mode & 07777);
+	as_user(1001, 1001, 0, NULL);
+	r("non-owner sets an acl", setxattr("d", "system.posix_acl_access", buf, n, 0));
+	as_root();
+	buf[0] = 9;
+	r("malformed acl", setxattr("d", "system.posix_acl_access", buf, n, 0));
+	r("remove default acl", removexattr("d", "system.posix_acl_default"));
+}
+
 static void case_mmap(void)
 {
 	char buf[32];
@@ -610,6 +701,7 @@ static const struct {
 	{ "times", case_times },     { "atime", case_atime },
 	{ "modes", case_modes },
 	{ "perms", case_perms },     { "xattrs", case_xattrs },
+	{ "acl", case_acl },
 	{ "mmap", case_mmap },	     { "locks", case_locks },
 	{ "readdir", case_readdir },
 };

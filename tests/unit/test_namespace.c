@@ -11,6 +11,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "../../mds/acl.h"
 #include "../../mds/fsck.h"
 #include "../../mds/namespace.h"
 
@@ -18,9 +19,10 @@
 
 static struct cfs_ns ns;
 static char dir[64];
-static const struct cfs_cred root = { 0, 0, 0, { 0 } };
-static const struct cfs_cred alice = { 1000, 1000, 1, { 2000 } };
-static const struct cfs_cred bob = { 1001, 1001, 0, { 0 } };
+static const struct cfs_cred root = { .uid = 0 };
+static const struct cfs_cred alice = { .uid = 1000, .gid = 1000,
+				       .ngroups = 1, .groups = { 2000 } };
+static const struct cfs_cred bob = { .uid = 1001, .gid = 1001 };
 
 static void setup(void)
 {
@@ -419,6 +421,62 @@ START_TEST(test_setattr_size_and_written)
 }
 END_TEST
 
+/* An ACL {tag, perm, id}... in the Linux xattr format. */
+static size_t make_acl(uint8_t *buf, const uint32_t (*e)[3], int n)
+{
+	memset(buf, 0, 4 + 8 * (size_t)n);
+	buf[0] = 2;
+	for (int i = 0; i < n; i++) {
+		uint8_t *p = buf + 4 + 8 * i;
+
+		p[0] = (uint8_t)e[i][0];
+		p[2] = (uint8_t)e[i][1];
+		memcpy(p + 4, &e[i][2], 4);
+	}
+	return 4 + 8 * (size_t)n;
+}
+
+START_TEST(test_acl_enforced_by_the_mds_and_inherited)
+{
+	static const uint32_t ext[][3] = { { 1, 6, 0 },	   { 2, 6, 1001 },
+					   { 4, 0, 0 },	   { 0x10, 6, 0 },
+					   { 0x20, 0, 0 } };
+	struct cfs_cred masked = { .uid = 1001, .gid = 1001, .umask = 077 };
+	struct cfs_setattr sa = { .valid = CFS_SET_MODE, .mode = 0600 };
+	uint64_t f = mk(&root, CFS_ROOT_INO, "f", S_IFREG | 0600), d;
+	uint8_t acl[64];
+	size_t n = make_acl(acl, ext, 5);
+	struct cfs_inode in;
+
+	ck_assert_int_eq(W(cfs_ns_open_check(&ns, txn, &bob, f, O_RDWR, &in)),
+			 -EACCES);
+	ck_assert_int_eq(W(cfs_ns_setxattr(&ns, txn, &root, f, CFS_ACL_ACCESS,
+					   acl, n, 0)), 0);
+	ck_assert_uint_eq(attr(f).mode & 0777, 0660);	/* mask -> group bits */
+	ck_assert_int_eq(W(cfs_ns_open_check(&ns, txn, &bob, f, O_RDWR, &in)), 0);
+	ck_assert_int_eq(W(cfs_ns_open_check(&ns, txn, &alice, f, O_RDONLY,
+					     &in)), -EACCES);
+	/* chmod narrows the mask, and with it the named user */
+	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &root, f, &sa, &in)), 0);
+	ck_assert_int_eq(W(cfs_ns_open_check(&ns, txn, &bob, f, O_RDONLY, &in)),
+			 -EACCES);
+	/* a default ACL replaces the umask on create, and is inherited */
+	d = mk(&root, CFS_ROOT_INO, "d", S_IFDIR | 0777);
+	ck_assert_int_eq(W(cfs_ns_setxattr(&ns, txn, &root, d, CFS_ACL_DEFAULT,
+					   acl, n, 0)), 0);
+	ck_assert_int_eq(W(cfs_ns_mknod(&ns, txn, &root, d, "g", 1,
+					S_IFREG | 0666, 0, true, &in)), 0);
+	ck_assert_uint_eq(in.mode & 0777, 0660);
+	ck_assert_int_eq(W(cfs_ns_open_check(&ns, txn, &bob, in.ino, O_RDWR,
+					     &in)), 0);
+	ck_assert_int_eq(W(cfs_ns_mknod(&ns, txn, &masked, CFS_ROOT_INO, "h", 1,
+					S_IFREG | 0666, 0, true, &in)), -EACCES);
+	ck_assert_int_eq(W(cfs_ns_mknod(&ns, txn, &masked, d, "h", 1,
+					S_IFREG | 0666, 0, true, &in)), 0);
+	ck_assert_uint_eq(in.mode & 0777, 0660);	/* umask 077 ignored */
+}
+END_TEST
+
 static int problems;
 
 static void count_problem(void *arg, const char *msg)
@@ -503,5 +561,6 @@ int main(void)
 		      test_unlinked_open_file_lives_until_release_and_restart,
 		      test_setattr_size_and_written,
 		      test_fsck_clean_after_every_kind_of_change,
-		      test_fsck_finds_damage);
+		      test_fsck_finds_damage,
+		      test_acl_enforced_by_the_mds_and_inherited);
 }

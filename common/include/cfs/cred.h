@@ -10,6 +10,7 @@ struct cfs_cred {
 	uint32_t uid, gid;
 	uint32_t ngroups;
 	uint32_t groups[CFS_MAX_GROUPS];
+	uint32_t umask;		/* applied on create unless a default ACL rules */
 };
 
 #endif
