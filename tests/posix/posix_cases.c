@@ -662,6 +662,23 @@ static void case_locks(void)
 	}
 	waitpid(pid, &status, 0);
 	close(fd);
+	{
+		/* OFD locks belong to the open file, not the process: two
+		 * descriptors of one process conflict */
+		struct flock ofd = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+				     .l_start = 0, .l_len = 5 };
+		int a = open("lk", O_RDWR), b = open("lk", O_RDWR);
+
+		r("ofd setlk", fcntl(a, F_OFD_SETLK, &ofd));
+		r("ofd setlk from a second open", fcntl(b, F_OFD_SETLK, &ofd));
+		ofd.l_type = F_WRLCK;
+		fcntl(b, F_OFD_GETLK, &ofd);
+		v("ofd getlk sees", "%s", ofd.l_type == F_WRLCK ? "write lock" : "none");
+		close(a);
+		ofd.l_type = F_WRLCK;
+		r("ofd setlk after the first closes", fcntl(b, F_OFD_SETLK, &ofd));
+		close(b);
+	}
 }
 
 static void case_readdir(void)
