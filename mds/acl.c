@@ -114,16 +114,6 @@ void cfs_acl_chmod(void *acl, size_t len, uint32_t mode)
 		put16(o + 2, (uint16_t)(mode & 7));
 }
 
-static bool member(const struct cfs_cred *cr, uint32_t gid)
-{
-	if (cr->gid == gid)
-		return true;
-	for (uint32_t i = 0; i < cr->ngroups && i < CFS_MAX_GROUPS; i++)
-		if (cr->groups[i] == gid)
-			return true;
-	return false;
-}
-
 bool cfs_acl_permits(const void *acl, size_t len, uint32_t uid, uint32_t gid,
 		     const struct cfs_cred *cr, int mask)
 {
@@ -150,7 +140,8 @@ bool cfs_acl_permits(const void *acl, size_t len, uint32_t uid, uint32_t gid,
 			break;
 		case TAG_GROUP_OBJ:
 		case TAG_GROUP:
-			if (member(cr, get16(e) == TAG_GROUP_OBJ ? gid : id)) {
+			if (cfs_cred_in_group(cr, get16(e) == TAG_GROUP_OBJ ?
+							  gid : id)) {
 				in_groups = true;
 				if ((perm & want) == want) {
 					granted = true;

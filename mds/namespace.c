@@ -274,16 +274,6 @@ void cfs_ns_close(struct cfs_ns *ns)
 
 /* ---- permissions ---- */
 
-static bool in_group(const struct cfs_cred *cr, uint32_t gid)
-{
-	if (cr->gid == gid)
-		return true;
-	for (uint32_t i = 0; i < cr->ngroups && i < CFS_MAX_GROUPS; i++)
-		if (cr->groups[i] == gid)
-			return true;
-	return false;
-}
-
 /* mask is R_OK | W_OK | X_OK. Root passes all but executing a file that
  * has no execute bit at all. */
 static int may_mode(const struct cfs_cred *cr, const struct cfs_inode *in,
@@ -298,7 +288,7 @@ static int may_mode(const struct cfs_cred *cr, const struct cfs_inode *in,
 	}
 	if (cr->uid == in->uid)
 		bits = (in->mode >> 6) & 7;
-	else if (in_group(cr, in->gid))
+	else if (cfs_cred_in_group(cr, in->gid))
 		bits = (in->mode >> 3) & 7;
 	else
 		bits = in->mode & 7;
@@ -890,7 +880,7 @@ static void init_inode(struct cfs_inode *in, uint64_t ino,
 		if (S_ISDIR(mode))
 			in->mode |= S_ISGID;
 		else if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) &&
-			 cr->uid != 0 && !in_group(cr, in->gid))
+			 cr->uid != 0 && !cfs_cred_in_group(cr, in->gid))
 			in->mode &= ~S_ISGID;
 	}
 }
@@ -1340,7 +1330,7 @@ int cfs_ns_setattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 		if (!owner)
 			return -EPERM;
 		in->mode = (in->mode & S_IFMT) | (sa->mode & 07777);
-		if (!root && !in_group(cr, in->gid))
+		if (!root && !cfs_cred_in_group(cr, in->gid))
 			in->mode &= ~S_ISGID;
 		rc = acl_follow_mode(ns, txn, in);
 		if (rc)
@@ -1353,7 +1343,7 @@ int cfs_ns_setattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 		if (uid_change && !root)
 			return -EPERM;
 		if (gid_change && !root &&
-		    (cr->uid != in->uid || !in_group(cr, sa->gid)))
+		    (cr->uid != in->uid || !cfs_cred_in_group(cr, sa->gid)))
 			return -EPERM;
 		if (v & CFS_SET_UID)
 			in->uid = sa->uid;

@@ -21,25 +21,44 @@
 #include "libcfs.h"
 #include "../../mds/fsck.h"
 
+/* The MDS's current map, or NULL after saying why on stderr. Free with
+ * map_done(). */
+static struct cfs_map *map_of(const char *mds, struct cfs_map_holder *maps,
+			      struct cfs_rpc_client **rpc)
+{
+	int rc;
+
+	cfs_map_holder_init(maps);
+	rc = cfs_rpc_client_new(rpc);
+	if (!rc)
+		rc = cfs_map_fetch(maps, *rpc, mds, 3000);
+	if (rc) {
+		fprintf(stderr, "cfs: cannot reach the MDS at %s: %s\n", mds,
+			strerror(-rc));
+		cfs_rpc_client_free(*rpc);
+		cfs_map_holder_destroy(maps);
+		return NULL;
+	}
+	return cfs_map_get(maps);
+}
+
+static void map_done(struct cfs_map *m, struct cfs_map_holder *maps,
+		     struct cfs_rpc_client *rpc)
+{
+	cfs_map_put(maps, m);
+	cfs_map_holder_destroy(maps);
+	cfs_rpc_client_free(rpc);
+}
+
 static int cmd_status(const char *mds)
 {
 	struct cfs_map_holder maps;
 	struct cfs_rpc_client *rpc;
-	struct cfs_map *m;
-	int rc, up = 0;
+	struct cfs_map *m = map_of(mds, &maps, &rpc);
+	int up = 0;
 
-	cfs_map_holder_init(&maps);
-	rc = cfs_rpc_client_new(&rpc);
-	if (!rc)
-		rc = cfs_map_fetch(&maps, rpc, mds, 3000);
-	if (rc) {
-		fprintf(stderr, "cfs: cannot reach the MDS at %s: %s\n", mds,
-			strerror(-rc));
-		cfs_rpc_client_free(rpc);
-		cfs_map_holder_destroy(&maps);
+	if (!m)
 		return 1;
-	}
-	m = cfs_map_get(&maps);
 	printf("cluster %s  epoch %lu  pgs %u  replicas %u\n",
 	       m->pb->cluster_id, (unsigned long)m->pb->epoch,
 	       m->pb->pg_count, m->pb->replicas);
@@ -60,9 +79,7 @@ static int cmd_status(const char *mds)
 		       o->in ? "in" : "out", o->capacity / 1e9, o->used / 1e9);
 	}
 	printf("%d of %zu OSDs up\n", up, m->pb->n_osds);
-	cfs_map_put(&maps, m);
-	cfs_map_holder_destroy(&maps);
-	cfs_rpc_client_free(rpc);
+	map_done(m, &maps, rpc);
 	return 0;
 }
 
@@ -70,23 +87,13 @@ static int cmd_locate(const char *mds, const char *ino_s, const char *idx_s)
 {
 	struct cfs_map_holder maps;
 	struct cfs_rpc_client *rpc;
-	struct cfs_map *m;
+	struct cfs_map *m = map_of(mds, &maps, &rpc);
 	uint64_t ino = strtoull(ino_s, NULL, 0);
 	uint64_t idx = idx_s ? strtoull(idx_s, NULL, 0) : 0;
-	int t[CFS_MAX_REPLICAS], n, primary, rc;
+	int t[CFS_MAX_REPLICAS], n, primary;
 
-	cfs_map_holder_init(&maps);
-	rc = cfs_rpc_client_new(&rpc);
-	if (!rc)
-		rc = cfs_map_fetch(&maps, rpc, mds, 3000);
-	if (rc) {
-		fprintf(stderr, "cfs: cannot reach the MDS at %s: %s\n", mds,
-			strerror(-rc));
-		cfs_rpc_client_free(rpc);
-		cfs_map_holder_destroy(&maps);
+	if (!m)
 		return 1;
-	}
-	m = cfs_map_get(&maps);
 	n = cfs_placement_chunk(m->pb, ino, idx, t, CFS_MAX_REPLICAS);
 	primary = cfs_placement_primary(m->pb, ino, idx);
 	printf("chunk %lu.%lu pg %u:", (unsigned long)ino, (unsigned long)idx,
@@ -95,9 +102,7 @@ static int cmd_locate(const char *mds, const char *ino_s, const char *idx_s)
 		printf(" %s%s", m->pb->osds[t[i]]->node,
 		       t[i] == primary ? "(primary)" : "");
 	printf("\n");
-	cfs_map_put(&maps, m);
-	cfs_map_holder_destroy(&maps);
-	cfs_rpc_client_free(rpc);
+	map_done(m, &maps, rpc);
 	return 0;
 }
 
