@@ -46,12 +46,16 @@ echo 3 >/proc/sys/vm/drop_caches
 check "all files read right after the OSD returns" read_all
 check "file written while the OSD was down reads right after it returns" same_file "$T/w" "$MNT/r/w"
 
-# corrupt one block of a chunk on two of its three replicas: reads must
-# still return the right bytes, from the third, and an OSD logs it
+# corrupt one block of the chunk on its primary and its second target:
+# reads must still return the right bytes, from the third, and the
+# primary, read first, logs what it found
 ino=$(stat -c %i "$MNT/r/f12")
 chunk=$(printf '%016x.0' "$ino")
-for v in $(ls "$T"/c/osd*/chunks/*/"$chunk" | head -n 2); do
-	printf 'CORRUPT' | dd of="$v" bs=1 seek=8192 conv=notrunc status=none
+targets=$("$CFS_BIN/cfs" locate "$MDS" "$ino" 0)
+echo "     f12's chunk: $targets"
+for node in $(tr ' ' '\n' <<<"${targets#*:}" | grep -o 'node[0-9]*' | head -n 2); do
+	printf 'CORRUPT' | dd of="$(ls "$T"/c/osd"${node#node}"/chunks/*/"$chunk")" \
+		bs=1 seek=8192 conv=notrunc status=none
 done
 echo 3 >/proc/sys/vm/drop_caches
 check "corrupt replica blocks never returned" same_file "$T/f12" "$MNT/r/f12"
