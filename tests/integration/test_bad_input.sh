@@ -27,8 +27,10 @@ echo data >"$MNT/keep"
 for port in 7450 7550; do
 	host=127.0.0.1
 	[ $port = 7550 ] && host=127.0.0.2
-	head -c 5000 /dev/urandom >/dev/tcp/$host/$port 2>/dev/null || true
-	printf 'GET / HTTP/1.0\r\n\r\n' >/dev/tcp/$host/$port 2>/dev/null || true
+	# in subshells: the daemon hangs up on garbage, and the SIGPIPE of
+	# the next write must not end this script
+	( head -c 5000 /dev/urandom >/dev/tcp/$host/$port ) 2>/dev/null || true
+	( printf 'GET / HTTP/1.0\r\n\r\n' >/dev/tcp/$host/$port ) 2>/dev/null || true
 done
 sleep 0.5
 check "MDS still serving after garbage" [ "$(cat "$MNT/keep")" = data ]
