@@ -520,15 +520,16 @@ static int free_inode(struct cfs_ns *ns, MDB_txn *txn,
 	return 0;
 }
 
-/* in just lost its last link. */
+/* in just lost its last link (a directory: was removed). While anyone
+ * has it open it stays, as an orphan, so that fstat and reads through
+ * the open file or directory go on working. */
 static int drop_inode(struct cfs_ns *ns, MDB_txn *txn, struct cfs_inode *in)
 {
 	struct key k;
 	MDB_val kv, v = val_of("", 0);
 	int rc;
 
-	if (!S_ISDIR(in->mode) && ns->is_open &&
-	    ns->is_open(ns->is_open_arg, in->ino)) {
+	if (ns->is_open && ns->is_open(ns->is_open_arg, in->ino)) {
 		key_ino(&k, in->ino);
 		kv = val_of(k.b, k.len);
 		rc = mdb_put(txn, ns->orphans, &kv, &v, 0);

@@ -417,10 +417,12 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct cfs_cred cr;
+	struct cfs_attr a;
 	int rc;
 
+	/* an open at the MDS, so a directory removed while open lives on */
 	req_cred(req, &cr);
-	rc = cfs_access(F(req)->cl, &cr, ino, R_OK);
+	rc = cfs_open(F(req)->cl, &cr, ino, O_RDONLY | O_DIRECTORY, &a);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -518,9 +520,8 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
-	(void)ino;
 	(void)fi;
-	fuse_reply_err(req, 0);
+	fuse_reply_err(req, -cfs_release(F(req)->cl, ino));
 }
 
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,

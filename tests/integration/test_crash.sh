@@ -40,12 +40,11 @@ fsck_clean() {
 
 # crash VICTIM LABEL: kill during the workload, restart, measure the stall
 crash() {
-	local victim=$1 label=$2 before killed resumed
+	local victim=$1 label=$2 killed restarted resumed
 	rm -f "$T/stop"
 	writer &
 	local w=$!
 	sleep 1.5
-	before=$(wc -l <"$T/done")
 	killed=$(date +%s.%N)
 	cluster kill "$victim"
 	if [ "$victim" = fuse ]; then
@@ -59,12 +58,16 @@ crash() {
 		sleep 0.5
 		cluster start "$victim"
 	fi
-	# wait for the workload to make progress again
-	for _ in $(seq 1 300); do
-		[ "$(wc -l <"$T/done")" -gt "$((before + 2))" ] && break
+	restarted=$(date +%s.%N)
+	# wait for the workload to complete files again after the restart
+	after_restart() {
+		awk -v k="$restarted" '$3 > k { n++ } END { print n + 0 }' "$T/done"
+	}
+	for _ in $(seq 1 600); do
+		[ "$(after_restart)" -gt 2 ] && break
 		sleep 0.1
 	done
-	resumed=$(awk -v k="$killed" '$3 > k { n++ } END { print n + 0 }' "$T/done")
+	resumed=$(after_restart)
 	touch "$T/stop"
 	wait $w
 	if [ "$resumed" -gt 2 ]; then

@@ -75,7 +75,7 @@ second_mount "$T/k"
 K=$T/k
 kpid=$(tail -n 1 "$T/fuse2.pids")
 echo doomed >"$K/held"
-( exec 9<"$K/held"; rm "$K/held"; sleep 60 ) &
+( exec 9<"$K/held"; rm "$K/held"; exec sleep 60 ) &
 holder1=$!
 flock "$K/lk3" sleep 60 &
 holder2=$!
@@ -87,6 +87,8 @@ fusermount3 -u -z "$K" 2>/dev/null
 sleep 4
 check "the dead client's flock is released after its session expires" flock -n "$A/lk3" true
 check "the dead client's unlinked open file is freed" bash -c "'$CFS_BIN/cfs' fsck '$T/c/mds' | grep -q ' 0 open orphans, 0 problems'"
+# the holders and their children (flock runs sleep as a child)
+pkill -9 -P "$holder2" 2>/dev/null
 kill -9 "$holder1" "$holder2" 2>/dev/null
 wait "$holder1" "$holder2" 2>/dev/null
 

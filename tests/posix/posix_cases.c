@@ -225,6 +225,19 @@ static void case_dirs(void)
 	r("rmdir", rmdir("d/s2"));
 	v("nlink after rmdir", "%ld", (long)st("d").st_nlink);
 	r("link dir", link("d", "dlink"));
+	{
+		/* a directory removed while open: its attributes stay */
+		struct stat s;
+		int fd;
+
+		mkdir("gone", 0755);
+		fd = open("gone", O_RDONLY | O_DIRECTORY);
+		r("rmdir an open dir", rmdir("gone"));
+		r("fstat it", fstat(fd, &s));
+		v("its nlink", "%ld", (long)s.st_nlink);
+		r("create in it", openat(fd, "x", O_CREAT | O_WRONLY, 0644));
+		close(fd);
+	}
 }
 
 static void case_rename(void)
