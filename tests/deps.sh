@@ -9,7 +9,7 @@ pkgs=(
 	libnng-dev liburing-dev libfuse3-dev fuse3
 	libisal-dev libsodium-dev libjansson-dev
 	check libsubunit-dev liblmdb-dev libraft-dev libcurl4-openssl-dev
-	fio attr acl util-linux valgrind
+	fio attr acl util-linux valgrind bc python3
 )
 missing=()
 for p in "${pkgs[@]}"; do
