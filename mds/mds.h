@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cfs/clock.h"
 #include "cfs/config.h"
 #include "cfs/map.h"
 #include "cfs/rpc.h"
@@ -119,6 +120,5 @@ void mds_capacity(struct mds *mds, uint64_t *capacity, uint64_t *used);
 /* purge.c */
 int mds_purge_start(struct mds *mds);
 
-int64_t mds_now_ms(void);
 
 #endif

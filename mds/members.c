@@ -12,14 +12,6 @@
 #include "cfs/log.h"
 #include "mds.h"
 
-int64_t mds_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* What is persisted of a member (runtime state is not). */
 struct member_rec {
 	uint32_t id;
@@ -93,7 +85,7 @@ int mds_members_load(struct mds *mds)
 			m->capacity = r.capacity;
 			/* assume up after a restart; heartbeats decide */
 			m->state = CFS__OSD_STATE__OSD_UP;
-			m->last_heartbeat_ms = mds_now_ms();
+			m->last_heartbeat_ms = cfs_mono_ms();
 		}
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	}
@@ -265,7 +257,7 @@ int mds_osd_register(struct mds *mds, const Cfs__MdsOsdRegister *req,
 	m->used = req->used;
 	/* whatever it held may be stale: it recovers before it is up */
 	m->state = CFS__OSD_STATE__OSD_RECOVERING;
-	m->last_heartbeat_ms = mds_now_ms();
+	m->last_heartbeat_ms = cfs_mono_ms();
 	mds->epoch++;
 	copy = *m;
 	*id = m->id;
@@ -298,7 +290,7 @@ int mds_osd_heartbeat(struct mds *mds, const Cfs__MdsOsdHeartbeat *hb)
 		pthread_mutex_unlock(&mds->mlock);
 		return -ENOENT;
 	}
-	m->last_heartbeat_ms = mds_now_ms();
+	m->last_heartbeat_ms = cfs_mono_ms();
 	m->capacity = hb->capacity;
 	m->used = hb->used;
 	want = hb->ready ? CFS__OSD_STATE__OSD_UP :
@@ -360,7 +352,7 @@ static void *monitor_main(void *p)
 	int64_t last_publish = 0;
 
 	while (!mds->stop) {
-		int64_t now = mds_now_ms();
+		int64_t now = cfs_mono_ms();
 		struct member downed[16];
 		size_t ndowned = 0;
 		bool changed = false;

@@ -36,14 +36,6 @@ struct key {
 	size_t len;
 };
 
-int64_t cfs_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int cfs_ns_errno(int rc)
 {
 	switch (rc) {
@@ -191,7 +183,7 @@ static int make_root(struct cfs_ns *ns, MDB_txn *txn)
 	int rc;
 
 	root.atime_ns = root.mtime_ns = root.ctime_ns = root.btime_ns =
-		cfs_now_ns();
+		cfs_real_ns();
 	rc = inode_put(ns, txn, &root);
 	if (rc)
 		return rc;
@@ -870,7 +862,7 @@ static void init_inode(struct cfs_inode *in, uint64_t ino,
 	in->nlink = S_ISDIR(mode) ? 2 : 1;
 	in->generation = 1;
 	in->atime_ns = in->mtime_ns = in->ctime_ns = in->btime_ns =
-		cfs_now_ns();
+		cfs_real_ns();
 	if (S_ISDIR(mode)) {
 		in->parent = dir->ino;
 		in->next_cookie = 1;
@@ -1020,7 +1012,7 @@ int cfs_ns_link(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 	if (rc)
 		return rc;
 	out->nlink++;
-	out->ctime_ns = dir.mtime_ns = dir.ctime_ns = cfs_now_ns();
+	out->ctime_ns = dir.mtime_ns = dir.ctime_ns = cfs_real_ns();
 	rc = inode_put(ns, txn, &dir);
 	if (rc)
 		return rc;
@@ -1071,7 +1063,7 @@ static int remove_entry(struct cfs_ns *ns, MDB_txn *txn,
 	rc = dentry_del(ns, txn, parent, name, len, &dv);
 	if (rc)
 		return rc;
-	victim.ctime_ns = dir.mtime_ns = dir.ctime_ns = cfs_now_ns();
+	victim.ctime_ns = dir.mtime_ns = dir.ctime_ns = cfs_real_ns();
 	if (want_dir) {
 		dir.nlink--;
 		victim.nlink = 0;
@@ -1132,7 +1124,7 @@ int cfs_ns_rename(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 	struct cfs_inode *dp = parent == newparent ? &sp : &dp_store;
 	struct dentry_val sv, dv;
 	bool have_dst, within, exchange = flags & RENAME_EXCHANGE;
-	int64_t now = cfs_now_ns();
+	int64_t now = cfs_real_ns();
 	int rc;
 
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
@@ -1302,7 +1294,7 @@ int cfs_ns_setattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 {
 	struct cfs_inode *in = out;
 	bool owner, root = cr->uid == 0;
-	int64_t now = cfs_now_ns();
+	int64_t now = cfs_real_ns();
 	uint32_t v = sa->valid;
 	int rc;
 
@@ -1385,7 +1377,7 @@ int cfs_ns_written(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
 		out->size = size;
 	if (mtime_ns > out->mtime_ns)
 		out->mtime_ns = mtime_ns;
-	out->ctime_ns = cfs_now_ns();
+	out->ctime_ns = cfs_real_ns();
 	return inode_put(ns, txn, out);
 }
 
@@ -1396,7 +1388,7 @@ int cfs_ns_accessed(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino)
 
 	if (rc)
 		return rc;
-	in.atime_ns = cfs_now_ns();
+	in.atime_ns = cfs_real_ns();
 	return inode_put(ns, txn, &in);
 }
 
@@ -1576,7 +1568,7 @@ int cfs_ns_setxattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 			if (rc)
 				return rc;
 			in.flags &= ~CFS_INODE_HAS_ACL;
-			in.ctime_ns = cfs_now_ns();
+			in.ctime_ns = cfs_real_ns();
 			return inode_put(ns, txn, &in);
 		}
 		in.flags |= CFS_INODE_HAS_ACL;
@@ -1594,7 +1586,7 @@ int cfs_ns_setxattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 	rc = mdb_put(txn, ns->xattrs, &kv, &v, 0);
 	if (rc)
 		return cfs_ns_errno(rc);
-	in.ctime_ns = cfs_now_ns();
+	in.ctime_ns = cfs_real_ns();
 	return inode_put(ns, txn, &in);
 }
 
@@ -1625,6 +1617,6 @@ int cfs_ns_removexattr(struct cfs_ns *ns, MDB_txn *txn,
 		return cfs_ns_errno(rc);
 	if (xattr_namespace(name) == XNS_ACL_ACCESS)
 		in.flags &= ~CFS_INODE_HAS_ACL;
-	in.ctime_ns = cfs_now_ns();
+	in.ctime_ns = cfs_real_ns();
 	return inode_put(ns, txn, &in);
 }

@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cfs/clock.h"
 #include "cfs/cred.h"
 
 #define CFS_ROOT_INO 1ull
@@ -71,8 +72,6 @@ int cfs_ns_begin(struct cfs_ns *ns, MDB_txn *parent, bool write, MDB_txn **txn);
 int cfs_ns_commit(MDB_txn *txn);
 void cfs_ns_abort(MDB_txn *txn);	/* NULL is a no-op */
 int cfs_ns_errno(int mdb_rc);		/* LMDB code -> negative errno */
-
-int64_t cfs_now_ns(void);
 
 /* Attribute changes for cfs_ns_setattr (bits match proto SetattrValid). */
 enum {

@@ -62,7 +62,7 @@ static void session_touch(struct mds *mds, uint64_t client)
 			return;
 		(*pp)->client = client;
 	}
-	(*pp)->last_ms = mds_now_ms();
+	(*pp)->last_ms = cfs_mono_ms();
 }
 
 static void open_inc(struct mds *mds, uint64_t client, uint64_t ino)
@@ -661,7 +661,7 @@ static int h_keepalive(void *arg, struct cfs_rpc_req *rq,
 	/* only clients with opens or locks have a session to keep */
 	for (s = mds->sessions[rq->client_id % SESSION_BUCKETS]; s; s = s->next)
 		if (s->client == rq->client_id)
-			s->last_ms = mds_now_ms();
+			s->last_ms = cfs_mono_ms();
 	pthread_mutex_unlock(&mds->open_lock);
 	return 0;
 }
@@ -673,7 +673,7 @@ static int do_free_if_orphan(struct mds *mds, MDB_txn *txn, void *p)
 
 void mds_sessions_expire(struct mds *mds)
 {
-	int64_t now = mds_now_ms();
+	int64_t now = cfs_mono_ms();
 	uint64_t closed[256];
 	size_t nclosed = 0;
 

@@ -67,7 +67,7 @@ static int register_once(struct osd *osd)
 	if (rc == 0 && (!rep || !rep->map))
 		rc = -EBADMSG;
 	if (rc == 0) {
-		osd->heartbeat_ok_ms = osd_now_ms();
+		osd->heartbeat_ok_ms = cfs_mono_ms();
 		osd->id = rep->id;
 		rc = save_id(osd, rep->id);
 		cfs_map_install(&osd->maps, rep->map);
@@ -114,7 +114,7 @@ static void *heartbeat_main(void *p)
 		rc = cfs_rpc_call(osd->peers, osd->cfg.mds, &c);
 		cfs_rpc_call_done(&c);
 		if (rc == 0 || rc == -ESTALE)
-			osd->heartbeat_ok_ms = osd_now_ms();
+			osd->heartbeat_ok_ms = cfs_mono_ms();
 		if (rc == -ESTALE) {
 			cfs_log_warn("marked down while away: recovering",
 				     "osd=%u", osd->id);
@@ -123,7 +123,7 @@ static void *heartbeat_main(void *p)
 		if (rc == -EAGAIN && osd->ready) {
 			/* we missed changes and no current peer was up to
 			 * backfill us: try again until one is */
-			osd->heartbeat_ok_ms = osd_now_ms();
+			osd->heartbeat_ok_ms = cfs_mono_ms();
 			osd_recovery_request(osd);
 		}
 		if (rc == -ENOENT && osd_register(osd) == 0)

@@ -6,6 +6,7 @@
 #ifndef CFS_OSD_H
 #define CFS_OSD_H
 
+#include "cfs/clock.h"
 #include "cfs/config.h"
 #include "cfs/map.h"
 #include "cfs/rpc.h"
@@ -46,7 +47,6 @@ struct osd {
 int osd_service_start(struct osd *osd);
 /* Whether this OSD may serve reads and act as a primary now. */
 bool osd_serving(struct osd *osd);
-int64_t osd_now_ms(void);
 /* recovery.c: ask for (another) recovery pass; start the thread. */
 void osd_recovery_request(struct osd *osd);
 int osd_recovery_start(struct osd *osd);

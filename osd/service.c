@@ -37,17 +37,9 @@ static void catch_up(struct osd *osd, uint64_t epoch)
 		cfs_map_wait_newer(&osd->maps, epoch - 1, 1000);
 }
 
-int64_t osd_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 bool osd_serving(struct osd *osd)
 {
-	return osd->ready && osd_now_ms() - osd->heartbeat_ok_ms <
+	return osd->ready && cfs_mono_ms() - osd->heartbeat_ok_ms <
 				     3 * osd->cfg.heartbeat_ms;
 }
 

@@ -12,22 +12,6 @@
 #include "client_priv.h"
 #include "mds.pb-c.h"
 
-int64_t client_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Once a second: tells the MDS this client is alive, so that its opens
  * and locks outlive short outages but not the client itself. */
 static void *keepalive_main(void *p)
@@ -75,15 +59,15 @@ int cfs_client_new(struct cfs_client **out, const struct cfs_client_opts *o)
 	rc = cfs_rpc_client_new(&cl->rpc);
 	if (rc)
 		goto fail;
-	deadline = mono_ms() + cl->o.connect_timeout_ms;
+	deadline = cfs_mono_ms() + cl->o.connect_timeout_ms;
 	do {
-		int left = (int)(deadline - mono_ms());
+		int left = (int)(deadline - cfs_mono_ms());
 
 		rc = cfs_map_fetch(&cl->maps, cl->rpc, cl->mds,
 				   left < 1000 ? (left > 0 ? left : 1) : 1000);
-		if (rc && mono_ms() < deadline)
+		if (rc && cfs_mono_ms() < deadline)
 			usleep(100 * 1000);
-	} while (rc && mono_ms() < deadline);
+	} while (rc && cfs_mono_ms() < deadline);
 	if (rc)
 		goto fail;
 	map = cfs_map_get(&cl->maps);
@@ -667,7 +651,7 @@ int cfs_removexattr(struct cfs_client *cl, const struct cfs_cred *cr,
 static bool atime_due(const struct cfs_attr *a)
 {
 	return a->atime_ns <= a->mtime_ns || a->atime_ns <= a->ctime_ns ||
-	       client_now_ns() - a->atime_ns > 86400ll * 1000000000;
+	       cfs_real_ns() - a->atime_ns > 86400ll * 1000000000;
 }
 
 void cfs_opened(struct cfs_client *cl, const struct cfs_attr *a)

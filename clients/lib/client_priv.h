@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include "cfs/clock.h"
 #include "cfs/map.h"
 #include "cfs/rpc.h"
 #include "libcfs.h"
@@ -42,6 +43,5 @@ int client_truncate_data(struct cfs_client *cl, uint64_t ino,
 /* The inode's entry, made if absent; ilock held. */
 struct open_inode *client_inode(struct cfs_client *cl, uint64_t ino,
 				bool create);
-int64_t client_now_ns(void);
 
 #endif

@@ -20,14 +20,6 @@
 
 #define MAX_PIECE ((uint64_t)8 << 20)
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Errors a retry cannot fix. */
 static bool final_error(int rc)
 {
@@ -41,7 +33,7 @@ static bool final_error(int rc)
 static int primary_call(struct cfs_client *cl, uint64_t ino, uint64_t index,
 			struct cfs_rpc_call *c, uint64_t *epoch)
 {
-	int64_t deadline = mono_ms() + cl->o.io_deadline_ms;
+	int64_t deadline = cfs_mono_ms() + cl->o.io_deadline_ms;
 	int rc, attempt = 0;
 
 	for (;;) {
@@ -60,7 +52,7 @@ static int primary_call(struct cfs_client *cl, uint64_t ino, uint64_t index,
 		cfs_map_put(&cl->maps, map);
 		if (rc == 0 || final_error(rc))
 			return rc;
-		if (mono_ms() >= deadline) {
+		if (cfs_mono_ms() >= deadline) {
 			cfs_log_error("data change failed", "ino=%lu chunk=%lu "
 				      "rc=%d", (unsigned long)ino,
 				      (unsigned long)index, rc);
@@ -138,7 +130,7 @@ ssize_t cfs_write(struct cfs_client *cl, uint64_t ino, uint64_t off,
 	if (o) {
 		if (off + len > o->size)
 			o->size = off + len;
-		o->mtime_ns = client_now_ns();
+		o->mtime_ns = cfs_real_ns();
 		o->dirty = true;
 	}
 	pthread_mutex_unlock(&cl->ilock);
@@ -197,7 +189,7 @@ static int read_piece(struct cfs_client *cl, uint64_t ino, uint64_t index,
 {
 	Cfs__ChunkId chunk = CFS__CHUNK_ID__INIT;
 	Cfs__OsdRead req = CFS__OSD_READ__INIT;
-	int64_t deadline = mono_ms() + cl->o.io_deadline_ms;
+	int64_t deadline = cfs_mono_ms() + cl->o.io_deadline_ms;
 	int rc = -EIO, attempt = 0;
 
 	chunk.ino = ino;
@@ -234,7 +226,7 @@ static int read_piece(struct cfs_client *cl, uint64_t ino, uint64_t index,
 		cfs_map_put(&cl->maps, map);
 		if (rc == 0)
 			return 0;
-		if (mono_ms() >= deadline) {
+		if (cfs_mono_ms() >= deadline) {
 			cfs_log_error("read failed on every replica",
 				      "ino=%lu chunk=%lu rc=%d",
 				      (unsigned long)ino, (unsigned long)index,

@@ -1,0 +1,25 @@
+/* The two clocks ClaudeFS uses: monotonic milliseconds for timeouts,
+ * leases and heartbeats, and wall-clock nanoseconds for file times. */
+#ifndef CFS_CLOCK_H
+#define CFS_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+static inline int64_t cfs_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline int64_t cfs_real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+#endif
