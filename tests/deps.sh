@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages ClaudeFS needs to build, test and demo, if
 # any is missing. Non-interactive; a no-op when all are present.
+# --bench adds what tests/bench/run measures against and draws with.
 set -euo pipefail
 
 pkgs=(
@@ -11,6 +12,10 @@ pkgs=(
 	check libsubunit-dev liblmdb-dev libraft-dev libcurl4-openssl-dev
 	fio attr acl util-linux valgrind bc python3
 )
+if [ "${1:-}" = --bench ]; then
+	pkgs+=(moosefs-master moosefs-chunkserver moosefs-client
+	       glusterfs-server glusterfs-client gnuplot-nox iproute2 tar make)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
