@@ -710,11 +710,17 @@ void cfs_rpc_call_many(struct cfs_rpc_client *cl, const char *const *addrs,
 			if (f[i].open)
 				nng_ctx_close(f[i].ctx);
 			f[i].open = false;
+			/* the last attempt sends the frame itself: a
+			 * copy is kept only for a retry */
+			copy = f[i].frame;
 			if (nng_ctx_open(&f[i].ctx, sock) ||
-			    nng_msg_dup(&copy, f[i].frame)) {
+			    (f[i].attempts_left > 0 &&
+			     nng_msg_dup(&copy, f[i].frame))) {
 				status[i] = -ENOMEM;
 				continue;
 			}
+			if (copy == f[i].frame)
+				f[i].frame = NULL;
 			f[i].open = true;
 			nng_aio_set_timeout(f[i].aio, t);
 			nng_aio_set_msg(f[i].aio, copy);

@@ -37,44 +37,66 @@ void osd_uring_thread_exit(void)
 	ring = NULL;
 }
 
-/* One round: submit every io still to do, reap them all. */
+static bool pending(const struct uring_io *io, size_t done)
+{
+	if (io->res < 0)
+		return false;
+	return io->op == URING_FDATASYNC ? done == 0 : done < io->len;
+}
+
+static void prep(struct io_uring_sqe *sqe, const struct uring_io *io,
+		 size_t done)
+{
+	switch (io->op) {
+	case URING_READ:
+		io_uring_prep_read(sqe, io->fd, (char *)io->buf + done,
+				   (unsigned)(io->len - done),
+				   (uint64_t)io->off + done);
+		break;
+	case URING_WRITE:
+		io_uring_prep_write(sqe, io->fd, (char *)io->buf + done,
+				    (unsigned)(io->len - done),
+				    (uint64_t)io->off + done);
+		break;
+	case URING_FDATASYNC:
+		io_uring_prep_fsync(sqe, io->fd, IORING_FSYNC_DATASYNC);
+		break;
+	}
+}
+
+/* One round: submit every io still to do, the ios of one fd as one
+ * linked chain (in order: a sync after the writes before it) and the
+ * chains side by side; reap them all. A short transfer breaks its chain:
+ * the rest of it is cancelled and runs again next round. */
 static int run_round(struct io_uring *r, struct uring_io *ios, size_t *done,
 		     int n)
 {
+	bool queued_at[16] = { false };
 	int queued = 0;
 
 	for (int i = 0; i < n; i++) {
-		struct uring_io *io = &ios[i];
-		struct io_uring_sqe *sqe;
+		struct io_uring_sqe *last = NULL;
 
-		if (io->res < 0)
+		if (queued_at[i] || !pending(&ios[i], done[i]))
 			continue;
-		if (io->op == URING_FDATASYNC ? done[i] != 0 :
-						done[i] >= io->len)
-			continue;
-		sqe = io_uring_get_sqe(r);
-		if (!sqe)
-			break;
-		switch (io->op) {
-		case URING_READ:
-			io_uring_prep_read(sqe, io->fd, (char *)io->buf + done[i],
-					   (unsigned)(io->len - done[i]),
-					   (uint64_t)io->off + done[i]);
-			break;
-		case URING_WRITE:
-			io_uring_prep_write(sqe, io->fd,
-					    (char *)io->buf + done[i],
-					    (unsigned)(io->len - done[i]),
-					    (uint64_t)io->off + done[i]);
-			break;
-		case URING_FDATASYNC:
-			io_uring_prep_fsync(sqe, io->fd, IORING_FSYNC_DATASYNC);
-			/* after every write queued before it */
-			sqe->flags |= IOSQE_IO_DRAIN;
-			break;
+		for (int j = i; j < n; j++) {
+			struct io_uring_sqe *sqe;
+
+			if (ios[j].fd != ios[i].fd || queued_at[j] ||
+			    !pending(&ios[j], done[j]))
+				continue;
+			sqe = io_uring_get_sqe(r);
+			if (!sqe)
+				break;
+			prep(sqe, &ios[j], done[j]);
+			sqe->flags |= IOSQE_IO_LINK;
+			io_uring_sqe_set_data(sqe, (void *)(uintptr_t)j);
+			queued_at[j] = true;
+			queued++;
+			last = sqe;
 		}
-		io_uring_sqe_set_data(sqe, (void *)(uintptr_t)i);
-		queued++;
+		if (last)
+			last->flags &= (__u8)~IOSQE_IO_LINK;
 	}
 	if (queued == 0)
 		return 0;
@@ -87,7 +109,9 @@ static int run_round(struct io_uring *r, struct uring_io *ios, size_t *done,
 		if (rc < 0)
 			return rc;
 		i = (int)(uintptr_t)io_uring_cqe_get_data(cqe);
-		if (cqe->res < 0) {
+		if (cqe->res == -ECANCELED) {
+			/* its chain broke before it: again next round */
+		} else if (cqe->res < 0) {
 			ios[i].res = cqe->res;
 		} else if (ios[i].op == URING_FDATASYNC) {
 			done[i] = 1;

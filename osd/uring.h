@@ -18,10 +18,10 @@ struct uring_io {
 	int res;		/* out: bytes or negative errno */
 };
 
-/* Submit n operations at once and wait for all. Operations on one fd
- * are ordered: each fdatasync runs after the writes before it (the ring
- * drains in submission order with IOSQE_IO_DRAIN on syncs). Short reads
- * and writes are completed by resubmitting. Returns 0 or the first error. */
+/* Submit n (at most 16) operations at once and wait for all. Operations
+ * on one fd run in order, as a linked chain (so each fdatasync follows
+ * the writes before it); different fds run side by side. Short reads and
+ * writes are completed by resubmitting. Returns 0 or the first error. */
 int osd_uring_run(struct uring_io *ios, int n);
 
 /* Convenience: one full read; returns bytes read (short at EOF) or -errno. */

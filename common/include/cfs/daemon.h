@@ -18,4 +18,8 @@ int cfs_daemon_setup(const char *daemon, const struct cfs_config_key *keys,
 		     size_t nkeys, void *cfg, size_t log_level_offset,
 		     int argc, char **argv, sigset_t *sigs);
 
+/* Keep large (bulk) allocations on the heap for reuse; called by
+ * cfs_daemon_setup, and by clients that move file data. */
+void cfs_malloc_for_bulk(void);
+
 #endif
