@@ -7,7 +7,8 @@
  * ClaudeFS options (with -o): attr_timeout=SECONDS, entry_timeout=SECONDS
  * (default 1), strict (both 0: every change seen at once across mounts),
  * connect_timeout=MS (5000), mds_timeout=MS (5000, per attempt of a
- * metadata call; three attempts). Standard FUSE options (allow_other, ro, ...)
+ * metadata call; three attempts), writeback_mb=N (64: memory for writes
+ * not yet on the OSDs; 0 and strict: none, each write waits for them). Standard FUSE options (allow_other, ro, ...)
  * pass through to libfuse. Permissions are checked by the kernel from
  * cached attributes (default_permissions, always on) and by the MDS. */
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfs/daemon.h"
 #include "cfs/log.h"
 #include "cfs_fuse.h"
 
@@ -25,6 +27,7 @@ struct options {
 	int strict;
 	int connect_timeout;
 	int mds_timeout;
+	int writeback_mb;
 	int help;
 };
 
@@ -34,6 +37,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("entry_timeout=%lf", entry_timeout),
 	OPT("connect_timeout=%d", connect_timeout),
 	OPT("mds_timeout=%d", mds_timeout),
+	OPT("writeback_mb=%d", writeback_mb),
 	OPT("strict", strict),
 	OPT("-h", help),
 	OPT("--help", help),
@@ -59,6 +63,7 @@ static void usage(const char *prog)
 	       "ClaudeFS options:\n"
 	       "  -o attr_timeout=S      attribute cache time (1)\n"
 	       "  -o entry_timeout=S     name cache time (1)\n"
+	       "  -o writeback_mb=N      memory for write-behind (64; 0: none)\n"
 	       "  -o strict              no caching: changes seen at once\n"
 	       "  -o connect_timeout=MS  give up reaching the MDS (5000)\n"
 	       "  -o mds_timeout=MS      retry a metadata call after (5000)\n\n",
@@ -71,7 +76,7 @@ int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct options o = { .attr_timeout = 1, .entry_timeout = 1,
-			     .connect_timeout = 5000 };
+			     .connect_timeout = 5000, .writeback_mb = 64 };
 	struct fuse_cmdline_opts cmd = { 0 };
 	struct cfs_client_opts co = { 0 };
 	struct fuse_loop_config *loop = NULL;
@@ -81,6 +86,7 @@ int main(int argc, char **argv)
 	int rc = 1;
 
 	cfs_log_init("fuse", CFS_LOG_WARN);
+	cfs_malloc_for_bulk();
 	if (fuse_opt_parse(&args, &o, opt_spec, take_nonopt))
 		return 2;
 	if (o.help) {
@@ -93,11 +99,14 @@ int main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	if (o.strict)
+	if (o.strict) {
 		o.attr_timeout = o.entry_timeout = 0;
+		o.writeback_mb = 0;
+	}
 	co.mds = o.mds;
 	co.connect_timeout_ms = o.connect_timeout;
 	co.mds_timeout_ms = o.mds_timeout;
+	co.writeback_mb = o.writeback_mb > 0 ? o.writeback_mb : -1;
 	rc = cfs_client_new(&f.cl, &co);
 	if (rc) {
 		fprintf(stderr, "cfs-fuse: cannot reach the MDS at %s: %s\n",

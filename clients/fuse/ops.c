@@ -244,8 +244,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	/* close-to-open: what another client wrote and closed is seen
-	 * whole. The page cache is dropped on open (no keep_cache); the
-	 * cached size must go too, or reads stop at the old end. */
+	 * whole. Cached pages are kept only while the file's size and
+	 * mtime are what they were when they were last known current;
+	 * the cached attributes always go, or reads stop at an old end. */
+	fi->keep_cache = cfs_cache_valid(F(req)->cl, &a) &&
+			 !(fi->flags & O_TRUNC);
 	fuse_lowlevel_notify_inval_inode(F(req)->se, ino, -1, 0);
 	fi->fh = ino;
 	fuse_reply_open(req, fi);
@@ -407,7 +410,7 @@ static void op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
-	/* data is durable on every live replica when a write returns */
+	/* waits for the write-behind; the OSDs acknowledge durable data */
 	(void)datasync;
 	(void)fi;
 	fuse_reply_err(req, -cfs_flush(F(req)->cl, ino));

@@ -28,8 +28,10 @@ static void *keepalive_main(void *p)
 
 		cfs_rpc_call(cl->rpc, cl->mds, &c);
 		cfs_rpc_call_done(&c);
-		for (int i = 0; i < 10 && !cl->stop; i++)
+		for (int i = 0; i < 10 && !cl->stop; i++) {
+			client_wb_idle(cl);
 			usleep(100 * 1000);
+		}
 	}
 	return NULL;
 }
@@ -55,6 +57,11 @@ int cfs_client_new(struct cfs_client **out, const struct cfs_client_opts *o)
 	snprintf(cl->mds, sizeof(cl->mds), "%s", o->mds);
 	cl->o.mds = cl->mds;
 	pthread_mutex_init(&cl->ilock, NULL);
+	cl->stamps = calloc(CACHE_STAMPS, sizeof(*cl->stamps));
+	if (!cl->stamps) {
+		free(cl);
+		return -ENOMEM;
+	}
 	cfs_map_holder_init(&cl->maps);
 	rc = cfs_rpc_client_new(&cl->rpc);
 	if (rc)
@@ -73,6 +80,12 @@ int cfs_client_new(struct cfs_client **out, const struct cfs_client_opts *o)
 	map = cfs_map_get(&cl->maps);
 	rc = cfs_map_follow(&cl->maps, map->pb->mds_pub);
 	cfs_map_put(&cl->maps, map);
+	if (rc)
+		goto fail;
+	rc = client_wb_start(cl, o->writeback_mb < 0 ? 0 :
+			     (size_t)(o->writeback_mb ? o->writeback_mb : 64)
+				     << 20);
+	cl->wb_started = true;
 	if (rc)
 		goto fail;
 	if (pthread_create(&cl->keepalive, NULL, keepalive_main, cl)) {
@@ -94,6 +107,9 @@ void cfs_client_free(struct cfs_client *cl)
 	cl->stop = true;
 	if (cl->keepalive_running)
 		pthread_join(cl->keepalive, NULL);
+	if (cl->wb_started)
+		client_wb_stop(cl);
+	free(cl->stamps);
 	cfs_map_holder_destroy(&cl->maps);
 	cfs_rpc_client_free(cl->rpc);
 	for (int i = 0; i < INODE_BUCKETS; i++) {
@@ -753,6 +769,12 @@ int cfs_setlk(struct cfs_client *cl, uint64_t ino, uint64_t owner,
 	r.start = start;
 	r.end = end;
 	r.flock = flock;
+	/* what we wrote under the lock is on the OSDs before it goes */
+	if (type == F_UNLCK) {
+		rc = cfs_flush(cl, ino);
+		if (rc)
+			return rc;
+	}
 	rc = plain_call(cl, CFS__MDS_METHOD__MDS_LOCK, &r.base);
 	if (rc == 0 && type != F_UNLCK) {
 		pthread_mutex_lock(&cl->ilock);
@@ -787,13 +809,35 @@ int cfs_unlock_owner(struct cfs_client *cl, uint64_t ino, uint64_t owner,
 	return plain_call(cl, CFS__MDS_METHOD__MDS_UNLOCK_OWNER, &r.base);
 }
 
+static void set_stamp(struct cfs_client *cl, const struct cfs_attr *a)
+{
+	cl->stamps[cfs_hash64(a->ino) % CACHE_STAMPS] =
+		(struct cache_stamp){ a->ino, a->size, a->mtime_ns };
+}
+
+bool cfs_cache_valid(struct cfs_client *cl, const struct cfs_attr *a)
+{
+	struct cache_stamp *s;
+	bool valid;
+
+	pthread_mutex_lock(&cl->ilock);
+	s = &cl->stamps[cfs_hash64(a->ino) % CACHE_STAMPS];
+	valid = s->ino == a->ino && s->size == a->size &&
+		s->mtime_ns == a->mtime_ns;
+	set_stamp(cl, a);
+	pthread_mutex_unlock(&cl->ilock);
+	return valid;
+}
+
 int cfs_flush(struct cfs_client *cl, uint64_t ino)
 {
 	Cfs__MdsWritten r = CFS__MDS_WRITTEN__INIT;
-	struct cfs_rpc_call c;
 	struct open_inode *o;
-	int rc;
+	struct cfs_attr a;
+	int rc = client_wb_drain(cl, ino);
 
+	if (rc)
+		return rc;
 	pthread_mutex_lock(&cl->ilock);
 	o = client_inode(cl, ino, false);
 	if (!o || !o->dirty) {
@@ -804,14 +848,16 @@ int cfs_flush(struct cfs_client *cl, uint64_t ino)
 	r.size = o->size;
 	r.mtime_ns = o->mtime_ns;
 	pthread_mutex_unlock(&cl->ilock);
-	rc = mds_call(cl, CFS__MDS_METHOD__MDS_WRITTEN, &r.base, NULL, &c);
-	cfs_rpc_call_done(&c);
+	rc = entry_call(cl, CFS__MDS_METHOD__MDS_WRITTEN, &r.base, &a);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&cl->ilock);
 	o = client_inode(cl, ino, false);
-	if (o && o->size == r.size && o->mtime_ns == r.mtime_ns)
+	if (o && o->size == r.size && o->mtime_ns == r.mtime_ns) {
 		o->dirty = false;
+		/* our pages hold what we wrote: current as of this attr */
+		set_stamp(cl, &a);
+	}
 	pthread_mutex_unlock(&cl->ilock);
 	return 0;
 }
@@ -824,7 +870,8 @@ int cfs_release(struct cfs_client *cl, uint64_t ino)
 
 	pthread_mutex_lock(&cl->ilock);
 	o = client_inode(cl, ino, false);
-	if (o && o->opens > 0 && --o->opens == 0 && !o->dirty)
+	if (o && o->opens > 0 && --o->opens == 0 && !o->dirty &&
+	    !client_wb_pending(o))
 		drop_inode(cl, ino);
 	pthread_mutex_unlock(&cl->ilock);
 	r.ino = ino;

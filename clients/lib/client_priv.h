@@ -10,6 +10,20 @@
 #include "libcfs.h"
 
 #define INODE_BUCKETS 1024
+#define CACHE_STAMPS 65536
+#define WB_FLIGHTS 8	/* extents of one file in flight at once */
+#define WB_THREADS 8	/* flusher threads */
+
+struct wb_range {
+	uint64_t off, end;
+};
+
+/* The size and mtime a file had when this client last knew its cached
+ * pages to be current (cfs_cache_valid). */
+struct cache_stamp {
+	uint64_t ino, size;
+	int64_t mtime_ns;
+};
 
 /* What this client knows of a file it has open. */
 struct open_inode {
@@ -20,6 +34,15 @@ struct open_inode {
 	bool atime_due;		/* relatime: the next read updates atime */
 	bool locked;		/* we took locks on it: drop them on close */
 	uint32_t opens;
+	/* write-behind (writeback.c): the extent being filled, the ranges
+	 * in flight, and the first failure not yet reported */
+	uint8_t *wb_buf;
+	uint64_t wb_off;
+	size_t wb_len, wb_cap;
+	int64_t wb_touched_ms;
+	struct wb_range wb_flight[WB_FLIGHTS];
+	int wb_nflight;
+	int wb_error;
 	struct open_inode *next;
 };
 
@@ -33,6 +56,16 @@ struct cfs_client {
 	volatile bool stop;
 	pthread_mutex_t ilock;	/* guards inodes[] and their contents */
 	struct open_inode *inodes[INODE_BUCKETS];
+	struct cache_stamp *stamps;	/* CACHE_STAMPS, by hash of ino */
+	/* write-behind, under ilock: queued extents, bytes buffered or in
+	 * flight, their bound (0: no write-behind) */
+	struct wb_job *wb_head, *wb_tail;
+	size_t wb_bytes, wb_limit;
+	pthread_cond_t wb_done;	/* an extent landed */
+	pthread_cond_t wb_work;	/* an extent was queued */
+	pthread_t wb_threads[WB_THREADS];
+	int wb_nthreads;
+	bool wb_stop, wb_started;
 };
 
 /* Fetch a fresh map from the MDS (after an OSD error). */
@@ -40,6 +73,18 @@ void client_refresh_map(struct cfs_client *cl);
 /* Remove data of [new_size, old_size) from the OSDs. */
 int client_truncate_data(struct cfs_client *cl, uint64_t ino,
 			 uint64_t new_size, uint64_t old_size);
+/* Write [off, off+len) to the OSDs now; 0 once durable on all replicas. */
+int client_write_data(struct cfs_client *cl, uint64_t ino, uint64_t off,
+		      const void *buf, size_t len);
+/* Write-behind: start the flushers with a memory bound in bytes (0: none);
+ * stop them after sending everything; send off extents idle for a while;
+ * send and wait for all of a file's writes (returns their first error);
+ * whether a file has anything buffered, in flight or unreported. */
+int client_wb_start(struct cfs_client *cl, size_t limit);
+void client_wb_stop(struct cfs_client *cl);
+void client_wb_idle(struct cfs_client *cl);
+int client_wb_drain(struct cfs_client *cl, uint64_t ino);
+bool client_wb_pending(struct open_inode *o);
 /* The inode's entry, made if absent; ilock held. */
 struct open_inode *client_inode(struct cfs_client *cl, uint64_t ino,
 				bool create);

@@ -102,11 +102,10 @@ static int write_piece(struct cfs_client *cl, uint64_t ino, uint64_t index,
 	return rc;
 }
 
-ssize_t cfs_write(struct cfs_client *cl, uint64_t ino, uint64_t off,
-		  const void *buf, size_t len)
+int client_write_data(struct cfs_client *cl, uint64_t ino, uint64_t off,
+		      const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
-	struct open_inode *o;
 	size_t done = 0;
 
 	while (done < len) {
@@ -122,19 +121,10 @@ ssize_t cfs_write(struct cfs_client *cl, uint64_t ino, uint64_t off,
 			n = MAX_PIECE;
 		rc = write_piece(cl, ino, index, coff, p + done, (size_t)n);
 		if (rc)
-			return done ? (ssize_t)done : rc;
+			return rc;
 		done += (size_t)n;
 	}
-	pthread_mutex_lock(&cl->ilock);
-	o = client_inode(cl, ino, true);
-	if (o) {
-		if (off + len > o->size)
-			o->size = off + len;
-		o->mtime_ns = cfs_real_ns();
-		o->dirty = true;
-	}
-	pthread_mutex_unlock(&cl->ilock);
-	return (ssize_t)len;
+	return 0;
 }
 
 /* The chunk's targets to read from, the acting primary first: only up
@@ -272,7 +262,9 @@ ssize_t cfs_read(struct cfs_client *cl, uint64_t ino, uint64_t off, void *buf,
 	size_t done = 0;
 	int rc;
 
-	rc = known_size(cl, ino, off + len, &size);
+	rc = client_wb_drain(cl, ino);	/* read what we wrote */
+	if (!rc)
+		rc = known_size(cl, ino, off + len, &size);
 	if (rc)
 		return rc;
 	if (off >= size)
@@ -399,7 +391,7 @@ int client_truncate_data(struct cfs_client *cl, uint64_t ino,
 int cfs_punch(struct cfs_client *cl, uint64_t ino, uint64_t off, uint64_t len)
 {
 	uint64_t end = off + len;
-	int rc = 0;
+	int rc = client_wb_drain(cl, ino);
 
 	while (off < end && rc == 0) {
 		Cfs__ChunkId chunk = CFS__CHUNK_ID__INIT;

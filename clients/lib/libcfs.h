@@ -31,6 +31,8 @@ struct cfs_client_opts {
 	int mds_timeout_ms;	/* per attempt, for metadata calls (5000) */
 	int osd_timeout_ms;	/* per attempt, for data calls (2000) */
 	int io_deadline_ms;	/* retrying a write or read gives up after (30000) */
+	int writeback_mb;	/* write-behind memory (64); -1: none, every
+				 * write goes to the OSDs before it returns */
 };
 
 struct cfs_attr {
@@ -135,6 +137,10 @@ int cfs_release(struct cfs_client *cl, uint64_t ino);
 bool cfs_accessed(struct cfs_client *cl, const struct cfs_cred *cr,
 		  uint64_t ino);
 /* Send this client's pending size and mtime of ino to the MDS. */
+/* Whether pages cached for the file at its last open or flush here are
+ * still current, given its attributes now (same size and mtime); records
+ * them for the next call. */
+bool cfs_cache_valid(struct cfs_client *cl, const struct cfs_attr *a);
 int cfs_flush(struct cfs_client *cl, uint64_t ino);
 
 /* Locks, held at the MDS for the whole cluster. type is F_RDLCK, F_WRLCK

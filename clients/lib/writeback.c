@@ -1,0 +1,296 @@
+/* libcfs write-behind: cfs_write copies into a per-file extent and
+ * returns; full extents go to a pool of flusher threads that send them to
+ * the OSDs (write_data in data.c), several at once.
+ *
+ * Rules, all under cl->ilock:
+ * - An open file has at most one extent being filled, contiguous and at
+ *   most WB_EXTENT bytes; a write that does not extend it sends it off.
+ * - Extents of one file in flight never overlap, so the OSDs see
+ *   overlapping writes in the order they were made.
+ * - Buffered plus in-flight bytes stay under wb_limit; a writer over it
+ *   sends every buffered extent off and waits.
+ * - An extent left alone for WB_IDLE_MS is sent off by the keepalive
+ *   thread, so data does not sit in memory while a file stays open.
+ * - A failed flush is kept on the file and returned once: by the next
+ *   write, or by the flush (close) or fsync that waits for it. An OSD
+ *   acknowledges only durable data, so a drained file is durable. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfs/log.h"
+#include "client_priv.h"
+
+#define WB_EXTENT ((size_t)8 << 20)
+#define WB_IDLE_MS 1000
+
+struct wb_job {
+	uint64_t ino, off;
+	size_t len;
+	uint8_t *buf;
+	struct wb_job *next;
+};
+
+static bool overlaps_flight(const struct open_inode *o, uint64_t off,
+			    uint64_t end)
+{
+	for (int i = 0; i < o->wb_nflight; i++)
+		if (off < o->wb_flight[i].end && o->wb_flight[i].off < end)
+			return true;
+	return false;
+}
+
+/* Hand the file's extent to the flushers. May wait (dropping ilock) for
+ * an overlapping flight to land or for a free flight slot. */
+static void submit_locked(struct cfs_client *cl, uint64_t ino)
+{
+	struct open_inode *o = client_inode(cl, ino, false);
+	struct wb_job *j;
+
+	if (!o || !o->wb_buf)
+		return;
+	j = malloc(sizeof(*j));
+	while (!j) {	/* the extent is data the caller was told is written */
+		pthread_cond_wait(&cl->wb_done, &cl->ilock);
+		j = malloc(sizeof(*j));
+		o = client_inode(cl, ino, false);
+	}
+	j->ino = ino;
+	j->off = o->wb_off;
+	j->len = o->wb_len;
+	j->buf = o->wb_buf;
+	j->next = NULL;
+	o->wb_buf = NULL;
+	o->wb_len = o->wb_cap = 0;
+	while ((o = client_inode(cl, ino, false)) &&
+	       (o->wb_nflight == WB_FLIGHTS ||
+		overlaps_flight(o, j->off, j->off + j->len)))
+		pthread_cond_wait(&cl->wb_done, &cl->ilock);
+	if (o)
+		o->wb_flight[o->wb_nflight++] =
+			(struct wb_range){ j->off, j->off + j->len };
+	if (cl->wb_tail)
+		cl->wb_tail->next = j;
+	else
+		cl->wb_head = j;
+	cl->wb_tail = j;
+	pthread_cond_signal(&cl->wb_work);
+}
+
+/* Send off every extent older than min_age_ms (0: all of them). */
+static void submit_all_locked(struct cfs_client *cl, int64_t min_age_ms)
+{
+	int64_t now = cfs_mono_ms();
+
+	for (int b = 0; b < INODE_BUCKETS; b++) {
+		for (struct open_inode *o = cl->inodes[b]; o;) {
+			uint64_t ino = o->ino;
+			bool go = o->wb_buf &&
+				  now - o->wb_touched_ms >= min_age_ms;
+
+			if (go) {
+				submit_locked(cl, ino);
+				/* the bucket may have changed while we
+				 * waited: start it over */
+				o = cl->inodes[b];
+				continue;
+			}
+			o = o->next;
+		}
+	}
+}
+
+static void *flusher_main(void *p)
+{
+	struct cfs_client *cl = p;
+
+	pthread_mutex_lock(&cl->ilock);
+	for (;;) {
+		struct wb_job *j = cl->wb_head;
+		struct open_inode *o;
+		int rc;
+
+		if (!j) {
+			if (cl->wb_stop)
+				break;
+			pthread_cond_wait(&cl->wb_work, &cl->ilock);
+			continue;
+		}
+		cl->wb_head = j->next;
+		if (!cl->wb_head)
+			cl->wb_tail = NULL;
+		pthread_mutex_unlock(&cl->ilock);
+		rc = client_write_data(cl, j->ino, j->off, j->buf, j->len);
+		pthread_mutex_lock(&cl->ilock);
+		o = client_inode(cl, j->ino, false);
+		if (o) {
+			for (int i = 0; i < o->wb_nflight; i++) {
+				if (o->wb_flight[i].off == j->off &&
+				    o->wb_flight[i].end == j->off + j->len) {
+					o->wb_flight[i] =
+						o->wb_flight[--o->wb_nflight];
+					break;
+				}
+			}
+			if (rc && !o->wb_error)
+				o->wb_error = rc;
+		} else if (rc) {
+			cfs_log_error("write-behind failed after close",
+				      "ino=%lu off=%lu len=%zu rc=%d",
+				      (unsigned long)j->ino,
+				      (unsigned long)j->off, j->len, rc);
+		}
+		cl->wb_bytes -= j->len;
+		pthread_cond_broadcast(&cl->wb_done);
+		free(j->buf);
+		free(j);
+	}
+	pthread_mutex_unlock(&cl->ilock);
+	return NULL;
+}
+
+int client_wb_start(struct cfs_client *cl, size_t limit)
+{
+	pthread_cond_init(&cl->wb_done, NULL);
+	pthread_cond_init(&cl->wb_work, NULL);
+	cl->wb_limit = limit;
+	if (!limit)
+		return 0;
+	if (cl->wb_limit < 2 * WB_EXTENT)
+		cl->wb_limit = 2 * WB_EXTENT;
+	for (; cl->wb_nthreads < WB_THREADS; cl->wb_nthreads++)
+		if (pthread_create(&cl->wb_threads[cl->wb_nthreads], NULL,
+				   flusher_main, cl))
+			return -EAGAIN;
+	return 0;
+}
+
+void client_wb_stop(struct cfs_client *cl)
+{
+	pthread_mutex_lock(&cl->ilock);
+	submit_all_locked(cl, 0);
+	cl->wb_stop = true;
+	pthread_cond_broadcast(&cl->wb_work);
+	pthread_mutex_unlock(&cl->ilock);
+	for (int i = 0; i < cl->wb_nthreads; i++)
+		pthread_join(cl->wb_threads[i], NULL);
+	cl->wb_nthreads = 0;
+	pthread_cond_destroy(&cl->wb_done);
+	pthread_cond_destroy(&cl->wb_work);
+}
+
+void client_wb_idle(struct cfs_client *cl)
+{
+	pthread_mutex_lock(&cl->ilock);
+	submit_all_locked(cl, WB_IDLE_MS);
+	pthread_mutex_unlock(&cl->ilock);
+}
+
+int client_wb_drain(struct cfs_client *cl, uint64_t ino)
+{
+	struct open_inode *o;
+	int rc = 0;
+
+	pthread_mutex_lock(&cl->ilock);
+	submit_locked(cl, ino);
+	while ((o = client_inode(cl, ino, false)) && o->wb_nflight)
+		pthread_cond_wait(&cl->wb_done, &cl->ilock);
+	if (o) {
+		rc = o->wb_error;
+		o->wb_error = 0;
+	}
+	pthread_mutex_unlock(&cl->ilock);
+	return rc;
+}
+
+bool client_wb_pending(struct open_inode *o)
+{
+	return o->wb_buf || o->wb_nflight || o->wb_error;
+}
+
+/* Room for len more bytes in the file's extent at off, or -errno. */
+static int make_room(struct cfs_client *cl, uint64_t ino, uint64_t off,
+		     size_t len)
+{
+	struct open_inode *o = client_inode(cl, ino, true);
+
+	if (!o)
+		return -ENOMEM;
+	if (o->wb_buf && (off != o->wb_off + o->wb_len ||
+			  o->wb_len + len > WB_EXTENT))
+		submit_locked(cl, ino);
+	while (cl->wb_bytes + len > cl->wb_limit) {
+		submit_all_locked(cl, 0);
+		if (cl->wb_bytes + len <= cl->wb_limit)
+			break;
+		pthread_cond_wait(&cl->wb_done, &cl->ilock);
+	}
+	o = client_inode(cl, ino, true);
+	if (!o)
+		return -ENOMEM;
+	if (!o->wb_buf) {
+		o->wb_off = off;
+		o->wb_len = 0;
+	}
+	if (o->wb_len + len > o->wb_cap) {
+		size_t cap = o->wb_cap ? o->wb_cap : 64 << 10;
+		uint8_t *nb;
+
+		while (cap < o->wb_len + len)
+			cap *= 2;
+		if (cap > WB_EXTENT)
+			cap = WB_EXTENT;
+		nb = realloc(o->wb_buf, cap);
+		if (!nb)
+			return -ENOMEM;
+		o->wb_buf = nb;
+		o->wb_cap = cap;
+	}
+	return 0;
+}
+
+ssize_t cfs_write(struct cfs_client *cl, uint64_t ino, uint64_t off,
+		  const void *buf, size_t len)
+{
+	struct open_inode *o;
+	int rc;
+
+	if (!cl->wb_limit || len > WB_EXTENT) {
+		/* straight through, after what is buffered before it */
+		rc = client_wb_drain(cl, ino);
+		if (!rc)
+			rc = client_write_data(cl, ino, off, buf, len);
+		if (rc)
+			return rc;
+		pthread_mutex_lock(&cl->ilock);
+		o = client_inode(cl, ino, true);
+	} else {
+		pthread_mutex_lock(&cl->ilock);
+		o = client_inode(cl, ino, true);
+		rc = o ? o->wb_error : -ENOMEM;
+		if (o)
+			o->wb_error = 0;
+		if (!rc)
+			rc = make_room(cl, ino, off, len);
+		if (rc) {
+			pthread_mutex_unlock(&cl->ilock);
+			return rc;
+		}
+		o = client_inode(cl, ino, true);
+		memcpy(o->wb_buf + o->wb_len, buf, len);
+		o->wb_len += len;
+		o->wb_touched_ms = cfs_mono_ms();
+		cl->wb_bytes += len;
+		if (o->wb_len == WB_EXTENT)
+			submit_locked(cl, ino);
+		o = client_inode(cl, ino, true);
+	}
+	if (o) {
+		if (off + len > o->size)
+			o->size = off + len;
+		o->mtime_ns = cfs_real_ns();
+		o->dirty = true;
+	}
+	pthread_mutex_unlock(&cl->ilock);
+	return (ssize_t)len;
+}
