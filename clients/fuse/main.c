@@ -107,6 +107,9 @@ int main(int argc, char **argv)
 	co.connect_timeout_ms = o.connect_timeout;
 	co.mds_timeout_ms = o.mds_timeout;
 	co.writeback_mb = o.writeback_mb > 0 ? o.writeback_mb : -1;
+	/* before any thread starts: a fork keeps only the calling thread
+	 * (without -f, errors from here on go to /dev/null) */
+	fuse_daemonize(cmd.foreground);
 	rc = cfs_client_new(&f.cl, &co);
 	if (rc) {
 		fprintf(stderr, "cfs-fuse: cannot reach the MDS at %s: %s\n",
@@ -114,6 +117,7 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	pthread_mutex_init(&f.nocaps_lock, NULL);
 	f.attr_timeout = o.attr_timeout;
 	f.entry_timeout = o.entry_timeout;
 	/* The kernel checks permissions against cached attributes
@@ -128,6 +132,8 @@ int main(int argc, char **argv)
 	if (!se)
 		goto out;
 	f.se = se;
+	if (inval_start(&f))
+		goto out;
 	if (fuse_set_signal_handlers(se))
 		goto out;
 	if (fuse_session_mount(se, cmd.mountpoint)) {
@@ -135,7 +141,6 @@ int main(int argc, char **argv)
 			cmd.mountpoint);
 		goto out_signals;
 	}
-	fuse_daemonize(cmd.foreground);
 	if (cmd.singlethread) {
 		rc = fuse_session_loop(se);
 	} else {
@@ -150,6 +155,7 @@ int main(int argc, char **argv)
 out_signals:
 	fuse_remove_signal_handlers(se);
 out:
+	inval_stop(&f);
 	if (se)
 		fuse_session_destroy(se);
 	cfs_client_free(f.cl);

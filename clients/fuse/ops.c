@@ -11,6 +11,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "cfs/clock.h"
+#include "cfs/map.h"
 #include "cfs_fuse.h"
 
 #define F(req) ((struct cfs_fuse *)fuse_req_userdata(req))
@@ -29,6 +31,14 @@ static void req_cred(fuse_req_t req, struct cfs_cred *cr)
 	n = fuse_req_getgroups(req, CFS_MAX_GROUPS, (gid_t *)cr->groups);
 	if (n > 0)
 		cr->ngroups = n < CFS_MAX_GROUPS ? (uint32_t)n : CFS_MAX_GROUPS;
+}
+
+/* Fresh attributes of a file another client changed: its cached pages
+ * go (the kernel's auto_inval_data is off; see inval.c). */
+static void check_pages(struct cfs_fuse *f, const struct cfs_attr *a)
+{
+	if (S_ISREG(a->mode) && !cfs_cache_valid(f->cl, a))
+		inval_later(f, a->ino);
 }
 
 static void entry_param(struct cfs_fuse *f, const struct cfs_attr *a,
@@ -50,6 +60,7 @@ static void reply_entry(fuse_req_t req, int rc, const struct cfs_attr *a)
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	check_pages(F(req), a);
 	entry_param(F(req), a, &e);
 	fuse_reply_entry(req, &e);
 }
@@ -81,6 +92,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_POSIX_ACL)
 		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;	/* ours: inval.c */
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -106,8 +118,13 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 {
 	struct cfs_attr a;
 
+	int rc;
+
 	(void)fi;
-	reply_attr(req, cfs_getattr(F(req)->cl, ino, &a), &a);
+	rc = cfs_getattr(F(req)->cl, ino, &a);
+	if (rc == 0)
+		check_pages(F(req), &a);
+	reply_attr(req, rc, &a);
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st,
@@ -248,7 +265,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * mtime are what they were when they were last known current;
 	 * the cached attributes always go, or reads stop at an old end. */
 	fi->keep_cache = cfs_cache_valid(F(req)->cl, &a) &&
-			 !(fi->flags & O_TRUNC);
+			 !inval_pending(F(req), ino) && !(fi->flags & O_TRUNC);
 	fuse_lowlevel_notify_inval_inode(F(req)->se, ino, -1, 0);
 	fi->fh = ino;
 	fuse_reply_open(req, fi);
@@ -549,12 +566,47 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_statfs(req, &sv);
 }
 
+/* The kernel asks for security.capability before every write, to drop
+ * it: that a file has none is cached like its attributes, for
+ * attr_timeout, and forgotten when this mount sets or removes it. */
+static bool is_caps(const char *name)
+{
+	return !strcmp(name, "security.capability");
+}
+
+static bool nocaps_known(struct cfs_fuse *f, uint64_t ino)
+{
+	struct nocaps *c = &f->nocaps[cfs_hash64(ino) % 4096];
+	bool known;
+
+	pthread_mutex_lock(&f->nocaps_lock);
+	known = c->ino == ino && cfs_mono_ms() < c->until_ms;
+	pthread_mutex_unlock(&f->nocaps_lock);
+	return known;
+}
+
+static void nocaps_set(struct cfs_fuse *f, uint64_t ino, bool none)
+{
+	struct nocaps *c = &f->nocaps[cfs_hash64(ino) % 4096];
+
+	pthread_mutex_lock(&f->nocaps_lock);
+	if (none)
+		*c = (struct nocaps){ ino, cfs_mono_ms() +
+						   (int64_t)(f->attr_timeout *
+							     1000) };
+	else if (c->ino == ino)
+		c->until_ms = 0;
+	pthread_mutex_unlock(&f->nocaps_lock);
+}
+
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
 	struct cfs_cred cr;
 
 	req_cred(req, &cr);
+	if (is_caps(name))
+		nocaps_set(F(req), ino, false);
 	fuse_reply_err(req, -cfs_setxattr(F(req)->cl, &cr, ino, name, value,
 					  size, flags));
 }
@@ -573,15 +625,22 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			size_t size)
 {
 	struct cfs_cred cr;
-	char *buf = size ? malloc(size) : NULL;
+	char *buf;
 	int n;
 
+	if (is_caps(name) && nocaps_known(F(req), ino)) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	buf = size ? malloc(size) : NULL;
 	req_cred(req, &cr);
 	if (size && !buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	n = cfs_getxattr(F(req)->cl, &cr, ino, name, buf, size);
+	if (is_caps(name) && n == -ENODATA)
+		nocaps_set(F(req), ino, true);
 	reply_xattr(req, size, n, buf);
 	free(buf);
 }
@@ -607,6 +666,8 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	struct cfs_cred cr;
 
 	req_cred(req, &cr);
+	if (is_caps(name))
+		nocaps_set(F(req), ino, false);
 	fuse_reply_err(req, -cfs_removexattr(F(req)->cl, &cr, ino, name));
 }
 

@@ -817,10 +817,17 @@ static void set_stamp(struct cfs_client *cl, const struct cfs_attr *a)
 
 bool cfs_cache_valid(struct cfs_client *cl, const struct cfs_attr *a)
 {
+	struct open_inode *o;
 	struct cache_stamp *s;
 	bool valid;
 
 	pthread_mutex_lock(&cl->ilock);
+	o = client_inode(cl, a->ino, false);
+	if (o && (o->dirty || client_wb_pending(o))) {
+		/* the change is ours, and so are the pages */
+		pthread_mutex_unlock(&cl->ilock);
+		return true;
+	}
 	s = &cl->stamps[cfs_hash64(a->ino) % CACHE_STAMPS];
 	valid = s->ino == a->ino && s->size == a->size &&
 		s->mtime_ns == a->mtime_ns;

@@ -85,6 +85,10 @@ void client_wb_stop(struct cfs_client *cl);
 void client_wb_idle(struct cfs_client *cl);
 int client_wb_drain(struct cfs_client *cl, uint64_t ino);
 bool client_wb_pending(struct open_inode *o);
+/* A read served from the extent being filled, when it covers it all (up
+ * to the size): bytes read, or -1 to read from the OSDs. */
+ssize_t client_wb_read(struct cfs_client *cl, uint64_t ino, uint64_t off,
+		       void *buf, size_t len);
 /* The inode's entry, made if absent; ilock held. */
 struct open_inode *client_inode(struct cfs_client *cl, uint64_t ino,
 				bool create);

@@ -260,9 +260,14 @@ ssize_t cfs_read(struct cfs_client *cl, uint64_t ino, uint64_t off, void *buf,
 	uint8_t *p = buf;
 	uint64_t size;
 	size_t done = 0;
+	ssize_t n;
 	int rc;
 
-	rc = client_wb_drain(cl, ino);	/* read what we wrote */
+	/* what we just wrote, from memory; else it goes out first */
+	n = client_wb_read(cl, ino, off, buf, len);
+	if (n >= 0)
+		return n;
+	rc = client_wb_drain(cl, ino);
 	if (!rc)
 		rc = known_size(cl, ino, off + len, &size);
 	if (rc)

@@ -139,7 +139,8 @@ bool cfs_accessed(struct cfs_client *cl, const struct cfs_cred *cr,
 /* Send this client's pending size and mtime of ino to the MDS. */
 /* Whether pages cached for the file at its last open or flush here are
  * still current, given its attributes now (same size and mtime); records
- * them for the next call. */
+ * them for the next call. A file with writes of ours not yet flushed
+ * counts as current: the change is ours. */
 bool cfs_cache_valid(struct cfs_client *cl, const struct cfs_attr *a);
 int cfs_flush(struct cfs_client *cl, uint64_t ino);
 

@@ -294,3 +294,24 @@ ssize_t cfs_write(struct cfs_client *cl, uint64_t ino, uint64_t off,
 	pthread_mutex_unlock(&cl->ilock);
 	return (ssize_t)len;
 }
+
+ssize_t client_wb_read(struct cfs_client *cl, uint64_t ino, uint64_t off,
+		       void *buf, size_t len)
+{
+	struct open_inode *o;
+	ssize_t n = -1;
+
+	pthread_mutex_lock(&cl->ilock);
+	o = client_inode(cl, ino, false);
+	if (o && o->wb_buf && off < o->size && off >= o->wb_off) {
+		uint64_t end = off + len < o->size ? off + len : o->size;
+
+		if (end <= o->wb_off + o->wb_len) {
+			memcpy(buf, o->wb_buf + (off - o->wb_off),
+			       (size_t)(end - off));
+			n = (ssize_t)(end - off);
+		}
+	}
+	pthread_mutex_unlock(&cl->ilock);
+	return n;
+}

@@ -38,6 +38,32 @@ check "close-to-open: B sees A's append" [ "$(tail -n 1 "$B/f")" = appended ]
 head -c 3000000 /dev/urandom >"$T/big"
 cp "$T/big" "$A/big"
 check "B reads A's 3 MB file byte for byte" cmp -s "$T/big" "$B/big"
+# B keeps cached pages only while size and mtime are unchanged: a rewrite
+# of the same size is caught by the mtime
+head -c 3000000 /dev/urandom >"$T/big2"
+cp "$T/big2" "$A/big"
+check "close-to-open: B reads A's same-size rewrite, not its cached pages" cmp -s "$T/big2" "$B/big"
+check "B's reread of the unchanged file is served from its page cache" \
+	[ "$(fincore --bytes --noheadings --output RES "$B/big")" -ge 3000000 ]
+# a file B holds open: its pages go once B sees the new attributes
+exec 7<"$B/big"
+head -c 4096 <&7 >/dev/null	# cached on B, file still open
+head -c 3000000 /dev/urandom >"$T/big3"
+cp "$T/big3" "$A/big"
+sleep 1.2
+stat "$B/big" >/dev/null	# attributes expired: B fetches them
+sleep 0.2
+check "an open file's stale pages are dropped once B sees the change" python3 -c '
+import os, sys
+os.lseek(7, 0, 0)
+got = b""
+while True:
+	b = os.read(7, 1 << 20)
+	if not b:
+		break
+	got += b
+sys.exit(got != open(sys.argv[1], "rb").read())' "$T/big3"
+exec 7<&-
 stat "$B/f" >/dev/null
 chmod 600 "$A/f"
 sleep 1.2
