@@ -189,6 +189,9 @@ struct change {
 	const void *bulk;
 	size_t bulk_len;
 	int (*apply)(struct osd *osd, struct change *ch);
+	/* optional, at the primary: apply without the sync (store_pending) */
+	int (*begin)(struct osd *osd, struct change *ch,
+		     struct store_pending *p);
 	void *arg;
 };
 
@@ -222,6 +225,26 @@ static int run_change(struct osd *osd, struct cfs_rpc_req *rq,
 	if (rc)
 		goto out;
 	ch->version++;
+	if (ch->begin) {
+		/* our sync runs while the replicas take the change; the
+		 * version is written first, so a failed sync never lets a
+		 * retry reuse it */
+		struct store_pending pend;
+		int sync_rc;
+
+		rc = ch->begin(osd, ch, &pend);
+		if (rc)
+			goto out;
+		store_sync_start(&pend);
+		*ch->msg_version = ch->version;
+		*ch->msg_forwarded = true;
+		rc = forward(osd, map->pb, ch->chunk, peers, npeers,
+			     ch->method, ch->msg, ch->bulk, ch->bulk_len);
+		sync_rc = store_sync_finish(&pend);
+		if (!rc)
+			rc = sync_rc;
+		goto out;
+	}
 	rc = ch->apply(osd, ch);
 	if (rc)
 		goto out;
@@ -249,6 +272,15 @@ static int apply_write(struct osd *osd, struct change *ch)
 
 	return store_write(&osd->store, ch->chunk, r->offset, ch->bulk,
 			   ch->bulk_len, r->crcs, ch->version);
+}
+
+static int begin_write(struct osd *osd, struct change *ch,
+		       struct store_pending *p)
+{
+	const Cfs__OsdWrite *r = (const void *)ch->msg;
+
+	return store_write_begin(&osd->store, ch->chunk, r->offset, ch->bulk,
+				 ch->bulk_len, r->crcs, ch->version, p);
 }
 
 /* Check the CRC of every piece of the bulk, cut at block boundaries. */
@@ -287,6 +319,7 @@ static int h_write(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 		.bulk = rq->bulk,
 		.bulk_len = rq->bulk_len,
 		.apply = apply_write,
+		.begin = begin_write,
 	};
 	int rc;
 

@@ -165,11 +165,11 @@ static int read_block(int dfd, int cfd, uint64_t b, uint64_t size, void *buf)
 	return cfs_crc_check_block(buf, crc);
 }
 
-/* Write CRCs of blocks [first, first+n) and the header, then make data
- * and CRCs durable. */
+/* Write CRCs of blocks [first, first+n) and the header, then (with
+ * sync) make data and CRCs durable. */
 static int commit(int dfd, int cfd, const void *data, uint64_t off,
 		  uint64_t len, const uint32_t *crcs, uint64_t first, size_t n,
-		  uint64_t version)
+		  uint64_t version, bool sync)
 {
 	struct crc_hdr h;
 	struct uring_io ios[5];
@@ -184,14 +184,54 @@ static int commit(int dfd, int cfd, const void *data, uint64_t off,
 					      n * 4, (off_t)(CRC_HDR + first * 4),
 					      0 };
 	ios[k++] = (struct uring_io){ URING_WRITE, cfd, &h, sizeof(h), 0, 0 };
-	ios[k++] = (struct uring_io){ URING_FDATASYNC, dfd, NULL, 0, 0, 0 };
-	ios[k++] = (struct uring_io){ URING_FDATASYNC, cfd, NULL, 0, 0, 0 };
+	if (sync) {
+		ios[k++] = (struct uring_io){ URING_FDATASYNC, dfd, NULL, 0,
+					      0, 0 };
+		ios[k++] = (struct uring_io){ URING_FDATASYNC, cfd, NULL, 0,
+					      0, 0 };
+	}
 	return osd_uring_run(ios, k);
 }
 
 int store_write(struct store *st, struct chunk_id c, uint64_t off,
 		const void *data, uint64_t len, const uint32_t *crcs,
 		uint64_t version)
+{
+	struct store_pending p;
+	int rc = store_write_begin(st, c, off, data, len, crcs, version, &p);
+
+	return rc ? rc : store_sync_finish(&p);
+}
+
+void store_sync_start(struct store_pending *p)
+{
+	int fds[2] = { p->dfd, p->cfd };
+
+	p->started = osd_uring_sync_start(fds, 2) == 0;
+}
+
+int store_sync_finish(struct store_pending *p)
+{
+	int rc;
+
+	if (p->started) {
+		rc = osd_uring_sync_wait(2);
+	} else {
+		struct uring_io ios[2] = {
+			{ URING_FDATASYNC, p->dfd, NULL, 0, 0, 0 },
+			{ URING_FDATASYNC, p->cfd, NULL, 0, 0, 0 },
+		};
+
+		rc = osd_uring_run(ios, 2);
+	}
+	chunk_close(p->dfd, p->cfd);
+	p->dfd = p->cfd = -1;
+	return rc;
+}
+
+int store_write_begin(struct store *st, struct chunk_id c, uint64_t off,
+		      const void *data, uint64_t len, const uint32_t *crcs,
+		      uint64_t version, struct store_pending *p)
 {
 	uint64_t first, last, size, end = off + len;
 	uint32_t *newcrcs = NULL;
@@ -240,12 +280,17 @@ int store_write(struct store *st, struct chunk_id c, uint64_t off,
 		       (const char *)data + (pstart - off), pend - pstart);
 		newcrcs[i] = cfs_crc32c(block, B);
 	}
-	rc = commit(dfd, cfd, data, off, len, newcrcs, first, n, version);
+	rc = commit(dfd, cfd, data, off, len, newcrcs, first, n, version,
+		    false);
 out:
 	free(newcrcs);
 	free(block);
-	chunk_close(dfd, cfd);
-	return rc;
+	if (rc) {
+		chunk_close(dfd, cfd);
+		return rc;
+	}
+	*p = (struct store_pending){ dfd, cfd, false };
+	return 0;
 }
 
 int store_read(struct store *st, struct chunk_id c, uint64_t off,
@@ -356,9 +401,9 @@ int store_truncate(struct store *st, struct chunk_id c, uint64_t size,
 		rc = rehash_block(dfd, size / B, size, &crc);
 		if (!rc)
 			rc = commit(dfd, cfd, NULL, 0, 0, &crc, size / B, 1,
-				    version);
+				    version, true);
 	} else {
-		rc = commit(dfd, cfd, NULL, 0, 0, NULL, 0, 0, version);
+		rc = commit(dfd, cfd, NULL, 0, 0, NULL, 0, 0, version, true);
 	}
 out:
 	chunk_close(dfd, cfd);
@@ -412,7 +457,8 @@ int store_punch(struct store *st, struct chunk_id c, uint64_t off,
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = rehash_block(dfd, first + i, size, &crcs[i]);
 	if (!rc)
-		rc = commit(dfd, cfd, NULL, 0, 0, crcs, first, n, version);
+		rc = commit(dfd, cfd, NULL, 0, 0, crcs, first, n, version,
+			    true);
 out:
 	free(crcs);
 	chunk_close(dfd, cfd);

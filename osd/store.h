@@ -42,6 +42,22 @@ int store_write(struct store *st, struct chunk_id c, uint64_t off,
 		const void *data, uint64_t len, const uint32_t *crcs,
 		uint64_t version);
 
+/* store_write in steps, so that the sync overlaps other work (the
+ * primary forwarding to its replicas): begin writes data, CRCs and
+ * version, not yet durable, and keeps the files open in *p; sync_start
+ * starts their sync in the background; sync_finish waits for it (or runs
+ * it, if not started) and closes: 0 once durable. After a successful
+ * begin, sync_finish must be called. */
+struct store_pending {
+	int dfd, cfd;
+	bool started;
+};
+int store_write_begin(struct store *st, struct chunk_id c, uint64_t off,
+		      const void *data, uint64_t len, const uint32_t *crcs,
+		      uint64_t version, struct store_pending *p);
+void store_sync_start(struct store_pending *p);
+int store_sync_finish(struct store_pending *p);
+
 /* Read whole blocks covering [off, off+len) into a malloc'd *out
  * (zero-padded), with their CRCs verified. Sets *block_off, *nblocks,
  * *crcs (malloc'd), the version and the chunk's size. A missing chunk

@@ -12,24 +12,69 @@
 
 #define RING_DEPTH 64
 
-static __thread struct io_uring *ring;
+/* Per thread: the ring osd_uring_run uses, and one for background syncs
+ * (osd_uring_sync_start), so that the two never reap each other's. */
+static __thread struct io_uring *ring, *sync_ring;
+
+static struct io_uring *ring_make(struct io_uring **r)
+{
+	if (*r)
+		return *r;
+	*r = calloc(1, sizeof(**r));
+	if (!*r)
+		return NULL;
+	if (io_uring_queue_init(RING_DEPTH, *r, 0) < 0) {
+		free(*r);
+		*r = NULL;
+	}
+	return *r;
+}
 
 static struct io_uring *thread_ring(void)
 {
-	if (ring)
-		return ring;
-	ring = calloc(1, sizeof(*ring));
-	if (!ring)
-		return NULL;
-	if (io_uring_queue_init(RING_DEPTH, ring, 0) < 0) {
-		free(ring);
-		ring = NULL;
+	return ring_make(&ring);
+}
+
+int osd_uring_sync_start(const int *fds, int n)
+{
+	struct io_uring *r = ring_make(&sync_ring);
+
+	if (!r)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(r);
+
+		if (!sqe)
+			return -EBUSY;
+		io_uring_prep_fsync(sqe, fds[i], IORING_FSYNC_DATASYNC);
 	}
-	return ring;
+	return io_uring_submit(r) == n ? 0 : -EIO;
+}
+
+int osd_uring_sync_wait(int n)
+{
+	int rc = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct io_uring_cqe *cqe;
+		int w = io_uring_wait_cqe(sync_ring, &cqe);
+
+		if (w < 0)
+			return w;
+		if (cqe->res < 0 && rc == 0)
+			rc = cqe->res;
+		io_uring_cqe_seen(sync_ring, cqe);
+	}
+	return rc;
 }
 
 void osd_uring_thread_exit(void)
 {
+	if (sync_ring) {
+		io_uring_queue_exit(sync_ring);
+		free(sync_ring);
+		sync_ring = NULL;
+	}
 	if (!ring)
 		return;
 	io_uring_queue_exit(ring);

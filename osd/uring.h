@@ -24,6 +24,12 @@ struct uring_io {
  * writes are completed by resubmitting. Returns 0 or the first error. */
 int osd_uring_run(struct uring_io *ios, int n);
 
+/* Start fdatasync of n fds in the background (on a ring of its own),
+ * then collect them with osd_uring_sync_wait(n): 0 or the first error.
+ * One batch at a time per thread; osd_uring_run may run in between. */
+int osd_uring_sync_start(const int *fds, int n);
+int osd_uring_sync_wait(int n);
+
 /* Convenience: one full read; returns bytes read (short at EOF) or -errno. */
 ssize_t osd_uring_pread(int fd, void *buf, size_t len, off_t off);
 

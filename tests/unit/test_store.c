@@ -11,6 +11,7 @@
 
 #include "../../osd/store.h"
 #include "cfs/crc.h"
+#include "cfs/map.h"
 
 #include "check_main.h"
 
@@ -213,6 +214,41 @@ START_TEST(test_seek_data_and_holes_in_whole_blocks)
 }
 END_TEST
 
+/* The primary's write in steps: written and versioned at begin (a
+ * reader sees it), durable at finish, with or without a started sync;
+ * a begin that fails leaves nothing to finish and the chunk as it was. */
+START_TEST(test_deferred_sync_write)
+{
+	struct store_pending p;
+	char a[8192], b[8192];
+	uint32_t crcs[2];
+	uint64_t v;
+
+	memset(a, 'a', sizeof(a));
+	crcs[0] = cfs_crc32c(a, 4096);
+	crcs[1] = cfs_crc32c(a + 4096, 4096);
+	ck_assert_int_eq(store_write_begin(&st, C, 0, a, sizeof(a), crcs, 1,
+					   &p), 0);
+	ck_assert_int_eq(get(0, sizeof(b), b, &v), 0);
+	ck_assert_mem_eq(a, b, sizeof(a));
+	ck_assert_uint_eq(v, 1);
+	store_sync_start(&p);
+	ck_assert_int_eq(store_sync_finish(&p), 0);
+	memset(a, 'b', 4096);
+	crcs[0] = cfs_crc32c(a, 4096);
+	ck_assert_int_eq(store_write_begin(&st, C, 0, a, 4096, crcs, 2, &p), 0);
+	ck_assert_int_eq(store_sync_finish(&p), 0);	/* no start: runs it */
+	ck_assert_int_eq(get(0, sizeof(b), b, &v), 0);
+	ck_assert_mem_eq(a, b, sizeof(a));
+	ck_assert_uint_eq(v, 2);
+	/* past the chunk's end: refused, nothing left open */
+	ck_assert_int_eq(store_write_begin(&st, C, CFS_CHUNK_SIZE - 1, a, 2,
+					   crcs, 3, &p), -EINVAL);
+	ck_assert_int_eq(store_version(&st, C, &v), 0);
+	ck_assert_uint_eq(v, 2);
+}
+END_TEST
+
 int main(void)
 {
 	CFS_RUN_SUITE("store", setup, teardown,
@@ -222,5 +258,6 @@ int main(void)
 		      test_punch_hole_zeroes_range_only,
 		      test_corruption_on_disk_is_detected,
 		      test_put_replaces_whole_chunk_and_remove,
-		      test_seek_data_and_holes_in_whole_blocks);
+		      test_seek_data_and_holes_in_whole_blocks,
+		      test_deferred_sync_write);
 }
