@@ -16,6 +16,7 @@
 
 struct wb_range {
 	uint64_t off, end;
+	const uint8_t *buf;	/* the job's data, until it lands */
 };
 
 /* The size and mtime a file had when this client last knew its cached
@@ -42,6 +43,7 @@ struct open_inode {
 	int64_t wb_touched_ms;
 	struct wb_range wb_flight[WB_FLIGHTS];
 	int wb_nflight;
+	uint64_t wb_landed;	/* count of flights landed, for readers */
 	int wb_error;
 	struct open_inode *next;
 };
@@ -85,10 +87,13 @@ void client_wb_stop(struct cfs_client *cl);
 void client_wb_idle(struct cfs_client *cl);
 int client_wb_drain(struct cfs_client *cl, uint64_t ino);
 bool client_wb_pending(struct open_inode *o);
-/* A read served from the extent being filled, when it covers it all (up
- * to the size): bytes read, or -1 to read from the OSDs. */
-ssize_t client_wb_read(struct cfs_client *cl, uint64_t ino, uint64_t off,
-		       void *buf, size_t len);
+/* Reads see our writes not yet on the OSDs: client_wb_mark before
+ * reading from the OSDs, client_wb_overlay after, to copy in-flight and
+ * buffered bytes over [off, off+len) of buf. The overlay fails (false)
+ * when a flight landed in between: read again. */
+uint64_t client_wb_mark(struct cfs_client *cl, uint64_t ino);
+bool client_wb_overlay(struct cfs_client *cl, uint64_t ino, uint64_t mark,
+		       uint64_t off, uint8_t *buf, size_t len);
 /* The inode's entry, made if absent; ilock held. */
 struct open_inode *client_inode(struct cfs_client *cl, uint64_t ino,
 				bool create);

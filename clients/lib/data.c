@@ -258,39 +258,41 @@ ssize_t cfs_read(struct cfs_client *cl, uint64_t ino, uint64_t off, void *buf,
 		 size_t len)
 {
 	uint8_t *p = buf;
-	uint64_t size;
-	size_t done = 0;
-	ssize_t n;
-	int rc;
+	uint64_t size, mark;
+	size_t done;
+	int rc, attempt = 0;
 
-	/* what we just wrote, from memory; else it goes out first */
-	n = client_wb_read(cl, ino, off, buf, len);
-	if (n >= 0)
-		return n;
-	rc = client_wb_drain(cl, ino);
-	if (!rc)
-		rc = known_size(cl, ino, off + len, &size);
+	rc = known_size(cl, ino, off + len, &size);
 	if (rc)
 		return rc;
 	if (off >= size)
 		return 0;
 	if (len > size - off)
 		len = (size_t)(size - off);
-	while (done < len) {
-		uint64_t pos = off + done;
-		uint64_t index = pos / CFS_CHUNK_SIZE;
-		uint64_t coff = pos % CFS_CHUNK_SIZE;
-		uint64_t n = CFS_CHUNK_SIZE - coff;
+	/* the OSDs' bytes, then ours not yet there on top of them */
+	do {
+		if (attempt++ == 3)	/* writes keep landing: let them */
+			client_wb_drain(cl, ino);
+		mark = client_wb_mark(cl, ino);
+		rc = 0;
+		for (done = 0; done < len && rc == 0;) {
+			uint64_t pos = off + done;
+			uint64_t index = pos / CFS_CHUNK_SIZE;
+			uint64_t coff = pos % CFS_CHUNK_SIZE;
+			uint64_t n = CFS_CHUNK_SIZE - coff;
 
-		if (n > len - done)
-			n = len - done;
-		if (n > MAX_PIECE)
-			n = MAX_PIECE;
-		rc = read_piece(cl, ino, index, coff, p + done, (size_t)n);
-		if (rc)
-			return done ? (ssize_t)done : rc;
-		done += (size_t)n;
-	}
+			if (n > len - done)
+				n = len - done;
+			if (n > MAX_PIECE)
+				n = MAX_PIECE;
+			rc = read_piece(cl, ino, index, coff, p + done,
+					(size_t)n);
+			if (rc == 0)
+				done += (size_t)n;
+		}
+		if (done == 0 && rc)
+			return rc;
+	} while (!client_wb_overlay(cl, ino, mark, off, p, done));
 	return (ssize_t)done;
 }
 

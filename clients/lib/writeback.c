@@ -11,6 +11,8 @@
  *   sends every buffered extent off and waits.
  * - An extent left alone for WB_IDLE_MS is sent off by the keepalive
  *   thread, so data does not sit in memory while a file stays open.
+ * - Reads lay in-flight and buffered bytes over what the OSDs return
+ *   (client_wb_overlay), so a file reads back what was written to it.
  * - A failed flush is kept on the file and returned once: by the next
  *   write, or by the flush (close) or fsync that waits for it. An OSD
  *   acknowledges only durable data, so a drained file is durable. */
@@ -40,26 +42,25 @@ static bool overlaps_flight(const struct open_inode *o, uint64_t off,
 	return false;
 }
 
-/* Hand the file's extent to the flushers. May wait (dropping ilock) for
- * an overlapping flight to land or for a free flight slot. */
-static void submit_locked(struct cfs_client *cl, uint64_t ino)
+/* Take the file's extent as a job, in flight from now on. May wait
+ * (dropping ilock) for an overlapping flight to land or a free slot.
+ * NULL if there is no extent, or no memory for the job (-ENOMEM in *rc;
+ * the extent stays). */
+static struct wb_job *take_extent(struct cfs_client *cl, uint64_t ino,
+				  int *rc)
 {
 	struct open_inode *o = client_inode(cl, ino, false);
 	struct wb_job *j;
 
+	*rc = 0;
 	if (!o || !o->wb_buf)
-		return;
+		return NULL;
 	j = malloc(sizeof(*j));
-	while (!j) {	/* the extent is data the caller was told is written */
-		pthread_cond_wait(&cl->wb_done, &cl->ilock);
-		j = malloc(sizeof(*j));
-		o = client_inode(cl, ino, false);
+	if (!j) {
+		*rc = -ENOMEM;
+		return NULL;
 	}
-	j->ino = ino;
-	j->off = o->wb_off;
-	j->len = o->wb_len;
-	j->buf = o->wb_buf;
-	j->next = NULL;
+	*j = (struct wb_job){ ino, o->wb_off, o->wb_len, o->wb_buf, NULL };
 	o->wb_buf = NULL;
 	o->wb_len = o->wb_cap = 0;
 	while ((o = client_inode(cl, ino, false)) &&
@@ -68,7 +69,46 @@ static void submit_locked(struct cfs_client *cl, uint64_t ino)
 		pthread_cond_wait(&cl->wb_done, &cl->ilock);
 	if (o)
 		o->wb_flight[o->wb_nflight++] =
-			(struct wb_range){ j->off, j->off + j->len };
+			(struct wb_range){ j->off, j->off + j->len, j->buf };
+	return j;
+}
+
+/* A job landed (rc: how): its flight ends, a failure stays on the file. */
+static void job_done(struct cfs_client *cl, struct wb_job *j, int rc)
+{
+	struct open_inode *o = client_inode(cl, j->ino, false);
+
+	if (o) {
+		for (int i = 0; i < o->wb_nflight; i++) {
+			if (o->wb_flight[i].off == j->off &&
+			    o->wb_flight[i].end == j->off + j->len) {
+				o->wb_flight[i] = o->wb_flight[--o->wb_nflight];
+				break;
+			}
+		}
+		if (rc && !o->wb_error)
+			o->wb_error = rc;
+		o->wb_landed++;
+	} else if (rc) {
+		cfs_log_error("write-behind failed after close",
+			      "ino=%lu off=%lu len=%zu rc=%d",
+			      (unsigned long)j->ino, (unsigned long)j->off,
+			      j->len, rc);
+	}
+	cl->wb_bytes -= j->len;
+	pthread_cond_broadcast(&cl->wb_done);
+	free(j->buf);
+	free(j);
+}
+
+/* Hand the file's extent to the flushers. */
+static void submit_locked(struct cfs_client *cl, uint64_t ino)
+{
+	int rc;
+	struct wb_job *j = take_extent(cl, ino, &rc);
+
+	if (!j)
+		return;
 	if (cl->wb_tail)
 		cl->wb_tail->next = j;
 	else
@@ -107,7 +147,6 @@ static void *flusher_main(void *p)
 	pthread_mutex_lock(&cl->ilock);
 	for (;;) {
 		struct wb_job *j = cl->wb_head;
-		struct open_inode *o;
 		int rc;
 
 		if (!j) {
@@ -122,28 +161,7 @@ static void *flusher_main(void *p)
 		pthread_mutex_unlock(&cl->ilock);
 		rc = client_write_data(cl, j->ino, j->off, j->buf, j->len);
 		pthread_mutex_lock(&cl->ilock);
-		o = client_inode(cl, j->ino, false);
-		if (o) {
-			for (int i = 0; i < o->wb_nflight; i++) {
-				if (o->wb_flight[i].off == j->off &&
-				    o->wb_flight[i].end == j->off + j->len) {
-					o->wb_flight[i] =
-						o->wb_flight[--o->wb_nflight];
-					break;
-				}
-			}
-			if (rc && !o->wb_error)
-				o->wb_error = rc;
-		} else if (rc) {
-			cfs_log_error("write-behind failed after close",
-				      "ino=%lu off=%lu len=%zu rc=%d",
-				      (unsigned long)j->ino,
-				      (unsigned long)j->off, j->len, rc);
-		}
-		cl->wb_bytes -= j->len;
-		pthread_cond_broadcast(&cl->wb_done);
-		free(j->buf);
-		free(j);
+		job_done(cl, j, rc);
 	}
 	pthread_mutex_unlock(&cl->ilock);
 	return NULL;
@@ -189,13 +207,23 @@ void client_wb_idle(struct cfs_client *cl)
 int client_wb_drain(struct cfs_client *cl, uint64_t ino)
 {
 	struct open_inode *o;
-	int rc = 0;
+	struct wb_job *j;
+	int rc;
 
 	pthread_mutex_lock(&cl->ilock);
-	submit_locked(cl, ino);
-	while ((o = client_inode(cl, ino, false)) && o->wb_nflight)
+	/* the last extent goes out from this thread: no hand-off */
+	j = take_extent(cl, ino, &rc);
+	if (j) {
+		pthread_mutex_unlock(&cl->ilock);
+		rc = client_write_data(cl, ino, j->off, j->buf, j->len);
+		pthread_mutex_lock(&cl->ilock);
+		job_done(cl, j, rc);
+		rc = 0;
+	}
+	while (!rc && (o = client_inode(cl, ino, false)) && o->wb_nflight)
 		pthread_cond_wait(&cl->wb_done, &cl->ilock);
-	if (o) {
+	o = client_inode(cl, ino, false);
+	if (!rc && o) {
 		rc = o->wb_error;
 		o->wb_error = 0;
 	}
@@ -295,23 +323,47 @@ ssize_t cfs_write(struct cfs_client *cl, uint64_t ino, uint64_t off,
 	return (ssize_t)len;
 }
 
-ssize_t client_wb_read(struct cfs_client *cl, uint64_t ino, uint64_t off,
-		       void *buf, size_t len)
+uint64_t client_wb_mark(struct cfs_client *cl, uint64_t ino)
 {
 	struct open_inode *o;
-	ssize_t n = -1;
+	uint64_t mark;
 
 	pthread_mutex_lock(&cl->ilock);
 	o = client_inode(cl, ino, false);
-	if (o && o->wb_buf && off < o->size && off >= o->wb_off) {
-		uint64_t end = off + len < o->size ? off + len : o->size;
+	mark = o ? o->wb_landed : 0;
+	pthread_mutex_unlock(&cl->ilock);
+	return mark;
+}
 
-		if (end <= o->wb_off + o->wb_len) {
-			memcpy(buf, o->wb_buf + (off - o->wb_off),
-			       (size_t)(end - off));
-			n = (ssize_t)(end - off);
-		}
+static void overlay(uint64_t off, uint8_t *buf, size_t len, uint64_t from,
+		    uint64_t to, const uint8_t *data)
+{
+	uint64_t s = from > off ? from : off;
+	uint64_t e = to < off + len ? to : off + len;
+
+	if (s < e)
+		memcpy(buf + (s - off), data + (s - from), (size_t)(e - s));
+}
+
+bool client_wb_overlay(struct cfs_client *cl, uint64_t ino, uint64_t mark,
+		       uint64_t off, uint8_t *buf, size_t len)
+{
+	struct open_inode *o;
+	bool ok = true;
+
+	pthread_mutex_lock(&cl->ilock);
+	o = client_inode(cl, ino, false);
+	if (o && o->wb_landed != mark) {
+		ok = false;
+	} else if (o) {
+		/* flights never overlap each other; the extent is newest */
+		for (int i = 0; i < o->wb_nflight; i++)
+			overlay(off, buf, len, o->wb_flight[i].off,
+				o->wb_flight[i].end, o->wb_flight[i].buf);
+		if (o->wb_buf)
+			overlay(off, buf, len, o->wb_off,
+				o->wb_off + o->wb_len, o->wb_buf);
 	}
 	pthread_mutex_unlock(&cl->ilock);
-	return n;
+	return ok;
 }
