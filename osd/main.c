@@ -84,6 +84,7 @@ int main(int argc, char **argv)
 	cfs_log_info("osd stopping", "osd=%u signal=%d", osd.id, sig);
 	osd.stop = true;
 	cfs_rpc_server_stop(osd.rpc);
+	sem_destroy(&osd.primary_slots);
 	pthread_join(osd.heartbeat, NULL);
 	pthread_mutex_lock(&osd.rlock);
 	pthread_cond_signal(&osd.rcond);

@@ -1,10 +1,12 @@
 /* The object storage daemon's shared context. Concurrency model: RPC
  * worker threads (one nng context and one io_uring each) serve requests;
- * changes to one chunk are serialized by the store's striped locks and
+ * changes to one chunk are serialized by the store's per-chunk locks and
  * ordered by the chunk's acting primary, which assigns versions and
  * forwards to the replicas in parallel before acknowledging. */
 #ifndef CFS_OSD_H
 #define CFS_OSD_H
+
+#include <semaphore.h>
 
 #include "cfs/clock.h"
 #include "cfs/config.h"
@@ -31,6 +33,11 @@ struct osd {
 	struct cfs_map_holder maps;
 	struct cfs_rpc_server *rpc;
 	struct cfs_rpc_client *peers;	/* to other OSDs and the MDS */
+	/* Work that waits on other OSDs (a primary's change, a backfill)
+	 * holds one of workers/2 slots, so that the other workers are
+	 * always free to take forwarded changes: otherwise two OSDs full
+	 * of primaries would wait on each other until timeouts. */
+	sem_t primary_slots;
 	pthread_t heartbeat, recovery;
 	volatile bool stop;
 

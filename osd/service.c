@@ -199,7 +199,6 @@ static int run_change(struct osd *osd, struct cfs_rpc_req *rq,
 		      struct change *ch)
 {
 	Cfs__OsdWriteReply rep = CFS__OSD_WRITE_REPLY__INIT;
-	pthread_mutex_t *lock = store_lock(&osd->store, ch->chunk);
 	struct cfs_map *map;
 	int peers[CFS_MAX_REPLICAS], npeers = 0, rc;
 	bool primary, duplicate = false;
@@ -208,7 +207,9 @@ static int run_change(struct osd *osd, struct cfs_rpc_req *rq,
 	map = cfs_map_get(&osd->maps);
 	if (!map)
 		return -EAGAIN;
-	pthread_mutex_lock(lock);
+	if (!ch->forwarded)
+		sem_wait(&osd->primary_slots);
+	store_lock(&osd->store, ch->chunk);
 	npeers = peers_of(osd, map->pb, ch->chunk, peers, &primary, 0, NULL);
 	if (ch->forwarded) {
 		rc = replica_check(osd, ch->chunk, ch->version, &duplicate);
@@ -253,7 +254,9 @@ static int run_change(struct osd *osd, struct cfs_rpc_req *rq,
 	rc = forward(osd, map->pb, ch->chunk, peers, npeers, ch->method,
 		     ch->msg, ch->bulk, ch->bulk_len);
 out:
-	pthread_mutex_unlock(lock);
+	store_unlock(&osd->store, ch->chunk);
+	if (!ch->forwarded)
+		sem_post(&osd->primary_slots);
 	rep.version = ch->version;
 	rep.map_epoch = map->pb->epoch;
 	cfs_map_put(&osd->maps, map);
@@ -370,12 +373,11 @@ static int h_truncate(void *arg, struct cfs_rpc_req *rq,
 		return -EINVAL;
 	if (r->remove && r->forwarded) {
 		/* a removal applies whatever version the replica holds */
-		pthread_mutex_t *lock = store_lock(&OSD(arg)->store, ch.chunk);
 		int rc;
 
-		pthread_mutex_lock(lock);
+		store_lock(&OSD(arg)->store, ch.chunk);
 		rc = store_remove(&OSD(arg)->store, ch.chunk);
-		pthread_mutex_unlock(lock);
+		store_unlock(&OSD(arg)->store, ch.chunk);
 		return rc;
 	}
 	return run_change(OSD(arg), rq, &ch);
@@ -418,7 +420,6 @@ static int h_put_chunk(void *arg, struct cfs_rpc_req *rq,
 	struct chunk_id c = chunk_of(r->chunk);
 	size_t nblocks = (size_t)((r->size + CFS_BLOCK_SIZE - 1) /
 				  CFS_BLOCK_SIZE);
-	pthread_mutex_t *lock;
 	int rc;
 
 	if (!r->chunk || r->size > CFS_CHUNK_SIZE || r->n_crcs != nblocks ||
@@ -429,11 +430,10 @@ static int h_put_chunk(void *arg, struct cfs_rpc_req *rq,
 						i * CFS_BLOCK_SIZE,
 					r->crcs[i]))
 			return -EBADMSG;
-	lock = store_lock(&OSD(arg)->store, c);
-	pthread_mutex_lock(lock);
+	store_lock(&OSD(arg)->store, c);
 	rc = store_put(&OSD(arg)->store, c, rq->bulk, r->size, r->crcs,
 		       r->version);
-	pthread_mutex_unlock(lock);
+	store_unlock(&OSD(arg)->store, c);
 	return rc;
 }
 
@@ -575,16 +575,14 @@ static bool ours_for(struct backfill *b, struct chunk_id c)
 static int backfill_chunk(void *arg, struct chunk_id c, uint64_t version)
 {
 	struct backfill *b = arg;
-	pthread_mutex_t *lock = store_lock(&b->osd->store, c);
-
 	(void)version;
-	pthread_mutex_lock(lock);
+	store_lock(&b->osd->store, c);
 	if (ours_for(b, c) &&
 	    store_version(&b->osd->store, c, &version) == 0 && version &&
 	    inventory_version(&b->inv, c) != version &&
 	    push_chunk(b->osd, b->addr, c) == 0)
 		b->pushed++;
-	pthread_mutex_unlock(lock);
+	store_unlock(&b->osd->store, c);
 	return b->osd->stop ? -ESHUTDOWN : 0;
 }
 
@@ -592,10 +590,9 @@ static int backfill_chunk(void *arg, struct chunk_id c, uint64_t version)
 static void backfill_removal(struct backfill *b, const Cfs__ChunkId *id)
 {
 	struct chunk_id c = chunk_of(id);
-	pthread_mutex_t *lock = store_lock(&b->osd->store, c);
 	uint64_t version;
 
-	pthread_mutex_lock(lock);
+	store_lock(&b->osd->store, c);
 	if (ours_for(b, c) && store_version(&b->osd->store, c, &version) == 0 &&
 	    version == 0) {
 		Cfs__OsdTruncate req = CFS__OSD_TRUNCATE__INIT;
@@ -612,7 +609,7 @@ static void backfill_removal(struct backfill *b, const Cfs__ChunkId *id)
 			b->removed++;
 		cfs_rpc_call_done(&call);
 	}
-	pthread_mutex_unlock(lock);
+	store_unlock(&b->osd->store, c);
 }
 
 static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -648,9 +645,11 @@ static int h_backfill(void *arg, struct cfs_rpc_req *rq,
 	sort_req = r;
 	qsort(b.inv.order, r->n_chunks, sizeof(size_t), order_cmp);
 	pthread_mutex_unlock(&sort_lock);
+	sem_wait(&b.osd->primary_slots);
 	rc = store_scan(&b.osd->store, backfill_chunk, &b);
 	for (size_t i = 0; rc == 0 && i < r->n_chunks; i++)
 		backfill_removal(&b, r->chunks[i]);
+	sem_post(&b.osd->primary_slots);
 	cfs_log_info("backfilled peer", "osd=%u pushed=%lu removed=%lu rc=%d",
 		     r->for_osd, (unsigned long)b.pushed,
 		     (unsigned long)b.removed, rc);
@@ -680,6 +679,8 @@ static const struct cfs_rpc_method methods[] = {
 
 int osd_service_start(struct osd *osd)
 {
+	sem_init(&osd->primary_slots, 0,
+		 osd->cfg.workers > 1 ? (unsigned)osd->cfg.workers / 2 : 1);
 	return cfs_rpc_server_start(&osd->rpc, osd->cfg.listen, methods,
 				    sizeof(methods) / sizeof(methods[0]), osd,
 				    (int)osd->cfg.workers);

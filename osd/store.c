@@ -44,20 +44,77 @@ int store_open(struct store *st, const char *dir)
 		if (mkdir(path, 0700) && errno != EEXIST)
 			return -errno;
 	}
-	for (int i = 0; i < STORE_LOCKS; i++)
-		pthread_mutex_init(&st->locks[i], NULL);
+	pthread_mutex_init(&st->lmutex, NULL);
+	memset(st->locks, 0, sizeof(st->locks));
 	return 0;
 }
 
 void store_close(struct store *st)
 {
-	for (int i = 0; i < STORE_LOCKS; i++)
-		pthread_mutex_destroy(&st->locks[i]);
+	pthread_mutex_destroy(&st->lmutex);
 }
 
-pthread_mutex_t *store_lock(struct store *st, struct chunk_id c)
+struct chunk_lock {
+	struct chunk_id c;
+	int users;		/* holding or waiting */
+	bool held;
+	pthread_cond_t cond;
+	struct chunk_lock *next;
+};
+
+static struct chunk_lock **lock_slot(struct store *st, struct chunk_id c)
 {
-	return &st->locks[cfs_hash64(c.ino * 31 + c.index) % STORE_LOCKS];
+	struct chunk_lock **pp = &st->locks[cfs_hash64(c.ino * 31 + c.index) %
+					    STORE_LOCK_BUCKETS];
+
+	while (*pp && ((*pp)->c.ino != c.ino || (*pp)->c.index != c.index))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+void store_lock(struct store *st, struct chunk_id c)
+{
+	struct chunk_lock **pp, *l;
+
+	pthread_mutex_lock(&st->lmutex);
+	pp = lock_slot(st, c);
+	while (!*pp) {
+		l = calloc(1, sizeof(*l));
+		if (l) {
+			l->c = c;
+			pthread_cond_init(&l->cond, NULL);
+			*pp = l;
+			break;
+		}
+		pthread_mutex_unlock(&st->lmutex);	/* out of memory */
+		usleep(1000);
+		pthread_mutex_lock(&st->lmutex);
+		pp = lock_slot(st, c);
+	}
+	l = *pp;
+	l->users++;
+	while (l->held)
+		pthread_cond_wait(&l->cond, &st->lmutex);
+	l->held = true;
+	pthread_mutex_unlock(&st->lmutex);
+}
+
+void store_unlock(struct store *st, struct chunk_id c)
+{
+	struct chunk_lock **pp, *l;
+
+	pthread_mutex_lock(&st->lmutex);
+	pp = lock_slot(st, c);
+	l = *pp;
+	l->held = false;
+	if (--l->users == 0) {
+		*pp = l->next;
+		pthread_cond_destroy(&l->cond);
+		free(l);
+	} else {
+		pthread_cond_signal(&l->cond);
+	}
+	pthread_mutex_unlock(&st->lmutex);
 }
 
 static void chunk_path(struct store *st, struct chunk_id c, const char *suffix,

@@ -17,20 +17,28 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define STORE_LOCKS 1024
-
-struct store {
-	char dir[256];
-	pthread_mutex_t locks[STORE_LOCKS];	/* striped by chunk id */
-};
+#define STORE_LOCK_BUCKETS 1024
 
 struct chunk_id {
 	uint64_t ino, index;
 };
 
+struct chunk_lock;
+
+struct store {
+	char dir[256];
+	/* one lock per chunk in use, exactly: a lock shared by two chunks
+	 * (striping) could tie a primary waiting on its replicas to a
+	 * replica waiting on that primary's lock, across OSDs */
+	pthread_mutex_t lmutex;
+	struct chunk_lock *locks[STORE_LOCK_BUCKETS];
+};
+
 int store_open(struct store *st, const char *dir);
 void store_close(struct store *st);
-pthread_mutex_t *store_lock(struct store *st, struct chunk_id c);
+/* Hold the chunk's lock (changes to one chunk are serialized). */
+void store_lock(struct store *st, struct chunk_id c);
+void store_unlock(struct store *st, struct chunk_id c);
 
 /* Version of a chunk; 0 if absent. */
 int store_version(struct store *st, struct chunk_id c, uint64_t *version);
