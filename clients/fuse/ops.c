@@ -433,33 +433,91 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	fuse_reply_err(req, -cfs_flush(F(req)->cl, ino));
 }
 
+/* An open directory: the batch of entries last fetched from the MDS
+ * (up to DIR_BATCH, after cookie `from`), which the kernel's page-sized
+ * readdir requests are served from. The kernel serializes readdir calls
+ * on one open directory. */
+#define DIR_BATCH 1024
+struct dir_handle {
+	struct cfs_dirent_list l;
+	uint64_t from;
+	bool have;
+};
+
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
+	struct dir_handle *h = calloc(1, sizeof(*h));
 	struct cfs_cred cr;
 	struct cfs_attr a;
 	int rc;
 
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
 	/* an open at the MDS, so a directory removed while open lives on */
 	req_cred(req, &cr);
 	rc = cfs_open(F(req)->cl, &cr, ino, O_RDONLY | O_DIRECTORY, &a);
 	if (rc) {
+		free(h);
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	fi->fh = ino;
+	fi->fh = (uintptr_t)h;
+	/* the kernel keeps listings and drops them when the directory's
+	 * mtime changes (seen after the attribute timeout, at once in
+	 * strict mode) or when this mount changes it */
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
 	fuse_reply_open(req, fi);
+}
+
+/* Index in h's batch of the first entry after cookie, fetching a new
+ * batch when h has none that continues there. A listing from the start
+ * is always fetched afresh (rewinddir sees the directory as it is). */
+static int dir_seek(struct cfs_fuse *f, const struct cfs_cred *cr,
+		    uint64_t ino, struct dir_handle *h, uint64_t cookie,
+		    size_t *at)
+{
+	int rc;
+
+	if (h->have && cookie) {
+		if (cookie == h->from) {
+			*at = 0;
+			return 0;
+		}
+		for (size_t i = 0; i < h->l.n; i++)
+			if (h->l.entries[i].cookie == cookie) {
+				if (i + 1 < h->l.n || h->l.eof) {
+					*at = i + 1;
+					return 0;
+				}
+				break;
+			}
+	}
+	if (h->have)
+		cfs_dirents_free(&h->l);
+	h->have = false;
+	rc = cfs_readdir(f->cl, cr, ino, cookie, DIR_BATCH, &h->l);
+	if (rc)
+		return rc;
+	h->have = true;
+	h->from = cookie;
+	*at = 0;
+	return 0;
 }
 
 /* Offsets: 1 is ".", 2 is "..", and an MDS cookie c is c + 2. */
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       bool plus)
+		       struct fuse_file_info *fi, bool plus)
 {
 	struct cfs_fuse *f = F(req);
+	struct dir_handle *h = (struct dir_handle *)(uintptr_t)fi->fh;
 	char *buf = malloc(size), name[256];
 	struct cfs_cred cr;
 	uint64_t cookie = off <= 2 ? 0 : (uint64_t)off - 2;
-	size_t pos = 0;
+	size_t pos = 0, at;
 	bool full = false;
 	int rc = 0;
 
@@ -485,15 +543,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		pos += n;
 	}
 	while (!full) {
-		struct cfs_dirent_list l;
-		size_t want = size / (plus ? 160 : 32) + 1;
-
-		rc = cfs_readdir(f->cl, &cr, ino, cookie, want > 1024 ? 1024 : want,
-				 &l);
+		rc = dir_seek(f, &cr, ino, h, cookie, &at);
 		if (rc)
 			break;
-		for (size_t i = 0; i < l.n; i++) {
-			struct cfs_dir_entry *d = &l.entries[i];
+		for (; at < h->l.n; at++) {
+			struct cfs_dir_entry *d = &h->l.entries[at];
 			struct fuse_entry_param e;
 			size_t n;
 
@@ -513,8 +567,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			pos += n;
 			cookie = d->cookie;
 		}
-		full |= l.eof;
-		cfs_dirents_free(&l);
+		full |= (h->l.eof || h->l.n == 0) && at == h->l.n;
 	}
 	if (rc && pos == 0)
 		fuse_reply_err(req, -rc);
@@ -526,21 +579,23 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	(void)fi;
-	do_readdir(req, ino, size, off, false);
+	do_readdir(req, ino, size, off, fi, false);
 }
 
 static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 			   off_t off, struct fuse_file_info *fi)
 {
-	(void)fi;
-	do_readdir(req, ino, size, off, true);
+	do_readdir(req, ino, size, off, fi, true);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
-	(void)fi;
+	struct dir_handle *h = (struct dir_handle *)(uintptr_t)fi->fh;
+
+	if (h->have)
+		cfs_dirents_free(&h->l);
+	free(h);
 	fuse_reply_err(req, -cfs_release(F(req)->cl, ino));
 }
 

@@ -74,6 +74,19 @@ check "B sees A's rename within the entry timeout" [ -e "$B/g" ] && [ ! -e "$B/f
 rm "$A/g"
 sleep 1.2
 check "B sees A's unlink" [ ! -e "$B/g" ]
+# listings are cached by B's kernel and dropped when the mtime moves
+mkdir "$A/l" && touch "$A/l/one"
+ls "$B/l" >/dev/null
+touch "$A/l/two"
+sleep 1.2
+check "B's listing shows A's new entry after the attribute timeout" \
+	[ "$(ls "$B/l" | tr '\n' ' ')" = "one two " ]
+rm "$A/l/one"
+sleep 1.2
+check "... and drops A's removed one" [ "$(ls "$B/l" | tr '\n' ' ')" = "two " ]
+touch "$B/l/three"
+check "B's own change shows in its listing at once" \
+	[ "$(ls "$B/l" | tr '\n' ' ')" = "three two " ]
 
 # locks are the cluster's: they hold across mounts
 P=$CFS_BIN/posix_cases
@@ -126,5 +139,9 @@ chmod 640 "$A/x"
 check "strict: a chmod on A is seen by S at once" [ "$(stat -c %a "$S/x")" = 640 ]
 mv "$A/x" "$A/y"
 check "strict: a rename on A is seen by S at once" [ -e "$S/y" ] && [ ! -e "$S/x" ]
+ls "$S" >/dev/null
+touch "$A/z"
+check "strict: a listing on S shows A's new entry at once" \
+	bash -c "ls '$S' | grep -qx z"
 
 finish

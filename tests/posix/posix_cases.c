@@ -718,6 +718,33 @@ static void case_readdir(void)
 	closedir(d);
 	v("entries", "%d", n);
 	v("dot entries", "%d", dots);
+
+	/* telldir/seekdir come back to the same entry; rewinddir sees a
+	 * name added meanwhile */
+	d = opendir("rd");
+	for (int i = 0; i < 150 && readdir(d); i++)
+		;
+	long pos = telldir(d);
+	char first[256] = "";
+	int rest = 0, again = 0;
+
+	if ((de = readdir(d)))
+		snprintf(first, sizeof(first), "%s", de->d_name);
+	for (rest = 1; readdir(d); rest++)
+		;
+	seekdir(d, pos);
+	de = readdir(d);
+	v("seekdir resumes at the same entry", "%d",
+	  de && first[0] && !strcmp(de->d_name, first));
+	for (again = 1; readdir(d); again++)
+		;
+	v("entries after seekdir as before", "%d", again == rest);
+	put("rd/late", "");
+	rewinddir(d);
+	for (n = 0; readdir(d); n++)
+		;
+	v("entries after rewinddir", "%d", n);
+	closedir(d);
 }
 
 static const struct {
