@@ -17,15 +17,20 @@
 #include "store.h"
 #include "uring.h"
 
-#define CRC_MAGIC "CFSCRC01"
-#define CRC_HDR 32u
+#define CHUNK_MAGIC "CFSCHK02"
 #define B CFS_BLOCK_SIZE
+/* file offsets: header, then one CRC per block, then the data */
+#define CRC_OFF ((uint64_t)sizeof(struct chunk_hdr))
+#define DATA_OFF ((uint64_t)STORE_DATA_OFF)
 
-struct crc_hdr {
+struct chunk_hdr {
 	char magic[8];
 	uint64_t version;
 	uint64_t reserved[2];
 };
+_Static_assert(sizeof(struct chunk_hdr) + CFS_CHUNK_SIZE / B * 4 <=
+		       STORE_DATA_OFF && STORE_DATA_OFF % B == 0,
+	       "room for a CRC per block before block-aligned data");
 
 int store_open(struct store *st, const char *dir)
 {
@@ -124,42 +129,27 @@ static void chunk_path(struct store *st, struct chunk_id c, const char *suffix,
 		 st->dir, (unsigned)(c.ino & 0xff), c.ino, c.index, suffix);
 }
 
-/* Open the data and CRC files; with create, make them (and the header). */
+/* Open the chunk's file; with create, make it. */
 static int chunk_open(struct store *st, struct chunk_id c, bool create,
-		      int *dfd, int *cfd)
+		      int *fd)
 {
 	char path[512];
-	int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0);
 
-	*dfd = *cfd = -1;
 	chunk_path(st, c, "", path, sizeof(path));
-	*dfd = open(path, flags, 0600);
-	if (*dfd < 0)
-		return -errno;
-	chunk_path(st, c, ".crc", path, sizeof(path));
-	*cfd = open(path, flags, 0600);
-	if (*cfd < 0) {
-		int rc = -errno;
-
-		close(*dfd);
-		*dfd = -1;
-		return rc;
-	}
-	return 0;
+	*fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+	return *fd < 0 ? -errno : 0;
 }
 
-static void chunk_close(int dfd, int cfd)
+static void chunk_close(int fd)
 {
-	if (dfd >= 0)
-		close(dfd);
-	if (cfd >= 0)
-		close(cfd);
+	if (fd >= 0)
+		close(fd);
 }
 
-static int read_version(int cfd, uint64_t *version)
+static int read_version(int fd, uint64_t *version)
 {
-	struct crc_hdr h;
-	ssize_t n = osd_uring_pread(cfd, &h, sizeof(h), 0);
+	struct chunk_hdr h;
+	ssize_t n = osd_uring_pread(fd, &h, sizeof(h), 0);
 
 	if (n < 0)
 		return (int)n;
@@ -167,45 +157,47 @@ static int read_version(int cfd, uint64_t *version)
 		*version = 0;	/* new file */
 		return 0;
 	}
-	if ((size_t)n < sizeof(h) || memcmp(h.magic, CRC_MAGIC, 8))
+	if ((size_t)n < sizeof(h) || memcmp(h.magic, CHUNK_MAGIC, 8))
 		return -EBADMSG;
 	*version = h.version;
 	return 0;
 }
 
-static void make_header(struct crc_hdr *h, uint64_t version)
+static void make_header(struct chunk_hdr *h, uint64_t version)
 {
 	memset(h, 0, sizeof(*h));
-	memcpy(h->magic, CRC_MAGIC, 8);
+	memcpy(h->magic, CHUNK_MAGIC, 8);
 	h->version = version;
 }
 
 int store_version(struct store *st, struct chunk_id c, uint64_t *version)
 {
-	int dfd, cfd, rc = chunk_open(st, c, false, &dfd, &cfd);
+	int fd, rc = chunk_open(st, c, false, &fd);
 
 	*version = 0;
 	if (rc == -ENOENT)
 		return 0;
 	if (rc)
 		return rc;
-	rc = read_version(cfd, version);
-	chunk_close(dfd, cfd);
+	rc = read_version(fd, version);
+	chunk_close(fd);
 	return rc;
 }
 
-static int file_size(int fd, uint64_t *size)
+/* The chunk's size: the file's, less the header and CRCs before it. */
+static int data_size(int fd, uint64_t *size)
 {
 	struct stat sb;
 
 	if (fstat(fd, &sb))
 		return -errno;
-	*size = (uint64_t)sb.st_size;
+	*size = (uint64_t)sb.st_size > DATA_OFF ?
+			(uint64_t)sb.st_size - DATA_OFF : 0;
 	return 0;
 }
 
 /* Read block b (zero-padded past size) and check it against its CRC. */
-static int read_block(int dfd, int cfd, uint64_t b, uint64_t size, void *buf)
+static int read_block(int fd, uint64_t b, uint64_t size, void *buf)
 {
 	uint32_t crc = 0;
 	ssize_t n;
@@ -213,40 +205,37 @@ static int read_block(int dfd, int cfd, uint64_t b, uint64_t size, void *buf)
 	memset(buf, 0, B);
 	if (b * B >= size)
 		return 0;
-	n = osd_uring_pread(dfd, buf, B, (off_t)(b * B));
+	n = osd_uring_pread(fd, buf, B, (off_t)(DATA_OFF + b * B));
 	if (n < 0)
 		return (int)n;
-	n = osd_uring_pread(cfd, &crc, sizeof(crc), (off_t)(CRC_HDR + b * 4));
+	n = osd_uring_pread(fd, &crc, sizeof(crc), (off_t)(CRC_OFF + b * 4));
 	if (n < 0)
 		return (int)n;
 	return cfs_crc_check_block(buf, crc);
 }
 
-/* Write CRCs of blocks [first, first+n) and the header, then (with
- * sync) make data and CRCs durable. */
-static int commit(int dfd, int cfd, const void *data, uint64_t off,
-		  uint64_t len, const uint32_t *crcs, uint64_t first, size_t n,
+/* Write data at off, CRCs of blocks [first, first+n) and the header, in
+ * that order, then (with sync) make them durable. */
+static int commit(int fd, const void *data, uint64_t off, uint64_t len,
+		  const uint32_t *crcs, uint64_t first, size_t n,
 		  uint64_t version, bool sync)
 {
-	struct crc_hdr h;
-	struct uring_io ios[5];
+	struct chunk_hdr h;
+	struct uring_io ios[4];
 	int k = 0;
 
 	make_header(&h, version);
 	if (len)
-		ios[k++] = (struct uring_io){ URING_WRITE, dfd, (void *)data,
-					      len, (off_t)off, 0 };
+		ios[k++] = (struct uring_io){ URING_WRITE, fd, (void *)data,
+					      len, (off_t)(DATA_OFF + off), 0 };
 	if (n)
-		ios[k++] = (struct uring_io){ URING_WRITE, cfd, (void *)crcs,
-					      n * 4, (off_t)(CRC_HDR + first * 4),
+		ios[k++] = (struct uring_io){ URING_WRITE, fd, (void *)crcs,
+					      n * 4, (off_t)(CRC_OFF + first * 4),
 					      0 };
-	ios[k++] = (struct uring_io){ URING_WRITE, cfd, &h, sizeof(h), 0, 0 };
-	if (sync) {
-		ios[k++] = (struct uring_io){ URING_FDATASYNC, dfd, NULL, 0,
+	ios[k++] = (struct uring_io){ URING_WRITE, fd, &h, sizeof(h), 0, 0 };
+	if (sync)
+		ios[k++] = (struct uring_io){ URING_FDATASYNC, fd, NULL, 0,
 					      0, 0 };
-		ios[k++] = (struct uring_io){ URING_FDATASYNC, cfd, NULL, 0,
-					      0, 0 };
-	}
 	return osd_uring_run(ios, k);
 }
 
@@ -262,9 +251,7 @@ int store_write(struct store *st, struct chunk_id c, uint64_t off,
 
 void store_sync_start(struct store_pending *p)
 {
-	int fds[2] = { p->dfd, p->cfd };
-
-	p->started = osd_uring_sync_start(fds, 2) == 0;
+	p->started = osd_uring_sync_start(&p->fd, 1) == 0;
 }
 
 int store_sync_finish(struct store_pending *p)
@@ -272,17 +259,14 @@ int store_sync_finish(struct store_pending *p)
 	int rc;
 
 	if (p->started) {
-		rc = osd_uring_sync_wait(2);
+		rc = osd_uring_sync_wait(1);
 	} else {
-		struct uring_io ios[2] = {
-			{ URING_FDATASYNC, p->dfd, NULL, 0, 0, 0 },
-			{ URING_FDATASYNC, p->cfd, NULL, 0, 0, 0 },
-		};
+		struct uring_io io = { URING_FDATASYNC, p->fd, NULL, 0, 0, 0 };
 
-		rc = osd_uring_run(ios, 2);
+		rc = osd_uring_run(&io, 1);
 	}
-	chunk_close(p->dfd, p->cfd);
-	p->dfd = p->cfd = -1;
+	chunk_close(p->fd);
+	p->fd = -1;
 	return rc;
 }
 
@@ -293,15 +277,15 @@ int store_write_begin(struct store *st, struct chunk_id c, uint64_t off,
 	uint64_t first, last, size, end = off + len;
 	uint32_t *newcrcs = NULL;
 	char *block = NULL;
-	int dfd, cfd, rc;
+	int fd, rc;
 	size_t n;
 
 	if (len == 0 || end > CFS_CHUNK_SIZE)
 		return -EINVAL;
-	rc = chunk_open(st, c, true, &dfd, &cfd);
+	rc = chunk_open(st, c, true, &fd);
 	if (rc)
 		return rc;
-	rc = file_size(dfd, &size);
+	rc = data_size(fd, &size);
 	if (rc)
 		goto out;
 	first = off / B;
@@ -323,7 +307,7 @@ int store_write_begin(struct store *st, struct chunk_id c, uint64_t off,
 			continue;
 		}
 		/* a partial block: merge with what is stored */
-		rc = read_block(dfd, cfd, first + i, size, block);
+		rc = read_block(fd, first + i, size, block);
 		if (rc) {
 			cfs_log_error("stored block corrupt, cannot merge write",
 				      "ino=%lu index=%lu block=%lu rc=%d",
@@ -337,16 +321,15 @@ int store_write_begin(struct store *st, struct chunk_id c, uint64_t off,
 		       (const char *)data + (pstart - off), pend - pstart);
 		newcrcs[i] = cfs_crc32c(block, B);
 	}
-	rc = commit(dfd, cfd, data, off, len, newcrcs, first, n, version,
-		    false);
+	rc = commit(fd, data, off, len, newcrcs, first, n, version, false);
 out:
 	free(newcrcs);
 	free(block);
 	if (rc) {
-		chunk_close(dfd, cfd);
+		chunk_close(fd);
 		return rc;
 	}
-	*p = (struct store_pending){ dfd, cfd, false };
+	*p = (struct store_pending){ fd, false };
 	return 0;
 }
 
@@ -359,7 +342,7 @@ int store_read(struct store *st, struct chunk_id c, uint64_t off,
 	char *buf = NULL;
 	uint32_t *cs = NULL;
 	struct uring_io ios[2];
-	int dfd, cfd, rc;
+	int fd, rc;
 	size_t n;
 
 	*out = NULL;
@@ -367,14 +350,14 @@ int store_read(struct store *st, struct chunk_id c, uint64_t off,
 	*nblocks = 0;
 	*block_off = off / B * B;
 	*version = *size = 0;
-	rc = chunk_open(st, c, false, &dfd, &cfd);
+	rc = chunk_open(st, c, false, &fd);
 	if (rc == -ENOENT)
 		return 0;
 	if (rc)
 		return rc;
-	rc = read_version(cfd, version);
+	rc = read_version(fd, version);
 	if (!rc)
-		rc = file_size(dfd, size);
+		rc = data_size(fd, size);
 	if (rc || off >= *size || len == 0)
 		goto out;
 	end = off + len < *size ? off + len : *size;
@@ -387,12 +370,12 @@ int store_read(struct store *st, struct chunk_id c, uint64_t off,
 		rc = -ENOMEM;
 		goto out;
 	}
-	ios[0] = (struct uring_io){ URING_READ, dfd, buf,
+	ios[0] = (struct uring_io){ URING_READ, fd, buf,
 				    (size_t)(*size - first * B < n * B ?
 						     *size - first * B : n * B),
-				    (off_t)(first * B), 0 };
-	ios[1] = (struct uring_io){ URING_READ, cfd, cs, n * 4,
-				    (off_t)(CRC_HDR + first * 4), 0 };
+				    (off_t)(DATA_OFF + first * B), 0 };
+	ios[1] = (struct uring_io){ URING_READ, fd, cs, n * 4,
+				    (off_t)(CRC_OFF + first * 4), 0 };
 	rc = osd_uring_run(ios, 2);
 	if (rc)
 		goto out;
@@ -415,12 +398,12 @@ int store_read(struct store *st, struct chunk_id c, uint64_t off,
 out:
 	free(buf);
 	free(cs);
-	chunk_close(dfd, cfd);
+	chunk_close(fd);
 	return rc;
 }
 
 /* Recompute the CRC of block b from the data as it is now. */
-static int rehash_block(int dfd, uint64_t b, uint64_t size, uint32_t *crc)
+static int rehash_block(int fd, uint64_t b, uint64_t size, uint32_t *crc)
 {
 	char *buf = calloc(1, B);
 	ssize_t n = 0;
@@ -429,7 +412,7 @@ static int rehash_block(int dfd, uint64_t b, uint64_t size, uint32_t *crc)
 	if (!buf)
 		return -ENOMEM;
 	if (b * B < size)
-		n = osd_uring_pread(dfd, buf, B, (off_t)(b * B));
+		n = osd_uring_pread(fd, buf, B, (off_t)(DATA_OFF + b * B));
 	for (size_t i = 0; i < B && zero; i++)
 		zero = buf[i] == 0;
 	*crc = zero ? 0 : cfs_crc32c(buf, B);
@@ -440,45 +423,57 @@ static int rehash_block(int dfd, uint64_t b, uint64_t size, uint32_t *crc)
 int store_truncate(struct store *st, struct chunk_id c, uint64_t size,
 		   uint64_t version)
 {
-	uint64_t nblocks = (size + B - 1) / B;
-	uint32_t crc;
-	int dfd, cfd, rc;
+	uint64_t old, nblocks = (size + B - 1) / B, oldblocks;
+	uint32_t *crcs = NULL;
+	int fd, rc;
+	size_t n = 0;
 
 	if (size > CFS_CHUNK_SIZE)
 		return -EINVAL;
-	rc = chunk_open(st, c, true, &dfd, &cfd);
+	rc = chunk_open(st, c, true, &fd);
 	if (rc)
 		return rc;
-	if (ftruncate(dfd, (off_t)size) ||
-	    ftruncate(cfd, (off_t)(CRC_HDR + nblocks * 4))) {
+	rc = data_size(fd, &old);
+	if (rc)
+		goto out;
+	if (ftruncate(fd, (off_t)(DATA_OFF + size))) {
 		rc = -errno;
 		goto out;
 	}
-	if (size % B) {
-		rc = rehash_block(dfd, size / B, size, &crc);
+	/* blocks past the end keep CRC 0 (a hole), so that a later write
+	 * beyond them reads them as zeros; the new last block is rehashed */
+	oldblocks = (old + B - 1) / B;
+	if (size % B || oldblocks > nblocks) {
+		uint64_t first = size / B;
+
+		n = (size_t)((oldblocks > nblocks ? oldblocks : nblocks) - first);
+		crcs = calloc(n, 4);
+		if (!crcs) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		if (size % B)
+			rc = rehash_block(fd, first, size, &crcs[0]);
 		if (!rc)
-			rc = commit(dfd, cfd, NULL, 0, 0, &crc, size / B, 1,
-				    version, true);
+			rc = commit(fd, NULL, 0, 0, crcs, first, n, version,
+				    true);
 	} else {
-		rc = commit(dfd, cfd, NULL, 0, 0, NULL, 0, 0, version, true);
+		rc = commit(fd, NULL, 0, 0, NULL, 0, 0, version, true);
 	}
 out:
-	chunk_close(dfd, cfd);
+	free(crcs);
+	chunk_close(fd);
 	return rc;
 }
 
 int store_remove(struct store *st, struct chunk_id c)
 {
 	char path[512];
-	int rc = 0;
 
 	chunk_path(st, c, "", path, sizeof(path));
 	if (unlink(path) && errno != ENOENT)
-		rc = -errno;
-	chunk_path(st, c, ".crc", path, sizeof(path));
-	if (unlink(path) && errno != ENOENT && !rc)
-		rc = -errno;
-	return rc;
+		return -errno;
+	return 0;
 }
 
 int store_punch(struct store *st, struct chunk_id c, uint64_t off,
@@ -486,20 +481,20 @@ int store_punch(struct store *st, struct chunk_id c, uint64_t off,
 {
 	uint64_t size, end, first, last;
 	uint32_t *crcs = NULL;
-	int dfd, cfd, rc;
+	int fd, rc;
 	size_t n;
 
-	rc = chunk_open(st, c, false, &dfd, &cfd);
+	rc = chunk_open(st, c, false, &fd);
 	if (rc == -ENOENT)
 		return 0;
 	if (rc)
 		return rc;
-	rc = file_size(dfd, &size);
+	rc = data_size(fd, &size);
 	if (rc || off >= size || len == 0)
 		goto out;
 	end = off + len < size ? off + len : size;
-	if (fallocate(dfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		      (off_t)off, (off_t)(end - off))) {
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)(DATA_OFF + off), (off_t)(end - off))) {
 		rc = -errno;
 		goto out;
 	}
@@ -512,20 +507,19 @@ int store_punch(struct store *st, struct chunk_id c, uint64_t off,
 		goto out;
 	}
 	for (size_t i = 0; i < n && !rc; i++)
-		rc = rehash_block(dfd, first + i, size, &crcs[i]);
+		rc = rehash_block(fd, first + i, size, &crcs[i]);
 	if (!rc)
-		rc = commit(dfd, cfd, NULL, 0, 0, crcs, first, n, version,
-			    true);
+		rc = commit(fd, NULL, 0, 0, crcs, first, n, version, true);
 out:
 	free(crcs);
-	chunk_close(dfd, cfd);
+	chunk_close(fd);
 	return rc;
 }
 
 int store_seek(struct store *st, struct chunk_id c, uint64_t off, bool hole,
 	       bool *found, uint64_t *at)
 {
-	int dfd, cfd, rc = chunk_open(st, c, false, &dfd, &cfd);
+	int fd, rc = chunk_open(st, c, false, &fd);
 	uint64_t size, end;
 	off_t r;
 
@@ -535,16 +529,22 @@ int store_seek(struct store *st, struct chunk_id c, uint64_t off, bool hole,
 		return 0;	/* no chunk: all hole */
 	if (rc)
 		return rc;
-	rc = file_size(dfd, &size);
+	rc = data_size(fd, &size);
 	if (rc)
 		goto out;
 	/* in whole blocks, as a local file system answers: the last
 	 * partial block is data up to its end */
 	end = (size + B - 1) / B * B;
-	r = lseek(dfd, (off_t)off, hole ? SEEK_HOLE : SEEK_DATA);
+	if (off < size) {
+		r = lseek(fd, (off_t)(DATA_OFF + off),
+			  hole ? SEEK_HOLE : SEEK_DATA);
+	} else {
+		r = -1;	/* past the end, as lseek answers it */
+		errno = ENXIO;
+	}
 	if (r >= 0) {
 		*found = true;
-		*at = (uint64_t)r;
+		*at = (uint64_t)r - DATA_OFF;
 		if (hole && *at == size)
 			*at = end;
 	} else if (errno != ENXIO) {
@@ -553,50 +553,46 @@ int store_seek(struct store *st, struct chunk_id c, uint64_t off, bool hole,
 		*found = true;
 	}
 out:
-	chunk_close(dfd, cfd);
+	chunk_close(fd);
 	return rc;
 }
 
 int store_put(struct store *st, struct chunk_id c, const void *data,
 	      uint64_t size, const uint32_t *crcs, uint64_t version)
 {
-	char dpath[512], cpath[512], tdpath[512], tcpath[512];
+	char path[512], tpath[512];
 	uint64_t nblocks = (size + B - 1) / B;
-	struct crc_hdr h;
-	struct uring_io ios[5];
-	int dfd = -1, cfd = -1, rc = 0, k = 0;
+	struct chunk_hdr h;
+	struct uring_io ios[4];
+	int fd, rc = 0, k = 0;
 
 	if (size > CFS_CHUNK_SIZE)
 		return -EINVAL;
-	chunk_path(st, c, "", dpath, sizeof(dpath));
-	chunk_path(st, c, ".crc", cpath, sizeof(cpath));
-	chunk_path(st, c, ".tmp", tdpath, sizeof(tdpath));
-	chunk_path(st, c, ".crc.tmp", tcpath, sizeof(tcpath));
-	dfd = open(tdpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	cfd = open(tcpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (dfd < 0 || cfd < 0) {
+	chunk_path(st, c, "", path, sizeof(path));
+	chunk_path(st, c, ".tmp", tpath, sizeof(tpath));
+	fd = open(tpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)(DATA_OFF + size))) {
 		rc = -errno;
 		goto out;
 	}
 	make_header(&h, version);
-	if (size)
-		ios[k++] = (struct uring_io){ URING_WRITE, dfd, (void *)data,
-					      size, 0, 0 };
-	ios[k++] = (struct uring_io){ URING_WRITE, cfd, &h, sizeof(h), 0, 0 };
+	ios[k++] = (struct uring_io){ URING_WRITE, fd, &h, sizeof(h), 0, 0 };
 	if (nblocks)
-		ios[k++] = (struct uring_io){ URING_WRITE, cfd, (void *)crcs,
-					      nblocks * 4, CRC_HDR, 0 };
-	ios[k++] = (struct uring_io){ URING_FDATASYNC, dfd, NULL, 0, 0, 0 };
-	ios[k++] = (struct uring_io){ URING_FDATASYNC, cfd, NULL, 0, 0, 0 };
+		ios[k++] = (struct uring_io){ URING_WRITE, fd, (void *)crcs,
+					      nblocks * 4, (off_t)CRC_OFF, 0 };
+	if (size)
+		ios[k++] = (struct uring_io){ URING_WRITE, fd, (void *)data,
+					      size, (off_t)DATA_OFF, 0 };
+	ios[k++] = (struct uring_io){ URING_FDATASYNC, fd, NULL, 0, 0, 0 };
 	rc = osd_uring_run(ios, k);
-	if (!rc && (rename(tdpath, dpath) || rename(tcpath, cpath)))
+	if (!rc && rename(tpath, path))
 		rc = -errno;
 out:
-	chunk_close(dfd, cfd);
-	if (rc) {
-		unlink(tdpath);
-		unlink(tcpath);
-	}
+	chunk_close(fd);
+	if (rc)
+		unlink(tpath);
 	return rc;
 }
 

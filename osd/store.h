@@ -1,10 +1,17 @@
-/* The chunk store: one data file and one CRC file per chunk shard, under
- * DATA/chunks/XX/ (XX = low byte of the inode, to keep folders small).
+/* The chunk store: one file per chunk shard, under DATA/chunks/XX/
+ * (XX = low byte of the inode, to keep folders small), named
+ * <ino>.<index>, laid out as
  *
- *   <ino>.<index>       the chunk's bytes (sparse; holes read as zeros)
- *   <ino>.<index>.crc   32-byte header (magic, version) then one CRC32C
- *                       per 4 KiB block, each over the block zero-padded
- *                       past the end of the data; 0 marks a hole
+ *   [0, 32)                header: magic, the chunk's version
+ *   [32, 32 + 64 KiB)      one CRC32C per 4 KiB block of data, each over
+ *                          the block zero-padded past the end of the
+ *                          data; 0 marks a hole (and every block past
+ *                          the end)
+ *   [68 KiB, 68 KiB+size)  the chunk's bytes (sparse; holes read as zeros)
+ *
+ * so the chunk's size is the file's less 68 KiB, and one fdatasync makes
+ * a change durable: a new small chunk costs one inode, one sync and two
+ * blocks (header with CRCs, data).
  *
  * The version increases with every change; the primary assigns it and the
  * replicas apply changes only in order (see service.c). Every change is
@@ -18,6 +25,7 @@
 #include <stdint.h>
 
 #define STORE_LOCK_BUCKETS 1024
+#define STORE_DATA_OFF (68u << 10)	/* where a chunk's bytes start */
 
 struct chunk_id {
 	uint64_t ino, index;
@@ -52,12 +60,12 @@ int store_write(struct store *st, struct chunk_id c, uint64_t off,
 
 /* store_write in steps, so that the sync overlaps other work (the
  * primary forwarding to its replicas): begin writes data, CRCs and
- * version, not yet durable, and keeps the files open in *p; sync_start
- * starts their sync in the background; sync_finish waits for it (or runs
+ * version, not yet durable, and keeps the file open in *p; sync_start
+ * starts its sync in the background; sync_finish waits for it (or runs
  * it, if not started) and closes: 0 once durable. After a successful
  * begin, sync_finish must be called. */
 struct store_pending {
-	int dfd, cfd;
+	int fd;
 	bool started;
 };
 int store_write_begin(struct store *st, struct chunk_id c, uint64_t off,

@@ -48,14 +48,15 @@ check "file written while the OSD was down reads right after it returns" same_fi
 
 # corrupt one block of the chunk on its primary and its second target:
 # reads must still return the right bytes, from the third, and the
-# primary, read first, logs what it found
+# primary, read first, logs what it found (a chunk file's data starts
+# at 68 KiB: osd/store.h)
 ino=$(stat -c %i "$MNT/r/f12")
 chunk=$(printf '%016x.0' "$ino")
 targets=$("$CFS_BIN/cfs" locate "$MDS" "$ino" 0)
 echo "     f12's chunk: $targets"
 for node in $(tr ' ' '\n' <<<"${targets#*:}" | grep -o 'node[0-9]*' | head -n 2); do
 	printf 'CORRUPT' | dd of="$(ls "$T"/c/osd"${node#node}"/chunks/*/"$chunk")" \
-		bs=1 seek=8192 conv=notrunc status=none
+		bs=1 seek=$((68 * 1024 + 8192)) conv=notrunc status=none
 done
 echo 3 >/proc/sys/vm/drop_caches
 check "corrupt replica blocks never returned" same_file "$T/f12" "$MNT/r/f12"

@@ -130,6 +130,24 @@ START_TEST(test_truncate_then_extend_reads_zeros)
 }
 END_TEST
 
+START_TEST(test_shrink_to_block_then_write_beyond)
+{
+	char a[4 * 4096], b[4 * 4096];
+	uint64_t v;
+
+	memset(a, 'a', sizeof(a));
+	ck_assert_int_eq(put(0, a, 3 * 4096, 1), 0);
+	ck_assert_int_eq(store_truncate(&st, C, 4096, 2), 0);
+	/* blocks 1 and 2 are a hole now: the write past them must not
+	 * find their old CRCs */
+	ck_assert_int_eq(put(3 * 4096, a, 4096, 3), 0);
+	ck_assert_int_eq(get(0, sizeof(b), b, &v), 0);
+	memset(a + 4096, 0, 2 * 4096);
+	ck_assert_mem_eq(a, b, sizeof(b));
+	ck_assert_uint_eq(v, 3);
+}
+END_TEST
+
 START_TEST(test_punch_hole_zeroes_range_only)
 {
 	char a[20000], b[20000];
@@ -156,7 +174,7 @@ START_TEST(test_corruption_on_disk_is_detected)
 		 dir, (unsigned)(C.ino & 0xff), C.ino, C.index);
 	fd = open(path, O_WRONLY);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(pwrite(fd, "X", 1, 5000), 1);
+	ck_assert_int_eq(pwrite(fd, "X", 1, STORE_DATA_OFF + 5000), 1);
 	close(fd);
 	ck_assert_int_eq(get(4096, 100, b, &v), -EBADMSG);
 	ck_assert_int_eq(get(0, 100, b, &v), 0);	/* block 0 is intact */
@@ -255,6 +273,7 @@ int main(void)
 		      test_write_read_round_trip_unaligned,
 		      test_holes_read_as_zeros,
 		      test_truncate_then_extend_reads_zeros,
+		      test_shrink_to_block_then_write_beyond,
 		      test_punch_hole_zeroes_range_only,
 		      test_corruption_on_disk_is_detected,
 		      test_put_replaces_whole_chunk_and_remove,
