@@ -13,6 +13,13 @@ FAIL=0
 
 cleanup() {
 	"$CLUSTER" down --dir "$T/c" >/dev/null 2>&1 || true
+	if [ "$FAIL" -gt 0 ]; then	# the evidence, before it goes
+		for log in "$T"/c/logs/*.log; do
+			[ -s "$log" ] || continue
+			echo "---- last lines of $(basename "$log")"
+			tail -n 12 "$log"
+		done
+	fi
 	rm -rf "$T"
 }
 trap cleanup EXIT
