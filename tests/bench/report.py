@@ -108,7 +108,7 @@ def chart(out, rows, targets, missing):
             f.write(r["figure"] + " " + " ".join(
                 "%.4f" % v if v else "NaN" for v in vs) + "\n")
     png = os.path.join(out, "bench.png")
-    plot = """set terminal pngcairo size 1400,700 font ",10"
+    plot = """set terminal pngcairo noenhanced size 1400,700 font ",10"
 set output '%s'
 set title 'tests/bench/run: each file system relative to the local directory (higher is better; 1 = local)'
 set style data histograms
