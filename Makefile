@@ -38,7 +38,8 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BIN)/%,$(UNIT_SRC))
 
 PROGRAMS   := $(BIN)/cfs-mds $(BIN)/cfs-osd $(BIN)/cfs-fuse $(BIN)/cfs \
-              $(BIN)/posix_cases $(BIN)/model $(BIN)/benchfiles
+              $(BIN)/posix_cases $(BIN)/model $(BIN)/benchfiles \
+              $(BIN)/rpcfloor
 
 .SECONDARY:
 .PHONY: all test unit integration valgrind asan demo demo-down deps clean
@@ -87,6 +88,10 @@ $(BIN)/posix_cases $(BIN)/model: $(BIN)/%: $(OBJ)/tests/posix/%.o
 $(BIN)/benchfiles: $(OBJ)/tests/bench/benchfiles.o
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^
+# The RPC round-trip floor (raw TCP against nng), printed by tests/bench/run.
+$(BIN)/rpcfloor: $(OBJ)/tests/bench/rpcfloor.o
+	@mkdir -p $(BIN)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ -lnng -lpthread
 
 # Unit tests link the modules they test (all but the daemons' main.c).
 $(BIN)/test_%: $(OBJ)/tests/unit/test_%.o $(MDS_OBJ) $(OSD_OBJ) $(BUILD)/libcfs.a $(BUILD)/libcfscommon.a

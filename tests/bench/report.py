@@ -100,6 +100,9 @@ def chart(out, rows, targets, missing):
     """bars: each target relative to local (higher is better), log scale"""
     shown = [c for c in ("claudefs", "moosefs", "glusterfs")
              if c in targets and c not in missing]
+    if "local" not in targets or not shown:
+        print("bench: no chart: it needs local and another file system")
+        return
     data = os.path.join(out, "chart.dat")
     with open(data, "w") as f:
         f.write("figure " + " ".join(NAMES[c] for c in shown) + "\n")
