@@ -42,6 +42,7 @@ struct member {
 	Cfs__OsdState state;
 	bool in;
 	bool stale;	/* marked down since it was last up: it missed changes */
+	uint64_t down_epoch;	/* the epoch it was marked down at, if stale */
 	int64_t last_heartbeat_ms;
 };
 

@@ -3,6 +3,7 @@
  * once a second, so a subscriber that joins late catches up). Records
  * and the epoch are persisted, so epochs only grow across restarts. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ struct member_rec {
 	uint16_t stale;
 	char addr[64], node[64], domain[64];
 	uint64_t capacity;
+	uint64_t down_epoch;	/* absent in records written before it */
 };
 
 struct persist {
@@ -65,8 +67,10 @@ int mds_members_load(struct mds *mds)
 		struct member_rec r;
 		struct member *nm, *m;
 
-		if (v.mv_size == sizeof(r)) {
-			memcpy(&r, v.mv_data, sizeof(r));
+		if (v.mv_size == sizeof(r) ||
+		    v.mv_size == offsetof(struct member_rec, down_epoch)) {
+			memset(&r, 0, sizeof(r));
+			memcpy(&r, v.mv_data, v.mv_size);
 			nm = realloc(mds->members,
 				     (mds->nmembers + 1) * sizeof(*nm));
 			if (!nm) {
@@ -79,6 +83,7 @@ int mds_members_load(struct mds *mds)
 			m->id = r.id;
 			m->in = r.in;
 			m->stale = r.stale;
+			m->down_epoch = r.down_epoch;
 			memcpy(m->addr, r.addr, sizeof(m->addr));
 			memcpy(m->node, r.node, sizeof(m->node));
 			memcpy(m->domain, r.domain, sizeof(m->domain));
@@ -200,6 +205,7 @@ static void epoch_changed(struct mds *mds, const struct member *m)
 		memcpy(ps.rec.node, m->node, sizeof(ps.rec.node));
 		memcpy(ps.rec.domain, m->domain, sizeof(ps.rec.domain));
 		ps.rec.capacity = m->capacity;
+		ps.rec.down_epoch = m->down_epoch;
 	}
 	rc = mds_mutate(mds, do_persist, &ps);
 	if (rc)
@@ -278,6 +284,27 @@ static bool other_up(struct mds *mds, const struct member *m)
 	return false;
 }
 
+/* Whether m, stale, may come up although no peer was up to backfill it:
+ * only if no other member is more current. A member that is not stale
+ * and not down is current; of the stale ones, the later one was marked
+ * down, the more it holds (writes went on without the earlier ones).
+ * After a whole-cluster outage the last to go down comes up first and
+ * the others backfill from it. mlock held. */
+static bool most_current(struct mds *mds, const struct member *m)
+{
+	for (size_t i = 0; i < mds->nmembers; i++) {
+		const struct member *o = &mds->members[i];
+
+		if (o == m || !o->in)
+			continue;
+		if (!o->stale && o->state != CFS__OSD_STATE__OSD_DOWN)
+			return false;
+		if (o->stale && o->down_epoch > m->down_epoch)
+			return false;
+	}
+	return true;
+}
+
 int mds_osd_heartbeat(struct mds *mds, const Cfs__MdsOsdHeartbeat *hb)
 {
 	struct member *m;
@@ -300,8 +327,9 @@ int mds_osd_heartbeat(struct mds *mds, const Cfs__MdsOsdHeartbeat *hb)
 		want = CFS__OSD_STATE__OSD_RECOVERING;
 		rc = -ESTALE;
 	} else if (want == CFS__OSD_STATE__OSD_UP && m->stale &&
-		   !other_up(mds, m)) {
-		/* it recovered from nobody: wait for a peer that is current */
+		   !other_up(mds, m) && !most_current(mds, m)) {
+		/* it recovered from nobody up, and a peer holds newer
+		 * changes: wait until that one is up and backfill from it */
 		want = CFS__OSD_STATE__OSD_RECOVERING;
 		rc = -EAGAIN;
 	}
@@ -365,6 +393,10 @@ static void *monitor_main(void *p)
 			    now - m->last_heartbeat_ms >
 				    mds->cfg.down_after_ms) {
 				m->state = CFS__OSD_STATE__OSD_DOWN;
+				/* a member stale already (not up since its
+				 * last fall) keeps the epoch it fell at */
+				if (!m->stale)
+					m->down_epoch = mds->epoch + 1;
 				m->stale = true;
 				if (ndowned < 16)
 					downed[ndowned++] = *m;
