@@ -1381,14 +1381,19 @@ int cfs_ns_written(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
 	return inode_put(ns, txn, out);
 }
 
-int cfs_ns_accessed(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino)
+int cfs_ns_accessed(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
+		    int64_t atime_ns)
 {
 	struct cfs_inode in;
 	int rc = inode_get(ns, txn, ino, &in);
 
 	if (rc)
 		return rc;
-	in.atime_ns = cfs_real_ns();
+	if (atime_ns <= 0)
+		atime_ns = cfs_real_ns();
+	if (atime_ns <= in.atime_ns)
+		return 0;	/* a later read or utimensat was first */
+	in.atime_ns = atime_ns;
 	return inode_put(ns, txn, &in);
 }
 

@@ -158,9 +158,10 @@ int cfs_ns_setxattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 int cfs_ns_removexattr(struct cfs_ns *ns, MDB_txn *txn,
 		       const struct cfs_cred *cr, uint64_t ino,
 		       const char *name);
-/* Read through an open file: atime becomes now (the open was the
- * permission check). */
-int cfs_ns_accessed(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino);
+/* Read through an open file at atime_ns (0: now): atime moves to it
+ * unless it is newer already (the open was the permission check). */
+int cfs_ns_accessed(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
+		    int64_t atime_ns);
 /* The last open of an orphan closed: free it. */
 int cfs_ns_release_orphan(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino);
 /* At start: free every orphan left by a previous run. */

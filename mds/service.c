@@ -496,9 +496,9 @@ static int do_written(struct mds *mds, MDB_txn *txn, void *p)
 static int do_accessed(struct mds *mds, MDB_txn *txn, void *p)
 {
 	struct op *o = p;
+	const Cfs__MdsIno *r = (const void *)o->req;
 
-	return cfs_ns_accessed(&mds->ns, txn,
-			       ((const Cfs__MdsIno *)o->req)->ino);
+	return cfs_ns_accessed(&mds->ns, txn, r->ino, r->atime_ns);
 }
 
 static int do_setxattr(struct mds *mds, MDB_txn *txn, void *p)

@@ -231,6 +231,39 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 				  strlen(newname), &a), &a);
 }
 
+/* The kernel asks for security.capability before every write, to drop
+ * it: that a file has none is cached like its attributes, for
+ * attr_timeout, and forgotten when this mount sets or removes it. */
+static bool is_caps(const char *name)
+{
+	return !strcmp(name, "security.capability");
+}
+
+static bool nocaps_known(struct cfs_fuse *f, uint64_t ino)
+{
+	struct nocaps *c = &f->nocaps[cfs_hash64(ino) % 4096];
+	bool known;
+
+	pthread_mutex_lock(&f->nocaps_lock);
+	known = c->ino == ino && cfs_mono_ms() < c->until_ms;
+	pthread_mutex_unlock(&f->nocaps_lock);
+	return known;
+}
+
+static void nocaps_set(struct cfs_fuse *f, uint64_t ino, bool none)
+{
+	struct nocaps *c = &f->nocaps[cfs_hash64(ino) % 4096];
+
+	pthread_mutex_lock(&f->nocaps_lock);
+	if (none)
+		*c = (struct nocaps){ ino, cfs_mono_ms() +
+						   (int64_t)(f->attr_timeout *
+							     1000) };
+	else if (c->ino == ino)
+		c->until_ms = 0;
+	pthread_mutex_unlock(&f->nocaps_lock);
+}
+
 /* O_TRUNC arrives with the open (atomic_o_trunc): cut to zero here. */
 static int open_trunc(fuse_req_t req, const struct cfs_cred *cr,
 		      fuse_ino_t ino, int flags)
@@ -288,6 +321,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	cfs_opened(F(req)->cl, &a);
+	nocaps_set(F(req), a.ino, true);	/* a new file has none */
 	fi->fh = a.ino;
 	entry_param(F(req), &a, &e);
 	fuse_reply_create(req, &e, fi);
@@ -619,39 +653,6 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_statfs(req, &sv);
-}
-
-/* The kernel asks for security.capability before every write, to drop
- * it: that a file has none is cached like its attributes, for
- * attr_timeout, and forgotten when this mount sets or removes it. */
-static bool is_caps(const char *name)
-{
-	return !strcmp(name, "security.capability");
-}
-
-static bool nocaps_known(struct cfs_fuse *f, uint64_t ino)
-{
-	struct nocaps *c = &f->nocaps[cfs_hash64(ino) % 4096];
-	bool known;
-
-	pthread_mutex_lock(&f->nocaps_lock);
-	known = c->ino == ino && cfs_mono_ms() < c->until_ms;
-	pthread_mutex_unlock(&f->nocaps_lock);
-	return known;
-}
-
-static void nocaps_set(struct cfs_fuse *f, uint64_t ino, bool none)
-{
-	struct nocaps *c = &f->nocaps[cfs_hash64(ino) % 4096];
-
-	pthread_mutex_lock(&f->nocaps_lock);
-	if (none)
-		*c = (struct nocaps){ ino, cfs_mono_ms() +
-						   (int64_t)(f->attr_timeout *
-							     1000) };
-	else if (c->ino == ino)
-		c->until_ms = 0;
-	pthread_mutex_unlock(&f->nocaps_lock);
 }
 
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,

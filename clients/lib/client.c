@@ -13,7 +13,8 @@
 #include "mds.pb-c.h"
 
 /* Once a second: tells the MDS this client is alive, so that its opens
- * and locks outlive short outages but not the client itself. */
+ * and locks outlive short outages but not the client itself, and sends
+ * the atimes of reads. */
 static void *keepalive_main(void *p)
 {
 	struct cfs_client *cl = p;
@@ -28,6 +29,7 @@ static void *keepalive_main(void *p)
 
 		cfs_rpc_call(cl->rpc, cl->mds, &c);
 		cfs_rpc_call_done(&c);
+		client_send_atimes(cl, 0);
 		for (int i = 0; i < 10 && !cl->stop; i++) {
 			client_wb_idle(cl);
 			usleep(100 * 1000);
@@ -109,6 +111,8 @@ void cfs_client_free(struct cfs_client *cl)
 		pthread_join(cl->keepalive, NULL);
 	if (cl->wb_started)
 		client_wb_stop(cl);
+	if (cl->rpc)
+		client_send_atimes(cl, 0);
 	free(cl->stamps);
 	cfs_map_holder_destroy(&cl->maps);
 	cfs_rpc_client_free(cl->rpc);
@@ -218,6 +222,8 @@ static void merge_local(struct cfs_client *cl, struct cfs_attr *a)
 			a->blocks = (a->size + 511) / 512;
 		}
 		o->size = a->size;
+		if (o->atime_ns > a->atime_ns)
+			a->atime_ns = o->atime_ns;
 	}
 	pthread_mutex_unlock(&cl->ilock);
 }
@@ -346,6 +352,14 @@ int cfs_setattr(struct cfs_client *cl, const struct cfs_cred *cr,
 			rc = client_truncate_data(cl, ino, in->size, cur.size);
 		if (rc)
 			return rc;
+	}
+	if (valid & (CFS_ATTR_ATIME | CFS_ATTR_ATIME_NOW)) {
+		/* an atime set now supersedes a read's not yet sent */
+		pthread_mutex_lock(&cl->ilock);
+		o = client_inode(cl, ino, false);
+		if (o)
+			o->atime_ns = 0;
+		pthread_mutex_unlock(&cl->ilock);
 	}
 	rc = entry_call(cl, CFS__MDS_METHOD__MDS_SETATTR, &r.base, out);
 	if (rc == 0 && (valid & CFS_ATTR_SIZE)) {
@@ -702,26 +716,81 @@ int cfs_open(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 	return rc;
 }
 
+/* relatime's update is kept here and sent by the keepalive thread or
+ * the last release, whichever comes first: a read does not wait for a
+ * metadata commit. This client merges it into the attributes it
+ * returns meanwhile (merge_local); others see it within a second. */
 bool cfs_accessed(struct cfs_client *cl, const struct cfs_cred *cr,
 		  uint64_t ino)
 {
-	Cfs__MdsIno r = CFS__MDS_INO__INIT;
 	struct open_inode *o;
 	bool due;
-	Cfs__Cred c;
 
 	pthread_mutex_lock(&cl->ilock);
 	o = client_inode(cl, ino, false);
 	due = o && o->atime_due;
-	if (due)
+	if (due) {
 		o->atime_due = false;
+		o->atime_ns = cfs_real_ns();
+		o->atime_cred = *cr;
+	}
 	pthread_mutex_unlock(&cl->ilock);
-	if (!due)
-		return false;
-	cred_to(cr, &c);
+	return due;
+}
+
+struct atime_update {
+	uint64_t ino;
+	int64_t atime_ns;
+	struct cfs_cred cred;
+};
+
+static int send_atime(struct cfs_client *cl, const struct atime_update *u)
+{
+	Cfs__MdsIno r = CFS__MDS_INO__INIT;
+	struct open_inode *o;
+	Cfs__Cred c;
+	int rc;
+
+	cred_to(&u->cred, &c);
 	r.cred = &c;
-	r.ino = ino;
-	return plain_call(cl, CFS__MDS_METHOD__MDS_ACCESSED, &r.base) == 0;
+	r.ino = u->ino;
+	r.atime_ns = u->atime_ns;
+	rc = plain_call(cl, CFS__MDS_METHOD__MDS_ACCESSED, &r.base);
+	pthread_mutex_lock(&cl->ilock);
+	o = client_inode(cl, u->ino, false);
+	/* a file gone meanwhile (ENOENT) has nothing left to update */
+	if (o && o->atime_ns == u->atime_ns && (rc == 0 || rc == -ENOENT))
+		o->atime_ns = 0;
+	pthread_mutex_unlock(&cl->ilock);
+	return rc;
+}
+
+void client_send_atimes(struct cfs_client *cl, uint64_t ino)
+{
+	struct atime_update *u = NULL, *nu;
+	size_t n = 0, cap = 0;
+
+	pthread_mutex_lock(&cl->ilock);
+	for (int b = 0; b < INODE_BUCKETS; b++) {
+		for (struct open_inode *o = cl->inodes[b]; o; o = o->next) {
+			if (!o->atime_ns || (ino && o->ino != ino))
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				nu = realloc(u, cap * sizeof(*u));
+				if (!nu)
+					goto out;
+				u = nu;
+			}
+			u[n++] = (struct atime_update){ o->ino, o->atime_ns,
+							o->atime_cred };
+		}
+	}
+out:
+	pthread_mutex_unlock(&cl->ilock);
+	for (size_t i = 0; i < n; i++)
+		send_atime(cl, &u[i]);
+	free(u);
 }
 
 int cfs_getlk(struct cfs_client *cl, uint64_t ino, uint64_t owner, bool flock,
@@ -836,28 +905,34 @@ bool cfs_cache_valid(struct cfs_client *cl, const struct cfs_attr *a)
 	return valid;
 }
 
+/* The data goes to the flushers and the size and mtime to the MDS at the
+ * same time: a close waits for one round trip less. Both are done (and
+ * durable) before this returns; a data failure wins, and the file stays
+ * dirty so that a later flush sends its size again. */
 int cfs_flush(struct cfs_client *cl, uint64_t ino)
 {
 	Cfs__MdsWritten r = CFS__MDS_WRITTEN__INIT;
 	struct open_inode *o;
 	struct cfs_attr a;
-	int rc = client_wb_drain(cl, ino);
+	bool dirty;
+	int rc, meta_rc = 0;
 
-	if (rc)
-		return rc;
 	pthread_mutex_lock(&cl->ilock);
 	o = client_inode(cl, ino, false);
-	if (!o || !o->dirty) {
-		pthread_mutex_unlock(&cl->ilock);
-		return 0;
+	dirty = o && o->dirty;
+	if (dirty) {
+		r.ino = ino;
+		r.size = o->size;
+		r.mtime_ns = o->mtime_ns;
 	}
-	r.ino = ino;
-	r.size = o->size;
-	r.mtime_ns = o->mtime_ns;
+	client_wb_send_locked(cl, ino);
 	pthread_mutex_unlock(&cl->ilock);
-	rc = entry_call(cl, CFS__MDS_METHOD__MDS_WRITTEN, &r.base, &a);
-	if (rc)
-		return rc;
+	if (dirty)
+		meta_rc = entry_call(cl, CFS__MDS_METHOD__MDS_WRITTEN, &r.base,
+				     &a);
+	rc = client_wb_drain(cl, ino);
+	if (rc || !dirty || meta_rc)
+		return rc ? rc : meta_rc;
 	pthread_mutex_lock(&cl->ilock);
 	o = client_inode(cl, ino, false);
 	if (o && o->size == r.size && o->mtime_ns == r.mtime_ns) {
@@ -877,8 +952,14 @@ int cfs_release(struct cfs_client *cl, uint64_t ino)
 
 	pthread_mutex_lock(&cl->ilock);
 	o = client_inode(cl, ino, false);
+	if (o && o->opens == 1 && o->atime_ns) {
+		pthread_mutex_unlock(&cl->ilock);
+		client_send_atimes(cl, ino);
+		pthread_mutex_lock(&cl->ilock);
+		o = client_inode(cl, ino, false);
+	}
 	if (o && o->opens > 0 && --o->opens == 0 && !o->dirty &&
-	    !client_wb_pending(o))
+	    !o->atime_ns && !client_wb_pending(o))
 		drop_inode(cl, ino);
 	pthread_mutex_unlock(&cl->ilock);
 	r.ino = ino;

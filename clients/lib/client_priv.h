@@ -33,6 +33,8 @@ struct open_inode {
 	int64_t mtime_ns;	/* of our last write */
 	bool dirty;		/* size/mtime not yet sent to the MDS */
 	bool atime_due;		/* relatime: the next read updates atime */
+	int64_t atime_ns;	/* a read's atime not yet at the MDS (0: none) */
+	struct cfs_cred atime_cred;	/* of that reader */
 	bool locked;		/* we took locks on it: drop them on close */
 	uint32_t opens;
 	/* write-behind (writeback.c): the extent being filled, the ranges
@@ -85,6 +87,7 @@ int client_write_data(struct cfs_client *cl, uint64_t ino, uint64_t off,
 int client_wb_start(struct cfs_client *cl, size_t limit);
 void client_wb_stop(struct cfs_client *cl);
 void client_wb_idle(struct cfs_client *cl);
+void client_wb_send_locked(struct cfs_client *cl, uint64_t ino);
 int client_wb_drain(struct cfs_client *cl, uint64_t ino);
 bool client_wb_pending(struct open_inode *o);
 /* Reads see our writes not yet on the OSDs: client_wb_mark before
@@ -94,6 +97,8 @@ bool client_wb_pending(struct open_inode *o);
 uint64_t client_wb_mark(struct cfs_client *cl, uint64_t ino);
 bool client_wb_overlay(struct cfs_client *cl, uint64_t ino, uint64_t mark,
 		       uint64_t off, uint8_t *buf, size_t len);
+/* Send reads' atimes not yet at the MDS, of every file (ino 0) or one. */
+void client_send_atimes(struct cfs_client *cl, uint64_t ino);
 /* The inode's entry, made if absent; ilock held. */
 struct open_inode *client_inode(struct cfs_client *cl, uint64_t ino,
 				bool create);

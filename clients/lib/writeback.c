@@ -197,6 +197,11 @@ void client_wb_stop(struct cfs_client *cl)
 	pthread_cond_destroy(&cl->wb_work);
 }
 
+void client_wb_send_locked(struct cfs_client *cl, uint64_t ino)
+{
+	submit_locked(cl, ino);
+}
+
 void client_wb_idle(struct cfs_client *cl)
 {
 	pthread_mutex_lock(&cl->ilock);

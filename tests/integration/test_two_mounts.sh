@@ -68,6 +68,18 @@ stat "$B/f" >/dev/null
 chmod 600 "$A/f"
 sleep 1.2
 check "B sees A's chmod within the attribute timeout" [ "$(stat -c %a "$B/f")" = 600 ]
+# a read's atime (relatime) is sent in the background: B sees it within
+# the keepalive period plus the attribute timeout, while A keeps the file
+# open
+touch -a -d 2001-01-01 "$A/f"
+stat "$B/f" >/dev/null
+exec 7<"$A/f"
+head -c 1 <&7 >/dev/null
+check "A sees its own read's atime at once" [ "$(stat -c %X "$A/f")" -gt 1000000000 ]
+sleep 2.2
+check "B sees A's read's atime while A holds the file open" \
+	[ "$(stat -c %X "$B/f")" = "$(stat -c %X "$A/f")" ]
+exec 7<&-
 mv "$A/f" "$A/g"
 sleep 1.2
 check "B sees A's rename within the entry timeout" [ -e "$B/g" ] && [ ! -e "$B/f" ]
