@@ -42,6 +42,7 @@ struct open_inode {
 	uint8_t *wb_buf;
 	uint64_t wb_off;
 	size_t wb_len, wb_cap;
+	uint64_t wb_hole;	/* the file's size when the extent began */
 	int64_t wb_touched_ms;
 	struct wb_range wb_flight[WB_FLIGHTS];
 	int wb_nflight;

@@ -4,7 +4,9 @@
  *
  * Rules, all under cl->ilock:
  * - An open file has at most one extent being filled, contiguous and at
- *   most WB_EXTENT bytes; a write that does not extend it sends it off.
+ *   most WB_EXTENT bytes; a write that cannot join it (joins()) sends it
+ *   off. Bytes of it that no write filled lie past the file's old end,
+ *   so they are zeros either way.
  * - Extents of one file in flight never overlap, so the OSDs see
  *   overlapping writes in the order they were made.
  * - Buffered plus in-flight bytes stay under wb_limit; a writer over it
@@ -25,6 +27,7 @@
 
 #define WB_EXTENT ((size_t)8 << 20)
 #define WB_IDLE_MS 1000
+#define WB_GAP ((size_t)128 << 10)	/* a hole an extent may bridge */
 
 struct wb_job {
 	uint64_t ino, off;
@@ -241,35 +244,40 @@ bool client_wb_pending(struct open_inode *o)
 	return o->wb_buf || o->wb_nflight || o->wb_error;
 }
 
-/* Room for len more bytes in the file's extent at off, or -errno. */
-static int make_room(struct cfs_client *cl, uint64_t ino, uint64_t off,
-		     size_t len)
+/* Whether a write of [off, off+len) can go into the file's extent: it
+ * overlaps or touches it, or the gap between them is small and holds no
+ * data (it lies past the size the file had when the extent began, so it
+ * reads as zeros either way). Compilers and linkers write an object
+ * file in pieces, seeking back and forth: one extent takes them all. */
+static bool joins(const struct open_inode *o, uint64_t off, size_t len)
 {
-	struct open_inode *o = client_inode(cl, ino, true);
+	uint64_t end = o->wb_off + o->wb_len, wend = off + len;
+	uint64_t lo = off < o->wb_off ? off : o->wb_off;
+	uint64_t hi = wend > end ? wend : end;
 
-	if (!o)
-		return -ENOMEM;
-	if (o->wb_buf && (off != o->wb_off + o->wb_len ||
-			  o->wb_len + len > WB_EXTENT))
-		submit_locked(cl, ino);
-	while (cl->wb_bytes + len > cl->wb_limit) {
-		submit_all_locked(cl, 0);
-		if (cl->wb_bytes + len <= cl->wb_limit)
-			break;
-		pthread_cond_wait(&cl->wb_done, &cl->ilock);
-	}
-	o = client_inode(cl, ino, true);
-	if (!o)
-		return -ENOMEM;
-	if (!o->wb_buf) {
-		o->wb_off = off;
-		o->wb_len = 0;
-	}
-	if (o->wb_len + len > o->wb_cap) {
+	if (!o->wb_buf || hi - lo > WB_EXTENT)
+		return false;
+	if (off <= end && wend >= o->wb_off)
+		return true;
+	if (off > end)
+		return end >= o->wb_hole && off - end <= WB_GAP;
+	return wend >= o->wb_hole && o->wb_off - wend <= WB_GAP;
+}
+
+/* Grow the extent to cover [off, off+len), zero-filling what is new. */
+static int span_extent(struct cfs_client *cl, struct open_inode *o,
+		       uint64_t off, size_t len)
+{
+	uint64_t end = o->wb_off + o->wb_len, wend = off + len;
+	uint64_t lo = off < o->wb_off ? off : o->wb_off;
+	uint64_t hi = wend > end ? wend : end;
+	size_t front = (size_t)(o->wb_off - lo), span = (size_t)(hi - lo);
+
+	if (span > o->wb_cap) {
 		size_t cap = o->wb_cap ? o->wb_cap : 64 << 10;
 		uint8_t *nb;
 
-		while (cap < o->wb_len + len)
+		while (cap < span)
 			cap *= 2;
 		if (cap > WB_EXTENT)
 			cap = WB_EXTENT;
@@ -279,7 +287,45 @@ static int make_room(struct cfs_client *cl, uint64_t ino, uint64_t off,
 		o->wb_buf = nb;
 		o->wb_cap = cap;
 	}
+	if (front) {
+		memmove(o->wb_buf + front, o->wb_buf, o->wb_len);
+		memset(o->wb_buf, 0, front);
+	}
+	memset(o->wb_buf + front + o->wb_len, 0, span - front - o->wb_len);
+	cl->wb_bytes += span - o->wb_len;
+	o->wb_off = lo;
+	o->wb_len = span;
 	return 0;
+}
+
+/* Make the file's extent cover [off, off+len), sending it off first if
+ * the write cannot join it, and waiting while memory is over the bound;
+ * or -errno. */
+static int make_room(struct cfs_client *cl, uint64_t ino, uint64_t off,
+		     size_t len)
+{
+	struct open_inode *o;
+
+	for (;;) {
+		o = client_inode(cl, ino, true);
+		if (!o)
+			return -ENOMEM;
+		if (o->wb_buf && !joins(o, off, len)) {
+			submit_locked(cl, ino);
+			continue;
+		}
+		if (cl->wb_bytes + len + WB_GAP <= cl->wb_limit)
+			break;
+		submit_all_locked(cl, 0);
+		if (cl->wb_bytes + len + WB_GAP > cl->wb_limit)
+			pthread_cond_wait(&cl->wb_done, &cl->ilock);
+	}
+	if (!o->wb_buf) {
+		o->wb_off = off;
+		o->wb_len = 0;
+		o->wb_hole = o->size;
+	}
+	return span_extent(cl, o, off, len);
 }
 
 ssize_t cfs_write(struct cfs_client *cl, uint64_t ino, uint64_t off,
@@ -310,10 +356,8 @@ ssize_t cfs_write(struct cfs_client *cl, uint64_t ino, uint64_t off,
 			return rc;
 		}
 		o = client_inode(cl, ino, true);
-		memcpy(o->wb_buf + o->wb_len, buf, len);
-		o->wb_len += len;
+		memcpy(o->wb_buf + (off - o->wb_off), buf, len);
 		o->wb_touched_ms = cfs_mono_ms();
-		cl->wb_bytes += len;
 		if (o->wb_len == WB_EXTENT)
 			submit_locked(cl, ino);
 		o = client_inode(cl, ino, true);

@@ -52,5 +52,26 @@ mkdir -p d1/d2
 check "directory link counts" [ "$(stat -c %h d1)" = 3 ]
 check "rmdir of a non-empty directory fails" bash -c "! rmdir d1 2>/dev/null"
 check "statfs reports sizes" [ "$(stat -f -c %b .)" -gt 0 ]
+# writes in pieces, seeking back and forth (as assemblers and linkers
+# write objects), into a new file and into an old one whose bytes between
+# the pieces must stay: the same bytes as on a local disk
+scatter() {	# scatter FILE: the same writes on any file system
+	python3 - "$1" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+for off, n in [(464, 12), (64, 130), (224, 96), (480, 72), (320, 144),
+               (0, 64), (648, 768), (200000, 10), (150000, 7), (5000, 3)]:
+    os.pwrite(fd, bytes((off + i) % 251 for i in range(n)), off)
+os.close(fd)
+PY
+}
+scatter "$T/new.local"
+scatter new.cfs
+check "scattered writes into a new file read back as on a local disk" cmp "$T/new.local" new.cfs
+head -c 300000 /dev/urandom >"$T/old.local"
+cp "$T/old.local" old.cfs
+scatter "$T/old.local"
+scatter old.cfs
+check "scattered writes into an old file keep the bytes between them" cmp "$T/old.local" old.cfs
 cd /
 finish
