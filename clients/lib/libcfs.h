@@ -6,12 +6,13 @@
  * All calls return 0 (or a byte count) or a negative errno, and are safe
  * to call from many threads at once.
  *
- * Sizes: data is written through to the OSDs (durable on every live
- * replica before the call returns) but the file size and mtime that
- * writes produce are kept here per inode and sent to the MDS on
- * cfs_flush(), on the last cfs_release() and before any size change;
- * cfs_getattr() merges them in, so this client always sees its own
- * writes. Other clients see them after close (close-to-open). */
+ * Writes: data is written behind (writeback.c, bounded by writeback_mb)
+ * and is durable on every live replica once cfs_flush() or an fsync
+ * returns; the file size and mtime that writes produce, and reads'
+ * atimes, are kept here per inode and sent to the MDS on cfs_flush(), on
+ * the last cfs_release() and before any size change (atimes also once a
+ * second); cfs_getattr() merges them in, so this client always sees its
+ * own changes. Other clients see them after close (close-to-open). */
 #ifndef CFS_LIBCFS_H
 #define CFS_LIBCFS_H
 
@@ -131,9 +132,12 @@ int cfs_open(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 /* For a file made by cfs_mknod(open=true). */
 void cfs_opened(struct cfs_client *cl, const struct cfs_attr *a);
 int cfs_release(struct cfs_client *cl, uint64_t ino);
-/* After a read through an open file: update atime at the MDS if relatime
- * says it is due. Returns true when atime changed (the caller's cached
- * attributes are stale). */
+/* After a read through an open file: move atime if relatime says it is
+ * due. The new atime is this client's at once (merged into what
+ * cfs_getattr returns) and reaches the MDS within a second or at the
+ * last release, whichever is first; the read does not wait for it.
+ * Returns true when atime changed (the caller's cached attributes are
+ * stale). */
 bool cfs_accessed(struct cfs_client *cl, const struct cfs_cred *cr,
 		  uint64_t ino);
 /* Send this client's pending size and mtime of ino to the MDS. */
