@@ -43,6 +43,7 @@ struct member {
 	bool in;
 	bool stale;	/* marked down since it was last up: it missed changes */
 	uint64_t down_epoch;	/* the epoch it was marked down at, if stale */
+	uint64_t up_epoch;	/* the epoch it was last marked up at */
 	int64_t last_heartbeat_ms;
 };
 

@@ -274,13 +274,19 @@ int mds_osd_register(struct mds *mds, const Cfs__MdsOsdRegister *req,
 	return 0;
 }
 
-/* Whether a member other than m is up; mlock held. */
-static bool other_up(struct mds *mds, const struct member *m)
+/* Whether m's recovery pass, run with the map of epoch `recovered`,
+ * backfilled it from a current member: one up, not stale, and up since
+ * that epoch or before (so that pass asked it). mlock held. */
+static bool backfilled_by_current(struct mds *mds, const struct member *m,
+				  uint64_t recovered)
 {
-	for (size_t i = 0; i < mds->nmembers; i++)
-		if (&mds->members[i] != m &&
-		    mds->members[i].state == CFS__OSD_STATE__OSD_UP)
+	for (size_t i = 0; i < mds->nmembers; i++) {
+		const struct member *o = &mds->members[i];
+
+		if (o != m && o->state == CFS__OSD_STATE__OSD_UP &&
+		    !o->stale && o->up_epoch <= recovered)
 			return true;
+	}
 	return false;
 }
 
@@ -327,9 +333,11 @@ int mds_osd_heartbeat(struct mds *mds, const Cfs__MdsOsdHeartbeat *hb)
 		want = CFS__OSD_STATE__OSD_RECOVERING;
 		rc = -ESTALE;
 	} else if (want == CFS__OSD_STATE__OSD_UP && m->stale &&
-		   !other_up(mds, m) && !most_current(mds, m)) {
-		/* it recovered from nobody up, and a peer holds newer
-		 * changes: wait until that one is up and backfill from it */
+		   !backfilled_by_current(mds, m, hb->recovered_epoch) &&
+		   !most_current(mds, m)) {
+		/* it recovered from nobody current, and a peer holds newer
+		 * changes: wait until that one is up and backfill from it
+		 * (a pass that ran before it came up does not count) */
 		want = CFS__OSD_STATE__OSD_RECOVERING;
 		rc = -EAGAIN;
 	}
@@ -340,8 +348,10 @@ int mds_osd_heartbeat(struct mds *mds, const Cfs__MdsOsdHeartbeat *hb)
 		m->state = want;
 		if (stale_changed)
 			m->stale = false;
-		copy = *m;
 		mds->epoch++;
+		if (want == CFS__OSD_STATE__OSD_UP)
+			m->up_epoch = mds->epoch;
+		copy = *m;
 		cfs_log_info(want == CFS__OSD_STATE__OSD_UP ? "osd up" :
 							      "osd recovering",
 			     "osd=%u epoch=%lu", m->id,

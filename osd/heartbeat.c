@@ -110,6 +110,7 @@ static void *heartbeat_main(void *p)
 		hb.id = osd->id;
 		hb.map_epoch = cfs_map_epoch(&osd->maps);
 		hb.ready = osd->ready;
+		hb.recovered_epoch = osd->recovered_epoch;
 		store_space(&osd->store, &hb.capacity, &hb.used);
 		rc = cfs_rpc_call(osd->peers, osd->cfg.mds, &c);
 		cfs_rpc_call_done(&c);

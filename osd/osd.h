@@ -48,6 +48,7 @@ struct osd {
 	pthread_cond_t rcond;
 	bool need_recovery;
 	volatile bool ready;
+	volatile uint64_t recovered_epoch;	/* map epoch of the last pass */
 	volatile int64_t heartbeat_ok_ms;
 };
 

@@ -101,6 +101,8 @@ static int recover_once(struct osd *osd)
 		}
 	}
 	if (rc == 0)
+		osd->recovered_epoch = map->pb->epoch;
+	if (rc == 0)
 		cfs_log_info("recovered", "osd=%u chunks_held=%zu peers=%d "
 			     "epoch=%lu", osd->id, inv.n, n,
 			     (unsigned long)map->pb->epoch);

@@ -759,8 +759,12 @@ static int send_atime(struct cfs_client *cl, const struct atime_update *u)
 	pthread_mutex_lock(&cl->ilock);
 	o = client_inode(cl, u->ino, false);
 	/* a file gone meanwhile (ENOENT) has nothing left to update */
-	if (o && o->atime_ns == u->atime_ns && (rc == 0 || rc == -ENOENT))
+	if (o && o->atime_ns == u->atime_ns && (rc == 0 || rc == -ENOENT)) {
 		o->atime_ns = 0;
+		/* sent late (the last release could not): nothing holds it */
+		if (!o->opens && !o->dirty && !client_wb_pending(o))
+			drop_inode(cl, u->ino);
+	}
 	pthread_mutex_unlock(&cl->ilock);
 	return rc;
 }
