@@ -34,6 +34,30 @@ uint32_t cfs_crc32c_zero_block(void)
 	return cfs_crc32c(zeros, sizeof(zeros));
 }
 
+size_t cfs_crc_npieces(uint64_t off, uint64_t len)
+{
+	if (len == 0)
+		return 0;
+	return (size_t)((off + len - 1) / CFS_BLOCK_SIZE - off / CFS_BLOCK_SIZE +
+			1);
+}
+
+size_t cfs_crc_pieces(uint64_t off, const void *data, uint64_t len,
+		      uint32_t *out)
+{
+	uint64_t pos = off, end = off + len;
+	size_t n = 0;
+
+	while (pos < end) {
+		uint64_t next = (pos / CFS_BLOCK_SIZE + 1) * CFS_BLOCK_SIZE;
+		size_t plen = (size_t)((next < end ? next : end) - pos);
+
+		out[n++] = cfs_crc32c((const char *)data + (pos - off), plen);
+		pos += plen;
+	}
+	return n;
+}
+
 static int block_is_zero(const void *block)
 {
 	const uint64_t *w = block;

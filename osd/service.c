@@ -269,47 +269,98 @@ out:
 
 /* ---- write ---- */
 
+/* A write's extents: the message's list, or its one offset and the
+ * whole bulk. */
+struct write_extents {
+	struct store_extent one, *ex;
+	size_t n;
+};
+
 static int apply_write(struct osd *osd, struct change *ch)
 {
 	const Cfs__OsdWrite *r = (const void *)ch->msg;
+	const struct write_extents *w = ch->arg;
 
-	return store_write(&osd->store, ch->chunk, r->offset, ch->bulk,
-			   ch->bulk_len, r->crcs, ch->version);
+	return store_write(&osd->store, ch->chunk, w->ex, w->n, ch->bulk,
+			   r->crcs, ch->version);
 }
 
 static int begin_write(struct osd *osd, struct change *ch,
 		       struct store_pending *p)
 {
 	const Cfs__OsdWrite *r = (const void *)ch->msg;
+	const struct write_extents *w = ch->arg;
 
-	return store_write_begin(&osd->store, ch->chunk, r->offset, ch->bulk,
-				 ch->bulk_len, r->crcs, ch->version, p);
+	return store_write_begin(&osd->store, ch->chunk, w->ex, w->n,
+				 ch->bulk, r->crcs, ch->version, p);
 }
 
-/* Check the CRC of every piece of the bulk, cut at block boundaries. */
-static int verify_pieces(uint64_t off, const uint8_t *data, size_t len,
-			 const uint32_t *crcs, size_t ncrcs)
+/* The extents of r over a bulk of bulk_len bytes, checked: each inside
+ * the chunk and not empty, together the whole bulk, with one CRC per
+ * piece. *w->ex is malloc'd for a list (free it). */
+static int write_extents(const Cfs__OsdWrite *r, size_t bulk_len,
+			 struct write_extents *w)
 {
-	uint64_t end = off + len, pos = off;
-	size_t i = 0;
+	uint64_t total = 0;
+	size_t pieces = 0;
 
-	while (pos < end) {
-		uint64_t next = (pos / CFS_BLOCK_SIZE + 1) * CFS_BLOCK_SIZE;
-		size_t n = (size_t)((next < end ? next : end) - pos);
-
-		if (i >= ncrcs)
+	w->ex = &w->one;
+	w->n = 1;
+	w->one = (struct store_extent){ r->offset, bulk_len };
+	if (r->n_extent_offsets || r->n_extent_lengths) {
+		if (r->n_extent_offsets != r->n_extent_lengths)
 			return -EINVAL;
-		if (cfs_crc32c(data + (pos - off), n) != crcs[i])
-			return -EBADMSG;
-		pos += n;
-		i++;
+		w->ex = malloc(r->n_extent_offsets * sizeof(*w->ex));
+		if (!w->ex)
+			return -ENOMEM;
+		w->n = r->n_extent_offsets;
+		for (size_t i = 0; i < w->n; i++)
+			w->ex[i] = (struct store_extent){
+				r->extent_offsets[i], r->extent_lengths[i]
+			};
 	}
-	return i == ncrcs ? 0 : -EINVAL;
+	for (size_t i = 0; i < w->n; i++) {
+		const struct store_extent *e = &w->ex[i];
+
+		if (e->len == 0 || e->len > CFS_CHUNK_SIZE ||
+		    e->off >= CFS_CHUNK_SIZE || e->off + e->len > CFS_CHUNK_SIZE)
+			return -EINVAL;
+		total += e->len;
+		pieces += cfs_crc_npieces(e->off, e->len);
+	}
+	return total == bulk_len && pieces == r->n_crcs ? 0 : -EINVAL;
+}
+
+/* Check the CRC of every piece of every extent. */
+static int verify_pieces(const struct write_extents *w, const uint8_t *data,
+			 const uint32_t *crcs)
+{
+	uint32_t got[64];
+
+	for (size_t i = 0; i < w->n; i++) {
+		uint64_t off = w->ex[i].off, end = off + w->ex[i].len;
+
+		/* in runs of up to 64 pieces, cut at block boundaries */
+		while (off < end) {
+			uint64_t stop = (off / CFS_BLOCK_SIZE + 64) *
+					CFS_BLOCK_SIZE;
+			uint64_t len = (stop < end ? stop : end) - off;
+			size_t n = cfs_crc_pieces(off, data, len, got);
+
+			if (memcmp(got, crcs, n * sizeof(*got)))
+				return -EBADMSG;
+			crcs += n;
+			data += len;
+			off += len;
+		}
+	}
+	return 0;
 }
 
 static int h_write(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 {
 	Cfs__OsdWrite *r = (Cfs__OsdWrite *)m;
+	struct write_extents w;
 	struct change ch = {
 		.method = CFS__OSD_METHOD__OSD_WRITE,
 		.chunk = chunk_of(r->chunk),
@@ -323,23 +374,27 @@ static int h_write(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 		.bulk_len = rq->bulk_len,
 		.apply = apply_write,
 		.begin = begin_write,
+		.arg = &w,
 	};
 	int rc;
 
-	if (!r->chunk || rq->bulk_len == 0 ||
-	    r->offset + rq->bulk_len > CFS_CHUNK_SIZE)
+	if (!r->chunk || rq->bulk_len == 0)
 		return -EINVAL;
-	rc = verify_pieces(r->offset, rq->bulk, rq->bulk_len, r->crcs,
-			   r->n_crcs);
-	if (rc) {
-		cfs_log_warn("write rejected: data does not match its crc",
-			     "ino=%lu index=%lu client=%016lx rc=%d",
-			     (unsigned long)ch.chunk.ino,
-			     (unsigned long)ch.chunk.index,
-			     (unsigned long)rq->client_id, rc);
-		return rc;
+	rc = write_extents(r, rq->bulk_len, &w);
+	if (rc == 0) {
+		rc = verify_pieces(&w, rq->bulk, r->crcs);
+		if (rc)
+			cfs_log_warn("write rejected: data does not match its "
+				     "crc", "ino=%lu index=%lu client=%016lx "
+				     "rc=%d", (unsigned long)ch.chunk.ino,
+				     (unsigned long)ch.chunk.index,
+				     (unsigned long)rq->client_id, rc);
 	}
-	return run_change(OSD(arg), rq, &ch);
+	if (rc == 0)
+		rc = run_change(OSD(arg), rq, &ch);
+	if (w.ex != &w.one)
+		free(w.ex);
+	return rc;
 }
 
 /* ---- truncate, remove, punch ---- */

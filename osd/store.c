@@ -239,12 +239,12 @@ static int commit(int fd, const void *data, uint64_t off, uint64_t len,
 	return osd_uring_run(ios, k);
 }
 
-int store_write(struct store *st, struct chunk_id c, uint64_t off,
-		const void *data, uint64_t len, const uint32_t *crcs,
-		uint64_t version)
+int store_write(struct store *st, struct chunk_id c,
+		const struct store_extent *ex, size_t n, const void *data,
+		const uint32_t *crcs, uint64_t version)
 {
 	struct store_pending p;
-	int rc = store_write_begin(st, c, off, data, len, crcs, version, &p);
+	int rc = store_write_begin(st, c, ex, n, data, crcs, version, &p);
 
 	return rc ? rc : store_sync_finish(&p);
 }
@@ -270,33 +270,17 @@ int store_sync_finish(struct store_pending *p)
 	return rc;
 }
 
-int store_write_begin(struct store *st, struct chunk_id c, uint64_t off,
-		      const void *data, uint64_t len, const uint32_t *crcs,
-		      uint64_t version, struct store_pending *p)
+/* Write one extent (no sync); *size is the chunk's size, kept current.
+ * crcs holds the extent's piece CRCs; block is B bytes of scratch. */
+static int write_extent(int fd, struct chunk_id c, uint64_t off,
+			const char *data, uint64_t len, const uint32_t *crcs,
+			uint64_t version, uint64_t *size, uint32_t *newcrcs,
+			char *block)
 {
-	uint64_t first, last, size, end = off + len;
-	uint32_t *newcrcs = NULL;
-	char *block = NULL;
-	int fd, rc;
-	size_t n;
+	uint64_t end = off + len, first = off / B, last = (end - 1) / B;
+	size_t n = (size_t)(last - first + 1);
+	int rc;
 
-	if (len == 0 || end > CFS_CHUNK_SIZE)
-		return -EINVAL;
-	rc = chunk_open(st, c, true, &fd);
-	if (rc)
-		return rc;
-	rc = data_size(fd, &size);
-	if (rc)
-		goto out;
-	first = off / B;
-	last = (end - 1) / B;
-	n = (size_t)(last - first + 1);
-	newcrcs = malloc(n * 4);
-	block = malloc(B);
-	if (!newcrcs || !block) {
-		rc = -ENOMEM;
-		goto out;
-	}
 	for (size_t i = 0; i < n; i++) {
 		uint64_t bstart = (first + i) * B;
 		uint64_t pstart = off > bstart ? off : bstart;
@@ -307,21 +291,64 @@ int store_write_begin(struct store *st, struct chunk_id c, uint64_t off,
 			continue;
 		}
 		/* a partial block: merge with what is stored */
-		rc = read_block(fd, first + i, size, block);
+		rc = read_block(fd, first + i, *size, block);
 		if (rc) {
 			cfs_log_error("stored block corrupt, cannot merge write",
 				      "ino=%lu index=%lu block=%lu rc=%d",
 				      (unsigned long)c.ino,
 				      (unsigned long)c.index,
 				      (unsigned long)(first + i), rc);
-			rc = -EIO;
-			goto out;
+			return -EIO;
 		}
-		memcpy(block + (pstart - bstart),
-		       (const char *)data + (pstart - off), pend - pstart);
+		memcpy(block + (pstart - bstart), data + (pstart - off),
+		       pend - pstart);
 		newcrcs[i] = cfs_crc32c(block, B);
 	}
 	rc = commit(fd, data, off, len, newcrcs, first, n, version, false);
+	if (rc == 0 && end > *size)
+		*size = end;
+	return rc;
+}
+
+int store_write_begin(struct store *st, struct chunk_id c,
+		      const struct store_extent *ex, size_t n,
+		      const void *data, const uint32_t *crcs,
+		      uint64_t version, struct store_pending *p)
+{
+	const char *pos = data;
+	uint32_t *newcrcs = NULL;
+	char *block = NULL;
+	size_t most = 0;
+	uint64_t size;
+	int fd, rc;
+
+	for (size_t i = 0; i < n; i++) {
+		if (ex[i].len == 0 || ex[i].off + ex[i].len > CFS_CHUNK_SIZE ||
+		    ex[i].off + ex[i].len < ex[i].off)
+			return -EINVAL;
+		if (cfs_crc_npieces(ex[i].off, ex[i].len) > most)
+			most = cfs_crc_npieces(ex[i].off, ex[i].len);
+	}
+	if (n == 0)
+		return -EINVAL;
+	rc = chunk_open(st, c, true, &fd);
+	if (rc)
+		return rc;
+	rc = data_size(fd, &size);
+	if (rc)
+		goto out;
+	newcrcs = malloc(most * 4);
+	block = malloc(B);
+	if (!newcrcs || !block) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rc = write_extent(fd, c, ex[i].off, pos, ex[i].len, crcs,
+				  version, &size, newcrcs, block);
+		pos += ex[i].len;
+		crcs += cfs_crc_npieces(ex[i].off, ex[i].len);
+	}
 out:
 	free(newcrcs);
 	free(block);

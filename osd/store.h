@@ -51,12 +51,19 @@ void store_unlock(struct store *st, struct chunk_id c);
 /* Version of a chunk; 0 if absent. */
 int store_version(struct store *st, struct chunk_id c, uint64_t *version);
 
-/* Write len bytes at off. crcs[] holds the CRC32C of each piece of data
- * cut at 4 KiB block boundaries of the chunk, already verified by the
- * caller. */
-int store_write(struct store *st, struct chunk_id c, uint64_t off,
-		const void *data, uint64_t len, const uint32_t *crcs,
-		uint64_t version);
+/* One extent of a write: len bytes at off within the chunk. */
+struct store_extent {
+	uint64_t off, len;
+};
+
+/* Write n extents, applied in order, as one change at `version`: their
+ * bytes follow each other in data, and crcs[] holds the CRC32C of each
+ * piece of each extent cut at 4 KiB block boundaries of the chunk
+ * (cfs_crc_pieces), in the same order, already verified by the caller.
+ * Many small extents cost one sync. */
+int store_write(struct store *st, struct chunk_id c,
+		const struct store_extent *ex, size_t n, const void *data,
+		const uint32_t *crcs, uint64_t version);
 
 /* store_write in steps, so that the sync overlaps other work (the
  * primary forwarding to its replicas): begin writes data, CRCs and
@@ -68,8 +75,9 @@ struct store_pending {
 	int fd;
 	bool started;
 };
-int store_write_begin(struct store *st, struct chunk_id c, uint64_t off,
-		      const void *data, uint64_t len, const uint32_t *crcs,
+int store_write_begin(struct store *st, struct chunk_id c,
+		      const struct store_extent *ex, size_t n,
+		      const void *data, const uint32_t *crcs,
 		      uint64_t version, struct store_pending *p);
 void store_sync_start(struct store_pending *p);
 int store_sync_finish(struct store_pending *p);

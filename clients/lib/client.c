@@ -120,6 +120,7 @@ void cfs_client_free(struct cfs_client *cl)
 		while (cl->inodes[i]) {
 			struct open_inode *n = cl->inodes[i]->next;
 
+			free(cl->inodes[i]->wb_flight);
 			free(cl->inodes[i]);
 			cl->inodes[i] = n;
 		}
@@ -163,6 +164,7 @@ static void drop_inode(struct cfs_client *cl, uint64_t ino)
 		struct open_inode *o = *pp;
 
 		*pp = o->next;
+		free(o->wb_flight);
 		free(o);
 	}
 }

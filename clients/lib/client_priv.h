@@ -11,7 +11,7 @@
 
 #define INODE_BUCKETS 1024
 #define CACHE_STAMPS 65536
-#define WB_FLIGHTS 8	/* extents of one file in flight at once */
+#define WB_FLIGHTS 4096	/* extents of one file queued or in flight */
 #define WB_THREADS 8	/* flusher threads */
 
 struct wb_range {
@@ -44,8 +44,8 @@ struct open_inode {
 	size_t wb_len, wb_cap;
 	uint64_t wb_hole;	/* the file's size when the extent began */
 	int64_t wb_touched_ms;
-	struct wb_range wb_flight[WB_FLIGHTS];
-	int wb_nflight;
+	struct wb_range *wb_flight;	/* wb_nflight of wb_flightcap */
+	int wb_nflight, wb_flightcap;
 	uint64_t wb_landed;	/* count of flights landed, for readers */
 	int wb_error;
 	struct open_inode *next;
@@ -81,6 +81,10 @@ int client_truncate_data(struct cfs_client *cl, uint64_t ino,
 /* Write [off, off+len) to the OSDs now; 0 once durable on all replicas. */
 int client_write_data(struct cfs_client *cl, uint64_t ino, uint64_t off,
 		      const void *buf, size_t len);
+/* The same for n extents (file offsets) that all lie in one chunk, as
+ * one change to it: one round trip and one sync on each replica. */
+int client_write_extents(struct cfs_client *cl, uint64_t ino,
+			 const struct wb_range *ex, size_t n);
 /* Write-behind: start the flushers with a memory bound in bytes (0: none);
  * stop them after sending everything; send off extents idle for a while;
  * send and wait for all of a file's writes (returns their first error);

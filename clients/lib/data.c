@@ -65,40 +65,71 @@ static int primary_call(struct cfs_client *cl, uint64_t ino, uint64_t index,
 	}
 }
 
-static int write_piece(struct cfs_client *cl, uint64_t ino, uint64_t index,
-		       uint64_t off, const uint8_t *buf, size_t len)
+/* Write extents ex[0..n) (file offsets, all in chunk `index`) to the
+ * chunk's primary as one change: one extent as the message's offset and
+ * the bulk as it is; several as a list, their bytes copied one after
+ * another into the bulk. One CRC per piece cut at block boundaries. */
+static int write_chunk(struct cfs_client *cl, uint64_t ino, uint64_t index,
+		       const struct wb_range *ex, size_t n)
 {
 	Cfs__ChunkId chunk = CFS__CHUNK_ID__INIT;
 	Cfs__OsdWrite req = CFS__OSD_WRITE__INIT;
 	struct cfs_rpc_call c = {
 		.method = CFS__OSD_METHOD__OSD_WRITE,
 		.req = &req.base,
-		.bulk = buf,
-		.bulk_len = len,
 	};
-	uint64_t pos = off, end = off + len;
-	size_t n = 0, cap = (size_t)(len / CFS_BLOCK_SIZE + 2);
-	uint32_t *crcs = malloc(cap * sizeof(*crcs));
-	int rc;
+	uint64_t base = index * CFS_CHUNK_SIZE, *offs = NULL, *lens = NULL;
+	size_t npieces = 0, total = 0, ncrcs = 0;
+	uint32_t *crcs = NULL;
+	uint8_t *bulk = NULL;
+	int rc = -ENOMEM;
 
+	for (size_t i = 0; i < n; i++) {
+		npieces += cfs_crc_npieces(ex[i].off, ex[i].end - ex[i].off);
+		total += (size_t)(ex[i].end - ex[i].off);
+	}
+	crcs = malloc(npieces * sizeof(*crcs));
+	if (n > 1) {
+		offs = malloc(n * sizeof(*offs));
+		lens = malloc(n * sizeof(*lens));
+		bulk = malloc(total);
+		if (!offs || !lens || !bulk)
+			goto out;
+	}
 	if (!crcs)
-		return -ENOMEM;
-	/* one CRC per piece cut at the chunk's 4 KiB block boundaries */
-	while (pos < end) {
-		uint64_t next = (pos / CFS_BLOCK_SIZE + 1) * CFS_BLOCK_SIZE;
-		size_t plen = (size_t)((next < end ? next : end) - pos);
+		goto out;
+	for (size_t i = 0, pos = 0; i < n; i++) {
+		size_t len = (size_t)(ex[i].end - ex[i].off);
 
-		crcs[n++] = cfs_crc32c(buf + (pos - off), plen);
-		pos += plen;
+		ncrcs += cfs_crc_pieces(ex[i].off, ex[i].buf, len,
+					crcs + ncrcs);
+		if (n > 1) {
+			offs[i] = ex[i].off - base;
+			lens[i] = len;
+			memcpy(bulk + pos, ex[i].buf, len);
+			pos += len;
+		}
 	}
 	chunk.ino = ino;
 	chunk.index = index;
 	req.chunk = &chunk;
-	req.offset = off;
+	req.offset = ex[0].off - base;
 	req.crcs = crcs;
-	req.n_crcs = n;
+	req.n_crcs = ncrcs;
+	if (n > 1) {
+		req.extent_offsets = offs;
+		req.n_extent_offsets = n;
+		req.extent_lengths = lens;
+		req.n_extent_lengths = n;
+	}
+	c.bulk = n > 1 ? bulk : ex[0].buf;
+	c.bulk_len = total;
 	rc = primary_call(cl, ino, index, &c, &req.map_epoch);
+out:
 	free(crcs);
+	free(offs);
+	free(lens);
+	free(bulk);
 	return rc;
 }
 
@@ -113,18 +144,26 @@ int client_write_data(struct cfs_client *cl, uint64_t ino, uint64_t off,
 		uint64_t index = pos / CFS_CHUNK_SIZE;
 		uint64_t coff = pos % CFS_CHUNK_SIZE;
 		uint64_t n = CFS_CHUNK_SIZE - coff;
+		struct wb_range one;
 		int rc;
 
 		if (n > len - done)
 			n = len - done;
 		if (n > MAX_PIECE)
 			n = MAX_PIECE;
-		rc = write_piece(cl, ino, index, coff, p + done, (size_t)n);
+		one = (struct wb_range){ pos, pos + n, p + done };
+		rc = write_chunk(cl, ino, index, &one, 1);
 		if (rc)
 			return rc;
 		done += (size_t)n;
 	}
 	return 0;
+}
+
+int client_write_extents(struct cfs_client *cl, uint64_t ino,
+			 const struct wb_range *ex, size_t n)
+{
+	return write_chunk(cl, ino, ex[0].off / CFS_CHUNK_SIZE, ex, n);
 }
 
 /* The chunk's targets to read from, the acting primary first: only up

@@ -28,6 +28,8 @@
 #define WB_EXTENT ((size_t)8 << 20)
 #define WB_IDLE_MS 1000
 #define WB_GAP ((size_t)128 << 10)	/* a hole an extent may bridge */
+#define WB_BATCH 1024	/* jobs of one chunk sent as one write */
+#define MAX_BATCH ((size_t)8 << 20)	/* and their bytes */
 
 struct wb_job {
 	uint64_t ino, off;
@@ -45,6 +47,26 @@ static bool overlaps_flight(const struct open_inode *o, uint64_t off,
 	return false;
 }
 
+/* Room for one more flight in the file's table, grown on demand up to
+ * WB_FLIGHTS: 0, -EAGAIN when full, -ENOMEM. */
+static int flight_room(struct open_inode *o)
+{
+	struct wb_range *nf;
+	int cap;
+
+	if (o->wb_nflight < o->wb_flightcap)
+		return 0;
+	if (o->wb_flightcap >= WB_FLIGHTS)
+		return -EAGAIN;
+	cap = o->wb_flightcap ? o->wb_flightcap * 2 : 8;
+	nf = realloc(o->wb_flight, (size_t)cap * sizeof(*nf));
+	if (!nf)
+		return -ENOMEM;
+	o->wb_flight = nf;
+	o->wb_flightcap = cap;
+	return 0;
+}
+
 /* Take the file's extent as a job, in flight from now on. May wait
  * (dropping ilock) for an overlapping flight to land or a free slot.
  * NULL if there is no extent, or no memory for the job (-ENOMEM in *rc;
@@ -52,13 +74,22 @@ static bool overlaps_flight(const struct open_inode *o, uint64_t off,
 static struct wb_job *take_extent(struct cfs_client *cl, uint64_t ino,
 				  int *rc)
 {
-	struct open_inode *o = client_inode(cl, ino, false);
+	struct open_inode *o;
 	struct wb_job *j;
 
-	*rc = 0;
-	if (!o || !o->wb_buf)
-		return NULL;
-	j = malloc(sizeof(*j));
+	for (;;) {
+		o = client_inode(cl, ino, false);
+		if (!o || !o->wb_buf) {
+			*rc = 0;
+			return NULL;
+		}
+		*rc = overlaps_flight(o, o->wb_off, o->wb_off + o->wb_len) ?
+			      -EAGAIN : flight_room(o);
+		if (*rc != -EAGAIN)
+			break;
+		pthread_cond_wait(&cl->wb_done, &cl->ilock);
+	}
+	j = *rc ? NULL : malloc(sizeof(*j));
 	if (!j) {
 		*rc = -ENOMEM;
 		return NULL;
@@ -66,13 +97,8 @@ static struct wb_job *take_extent(struct cfs_client *cl, uint64_t ino,
 	*j = (struct wb_job){ ino, o->wb_off, o->wb_len, o->wb_buf, NULL };
 	o->wb_buf = NULL;
 	o->wb_len = o->wb_cap = 0;
-	while ((o = client_inode(cl, ino, false)) &&
-	       (o->wb_nflight == WB_FLIGHTS ||
-		overlaps_flight(o, j->off, j->off + j->len)))
-		pthread_cond_wait(&cl->wb_done, &cl->ilock);
-	if (o)
-		o->wb_flight[o->wb_nflight++] =
-			(struct wb_range){ j->off, j->off + j->len, j->buf };
+	o->wb_flight[o->wb_nflight++] =
+		(struct wb_range){ j->off, j->off + j->len, j->buf };
 	return j;
 }
 
@@ -104,24 +130,25 @@ static void job_done(struct cfs_client *cl, struct wb_job *j, int rc)
 	free(j);
 }
 
-/* Hand the file's extent to the flushers. */
-static void submit_locked(struct cfs_client *cl, uint64_t ino)
+/* Hand the file's extent to the flushers; -ENOMEM leaves it. */
+static int submit_locked(struct cfs_client *cl, uint64_t ino)
 {
 	int rc;
 	struct wb_job *j = take_extent(cl, ino, &rc);
 
 	if (!j)
-		return;
+		return rc;
 	if (cl->wb_tail)
 		cl->wb_tail->next = j;
 	else
 		cl->wb_head = j;
 	cl->wb_tail = j;
 	pthread_cond_signal(&cl->wb_work);
+	return 0;
 }
 
 /* Send off every extent older than min_age_ms (0: all of them). */
-static void submit_all_locked(struct cfs_client *cl, int64_t min_age_ms)
+static int submit_all_locked(struct cfs_client *cl, int64_t min_age_ms)
 {
 	int64_t now = cfs_mono_ms();
 
@@ -130,9 +157,12 @@ static void submit_all_locked(struct cfs_client *cl, int64_t min_age_ms)
 			uint64_t ino = o->ino;
 			bool go = o->wb_buf &&
 				  now - o->wb_touched_ms >= min_age_ms;
+			int rc;
 
 			if (go) {
-				submit_locked(cl, ino);
+				rc = submit_locked(cl, ino);
+				if (rc)
+					return rc;
 				/* the bucket may have changed while we
 				 * waited: start it over */
 				o = cl->inodes[b];
@@ -141,15 +171,53 @@ static void submit_all_locked(struct cfs_client *cl, int64_t min_age_ms)
 			o = o->next;
 		}
 	}
+	return 0;
+}
+
+/* Queued jobs of j's file that lie in j's chunk, taken off the queue to
+ * go out with j as one write of many extents (one sync for all): into
+ * batch[1..], up to WB_BATCH jobs and MAX_BATCH bytes in all. Jobs of
+ * one file in flight never overlap, so their order does not matter.
+ * Returns the batch's size. ilock held. */
+static size_t gather(struct cfs_client *cl, struct wb_job *j,
+		     struct wb_job **batch)
+{
+	uint64_t index = j->off / CFS_CHUNK_SIZE;
+	size_t n = 1, bytes = j->len;
+	struct wb_job **pp = &cl->wb_head, *prev = NULL;
+
+	batch[0] = j;
+	if ((j->off + j->len - 1) / CFS_CHUNK_SIZE != index)
+		return 1;
+	while (*pp && n < WB_BATCH) {
+		struct wb_job *q = *pp;
+
+		if (q->ino == j->ino && q->off / CFS_CHUNK_SIZE == index &&
+		    (q->off + q->len - 1) / CFS_CHUNK_SIZE == index &&
+		    bytes + q->len <= MAX_BATCH) {
+			*pp = q->next;
+			if (cl->wb_tail == q)
+				cl->wb_tail = prev;
+			batch[n++] = q;
+			bytes += q->len;
+			continue;
+		}
+		prev = q;
+		pp = &q->next;
+	}
+	return n;
 }
 
 static void *flusher_main(void *p)
 {
 	struct cfs_client *cl = p;
+	struct wb_job **batch = malloc(WB_BATCH * sizeof(*batch));
+	struct wb_range *ex = malloc(WB_BATCH * sizeof(*ex));
 
 	pthread_mutex_lock(&cl->ilock);
 	for (;;) {
 		struct wb_job *j = cl->wb_head;
+		size_t n = 1;
 		int rc;
 
 		if (!j) {
@@ -161,12 +229,30 @@ static void *flusher_main(void *p)
 		cl->wb_head = j->next;
 		if (!cl->wb_head)
 			cl->wb_tail = NULL;
+		if (batch && ex)
+			n = gather(cl, j, batch);
 		pthread_mutex_unlock(&cl->ilock);
-		rc = client_write_data(cl, j->ino, j->off, j->buf, j->len);
+		if (n == 1) {
+			rc = client_write_data(cl, j->ino, j->off, j->buf,
+					       j->len);
+		} else {
+			for (size_t i = 0; i < n; i++)
+				ex[i] = (struct wb_range){
+					batch[i]->off,
+					batch[i]->off + batch[i]->len,
+					batch[i]->buf
+				};
+			rc = client_write_extents(cl, j->ino, ex, n);
+		}
 		pthread_mutex_lock(&cl->ilock);
-		job_done(cl, j, rc);
+		if (n == 1)
+			job_done(cl, j, rc);
+		for (size_t i = 0; n > 1 && i < n; i++)
+			job_done(cl, batch[i], rc);
 	}
 	pthread_mutex_unlock(&cl->ilock);
+	free(batch);
+	free(ex);
 	return NULL;
 }
 
@@ -305,18 +391,23 @@ static int make_room(struct cfs_client *cl, uint64_t ino, uint64_t off,
 		     size_t len)
 {
 	struct open_inode *o;
+	int rc;
 
 	for (;;) {
 		o = client_inode(cl, ino, true);
 		if (!o)
 			return -ENOMEM;
 		if (o->wb_buf && !joins(o, off, len)) {
-			submit_locked(cl, ino);
+			rc = submit_locked(cl, ino);
+			if (rc)
+				return rc;
 			continue;
 		}
 		if (cl->wb_bytes + len + WB_GAP <= cl->wb_limit)
 			break;
-		submit_all_locked(cl, 0);
+		rc = submit_all_locked(cl, 0);
+		if (rc)
+			return rc;
 		if (cl->wb_bytes + len + WB_GAP > cl->wb_limit)
 			pthread_cond_wait(&cl->wb_done, &cl->ilock);
 	}

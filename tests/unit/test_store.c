@@ -38,18 +38,11 @@ static void teardown(void)
 /* Write like a client: one CRC per piece cut at block boundaries. */
 static int put(uint64_t off, const void *data, size_t len, uint64_t version)
 {
+	struct store_extent e = { off, len };
 	uint32_t crcs[300];
-	uint64_t pos = off, end = off + len;
-	size_t n = 0;
 
-	while (pos < end) {
-		uint64_t next = (pos / CFS_BLOCK_SIZE + 1) * CFS_BLOCK_SIZE;
-		size_t plen = (size_t)((next < end ? next : end) - pos);
-
-		crcs[n++] = cfs_crc32c((const char *)data + (pos - off), plen);
-		pos += plen;
-	}
-	return store_write(&st, C, off, data, len, crcs, version);
+	cfs_crc_pieces(off, data, len, crcs);
+	return store_write(&st, C, &e, 1, data, crcs, version);
 }
 
 /* Read [off, off+len) back into out (zeros past the chunk's end). */
@@ -235,6 +228,40 @@ END_TEST
 /* The primary's write in steps: written and versioned at begin (a
  * reader sees it), durable at finish, with or without a started sync;
  * a begin that fails leaves nothing to finish and the chunk as it was. */
+/* Several extents as one change: applied in order (two share a block,
+ * one extends the chunk), one version, bytes as written. */
+START_TEST(test_write_extents_as_one_change)
+{
+	struct store_extent ex[] = {
+		{ 8192, 4096 }, { 100, 50 }, { 120, 10 }, { 20000, 7000 },
+	};
+	static char want[27000], data[11156], got[27000];
+	uint32_t crcs[16];
+	size_t pos = 0, nc = 0;
+	uint64_t v;
+
+	ck_assert_int_eq(put(0, want, 9000, 1), 0);	/* zeros below */
+	for (size_t i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
+		for (size_t k = 0; k < ex[i].len; k++)
+			data[pos + k] = (char)('a' + i + k % 7);
+		memcpy(want + ex[i].off, data + pos, ex[i].len);
+		nc += cfs_crc_pieces(ex[i].off, data + pos, ex[i].len,
+				     crcs + nc);
+		pos += ex[i].len;
+	}
+	ck_assert_uint_eq(pos, sizeof(data));
+	ck_assert_int_eq(store_write(&st, C, ex, 4, data, crcs, 2), 0);
+	ck_assert_int_eq(get(0, sizeof(got), got, &v), 0);
+	ck_assert_mem_eq(got, want, sizeof(want));
+	ck_assert_uint_eq(v, 2);
+	/* an empty extent is refused whole */
+	ex[1].len = 0;
+	ck_assert_int_eq(store_write(&st, C, ex, 4, data, crcs, 3), -EINVAL);
+	ck_assert_int_eq(store_version(&st, C, &v), 0);
+	ck_assert_uint_eq(v, 2);
+}
+END_TEST
+
 START_TEST(test_deferred_sync_write)
 {
 	struct store_pending p;
@@ -245,8 +272,9 @@ START_TEST(test_deferred_sync_write)
 	memset(a, 'a', sizeof(a));
 	crcs[0] = cfs_crc32c(a, 4096);
 	crcs[1] = cfs_crc32c(a + 4096, 4096);
-	ck_assert_int_eq(store_write_begin(&st, C, 0, a, sizeof(a), crcs, 1,
-					   &p), 0);
+	ck_assert_int_eq(store_write_begin(&st, C,
+					   &(struct store_extent){ 0, sizeof(a) },
+					   1, a, crcs, 1, &p), 0);
 	ck_assert_int_eq(get(0, sizeof(b), b, &v), 0);
 	ck_assert_mem_eq(a, b, sizeof(a));
 	ck_assert_uint_eq(v, 1);
@@ -254,14 +282,18 @@ START_TEST(test_deferred_sync_write)
 	ck_assert_int_eq(store_sync_finish(&p), 0);
 	memset(a, 'b', 4096);
 	crcs[0] = cfs_crc32c(a, 4096);
-	ck_assert_int_eq(store_write_begin(&st, C, 0, a, 4096, crcs, 2, &p), 0);
+	ck_assert_int_eq(store_write_begin(&st, C,
+					   &(struct store_extent){ 0, 4096 }, 1,
+					   a, crcs, 2, &p), 0);
 	ck_assert_int_eq(store_sync_finish(&p), 0);	/* no start: runs it */
 	ck_assert_int_eq(get(0, sizeof(b), b, &v), 0);
 	ck_assert_mem_eq(a, b, sizeof(a));
 	ck_assert_uint_eq(v, 2);
 	/* past the chunk's end: refused, nothing left open */
-	ck_assert_int_eq(store_write_begin(&st, C, CFS_CHUNK_SIZE - 1, a, 2,
-					   crcs, 3, &p), -EINVAL);
+	ck_assert_int_eq(store_write_begin(&st, C,
+					   &(struct store_extent){
+						   CFS_CHUNK_SIZE - 1, 2 },
+					   1, a, crcs, 3, &p), -EINVAL);
 	ck_assert_int_eq(store_version(&st, C, &v), 0);
 	ck_assert_uint_eq(v, 2);
 }
@@ -271,6 +303,7 @@ int main(void)
 {
 	CFS_RUN_SUITE("store", setup, teardown,
 		      test_write_read_round_trip_unaligned,
+		      test_write_extents_as_one_change,
 		      test_holes_read_as_zeros,
 		      test_truncate_then_extend_reads_zeros,
 		      test_shrink_to_block_then_write_beyond,

@@ -19,6 +19,13 @@ uint32_t cfs_crc32c_extend(uint32_t crc, const void *buf, size_t len);
 /* The CRC32C of a whole block of zeros: what a hole reads as. */
 uint32_t cfs_crc32c_zero_block(void);
 
+/* Writes carry a CRC32C per piece: the bytes [off, off+len) of a chunk
+ * cut at its 4 KiB block boundaries. cfs_crc_npieces counts them;
+ * cfs_crc_pieces writes their CRCs to out and returns how many. */
+size_t cfs_crc_npieces(uint64_t off, uint64_t len);
+size_t cfs_crc_pieces(uint64_t off, const void *data, uint64_t len,
+		      uint32_t *out);
+
 /* Check that a 4 KiB block matches its stored CRC. A stored 0 with an
  * all-zero block is a hole never written and is valid. Returns 0 or
  * -EBADMSG. */
