@@ -95,14 +95,24 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;	/* ours: inval.c */
 }
 
+/* A name that is not there is cached by the kernel for the entry
+ * timeout, as a name that is (make and compilers probe the same missing
+ * names over and over); a create through this mount replaces it at once. */
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	struct fuse_entry_param e = { 0 };
 	struct cfs_cred cr;
 	struct cfs_attr a;
+	int rc;
 
 	req_cred(req, &cr);
-	reply_entry(req, cfs_lookup(F(req)->cl, &cr, parent, name,
-				    strlen(name), &a), &a);
+	rc = cfs_lookup(F(req)->cl, &cr, parent, name, strlen(name), &a);
+	if (rc == -ENOENT && F(req)->entry_timeout > 0) {
+		e.entry_timeout = F(req)->entry_timeout;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	reply_entry(req, rc, &a);
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)

@@ -80,6 +80,14 @@ sleep 2.2
 check "B sees A's read's atime while A holds the file open" \
 	[ "$(stat -c %X "$B/f")" = "$(stat -c %X "$A/f")" ]
 exec 7<&-
+# a missing name is cached like a present one: for the entry timeout on
+# other mounts, and not at all on the mount that creates it
+stat "$B/later" 2>/dev/null
+stat "$A/later" 2>/dev/null
+echo here >"$A/later"
+check "A's own create replaces its cached missing name at once" [ "$(cat "$A/later")" = here ]
+sleep 1.2
+check "B sees a name it had found missing once the entry timeout passed" [ "$(cat "$B/later")" = here ]
 mv "$A/f" "$A/g"
 sleep 1.2
 check "B sees A's rename within the entry timeout" [ -e "$B/g" ] && [ ! -e "$B/f" ]
@@ -155,5 +163,8 @@ ls "$S" >/dev/null
 touch "$A/z"
 check "strict: a listing on S shows A's new entry at once" \
 	bash -c "ls '$S' | grep -qx z"
+stat "$S/w" 2>/dev/null
+touch "$A/w"
+check "strict: a name S found missing is there once A creates it" [ -e "$S/w" ]
 
 finish
