@@ -42,20 +42,40 @@ size_t cfs_crc_npieces(uint64_t off, uint64_t len)
 			1);
 }
 
-size_t cfs_crc_pieces(uint64_t off, const void *data, uint64_t len,
-		      uint32_t *out)
+/* The pieces' CRCs into out, or (out NULL) checked against want: the
+ * count, or -EBADMSG at the first mismatch. */
+static long pieces(uint64_t off, const void *data, uint64_t len,
+		   uint32_t *out, const uint32_t *want)
 {
 	uint64_t pos = off, end = off + len;
-	size_t n = 0;
+	long n = 0;
 
 	while (pos < end) {
 		uint64_t next = (pos / CFS_BLOCK_SIZE + 1) * CFS_BLOCK_SIZE;
 		size_t plen = (size_t)((next < end ? next : end) - pos);
+		uint32_t crc = cfs_crc32c((const char *)data + (pos - off),
+					  plen);
 
-		out[n++] = cfs_crc32c((const char *)data + (pos - off), plen);
+		if (out)
+			out[n] = crc;
+		else if (want[n] != crc)
+			return -EBADMSG;
+		n++;
 		pos += plen;
 	}
 	return n;
+}
+
+size_t cfs_crc_pieces(uint64_t off, const void *data, uint64_t len,
+		      uint32_t *out)
+{
+	return (size_t)pieces(off, data, len, out, NULL);
+}
+
+int cfs_crc_pieces_check(uint64_t off, const void *data, uint64_t len,
+			 const uint32_t *want)
+{
+	return pieces(off, data, len, NULL, want) < 0 ? -EBADMSG : 0;
 }
 
 static int block_is_zero(const void *block)

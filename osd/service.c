@@ -335,24 +335,13 @@ static int write_extents(const Cfs__OsdWrite *r, size_t bulk_len,
 static int verify_pieces(const struct write_extents *w, const uint8_t *data,
 			 const uint32_t *crcs)
 {
-	uint32_t got[64];
-
 	for (size_t i = 0; i < w->n; i++) {
-		uint64_t off = w->ex[i].off, end = off + w->ex[i].len;
+		const struct store_extent *e = &w->ex[i];
 
-		/* in runs of up to 64 pieces, cut at block boundaries */
-		while (off < end) {
-			uint64_t stop = (off / CFS_BLOCK_SIZE + 64) *
-					CFS_BLOCK_SIZE;
-			uint64_t len = (stop < end ? stop : end) - off;
-			size_t n = cfs_crc_pieces(off, data, len, got);
-
-			if (memcmp(got, crcs, n * sizeof(*got)))
-				return -EBADMSG;
-			crcs += n;
-			data += len;
-			off += len;
-		}
+		if (cfs_crc_pieces_check(e->off, data, e->len, crcs))
+			return -EBADMSG;
+		crcs += cfs_crc_npieces(e->off, e->len);
+		data += e->len;
 	}
 	return 0;
 }

@@ -12,6 +12,8 @@
 #include "client_priv.h"
 #include "mds.pb-c.h"
 
+static void send_atimes(struct cfs_client *cl);
+
 /* Once a second: tells the MDS this client is alive, so that its opens
  * and locks outlive short outages but not the client itself, and sends
  * the atimes of reads. */
@@ -29,7 +31,7 @@ static void *keepalive_main(void *p)
 
 		cfs_rpc_call(cl->rpc, cl->mds, &c);
 		cfs_rpc_call_done(&c);
-		client_send_atimes(cl, 0);
+		send_atimes(cl);
 		for (int i = 0; i < 10 && !cl->stop; i++) {
 			client_wb_idle(cl);
 			usleep(100 * 1000);
@@ -112,7 +114,7 @@ void cfs_client_free(struct cfs_client *cl)
 	if (cl->wb_started)
 		client_wb_stop(cl);
 	if (cl->rpc)
-		client_send_atimes(cl, 0);
+		send_atimes(cl);
 	free(cl->stamps);
 	cfs_map_holder_destroy(&cl->maps);
 	cfs_rpc_client_free(cl->rpc);
@@ -771,7 +773,9 @@ static int send_atime(struct cfs_client *cl, const struct atime_update *u)
 	return rc;
 }
 
-void client_send_atimes(struct cfs_client *cl, uint64_t ino)
+/* Send every file's read atime not yet at the MDS (once a second, and
+ * at the end). */
+static void send_atimes(struct cfs_client *cl)
 {
 	struct atime_update *u = NULL, *nu;
 	size_t n = 0, cap = 0;
@@ -779,7 +783,7 @@ void client_send_atimes(struct cfs_client *cl, uint64_t ino)
 	pthread_mutex_lock(&cl->ilock);
 	for (int b = 0; b < INODE_BUCKETS; b++) {
 		for (struct open_inode *o = cl->inodes[b]; o; o = o->next) {
-			if (!o->atime_ns || (ino && o->ino != ino))
+			if (!o->atime_ns)
 				continue;
 			if (n == cap) {
 				cap = cap ? cap * 2 : 16;
@@ -959,8 +963,10 @@ int cfs_release(struct cfs_client *cl, uint64_t ino)
 	pthread_mutex_lock(&cl->ilock);
 	o = client_inode(cl, ino, false);
 	if (o && o->opens == 1 && o->atime_ns) {
+		struct atime_update u = { ino, o->atime_ns, o->atime_cred };
+
 		pthread_mutex_unlock(&cl->ilock);
-		client_send_atimes(cl, ino);
+		send_atime(cl, &u);
 		pthread_mutex_lock(&cl->ilock);
 		o = client_inode(cl, ino, false);
 	}

@@ -102,8 +102,6 @@ bool client_wb_pending(struct open_inode *o);
 uint64_t client_wb_mark(struct cfs_client *cl, uint64_t ino);
 bool client_wb_overlay(struct cfs_client *cl, uint64_t ino, uint64_t mark,
 		       uint64_t off, uint8_t *buf, size_t len);
-/* Send reads' atimes not yet at the MDS, of every file (ino 0) or one. */
-void client_send_atimes(struct cfs_client *cl, uint64_t ino);
 /* The inode's entry, made if absent; ilock held. */
 struct open_inode *client_inode(struct cfs_client *cl, uint64_t ino,
 				bool create);

@@ -21,10 +21,13 @@ uint32_t cfs_crc32c_zero_block(void);
 
 /* Writes carry a CRC32C per piece: the bytes [off, off+len) of a chunk
  * cut at its 4 KiB block boundaries. cfs_crc_npieces counts them;
- * cfs_crc_pieces writes their CRCs to out and returns how many. */
+ * cfs_crc_pieces writes their CRCs to out and returns how many;
+ * cfs_crc_pieces_check compares them with want[] (0 or -EBADMSG). */
 size_t cfs_crc_npieces(uint64_t off, uint64_t len);
 size_t cfs_crc_pieces(uint64_t off, const void *data, uint64_t len,
 		      uint32_t *out);
+int cfs_crc_pieces_check(uint64_t off, const void *data, uint64_t len,
+			 const uint32_t *want);
 
 /* Check that a 4 KiB block matches its stored CRC. A stored 0 with an
  * all-zero block is a hole never written and is valid. Returns 0 or
