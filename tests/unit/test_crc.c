@@ -56,11 +56,36 @@ START_TEST(test_block_check_accepts_good_and_hole_rejects_flip)
 }
 END_TEST
 
+/* [100, 9000) of a chunk is cut at 4096 and 8192: three pieces, each
+ * with its own CRC; one flipped byte fails the check. */
+START_TEST(test_pieces_cut_at_block_boundaries_and_check)
+{
+	static char data[8900];
+	uint32_t crcs[4];
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)(i * 7);
+	ck_assert_uint_eq(cfs_crc_npieces(100, sizeof(data)), 3);
+	ck_assert_uint_eq(cfs_crc_npieces(4096, 4096), 1);
+	ck_assert_uint_eq(cfs_crc_npieces(5, 0), 0);
+	ck_assert_uint_eq(cfs_crc_pieces(100, data, sizeof(data), crcs), 3);
+	ck_assert_uint_eq(crcs[0], cfs_crc32c(data, 3996));
+	ck_assert_uint_eq(crcs[1], cfs_crc32c(data + 3996, 4096));
+	ck_assert_uint_eq(crcs[2], cfs_crc32c(data + 8092, 808));
+	ck_assert_int_eq(cfs_crc_pieces_check(100, data, sizeof(data), crcs),
+			 0);
+	data[5000] ^= 1;
+	ck_assert_int_eq(cfs_crc_pieces_check(100, data, sizeof(data), crcs),
+			 -EBADMSG);
+}
+END_TEST
+
 int main(void)
 {
 	CFS_RUN_SUITE("crc", NULL, NULL,
 		      test_crc32c_matches_standard_check_value,
 		      test_crc32c_of_32_zero_bytes_matches_rfc3720,
 		      test_crc32c_extend_equals_whole,
-		      test_block_check_accepts_good_and_hole_rejects_flip);
+		      test_block_check_accepts_good_and_hole_rejects_flip,
+		      test_pieces_cut_at_block_boundaries_and_check);
 }
