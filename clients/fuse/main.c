@@ -107,6 +107,9 @@ int main(int argc, char **argv)
 	co.connect_timeout_ms = o.connect_timeout;
 	co.mds_timeout_ms = o.mds_timeout;
 	co.writeback_mb = o.writeback_mb > 0 ? o.writeback_mb : -1;
+	/* lookups answered from listings no older than the kernel's caches */
+	co.dir_lease_ms = (int)(1000 * (o.attr_timeout < o.entry_timeout ?
+					o.attr_timeout : o.entry_timeout));
 	/* before any thread starts: a fork keeps only the calling thread
 	 * (without -f, errors from here on go to /dev/null) */
 	fuse_daemonize(cmd.foreground);

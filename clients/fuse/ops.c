@@ -97,22 +97,36 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 
 /* A name that is not there is cached by the kernel for the entry
  * timeout, as a name that is (make and compilers probe the same missing
- * names over and over); a create through this mount replaces it at once. */
+ * names over and over); a create through this mount replaces it at once.
+ * An answer from a directory listing (libcfs) is cached only for what is
+ * left of the timeouts since the MDS gave it. */
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	struct cfs_fuse *f = F(req);
 	struct fuse_entry_param e = { 0 };
 	struct cfs_cred cr;
 	struct cfs_attr a;
+	int64_t asof;
+	double age;
 	int rc;
 
 	req_cred(req, &cr);
-	rc = cfs_lookup(F(req)->cl, &cr, parent, name, strlen(name), &a);
-	if (rc == -ENOENT && F(req)->entry_timeout > 0) {
-		e.entry_timeout = F(req)->entry_timeout;
+	rc = cfs_lookup(f->cl, &cr, parent, name, strlen(name), &a, &asof);
+	age = (double)(cfs_mono_ns() - asof) / 1e9;
+	if (rc == -ENOENT && f->entry_timeout > age) {
+		e.entry_timeout = f->entry_timeout - age;
 		fuse_reply_entry(req, &e);
 		return;
 	}
-	reply_entry(req, rc, &a);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	check_pages(f, &a);
+	entry_param(f, &a, &e);
+	e.attr_timeout = f->attr_timeout > age ? f->attr_timeout - age : 0;
+	e.entry_timeout = f->entry_timeout > age ? f->entry_timeout - age : 0;
+	fuse_reply_entry(req, &e);
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)

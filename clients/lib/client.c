@@ -2,6 +2,7 @@
  * Data calls to the OSDs are in data.c. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,9 @@ int cfs_client_new(struct cfs_client **out, const struct cfs_client_opts *o)
 	cl->wb_started = true;
 	if (rc)
 		goto fail;
+	rc = dc_start(cl, o->dir_lease_ms);
+	if (rc)
+		goto fail;
 	if (pthread_create(&cl->keepalive, NULL, keepalive_main, cl)) {
 		rc = -EAGAIN;
 		goto fail;
@@ -116,6 +120,7 @@ void cfs_client_free(struct cfs_client *cl)
 	if (cl->rpc)
 		send_atimes(cl);
 	free(cl->stamps);
+	dc_stop(cl);
 	cfs_map_holder_destroy(&cl->maps);
 	cfs_rpc_client_free(cl->rpc);
 	for (int i = 0; i < INODE_BUCKETS; i++) {
@@ -289,16 +294,28 @@ static int plain_call(struct cfs_client *cl, uint32_t method,
 
 int cfs_lookup(struct cfs_client *cl, const struct cfs_cred *cr,
 	       uint64_t parent, const char *name, size_t len,
-	       struct cfs_attr *out)
+	       struct cfs_attr *out, int64_t *asof_ns)
 {
 	Cfs__MdsName r = CFS__MDS_NAME__INIT;
 	Cfs__Cred c;
+	int rc = dc_answer(cl, parent, name, len, out, asof_ns);
 
+	if (rc == DC_LIST) {
+		dc_list(cl, cr, parent);
+		rc = dc_answer(cl, parent, name, len, out, asof_ns);
+	}
+	if (rc == 0)
+		merge_local(cl, out);
+	if (rc <= 0)
+		return rc;
 	cred_to(cr, &c);
 	r.cred = &c;
 	r.parent = parent;
 	r.name = BYTES(name, len);
-	return entry_call(cl, CFS__MDS_METHOD__MDS_LOOKUP, &r.base, out);
+	*asof_ns = cfs_mono_ns();
+	rc = entry_call(cl, CFS__MDS_METHOD__MDS_LOOKUP, &r.base, out);
+	dc_learned(cl, parent, name, len, rc, out, *asof_ns);
+	return rc;
 }
 
 int cfs_getattr(struct cfs_client *cl, uint64_t ino, struct cfs_attr *out)
@@ -366,6 +383,7 @@ int cfs_setattr(struct cfs_client *cl, const struct cfs_cred *cr,
 		pthread_mutex_unlock(&cl->ilock);
 	}
 	rc = entry_call(cl, CFS__MDS_METHOD__MDS_SETATTR, &r.base, out);
+	dc_touch(cl, ino);
 	if (rc == 0 && (valid & CFS_ATTR_SIZE)) {
 		pthread_mutex_lock(&cl->ilock);
 		o = client_inode(cl, ino, false);
@@ -386,6 +404,7 @@ static int make_node(struct cfs_client *cl, uint32_t method,
 {
 	Cfs__MdsMknod r = CFS__MDS_MKNOD__INIT;
 	Cfs__Cred c;
+	int rc;
 
 	cred_to(cr, &c);
 	r.cred = &c;
@@ -395,7 +414,9 @@ static int make_node(struct cfs_client *cl, uint32_t method,
 	r.rdev = rdev;
 	r.exclusive = exclusive;
 	r.open = open;
-	return entry_call(cl, method, &r.base, out);
+	rc = entry_call(cl, method, &r.base, out);
+	dc_added(cl, parent, name, len, rc, out);
+	return rc;
 }
 
 int cfs_mknod(struct cfs_client *cl, const struct cfs_cred *cr,
@@ -420,13 +441,16 @@ int cfs_symlink(struct cfs_client *cl, const struct cfs_cred *cr,
 {
 	Cfs__MdsSymlink r = CFS__MDS_SYMLINK__INIT;
 	Cfs__Cred c;
+	int rc;
 
 	cred_to(cr, &c);
 	r.cred = &c;
 	r.parent = parent;
 	r.name = BYTES(name, len);
 	r.target = BYTES(target, strlen(target));
-	return entry_call(cl, CFS__MDS_METHOD__MDS_SYMLINK, &r.base, out);
+	rc = entry_call(cl, CFS__MDS_METHOD__MDS_SYMLINK, &r.base, out);
+	dc_added(cl, parent, name, len, rc, out);
+	return rc;
 }
 
 int cfs_link(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
@@ -435,13 +459,17 @@ int cfs_link(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 {
 	Cfs__MdsLink r = CFS__MDS_LINK__INIT;
 	Cfs__Cred c;
+	int rc;
 
 	cred_to(cr, &c);
 	r.cred = &c;
 	r.ino = ino;
 	r.newparent = newparent;
 	r.newname = BYTES(name, len);
-	return entry_call(cl, CFS__MDS_METHOD__MDS_LINK, &r.base, out);
+	rc = entry_call(cl, CFS__MDS_METHOD__MDS_LINK, &r.base, out);
+	dc_touch(cl, ino);
+	dc_added(cl, newparent, name, len, rc, out);
+	return rc;
 }
 
 static int name_call(struct cfs_client *cl, uint32_t method,
@@ -450,12 +478,15 @@ static int name_call(struct cfs_client *cl, uint32_t method,
 {
 	Cfs__MdsName r = CFS__MDS_NAME__INIT;
 	Cfs__Cred c;
+	int rc;
 
 	cred_to(cr, &c);
 	r.cred = &c;
 	r.parent = parent;
 	r.name = BYTES(name, len);
-	return plain_call(cl, method, &r.base);
+	rc = plain_call(cl, method, &r.base);
+	dc_removed(cl, parent, name, len, rc);
+	return rc;
 }
 
 int cfs_unlink(struct cfs_client *cl, const struct cfs_cred *cr,
@@ -477,6 +508,7 @@ int cfs_rename(struct cfs_client *cl, const struct cfs_cred *cr,
 {
 	Cfs__MdsRename r = CFS__MDS_RENAME__INIT;
 	Cfs__Cred c;
+	int rc;
 
 	cred_to(cr, &c);
 	r.cred = &c;
@@ -485,7 +517,10 @@ int cfs_rename(struct cfs_client *cl, const struct cfs_cred *cr,
 	r.newparent = newparent;
 	r.newname = BYTES(newname, newlen);
 	r.flags = flags;
-	return plain_call(cl, CFS__MDS_METHOD__MDS_RENAME, &r.base);
+	rc = plain_call(cl, CFS__MDS_METHOD__MDS_RENAME, &r.base);
+	dc_renamed(cl, parent, name, len, newparent, newname, newlen,
+		   flags & RENAME_EXCHANGE, rc);
+	return rc;
 }
 
 int cfs_readlink(struct cfs_client *cl, uint64_t ino, char *buf, size_t cap)
@@ -632,6 +667,9 @@ static int xattr_call(struct cfs_client *cl, uint32_t method,
 		      method == CFS__MDS_METHOD__MDS_LISTXATTR ? &ri.base :
 								 &r.base,
 		      &cfs__mds_xattr_reply__descriptor, &c);
+	if (method == CFS__MDS_METHOD__MDS_SETXATTR ||
+	    method == CFS__MDS_METHOD__MDS_REMOVEXATTR)
+		dc_touch(cl, ino);	/* its ctime */
 	rep = (Cfs__MdsXattrReply *)c.rep;
 	if (rc == 0 && (method == CFS__MDS_METHOD__MDS_GETXATTR ||
 			method == CFS__MDS_METHOD__MDS_LISTXATTR)) {
@@ -715,6 +753,8 @@ int cfs_open(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 	r.ino = ino;
 	r.flags = (uint32_t)flags;
 	rc = entry_call(cl, CFS__MDS_METHOD__MDS_OPEN, &r.base, out);
+	if (flags & O_TRUNC)
+		dc_touch(cl, ino);
 	if (rc == 0)
 		cfs_opened(cl, out);
 	return rc;
@@ -760,6 +800,7 @@ static int send_atime(struct cfs_client *cl, const struct atime_update *u)
 	r.ino = u->ino;
 	r.atime_ns = u->atime_ns;
 	rc = plain_call(cl, CFS__MDS_METHOD__MDS_ACCESSED, &r.base);
+	dc_touch(cl, u->ino);
 	pthread_mutex_lock(&cl->ilock);
 	o = client_inode(cl, u->ino, false);
 	/* a file gone meanwhile (ENOENT) has nothing left to update */
@@ -940,6 +981,8 @@ int cfs_flush(struct cfs_client *cl, uint64_t ino)
 	if (dirty)
 		meta_rc = entry_call(cl, CFS__MDS_METHOD__MDS_WRITTEN, &r.base,
 				     &a);
+	if (dirty)
+		dc_touch(cl, ino);
 	rc = client_wb_drain(cl, ino);
 	if (rc || !dirty || meta_rc)
 		return rc ? rc : meta_rc;

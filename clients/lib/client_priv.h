@@ -71,6 +71,7 @@ struct cfs_client {
 	pthread_t wb_threads[WB_THREADS];
 	int wb_nthreads;
 	bool wb_stop, wb_started;
+	struct dircache *dc;	/* listings answering lookups (NULL: none) */
 };
 
 /* Fetch a fresh map from the MDS (after an OSD error). */
@@ -105,5 +106,29 @@ bool client_wb_overlay(struct cfs_client *cl, uint64_t ino, uint64_t mark,
 /* The inode's entry, made if absent; ilock held. */
 struct open_inode *client_inode(struct cfs_client *cl, uint64_t ino,
 				bool create);
+
+/* Directory listings that answer lookups (dircache.c), for lease_ms
+ * (0: never). dc_answer: 0 and the entry with the time the MDS knew it,
+ * -ENOENT (and that time) for a name not there, DC_UNKNOWN to ask the
+ * MDS, or DC_LIST to list the directory first (dc_list) and ask again.
+ * dc_learned: what an MDS lookup asked at asked_ns said. The rest report
+ * this client's changes, once the MDS answered (rc its answer). */
+enum { DC_UNKNOWN = 1, DC_LIST = 2 };
+int dc_start(struct cfs_client *cl, int lease_ms);
+void dc_stop(struct cfs_client *cl);
+int dc_answer(struct cfs_client *cl, uint64_t parent, const char *name,
+	      size_t len, struct cfs_attr *out, int64_t *asof_ns);
+void dc_list(struct cfs_client *cl, const struct cfs_cred *cr,
+	     uint64_t parent);
+void dc_learned(struct cfs_client *cl, uint64_t parent, const char *name,
+		size_t len, int rc, const struct cfs_attr *a, int64_t asked_ns);
+void dc_touch(struct cfs_client *cl, uint64_t ino);
+void dc_added(struct cfs_client *cl, uint64_t parent, const char *name,
+	      size_t len, int rc, const struct cfs_attr *a);
+void dc_removed(struct cfs_client *cl, uint64_t parent, const char *name,
+		size_t len, int rc);
+void dc_renamed(struct cfs_client *cl, uint64_t parent, const char *name,
+		size_t len, uint64_t newparent, const char *newname,
+		size_t newlen, bool exchange, int rc);
 
 #endif

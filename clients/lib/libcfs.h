@@ -34,6 +34,8 @@ struct cfs_client_opts {
 	int io_deadline_ms;	/* retrying a write or read gives up after (30000) */
 	int writeback_mb;	/* write-behind memory (64); -1: none, every
 				 * write goes to the OSDs before it returns */
+	int dir_lease_ms;	/* answer lookups from directory listings this
+				 * old at most (0: never); see cfs_lookup */
 };
 
 struct cfs_attr {
@@ -75,10 +77,16 @@ uint64_t cfs_client_epoch(struct cfs_client *cl);
 
 void cfs_attr_to_stat(const struct cfs_attr *a, struct stat *st);
 
-/* Metadata. Names are byte strings of len bytes. */
+/* Metadata. Names are byte strings of len bytes.
+ * cfs_lookup: 0 and the entry, or -ENOENT; either way *asof_ns is the
+ * monotonic time (cfs_mono_ns) the answer was known at the MDS. With
+ * dir_lease_ms, many lookups in one directory list it, and later ones are
+ * answered from the listing (0 or -ENOENT) while it is younger than the
+ * lease; a cache of the answer should live only for what is left. This
+ * client's own changes are always in the answer. */
 int cfs_lookup(struct cfs_client *cl, const struct cfs_cred *cr,
 	       uint64_t parent, const char *name, size_t len,
-	       struct cfs_attr *out);
+	       struct cfs_attr *out, int64_t *asof_ns);
 int cfs_getattr(struct cfs_client *cl, uint64_t ino, struct cfs_attr *out);
 /* through_handle: the change comes through an open file (ftruncate). */
 int cfs_setattr(struct cfs_client *cl, const struct cfs_cred *cr,

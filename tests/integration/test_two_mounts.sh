@@ -3,7 +3,8 @@
 # changes: data on close-to-open (a file closed on one is read whole by
 # an open on the other), metadata within the attribute timeout (1 s by
 # default), and at once with -o strict; fcntl and flock locks taken on
-# one hold against the other.
+# one hold against the other. A mount answering lookups from a directory
+# listing still sees its own changes at once.
 . "$(dirname "$0")/lib.sh"
 CFS_SESSION_TIMEOUT_MS=2000 cluster_up 2 7540
 
@@ -18,7 +19,7 @@ second_mount() {	# second_mount DIR [OPTIONS]: a second cfs-fuse, by PID
 	return 1
 }
 stop_second() {
-	for m in "$T/b" "$T/s" "$T/k"; do fusermount3 -u -z "$m" 2>/dev/null; done
+	for m in "$T/b" "$T/s" "$T/k" "$T/l"; do fusermount3 -u -z "$m" 2>/dev/null; done
 	[ -e "$T/fuse2.pids" ] && xargs -r kill <"$T/fuse2.pids" 2>/dev/null
 	rm -f "$T/fuse2.pids"
 }
@@ -166,5 +167,44 @@ check "strict: a listing on S shows A's new entry at once" \
 stat "$S/w" 2>/dev/null
 touch "$A/w"
 check "strict: a name S found missing is there once A creates it" [ -e "$S/w" ]
+
+# Many lookups in one directory list it, and later lookups are answered
+# from the listing; this mount's own changes since must show through it.
+# The kernel's caches are dropped so that each stat asks the mount again;
+# long timeouts keep the listing alive meanwhile.
+second_mount "$T/l" -o attr_timeout=30,entry_timeout=30
+L=$T/l
+mkdir "$L/dl"
+for i in $(seq 1 40); do echo "$i" >"$L/dl/f$i"; done
+drop_kernel_caches() { sync; echo 2 >/proc/sys/vm/drop_caches; }
+drop_kernel_caches
+stat "$L"/dl/f* >/dev/null
+ctime9=$(stat -c %z "$L/dl/f9")
+chmod 600 "$L/dl/f1"
+echo more >>"$L/dl/f2"
+rm "$L/dl/f3"
+mv "$L/dl/f4" "$L/dl/g4"
+mv "$L/dl/f6" "$L/dl/f7"
+echo new >"$L/dl/n1"
+ln "$L/dl/f5" "$L/dl/h5"
+mkdir "$L/dl/sub"
+truncate -s 100 "$L/dl/f8"
+setfattr -n user.k -v v "$L/dl/f9"
+drop_kernel_caches
+check "listed: a chmod shows" [ "$(stat -c %a "$L/dl/f1")" = 600 ]
+check "listed: an append shows" [ "$(stat -c %s "$L/dl/f2")" = 7 ]
+check "listed: an unlinked name is gone" [ ! -e "$L/dl/f3" ]
+check "listed: a renamed file is under its new name only" \
+	[ ! -e "$L/dl/f4" ] && [ "$(cat "$L/dl/g4")" = 4 ]
+check "listed: a rename over a name shows the moved file" \
+	[ ! -e "$L/dl/f6" ] && [ "$(cat "$L/dl/f7")" = 6 ]
+check "listed: a new file shows" [ "$(cat "$L/dl/n1")" = new ]
+check "listed: a hard link shows, and both names count it" \
+	[ "$(stat -c %h "$L/dl/h5")" = 2 ] && [ "$(stat -c %h "$L/dl/f5")" = 2 ]
+check "listed: a new subdirectory shows, and its parent counts it" \
+	[ -d "$L/dl/sub" ] && [ "$(stat -c %h "$L/dl")" = 3 ]
+check "listed: a truncate shows" [ "$(stat -c %s "$L/dl/f8")" = 100 ]
+check "listed: an xattr change shows (its ctime)" [ "$(stat -c %z "$L/dl/f9")" != "$ctime9" ]
+check "listed: unchanged files read as written" [ "$(cat "$L/dl/f40")" = 40 ]
 
 finish

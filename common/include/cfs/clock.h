@@ -1,5 +1,6 @@
 /* The two clocks ClaudeFS uses: monotonic milliseconds for timeouts,
- * leases and heartbeats, and wall-clock nanoseconds for file times. */
+ * leases and heartbeats (nanoseconds where two events of one millisecond
+ * must be ordered), and wall-clock nanoseconds for file times. */
 #ifndef CFS_CLOCK_H
 #define CFS_CLOCK_H
 
@@ -12,6 +13,14 @@ static inline int64_t cfs_mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline int64_t cfs_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static inline int64_t cfs_real_ns(void)

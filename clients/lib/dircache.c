@@ -1,0 +1,450 @@
+/* Directory listings that answer lookups (statahead).
+ *
+ * A program that looks up many names in one directory (a stat of every
+ * file, make, an unlink sweep, ls -l after the kernel's cache expired)
+ * costs one MDS round trip per name. Once DC_TRIGGER lookups of one
+ * directory went to the MDS within a lease, the thread making the next
+ * one lists the whole directory with attributes (MDS_READDIR, 1,024
+ * names a call, up to DC_ENTRIES), and lookups are answered here until
+ * the lease ends. A complete listing also answers for names that are not
+ * there.
+ *
+ * Coherence is the kernel's own cache rule, no weaker: the lease runs
+ * from the moment the listing was asked, and the caller hands the kernel
+ * only what is left of it, so no answer is older than the entry and
+ * attribute timeouts allow.
+ *
+ * This client sees its own changes at once:
+ * - a name it adds or removes in a listed directory is added to or
+ *   removed from the listing; a change whose outcome is unknown (an
+ *   error) drops the listing;
+ * - every change it makes to an inode stamps it (dc_touch) in a
+ *   direct-mapped table, and a listed entry answers only if it is newer
+ *   than its inode's stamp (a collision costs a round trip, never a stale
+ *   answer); an unlink or rename whose victim is not listed stamps
+ *   everything;
+ * - a listing asked before this client changed the directory is thrown
+ *   away when it arrives.
+ * Writes not yet at the MDS are merged in by the caller, as for any
+ * attribute from the MDS. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfs/crc.h"
+#include "client_priv.h"
+
+#define DC_DIRS 32		/* directories listed or counted at once */
+#define DC_ENTRIES 16384	/* names kept of one directory */
+#define DC_BUCKETS 2048
+#define DC_TRIGGER 8		/* MDS lookups in a lease that start a listing */
+#define DC_STAMPS 4096
+#define DC_BATCH 1024
+
+struct dc_entry {
+	struct dc_entry *next;
+	int64_t asof_ns;	/* attr current at the MDS then (0: unknown) */
+	struct cfs_attr attr;
+	uint32_t hash;
+	uint16_t len;
+	char name[];
+};
+
+struct dc_dir {
+	uint64_t ino;		/* 0: a free slot */
+	int64_t window_ns;	/* misses are counted from here */
+	int64_t used_ns;
+	uint32_t misses;
+	bool loading;		/* a thread is listing it */
+	/* the listing: asked at asked_ns (0: none) */
+	int64_t asked_ns;
+	bool complete;		/* every name the directory had is here */
+	size_t n;
+	struct dc_entry **b;	/* DC_BUCKETS chains */
+};
+
+struct dircache {
+	pthread_mutex_t lock;
+	int64_t lease_ns;
+	struct dc_dir dirs[DC_DIRS];
+	int64_t stamp[DC_STAMPS];	/* by hash of ino: our last change */
+	int64_t stamp_all;		/* a change to an inode not known */
+};
+
+static int64_t *stamp_of(struct dircache *dc, uint64_t ino)
+{
+	return &dc->stamp[cfs_hash64(ino) % DC_STAMPS];
+}
+
+/* Whether what the MDS said at asof_ns about ino is still the latest
+ * this client knows of. */
+static bool fresh(struct dircache *dc, uint64_t ino, int64_t asof_ns)
+{
+	return asof_ns > *stamp_of(dc, ino) && asof_ns > dc->stamp_all;
+}
+
+static void free_entries(struct dc_entry **b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < DC_BUCKETS; i++) {
+		while (b[i]) {
+			struct dc_entry *n = b[i]->next;
+
+			free(b[i]);
+			b[i] = n;
+		}
+	}
+	free(b);
+}
+
+static void drop_listing(struct dc_dir *d)
+{
+	free_entries(d->b);
+	d->b = NULL;
+	d->n = 0;
+	d->asked_ns = 0;
+	d->complete = false;
+}
+
+static bool live(const struct dircache *dc, const struct dc_dir *d,
+		 int64_t now)
+{
+	return d->b && now - d->asked_ns < dc->lease_ns;
+}
+
+static struct dc_dir *find_dir(struct dircache *dc, uint64_t ino)
+{
+	for (int i = 0; i < DC_DIRS; i++)
+		if (dc->dirs[i].ino == ino)
+			return &dc->dirs[i];
+	return NULL;
+}
+
+/* A slot for ino: its own, a free one, or the least recently used one
+ * that nobody is listing. NULL if all are being listed. */
+static struct dc_dir *claim_dir(struct dircache *dc, uint64_t ino, int64_t now)
+{
+	struct dc_dir *d = find_dir(dc, ino), *old = NULL;
+
+	if (d)
+		return d;
+	for (int i = 0; i < DC_DIRS; i++) {
+		d = &dc->dirs[i];
+		if (d->loading)
+			continue;
+		if (!d->ino || !live(dc, d, now)) {
+			old = d;
+			break;
+		}
+		if (!old || d->used_ns < old->used_ns)
+			old = d;
+	}
+	if (!old)
+		return NULL;
+	drop_listing(old);
+	memset(old, 0, sizeof(*old));
+	old->ino = ino;
+	old->window_ns = now;
+	return old;
+}
+
+static uint32_t name_hash(const char *name, size_t len)
+{
+	return cfs_crc32c(name, len);
+}
+
+static struct dc_entry **slot_of(struct dc_entry **b, const char *name,
+				 size_t len, uint32_t h)
+{
+	struct dc_entry **pp = &b[h % DC_BUCKETS];
+
+	while (*pp && ((*pp)->hash != h || (*pp)->len != len ||
+		       memcmp((*pp)->name, name, len)))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* Put name -> a in the chains b (replacing an entry of that name). */
+static int put_entry(struct dc_entry **b, size_t *n, const char *name,
+		     size_t len, const struct cfs_attr *a, int64_t asof_ns)
+{
+	uint32_t h = name_hash(name, len);
+	struct dc_entry **pp = slot_of(b, name, len, h), *e;
+
+	if (*pp) {
+		(*pp)->attr = *a;
+		(*pp)->asof_ns = asof_ns;
+		return 0;
+	}
+	e = malloc(sizeof(*e) + len);
+	if (!e)
+		return -ENOMEM;
+	e->next = NULL;
+	e->asof_ns = asof_ns;
+	e->attr = *a;
+	e->hash = h;
+	e->len = (uint16_t)len;
+	memcpy(e->name, name, len);
+	*pp = e;
+	(*n)++;
+	return 0;
+}
+
+/* Take name out of d's listing; the entry, for the caller to free. */
+static struct dc_entry *take_entry(struct dc_dir *d, const char *name,
+				   size_t len)
+{
+	struct dc_entry **pp, *e;
+
+	pp = slot_of(d->b, name, len, name_hash(name, len));
+	e = *pp;
+	if (e) {
+		*pp = e->next;
+		d->n--;
+	}
+	return e;
+}
+
+int dc_start(struct cfs_client *cl, int lease_ms)
+{
+	struct dircache *dc;
+
+	if (lease_ms <= 0)
+		return 0;
+	dc = calloc(1, sizeof(*dc));
+	if (!dc)
+		return -ENOMEM;
+	pthread_mutex_init(&dc->lock, NULL);
+	dc->lease_ns = (int64_t)lease_ms * 1000000;
+	cl->dc = dc;
+	return 0;
+}
+
+void dc_stop(struct cfs_client *cl)
+{
+	struct dircache *dc = cl->dc;
+
+	if (!dc)
+		return;
+	for (int i = 0; i < DC_DIRS; i++)
+		free_entries(dc->dirs[i].b);
+	pthread_mutex_destroy(&dc->lock);
+	free(dc);
+	cl->dc = NULL;
+}
+
+int dc_answer(struct cfs_client *cl, uint64_t parent, const char *name,
+	      size_t len, struct cfs_attr *out, int64_t *asof_ns)
+{
+	struct dircache *dc = cl->dc;
+	int64_t now = cfs_mono_ns();
+	struct dc_entry *e;
+	struct dc_dir *d;
+	int rc = DC_UNKNOWN;
+
+	if (!dc)
+		return DC_UNKNOWN;
+	pthread_mutex_lock(&dc->lock);
+	d = find_dir(dc, parent);
+	if (d && live(dc, d, now)) {
+		d->used_ns = now;
+		e = *slot_of(d->b, name, len, name_hash(name, len));
+		if (e && e->asof_ns && fresh(dc, e->attr.ino, e->asof_ns)) {
+			*out = e->attr;
+			*asof_ns = e->asof_ns;
+			rc = 0;
+		} else if (!e && d->complete) {
+			*asof_ns = d->asked_ns;
+			rc = -ENOENT;
+		}
+		goto out;
+	}
+	/* count lookups that go to the MDS; enough of them list it */
+	d = d ? d : claim_dir(dc, parent, now);
+	if (!d || d->loading)
+		goto out;
+	if (now - d->window_ns >= dc->lease_ns) {
+		d->window_ns = now;
+		d->misses = 0;
+	}
+	d->used_ns = now;
+	if (++d->misses >= DC_TRIGGER) {
+		d->loading = true;
+		rc = DC_LIST;
+	}
+out:
+	pthread_mutex_unlock(&dc->lock);
+	return rc;
+}
+
+void dc_list(struct cfs_client *cl, const struct cfs_cred *cr,
+	     uint64_t parent)
+{
+	struct dircache *dc = cl->dc;
+	struct dc_entry **b = calloc(DC_BUCKETS, sizeof(*b));
+	int64_t asked = cfs_mono_ns();
+	uint64_t cookie = 0;
+	bool eof = false;
+	struct dc_dir *d;
+	size_t n = 0;
+	int rc = b ? 0 : -ENOMEM;
+
+	while (rc == 0 && !eof && n < DC_ENTRIES) {
+		struct cfs_dirent_list l;
+
+		rc = cfs_readdir(cl, cr, parent, cookie, DC_BATCH, &l);
+		if (rc)
+			break;
+		for (size_t i = 0; rc == 0 && i < l.n; i++) {
+			const struct cfs_dir_entry *de = &l.entries[i];
+
+			rc = put_entry(b, &n, de->name, de->namelen, &de->attr,
+				       asked);
+			cookie = de->cookie;
+		}
+		eof = l.eof || l.n == 0;
+		cfs_dirents_free(&l);
+	}
+	pthread_mutex_lock(&dc->lock);
+	d = find_dir(dc, parent);
+	/* a change of ours since the listing was asked: it may predate it */
+	if (d && d->loading && rc == 0 && *stamp_of(dc, parent) < asked) {
+		drop_listing(d);
+		d->b = b;
+		d->n = n;
+		d->asked_ns = asked;
+		d->complete = eof;
+		b = NULL;
+	}
+	if (d && d->loading) {
+		d->loading = false;
+		d->misses = 0;
+		d->window_ns = cfs_mono_ns();
+	}
+	pthread_mutex_unlock(&dc->lock);
+	free_entries(b);
+}
+
+void dc_learned(struct cfs_client *cl, uint64_t parent, const char *name,
+		size_t len, int rc, const struct cfs_attr *a, int64_t asked_ns)
+{
+	struct dircache *dc = cl->dc;
+	struct dc_dir *d;
+
+	if (!dc || (rc && rc != -ENOENT))
+		return;
+	pthread_mutex_lock(&dc->lock);
+	d = find_dir(dc, parent);
+	if (d && live(dc, d, cfs_mono_ns()) && *stamp_of(dc, parent) < asked_ns) {
+		if (rc == 0 && fresh(dc, a->ino, asked_ns))
+			put_entry(d->b, &d->n, name, len, a, asked_ns);
+		else if (rc == -ENOENT)
+			free(take_entry(d, name, len));
+	}
+	pthread_mutex_unlock(&dc->lock);
+}
+
+void dc_touch(struct cfs_client *cl, uint64_t ino)
+{
+	struct dircache *dc = cl->dc;
+
+	if (!dc)
+		return;
+	pthread_mutex_lock(&dc->lock);
+	*stamp_of(dc, ino) = cfs_mono_ns();
+	pthread_mutex_unlock(&dc->lock);
+}
+
+void dc_added(struct cfs_client *cl, uint64_t parent, const char *name,
+	      size_t len, int rc, const struct cfs_attr *a)
+{
+	struct dircache *dc = cl->dc;
+	int64_t now = cfs_mono_ns();
+	struct dc_dir *d;
+
+	if (!dc)
+		return;
+	pthread_mutex_lock(&dc->lock);
+	*stamp_of(dc, parent) = now;
+	if (rc == 0 && a)
+		*stamp_of(dc, a->ino) = now;	/* a link: its nlink */
+	d = find_dir(dc, parent);
+	/* the reply's attr is newer than the stamp just made */
+	if (d && d->b &&
+	    (rc || !a || put_entry(d->b, &d->n, name, len, a, now + 1)))
+		drop_listing(d);
+	pthread_mutex_unlock(&dc->lock);
+}
+
+/* Take name out of parent's listing and stamp the inode it named; with
+ * no listing that knows it, stamp everything. */
+static struct dc_entry *remove_locked(struct dircache *dc, uint64_t parent,
+				      const char *name, size_t len)
+{
+	struct dc_dir *d = find_dir(dc, parent);
+	struct dc_entry *e = NULL;
+	int64_t now = cfs_mono_ns();
+
+	*stamp_of(dc, parent) = now;
+	if (d && live(dc, d, now)) {
+		e = take_entry(d, name, len);
+		if (e) {
+			*stamp_of(dc, e->attr.ino) = now;
+			return e;
+		}
+		if (d->complete)
+			return NULL;	/* there was nothing to remove */
+	}
+	dc->stamp_all = now;
+	return NULL;
+}
+
+static void drop_dir_locked(struct dircache *dc, uint64_t ino)
+{
+	struct dc_dir *d = find_dir(dc, ino);
+
+	if (d)
+		drop_listing(d);
+}
+
+void dc_removed(struct cfs_client *cl, uint64_t parent, const char *name,
+		size_t len, int rc)
+{
+	struct dircache *dc = cl->dc;
+
+	if (!dc)
+		return;
+	pthread_mutex_lock(&dc->lock);
+	free(remove_locked(dc, parent, name, len));
+	if (rc)
+		drop_dir_locked(dc, parent);
+	pthread_mutex_unlock(&dc->lock);
+}
+
+void dc_renamed(struct cfs_client *cl, uint64_t parent, const char *name,
+		size_t len, uint64_t newparent, const char *newname,
+		size_t newlen, bool exchange, int rc)
+{
+	struct dircache *dc = cl->dc;
+	struct dc_entry *moved;
+	struct dc_dir *d;
+
+	if (!dc)
+		return;
+	pthread_mutex_lock(&dc->lock);
+	moved = remove_locked(dc, parent, name, len);
+	free(remove_locked(dc, newparent, newname, newlen));
+	d = find_dir(dc, newparent);
+	if (rc || exchange) {
+		drop_dir_locked(dc, parent);
+		drop_dir_locked(dc, newparent);
+	} else if (d && d->b) {
+		/* the name now exists; its attrs (a new ctime) are unknown */
+		if (!moved ||
+		    put_entry(d->b, &d->n, newname, newlen, &moved->attr, 0))
+			drop_listing(d);
+	}
+	pthread_mutex_unlock(&dc->lock);
+	free(moved);
+}
