@@ -25,6 +25,8 @@ struct inval {
 struct cfs_fuse {
 	struct cfs_client *cl;
 	struct fuse_session *se;
+	int fuse_fd;		/* the session's /dev/fuse */
+	struct uring *uring;	/* FUSE over io_uring (uring.c) */
 	double attr_timeout;	/* seconds the kernel may cache attributes */
 	double entry_timeout;	/* seconds the kernel may cache names */
 	struct inval inval;
@@ -41,6 +43,11 @@ void inval_stop(struct cfs_fuse *f);
 /* Drop the file's cached pages soon, from the inval thread. */
 void inval_later(struct cfs_fuse *f, uint64_t ino);
 bool inval_pending(struct cfs_fuse *f, uint64_t ino);
+
+/* FUSE over io_uring where the kernel offers it (enabled: not
+ * -o no_uring): set up after mounting, stopped after the session. */
+int uring_setup(struct cfs_fuse *f, bool enabled);
+void uring_stop(struct cfs_fuse *f);
 
 extern const struct fuse_lowlevel_ops cfs_fuse_ops;
 

@@ -8,7 +8,9 @@
  * (default 1), strict (both 0: every change seen at once across mounts),
  * connect_timeout=MS (5000), mds_timeout=MS (5000, per attempt of a
  * metadata call; three attempts), writeback_mb=N (64: memory for writes
- * not yet on the OSDs; 0 and strict: none, each write waits for them). Standard FUSE options (allow_other, ro, ...)
+ * not yet on the OSDs; 0 and strict: none, each write waits for them),
+ * no_uring (serve /dev/fuse only, even where the kernel offers FUSE over
+ * io_uring; see uring.c). Standard FUSE options (allow_other, ro, ...)
  * pass through to libfuse. Permissions are checked by the kernel from
  * cached attributes (default_permissions, always on) and by the MDS. */
 #include <errno.h>
@@ -28,6 +30,7 @@ struct options {
 	int connect_timeout;
 	int mds_timeout;
 	int writeback_mb;
+	int no_uring;
 	int help;
 };
 
@@ -39,6 +42,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("mds_timeout=%d", mds_timeout),
 	OPT("writeback_mb=%d", writeback_mb),
 	OPT("strict", strict),
+	OPT("no_uring", no_uring),
 	OPT("-h", help),
 	OPT("--help", help),
 	FUSE_OPT_END
@@ -65,6 +69,7 @@ static void usage(const char *prog)
 	       "  -o entry_timeout=S     name cache time (1)\n"
 	       "  -o writeback_mb=N      memory for write-behind (64; 0: none)\n"
 	       "  -o strict              no caching: changes seen at once\n"
+	       "  -o no_uring            serve /dev/fuse only, not io_uring\n"
 	       "  -o connect_timeout=MS  give up reaching the MDS (5000)\n"
 	       "  -o mds_timeout=MS      retry a metadata call after (5000)\n\n",
 	       prog);
@@ -144,6 +149,10 @@ int main(int argc, char **argv)
 			cmd.mountpoint);
 		goto out_signals;
 	}
+	if (uring_setup(&f, !o.no_uring)) {
+		fprintf(stderr, "cfs-fuse: cannot set up the session's I/O\n");
+		goto out_unmount;
+	}
 	if (cmd.singlethread) {
 		rc = fuse_session_loop(se);
 	} else {
@@ -154,7 +163,9 @@ int main(int argc, char **argv)
 		rc = fuse_session_loop_mt(se, loop);
 		fuse_loop_cfg_destroy(loop);
 	}
+out_unmount:
 	fuse_session_unmount(se);
+	uring_stop(&f);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out:
