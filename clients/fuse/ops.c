@@ -137,18 +137,29 @@ static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 	fuse_reply_none(req);
 }
 
+/* Attributes libcfs answers from memory are cached by the kernel only for
+ * what is left of the timeout since the MDS gave them. */
 static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
+	struct cfs_fuse *f = F(req);
 	struct cfs_attr a;
-
+	struct stat st;
+	int64_t asof;
+	double age;
 	int rc;
 
 	(void)fi;
-	rc = cfs_getattr(F(req)->cl, ino, &a);
-	if (rc == 0)
-		check_pages(F(req), &a);
-	reply_attr(req, rc, &a);
+	rc = cfs_getattr(f->cl, ino, &a, &asof);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	check_pages(f, &a);
+	age = (double)(cfs_mono_ns() - asof) / 1e9;
+	cfs_attr_to_stat(&a, &st);
+	fuse_reply_attr(req, &st, f->attr_timeout > age ?
+				  f->attr_timeout - age : 0);
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st,
@@ -774,7 +785,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	rc = cfs_getattr(f->cl, ino, &a);
+	rc = cfs_getattr(f->cl, ino, &a, NULL);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;

@@ -318,12 +318,24 @@ int cfs_lookup(struct cfs_client *cl, const struct cfs_cred *cr,
 	return rc;
 }
 
-int cfs_getattr(struct cfs_client *cl, uint64_t ino, struct cfs_attr *out)
+int cfs_getattr(struct cfs_client *cl, uint64_t ino, struct cfs_attr *out,
+		int64_t *asof_ns)
 {
 	Cfs__MdsIno r = CFS__MDS_INO__INIT;
+	int64_t asked = cfs_mono_ns();
+	int rc;
 
+	if (asof_ns && dc_getattr(cl, ino, out, asof_ns) == 0) {
+		merge_local(cl, out);
+		return 0;
+	}
 	r.ino = ino;
-	return entry_call(cl, CFS__MDS_METHOD__MDS_GETATTR, &r.base, out);
+	rc = entry_call(cl, CFS__MDS_METHOD__MDS_GETATTR, &r.base, out);
+	if (rc == 0)
+		dc_got_attr(cl, out, asked);
+	if (asof_ns)
+		*asof_ns = asked;
+	return rc;
 }
 
 int cfs_setattr(struct cfs_client *cl, const struct cfs_cred *cr,
@@ -333,6 +345,7 @@ int cfs_setattr(struct cfs_client *cl, const struct cfs_cred *cr,
 	Cfs__MdsSetattr r = CFS__MDS_SETATTR__INIT;
 	struct open_inode *o;
 	struct cfs_attr cur;
+	int64_t begun;
 	Cfs__Cred c;
 	int rc;
 
@@ -368,7 +381,7 @@ int cfs_setattr(struct cfs_client *cl, const struct cfs_cred *cr,
 		 * a crash in between never exposes old bytes past the end */
 		rc = cfs_flush(cl, ino);
 		if (!rc)
-			rc = cfs_getattr(cl, ino, &cur);
+			rc = cfs_getattr(cl, ino, &cur, NULL);
 		if (!rc && in->size < cur.size)
 			rc = client_truncate_data(cl, ino, in->size, cur.size);
 		if (rc)
@@ -382,8 +395,8 @@ int cfs_setattr(struct cfs_client *cl, const struct cfs_cred *cr,
 			o->atime_ns = 0;
 		pthread_mutex_unlock(&cl->ilock);
 	}
+	begun = dc_begin(cl, ino);
 	rc = entry_call(cl, CFS__MDS_METHOD__MDS_SETATTR, &r.base, out);
-	dc_touch(cl, ino);
 	if (rc == 0 && (valid & CFS_ATTR_SIZE)) {
 		pthread_mutex_lock(&cl->ilock);
 		o = client_inode(cl, ino, false);
@@ -394,6 +407,7 @@ int cfs_setattr(struct cfs_client *cl, const struct cfs_cred *cr,
 		pthread_mutex_unlock(&cl->ilock);
 		out->size = in->size;
 	}
+	dc_end(cl, ino, begun, rc, out);
 	return rc;
 }
 
@@ -415,7 +429,7 @@ static int make_node(struct cfs_client *cl, uint32_t method,
 	r.exclusive = exclusive;
 	r.open = open;
 	rc = entry_call(cl, method, &r.base, out);
-	dc_added(cl, parent, name, len, rc, out);
+	dc_added(cl, parent, name, len, rc, out, true);
 	return rc;
 }
 
@@ -449,7 +463,7 @@ int cfs_symlink(struct cfs_client *cl, const struct cfs_cred *cr,
 	r.name = BYTES(name, len);
 	r.target = BYTES(target, strlen(target));
 	rc = entry_call(cl, CFS__MDS_METHOD__MDS_SYMLINK, &r.base, out);
-	dc_added(cl, parent, name, len, rc, out);
+	dc_added(cl, parent, name, len, rc, out, true);
 	return rc;
 }
 
@@ -458,6 +472,7 @@ int cfs_link(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 	     struct cfs_attr *out)
 {
 	Cfs__MdsLink r = CFS__MDS_LINK__INIT;
+	int64_t begun;
 	Cfs__Cred c;
 	int rc;
 
@@ -466,9 +481,10 @@ int cfs_link(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 	r.ino = ino;
 	r.newparent = newparent;
 	r.newname = BYTES(name, len);
+	begun = dc_begin(cl, ino);
 	rc = entry_call(cl, CFS__MDS_METHOD__MDS_LINK, &r.base, out);
-	dc_touch(cl, ino);
-	dc_added(cl, newparent, name, len, rc, out);
+	dc_end(cl, ino, begun, rc, out);
+	dc_added(cl, newparent, name, len, rc, out, false);
 	return rc;
 }
 
@@ -745,6 +761,7 @@ int cfs_open(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 	     int flags, struct cfs_attr *out)
 {
 	Cfs__MdsOpen r = CFS__MDS_OPEN__INIT;
+	int64_t begun;
 	Cfs__Cred c;
 	int rc;
 
@@ -752,9 +769,13 @@ int cfs_open(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 	r.cred = &c;
 	r.ino = ino;
 	r.flags = (uint32_t)flags;
+	/* an open is a change only when it truncates */
+	begun = (flags & O_TRUNC) ? dc_begin(cl, ino) : cfs_mono_ns();
 	rc = entry_call(cl, CFS__MDS_METHOD__MDS_OPEN, &r.base, out);
 	if (flags & O_TRUNC)
-		dc_touch(cl, ino);
+		dc_end(cl, ino, begun, rc, out);
+	else if (rc == 0)
+		dc_got_attr(cl, out, begun);
 	if (rc == 0)
 		cfs_opened(cl, out);
 	return rc;
@@ -978,11 +999,13 @@ int cfs_flush(struct cfs_client *cl, uint64_t ino)
 	}
 	client_wb_send_locked(cl, ino);
 	pthread_mutex_unlock(&cl->ilock);
-	if (dirty)
+	if (dirty) {
+		int64_t begun = dc_begin(cl, ino);
+
 		meta_rc = entry_call(cl, CFS__MDS_METHOD__MDS_WRITTEN, &r.base,
 				     &a);
-	if (dirty)
-		dc_touch(cl, ino);
+		dc_end(cl, ino, begun, meta_rc, &a);
+	}
 	rc = client_wb_drain(cl, ino);
 	if (rc || !dirty || meta_rc)
 		return rc ? rc : meta_rc;

@@ -123,8 +123,19 @@ void dc_list(struct cfs_client *cl, const struct cfs_cred *cr,
 void dc_learned(struct cfs_client *cl, uint64_t parent, const char *name,
 		size_t len, int rc, const struct cfs_attr *a, int64_t asked_ns);
 void dc_touch(struct cfs_client *cl, uint64_t ino);
+/* Attributes: dc_getattr answers (0) from what the MDS said within the
+ * lease, as long as this client changed nothing since; dc_got_attr keeps
+ * an MDS answer asked at asked_ns. A change whose reply carries the new
+ * attributes brackets its call with dc_begin and dc_end. */
+int dc_getattr(struct cfs_client *cl, uint64_t ino, struct cfs_attr *out,
+	       int64_t *asof_ns);
+void dc_got_attr(struct cfs_client *cl, const struct cfs_attr *a,
+		 int64_t asked_ns);
+int64_t dc_begin(struct cfs_client *cl, uint64_t ino);
+void dc_end(struct cfs_client *cl, uint64_t ino, int64_t begun_ns, int rc,
+	    const struct cfs_attr *a);
 void dc_added(struct cfs_client *cl, uint64_t parent, const char *name,
-	      size_t len, int rc, const struct cfs_attr *a);
+	      size_t len, int rc, const struct cfs_attr *a, bool created);
 void dc_removed(struct cfs_client *cl, uint64_t parent, const char *name,
 		size_t len, int rc);
 void dc_renamed(struct cfs_client *cl, uint64_t parent, const char *name,

@@ -286,7 +286,7 @@ static int known_size(struct cfs_client *cl, uint64_t ino, uint64_t want_end,
 	pthread_mutex_unlock(&cl->ilock);
 	if (known && want_end <= *size)
 		return 0;
-	rc = cfs_getattr(cl, ino, &a);	/* merges our own writes */
+	rc = cfs_getattr(cl, ino, &a, NULL);	/* merges our own writes */
 	if (rc)
 		return rc;
 	*size = a.size;

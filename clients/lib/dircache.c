@@ -7,7 +7,10 @@
  * one lists the whole directory with attributes (MDS_READDIR, 1,024
  * names a call, up to DC_ENTRIES), and lookups are answered here until
  * the lease ends. A complete listing also answers for names that are not
- * there.
+ * there. Lookups the listing cannot answer (it expired, or the entry is
+ * older than a change of ours) count again, and enough of them (at least
+ * a 64th of the names, as a listing costs about that many lookups) list
+ * the directory anew.
  *
  * Coherence is the kernel's own cache rule, no weaker: the lease runs
  * from the moment the listing was asked, and the caller hands the kernel
@@ -40,6 +43,7 @@
 #define DC_TRIGGER 8		/* MDS lookups in a lease that start a listing */
 #define DC_STAMPS 4096
 #define DC_BATCH 1024
+#define DC_ATTRS 16384		/* attributes kept, by hash of ino */
 
 struct dc_entry {
 	struct dc_entry *next;
@@ -63,10 +67,18 @@ struct dc_dir {
 	struct dc_entry **b;	/* DC_BUCKETS chains */
 };
 
+/* The attributes of an inode as the MDS gave them at asof_ns. */
+struct dc_attr {
+	uint64_t ino;
+	int64_t asof_ns;
+	struct cfs_attr attr;
+};
+
 struct dircache {
 	pthread_mutex_t lock;
 	int64_t lease_ns;
 	struct dc_dir dirs[DC_DIRS];
+	struct dc_attr attrs[DC_ATTRS];
 	int64_t stamp[DC_STAMPS];	/* by hash of ino: our last change */
 	int64_t stamp_all;		/* a change to an inode not known */
 };
@@ -81,6 +93,23 @@ static int64_t *stamp_of(struct dircache *dc, uint64_t ino)
 static bool fresh(struct dircache *dc, uint64_t ino, int64_t asof_ns)
 {
 	return asof_ns > *stamp_of(dc, ino) && asof_ns > dc->stamp_all;
+}
+
+static bool young(const struct dircache *dc, int64_t asof_ns, int64_t now)
+{
+	return now - asof_ns < dc->lease_ns;
+}
+
+static void put_attr(struct dircache *dc, const struct cfs_attr *a,
+		     int64_t asof_ns)
+{
+	struct dc_attr *s = &dc->attrs[cfs_hash64(a->ino) % DC_ATTRS];
+
+	if (s->ino == a->ino && s->asof_ns > asof_ns)
+		return;	/* an older answer arriving late */
+	s->ino = a->ino;
+	s->asof_ns = asof_ns;
+	s->attr = *a;
 }
 
 static void free_entries(struct dc_entry **b)
@@ -254,13 +283,16 @@ int dc_answer(struct cfs_client *cl, uint64_t parent, const char *name,
 			*out = e->attr;
 			*asof_ns = e->asof_ns;
 			rc = 0;
-		} else if (!e && d->complete) {
+			goto out;
+		}
+		if (!e && d->complete) {
 			*asof_ns = d->asked_ns;
 			rc = -ENOENT;
+			goto out;
 		}
-		goto out;
 	}
-	/* count lookups that go to the MDS; enough of them list it */
+	/* count lookups that go to the MDS; enough of them list it (again:
+	 * a listing of n names costs about n / 64 lookups) */
 	d = d ? d : claim_dir(dc, parent, now);
 	if (!d || d->loading)
 		goto out;
@@ -269,7 +301,7 @@ int dc_answer(struct cfs_client *cl, uint64_t parent, const char *name,
 		d->misses = 0;
 	}
 	d->used_ns = now;
-	if (++d->misses >= DC_TRIGGER) {
+	if (++d->misses >= DC_TRIGGER && d->misses >= d->n / 64) {
 		d->loading = true;
 		rc = DC_LIST;
 	}
@@ -310,6 +342,10 @@ void dc_list(struct cfs_client *cl, const struct cfs_cred *cr,
 	d = find_dir(dc, parent);
 	/* a change of ours since the listing was asked: it may predate it */
 	if (d && d->loading && rc == 0 && *stamp_of(dc, parent) < asked) {
+		for (size_t i = 0; i < DC_BUCKETS; i++)
+			for (struct dc_entry *e = b[i]; e; e = e->next)
+				if (fresh(dc, e->attr.ino, asked))
+					put_attr(dc, &e->attr, asked);
 		drop_listing(d);
 		d->b = b;
 		d->n = n;
@@ -336,6 +372,8 @@ void dc_learned(struct cfs_client *cl, uint64_t parent, const char *name,
 		return;
 	pthread_mutex_lock(&dc->lock);
 	d = find_dir(dc, parent);
+	if (rc == 0 && fresh(dc, a->ino, asked_ns))
+		put_attr(dc, a, asked_ns);
 	if (d && live(dc, d, cfs_mono_ns()) && *stamp_of(dc, parent) < asked_ns) {
 		if (rc == 0 && fresh(dc, a->ino, asked_ns))
 			put_entry(d->b, &d->n, name, len, a, asked_ns);
@@ -357,7 +395,7 @@ void dc_touch(struct cfs_client *cl, uint64_t ino)
 }
 
 void dc_added(struct cfs_client *cl, uint64_t parent, const char *name,
-	      size_t len, int rc, const struct cfs_attr *a)
+	      size_t len, int rc, const struct cfs_attr *a, bool created)
 {
 	struct dircache *dc = cl->dc;
 	int64_t now = cfs_mono_ns();
@@ -367,12 +405,13 @@ void dc_added(struct cfs_client *cl, uint64_t parent, const char *name,
 		return;
 	pthread_mutex_lock(&dc->lock);
 	*stamp_of(dc, parent) = now;
-	if (rc == 0 && a)
-		*stamp_of(dc, a->ino) = now;	/* a link: its nlink */
+	/* a new inode's attr is the reply's; a link's, dc_end's to judge */
+	if (rc == 0 && a && created)
+		put_attr(dc, a, now);
 	d = find_dir(dc, parent);
-	/* the reply's attr is newer than the stamp just made */
 	if (d && d->b &&
-	    (rc || !a || put_entry(d->b, &d->n, name, len, a, now + 1)))
+	    (rc || !a ||
+	     put_entry(d->b, &d->n, name, len, a, created ? now : 0)))
 		drop_listing(d);
 	pthread_mutex_unlock(&dc->lock);
 }
@@ -447,4 +486,70 @@ void dc_renamed(struct cfs_client *cl, uint64_t parent, const char *name,
 	}
 	pthread_mutex_unlock(&dc->lock);
 	free(moved);
+}
+
+int dc_getattr(struct cfs_client *cl, uint64_t ino, struct cfs_attr *out,
+	       int64_t *asof_ns)
+{
+	struct dircache *dc = cl->dc;
+	const struct dc_attr *s;
+	int rc = DC_UNKNOWN;
+
+	if (!dc)
+		return DC_UNKNOWN;
+	pthread_mutex_lock(&dc->lock);
+	s = &dc->attrs[cfs_hash64(ino) % DC_ATTRS];
+	if (s->ino == ino && young(dc, s->asof_ns, cfs_mono_ns()) &&
+	    fresh(dc, ino, s->asof_ns)) {
+		*out = s->attr;
+		*asof_ns = s->asof_ns;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&dc->lock);
+	return rc;
+}
+
+void dc_got_attr(struct cfs_client *cl, const struct cfs_attr *a,
+		 int64_t asked_ns)
+{
+	struct dircache *dc = cl->dc;
+
+	if (!dc)
+		return;
+	pthread_mutex_lock(&dc->lock);
+	if (fresh(dc, a->ino, asked_ns))
+		put_attr(dc, a, asked_ns);
+	pthread_mutex_unlock(&dc->lock);
+}
+
+int64_t dc_begin(struct cfs_client *cl, uint64_t ino)
+{
+	struct dircache *dc = cl->dc;
+	int64_t now = cfs_mono_ns();
+
+	if (!dc)
+		return 0;
+	pthread_mutex_lock(&dc->lock);
+	*stamp_of(dc, ino) = now;
+	pthread_mutex_unlock(&dc->lock);
+	return now;
+}
+
+void dc_end(struct cfs_client *cl, uint64_t ino, int64_t begun_ns, int rc,
+	    const struct cfs_attr *a)
+{
+	struct dircache *dc = cl->dc;
+	int64_t now = cfs_mono_ns();
+	bool alone;
+
+	if (!dc)
+		return;
+	pthread_mutex_lock(&dc->lock);
+	/* the reply is the latest only if no other change of ours (or of an
+	 * inode sharing the stamp) came between */
+	alone = *stamp_of(dc, ino) == begun_ns && dc->stamp_all < begun_ns;
+	*stamp_of(dc, ino) = now;
+	if (rc == 0 && a && alone)
+		put_attr(dc, a, now + 1);
+	pthread_mutex_unlock(&dc->lock);
 }

@@ -87,7 +87,10 @@ void cfs_attr_to_stat(const struct cfs_attr *a, struct stat *st);
 int cfs_lookup(struct cfs_client *cl, const struct cfs_cred *cr,
 	       uint64_t parent, const char *name, size_t len,
 	       struct cfs_attr *out, int64_t *asof_ns);
-int cfs_getattr(struct cfs_client *cl, uint64_t ino, struct cfs_attr *out);
+/* cfs_getattr: with asof_ns, may answer from what the MDS said within
+ * the lease (as cfs_lookup does) and gives its time; without, asks. */
+int cfs_getattr(struct cfs_client *cl, uint64_t ino, struct cfs_attr *out,
+		int64_t *asof_ns);
 /* through_handle: the change comes through an open file (ftruncate). */
 int cfs_setattr(struct cfs_client *cl, const struct cfs_cred *cr,
 		uint64_t ino, unsigned valid, const struct cfs_attr *in,

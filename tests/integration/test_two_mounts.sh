@@ -26,7 +26,7 @@ stop_second() {
 trap 'stop_second; cleanup' EXIT
 
 A=$MNT
-second_mount "$T/b"
+second_mount "$T/b" -o no_uring	# A serves over io_uring where it can
 B=$T/b
 
 echo first >"$A/f"
@@ -206,5 +206,12 @@ check "listed: a new subdirectory shows, and its parent counts it" \
 check "listed: a truncate shows" [ "$(stat -c %s "$L/dl/f8")" = 100 ]
 check "listed: an xattr change shows (its ctime)" [ "$(stat -c %z "$L/dl/f9")" != "$ctime9" ]
 check "listed: unchanged files read as written" [ "$(cat "$L/dl/f40")" = 40 ]
+# attributes asked of an open file (getattr) are answered from memory too
+exec 8<"$L/dl/f10"
+echo grown >>"$L/dl/f10"
+check "an open file's attributes show this mount's append" [ "$(stat -L -c %s /proc/self/fd/8)" = 9 ]
+chmod 604 "$L/dl/f10"
+check "... and its chmod" [ "$(stat -L -c %a /proc/self/fd/8)" = 604 ]
+exec 8<&-
 
 finish
