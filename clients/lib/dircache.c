@@ -112,6 +112,21 @@ static void put_attr(struct dircache *dc, const struct cfs_attr *a,
 	s->attr = *a;
 }
 
+/* ino's attributes, if the MDS gave them within the lease and this
+ * client changed nothing since. */
+static bool attr_of(struct dircache *dc, uint64_t ino, int64_t now,
+		    struct cfs_attr *out, int64_t *asof_ns)
+{
+	const struct dc_attr *s = &dc->attrs[cfs_hash64(ino) % DC_ATTRS];
+
+	if (s->ino != ino || !young(dc, s->asof_ns, now) ||
+	    !fresh(dc, ino, s->asof_ns))
+		return false;
+	*out = s->attr;
+	*asof_ns = s->asof_ns;
+	return true;
+}
+
 static void free_entries(struct dc_entry **b)
 {
 	if (!b)
@@ -162,7 +177,7 @@ static struct dc_dir *claim_dir(struct dircache *dc, uint64_t ino, int64_t now)
 		d = &dc->dirs[i];
 		if (d->loading)
 			continue;
-		if (!d->ino || !live(dc, d, now)) {
+		if (!d->ino) {
 			old = d;
 			break;
 		}
@@ -282,6 +297,12 @@ int dc_answer(struct cfs_client *cl, uint64_t parent, const char *name,
 		if (e && e->asof_ns && fresh(dc, e->attr.ino, e->asof_ns)) {
 			*out = e->attr;
 			*asof_ns = e->asof_ns;
+			rc = 0;
+			goto out;
+		}
+		/* the name is known; its attributes may be newer than the
+		 * listing (a reply to a change of ours) */
+		if (e && attr_of(dc, e->attr.ino, now, out, asof_ns)) {
 			rc = 0;
 			goto out;
 		}
@@ -492,19 +513,12 @@ int dc_getattr(struct cfs_client *cl, uint64_t ino, struct cfs_attr *out,
 	       int64_t *asof_ns)
 {
 	struct dircache *dc = cl->dc;
-	const struct dc_attr *s;
-	int rc = DC_UNKNOWN;
+	int rc;
 
 	if (!dc)
 		return DC_UNKNOWN;
 	pthread_mutex_lock(&dc->lock);
-	s = &dc->attrs[cfs_hash64(ino) % DC_ATTRS];
-	if (s->ino == ino && young(dc, s->asof_ns, cfs_mono_ns()) &&
-	    fresh(dc, ino, s->asof_ns)) {
-		*out = s->attr;
-		*asof_ns = s->asof_ns;
-		rc = 0;
-	}
+	rc = attr_of(dc, ino, cfs_mono_ns(), out, asof_ns) ? 0 : DC_UNKNOWN;
 	pthread_mutex_unlock(&dc->lock);
 	return rc;
 }
