@@ -36,15 +36,38 @@ static int remove_chunk(struct mds *mds, const Cfs__ClusterMap *map,
 	return rc == -ENOENT ? 0 : rc;
 }
 
+#define PURGE_BATCH 64	/* freed inodes marked done in one commit */
+
+struct purged {
+	uint64_t ino[PURGE_BATCH];
+	size_t n;
+};
+
 static int do_purge_done(struct mds *mds, MDB_txn *txn, void *p)
 {
-	return cfs_ns_purge_done(&mds->ns, txn, *(uint64_t *)p);
+	const struct purged *d = p;
+	int rc = 0;
+
+	for (size_t i = 0; i < d->n && rc == 0; i++)
+		rc = cfs_ns_purge_done(&mds->ns, txn, d->ino[i]);
+	return rc;
 }
 
-/* One pass over the purge table. */
+static void purge_done(struct mds *mds, struct purged *d)
+{
+	if (d->n && mds_mutate(mds, do_purge_done, d))
+		cfs_log_debug("purge done deferred", "inodes=%zu", d->n);
+	d->n = 0;
+}
+
+/* One pass over the purge table. Inodes whose data is gone are marked
+ * done PURGE_BATCH at a time: an unlink sweep costs the metadata disk
+ * one commit per unlink, not two. A crash before the mark only repeats
+ * removes, which find nothing. */
 static void purge_pass(struct mds *mds)
 {
 	uint64_t after = 0, ino, size;
+	struct purged done = { .n = 0 };
 
 	while (!mds->stop) {
 		Cfs__ClusterMap *map;
@@ -57,11 +80,11 @@ static void purge_pass(struct mds *mds)
 		rc = cfs_ns_purge_next(&mds->ns, txn, after, &ino, &size);
 		cfs_ns_abort(txn);
 		if (rc)
-			return;
+			break;
 		after = ino;
 		map = mds_map_build(mds);
 		if (!map)
-			return;
+			break;
 		chunks = (size + CFS_CHUNK_SIZE - 1) / CFS_CHUNK_SIZE;
 		if (chunks == 0)
 			chunks = 1;	/* a size never reported may hide data */
@@ -69,11 +92,14 @@ static void purge_pass(struct mds *mds)
 			rc = remove_chunk(mds, map, ino, i);
 		mds_map_free(map);
 		if (rc == 0)
-			rc = mds_mutate(mds, do_purge_done, &ino);
+			done.ino[done.n++] = ino;
 		else
 			cfs_log_debug("purge deferred", "ino=%lu rc=%d",
 				      (unsigned long)ino, rc);
+		if (done.n == PURGE_BATCH)
+			purge_done(mds, &done);
 	}
+	purge_done(mds, &done);
 }
 
 static void *purge_main(void *p)
