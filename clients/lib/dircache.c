@@ -10,7 +10,8 @@
  * there. Lookups the listing cannot answer (it expired, or the entry is
  * older than a change of ours) count again, and enough of them (at least
  * a 64th of the names, as a listing costs about that many lookups) list
- * the directory anew.
+ * the directory anew. All listings together keep at most DC_TOTAL names;
+ * the least recently used go first.
  *
  * Coherence is the kernel's own cache rule, no weaker: the lease runs
  * from the moment the listing was asked, and the caller hands the kernel
@@ -39,6 +40,7 @@
 
 #define DC_DIRS 32		/* directories listed or counted at once */
 #define DC_ENTRIES 16384	/* names kept of one directory */
+#define DC_TOTAL 65536		/* names kept in all (about 8 MiB) */
 #define DC_BUCKETS 2048
 #define DC_TRIGGER 8		/* MDS lookups in a lease that start a listing */
 #define DC_STAMPS 4096
@@ -63,7 +65,7 @@ struct dc_dir {
 	/* the listing: asked at asked_ns (0: none) */
 	int64_t asked_ns;
 	bool complete;		/* every name the directory had is here */
-	size_t n;
+	size_t n, counted;	/* names now, and as counted in the total */
 	struct dc_entry **b;	/* DC_BUCKETS chains */
 };
 
@@ -79,6 +81,7 @@ struct dircache {
 	int64_t lease_ns;
 	struct dc_dir dirs[DC_DIRS];
 	struct dc_attr attrs[DC_ATTRS];
+	size_t total;			/* names in all listings */
 	int64_t stamp[DC_STAMPS];	/* by hash of ino: our last change */
 	int64_t stamp_all;		/* a change to an inode not known */
 };
@@ -142,8 +145,10 @@ static void free_entries(struct dc_entry **b)
 	free(b);
 }
 
-static void drop_listing(struct dc_dir *d)
+static void drop_listing(struct dircache *dc, struct dc_dir *d)
 {
+	dc->total -= d->counted;
+	d->counted = 0;
 	free_entries(d->b);
 	d->b = NULL;
 	d->n = 0;
@@ -186,11 +191,29 @@ static struct dc_dir *claim_dir(struct dircache *dc, uint64_t ino, int64_t now)
 	}
 	if (!old)
 		return NULL;
-	drop_listing(old);
+	drop_listing(dc, old);
 	memset(old, 0, sizeof(*old));
 	old->ino = ino;
 	old->window_ns = now;
 	return old;
+}
+
+/* Drop the least recently used listings until n more names fit. */
+static void make_room(struct dircache *dc, const struct dc_dir *keep, size_t n)
+{
+	while (dc->total + n > DC_TOTAL) {
+		struct dc_dir *old = NULL;
+
+		for (int i = 0; i < DC_DIRS; i++) {
+			struct dc_dir *d = &dc->dirs[i];
+
+			if (d != keep && d->b && (!old || d->used_ns < old->used_ns))
+				old = d;
+		}
+		if (!old)
+			return;
+		drop_listing(dc, old);
+	}
 }
 
 static uint32_t name_hash(const char *name, size_t len)
@@ -322,7 +345,9 @@ int dc_answer(struct cfs_client *cl, uint64_t parent, const char *name,
 		d->misses = 0;
 	}
 	d->used_ns = now;
-	if (++d->misses >= DC_TRIGGER && d->misses >= d->n / 64) {
+	/* a live listing that stopped short would only list the same names */
+	if (++d->misses >= DC_TRIGGER && d->misses >= d->n / 64 &&
+	    !(live(dc, d, now) && !d->complete)) {
 		d->loading = true;
 		rc = DC_LIST;
 	}
@@ -367,9 +392,11 @@ void dc_list(struct cfs_client *cl, const struct cfs_cred *cr,
 			for (struct dc_entry *e = b[i]; e; e = e->next)
 				if (fresh(dc, e->attr.ino, asked))
 					put_attr(dc, &e->attr, asked);
-		drop_listing(d);
+		drop_listing(dc, d);
+		make_room(dc, d, n);
 		d->b = b;
-		d->n = n;
+		d->n = d->counted = n;
+		dc->total += n;
 		d->asked_ns = asked;
 		d->complete = eof;
 		b = NULL;
@@ -433,7 +460,7 @@ void dc_added(struct cfs_client *cl, uint64_t parent, const char *name,
 	if (d && d->b &&
 	    (rc || !a ||
 	     put_entry(d->b, &d->n, name, len, a, created ? now : 0)))
-		drop_listing(d);
+		drop_listing(dc, d);
 	pthread_mutex_unlock(&dc->lock);
 }
 
@@ -465,7 +492,7 @@ static void drop_dir_locked(struct dircache *dc, uint64_t ino)
 	struct dc_dir *d = find_dir(dc, ino);
 
 	if (d)
-		drop_listing(d);
+		drop_listing(dc, d);
 }
 
 void dc_removed(struct cfs_client *cl, uint64_t parent, const char *name,
@@ -503,7 +530,7 @@ void dc_renamed(struct cfs_client *cl, uint64_t parent, const char *name,
 		/* the name now exists; its attrs (a new ctime) are unknown */
 		if (!moved ||
 		    put_entry(d->b, &d->n, newname, newlen, &moved->attr, 0))
-			drop_listing(d);
+			drop_listing(dc, d);
 	}
 	pthread_mutex_unlock(&dc->lock);
 	free(moved);
