@@ -268,13 +268,15 @@ static int read_piece(struct cfs_client *cl, uint64_t ino, uint64_t index,
 	}
 }
 
-/* The size to read up to: ours, or the MDS's if we may be behind. */
+/* The size to read up to: ours, or the MDS's if we may be behind (as
+ * fresh as the attribute lease: the open that preceded fetched it). */
 static int known_size(struct cfs_client *cl, uint64_t ino, uint64_t want_end,
 		      uint64_t *size)
 {
 	struct open_inode *o;
 	struct cfs_attr a;
 	bool known = false;
+	int64_t asof;
 	int rc;
 
 	pthread_mutex_lock(&cl->ilock);
@@ -286,7 +288,7 @@ static int known_size(struct cfs_client *cl, uint64_t ino, uint64_t want_end,
 	pthread_mutex_unlock(&cl->ilock);
 	if (known && want_end <= *size)
 		return 0;
-	rc = cfs_getattr(cl, ino, &a, NULL);	/* merges our own writes */
+	rc = cfs_getattr(cl, ino, &a, &asof);	/* merges our own writes */
 	if (rc)
 		return rc;
 	*size = a.size;
