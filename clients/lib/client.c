@@ -127,6 +127,7 @@ void cfs_client_free(struct cfs_client *cl)
 		while (cl->inodes[i]) {
 			struct open_inode *n = cl->inodes[i]->next;
 
+			free(cl->inodes[i]->pf);
 			free(cl->inodes[i]->wb_flight);
 			free(cl->inodes[i]);
 			cl->inodes[i] = n;
@@ -161,6 +162,14 @@ struct open_inode *client_inode(struct cfs_client *cl, uint64_t ino,
 	return *pp;
 }
 
+void client_drop_prefetch(struct cfs_client *cl, struct open_inode *o)
+{
+	cl->pf_bytes -= o->pf_len;
+	free(o->pf);
+	o->pf = NULL;
+	o->pf_len = 0;
+}
+
 static void drop_inode(struct cfs_client *cl, uint64_t ino)
 {
 	struct open_inode **pp = &cl->inodes[cfs_hash64(ino) % INODE_BUCKETS];
@@ -171,6 +180,7 @@ static void drop_inode(struct cfs_client *cl, uint64_t ino)
 		struct open_inode *o = *pp;
 
 		*pp = o->next;
+		client_drop_prefetch(cl, o);
 		free(o->wb_flight);
 		free(o);
 	}
@@ -249,10 +259,10 @@ static void cred_to(const struct cfs_cred *cr, Cfs__Cred *c)
 
 /* One metadata call; retried on transport errors with the same request
  * id, which the MDS's reply cache makes safe for non-idempotent calls. */
-static int mds_call(struct cfs_client *cl, uint32_t method,
-		    const ProtobufCMessage *req,
-		    const ProtobufCMessageDescriptor *rep_desc,
-		    struct cfs_rpc_call *c)
+static void mds_call_init(struct cfs_client *cl, uint32_t method,
+			  const ProtobufCMessage *req,
+			  const ProtobufCMessageDescriptor *rep_desc,
+			  struct cfs_rpc_call *c)
 {
 	*c = (struct cfs_rpc_call){
 		.method = method,
@@ -261,7 +271,29 @@ static int mds_call(struct cfs_client *cl, uint32_t method,
 		.timeout_ms = cl->o.mds_timeout_ms,
 		.attempts = 3,
 	};
+}
+
+static int mds_call(struct cfs_client *cl, uint32_t method,
+		    const ProtobufCMessage *req,
+		    const ProtobufCMessageDescriptor *rep_desc,
+		    struct cfs_rpc_call *c)
+{
+	mds_call_init(cl, method, req, rep_desc, c);
 	return cfs_rpc_call(cl->rpc, cl->mds, c);
+}
+
+/* The attributes of an MdsEntry reply (rc: the call's result). */
+static int entry_reply(struct cfs_client *cl, int rc, struct cfs_rpc_call *c,
+		       struct cfs_attr *out)
+{
+	if (rc == 0 && (!c->rep || !((Cfs__MdsEntry *)c->rep)->attr))
+		rc = -EBADMSG;
+	if (rc == 0 && out) {
+		attr_from(((Cfs__MdsEntry *)c->rep)->attr, out);
+		merge_local(cl, out);
+	}
+	cfs_rpc_call_done(c);
+	return rc;
 }
 
 static int entry_call(struct cfs_client *cl, uint32_t method,
@@ -270,14 +302,7 @@ static int entry_call(struct cfs_client *cl, uint32_t method,
 	struct cfs_rpc_call c;
 	int rc = mds_call(cl, method, req, &cfs__mds_entry__descriptor, &c);
 
-	if (rc == 0 && (!c.rep || !((Cfs__MdsEntry *)c.rep)->attr))
-		rc = -EBADMSG;
-	if (rc == 0 && out) {
-		attr_from(((Cfs__MdsEntry *)c.rep)->attr, out);
-		merge_local(cl, out);
-	}
-	cfs_rpc_call_done(&c);
-	return rc;
+	return entry_reply(cl, rc, &c, out);
 }
 
 static int plain_call(struct cfs_client *cl, uint32_t method,
@@ -291,6 +316,8 @@ static int plain_call(struct cfs_client *cl, uint32_t method,
 }
 
 #define BYTES(p, n) ((ProtobufCBinaryData){ .len = (n), .data = (uint8_t *)(p) })
+#define PREFETCH_MAX ((uint64_t)64 << 10)	/* a small file, read at open */
+#define PREFETCH_TOTAL ((size_t)16 << 20)	/* prefetched bytes held */
 
 int cfs_lookup(struct cfs_client *cl, const struct cfs_cred *cr,
 	       uint64_t parent, const char *name, size_t len,
@@ -403,6 +430,7 @@ int cfs_setattr(struct cfs_client *cl, const struct cfs_cred *cr,
 		if (o) {
 			o->size = in->size;
 			o->dirty = false;
+			client_drop_prefetch(cl, o);
 		}
 		pthread_mutex_unlock(&cl->ilock);
 		out->size = in->size;
@@ -569,6 +597,7 @@ int cfs_readdir(struct cfs_client *cl, const struct cfs_cred *cr,
 	Cfs__MdsReaddir r = CFS__MDS_READDIR__INIT;
 	struct cfs_rpc_call *c = calloc(1, sizeof(*c));
 	Cfs__MdsReaddirReply *rep;
+	int64_t asked = cfs_mono_ns();
 	Cfs__Cred cc;
 	int rc;
 
@@ -598,6 +627,7 @@ int cfs_readdir(struct cfs_client *cl, const struct cfs_cred *cr,
 			e->cookie = rep->entries[i]->cookie;
 			attr_from(rep->entries[i]->attr, &e->attr);
 			merge_local(cl, &e->attr);
+			dc_got_attr(cl, &e->attr, asked);
 		}
 		out->n = rep->n_entries;
 		out->eof = rep->eof;
@@ -757,13 +787,44 @@ void cfs_opened(struct cfs_client *cl, const struct cfs_attr *a)
 	pthread_mutex_unlock(&cl->ilock);
 }
 
+/* The size of a small file worth reading along with its open (0: none):
+ * opened to read, known from a fresh attribute, nothing of ours pending,
+ * and room left under PREFETCH_TOTAL. */
+static size_t prefetch_size(struct cfs_client *cl, uint64_t ino, int flags,
+			    struct cfs_attr *known)
+{
+	struct open_inode *o;
+	int64_t asof;
+	bool busy;
+
+	if ((flags & (O_ACCMODE | O_TRUNC | O_DIRECTORY)) != O_RDONLY ||
+	    dc_getattr(cl, ino, known, &asof) || !S_ISREG(known->mode) ||
+	    known->size == 0 || known->size > PREFETCH_MAX)
+		return 0;
+	pthread_mutex_lock(&cl->ilock);
+	o = client_inode(cl, ino, false);
+	busy = (o && (o->dirty || o->pf || client_wb_pending(o))) ||
+	       cl->pf_bytes + known->size > PREFETCH_TOTAL;
+	pthread_mutex_unlock(&cl->ilock);
+	return busy ? 0 : (size_t)known->size;
+}
+
+/* A small file opened to read has its bytes read along with the open, in
+ * the same round trip, and kept for its first read (cfs_read): they are
+ * as fresh as the open itself, and kept only if the open found the size
+ * and mtime they were read for. */
 int cfs_open(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 	     int flags, struct cfs_attr *out)
 {
 	Cfs__MdsOpen r = CFS__MDS_OPEN__INIT;
+	struct cfs_rpc_call call;
+	struct cfs_attr known;
+	size_t pf = prefetch_size(cl, ino, flags, &known);
+	uint8_t *buf = pf ? malloc(pf) : NULL;
+	struct open_inode *o;
 	int64_t begun;
 	Cfs__Cred c;
-	int rc;
+	int rc, pf_rc = -ENOMEM;
 
 	cred_to(cr, &c);
 	r.cred = &c;
@@ -771,13 +832,33 @@ int cfs_open(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 	r.flags = (uint32_t)flags;
 	/* an open is a change only when it truncates */
 	begun = (flags & O_TRUNC) ? dc_begin(cl, ino) : cfs_mono_ns();
-	rc = entry_call(cl, CFS__MDS_METHOD__MDS_OPEN, &r.base, out);
+	mds_call_init(cl, CFS__MDS_METHOD__MDS_OPEN, &r.base,
+		      &cfs__mds_entry__descriptor, &call);
+	if (buf)
+		pf_rc = client_read_along(cl, ino, buf, pf, cl->mds, &call,
+					  &rc);
+	else
+		rc = cfs_rpc_call(cl->rpc, cl->mds, &call);
+	rc = entry_reply(cl, rc, &call, out);
 	if (flags & O_TRUNC)
 		dc_end(cl, ino, begun, rc, out);
 	else if (rc == 0)
 		dc_got_attr(cl, out, begun);
 	if (rc == 0)
 		cfs_opened(cl, out);
+	if (rc == 0 && pf_rc == 0 && out->size == known.size &&
+	    out->mtime_ns == known.mtime_ns) {
+		pthread_mutex_lock(&cl->ilock);
+		o = client_inode(cl, ino, false);
+		if (o && !o->pf && !o->dirty) {
+			o->pf = buf;
+			o->pf_len = pf;
+			cl->pf_bytes += pf;
+			buf = NULL;
+		}
+		pthread_mutex_unlock(&cl->ilock);
+	}
+	free(buf);
 	return rc;
 }
 
@@ -1036,9 +1117,11 @@ int cfs_release(struct cfs_client *cl, uint64_t ino)
 		pthread_mutex_lock(&cl->ilock);
 		o = client_inode(cl, ino, false);
 	}
-	if (o && o->opens > 0 && --o->opens == 0 && !o->dirty &&
-	    !o->atime_ns && !client_wb_pending(o))
-		drop_inode(cl, ino);
+	if (o && o->opens > 0 && --o->opens == 0) {
+		client_drop_prefetch(cl, o);
+		if (!o->dirty && !o->atime_ns && !client_wb_pending(o))
+			drop_inode(cl, ino);
+	}
 	pthread_mutex_unlock(&cl->ilock);
 	r.ino = ino;
 	rc2 = plain_call(cl, CFS__MDS_METHOD__MDS_RELEASE, &r.base);

@@ -37,6 +37,10 @@ struct open_inode {
 	struct cfs_cred atime_cred;	/* of that reader */
 	bool locked;		/* we took locks on it: drop them on close */
 	uint32_t opens;
+	/* a small file's bytes [0, pf_len) read along with its open, for
+	 * the first read; dropped by any write or size change */
+	uint8_t *pf;
+	size_t pf_len;
 	/* write-behind (writeback.c): the extent being filled, the ranges
 	 * in flight, and the first failure not yet reported */
 	uint8_t *wb_buf;
@@ -72,6 +76,7 @@ struct cfs_client {
 	int wb_nthreads;
 	bool wb_stop, wb_started;
 	struct dircache *dc;	/* listings answering lookups (NULL: none) */
+	size_t pf_bytes;	/* prefetched bytes held, under ilock */
 };
 
 /* Fetch a fresh map from the MDS (after an OSD error). */
@@ -103,6 +108,14 @@ bool client_wb_pending(struct open_inode *o);
 uint64_t client_wb_mark(struct cfs_client *cl, uint64_t ino);
 bool client_wb_overlay(struct cfs_client *cl, uint64_t ino, uint64_t mark,
 		       uint64_t off, uint8_t *buf, size_t len);
+/* Read [0, len) of ino (len within its first chunk) in the same round
+ * trip as another call (an open) to addr: the read's result, and the
+ * other's in *other_rc. */
+int client_read_along(struct cfs_client *cl, uint64_t ino, uint8_t *buf,
+		      size_t len, const char *addr, struct cfs_rpc_call *other,
+		      int *other_rc);
+/* Free o's prefetched bytes; ilock held. */
+void client_drop_prefetch(struct cfs_client *cl, struct open_inode *o);
 /* The inode's entry, made if absent; ilock held. */
 struct open_inode *client_inode(struct cfs_client *cl, uint64_t ino,
 				bool create);

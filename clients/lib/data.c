@@ -213,6 +213,42 @@ static int take_read(const struct cfs_rpc_call *c, uint64_t off, size_t len,
 	return 0;
 }
 
+int client_read_along(struct cfs_client *cl, uint64_t ino, uint8_t *buf,
+		      size_t len, const char *addr, struct cfs_rpc_call *other,
+		      int *other_rc)
+{
+	Cfs__ChunkId chunk = CFS__CHUNK_ID__INIT;
+	Cfs__OsdRead req = CFS__OSD_READ__INIT;
+	struct cfs_map *map = cfs_map_get(&cl->maps);
+	int order[CFS_MAX_REPLICAS], n, st[2], rc;
+	struct cfs_rpc_call c = {
+		.method = CFS__OSD_METHOD__OSD_READ,
+		.req = &req.base,
+		.rep_desc = &cfs__osd_read_reply__descriptor,
+		.timeout_ms = cl->o.osd_timeout_ms,
+	};
+	struct cfs_rpc_call *calls[2] = { other, &c };
+	const char *addrs[2] = { addr, NULL };
+
+	n = map ? read_order(map->pb, ino, 0, order) : 0;
+	if (n == 0) {
+		cfs_map_put(&cl->maps, map);
+		*other_rc = cfs_rpc_call(cl->rpc, addr, other);
+		return -EIO;
+	}
+	chunk.ino = ino;
+	req.chunk = &chunk;
+	req.length = len;
+	req.map_epoch = map->pb->epoch;
+	addrs[1] = map->pb->osds[order[0]]->addr;
+	cfs_rpc_call_many(cl->rpc, addrs, calls, st, 2);
+	*other_rc = st[0];
+	rc = st[1] ? st[1] : take_read(&c, 0, len, buf);
+	cfs_rpc_call_done(&c);
+	cfs_map_put(&cl->maps, map);
+	return rc;
+}
+
 static int read_piece(struct cfs_client *cl, uint64_t ino, uint64_t index,
 		      uint64_t off, uint8_t *buf, size_t len)
 {
@@ -299,10 +335,25 @@ ssize_t cfs_read(struct cfs_client *cl, uint64_t ino, uint64_t off, void *buf,
 		 size_t len)
 {
 	uint8_t *p = buf;
+	struct open_inode *o;
 	uint64_t size, mark;
 	size_t done;
 	int rc, attempt = 0;
 
+	/* the first read of a small file: bytes read along with its open */
+	pthread_mutex_lock(&cl->ilock);
+	o = client_inode(cl, ino, false);
+	if (o && o->pf && off < o->pf_len && !o->dirty &&
+	    !client_wb_pending(o) &&
+	    (off + len <= o->pf_len || o->size <= o->pf_len)) {
+		done = len < o->pf_len - off ? len : o->pf_len - (size_t)off;
+		memcpy(p, o->pf + off, done);
+		if (off + done == o->pf_len)
+			client_drop_prefetch(cl, o);
+		pthread_mutex_unlock(&cl->ilock);
+		return (ssize_t)done;
+	}
+	pthread_mutex_unlock(&cl->ilock);
 	rc = known_size(cl, ino, off + len, &size);
 	if (rc)
 		return rc;

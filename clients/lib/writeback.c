@@ -458,6 +458,7 @@ ssize_t cfs_write(struct cfs_client *cl, uint64_t ino, uint64_t off,
 			o->size = off + len;
 		o->mtime_ns = cfs_real_ns();
 		o->dirty = true;
+		client_drop_prefetch(cl, o);
 	}
 	pthread_mutex_unlock(&cl->ilock);
 	return (ssize_t)len;

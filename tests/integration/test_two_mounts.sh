@@ -36,6 +36,15 @@ echo "second, longer content" >"$A/f"
 check "close-to-open: B reads A's new content whole" [ "$(cat "$B/f")" = "second, longer content" ]
 echo appended >>"$A/f"
 check "close-to-open: B sees A's append" [ "$(tail -n 1 "$B/f")" = appended ]
+# a small file's bytes are read along with its open: still close-to-open
+printf 'a%.0s' $(seq 100) >"$A/small"
+cat "$B/small" >/dev/null	# B caches its attributes
+printf 'b%.0s' $(seq 100) >"$A/small"
+check "close-to-open: B reads A's same-size rewrite of a small file" \
+	[ "$(cat "$B/small")" = "$(printf 'b%.0s' $(seq 100))" ]
+printf 'c%.0s' $(seq 150) >>"$A/small"
+check "close-to-open: B reads a small file A grew, whole" \
+	[ "$(wc -c <"$B/small")" = 250 ] && [ "$(tail -c 1 "$B/small")" = c ]
 head -c 3000000 /dev/urandom >"$T/big"
 cp "$T/big" "$A/big"
 check "B reads A's 3 MB file byte for byte" cmp -s "$T/big" "$B/big"
