@@ -41,6 +41,14 @@ static void check_pages(struct cfs_fuse *f, const struct cfs_attr *a)
 		inval_later(f, a->ino);
 }
 
+/* What is left of a cache timeout for an answer the MDS gave at asof. */
+static double left(double timeout, int64_t asof)
+{
+	double age = (double)(cfs_mono_ns() - asof) / 1e9;
+
+	return timeout > age ? timeout - age : 0;
+}
+
 static void entry_param(struct cfs_fuse *f, const struct cfs_attr *a,
 			struct fuse_entry_param *e)
 {
@@ -107,14 +115,12 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct cfs_cred cr;
 	struct cfs_attr a;
 	int64_t asof;
-	double age;
 	int rc;
 
 	req_cred(req, &cr);
 	rc = cfs_lookup(f->cl, &cr, parent, name, strlen(name), &a, &asof);
-	age = (double)(cfs_mono_ns() - asof) / 1e9;
-	if (rc == -ENOENT && f->entry_timeout > age) {
-		e.entry_timeout = f->entry_timeout - age;
+	if (rc == -ENOENT && left(f->entry_timeout, asof) > 0) {
+		e.entry_timeout = left(f->entry_timeout, asof);
 		fuse_reply_entry(req, &e);
 		return;
 	}
@@ -124,8 +130,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	check_pages(f, &a);
 	entry_param(f, &a, &e);
-	e.attr_timeout = f->attr_timeout > age ? f->attr_timeout - age : 0;
-	e.entry_timeout = f->entry_timeout > age ? f->entry_timeout - age : 0;
+	e.attr_timeout = left(f->attr_timeout, asof);
+	e.entry_timeout = left(f->entry_timeout, asof);
 	fuse_reply_entry(req, &e);
 }
 
@@ -146,7 +152,6 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	struct cfs_attr a;
 	struct stat st;
 	int64_t asof;
-	double age;
 	int rc;
 
 	(void)fi;
@@ -156,10 +161,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	check_pages(f, &a);
-	age = (double)(cfs_mono_ns() - asof) / 1e9;
 	cfs_attr_to_stat(&a, &st);
-	fuse_reply_attr(req, &st, f->attr_timeout > age ?
-				  f->attr_timeout - age : 0);
+	fuse_reply_attr(req, &st, left(f->attr_timeout, asof));
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st,
@@ -623,6 +626,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			memcpy(name, d->name, d->namelen);
 			name[d->namelen] = '\0';
 			entry_param(f, &d->attr, &e);
+			e.attr_timeout = left(f->attr_timeout, d->asof_ns);
+			e.entry_timeout = left(f->entry_timeout, d->asof_ns);
 			n = plus ? fuse_add_direntry_plus(req, buf + pos,
 							  size - pos, name, &e,
 							  (off_t)d->cookie + 2) :

@@ -590,9 +590,23 @@ int cfs_readlink(struct cfs_client *cl, uint64_t ino, char *buf, size_t cap)
 	return rc;
 }
 
+/* A listing answered from a fresh one this client holds (dircache.c)
+ * is as old as a lookup's answer may be; otherwise the MDS's. */
 int cfs_readdir(struct cfs_client *cl, const struct cfs_cred *cr,
 		uint64_t ino, uint64_t cookie, size_t max,
 		struct cfs_dirent_list *out)
+{
+	if (dc_readdir(cl, ino, cookie, max, out) == 0) {
+		for (size_t i = 0; i < out->n; i++)
+			merge_local(cl, &out->entries[i].attr);
+		return 0;
+	}
+	return client_readdir(cl, cr, ino, cookie, max, out);
+}
+
+int client_readdir(struct cfs_client *cl, const struct cfs_cred *cr,
+		   uint64_t ino, uint64_t cookie, size_t max,
+		   struct cfs_dirent_list *out)
 {
 	Cfs__MdsReaddir r = CFS__MDS_READDIR__INIT;
 	struct cfs_rpc_call *c = calloc(1, sizeof(*c));
@@ -627,6 +641,7 @@ int cfs_readdir(struct cfs_client *cl, const struct cfs_cred *cr,
 			e->cookie = rep->entries[i]->cookie;
 			attr_from(rep->entries[i]->attr, &e->attr);
 			merge_local(cl, &e->attr);
+			e->asof_ns = asked;
 			dc_got_attr(cl, &e->attr, asked);
 		}
 		out->n = rep->n_entries;

@@ -114,6 +114,10 @@ bool client_wb_overlay(struct cfs_client *cl, uint64_t ino, uint64_t mark,
 int client_read_along(struct cfs_client *cl, uint64_t ino, uint8_t *buf,
 		      size_t len, const char *addr, struct cfs_rpc_call *other,
 		      int *other_rc);
+/* cfs_readdir, always asking the MDS. */
+int client_readdir(struct cfs_client *cl, const struct cfs_cred *cr,
+		   uint64_t ino, uint64_t cookie, size_t max,
+		   struct cfs_dirent_list *out);
 /* Free o's prefetched bytes; ilock held. */
 void client_drop_prefetch(struct cfs_client *cl, struct open_inode *o);
 /* The inode's entry, made if absent; ilock held. */
@@ -144,6 +148,10 @@ int dc_getattr(struct cfs_client *cl, uint64_t ino, struct cfs_attr *out,
 	       int64_t *asof_ns);
 void dc_got_attr(struct cfs_client *cl, const struct cfs_attr *a,
 		 int64_t asked_ns);
+/* readdir from a complete listing as fetched (0), if every entry's
+ * attributes are still current; entries and names in one allocation. */
+int dc_readdir(struct cfs_client *cl, uint64_t ino, uint64_t cookie,
+	       size_t max, struct cfs_dirent_list *out);
 int64_t dc_begin(struct cfs_client *cl, uint64_t ino);
 void dc_end(struct cfs_client *cl, uint64_t ino, int64_t begun_ns, int rc,
 	    const struct cfs_attr *a);

@@ -49,6 +49,7 @@
 
 struct dc_entry {
 	struct dc_entry *next;
+	uint64_t cookie;	/* the MDS's, for readdir */
 	int64_t asof_ns;	/* attr current at the MDS then (0: unknown) */
 	struct cfs_attr attr;
 	uint32_t hash;
@@ -67,6 +68,9 @@ struct dc_dir {
 	bool complete;		/* every name the directory had is here */
 	size_t n, counted;	/* names now, and as counted in the total */
 	struct dc_entry **b;	/* DC_BUCKETS chains */
+	/* the entries in the MDS's order, while the listing is as fetched
+	 * (NULL once changed in place): readdir is answered from it */
+	struct dc_entry **order;
 };
 
 /* The attributes of an inode as the MDS gave them at asof_ns. */
@@ -149,11 +153,20 @@ static void drop_listing(struct dircache *dc, struct dc_dir *d)
 {
 	dc->total -= d->counted;
 	d->counted = 0;
+	free(d->order);
+	d->order = NULL;
 	free_entries(d->b);
 	d->b = NULL;
 	d->n = 0;
 	d->asked_ns = 0;
 	d->complete = false;
+}
+
+/* The listing changes in place: no longer the MDS's order. */
+static void changed(struct dc_dir *d)
+{
+	free(d->order);
+	d->order = NULL;
 }
 
 static bool live(const struct dircache *dc, const struct dc_dir *d,
@@ -362,6 +375,7 @@ void dc_list(struct cfs_client *cl, const struct cfs_cred *cr,
 	struct dircache *dc = cl->dc;
 	struct dc_entry **b = calloc(DC_BUCKETS, sizeof(*b));
 	int64_t asked = cfs_mono_ns();
+	struct dc_entry **order = NULL, **no;
 	uint64_t cookie = 0;
 	bool eof = false;
 	struct dc_dir *d;
@@ -371,15 +385,29 @@ void dc_list(struct cfs_client *cl, const struct cfs_cred *cr,
 	while (rc == 0 && !eof && n < DC_ENTRIES) {
 		struct cfs_dirent_list l;
 
-		rc = cfs_readdir(cl, cr, parent, cookie, DC_BATCH, &l);
+		rc = client_readdir(cl, cr, parent, cookie, DC_BATCH, &l);
 		if (rc)
 			break;
+		no = realloc(order, (n + l.n + 1) * sizeof(*order));
+		if (!no)
+			rc = -ENOMEM;
+		else
+			order = no;
 		for (size_t i = 0; rc == 0 && i < l.n; i++) {
 			const struct cfs_dir_entry *de = &l.entries[i];
+			size_t before = n;
 
 			rc = put_entry(b, &n, de->name, de->namelen, &de->attr,
 				       asked);
 			cookie = de->cookie;
+			if (rc == 0 && n > before) {
+				struct dc_entry *e = *slot_of(
+					b, de->name, de->namelen,
+					name_hash(de->name, de->namelen));
+
+				e->cookie = cookie;
+				order[n - 1] = e;
+			}
 		}
 		eof = l.eof || l.n == 0;
 		cfs_dirents_free(&l);
@@ -395,6 +423,8 @@ void dc_list(struct cfs_client *cl, const struct cfs_cred *cr,
 		drop_listing(dc, d);
 		make_room(dc, d, n);
 		d->b = b;
+		d->order = order;
+		order = NULL;
 		d->n = d->counted = n;
 		dc->total += n;
 		d->asked_ns = asked;
@@ -407,6 +437,7 @@ void dc_list(struct cfs_client *cl, const struct cfs_cred *cr,
 		d->window_ns = cfs_mono_ns();
 	}
 	pthread_mutex_unlock(&dc->lock);
+	free(order);
 	free_entries(b);
 }
 
@@ -423,10 +454,17 @@ void dc_learned(struct cfs_client *cl, uint64_t parent, const char *name,
 	if (rc == 0 && fresh(dc, a->ino, asked_ns))
 		put_attr(dc, a, asked_ns);
 	if (d && live(dc, d, cfs_mono_ns()) && *stamp_of(dc, parent) < asked_ns) {
+		size_t before = d->n;
+		struct dc_entry *gone = NULL;
+
+		/* a new attr keeps the MDS's order; a new or lost name not */
 		if (rc == 0 && fresh(dc, a->ino, asked_ns))
 			put_entry(d->b, &d->n, name, len, a, asked_ns);
 		else if (rc == -ENOENT)
-			free(take_entry(d, name, len));
+			gone = take_entry(d, name, len);
+		if (d->n != before)
+			changed(d);
+		free(gone);
 	}
 	pthread_mutex_unlock(&dc->lock);
 }
@@ -457,6 +495,8 @@ void dc_added(struct cfs_client *cl, uint64_t parent, const char *name,
 	if (rc == 0 && a && created)
 		put_attr(dc, a, now);
 	d = find_dir(dc, parent);
+	if (d && d->b)
+		changed(d);
 	if (d && d->b &&
 	    (rc || !a ||
 	     put_entry(d->b, &d->n, name, len, a, created ? now : 0)))
@@ -475,6 +515,7 @@ static struct dc_entry *remove_locked(struct dircache *dc, uint64_t parent,
 
 	*stamp_of(dc, parent) = now;
 	if (d && live(dc, d, now)) {
+		changed(d);
 		e = take_entry(d, name, len);
 		if (e) {
 			*stamp_of(dc, e->attr.ino) = now;
@@ -527,6 +568,7 @@ void dc_renamed(struct cfs_client *cl, uint64_t parent, const char *name,
 		drop_dir_locked(dc, parent);
 		drop_dir_locked(dc, newparent);
 	} else if (d && d->b) {
+		changed(d);
 		/* the name now exists; its attrs (a new ctime) are unknown */
 		if (!moved ||
 		    put_entry(d->b, &d->n, newname, newlen, &moved->attr, 0))
@@ -593,4 +635,68 @@ void dc_end(struct cfs_client *cl, uint64_t ino, int64_t begun_ns, int rc,
 	if (rc == 0 && a && alone)
 		put_attr(dc, a, now + 1);
 	pthread_mutex_unlock(&dc->lock);
+}
+
+int dc_readdir(struct cfs_client *cl, uint64_t ino, uint64_t cookie,
+	       size_t max, struct cfs_dirent_list *out)
+{
+	struct dircache *dc = cl->dc;
+	int64_t now = cfs_mono_ns();
+	size_t lo = 0, hi, count, names = 0;
+	struct cfs_dir_entry *ents;
+	struct dc_dir *d;
+	char *name;
+
+	if (!dc)
+		return DC_UNKNOWN;
+	pthread_mutex_lock(&dc->lock);
+	d = find_dir(dc, ino);
+	if (!d || !live(dc, d, now) || !d->complete || !d->order)
+		goto unknown;
+	/* the first entry after cookie (cookies grow in the MDS's order) */
+	hi = d->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (d->order[mid]->cookie <= cookie)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	count = d->n - lo < max ? d->n - lo : max;
+	for (size_t i = 0; i < count; i++)
+		names += d->order[lo + i]->len;
+	ents = malloc((count + 1) * sizeof(*ents) + names);
+	if (!ents)
+		goto unknown;
+	name = (char *)(ents + count + 1);
+	for (size_t i = 0; i < count; i++) {
+		const struct dc_entry *e = d->order[lo + i];
+		struct cfs_dir_entry *o = &ents[i];
+
+		/* attributes older than a change of ours: ask the MDS */
+		if (e->asof_ns && fresh(dc, e->attr.ino, e->asof_ns)) {
+			o->attr = e->attr;
+			o->asof_ns = e->asof_ns;
+		} else if (!attr_of(dc, e->attr.ino, now, &o->attr,
+				    &o->asof_ns)) {
+			free(ents);
+			goto unknown;
+		}
+		memcpy(name, e->name, e->len);
+		o->name = name;
+		o->namelen = e->len;
+		o->cookie = e->cookie;
+		name += e->len;
+	}
+	d->used_ns = now;
+	memset(out, 0, sizeof(*out));
+	out->entries = ents;
+	out->n = count;
+	out->eof = lo + count == d->n;
+	pthread_mutex_unlock(&dc->lock);
+	return 0;
+unknown:
+	pthread_mutex_unlock(&dc->lock);
+	return DC_UNKNOWN;
 }

@@ -65,6 +65,7 @@ struct cfs_dirent_list {
 		size_t namelen;
 		uint64_t cookie;	/* resume after this entry */
 		struct cfs_attr attr;
+		int64_t asof_ns;	/* when the MDS said so (cfs_lookup) */
 	} *entries;
 	void *priv;
 };

@@ -215,6 +215,16 @@ check "listed: a new subdirectory shows, and its parent counts it" \
 check "listed: a truncate shows" [ "$(stat -c %s "$L/dl/f8")" = 100 ]
 check "listed: an xattr change shows (its ctime)" [ "$(stat -c %z "$L/dl/f9")" != "$ctime9" ]
 check "listed: unchanged files read as written" [ "$(cat "$L/dl/f40")" = 40 ]
+# a listing fresh from the lookups answers readdir too, with this mount's
+# changes at once
+drop_kernel_caches
+stat "$L"/dl/* >/dev/null
+check "listed: readdir from the listing names what the MDS has" \
+	[ "$(ls "$L/dl" | sort | tr '\n' ' ')" = "$(ls "$A/dl" | sort | tr '\n' ' ')" ]
+touch "$L/dl/n2"
+check "listed: ... and a name this mount adds at once" bash -c "ls '$L/dl' | grep -qx n2"
+rm "$L/dl/n2"
+check "listed: ... and not one it removed" bash -c "! ls '$L/dl' | grep -qx n2"
 # attributes asked of an open file (getattr) are answered from memory too
 exec 8<"$L/dl/f10"
 echo grown >>"$L/dl/f10"
