@@ -129,7 +129,8 @@ Cfs__ClusterMap *mds_map_build(struct mds *mds)
 		mds_map_free(&s->map);
 		return NULL;
 	}
-	memcpy(s->copies, mds->members, n * sizeof(*s->copies));
+	if (n)
+		memcpy(s->copies, mds->members, n * sizeof(*s->copies));
 	s->map.epoch = mds->epoch;
 	pthread_mutex_unlock(&mds->mlock);
 	for (size_t i = 0; i < n; i++) {

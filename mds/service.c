@@ -111,7 +111,8 @@ static int cred_from(const Cfs__Cred *c, struct cfs_cred *cr)
 	cr->gid = c->gid;
 	cr->ngroups = c->n_groups < CFS_MAX_GROUPS ? (uint32_t)c->n_groups :
 						     CFS_MAX_GROUPS;
-	memcpy(cr->groups, c->groups, cr->ngroups * sizeof(uint32_t));
+	if (cr->ngroups)
+		memcpy(cr->groups, c->groups, cr->ngroups * sizeof(uint32_t));
 	cr->umask = c->umask & 0777;
 	return 0;
 }
