@@ -245,21 +245,23 @@ static struct dc_entry **slot_of(struct dc_entry **b, const char *name,
 	return pp;
 }
 
-/* Put name -> a in the chains b (replacing an entry of that name). */
-static int put_entry(struct dc_entry **b, size_t *n, const char *name,
-		     size_t len, const struct cfs_attr *a, int64_t asof_ns)
+/* Put name -> a in the chains b (replacing an entry of that name); the
+ * entry, or NULL when out of memory. */
+static struct dc_entry *put_entry(struct dc_entry **b, size_t *n,
+				  const char *name, size_t len,
+				  const struct cfs_attr *a, int64_t asof_ns)
 {
 	uint32_t h = name_hash(name, len);
-	struct dc_entry **pp = slot_of(b, name, len, h), *e;
+	struct dc_entry **pp = slot_of(b, name, len, h), *e = *pp;
 
-	if (*pp) {
-		(*pp)->attr = *a;
-		(*pp)->asof_ns = asof_ns;
-		return 0;
+	if (e) {
+		e->attr = *a;
+		e->asof_ns = asof_ns;
+		return e;
 	}
 	e = malloc(sizeof(*e) + len);
 	if (!e)
-		return -ENOMEM;
+		return NULL;
 	e->next = NULL;
 	e->asof_ns = asof_ns;
 	e->attr = *a;
@@ -268,7 +270,21 @@ static int put_entry(struct dc_entry **b, size_t *n, const char *name,
 	memcpy(e->name, name, len);
 	*pp = e;
 	(*n)++;
-	return 0;
+	return e;
+}
+
+/* The attributes a listed entry answers with: its own, or newer ones
+ * the MDS gave since (a reply to a change of ours); false if neither is
+ * current. */
+static bool entry_attr(struct dircache *dc, const struct dc_entry *e,
+		       int64_t now, struct cfs_attr *out, int64_t *asof_ns)
+{
+	if (e->asof_ns && fresh(dc, e->attr.ino, e->asof_ns)) {
+		*out = e->attr;
+		*asof_ns = e->asof_ns;
+		return true;
+	}
+	return attr_of(dc, e->attr.ino, now, out, asof_ns);
 }
 
 /* Take name out of d's listing; the entry, for the caller to free. */
@@ -308,7 +324,7 @@ void dc_stop(struct cfs_client *cl)
 	if (!dc)
 		return;
 	for (int i = 0; i < DC_DIRS; i++)
-		free_entries(dc->dirs[i].b);
+		drop_listing(dc, &dc->dirs[i]);
 	pthread_mutex_destroy(&dc->lock);
 	free(dc);
 	cl->dc = NULL;
@@ -330,15 +346,7 @@ int dc_answer(struct cfs_client *cl, uint64_t parent, const char *name,
 	if (d && live(dc, d, now)) {
 		d->used_ns = now;
 		e = *slot_of(d->b, name, len, name_hash(name, len));
-		if (e && e->asof_ns && fresh(dc, e->attr.ino, e->asof_ns)) {
-			*out = e->attr;
-			*asof_ns = e->asof_ns;
-			rc = 0;
-			goto out;
-		}
-		/* the name is known; its attributes may be newer than the
-		 * listing (a reply to a change of ours) */
-		if (e && attr_of(dc, e->attr.ino, now, out, asof_ns)) {
+		if (e && entry_attr(dc, e, now, out, asof_ns)) {
 			rc = 0;
 			goto out;
 		}
@@ -396,15 +404,14 @@ void dc_list(struct cfs_client *cl, const struct cfs_cred *cr,
 		for (size_t i = 0; rc == 0 && i < l.n; i++) {
 			const struct cfs_dir_entry *de = &l.entries[i];
 			size_t before = n;
+			struct dc_entry *e = put_entry(b, &n, de->name,
+						       de->namelen, &de->attr,
+						       asked);
 
-			rc = put_entry(b, &n, de->name, de->namelen, &de->attr,
-				       asked);
 			cookie = de->cookie;
-			if (rc == 0 && n > before) {
-				struct dc_entry *e = *slot_of(
-					b, de->name, de->namelen,
-					name_hash(de->name, de->namelen));
-
+			if (!e) {
+				rc = -ENOMEM;
+			} else if (n > before) {
 				e->cookie = cookie;
 				order[n - 1] = e;
 			}
@@ -414,12 +421,9 @@ void dc_list(struct cfs_client *cl, const struct cfs_cred *cr,
 	}
 	pthread_mutex_lock(&dc->lock);
 	d = find_dir(dc, parent);
-	/* a change of ours since the listing was asked: it may predate it */
+	/* a change of ours since the listing was asked: it may predate it
+	 * (the entries' attributes went to the table as they came) */
 	if (d && d->loading && rc == 0 && *stamp_of(dc, parent) < asked) {
-		for (size_t i = 0; i < DC_BUCKETS; i++)
-			for (struct dc_entry *e = b[i]; e; e = e->next)
-				if (fresh(dc, e->attr.ino, asked))
-					put_attr(dc, &e->attr, asked);
 		drop_listing(dc, d);
 		make_room(dc, d, n);
 		d->b = b;
@@ -446,19 +450,21 @@ void dc_learned(struct cfs_client *cl, uint64_t parent, const char *name,
 {
 	struct dircache *dc = cl->dc;
 	struct dc_dir *d;
+	bool current;
 
 	if (!dc || (rc && rc != -ENOENT))
 		return;
 	pthread_mutex_lock(&dc->lock);
 	d = find_dir(dc, parent);
-	if (rc == 0 && fresh(dc, a->ino, asked_ns))
+	current = rc == 0 && fresh(dc, a->ino, asked_ns);
+	if (current)
 		put_attr(dc, a, asked_ns);
 	if (d && live(dc, d, cfs_mono_ns()) && *stamp_of(dc, parent) < asked_ns) {
 		size_t before = d->n;
 		struct dc_entry *gone = NULL;
 
 		/* a new attr keeps the MDS's order; a new or lost name not */
-		if (rc == 0 && fresh(dc, a->ino, asked_ns))
+		if (current)
 			put_entry(d->b, &d->n, name, len, a, asked_ns);
 		else if (rc == -ENOENT)
 			gone = take_entry(d, name, len);
@@ -471,13 +477,7 @@ void dc_learned(struct cfs_client *cl, uint64_t parent, const char *name,
 
 void dc_touch(struct cfs_client *cl, uint64_t ino)
 {
-	struct dircache *dc = cl->dc;
-
-	if (!dc)
-		return;
-	pthread_mutex_lock(&dc->lock);
-	*stamp_of(dc, ino) = cfs_mono_ns();
-	pthread_mutex_unlock(&dc->lock);
+	dc_begin(cl, ino);	/* a change whose reply carries no attributes */
 }
 
 void dc_added(struct cfs_client *cl, uint64_t parent, const char *name,
@@ -495,12 +495,12 @@ void dc_added(struct cfs_client *cl, uint64_t parent, const char *name,
 	if (rc == 0 && a && created)
 		put_attr(dc, a, now);
 	d = find_dir(dc, parent);
-	if (d && d->b)
+	if (d && d->b) {
 		changed(d);
-	if (d && d->b &&
-	    (rc || !a ||
-	     put_entry(d->b, &d->n, name, len, a, created ? now : 0)))
-		drop_listing(dc, d);
+		if (rc || !a ||
+		    !put_entry(d->b, &d->n, name, len, a, created ? now : 0))
+			drop_listing(dc, d);
+	}
 	pthread_mutex_unlock(&dc->lock);
 }
 
@@ -571,7 +571,7 @@ void dc_renamed(struct cfs_client *cl, uint64_t parent, const char *name,
 		changed(d);
 		/* the name now exists; its attrs (a new ctime) are unknown */
 		if (!moved ||
-		    put_entry(d->b, &d->n, newname, newlen, &moved->attr, 0))
+		    !put_entry(d->b, &d->n, newname, newlen, &moved->attr, 0))
 			drop_listing(dc, d);
 	}
 	pthread_mutex_unlock(&dc->lock);
@@ -675,11 +675,7 @@ int dc_readdir(struct cfs_client *cl, uint64_t ino, uint64_t cookie,
 		struct cfs_dir_entry *o = &ents[i];
 
 		/* attributes older than a change of ours: ask the MDS */
-		if (e->asof_ns && fresh(dc, e->attr.ino, e->asof_ns)) {
-			o->attr = e->attr;
-			o->asof_ns = e->asof_ns;
-		} else if (!attr_of(dc, e->attr.ino, now, &o->attr,
-				    &o->asof_ns)) {
+		if (!entry_attr(dc, e, now, &o->attr, &o->asof_ns)) {
 			free(ents);
 			goto unknown;
 		}
