@@ -49,18 +49,20 @@ static double left(double timeout, int64_t asof)
 	return timeout > age ? timeout - age : 0;
 }
 
+/* An entry the MDS gave at asof (a reply just received: now). */
 static void entry_param(struct cfs_fuse *f, const struct cfs_attr *a,
-			struct fuse_entry_param *e)
+			int64_t asof, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = a->ino;
 	e->generation = a->generation;
 	cfs_attr_to_stat(a, &e->attr);
-	e->attr_timeout = f->attr_timeout;
-	e->entry_timeout = f->entry_timeout;
+	e->attr_timeout = left(f->attr_timeout, asof);
+	e->entry_timeout = left(f->entry_timeout, asof);
 }
 
-static void reply_entry(fuse_req_t req, int rc, const struct cfs_attr *a)
+static void reply_entry(fuse_req_t req, int rc, const struct cfs_attr *a,
+			int64_t asof)
 {
 	struct fuse_entry_param e;
 
@@ -69,11 +71,12 @@ static void reply_entry(fuse_req_t req, int rc, const struct cfs_attr *a)
 		return;
 	}
 	check_pages(F(req), a);
-	entry_param(F(req), a, &e);
+	entry_param(F(req), a, asof, &e);
 	fuse_reply_entry(req, &e);
 }
 
-static void reply_attr(fuse_req_t req, int rc, const struct cfs_attr *a)
+static void reply_attr(fuse_req_t req, int rc, const struct cfs_attr *a,
+		       int64_t asof)
 {
 	struct stat st;
 
@@ -82,7 +85,7 @@ static void reply_attr(fuse_req_t req, int rc, const struct cfs_attr *a)
 		return;
 	}
 	cfs_attr_to_stat(a, &st);
-	fuse_reply_attr(req, &st, F(req)->attr_timeout);
+	fuse_reply_attr(req, &st, left(F(req)->attr_timeout, asof));
 }
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -119,20 +122,12 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	req_cred(req, &cr);
 	rc = cfs_lookup(f->cl, &cr, parent, name, strlen(name), &a, &asof);
-	if (rc == -ENOENT && left(f->entry_timeout, asof) > 0) {
-		e.entry_timeout = left(f->entry_timeout, asof);
+	e.entry_timeout = left(f->entry_timeout, asof);
+	if (rc == -ENOENT && e.entry_timeout > 0) {
 		fuse_reply_entry(req, &e);
 		return;
 	}
-	if (rc) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
-	check_pages(f, &a);
-	entry_param(f, &a, &e);
-	e.attr_timeout = left(f->attr_timeout, asof);
-	e.entry_timeout = left(f->entry_timeout, asof);
-	fuse_reply_entry(req, &e);
+	reply_entry(req, rc, &a, asof);
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -148,21 +143,15 @@ static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct cfs_fuse *f = F(req);
 	struct cfs_attr a;
-	struct stat st;
 	int64_t asof;
 	int rc;
 
 	(void)fi;
-	rc = cfs_getattr(f->cl, ino, &a, &asof);
-	if (rc) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
-	check_pages(f, &a);
-	cfs_attr_to_stat(&a, &st);
-	fuse_reply_attr(req, &st, left(f->attr_timeout, asof));
+	rc = cfs_getattr(F(req)->cl, ino, &a, &asof);
+	if (rc == 0)
+		check_pages(F(req), &a);
+	reply_attr(req, rc, &a, asof);
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st,
@@ -179,7 +168,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st,
 	in.atime_ns = st->st_atim.tv_sec * 1000000000ll + st->st_atim.tv_nsec;
 	in.mtime_ns = st->st_mtim.tv_sec * 1000000000ll + st->st_mtim.tv_nsec;
 	reply_attr(req, cfs_setattr(F(req)->cl, &cr, ino, (unsigned)valid,
-				    &in, fi != NULL, &out), &out);
+				    &in, fi != NULL, &out), &out,
+		   cfs_mono_ns());
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -203,7 +193,8 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	req_cred(req, &cr);
 	reply_entry(req, cfs_mknod(F(req)->cl, &cr, parent, name, strlen(name),
-				   mode, rdev, true, false, &a), &a);
+				   mode, rdev, true, false, &a), &a,
+		    cfs_mono_ns());
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -214,7 +205,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	req_cred(req, &cr);
 	reply_entry(req, cfs_mkdir(F(req)->cl, &cr, parent, name, strlen(name),
-				   mode, &a), &a);
+				   mode, &a), &a, cfs_mono_ns());
 }
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -243,7 +234,8 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
 
 	req_cred(req, &cr);
 	reply_entry(req, cfs_symlink(F(req)->cl, &cr, parent, name,
-				     strlen(name), target, &a), &a);
+				     strlen(name), target, &a), &a,
+		    cfs_mono_ns());
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -266,7 +258,8 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 
 	req_cred(req, &cr);
 	reply_entry(req, cfs_link(F(req)->cl, &cr, ino, newparent, newname,
-				  strlen(newname), &a), &a);
+				  strlen(newname), &a), &a,
+		    cfs_mono_ns());
 }
 
 /* The kernel asks for security.capability before every write, to drop
@@ -361,7 +354,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	cfs_opened(F(req)->cl, &a);
 	nocaps_set(F(req), a.ino, true);	/* a new file has none */
 	fi->fh = a.ino;
-	entry_param(F(req), &a, &e);
+	entry_param(F(req), &a, cfs_mono_ns(), &e);
 	fuse_reply_create(req, &e, fi);
 }
 
@@ -625,9 +618,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 			memcpy(name, d->name, d->namelen);
 			name[d->namelen] = '\0';
-			entry_param(f, &d->attr, &e);
-			e.attr_timeout = left(f->attr_timeout, d->asof_ns);
-			e.entry_timeout = left(f->entry_timeout, d->asof_ns);
+			entry_param(f, &d->attr, d->asof_ns, &e);
 			n = plus ? fuse_add_direntry_plus(req, buf + pos,
 							  size - pos, name, &e,
 							  (off_t)d->cookie + 2) :
