@@ -93,14 +93,32 @@ struct uring {
 
 static __thread struct uring_worker *serving;
 
+/* Queue a command on w's ring for its entry (iov: the entry's buffers,
+ * for a registration); false if the ring is full. */
+static bool queue_cmd(struct uring_worker *w, uint32_t op, uint64_t commit_id,
+		      const struct iovec *iov, unsigned niov)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+	struct uring_cmd_req *cmd;
+
+	if (!sqe)
+		return false;
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, w->u->f->fuse_fd, iov, niov,
+			 0);
+	sqe->cmd_op = op;
+	cmd = (struct uring_cmd_req *)sqe->cmd;
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->commit_id = commit_id;
+	cmd->qid = (uint16_t)w->qid;
+	return true;
+}
+
 /* Copy the reply into the entry and queue its commit; the commit goes
  * out with the wait for the next request, after the handler returned. */
 static ssize_t reply_to_ring(struct uring_worker *w, const struct iovec *iov,
 			     int count)
 {
 	struct fuse_out_header oh;
-	struct io_uring_sqe *sqe;
-	struct uring_cmd_req *cmd;
 	size_t total = 0;
 
 	memcpy(&oh, iov[0].iov_base, sizeof(oh));
@@ -120,16 +138,9 @@ static ssize_t reply_to_ring(struct uring_worker *w, const struct iovec *iov,
 	oh.len = (uint32_t)(sizeof(oh) + total);
 	memcpy(w->hdr->in_out, &oh, sizeof(oh));
 	w->hdr->ent.payload_sz = (uint32_t)total;
-	sqe = io_uring_get_sqe(&w->ring);
-	if (!sqe)
+	if (!queue_cmd(w, URING_CMD_COMMIT_AND_FETCH, w->hdr->ent.commit_id,
+		       NULL, 0))
 		return -1;
-	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, w->u->f->fuse_fd, NULL, 0,
-			 0);
-	sqe->cmd_op = URING_CMD_COMMIT_AND_FETCH;
-	cmd = (struct uring_cmd_req *)sqe->cmd;
-	memset(cmd, 0, sizeof(*cmd));
-	cmd->commit_id = w->hdr->ent.commit_id;
-	cmd->qid = (uint16_t)w->qid;
 	w->replied = true;
 	return (ssize_t)(sizeof(oh) + total);
 }
@@ -175,22 +186,6 @@ static void serve(struct uring_worker *w)
 		reply_error(w, ih.unique, -EIO);
 }
 
-static bool register_entry(struct uring_worker *w)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
-	struct uring_cmd_req *cmd;
-
-	if (!sqe)
-		return false;
-	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, w->u->f->fuse_fd, w->iov, 2,
-			 0);
-	sqe->cmd_op = URING_CMD_REGISTER;
-	cmd = (struct uring_cmd_req *)sqe->cmd;
-	memset(cmd, 0, sizeof(*cmd));
-	cmd->qid = (uint16_t)w->qid;
-	return true;
-}
-
 static void *worker_main(void *p)
 {
 	struct uring_worker *w = p;
@@ -200,7 +195,7 @@ static void *worker_main(void *p)
 	CPU_ZERO(&cpus);
 	CPU_SET(w->qid, &cpus);
 	pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
-	if (!register_entry(w))
+	if (!queue_cmd(w, URING_CMD_REGISTER, 0, w->iov, 2))
 		return NULL;
 	while (!w->u->stop) {
 		struct io_uring_cqe *cqe = NULL;
