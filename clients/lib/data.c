@@ -213,20 +213,39 @@ static int take_read(const struct cfs_rpc_call *c, uint64_t off, size_t len,
 	return 0;
 }
 
+/* An OSD_READ of [off, off+len) of a chunk, and its call. */
+static void read_req(Cfs__ChunkId *chunk, Cfs__OsdRead *req, uint64_t ino,
+		     uint64_t index, uint64_t off, size_t len)
+{
+	cfs__chunk_id__init(chunk);
+	cfs__osd_read__init(req);
+	chunk->ino = ino;
+	chunk->index = index;
+	req->chunk = chunk;
+	req->offset = off;
+	req->length = len;
+}
+
+static struct cfs_rpc_call read_call(const struct cfs_client *cl,
+				     Cfs__OsdRead *req)
+{
+	return (struct cfs_rpc_call){
+		.method = CFS__OSD_METHOD__OSD_READ,
+		.req = &req->base,
+		.rep_desc = &cfs__osd_read_reply__descriptor,
+		.timeout_ms = cl->o.osd_timeout_ms,
+	};
+}
+
 int client_read_along(struct cfs_client *cl, uint64_t ino, uint8_t *buf,
 		      size_t len, const char *addr, struct cfs_rpc_call *other,
 		      int *other_rc)
 {
-	Cfs__ChunkId chunk = CFS__CHUNK_ID__INIT;
-	Cfs__OsdRead req = CFS__OSD_READ__INIT;
+	Cfs__ChunkId chunk;
+	Cfs__OsdRead req;
 	struct cfs_map *map = cfs_map_get(&cl->maps);
 	int order[CFS_MAX_REPLICAS], n, st[2], rc;
-	struct cfs_rpc_call c = {
-		.method = CFS__OSD_METHOD__OSD_READ,
-		.req = &req.base,
-		.rep_desc = &cfs__osd_read_reply__descriptor,
-		.timeout_ms = cl->o.osd_timeout_ms,
-	};
+	struct cfs_rpc_call c = read_call(cl, &req);
 	struct cfs_rpc_call *calls[2] = { other, &c };
 	const char *addrs[2] = { addr, NULL };
 
@@ -236,9 +255,7 @@ int client_read_along(struct cfs_client *cl, uint64_t ino, uint8_t *buf,
 		*other_rc = cfs_rpc_call(cl->rpc, addr, other);
 		return -EIO;
 	}
-	chunk.ino = ino;
-	req.chunk = &chunk;
-	req.length = len;
+	read_req(&chunk, &req, ino, 0, 0, len);
 	req.map_epoch = map->pb->epoch;
 	addrs[1] = map->pb->osds[order[0]]->addr;
 	cfs_rpc_call_many(cl->rpc, addrs, calls, st, 2);
@@ -252,16 +269,12 @@ int client_read_along(struct cfs_client *cl, uint64_t ino, uint8_t *buf,
 static int read_piece(struct cfs_client *cl, uint64_t ino, uint64_t index,
 		      uint64_t off, uint8_t *buf, size_t len)
 {
-	Cfs__ChunkId chunk = CFS__CHUNK_ID__INIT;
-	Cfs__OsdRead req = CFS__OSD_READ__INIT;
+	Cfs__ChunkId chunk;
+	Cfs__OsdRead req;
 	int64_t deadline = cfs_mono_ms() + cl->o.io_deadline_ms;
 	int rc = -EIO, attempt = 0;
 
-	chunk.ino = ino;
-	chunk.index = index;
-	req.chunk = &chunk;
-	req.offset = off;
-	req.length = len;
+	read_req(&chunk, &req, ino, index, off, len);
 	for (;;) {
 		struct cfs_map *map = cfs_map_get(&cl->maps);
 		int order[CFS_MAX_REPLICAS], n;
@@ -269,12 +282,7 @@ static int read_piece(struct cfs_client *cl, uint64_t ino, uint64_t index,
 		n = map ? read_order(map->pb, ino, index, order) : 0;
 		for (int i = 0; i < n; i++) {
 			const Cfs__OsdInfo *o = map->pb->osds[order[i]];
-			struct cfs_rpc_call c = {
-				.method = CFS__OSD_METHOD__OSD_READ,
-				.req = &req.base,
-				.rep_desc = &cfs__osd_read_reply__descriptor,
-				.timeout_ms = cl->o.osd_timeout_ms,
-			};
+			struct cfs_rpc_call c = read_call(cl, &req);
 
 			req.map_epoch = map->pb->epoch;
 			rc = cfs_rpc_call(cl->rpc, o->addr, &c);
@@ -343,8 +351,7 @@ ssize_t cfs_read(struct cfs_client *cl, uint64_t ino, uint64_t off, void *buf,
 	/* the first read of a small file: bytes read along with its open */
 	pthread_mutex_lock(&cl->ilock);
 	o = client_inode(cl, ino, false);
-	if (o && o->pf && off < o->pf_len && !o->dirty &&
-	    !client_wb_pending(o) &&
+	if (o && o->pf && off < o->pf_len &&
 	    (off + len <= o->pf_len || o->size <= o->pf_len)) {
 		done = len < o->pf_len - off ? len : o->pf_len - (size_t)off;
 		memcpy(p, o->pf + off, done);
