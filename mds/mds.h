@@ -76,6 +76,7 @@ struct mds {
 	pthread_cond_t wdone;		/* a batch committed */
 	struct mutation *wqueue;
 	bool wstop;
+	bool reserve_warned;		/* writer only */
 	pthread_t writer;
 
 	struct cfs_lock_table locks;

@@ -110,6 +110,40 @@ int cfs_ns_commit(MDB_txn *txn)
 	return cfs_ns_errno(mdb_txn_commit(txn));
 }
 
+#define NS_ROOM (4u << 20)	/* written room kept past the last page */
+#define NS_GROW (16u << 20)	/* added at a time */
+
+int cfs_ns_reserve(struct cfs_ns *ns)
+{
+	static const char zeros[1u << 16];
+	MDB_envinfo info;
+	MDB_stat st;
+	struct stat sb;
+	uint64_t used, want;
+	int fd;
+
+	if (mdb_env_info(ns->env, &info) || mdb_env_stat(ns->env, &st) ||
+	    mdb_env_get_fd(ns->env, &fd) || fstat(fd, &sb))
+		return -EIO;
+	used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	if ((uint64_t)sb.st_size >= used + NS_ROOM)
+		return 0;
+	want = used + NS_GROW;
+	if (want > info.me_mapsize)
+		want = info.me_mapsize;
+	/* pages past the last used one belong to no transaction, and
+	 * only the writer (our caller) allocates them */
+	for (uint64_t off = (uint64_t)sb.st_size; off < want;
+	     off += sizeof(zeros)) {
+		size_t len = want - off < sizeof(zeros) ? want - off :
+							   sizeof(zeros);
+
+		if (pwrite(fd, zeros, len, (off_t)off) != (ssize_t)len)
+			return errno ? -errno : -EIO;
+	}
+	return fdatasync(fd) ? -errno : 0;
+}
+
 void cfs_ns_abort(MDB_txn *txn)
 {
 	if (txn)
