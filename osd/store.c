@@ -390,10 +390,14 @@ int store_write_begin(struct store *st, struct chunk_id c,
 		pos += ex[i].len;
 		crcs += cfs_crc_npieces(ex[i].off, ex[i].len);
 	}
-	/* logged after it is written: a checkpoint then covers it */
-	if (rc == 0 && logged)
+	/* logged after it is written: a checkpoint then covers it; with
+	 * the log full, the chunk file is synced instead */
+	if (rc == 0 && logged) {
 		rc = wal_append(&st->wal, c.ino, c.index, logged, &wal_end,
 				&wal_fd);
+		if (rc == -EAGAIN)
+			rc = 0;
+	}
 out:
 	wal_rec_free(&rec);
 	free(newcrcs);

@@ -313,6 +313,8 @@ static void *ckpt_main(void *p)
 			break;
 		f = w->ckpt;
 		pthread_mutex_unlock(&w->lock);
+		if (w->ckpt_delay_ms)
+			usleep(w->ckpt_delay_ms * 1000);
 		/* every change logged in f was written to its chunk file
 		 * before it was logged: syncing the file system makes f
 		 * redundant */
@@ -412,17 +414,13 @@ void wal_close(struct wal *w)
 	pthread_mutex_destroy(&w->lock);
 }
 
-/* Move to the other file (wiped), after making the full one durable:
- * its waiters are then done, and the checkpoint thread takes it. */
+/* Move to the other file, wiped, after making the full one durable: its
+ * waiters are then done, and the checkpoint thread takes it. */
 static int switch_file(struct wal *w)
 {
-	int other = 1 - w->cur, rc;
+	int other = 1 - w->cur;
+	int rc = run1(URING_FDATASYNC, w->fd[w->cur], NULL, 0, 0);
 
-	while (!w->free_file[other] && !w->stop)
-		pthread_cond_wait(&w->cond, &w->lock);
-	if (w->stop)
-		return -ESHUTDOWN;
-	rc = run1(URING_FDATASYNC, w->fd[w->cur], NULL, 0, 0);
 	if (rc)
 		return rc;
 	if (w->written > w->synced)
@@ -436,17 +434,31 @@ static int switch_file(struct wal *w)
 	return 0;
 }
 
+/* Append a record. A change finds the log full (both files, the other
+ * one still being checkpointed) with -EAGAIN: it syncs its chunk file
+ * instead, and so never waits on a checkpoint. A marker may use the
+ * room kept for markers, and waits only if that is gone too. */
 static int append(struct wal *w, uint64_t ino, uint64_t index, char *buf,
 		  size_t len, uint32_t npieces, uint64_t *end, int *fd)
 {
 	struct rec_hdr *h = (void *)buf;
+	uint64_t limit = npieces ? WAL_FILE_SIZE - WAL_MARK_ROOM :
+				   WAL_FILE_SIZE;
 	int rc = 0;
 
 	if (len > WAL_FILE_SIZE / 2)
 		return -E2BIG;
 	pthread_mutex_lock(&w->lock);
-	while (!rc && w->off + len > WAL_FILE_SIZE)
-		rc = switch_file(w);
+	while (!rc && w->off + len > limit) {
+		if (w->stop)
+			rc = -ESHUTDOWN;
+		else if (w->free_file[1 - w->cur])
+			rc = switch_file(w);
+		else if (npieces)
+			rc = -EAGAIN;
+		else
+			pthread_cond_wait(&w->cond, &w->lock);
+	}
 	if (rc)
 		goto out;
 	*h = (struct rec_hdr){ WAL_MAGIC, (uint32_t)len, w->gen[w->cur], ino,

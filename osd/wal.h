@@ -11,6 +11,8 @@
  * When the file in use is full the log moves to the other one, and a
  * checkpoint thread syncs the file system (every change logged in the
  * full file is then durable in its chunk file) and wipes the full file.
+ * While both are full, small changes sync their chunk files, as large
+ * ones do: no write ever waits for a checkpoint.
  *
  * A change made durable in its chunk file instead (truncate, punch, a
  * large write, a whole-chunk copy, a removal) appends a marker once it is
@@ -31,6 +33,7 @@
 
 #define WAL_FILE_SIZE (8u << 20)	/* each of the two files */
 #define WAL_MAX_DATA (256u << 10)	/* larger changes sync their chunk */
+#define WAL_MARK_ROOM (1u << 20)	/* end of each file: markers only */
 #define WAL_SLOTS 65536
 
 /* A change's file writes, gathered as they are made. */
@@ -67,6 +70,7 @@ struct wal {
 	uint64_t slot_gen[WAL_SLOTS];	/* newest record per chunk hash */
 	pthread_t ckpt_thread;
 	bool thread;
+	unsigned ckpt_delay_ms;	/* tests: make every checkpoint slow */
 };
 
 /* Open (creating and zero-filling) the log in dir, replay it through
@@ -80,7 +84,9 @@ static inline bool wal_on(const struct wal *w)
 }
 
 /* Append a change to chunk (ino, index) (not yet durable); *end is its
- * position, *fd the file that holds it (for a sync of one's own). */
+ * position, *fd the file that holds it (for a sync of one's own).
+ * -EAGAIN: the log is full until a checkpoint ends; sync the chunk file
+ * instead (and mark it). */
 int wal_append(struct wal *w, uint64_t ino, uint64_t index,
 	       const struct wal_rec *r, uint64_t *end, int *fd);
 /* Wait until the log is durable up to end, syncing it if no one is. */

@@ -3,6 +3,8 @@
  * copies, and corruption on disk detected on read. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include <unistd.h>
 
 #include "../../osd/store.h"
+#include "../../osd/uring.h"
 #include "cfs/crc.h"
 #include "cfs/map.h"
 
@@ -469,6 +472,62 @@ START_TEST(test_log_fills_and_checkpoints)
 }
 END_TEST
 
+/* Many writers at once through log switches and slow checkpoints: all
+ * of them finish (none waits on a checkpoint, nor for a switch another
+ * made), and every write reads back. */
+enum { WRITERS = 8, PER_WRITER = 60, WLEN = 64 << 10 };
+
+static void *writer(void *arg)
+{
+	static __thread char a[WLEN];
+	static __thread uint32_t crcs[WLEN / 4096];
+	int k = (int)(intptr_t)arg;
+	void *rc = NULL;
+
+	for (int i = 0; i < PER_WRITER && !rc; i++) {
+		struct chunk_id c = { 0x9000 + (uint64_t)(k * PER_WRITER + i),
+				      0 };
+
+		memset(a, 'a' + k, sizeof(a));
+		cfs_crc_pieces(0, a, WLEN, crcs);
+		if (store_write(&st, c, &(struct store_extent){ 0, WLEN }, 1,
+				a, crcs, 1))
+			rc = (void *)1;
+	}
+	osd_uring_thread_exit();
+	return rc;
+}
+
+START_TEST(test_log_many_writers)
+{
+	pthread_t t[WRITERS];
+	void *res;
+
+	st.wal.ckpt_delay_ms = 300;	/* writers pile up on full files */
+	for (int k = 0; k < WRITERS; k++)
+		ck_assert_int_eq(pthread_create(&t[k], NULL, writer,
+						(void *)(intptr_t)k), 0);
+	for (int k = 0; k < WRITERS; k++) {
+		ck_assert_int_eq(pthread_join(t[k], &res), 0);
+		ck_assert_ptr_null(res);
+	}
+	for (int k = 0; k < WRITERS; k++) {
+		struct chunk_id c = { 0x9000 + (uint64_t)(k * PER_WRITER), 0 };
+		uint64_t boff, size, v;
+		uint32_t *crcs;
+		size_t nb;
+		char *data;
+
+		ck_assert_int_eq(store_read(&st, c, 0, WLEN, (void **)&data,
+					    &boff, &crcs, &nb, &v, &size), 0);
+		ck_assert_uint_eq(size, WLEN);
+		ck_assert_int_eq(data[WLEN - 1], 'a' + k);
+		free(data);
+		free(crcs);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	CFS_RUN_SUITE("store", setup, teardown,
@@ -486,5 +545,6 @@ int main(void)
 		      test_log_replay_keeps_later_changes,
 		      test_log_torn_record_is_not_replayed,
 		      test_log_stale_records_stay_stale,
-		      test_log_fills_and_checkpoints);
+		      test_log_fills_and_checkpoints,
+		      test_log_many_writers);
 }
