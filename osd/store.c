@@ -32,24 +32,6 @@ _Static_assert(sizeof(struct chunk_hdr) + CFS_CHUNK_SIZE / B * 4 <=
 		       STORE_DATA_OFF && STORE_DATA_OFF % B == 0,
 	       "room for a CRC per block before block-aligned data");
 
-static int chunk_open(struct store *st, struct chunk_id c, bool create,
-		      int *fd);
-
-/* One write of a logged change, again (replay at open). */
-static int replay_write(void *arg, uint64_t ino, uint64_t index,
-			uint64_t off, const void *data, size_t len)
-{
-	struct chunk_id c = { ino, index };
-	int fd, rc = chunk_open(arg, c, true, &fd);
-
-	if (rc)
-		return rc;
-	if (pwrite(fd, data, len, (off_t)off) != (ssize_t)len)
-		rc = errno ? -errno : -EIO;
-	close(fd);
-	return rc;
-}
-
 int store_open(struct store *st, const char *dir)
 {
 	char path[512];
@@ -69,12 +51,11 @@ int store_open(struct store *st, const char *dir)
 	}
 	pthread_mutex_init(&st->lmutex, NULL);
 	memset(st->locks, 0, sizeof(st->locks));
-	return wal_open(&st->wal, dir, replay_write, st);
+	return 0;
 }
 
 void store_close(struct store *st)
 {
-	wal_close(&st->wal);
 	pthread_mutex_destroy(&st->lmutex);
 }
 
@@ -234,11 +215,10 @@ static int read_block(int fd, uint64_t b, uint64_t size, void *buf)
 }
 
 /* Write data at off, CRCs of blocks [first, first+n) and the header, in
- * that order, then (with sync) make them durable; with rec, add the same
- * writes to it, for the log. */
+ * that order, then (with sync) make them durable. */
 static int commit(int fd, const void *data, uint64_t off, uint64_t len,
 		  const uint32_t *crcs, uint64_t first, size_t n,
-		  uint64_t version, bool sync, struct wal_rec *rec)
+		  uint64_t version, bool sync)
 {
 	struct chunk_hdr h;
 	struct uring_io ios[4];
@@ -253,13 +233,6 @@ static int commit(int fd, const void *data, uint64_t off, uint64_t len,
 					      n * 4, (off_t)(CRC_OFF + first * 4),
 					      0 };
 	ios[k++] = (struct uring_io){ URING_WRITE, fd, &h, sizeof(h), 0, 0 };
-	for (int i = 0; rec && i < k; i++) {
-		int rc = wal_rec_add(rec, (uint64_t)ios[i].off, ios[i].buf,
-				     ios[i].len);
-
-		if (rc)
-			return rc;
-	}
 	if (sync)
 		ios[k++] = (struct uring_io){ URING_FDATASYNC, fd, NULL, 0,
 					      0, 0 };
@@ -278,28 +251,20 @@ int store_write(struct store *st, struct chunk_id c,
 
 void store_sync_start(struct store_pending *p)
 {
-	p->started = osd_uring_sync_start(p->wal_end ? &p->wal_fd : &p->fd,
-					  1) == 0;
+	p->started = osd_uring_sync_start(&p->fd, 1) == 0;
 }
 
 int store_sync_finish(struct store_pending *p)
 {
-	struct wal *w = &p->st->wal;
 	int rc;
 
 	if (p->started) {
 		rc = osd_uring_sync_wait(1);
-		if (rc == 0 && p->wal_end)
-			wal_synced(w, p->wal_end);
-	} else if (p->wal_end) {
-		rc = wal_sync(w, p->wal_end);
 	} else {
 		struct uring_io io = { URING_FDATASYNC, p->fd, NULL, 0, 0, 0 };
 
 		rc = osd_uring_run(&io, 1);
 	}
-	if (rc == 0 && !p->wal_end)
-		rc = wal_mark(w, p->c.ino, p->c.index);
 	chunk_close(p->fd);
 	p->fd = -1;
 	return rc;
@@ -310,7 +275,7 @@ int store_sync_finish(struct store_pending *p)
 static int write_extent(int fd, struct chunk_id c, uint64_t off,
 			const char *data, uint64_t len, const uint32_t *crcs,
 			uint64_t version, uint64_t *size, uint32_t *newcrcs,
-			char *block, struct wal_rec *rec)
+			char *block)
 {
 	uint64_t end = off + len, first = off / B, last = (end - 1) / B;
 	size_t n = (size_t)(last - first + 1);
@@ -339,8 +304,7 @@ static int write_extent(int fd, struct chunk_id c, uint64_t off,
 		       pend - pstart);
 		newcrcs[i] = cfs_crc32c(block, B);
 	}
-	rc = commit(fd, data, off, len, newcrcs, first, n, version, false,
-		    rec);
+	rc = commit(fd, data, off, len, newcrcs, first, n, version, false);
 	if (rc == 0 && end > *size)
 		*size = end;
 	return rc;
@@ -355,9 +319,8 @@ int store_write_begin(struct store *st, struct chunk_id c,
 	uint32_t *newcrcs = NULL;
 	char *block = NULL;
 	size_t most = 0;
-	uint64_t size = 0, total = 0, wal_end = 0;
-	struct wal_rec rec, *logged = NULL;
-	int fd, rc, wal_fd = -1;
+	uint64_t size;
+	int fd, rc;
 
 	for (size_t i = 0; i < n; i++) {
 		if (ex[i].len == 0 || ex[i].off + ex[i].len > CFS_CHUNK_SIZE ||
@@ -365,11 +328,7 @@ int store_write_begin(struct store *st, struct chunk_id c,
 			return -EINVAL;
 		if (cfs_crc_npieces(ex[i].off, ex[i].len) > most)
 			most = cfs_crc_npieces(ex[i].off, ex[i].len);
-		total += ex[i].len;
 	}
-	wal_rec_init(&rec);
-	if (wal_on(&st->wal) && total <= WAL_MAX_DATA)
-		logged = &rec;
 	if (n == 0)
 		return -EINVAL;
 	rc = chunk_open(st, c, true, &fd);
@@ -386,27 +345,18 @@ int store_write_begin(struct store *st, struct chunk_id c,
 	}
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		rc = write_extent(fd, c, ex[i].off, pos, ex[i].len, crcs,
-				  version, &size, newcrcs, block, logged);
+				  version, &size, newcrcs, block);
 		pos += ex[i].len;
 		crcs += cfs_crc_npieces(ex[i].off, ex[i].len);
 	}
-	/* logged after it is written: a checkpoint then covers it; with
-	 * the log full, the chunk file is synced instead */
-	if (rc == 0 && logged) {
-		rc = wal_append(&st->wal, c.ino, c.index, logged, &wal_end,
-				&wal_fd);
-		if (rc == -EAGAIN)
-			rc = 0;
-	}
 out:
-	wal_rec_free(&rec);
 	free(newcrcs);
 	free(block);
 	if (rc) {
 		chunk_close(fd);
 		return rc;
 	}
-	*p = (struct store_pending){ fd, false, st, c, wal_end, wal_fd };
+	*p = (struct store_pending){ fd, false };
 	return 0;
 }
 
@@ -533,14 +483,14 @@ int store_truncate(struct store *st, struct chunk_id c, uint64_t size,
 			rc = rehash_block(fd, first, size, &crcs[0]);
 		if (!rc)
 			rc = commit(fd, NULL, 0, 0, crcs, first, n, version,
-				    true, NULL);
+				    true);
 	} else {
-		rc = commit(fd, NULL, 0, 0, NULL, 0, 0, version, true, NULL);
+		rc = commit(fd, NULL, 0, 0, NULL, 0, 0, version, true);
 	}
 out:
 	free(crcs);
 	chunk_close(fd);
-	return rc ? rc : wal_mark(&st->wal, c.ino, c.index);
+	return rc;
 }
 
 int store_remove(struct store *st, struct chunk_id c)
@@ -550,7 +500,7 @@ int store_remove(struct store *st, struct chunk_id c)
 	chunk_path(st, c, "", path, sizeof(path));
 	if (unlink(path) && errno != ENOENT)
 		return -errno;
-	return wal_mark(&st->wal, c.ino, c.index);
+	return 0;
 }
 
 int store_punch(struct store *st, struct chunk_id c, uint64_t off,
@@ -586,12 +536,11 @@ int store_punch(struct store *st, struct chunk_id c, uint64_t off,
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = rehash_block(fd, first + i, size, &crcs[i]);
 	if (!rc)
-		rc = commit(fd, NULL, 0, 0, crcs, first, n, version, true,
-			    NULL);
+		rc = commit(fd, NULL, 0, 0, crcs, first, n, version, true);
 out:
 	free(crcs);
 	chunk_close(fd);
-	return rc ? rc : wal_mark(&st->wal, c.ino, c.index);
+	return rc;
 }
 
 int store_seek(struct store *st, struct chunk_id c, uint64_t off, bool hole,
@@ -671,7 +620,7 @@ out:
 	chunk_close(fd);
 	if (rc)
 		unlink(tpath);
-	return rc ? rc : wal_mark(&st->wal, c.ino, c.index);
+	return rc;
 }
 
 int store_scan(struct store *st,

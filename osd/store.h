@@ -9,15 +9,13 @@
  *                          the end)
  *   [68 KiB, 68 KiB+size)  the chunk's bytes (sparse; holes read as zeros)
  *
- * so the chunk's size is the file's less 68 KiB.
- *
- * Every change is durable before it returns: a write of at most
- * WAL_MAX_DATA bytes in the write-ahead log (wal.h; one shared device
- * flush instead of a journal commit for a new inode and blocks), any
- * other change by an fdatasync of its chunk file.
+ * so the chunk's size is the file's less 68 KiB, and one fdatasync makes
+ * a change durable: a new small chunk costs one inode, one sync and two
+ * blocks (header with CRCs, data).
  *
  * The version increases with every change; the primary assigns it and the
- * replicas apply changes only in order (see service.c). Callers serialize changes to one chunk
+ * replicas apply changes only in order (see service.c). Every change is
+ * fdatasync'ed before it returns. Callers serialize changes to one chunk
  * (store_lock); reads take no lock and rely on the CRCs. */
 #ifndef CFS_OSD_STORE_H
 #define CFS_OSD_STORE_H
@@ -25,8 +23,6 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
-
-#include "wal.h"
 
 #define STORE_LOCK_BUCKETS 1024
 #define STORE_DATA_OFF (68u << 10)	/* where a chunk's bytes start */
@@ -44,7 +40,6 @@ struct store {
 	 * replica waiting on that primary's lock, across OSDs */
 	pthread_mutex_t lmutex;
 	struct chunk_lock *locks[STORE_LOCK_BUCKETS];
-	struct wal wal;		/* small changes are durable here */
 };
 
 int store_open(struct store *st, const char *dir);
@@ -79,10 +74,6 @@ int store_write(struct store *st, struct chunk_id c,
 struct store_pending {
 	int fd;
 	bool started;
-	struct store *st;
-	struct chunk_id c;
-	uint64_t wal_end;	/* logged up to here; 0: sync the chunk */
-	int wal_fd;
 };
 int store_write_begin(struct store *st, struct chunk_id c,
 		      const struct store_extent *ex, size_t n,

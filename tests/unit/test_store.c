@@ -3,8 +3,6 @@
  * copies, and corruption on disk detected on read. */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <stdint.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +10,6 @@
 #include <unistd.h>
 
 #include "../../osd/store.h"
-#include "../../osd/uring.h"
 #include "cfs/crc.h"
 #include "cfs/map.h"
 
@@ -302,232 +299,6 @@ START_TEST(test_deferred_sync_write)
 }
 END_TEST
 
-/* ---- the write-ahead log ---- */
-
-static void reopen(void)
-{
-	store_close(&st);
-	ck_assert_int_eq(store_open(&st, dir), 0);
-}
-
-/* What a crash loses of writes never synced to their chunk file: the
- * file itself, here (a new chunk's inode and blocks). */
-static void unlink_chunk_file(void)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/chunks/%02x/%016" PRIx64 ".%" PRIx64,
-		 dir, (unsigned)(C.ino & 0xff), C.ino, C.index);
-	ck_assert_int_eq(unlink(path), 0);
-}
-
-static void lose_chunk_file(void)
-{
-	store_close(&st);
-	unlink_chunk_file();
-	ck_assert_int_eq(store_open(&st, dir), 0);
-}
-
-/* Small writes are durable through the log: replayed at open, partial
- * block merges and all, they give back the same bytes and version. */
-START_TEST(test_log_replays_small_writes)
-{
-	char a[5000], b[5000];
-	uint64_t v;
-
-	for (size_t i = 0; i < sizeof(a); i++)
-		a[i] = (char)('a' + i % 23);
-	ck_assert_int_eq(put(0, a, sizeof(a), 1), 0);
-	ck_assert_int_eq(put(100, "XYZ", 3, 2), 0);
-	memcpy(a + 100, "XYZ", 3);
-	lose_chunk_file();
-	ck_assert_int_eq(get(0, sizeof(b), b, &v), 0);
-	ck_assert_mem_eq(a, b, sizeof(a));
-	ck_assert_uint_eq(v, 2);
-	/* replayed once more (a crash right after a replay): the same */
-	reopen();
-	ck_assert_int_eq(get(0, sizeof(b), b, &v), 0);
-	ck_assert_mem_eq(a, b, sizeof(a));
-	ck_assert_uint_eq(v, 2);
-}
-END_TEST
-
-/* Replay never undoes a change made durable in the chunk file itself:
- * a truncate between logged writes, a removal after one. */
-START_TEST(test_log_replay_keeps_later_changes)
-{
-	char b[6000], want[6000] = { 0 };
-	uint64_t v;
-
-	ck_assert_int_eq(put(0, "12345678", 8, 1), 0);
-	ck_assert_int_eq(store_truncate(&st, C, 3, 2), 0);
-	ck_assert_int_eq(put(5000, "Q", 1, 3), 0);
-	memcpy(want, "123", 3);
-	want[5000] = 'Q';
-	reopen();
-	ck_assert_int_eq(get(0, sizeof(b), b, &v), 0);
-	ck_assert_mem_eq(want, b, sizeof(b));
-	ck_assert_uint_eq(v, 3);
-	ck_assert_int_eq(store_remove(&st, C), 0);
-	reopen();
-	ck_assert_int_eq(store_version(&st, C, &v), 0);
-	ck_assert_uint_eq(v, 0);
-}
-END_TEST
-
-/* A torn record (a crash during its append, never acknowledged) ends
- * the replay: what was logged before it comes back, it does not. */
-START_TEST(test_log_torn_record_is_not_replayed)
-{
-	char path[512], *wal, b[5];
-	uint64_t v;
-	int fd;
-
-	ck_assert_int_eq(put(0, "first", 5, 1), 0);
-	ck_assert_int_eq(put(0, "later", 5, 2), 0);
-	snprintf(path, sizeof(path), "%s/wal.0", dir);
-	store_close(&st);
-	wal = malloc(WAL_FILE_SIZE);
-	fd = open(path, O_RDWR);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(pread(fd, wal, WAL_FILE_SIZE, 0), WAL_FILE_SIZE);
-	/* the second record: the next magic after the first one */
-	for (size_t off = 8; off < WAL_FILE_SIZE; off += 8) {
-		if (!memcmp(wal + off, wal, 4)) {
-			ck_assert_int_eq(pwrite(fd, "!", 1, (off_t)off + 60),
-					 1);
-			break;
-		}
-	}
-	close(fd);
-	free(wal);
-	unlink_chunk_file();
-	ck_assert_int_eq(store_open(&st, dir), 0);
-	ck_assert_int_eq(get(0, 5, b, &v), 0);
-	ck_assert_mem_eq(b, "first", 5);
-	ck_assert_uint_eq(v, 1);
-}
-END_TEST
-
-/* Records of an earlier run left past the end of newer ones are never
- * taken for newer ones, however many times the store was reopened. */
-START_TEST(test_log_stale_records_stay_stale)
-{
-	char b[5];
-	uint64_t v;
-
-	ck_assert_int_eq(put(0, "AAAAA", 5, 1), 0);
-	ck_assert_int_eq(put(0, "BBBBB", 5, 2), 0);
-	reopen();
-	reopen();
-	ck_assert_int_eq(put(0, "CCCCC", 5, 3), 0);	/* over A's record */
-	lose_chunk_file();
-	ck_assert_int_eq(get(0, 5, b, &v), 0);
-	ck_assert_mem_eq(b, "CCCCC", 5);
-	ck_assert_uint_eq(v, 3);
-}
-END_TEST
-
-/* More small writes than both log files hold: the log moves from file
- * to file behind checkpoints, and every write reads back, before and
- * after a reopen. */
-START_TEST(test_log_fills_and_checkpoints)
-{
-	enum { N = 300, LEN = 64 << 10 };
-	static char a[LEN];
-	static uint32_t crcs[LEN / 4096];
-	uint64_t v;
-
-	for (int i = 0; i < N; i++) {
-		struct chunk_id c = { 0x5000 + (uint64_t)i, 0 };
-
-		memset(a, (char)i, sizeof(a));
-		snprintf(a, sizeof(a), "chunk %d", i);
-		cfs_crc_pieces(0, a, LEN, crcs);
-		ck_assert_int_eq(store_write(&st, c,
-					     &(struct store_extent){ 0, LEN },
-					     1, a, crcs, 1), 0);
-	}
-	ck_assert_uint_gt(st.wal.written, 2 * WAL_FILE_SIZE);
-	for (int pass = 0; pass < 2; pass++) {
-		for (int i = 0; i < N; i += 7) {
-			struct chunk_id c = { 0x5000 + (uint64_t)i, 0 };
-			uint64_t boff, size;
-			uint32_t *rcrcs;
-			size_t nb;
-			void *data;
-
-			memset(a, (char)i, sizeof(a));
-			snprintf(a, sizeof(a), "chunk %d", i);
-			ck_assert_int_eq(store_read(&st, c, 0, LEN, &data,
-						    &boff, &rcrcs, &nb, &v,
-						    &size), 0);
-			ck_assert_uint_eq(nb, LEN / 4096);
-			ck_assert_mem_eq(a, data, LEN);
-			free(data);
-			free(rcrcs);
-		}
-		reopen();
-	}
-}
-END_TEST
-
-/* Many writers at once through log switches and slow checkpoints: all
- * of them finish (none waits on a checkpoint, nor for a switch another
- * made), and every write reads back. */
-enum { WRITERS = 8, PER_WRITER = 60, WLEN = 64 << 10 };
-
-static void *writer(void *arg)
-{
-	static __thread char a[WLEN];
-	static __thread uint32_t crcs[WLEN / 4096];
-	int k = (int)(intptr_t)arg;
-	void *rc = NULL;
-
-	for (int i = 0; i < PER_WRITER && !rc; i++) {
-		struct chunk_id c = { 0x9000 + (uint64_t)(k * PER_WRITER + i),
-				      0 };
-
-		memset(a, 'a' + k, sizeof(a));
-		cfs_crc_pieces(0, a, WLEN, crcs);
-		if (store_write(&st, c, &(struct store_extent){ 0, WLEN }, 1,
-				a, crcs, 1))
-			rc = (void *)1;
-	}
-	osd_uring_thread_exit();
-	return rc;
-}
-
-START_TEST(test_log_many_writers)
-{
-	pthread_t t[WRITERS];
-	void *res;
-
-	st.wal.ckpt_delay_ms = 300;	/* writers pile up on full files */
-	for (int k = 0; k < WRITERS; k++)
-		ck_assert_int_eq(pthread_create(&t[k], NULL, writer,
-						(void *)(intptr_t)k), 0);
-	for (int k = 0; k < WRITERS; k++) {
-		ck_assert_int_eq(pthread_join(t[k], &res), 0);
-		ck_assert_ptr_null(res);
-	}
-	for (int k = 0; k < WRITERS; k++) {
-		struct chunk_id c = { 0x9000 + (uint64_t)(k * PER_WRITER), 0 };
-		uint64_t boff, size, v;
-		uint32_t *crcs;
-		size_t nb;
-		char *data;
-
-		ck_assert_int_eq(store_read(&st, c, 0, WLEN, (void **)&data,
-					    &boff, &crcs, &nb, &v, &size), 0);
-		ck_assert_uint_eq(size, WLEN);
-		ck_assert_int_eq(data[WLEN - 1], 'a' + k);
-		free(data);
-		free(crcs);
-	}
-}
-END_TEST
-
 int main(void)
 {
 	CFS_RUN_SUITE("store", setup, teardown,
@@ -540,11 +311,5 @@ int main(void)
 		      test_corruption_on_disk_is_detected,
 		      test_put_replaces_whole_chunk_and_remove,
 		      test_seek_data_and_holes_in_whole_blocks,
-		      test_deferred_sync_write,
-		      test_log_replays_small_writes,
-		      test_log_replay_keeps_later_changes,
-		      test_log_torn_record_is_not_replayed,
-		      test_log_stale_records_stay_stale,
-		      test_log_fills_and_checkpoints,
-		      test_log_many_writers);
+		      test_deferred_sync_write);
 }
