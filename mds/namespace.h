@@ -71,9 +71,10 @@ void cfs_ns_close(struct cfs_ns *ns);
 int cfs_ns_begin(struct cfs_ns *ns, MDB_txn *parent, bool write, MDB_txn **txn);
 int cfs_ns_commit(MDB_txn *txn);
 /* Keep written room past the store's last page, so that a commit
- * overwrites blocks instead of allocating them (an fdatasync that
- * allocates costs the file system a journal commit). Call between
- * write transactions, from the one writer. */
+ * overwrites blocks instead of allocating them: an fdatasync that grows
+ * the file must also write its size and extents (on a journaled file
+ * system, a journal commit). Call between write transactions, from the
+ * one writer. */
 int cfs_ns_reserve(struct cfs_ns *ns);
 void cfs_ns_abort(MDB_txn *txn);	/* NULL is a no-op */
 int cfs_ns_errno(int mdb_rc);		/* LMDB code -> negative errno */
