@@ -133,14 +133,28 @@ static void attr_to(const struct cfs_inode *in, Cfs__Attr *a)
 	a->blocks = (in->size + 511) / 512;
 }
 
-static int reply_entry(struct cfs_rpc_req *rq, const struct cfs_inode *in)
+/* An MdsEntry: in's attributes and, where given, those of the directory
+ * the call changed (either may be NULL). */
+static int reply_entries(struct cfs_rpc_req *rq, const struct cfs_inode *in,
+			 const struct cfs_inode *dir)
 {
-	Cfs__Attr a = CFS__ATTR__INIT;
+	Cfs__Attr a = CFS__ATTR__INIT, d = CFS__ATTR__INIT;
 	Cfs__MdsEntry e = CFS__MDS_ENTRY__INIT;
 
-	attr_to(in, &a);
-	e.attr = &a;
+	if (in) {
+		attr_to(in, &a);
+		e.attr = &a;
+	}
+	if (dir) {
+		attr_to(dir, &d);
+		e.parent = &d;
+	}
 	return cfs_rpc_reply(rq, &e.base, NULL, 0);
+}
+
+static int reply_entry(struct cfs_rpc_req *rq, const struct cfs_inode *in)
+{
+	return reply_entries(rq, in, NULL);
 }
 
 /* A NUL-terminated copy of an xattr name from the wire. */
@@ -391,11 +405,16 @@ static int h_open(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 
 struct op {
 	const ProtobufCMessage *req;
+	int (*fn)(struct mds *mds, MDB_txn *txn, void *p);
 	uint64_t client;	/* the caller's client id */
 	struct cfs_cred cr;
 	struct cfs_inode out;
 	char name[CFS_XATTR_NAME_MAX + 1];
 	bool opened;		/* mknod counted an open */
+	/* a name change: the directory it changed, read back after it so
+	 * that the caller need not ask (0: not a name change) */
+	uint64_t dir;
+	struct cfs_inode dir_after;
 };
 
 static int do_mknod(struct mds *mds, MDB_txn *txn, void *p)
@@ -542,11 +561,36 @@ static int req_cred(const ProtobufCMessage *m, struct cfs_cred *cr)
 						     f->offset), cr);
 }
 
+/* The directory whose entries m changes, if it names one. */
+static uint64_t changed_dir(const ProtobufCMessage *m)
+{
+	if (m->descriptor == &cfs__mds_mknod__descriptor)
+		return ((const Cfs__MdsMknod *)m)->parent;
+	if (m->descriptor == &cfs__mds_symlink__descriptor)
+		return ((const Cfs__MdsSymlink *)m)->parent;
+	if (m->descriptor == &cfs__mds_link__descriptor)
+		return ((const Cfs__MdsLink *)m)->newparent;
+	if (m->descriptor == &cfs__mds_name__descriptor)
+		return ((const Cfs__MdsName *)m)->parent;
+	return 0;
+}
+
+static int run_op(struct mds *mds, MDB_txn *txn, void *p)
+{
+	struct op *o = p;
+	int rc = o->fn(mds, txn, p);
+
+	if (rc == 0 && o->dir)
+		rc = cfs_ns_getattr(&mds->ns, txn, o->dir, &o->dir_after);
+	return rc;
+}
+
 static int mutate(struct mds *mds, struct cfs_rpc_req *rq,
 		  const ProtobufCMessage *m,
 		  int (*fn)(struct mds *, MDB_txn *, void *), bool entry)
 {
-	struct op o = { .req = m, .client = rq->client_id };
+	struct op o = { .req = m, .fn = fn, .client = rq->client_id,
+			.dir = changed_dir(m) };
 	int rc = req_cred(m, &o.cr);
 
 	if (rc)
@@ -556,12 +600,15 @@ static int mutate(struct mds *mds, struct cfs_rpc_req *rq,
 		if (rc)
 			return rc;
 	}
-	rc = mds_mutate(mds, fn, &o);
+	rc = mds_mutate(mds, run_op, &o);
 	if (rc && o.opened)
 		open_dec(mds, o.client, o.out.ino);
 	if (rc)
 		return rc;
-	return entry ? reply_entry(rq, &o.out) : 0;
+	if (!entry && !o.dir)
+		return 0;
+	return reply_entries(rq, entry ? &o.out : NULL,
+			     o.dir ? &o.dir_after : NULL);
 }
 
 #define MUTATOR(name, fn, entry)                                           \

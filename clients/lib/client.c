@@ -305,6 +305,27 @@ static int entry_call(struct cfs_client *cl, uint32_t method,
 	return entry_reply(cl, rc, &c, out);
 }
 
+/* A call that adds or removes a name: out (NULL for a removal) gets the
+ * inode's attributes and *dir those of the directory after the change,
+ * or dir->ino 0 when the reply has none. */
+static int name_change_call(struct cfs_client *cl, uint32_t method,
+			    const ProtobufCMessage *req, struct cfs_attr *out,
+			    struct cfs_attr *dir)
+{
+	struct cfs_rpc_call c;
+	const Cfs__MdsEntry *e;
+	int rc = mds_call(cl, method, req, &cfs__mds_entry__descriptor, &c);
+
+	e = (const Cfs__MdsEntry *)c.rep;
+	dir->ino = 0;
+	if (rc == 0 && e && e->parent)
+		attr_from(e->parent, dir);
+	if (out)
+		return entry_reply(cl, rc, &c, out);
+	cfs_rpc_call_done(&c);
+	return rc;
+}
+
 static int plain_call(struct cfs_client *cl, uint32_t method,
 		      const ProtobufCMessage *req)
 {
@@ -445,6 +466,8 @@ static int make_node(struct cfs_client *cl, uint32_t method,
 		     bool exclusive, bool open, struct cfs_attr *out)
 {
 	Cfs__MdsMknod r = CFS__MDS_MKNOD__INIT;
+	struct cfs_attr dir;
+	int64_t begun;
 	Cfs__Cred c;
 	int rc;
 
@@ -456,8 +479,9 @@ static int make_node(struct cfs_client *cl, uint32_t method,
 	r.rdev = rdev;
 	r.exclusive = exclusive;
 	r.open = open;
-	rc = entry_call(cl, method, &r.base, out);
-	dc_added(cl, parent, name, len, rc, out, true);
+	begun = dc_begin(cl, parent);
+	rc = name_change_call(cl, method, &r.base, out, &dir);
+	dc_added(cl, parent, name, len, rc, out, true, begun, &dir);
 	return rc;
 }
 
@@ -482,6 +506,8 @@ int cfs_symlink(struct cfs_client *cl, const struct cfs_cred *cr,
 		const char *target, struct cfs_attr *out)
 {
 	Cfs__MdsSymlink r = CFS__MDS_SYMLINK__INIT;
+	struct cfs_attr dir;
+	int64_t begun;
 	Cfs__Cred c;
 	int rc;
 
@@ -490,8 +516,10 @@ int cfs_symlink(struct cfs_client *cl, const struct cfs_cred *cr,
 	r.parent = parent;
 	r.name = BYTES(name, len);
 	r.target = BYTES(target, strlen(target));
-	rc = entry_call(cl, CFS__MDS_METHOD__MDS_SYMLINK, &r.base, out);
-	dc_added(cl, parent, name, len, rc, out, true);
+	begun = dc_begin(cl, parent);
+	rc = name_change_call(cl, CFS__MDS_METHOD__MDS_SYMLINK, &r.base, out,
+			      &dir);
+	dc_added(cl, parent, name, len, rc, out, true, begun, &dir);
 	return rc;
 }
 
@@ -500,7 +528,8 @@ int cfs_link(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 	     struct cfs_attr *out)
 {
 	Cfs__MdsLink r = CFS__MDS_LINK__INIT;
-	int64_t begun;
+	struct cfs_attr dir;
+	int64_t begun, dir_begun;
 	Cfs__Cred c;
 	int rc;
 
@@ -510,9 +539,11 @@ int cfs_link(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 	r.newparent = newparent;
 	r.newname = BYTES(name, len);
 	begun = dc_begin(cl, ino);
-	rc = entry_call(cl, CFS__MDS_METHOD__MDS_LINK, &r.base, out);
+	dir_begun = dc_begin(cl, newparent);
+	rc = name_change_call(cl, CFS__MDS_METHOD__MDS_LINK, &r.base, out,
+			      &dir);
 	dc_end(cl, ino, begun, rc, out);
-	dc_added(cl, newparent, name, len, rc, out, false);
+	dc_added(cl, newparent, name, len, rc, out, false, dir_begun, &dir);
 	return rc;
 }
 
@@ -521,6 +552,8 @@ static int name_call(struct cfs_client *cl, uint32_t method,
 		     const char *name, size_t len)
 {
 	Cfs__MdsName r = CFS__MDS_NAME__INIT;
+	struct cfs_attr dir;
+	int64_t begun;
 	Cfs__Cred c;
 	int rc;
 
@@ -528,8 +561,9 @@ static int name_call(struct cfs_client *cl, uint32_t method,
 	r.cred = &c;
 	r.parent = parent;
 	r.name = BYTES(name, len);
-	rc = plain_call(cl, method, &r.base);
-	dc_removed(cl, parent, name, len, rc);
+	begun = dc_begin(cl, parent);
+	rc = name_change_call(cl, method, &r.base, NULL, &dir);
+	dc_removed(cl, parent, name, len, rc, begun, &dir);
 	return rc;
 }
 

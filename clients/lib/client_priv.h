@@ -155,10 +155,15 @@ int dc_readdir(struct cfs_client *cl, uint64_t ino, uint64_t cookie,
 int64_t dc_begin(struct cfs_client *cl, uint64_t ino);
 void dc_end(struct cfs_client *cl, uint64_t ino, int64_t begun_ns, int rc,
 	    const struct cfs_attr *a);
+/* A name added to or removed from parent by a call begun (dc_begin of
+ * parent) at begun_ns; dir is the directory after it, from the reply
+ * (NULL or ino 0: unknown). */
 void dc_added(struct cfs_client *cl, uint64_t parent, const char *name,
-	      size_t len, int rc, const struct cfs_attr *a, bool created);
+	      size_t len, int rc, const struct cfs_attr *a, bool created,
+	      int64_t begun_ns, const struct cfs_attr *dir);
 void dc_removed(struct cfs_client *cl, uint64_t parent, const char *name,
-		size_t len, int rc);
+		size_t len, int rc, int64_t begun_ns,
+		const struct cfs_attr *dir);
 void dc_renamed(struct cfs_client *cl, uint64_t parent, const char *name,
 		size_t len, uint64_t newparent, const char *newname,
 		size_t newlen, bool exchange, int rc);

@@ -480,16 +480,35 @@ void dc_touch(struct cfs_client *cl, uint64_t ino)
 	dc_begin(cl, ino);	/* a change whose reply carries no attributes */
 }
 
+/* Whether a change of ours to ino begun at begun_ns was the only one
+ * between (dc_end's rule). Lock held. */
+static bool alone_since(struct dircache *dc, uint64_t ino, int64_t begun_ns)
+{
+	return *stamp_of(dc, ino) == begun_ns && dc->stamp_all < begun_ns;
+}
+
+/* After a name change in parent, stamped: keep the directory's
+ * attributes from the reply when the change was alone. Lock held. */
+static void dir_after(struct dircache *dc, uint64_t parent, bool alone,
+		      int rc, const struct cfs_attr *dir)
+{
+	if (alone && rc == 0 && dir && dir->ino == parent)
+		put_attr(dc, dir, cfs_mono_ns() + 1);
+}
+
 void dc_added(struct cfs_client *cl, uint64_t parent, const char *name,
-	      size_t len, int rc, const struct cfs_attr *a, bool created)
+	      size_t len, int rc, const struct cfs_attr *a, bool created,
+	      int64_t begun_ns, const struct cfs_attr *dir)
 {
 	struct dircache *dc = cl->dc;
 	int64_t now = cfs_mono_ns();
 	struct dc_dir *d;
+	bool alone;
 
 	if (!dc)
 		return;
 	pthread_mutex_lock(&dc->lock);
+	alone = alone_since(dc, parent, begun_ns);
 	*stamp_of(dc, parent) = now;
 	/* a new inode's attr is the reply's; a link's, dc_end's to judge */
 	if (rc == 0 && a && created)
@@ -501,6 +520,7 @@ void dc_added(struct cfs_client *cl, uint64_t parent, const char *name,
 		    !put_entry(d->b, &d->n, name, len, a, created ? now : 0))
 			drop_listing(dc, d);
 	}
+	dir_after(dc, parent, alone, rc, dir);
 	pthread_mutex_unlock(&dc->lock);
 }
 
@@ -537,16 +557,20 @@ static void drop_dir_locked(struct dircache *dc, uint64_t ino)
 }
 
 void dc_removed(struct cfs_client *cl, uint64_t parent, const char *name,
-		size_t len, int rc)
+		size_t len, int rc, int64_t begun_ns,
+		const struct cfs_attr *dir)
 {
 	struct dircache *dc = cl->dc;
+	bool alone;
 
 	if (!dc)
 		return;
 	pthread_mutex_lock(&dc->lock);
+	alone = alone_since(dc, parent, begun_ns);
 	free(remove_locked(dc, parent, name, len));
 	if (rc)
 		drop_dir_locked(dc, parent);
+	dir_after(dc, parent, alone, rc, dir);
 	pthread_mutex_unlock(&dc->lock);
 }
 
@@ -630,7 +654,7 @@ void dc_end(struct cfs_client *cl, uint64_t ino, int64_t begun_ns, int rc,
 	pthread_mutex_lock(&dc->lock);
 	/* the reply is the latest only if no other change of ours (or of an
 	 * inode sharing the stamp) came between */
-	alone = *stamp_of(dc, ino) == begun_ns && dc->stamp_all < begun_ns;
+	alone = alone_since(dc, ino, begun_ns);
 	*stamp_of(dc, ino) = now;
 	if (rc == 0 && a && alone)
 		put_attr(dc, a, now + 1);

@@ -101,13 +101,51 @@ START_TEST(test_a_created_name_is_answered_and_a_removed_one_is_not)
 
 	/* lookups in dir 1 go to the MDS until a listing exists */
 	ck_assert_int_eq(dc_answer(&cl, 1, "f", 1, &out, &asof), DC_UNKNOWN);
-	dc_added(&cl, 1, "f", 1, 0, &f, true);
+	dc_added(&cl, 1, "f", 1, 0, &f, true, dc_begin(&cl, 1), NULL);
 	/* no listing of dir 1 yet: the name is not kept, only its attrs */
 	ck_assert_int_eq(dc_answer(&cl, 1, "f", 1, &out, &asof), DC_UNKNOWN);
 	ck_assert_int_eq(dc_getattr(&cl, 20, &out, &asof), 0);
 	/* a removal whose victim no listing knows hides every attribute */
-	dc_removed(&cl, 1, "f", 1, 0);
+	dc_removed(&cl, 1, "f", 1, 0, dc_begin(&cl, 1), NULL);
 	ck_assert_int_eq(dc_getattr(&cl, 20, &out, &asof), DC_UNKNOWN);
+}
+END_TEST
+
+START_TEST(test_a_name_change_keeps_the_directory_from_its_reply)
+{
+	struct cfs_attr dir = attr(30, 0), older = attr(30, 0), f = attr(31, 0);
+	struct cfs_attr out;
+	int64_t asof, b1, b2;
+
+	dir.mode = older.mode = 040755;
+	dir.mtime_ns = 2;
+	older.mtime_ns = 1;
+	dc_got_attr(&cl, &older, cfs_mono_ns());
+	b1 = dc_begin(&cl, 30);
+	/* during the change the old attributes are not answered */
+	ck_assert_int_eq(dc_getattr(&cl, 30, &out, &asof), DC_UNKNOWN);
+	dc_added(&cl, 30, "f", 1, 0, &f, true, b1, &dir);
+	ck_assert_int_eq(dc_getattr(&cl, 30, &out, &asof), 0);
+	ck_assert_int_eq(out.mtime_ns, 2);
+	/* a removal, alone, likewise, even when it hides every attribute */
+	dir.mtime_ns = 3;
+	dc_removed(&cl, 30, "f", 1, 0, dc_begin(&cl, 30), &dir);
+	ck_assert_int_eq(dc_getattr(&cl, 30, &out, &asof), 0);
+	ck_assert_int_eq(out.mtime_ns, 3);
+	ck_assert_int_eq(dc_getattr(&cl, 31, &out, &asof), DC_UNKNOWN);
+	/* two changes of one directory at once: neither reply is the last */
+	b1 = dc_begin(&cl, 30);
+	b2 = dc_begin(&cl, 30);
+	dc_added(&cl, 30, "g", 1, 0, &f, true, b1, &dir);
+	ck_assert_int_eq(dc_getattr(&cl, 30, &out, &asof), DC_UNKNOWN);
+	dc_removed(&cl, 30, "g", 1, 0, b2, &dir);
+	ck_assert_int_eq(dc_getattr(&cl, 30, &out, &asof), DC_UNKNOWN);
+	/* a failed change, or a reply without the directory, keeps none */
+	dc_added(&cl, 30, "h", 1, -EIO, NULL, true, dc_begin(&cl, 30), &dir);
+	ck_assert_int_eq(dc_getattr(&cl, 30, &out, &asof), DC_UNKNOWN);
+	dir.ino = 0;
+	dc_added(&cl, 30, "h", 1, 0, &f, true, dc_begin(&cl, 30), &dir);
+	ck_assert_int_eq(dc_getattr(&cl, 30, &out, &asof), DC_UNKNOWN);
 }
 END_TEST
 
@@ -136,5 +174,6 @@ int main(void)
 		      test_a_change_keeps_its_own_reply,
 		      test_overlapping_changes_keep_neither_reply,
 		      test_a_created_name_is_answered_and_a_removed_one_is_not,
+		      test_a_name_change_keeps_the_directory_from_its_reply,
 		      test_many_lookups_of_one_directory_ask_for_a_listing);
 }
