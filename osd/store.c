@@ -26,7 +26,7 @@
 struct chunk_hdr {
 	char magic[8];
 	uint64_t version;
-	uint64_t reserved[2];
+	uint64_t ino, index;	/* the chunk held (0, 0: written before) */
 };
 _Static_assert(sizeof(struct chunk_hdr) + CFS_CHUNK_SIZE / B * 4 <=
 		       STORE_DATA_OFF && STORE_DATA_OFF % B == 0,
@@ -35,6 +35,7 @@ _Static_assert(sizeof(struct chunk_hdr) + CFS_CHUNK_SIZE / B * 4 <=
 int store_open(struct store *st, const char *dir)
 {
 	char path[512];
+	int rc;
 
 	if (strlen(dir) >= sizeof(st->dir))
 		return -ENAMETOOLONG;
@@ -49,6 +50,9 @@ int store_open(struct store *st, const char *dir)
 		if (mkdir(path, 0700) && errno != EEXIST)
 			return -errno;
 	}
+	rc = pool_open(&st->pool, dir);
+	if (rc)
+		return rc;
 	pthread_mutex_init(&st->lmutex, NULL);
 	memset(st->locks, 0, sizeof(st->locks));
 	return 0;
@@ -56,6 +60,7 @@ int store_open(struct store *st, const char *dir)
 
 void store_close(struct store *st)
 {
+	pool_close(&st->pool);
 	pthread_mutex_destroy(&st->lmutex);
 }
 
@@ -129,14 +134,22 @@ static void chunk_path(struct store *st, struct chunk_id c, const char *suffix,
 		 st->dir, (unsigned)(c.ino & 0xff), c.ino, c.index, suffix);
 }
 
-/* Open the chunk's file; with create, make it. */
+/* Open the chunk's file; with create, make it, from the pool where it
+ * can (the caller holds the chunk's lock). */
 static int chunk_open(struct store *st, struct chunk_id c, bool create,
 		      int *fd)
 {
 	char path[512];
+	int rc;
 
 	chunk_path(st, c, "", path, sizeof(path));
-	*fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+	*fd = open(path, O_RDWR | O_CLOEXEC);
+	if (*fd >= 0 || errno != ENOENT || !create)
+		return *fd < 0 ? -errno : 0;
+	rc = pool_take(&st->pool, path);
+	*fd = open(path, O_RDWR | O_CLOEXEC |
+				 (rc && rc != -EEXIST ? O_CREAT : 0),
+		   0600);
 	return *fd < 0 ? -errno : 0;
 }
 
@@ -163,11 +176,30 @@ static int read_version(int fd, uint64_t *version)
 	return 0;
 }
 
-static void make_header(struct chunk_hdr *h, uint64_t version)
+static void make_header(struct chunk_hdr *h, struct chunk_id c,
+			uint64_t version)
 {
 	memset(h, 0, sizeof(*h));
 	memcpy(h->magic, CHUNK_MAGIC, 8);
 	h->version = version;
+	h->ino = c.ino;
+	h->index = c.index;
+}
+
+/* Whether fd still holds chunk c at version: read without the chunk's
+ * lock, its file may have been removed and reused since it was opened
+ * (pool.h). A removal empties the file before reuse, and a write puts
+ * the header last, so a header naming c means what was read before it
+ * was c's. */
+static bool still_holds(int fd, struct chunk_id c, uint64_t version)
+{
+	struct chunk_hdr h;
+
+	if (osd_uring_pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    memcmp(h.magic, CHUNK_MAGIC, 8) || h.version != version)
+		return false;
+	return (h.ino == 0 && h.index == 0) ||
+	       (h.ino == c.ino && h.index == c.index);
 }
 
 int store_version(struct store *st, struct chunk_id c, uint64_t *version)
@@ -216,15 +248,15 @@ static int read_block(int fd, uint64_t b, uint64_t size, void *buf)
 
 /* Write data at off, CRCs of blocks [first, first+n) and the header, in
  * that order, then (with sync) make them durable. */
-static int commit(int fd, const void *data, uint64_t off, uint64_t len,
-		  const uint32_t *crcs, uint64_t first, size_t n,
+static int commit(int fd, struct chunk_id c, const void *data, uint64_t off,
+		  uint64_t len, const uint32_t *crcs, uint64_t first, size_t n,
 		  uint64_t version, bool sync)
 {
 	struct chunk_hdr h;
 	struct uring_io ios[4];
 	int k = 0;
 
-	make_header(&h, version);
+	make_header(&h, c, version);
 	if (len)
 		ios[k++] = (struct uring_io){ URING_WRITE, fd, (void *)data,
 					      len, (off_t)(DATA_OFF + off), 0 };
@@ -304,7 +336,7 @@ static int write_extent(int fd, struct chunk_id c, uint64_t off,
 		       pend - pstart);
 		newcrcs[i] = cfs_crc32c(block, B);
 	}
-	rc = commit(fd, data, off, len, newcrcs, first, n, version, false);
+	rc = commit(fd, c, data, off, len, newcrcs, first, n, version, false);
 	if (rc == 0 && end > *size)
 		*size = end;
 	return rc;
@@ -406,6 +438,10 @@ int store_read(struct store *st, struct chunk_id c, uint64_t off,
 	rc = osd_uring_run(ios, 2);
 	if (rc)
 		goto out;
+	if (!still_holds(fd, c, *version)) {
+		*version = *size = 0;	/* removed meanwhile */
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (cfs_crc_check_block(buf + i * B, cs[i])) {
 			cfs_log_error("crc mismatch on read",
@@ -482,10 +518,10 @@ int store_truncate(struct store *st, struct chunk_id c, uint64_t size,
 		if (size % B)
 			rc = rehash_block(fd, first, size, &crcs[0]);
 		if (!rc)
-			rc = commit(fd, NULL, 0, 0, crcs, first, n, version,
-				    true);
+			rc = commit(fd, c, NULL, 0, 0, crcs, first, n,
+				    version, true);
 	} else {
-		rc = commit(fd, NULL, 0, 0, NULL, 0, 0, version, true);
+		rc = commit(fd, c, NULL, 0, 0, NULL, 0, 0, version, true);
 	}
 out:
 	free(crcs);
@@ -496,11 +532,11 @@ out:
 int store_remove(struct store *st, struct chunk_id c)
 {
 	char path[512];
+	int rc;
 
 	chunk_path(st, c, "", path, sizeof(path));
-	if (unlink(path) && errno != ENOENT)
-		return -errno;
-	return 0;
+	rc = pool_give(&st->pool, path);
+	return rc == -ENOENT ? 0 : rc;
 }
 
 int store_punch(struct store *st, struct chunk_id c, uint64_t off,
@@ -536,7 +572,7 @@ int store_punch(struct store *st, struct chunk_id c, uint64_t off,
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = rehash_block(fd, first + i, size, &crcs[i]);
 	if (!rc)
-		rc = commit(fd, NULL, 0, 0, crcs, first, n, version, true);
+		rc = commit(fd, c, NULL, 0, 0, crcs, first, n, version, true);
 out:
 	free(crcs);
 	chunk_close(fd);
@@ -547,7 +583,7 @@ int store_seek(struct store *st, struct chunk_id c, uint64_t off, bool hole,
 	       bool *found, uint64_t *at)
 {
 	int fd, rc = chunk_open(st, c, false, &fd);
-	uint64_t size, end;
+	uint64_t size, end, version;
 	off_t r;
 
 	*found = hole;
@@ -556,7 +592,9 @@ int store_seek(struct store *st, struct chunk_id c, uint64_t off, bool hole,
 		return 0;	/* no chunk: all hole */
 	if (rc)
 		return rc;
-	rc = data_size(fd, &size);
+	rc = read_version(fd, &version);
+	if (!rc)
+		rc = data_size(fd, &size);
 	if (rc)
 		goto out;
 	/* in whole blocks, as a local file system answers: the last
@@ -578,6 +616,10 @@ int store_seek(struct store *st, struct chunk_id c, uint64_t off, bool hole,
 		rc = -errno;
 	} else if (!hole && off < end) {
 		*found = true;
+	}
+	if (rc == 0 && size && !still_holds(fd, c, version)) {
+		*found = hole;	/* removed meanwhile: all hole */
+		*at = off;
 	}
 out:
 	chunk_close(fd);
@@ -604,7 +646,7 @@ int store_put(struct store *st, struct chunk_id c, const void *data,
 		rc = -errno;
 		goto out;
 	}
-	make_header(&h, version);
+	make_header(&h, c, version);
 	ios[k++] = (struct uring_io){ URING_WRITE, fd, &h, sizeof(h), 0, 0 };
 	if (nblocks)
 		ios[k++] = (struct uring_io){ URING_WRITE, fd, (void *)crcs,

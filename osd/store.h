@@ -2,7 +2,7 @@
  * (XX = low byte of the inode, to keep folders small), named
  * <ino>.<index>, laid out as
  *
- *   [0, 32)                header: magic, the chunk's version
+ *   [0, 32)                header: magic, the chunk's version and id
  *   [32, 32 + 64 KiB)      one CRC32C per 4 KiB block of data, each over
  *                          the block zero-padded past the end of the
  *                          data; 0 marks a hole (and every block past
@@ -16,13 +16,16 @@
  * The version increases with every change; the primary assigns it and the
  * replicas apply changes only in order (see service.c). Every change is
  * fdatasync'ed before it returns. Callers serialize changes to one chunk
- * (store_lock); reads take no lock and rely on the CRCs. */
+ * (store_lock); reads take no lock and rely on the CRCs, and on the
+ * header naming the chunk, as a removed chunk's file is reused (pool.h). */
 #ifndef CFS_OSD_STORE_H
 #define CFS_OSD_STORE_H
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "pool.h"
 
 #define STORE_LOCK_BUCKETS 1024
 #define STORE_DATA_OFF (68u << 10)	/* where a chunk's bytes start */
@@ -40,6 +43,7 @@ struct store {
 	 * replica waiting on that primary's lock, across OSDs */
 	pthread_mutex_t lmutex;
 	struct chunk_lock *locks[STORE_LOCK_BUCKETS];
+	struct file_pool pool;	/* removed chunks' files, for new ones */
 };
 
 int store_open(struct store *st, const char *dir);

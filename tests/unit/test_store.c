@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../osd/store.h"
@@ -36,23 +37,30 @@ static void teardown(void)
 }
 
 /* Write like a client: one CRC per piece cut at block boundaries. */
-static int put(uint64_t off, const void *data, size_t len, uint64_t version)
+static int put_to(struct chunk_id c, uint64_t off, const void *data,
+		  size_t len, uint64_t version)
 {
 	struct store_extent e = { off, len };
 	uint32_t crcs[300];
 
 	cfs_crc_pieces(off, data, len, crcs);
-	return store_write(&st, C, &e, 1, data, crcs, version);
+	return store_write(&st, c, &e, 1, data, crcs, version);
 }
 
-/* Read [off, off+len) back into out (zeros past the chunk's end). */
-static int get(uint64_t off, size_t len, void *out, uint64_t *version)
+static int put(uint64_t off, const void *data, size_t len, uint64_t version)
+{
+	return put_to(C, off, data, len, version);
+}
+
+/* Read [off, off+len) of chunk c back into out (zeros past its end). */
+static int get_from(struct chunk_id c, uint64_t off, size_t len, void *out,
+		    uint64_t *version)
 {
 	uint64_t boff, size;
 	uint32_t *crcs;
 	size_t nb;
 	void *data;
-	int rc = store_read(&st, C, off, len, &data, &boff, &crcs, &nb,
+	int rc = store_read(&st, c, off, len, &data, &boff, &crcs, &nb,
 			    version, &size);
 
 	memset(out, 0, len);
@@ -66,6 +74,36 @@ static int get(uint64_t off, size_t len, void *out, uint64_t *version)
 	free(data);
 	free(crcs);
 	return 0;
+}
+
+static int get(uint64_t off, size_t len, void *out, uint64_t *version)
+{
+	return get_from(C, off, len, out, version);
+}
+
+/* The inode of chunk c's file (0: none) and the files in the pool. */
+static ino_t chunk_inode(struct chunk_id c)
+{
+	char path[256];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/chunks/%02x/%016" PRIx64 ".%" PRIx64,
+		 dir, (unsigned)(c.ino & 0xff), c.ino, c.index);
+	return stat(path, &sb) ? 0 : sb.st_ino;
+}
+
+static int pooled(void)
+{
+	char cmd[128];
+	FILE *f;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls %s/pool | wc -l", dir);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%d", &n), 1);
+	pclose(f);
+	return n;
 }
 
 START_TEST(test_write_read_round_trip_unaligned)
@@ -299,6 +337,42 @@ START_TEST(test_deferred_sync_write)
 }
 END_TEST
 
+START_TEST(test_a_removed_chunks_file_is_reused_empty)
+{
+	const struct chunk_id D = { 0x99, 0 }, E = { 0x99, 1 };
+	char a[8192], b[8192];
+	ino_t was;
+	uint64_t v;
+
+	memset(a, 'a', sizeof(a));
+	ck_assert_int_eq(put(0, a, sizeof(a), 1), 0);
+	was = chunk_inode(C);
+	ck_assert_int_eq(store_remove(&st, C), 0);
+	ck_assert_int_eq(chunk_inode(C), 0);
+	ck_assert_int_eq(pooled(), 1);
+	/* the next new chunk takes that file: nothing of the old is seen */
+	ck_assert_int_eq(put_to(D, 100, "new", 3, 1), 0);
+	ck_assert_int_eq(chunk_inode(D), was);
+	ck_assert_int_eq(pooled(), 0);
+	ck_assert_int_eq(get_from(D, 0, sizeof(b), b, &v), 0);
+	ck_assert_uint_eq(v, 1);
+	memset(a, 0, sizeof(a));
+	memcpy(a + 100, "new", 3);
+	ck_assert_mem_eq(a, b, sizeof(b));
+	ck_assert_int_eq(get(0, 100, b, &v), 0);
+	ck_assert_uint_eq(v, 0);	/* the removed chunk stays absent */
+	/* kept files outlive a restart */
+	ck_assert_int_eq(store_remove(&st, D), 0);
+	store_close(&st);
+	ck_assert_int_eq(store_open(&st, dir), 0);
+	ck_assert_int_eq(pooled(), 1);
+	ck_assert_int_eq(put_to(E, 0, "e", 1, 1), 0);
+	ck_assert_int_eq(chunk_inode(E), was);
+	/* removing what is not there is no error */
+	ck_assert_int_eq(store_remove(&st, D), 0);
+}
+END_TEST
+
 int main(void)
 {
 	CFS_RUN_SUITE("store", setup, teardown,
@@ -311,5 +385,6 @@ int main(void)
 		      test_corruption_on_disk_is_detected,
 		      test_put_replaces_whole_chunk_and_remove,
 		      test_seek_data_and_holes_in_whole_blocks,
-		      test_deferred_sync_write);
+		      test_deferred_sync_write,
+		      test_a_removed_chunks_file_is_reused_empty);
 }
