@@ -667,6 +667,16 @@ int cfs_ns_getattr(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
 	return inode_get(ns, txn, ino, out);
 }
 
+int cfs_ns_cookie(struct cfs_ns *ns, MDB_txn *txn, uint64_t parent,
+		  const char *name, size_t len, uint64_t *cookie)
+{
+	struct dentry_val dv;
+	int rc = dentry_get(ns, txn, parent, name, len, &dv);
+
+	*cookie = rc ? 0 : dv.cookie;
+	return rc;
+}
+
 int cfs_ns_lookup(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 		  uint64_t parent, const char *name, size_t len,
 		  struct cfs_inode *out)

@@ -110,6 +110,9 @@ struct cfs_dirent {
 /* Read-only operations (any txn). */
 int cfs_ns_getattr(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
 		   struct cfs_inode *out);
+/* The readdir cookie of parent's entry name. */
+int cfs_ns_cookie(struct cfs_ns *ns, MDB_txn *txn, uint64_t parent,
+		  const char *name, size_t len, uint64_t *cookie);
 int cfs_ns_lookup(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 		  uint64_t parent, const char *name, size_t len,
 		  struct cfs_inode *out);

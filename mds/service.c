@@ -134,9 +134,10 @@ static void attr_to(const struct cfs_inode *in, Cfs__Attr *a)
 }
 
 /* An MdsEntry: in's attributes and, where given, those of the directory
- * the call changed (either may be NULL). */
+ * the call changed (either may be NULL) and the cookie of a name it
+ * added (0: none). */
 static int reply_entries(struct cfs_rpc_req *rq, const struct cfs_inode *in,
-			 const struct cfs_inode *dir)
+			 const struct cfs_inode *dir, uint64_t cookie)
 {
 	Cfs__Attr a = CFS__ATTR__INIT, d = CFS__ATTR__INIT;
 	Cfs__MdsEntry e = CFS__MDS_ENTRY__INIT;
@@ -149,12 +150,13 @@ static int reply_entries(struct cfs_rpc_req *rq, const struct cfs_inode *in,
 		attr_to(dir, &d);
 		e.parent = &d;
 	}
+	e.cookie = cookie;
 	return cfs_rpc_reply(rq, &e.base, NULL, 0);
 }
 
 static int reply_entry(struct cfs_rpc_req *rq, const struct cfs_inode *in)
 {
-	return reply_entries(rq, in, NULL);
+	return reply_entries(rq, in, NULL, 0);
 }
 
 /* A NUL-terminated copy of an xattr name from the wire. */
@@ -412,9 +414,12 @@ struct op {
 	char name[CFS_XATTR_NAME_MAX + 1];
 	bool opened;		/* mknod counted an open */
 	/* a name change: the directory it changed, read back after it so
-	 * that the caller need not ask (0: not a name change) */
+	 * that the caller need not ask (0: not a name change), and the
+	 * name it added (len 0: none) with its readdir cookie */
 	uint64_t dir;
 	struct cfs_inode dir_after;
+	ProtobufCBinaryData added;
+	uint64_t cookie;
 };
 
 static int do_mknod(struct mds *mds, MDB_txn *txn, void *p)
@@ -561,15 +566,23 @@ static int req_cred(const ProtobufCMessage *m, struct cfs_cred *cr)
 						     f->offset), cr);
 }
 
-/* The directory whose entries m changes, if it names one. */
-static uint64_t changed_dir(const ProtobufCMessage *m)
+/* The directory whose entries m changes, if it names one, and the name
+ * it adds there. */
+static uint64_t changed_dir(const ProtobufCMessage *m,
+			    ProtobufCBinaryData *added)
 {
-	if (m->descriptor == &cfs__mds_mknod__descriptor)
+	if (m->descriptor == &cfs__mds_mknod__descriptor) {
+		*added = ((const Cfs__MdsMknod *)m)->name;
 		return ((const Cfs__MdsMknod *)m)->parent;
-	if (m->descriptor == &cfs__mds_symlink__descriptor)
+	}
+	if (m->descriptor == &cfs__mds_symlink__descriptor) {
+		*added = ((const Cfs__MdsSymlink *)m)->name;
 		return ((const Cfs__MdsSymlink *)m)->parent;
-	if (m->descriptor == &cfs__mds_link__descriptor)
+	}
+	if (m->descriptor == &cfs__mds_link__descriptor) {
+		*added = ((const Cfs__MdsLink *)m)->newname;
 		return ((const Cfs__MdsLink *)m)->newparent;
+	}
 	if (m->descriptor == &cfs__mds_name__descriptor)
 		return ((const Cfs__MdsName *)m)->parent;
 	return 0;
@@ -582,6 +595,10 @@ static int run_op(struct mds *mds, MDB_txn *txn, void *p)
 
 	if (rc == 0 && o->dir)
 		rc = cfs_ns_getattr(&mds->ns, txn, o->dir, &o->dir_after);
+	if (rc == 0 && o->added.len)
+		rc = cfs_ns_cookie(&mds->ns, txn, o->dir,
+				   (const char *)o->added.data, o->added.len,
+				   &o->cookie);
 	return rc;
 }
 
@@ -589,8 +606,7 @@ static int mutate(struct mds *mds, struct cfs_rpc_req *rq,
 		  const ProtobufCMessage *m,
 		  int (*fn)(struct mds *, MDB_txn *, void *), bool entry)
 {
-	struct op o = { .req = m, .fn = fn, .client = rq->client_id,
-			.dir = changed_dir(m) };
+	struct op o = { .req = m, .fn = fn, .client = rq->client_id };
 	int rc = req_cred(m, &o.cr);
 
 	if (rc)
@@ -600,6 +616,7 @@ static int mutate(struct mds *mds, struct cfs_rpc_req *rq,
 		if (rc)
 			return rc;
 	}
+	o.dir = changed_dir(m, &o.added);
 	rc = mds_mutate(mds, run_op, &o);
 	if (rc && o.opened)
 		open_dec(mds, o.client, o.out.ino);
@@ -608,7 +625,7 @@ static int mutate(struct mds *mds, struct cfs_rpc_req *rq,
 	if (!entry && !o.dir)
 		return 0;
 	return reply_entries(rq, entry ? &o.out : NULL,
-			     o.dir ? &o.dir_after : NULL);
+			     o.dir ? &o.dir_after : NULL, o.cookie);
 }
 
 #define MUTATOR(name, fn, entry)                                           \

@@ -306,11 +306,12 @@ static int entry_call(struct cfs_client *cl, uint32_t method,
 }
 
 /* A call that adds or removes a name: out (NULL for a removal) gets the
- * inode's attributes and *dir those of the directory after the change,
- * or dir->ino 0 when the reply has none. */
+ * inode's attributes, *dir those of the directory after the change (or
+ * dir->ino 0 when the reply has none) and *cookie the added name's
+ * readdir cookie (0: not said). */
 static int name_change_call(struct cfs_client *cl, uint32_t method,
 			    const ProtobufCMessage *req, struct cfs_attr *out,
-			    struct cfs_attr *dir)
+			    struct cfs_attr *dir, uint64_t *cookie)
 {
 	struct cfs_rpc_call c;
 	const Cfs__MdsEntry *e;
@@ -318,6 +319,7 @@ static int name_change_call(struct cfs_client *cl, uint32_t method,
 
 	e = (const Cfs__MdsEntry *)c.rep;
 	dir->ino = 0;
+	*cookie = rc == 0 && e ? e->cookie : 0;
 	if (rc == 0 && e && e->parent)
 		attr_from(e->parent, dir);
 	if (out)
@@ -467,6 +469,7 @@ static int make_node(struct cfs_client *cl, uint32_t method,
 {
 	Cfs__MdsMknod r = CFS__MDS_MKNOD__INIT;
 	struct cfs_attr dir;
+	uint64_t cookie;
 	int64_t begun;
 	Cfs__Cred c;
 	int rc;
@@ -480,8 +483,8 @@ static int make_node(struct cfs_client *cl, uint32_t method,
 	r.exclusive = exclusive;
 	r.open = open;
 	begun = dc_begin(cl, parent);
-	rc = name_change_call(cl, method, &r.base, out, &dir);
-	dc_added(cl, parent, name, len, rc, out, true, begun, &dir);
+	rc = name_change_call(cl, method, &r.base, out, &dir, &cookie);
+	dc_added(cl, parent, name, len, rc, out, true, begun, &dir, cookie);
 	return rc;
 }
 
@@ -507,6 +510,7 @@ int cfs_symlink(struct cfs_client *cl, const struct cfs_cred *cr,
 {
 	Cfs__MdsSymlink r = CFS__MDS_SYMLINK__INIT;
 	struct cfs_attr dir;
+	uint64_t cookie;
 	int64_t begun;
 	Cfs__Cred c;
 	int rc;
@@ -518,8 +522,8 @@ int cfs_symlink(struct cfs_client *cl, const struct cfs_cred *cr,
 	r.target = BYTES(target, strlen(target));
 	begun = dc_begin(cl, parent);
 	rc = name_change_call(cl, CFS__MDS_METHOD__MDS_SYMLINK, &r.base, out,
-			      &dir);
-	dc_added(cl, parent, name, len, rc, out, true, begun, &dir);
+			      &dir, &cookie);
+	dc_added(cl, parent, name, len, rc, out, true, begun, &dir, cookie);
 	return rc;
 }
 
@@ -529,6 +533,7 @@ int cfs_link(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 {
 	Cfs__MdsLink r = CFS__MDS_LINK__INIT;
 	struct cfs_attr dir;
+	uint64_t cookie;
 	int64_t begun, dir_begun;
 	Cfs__Cred c;
 	int rc;
@@ -541,9 +546,10 @@ int cfs_link(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 	begun = dc_begin(cl, ino);
 	dir_begun = dc_begin(cl, newparent);
 	rc = name_change_call(cl, CFS__MDS_METHOD__MDS_LINK, &r.base, out,
-			      &dir);
+			      &dir, &cookie);
 	dc_end(cl, ino, begun, rc, out);
-	dc_added(cl, newparent, name, len, rc, out, false, dir_begun, &dir);
+	dc_added(cl, newparent, name, len, rc, out, false, dir_begun, &dir,
+		 cookie);
 	return rc;
 }
 
@@ -553,6 +559,7 @@ static int name_call(struct cfs_client *cl, uint32_t method,
 {
 	Cfs__MdsName r = CFS__MDS_NAME__INIT;
 	struct cfs_attr dir;
+	uint64_t cookie;
 	int64_t begun;
 	Cfs__Cred c;
 	int rc;
@@ -562,7 +569,7 @@ static int name_call(struct cfs_client *cl, uint32_t method,
 	r.parent = parent;
 	r.name = BYTES(name, len);
 	begun = dc_begin(cl, parent);
-	rc = name_change_call(cl, method, &r.base, NULL, &dir);
+	rc = name_change_call(cl, method, &r.base, NULL, &dir, &cookie);
 	dc_removed(cl, parent, name, len, rc, begun, &dir);
 	return rc;
 }

@@ -157,10 +157,11 @@ void dc_end(struct cfs_client *cl, uint64_t ino, int64_t begun_ns, int rc,
 	    const struct cfs_attr *a);
 /* A name added to or removed from parent by a call begun (dc_begin of
  * parent) at begun_ns; dir is the directory after it, from the reply
- * (NULL or ino 0: unknown). */
+ * (NULL or ino 0: unknown), and cookie the added name's readdir cookie
+ * (0: unknown), which keeps a listing able to answer readdir. */
 void dc_added(struct cfs_client *cl, uint64_t parent, const char *name,
 	      size_t len, int rc, const struct cfs_attr *a, bool created,
-	      int64_t begun_ns, const struct cfs_attr *dir);
+	      int64_t begun_ns, const struct cfs_attr *dir, uint64_t cookie);
 void dc_removed(struct cfs_client *cl, uint64_t parent, const char *name,
 		size_t len, int rc, int64_t begun_ns,
 		const struct cfs_attr *dir);

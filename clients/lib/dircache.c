@@ -169,6 +169,49 @@ static void changed(struct dc_dir *d)
 	d->order = NULL;
 }
 
+/* A name added to d's listing (e, now counted in d->n) at the MDS's
+ * cookie: it is last in the MDS's order, as cookies only grow. */
+static void order_append(struct dc_dir *d, struct dc_entry *e,
+			 uint64_t cookie)
+{
+	struct dc_entry **o;
+
+	if (!d->order)
+		return;
+	if (!cookie || (d->n > 1 && d->order[d->n - 2]->cookie >= cookie) ||
+	    !(o = realloc(d->order, d->n * sizeof(*o)))) {
+		changed(d);
+		return;
+	}
+	e->cookie = cookie;
+	o[d->n - 1] = e;
+	d->order = o;
+}
+
+/* e, taken out of d's listing (no longer counted in d->n), out of the
+ * MDS's order too. */
+static void order_remove(struct dc_dir *d, const struct dc_entry *e)
+{
+	size_t lo = 0, hi = d->n + 1;
+
+	if (!d->order)
+		return;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (d->order[mid]->cookie < e->cookie)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo > d->n || d->order[lo] != e) {
+		changed(d);
+		return;
+	}
+	memmove(&d->order[lo], &d->order[lo + 1],
+		(d->n - lo) * sizeof(*d->order));
+}
+
 static bool live(const struct dircache *dc, const struct dc_dir *d,
 		 int64_t now)
 {
@@ -498,7 +541,7 @@ static void dir_after(struct dircache *dc, uint64_t parent, bool alone,
 
 void dc_added(struct cfs_client *cl, uint64_t parent, const char *name,
 	      size_t len, int rc, const struct cfs_attr *a, bool created,
-	      int64_t begun_ns, const struct cfs_attr *dir)
+	      int64_t begun_ns, const struct cfs_attr *dir, uint64_t cookie)
 {
 	struct dircache *dc = cl->dc;
 	int64_t now = cfs_mono_ns();
@@ -515,10 +558,14 @@ void dc_added(struct cfs_client *cl, uint64_t parent, const char *name,
 		put_attr(dc, a, now);
 	d = find_dir(dc, parent);
 	if (d && d->b) {
-		changed(d);
-		if (rc || !a ||
-		    !put_entry(d->b, &d->n, name, len, a, created ? now : 0))
+		size_t before = d->n;
+		struct dc_entry *e = rc || !a ? NULL :
+			put_entry(d->b, &d->n, name, len, a, created ? now : 0);
+
+		if (!e)
 			drop_listing(dc, d);
+		else if (d->n > before)
+			order_append(d, e, cookie);
 	}
 	dir_after(dc, parent, alone, rc, dir);
 	pthread_mutex_unlock(&dc->lock);
@@ -535,9 +582,9 @@ static struct dc_entry *remove_locked(struct dircache *dc, uint64_t parent,
 
 	*stamp_of(dc, parent) = now;
 	if (d && live(dc, d, now)) {
-		changed(d);
 		e = take_entry(d, name, len);
 		if (e) {
+			order_remove(d, e);
 			*stamp_of(dc, e->attr.ino) = now;
 			return e;
 		}

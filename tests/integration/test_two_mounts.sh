@@ -225,6 +225,17 @@ touch "$L/dl/n2"
 check "listed: ... and a name this mount adds at once" bash -c "ls '$L/dl' | grep -qx n2"
 rm "$L/dl/n2"
 check "listed: ... and not one it removed" bash -c "! ls '$L/dl' | grep -qx n2"
+# the listing keeps the MDS's order through this mount's own creates and
+# removals (their replies carry the new names' cookies), so readdir from
+# it stays exact
+drop_kernel_caches
+stat "$L"/dl/* >/dev/null
+for i in 1 2 3 4 5; do echo "$i" >"$L/dl/m$i"; done
+rm "$L/dl/m2" "$L/dl/f11"
+ls -f "$L/dl" >"$T/listed"
+check "listed: after creates and removals readdir names what the MDS has" \
+	[ "$(sort "$T/listed" | tr '\n' ' ')" = "$(ls -f "$A/dl" | sort | tr '\n' ' ')" ]
+check "listed: ... each name once" [ -z "$(sort "$T/listed" | uniq -d)" ]
 # attributes asked of an open file (getattr) are answered from memory too
 exec 8<"$L/dl/f10"
 echo grown >>"$L/dl/f10"

@@ -101,7 +101,7 @@ START_TEST(test_a_created_name_is_answered_and_a_removed_one_is_not)
 
 	/* lookups in dir 1 go to the MDS until a listing exists */
 	ck_assert_int_eq(dc_answer(&cl, 1, "f", 1, &out, &asof), DC_UNKNOWN);
-	dc_added(&cl, 1, "f", 1, 0, &f, true, dc_begin(&cl, 1), NULL);
+	dc_added(&cl, 1, "f", 1, 0, &f, true, dc_begin(&cl, 1), NULL, 0);
 	/* no listing of dir 1 yet: the name is not kept, only its attrs */
 	ck_assert_int_eq(dc_answer(&cl, 1, "f", 1, &out, &asof), DC_UNKNOWN);
 	ck_assert_int_eq(dc_getattr(&cl, 20, &out, &asof), 0);
@@ -124,7 +124,7 @@ START_TEST(test_a_name_change_keeps_the_directory_from_its_reply)
 	b1 = dc_begin(&cl, 30);
 	/* during the change the old attributes are not answered */
 	ck_assert_int_eq(dc_getattr(&cl, 30, &out, &asof), DC_UNKNOWN);
-	dc_added(&cl, 30, "f", 1, 0, &f, true, b1, &dir);
+	dc_added(&cl, 30, "f", 1, 0, &f, true, b1, &dir, 0);
 	ck_assert_int_eq(dc_getattr(&cl, 30, &out, &asof), 0);
 	ck_assert_int_eq(out.mtime_ns, 2);
 	/* a removal, alone, likewise, even when it hides every attribute */
@@ -136,15 +136,15 @@ START_TEST(test_a_name_change_keeps_the_directory_from_its_reply)
 	/* two changes of one directory at once: neither reply is the last */
 	b1 = dc_begin(&cl, 30);
 	b2 = dc_begin(&cl, 30);
-	dc_added(&cl, 30, "g", 1, 0, &f, true, b1, &dir);
+	dc_added(&cl, 30, "g", 1, 0, &f, true, b1, &dir, 0);
 	ck_assert_int_eq(dc_getattr(&cl, 30, &out, &asof), DC_UNKNOWN);
 	dc_removed(&cl, 30, "g", 1, 0, b2, &dir);
 	ck_assert_int_eq(dc_getattr(&cl, 30, &out, &asof), DC_UNKNOWN);
 	/* a failed change, or a reply without the directory, keeps none */
-	dc_added(&cl, 30, "h", 1, -EIO, NULL, true, dc_begin(&cl, 30), &dir);
+	dc_added(&cl, 30, "h", 1, -EIO, NULL, true, dc_begin(&cl, 30), &dir, 0);
 	ck_assert_int_eq(dc_getattr(&cl, 30, &out, &asof), DC_UNKNOWN);
 	dir.ino = 0;
-	dc_added(&cl, 30, "h", 1, 0, &f, true, dc_begin(&cl, 30), &dir);
+	dc_added(&cl, 30, "h", 1, 0, &f, true, dc_begin(&cl, 30), &dir, 0);
 	ck_assert_int_eq(dc_getattr(&cl, 30, &out, &asof), DC_UNKNOWN);
 }
 END_TEST
