@@ -407,7 +407,6 @@ static int h_open(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 
 struct op {
 	const ProtobufCMessage *req;
-	int (*fn)(struct mds *mds, MDB_txn *txn, void *p);
 	uint64_t client;	/* the caller's client id */
 	struct cfs_cred cr;
 	struct cfs_inode out;
@@ -415,12 +414,26 @@ struct op {
 	bool opened;		/* mknod counted an open */
 	/* a name change: the directory it changed, read back after it so
 	 * that the caller need not ask (0: not a name change), and the
-	 * name it added (len 0: none) with its readdir cookie */
+	 * readdir cookie of the name it added (0: none) */
 	uint64_t dir;
 	struct cfs_inode dir_after;
-	ProtobufCBinaryData added;
 	uint64_t cookie;
 };
+
+/* After a name change in dir that succeeded (rc 0): what its reply
+ * tells of the directory, and of the name added (NULL: a removal). */
+static int name_changed(struct mds *mds, MDB_txn *txn, struct op *o, int rc,
+			uint64_t dir, const ProtobufCBinaryData *added)
+{
+	if (rc)
+		return rc;
+	o->dir = dir;
+	rc = cfs_ns_getattr(&mds->ns, txn, dir, &o->dir_after);
+	if (rc == 0 && added)
+		rc = cfs_ns_cookie(&mds->ns, txn, dir, NAME(*added),
+				   &o->cookie);
+	return rc;
+}
 
 static int do_mknod(struct mds *mds, MDB_txn *txn, void *p)
 {
@@ -436,7 +449,7 @@ static int do_mknod(struct mds *mds, MDB_txn *txn, void *p)
 		open_inc(mds, o->client, o->out.ino);
 		o->opened = true;
 	}
-	return rc;
+	return name_changed(mds, txn, o, rc, r->parent, &r->name);
 }
 
 static int do_mkdir(struct mds *mds, MDB_txn *txn, void *p)
@@ -444,8 +457,10 @@ static int do_mkdir(struct mds *mds, MDB_txn *txn, void *p)
 	struct op *o = p;
 	const Cfs__MdsMknod *r = (const void *)o->req;
 
-	return cfs_ns_mknod(&mds->ns, txn, &o->cr, r->parent, NAME(r->name),
-			    S_IFDIR | (r->mode & 07777), 0, true, &o->out);
+	int rc = cfs_ns_mknod(&mds->ns, txn, &o->cr, r->parent, NAME(r->name),
+			      S_IFDIR | (r->mode & 07777), 0, true, &o->out);
+
+	return name_changed(mds, txn, o, rc, r->parent, &r->name);
 }
 
 static int do_symlink(struct mds *mds, MDB_txn *txn, void *p)
@@ -453,9 +468,11 @@ static int do_symlink(struct mds *mds, MDB_txn *txn, void *p)
 	struct op *o = p;
 	const Cfs__MdsSymlink *r = (const void *)o->req;
 
-	return cfs_ns_symlink(&mds->ns, txn, &o->cr, r->parent, NAME(r->name),
-			      (const char *)r->target.data, r->target.len,
-			      &o->out);
+	int rc = cfs_ns_symlink(&mds->ns, txn, &o->cr, r->parent,
+				NAME(r->name), (const char *)r->target.data,
+				r->target.len, &o->out);
+
+	return name_changed(mds, txn, o, rc, r->parent, &r->name);
 }
 
 static int do_link(struct mds *mds, MDB_txn *txn, void *p)
@@ -463,8 +480,10 @@ static int do_link(struct mds *mds, MDB_txn *txn, void *p)
 	struct op *o = p;
 	const Cfs__MdsLink *r = (const void *)o->req;
 
-	return cfs_ns_link(&mds->ns, txn, &o->cr, r->ino, r->newparent,
-			   NAME(r->newname), &o->out);
+	int rc = cfs_ns_link(&mds->ns, txn, &o->cr, r->ino, r->newparent,
+			     NAME(r->newname), &o->out);
+
+	return name_changed(mds, txn, o, rc, r->newparent, &r->newname);
 }
 
 static int do_unlink(struct mds *mds, MDB_txn *txn, void *p)
@@ -472,7 +491,10 @@ static int do_unlink(struct mds *mds, MDB_txn *txn, void *p)
 	struct op *o = p;
 	const Cfs__MdsName *r = (const void *)o->req;
 
-	return cfs_ns_unlink(&mds->ns, txn, &o->cr, r->parent, NAME(r->name));
+	int rc = cfs_ns_unlink(&mds->ns, txn, &o->cr, r->parent,
+			       NAME(r->name));
+
+	return name_changed(mds, txn, o, rc, r->parent, NULL);
 }
 
 static int do_rmdir(struct mds *mds, MDB_txn *txn, void *p)
@@ -480,7 +502,10 @@ static int do_rmdir(struct mds *mds, MDB_txn *txn, void *p)
 	struct op *o = p;
 	const Cfs__MdsName *r = (const void *)o->req;
 
-	return cfs_ns_rmdir(&mds->ns, txn, &o->cr, r->parent, NAME(r->name));
+	int rc = cfs_ns_rmdir(&mds->ns, txn, &o->cr, r->parent,
+			      NAME(r->name));
+
+	return name_changed(mds, txn, o, rc, r->parent, NULL);
 }
 
 static int do_rename(struct mds *mds, MDB_txn *txn, void *p)
@@ -566,47 +591,11 @@ static int req_cred(const ProtobufCMessage *m, struct cfs_cred *cr)
 						     f->offset), cr);
 }
 
-/* The directory whose entries m changes, if it names one, and the name
- * it adds there. */
-static uint64_t changed_dir(const ProtobufCMessage *m,
-			    ProtobufCBinaryData *added)
-{
-	if (m->descriptor == &cfs__mds_mknod__descriptor) {
-		*added = ((const Cfs__MdsMknod *)m)->name;
-		return ((const Cfs__MdsMknod *)m)->parent;
-	}
-	if (m->descriptor == &cfs__mds_symlink__descriptor) {
-		*added = ((const Cfs__MdsSymlink *)m)->name;
-		return ((const Cfs__MdsSymlink *)m)->parent;
-	}
-	if (m->descriptor == &cfs__mds_link__descriptor) {
-		*added = ((const Cfs__MdsLink *)m)->newname;
-		return ((const Cfs__MdsLink *)m)->newparent;
-	}
-	if (m->descriptor == &cfs__mds_name__descriptor)
-		return ((const Cfs__MdsName *)m)->parent;
-	return 0;
-}
-
-static int run_op(struct mds *mds, MDB_txn *txn, void *p)
-{
-	struct op *o = p;
-	int rc = o->fn(mds, txn, p);
-
-	if (rc == 0 && o->dir)
-		rc = cfs_ns_getattr(&mds->ns, txn, o->dir, &o->dir_after);
-	if (rc == 0 && o->added.len)
-		rc = cfs_ns_cookie(&mds->ns, txn, o->dir,
-				   (const char *)o->added.data, o->added.len,
-				   &o->cookie);
-	return rc;
-}
-
 static int mutate(struct mds *mds, struct cfs_rpc_req *rq,
 		  const ProtobufCMessage *m,
 		  int (*fn)(struct mds *, MDB_txn *, void *), bool entry)
 {
-	struct op o = { .req = m, .fn = fn, .client = rq->client_id };
+	struct op o = { .req = m, .client = rq->client_id };
 	int rc = req_cred(m, &o.cr);
 
 	if (rc)
@@ -616,8 +605,7 @@ static int mutate(struct mds *mds, struct cfs_rpc_req *rq,
 		if (rc)
 			return rc;
 	}
-	o.dir = changed_dir(m, &o.added);
-	rc = mds_mutate(mds, run_op, &o);
+	rc = mds_mutate(mds, fn, &o);
 	if (rc && o.opened)
 		open_dec(mds, o.client, o.out.ino);
 	if (rc)

@@ -42,14 +42,22 @@ int pool_open(struct file_pool *p, const char *dir)
 	if (!d)
 		return -errno;
 	while ((de = readdir(d))) {
+		char path[400];
+		struct stat sb;
 		uint64_t name;
 
 		if (!parse_name(de->d_name, &name))
 			continue;
 		if (name >= p->next)
 			p->next = name + 1;
-		if (p->n < POOL_MAX)
+		/* a crash between a removal's rename and its truncate
+		 * leaves data: empty it, or let it go */
+		pool_path(p, name, path, sizeof(path));
+		if (p->n < POOL_MAX && stat(path, &sb) == 0 &&
+		    (sb.st_size == 0 || truncate(path, 0) == 0))
 			p->names[p->n++] = name;
+		else
+			unlink(path);
 	}
 	closedir(d);
 	pthread_mutex_init(&p->lock, NULL);
@@ -70,17 +78,16 @@ static void put_back(struct file_pool *p, uint64_t name)
 	pthread_mutex_unlock(&p->lock);
 }
 
-int pool_take(struct file_pool *p, const char *path)
+void pool_take(struct file_pool *p, const char *path)
 {
 	char src[400];
 	uint64_t name;
-	struct stat sb;
 	int rc;
 
 	pthread_mutex_lock(&p->lock);
 	if (p->off || p->n == 0) {
 		pthread_mutex_unlock(&p->lock);
-		return -ENOENT;
+		return;
 	}
 	name = p->names[--p->n];
 	pthread_mutex_unlock(&p->lock);
@@ -97,11 +104,6 @@ int pool_take(struct file_pool *p, const char *path)
 	}
 	if (rc == -EEXIST || rc == -EINVAL)
 		put_back(p, name);
-	/* emptied before it was kept; a crash cannot undo that, but a
-	 * file put there by hand could hold anything */
-	if (rc == 0 && (stat(path, &sb) || sb.st_size) && truncate(path, 0))
-		rc = -errno;
-	return rc;
 }
 
 int pool_give(struct file_pool *p, const char *path)

@@ -33,14 +33,13 @@ struct file_pool {
 	bool off;		/* no rename without replace here */
 };
 
-/* Open DIR/pool (made if missing) and take in the files there. */
+/* Open DIR/pool (made if missing) and take in the files there, emptied. */
 int pool_open(struct file_pool *p, const char *dir);
 void pool_close(struct file_pool *p);
 
-/* Rename an empty file from the pool to path, which must not exist:
- * 0, -EEXIST if path exists, or another error (pool empty: -ENOENT)
- * after which the caller makes the file itself. */
-int pool_take(struct file_pool *p, const char *path);
+/* Rename an empty file from the pool to path, if the pool has one and
+ * path does not exist; the caller opens path with O_CREAT either way. */
+void pool_take(struct file_pool *p, const char *path);
 
 /* Take the file at path away: into the pool, emptied, or (pool full,
  * or that fails) unlinked. 0, or -ENOENT if there was none. */

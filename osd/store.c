@@ -140,16 +140,13 @@ static int chunk_open(struct store *st, struct chunk_id c, bool create,
 		      int *fd)
 {
 	char path[512];
-	int rc;
 
 	chunk_path(st, c, "", path, sizeof(path));
 	*fd = open(path, O_RDWR | O_CLOEXEC);
 	if (*fd >= 0 || errno != ENOENT || !create)
 		return *fd < 0 ? -errno : 0;
-	rc = pool_take(&st->pool, path);
-	*fd = open(path, O_RDWR | O_CLOEXEC |
-				 (rc && rc != -EEXIST ? O_CREAT : 0),
-		   0600);
+	pool_take(&st->pool, path);
+	*fd = open(path, O_RDWR | O_CLOEXEC | O_CREAT, 0600);
 	return *fd < 0 ? -errno : 0;
 }
 
