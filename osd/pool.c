@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cfs/clock.h"
 #include "cfs/log.h"
 #include "pool.h"
 
@@ -27,8 +28,127 @@ static bool parse_name(const char *s, uint64_t *name)
 	       sscanf(s, "%16" SCNx64 "%n", name, &used) == 1 && used == 16;
 }
 
+/* The empty file at name: ready for a new chunk, or unlinked when the
+ * pool has enough. */
+static void settle(struct file_pool *p, uint64_t name)
+{
+	char path[400];
+
+	pthread_mutex_lock(&p->lock);
+	if (p->n < POOL_MAX) {
+		p->names[p->n++] = name;
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	pthread_mutex_unlock(&p->lock);
+	pool_path(p, name, path, sizeof(path));
+	unlink(path);
+}
+
+/* A file just put in the pool: emptied now if that frees little, else
+ * queued for the emptier (inline when the queue is full). */
+static void take_in(struct file_pool *p, uint64_t name)
+{
+	char path[400];
+	struct stat sb;
+
+	pool_path(p, name, path, sizeof(path));
+	if (stat(path, &sb))
+		return;
+	if (sb.st_size > POOL_STEP) {
+		pthread_mutex_lock(&p->lock);
+		if (p->npending < POOL_PENDING) {
+			p->pending[(p->head + p->npending++) % POOL_PENDING] =
+				name;
+			pthread_cond_signal(&p->work);
+			pthread_mutex_unlock(&p->lock);
+			return;
+		}
+		pthread_mutex_unlock(&p->lock);
+	}
+	if (sb.st_size == 0 || truncate(path, 0) == 0)
+		settle(p, name);
+	else
+		unlink(path);	/* cannot empty it: let it go */
+}
+
+/* Rest for ns (capped at 50 ms), or until the pool closes: true then. */
+static bool rest(struct file_pool *p, int64_t ns)
+{
+	int64_t until;
+	bool stop;
+
+	if (ns > 50 * 1000000LL)
+		ns = 50 * 1000000LL;
+	until = cfs_mono_ns() + ns;
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop && ns >= 100 * 1000 && cfs_mono_ns() < until) {
+		struct timespec ts = { .tv_sec = until / 1000000000,
+				       .tv_nsec = until % 1000000000 };
+
+		pthread_cond_timedwait(&p->work, &p->lock, &ts);
+	}
+	stop = p->stop;
+	pthread_mutex_unlock(&p->lock);
+	return stop;
+}
+
+/* Empty the file at name POOL_STEP at a time, resting nine times each
+ * step's length after it; stopped halfway, it waits for the next open. */
+static void empty_paced(struct file_pool *p, uint64_t name)
+{
+	char path[400];
+	struct stat sb;
+	bool stop = false;
+	off_t size;
+	int fd, rc;
+
+	pool_path(p, name, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	rc = fstat(fd, &sb);
+	size = sb.st_size;
+	while (rc == 0 && size > 0 && !stop) {
+		int64_t t0 = cfs_mono_ns();
+
+		size = size > POOL_STEP ? size - POOL_STEP : 0;
+		rc = ftruncate(fd, size);
+		stop = rest(p, 9 * (cfs_mono_ns() - t0));
+	}
+	close(fd);
+	if (rc)
+		unlink(path);
+	else if (size == 0)
+		settle(p, name);
+}
+
+static void *emptier_main(void *arg)
+{
+	struct file_pool *p = arg;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		uint64_t name;
+
+		if (p->npending == 0) {
+			pthread_cond_wait(&p->work, &p->lock);
+			continue;
+		}
+		name = p->pending[p->head];
+		p->head = (p->head + 1) % POOL_PENDING;
+		p->npending--;
+		pthread_mutex_unlock(&p->lock);
+		empty_paced(p, name);
+		pthread_mutex_lock(&p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
 int pool_open(struct file_pool *p, const char *dir)
 {
+	pthread_condattr_t ca;
 	struct dirent *de;
 	DIR *d;
 
@@ -41,41 +161,39 @@ int pool_open(struct file_pool *p, const char *dir)
 	d = opendir(p->dir);
 	if (!d)
 		return -errno;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->work, &ca);
+	pthread_condattr_destroy(&ca);
+	/* a crash or stop before a file was emptied leaves data in it */
 	while ((de = readdir(d))) {
-		char path[400];
-		struct stat sb;
 		uint64_t name;
 
 		if (!parse_name(de->d_name, &name))
 			continue;
 		if (name >= p->next)
 			p->next = name + 1;
-		/* a crash between a removal's rename and its truncate
-		 * leaves data: empty it, or let it go */
-		pool_path(p, name, path, sizeof(path));
-		if (p->n < POOL_MAX && stat(path, &sb) == 0 &&
-		    (sb.st_size == 0 || truncate(path, 0) == 0))
-			p->names[p->n++] = name;
-		else
-			unlink(path);
+		take_in(p, name);
 	}
 	closedir(d);
-	pthread_mutex_init(&p->lock, NULL);
+	if (pthread_create(&p->emptier, NULL, emptier_main, p)) {
+		pthread_cond_destroy(&p->work);
+		pthread_mutex_destroy(&p->lock);
+		return -EAGAIN;
+	}
 	return 0;
 }
 
 void pool_close(struct file_pool *p)
 {
-	pthread_mutex_destroy(&p->lock);
-}
-
-/* Back into the pool: a name taken but not used. */
-static void put_back(struct file_pool *p, uint64_t name)
-{
 	pthread_mutex_lock(&p->lock);
-	if (p->n < POOL_MAX)
-		p->names[p->n++] = name;
+	p->stop = true;
+	pthread_cond_broadcast(&p->work);
 	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->emptier, NULL);
+	pthread_cond_destroy(&p->work);
+	pthread_mutex_destroy(&p->lock);
 }
 
 void pool_take(struct file_pool *p, const char *path)
@@ -103,28 +221,27 @@ void pool_take(struct file_pool *p, const char *path)
 		pthread_mutex_unlock(&p->lock);
 	}
 	if (rc == -EEXIST || rc == -EINVAL)
-		put_back(p, name);
+		settle(p, name);	/* not used: back it goes */
 }
 
 int pool_give(struct file_pool *p, const char *path)
 {
 	char dst[400];
 	uint64_t name;
-	bool keep;
+	bool off;
 
 	pthread_mutex_lock(&p->lock);
-	keep = !p->off && p->n < POOL_MAX;
+	off = p->off;
 	name = p->next++;
 	pthread_mutex_unlock(&p->lock);
-	pool_path(p, name, dst, sizeof(dst));
-	if (keep && rename(path, dst) == 0) {
-		if (truncate(dst, 0) == 0) {
-			put_back(p, name);
+	if (!off) {
+		pool_path(p, name, dst, sizeof(dst));
+		if (rename(path, dst) == 0) {
+			take_in(p, name);
 			return 0;
 		}
-		path = dst;	/* cannot empty it: let it go */
-	} else if (keep && errno == ENOENT) {
-		return -ENOENT;
+		if (errno == ENOENT)
+			return -ENOENT;
 	}
 	return unlink(path) ? -errno : 0;
 }

@@ -106,6 +106,41 @@ static int pooled(void)
 	return n;
 }
 
+/* Bytes held by the files in the pool, once the emptier has taken them
+ * to none (-1 if it has not within 10 s). */
+static long long pool_bytes_settled(void)
+{
+	char cmd[160];
+
+	snprintf(cmd, sizeof(cmd), "cat %s/pool/* 2>/dev/null | wc -c", dir);
+	for (int i = 0; i < 1000; i++) {
+		long long n = -1;
+		FILE *f = popen(cmd, "r");
+
+		ck_assert_ptr_nonnull(f);
+		ck_assert_int_eq(fscanf(f, "%lld", &n), 1);
+		pclose(f);
+		if (n == 0)
+			return 0;
+		usleep(10 * 1000);
+	}
+	return -1;
+}
+
+/* Chunk c filled with 'x' up to len, a MiB at a time. */
+static void fill(struct chunk_id c, size_t len)
+{
+	static char mib[1 << 20];
+
+	memset(mib, 'x', sizeof(mib));
+	for (size_t off = 0; off < len; off += sizeof(mib))
+		ck_assert_int_eq(put_to(c, off, mib,
+					len - off < sizeof(mib) ? len - off :
+								  sizeof(mib),
+					1),
+				 0);
+}
+
 START_TEST(test_write_read_round_trip_unaligned)
 {
 	size_t len = 300000;
@@ -373,6 +408,43 @@ START_TEST(test_a_removed_chunks_file_is_reused_empty)
 }
 END_TEST
 
+/* A large file is emptied by the pool's thread, a step at a time, and
+ * then reused like a small one; so is one a stop left full. */
+START_TEST(test_a_large_removed_file_is_emptied_in_the_background)
+{
+	const struct chunk_id D = { 0x99, 0 }, E = { 0x99, 1 };
+	char b[8192], zero[8192] = { 0 };
+	char path[200];
+	ino_t was;
+	uint64_t v;
+	int fd;
+
+	fill(C, 3 * POOL_STEP + 12345);
+	was = chunk_inode(C);
+	ck_assert_int_eq(store_remove(&st, C), 0);
+	ck_assert_int_eq(chunk_inode(C), 0);
+	ck_assert_int_eq(pooled(), 1);
+	ck_assert_int_eq(pool_bytes_settled(), 0);
+	ck_assert_int_eq(put_to(D, 0, "new", 3, 1), 0);
+	ck_assert_int_eq(chunk_inode(D), was);
+	ck_assert_int_eq(get_from(D, 4096, sizeof(b), b, &v), 0);
+	ck_assert_mem_eq(b, zero, sizeof(b));
+	/* a pool file left holding data (a stop halfway) */
+	store_close(&st);
+	snprintf(path, sizeof(path), "%s/pool/00000000000000ff", dir);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 2 * POOL_STEP), 0);
+	ck_assert_int_eq(pwrite(fd, "old", 3, POOL_STEP), 3);
+	close(fd);
+	ck_assert_int_eq(store_open(&st, dir), 0);
+	ck_assert_int_eq(pool_bytes_settled(), 0);
+	ck_assert_int_eq(put_to(E, 0, "e", 1, 1), 0);
+	ck_assert_int_eq(get_from(E, POOL_STEP - 4096, sizeof(b), b, &v), 0);
+	ck_assert_mem_eq(b, zero, sizeof(b));
+}
+END_TEST
+
 int main(void)
 {
 	CFS_RUN_SUITE("store", setup, teardown,
@@ -386,5 +458,6 @@ int main(void)
 		      test_put_replaces_whole_chunk_and_remove,
 		      test_seek_data_and_holes_in_whole_blocks,
 		      test_deferred_sync_write,
-		      test_a_removed_chunks_file_is_reused_empty);
+		      test_a_removed_chunks_file_is_reused_empty,
+		      test_a_large_removed_file_is_emptied_in_the_background);
 }
