@@ -137,6 +137,7 @@ int cfs_map_fetch(struct cfs_map_holder *h, struct cfs_rpc_client *cl,
 		.req = &req.base,
 		.rep_desc = &cfs__cluster_map__descriptor,
 		.timeout_ms = timeout_ms,
+		.rep_keep = true,	/* installed as the current map */
 	};
 	int rc = cfs_rpc_call(cl, mds_addr, &c);
 

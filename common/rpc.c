@@ -627,6 +627,60 @@ out:
 	return rc;
 }
 
+/* Reply bodies are unpacked into an arena released in one piece: a
+ * listing's reply is thousands of small allocations (malloc and free
+ * were a fifth of a client's time reading a 776-entry directory). */
+struct arena {
+	struct arena *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+/* A new first block of at least cap bytes. */
+static bool arena_grow(struct arena **head, size_t cap)
+{
+	struct arena *n = malloc(sizeof(*n) + cap);
+
+	if (!n)
+		return false;
+	n->next = *head;
+	n->used = 0;
+	n->cap = cap;
+	*head = n;
+	return true;
+}
+
+static void *arena_alloc(void *p, size_t size)
+{
+	struct arena **head = p;
+	void *r;
+
+	size = (size + 15) & ~(size_t)15;
+	if ((!*head || (*head)->cap - (*head)->used < size) &&
+	    !arena_grow(head, *head && 2 * (*head)->cap > size ?
+					2 * (*head)->cap : size + 4096))
+		return NULL;
+	r = (char *)(*head)->data + (*head)->used;
+	(*head)->used += size;
+	return r;
+}
+
+static void arena_free(void *p, void *ptr)
+{
+	(void)p;
+	(void)ptr;	/* all of it goes at once */
+}
+
+static void arena_release(struct arena *a)
+{
+	while (a) {
+		struct arena *next = a->next;
+
+		free(a);
+		a = next;
+	}
+}
+
 static int parse_reply(struct cfs_rpc_call *c, nng_msg *m)
 {
 	const uint8_t *env_bytes;
@@ -645,7 +699,16 @@ static int parse_reply(struct cfs_rpc_call *c, nng_msg *m)
 	if (env->version != CFS_PROTO_VERSION)
 		rc = -EPROTO;
 	else if (c->rep_desc && env->body.len) {
-		c->rep = protobuf_c_message_unpack(c->rep_desc, NULL,
+		ProtobufCAllocator in_arena = { arena_alloc, arena_free,
+						&c->arena };
+
+		/* unpacked, a body is about four times its wire size */
+		if (!c->rep_keep)
+			arena_grow((struct arena **)&c->arena,
+				   4 * env->body.len + 256);
+		c->rep = protobuf_c_message_unpack(c->rep_desc,
+						   c->rep_keep ? NULL :
+								 &in_arena,
 						   env->body.len,
 						   env->body.data);
 		if (!c->rep)
@@ -679,6 +742,7 @@ void cfs_rpc_call_many(struct cfs_rpc_client *cl, const char *const *addrs,
 
 		c->rep = NULL;
 		c->msg = NULL;
+		c->arena = NULL;
 		c->rep_bulk = NULL;
 		c->rep_bulk_len = 0;
 		if (!c->request_id)
@@ -788,12 +852,14 @@ int cfs_rpc_call(struct cfs_rpc_client *cl, const char *addr,
 
 void cfs_rpc_call_done(struct cfs_rpc_call *c)
 {
-	if (c->rep)
+	if (c->rep && c->rep_keep)
 		protobuf_c_message_free_unpacked(c->rep, NULL);
+	arena_release(c->arena);
 	if (c->msg)
 		nng_msg_free(c->msg);
 	c->rep = NULL;
 	c->msg = NULL;
+	c->arena = NULL;
 	c->rep_bulk = NULL;
 	c->rep_bulk_len = 0;
 }

@@ -53,6 +53,7 @@ static int register_once(struct osd *osd)
 		.req = &req.base,
 		.rep_desc = &cfs__mds_osd_register_reply__descriptor,
 		.timeout_ms = 2000,
+		.rep_keep = true,	/* its map goes to the holder */
 	};
 	Cfs__MdsOsdRegisterReply *rep;
 	int rc;

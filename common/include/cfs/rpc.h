@@ -74,11 +74,15 @@ struct cfs_rpc_call {
 	int timeout_ms;		/* per attempt; 0 means 5000 */
 	int attempts;		/* transport retries with the same request id; 0 means 1 */
 	uint64_t request_id;	/* 0: a fresh id is assigned */
+	bool rep_keep;		/* rep is the caller's, to free with
+				 * protobuf_c_message_free_unpacked(rep, NULL);
+				 * else it lives in an arena call_done frees */
 	/* set by the call, valid until cfs_rpc_call_done() */
 	ProtobufCMessage *rep;	/* NULL if the reply had no body */
 	const void *rep_bulk;
 	size_t rep_bulk_len;
 	void *msg;		/* private */
+	void *arena;		/* private */
 };
 
 /* Send c to addr and wait for the reply. Returns the handler's status or a
