@@ -1,7 +1,7 @@
 /* The metadata server's shared context. Concurrency model: RPC worker
  * threads (one nng context each) answer reads from their own LMDB read
- * transactions and hand every mutation to the single writer thread, which
- * runs all queued mutations as nested transactions of one outer
+ * transactions and queue every mutation; one worker at a time (the
+ * leader) runs all queued mutations as nested transactions of one outer
  * transaction and commits (fsyncs) once: group commit. A reply is sent
  * only after the commit that holds its mutation is durable. */
 #ifndef CFS_MDS_H
@@ -71,13 +71,12 @@ struct mds {
 	struct cfs_rpc_server *rpc;
 	struct cfs_rpc_client *osdc;	/* calls to OSDs (purge) */
 
-	pthread_mutex_t wlock;		/* guards wqueue, wstop */
-	pthread_cond_t wcond;		/* work queued */
+	pthread_mutex_t wlock;		/* guards wqueue, committing, wstop */
 	pthread_cond_t wdone;		/* a batch committed */
-	struct mutation *wqueue;
+	struct mutation *wqueue;	/* waiting for the next commit */
+	bool committing;		/* a leader is running a batch */
 	bool wstop;
-	bool reserve_warned;		/* writer only */
-	pthread_t writer;
+	bool reserve_warned;		/* the leader only */
 
 	struct cfs_lock_table locks;
 
@@ -94,8 +93,9 @@ struct mds {
 	volatile bool stop;
 };
 
-/* Run fn(mds, txn, arg) in the writer thread as part of a group commit;
- * returns fn's result, or the commit's error. */
+/* Run fn(mds, txn, arg) as part of a group commit (in this thread or
+ * the one leading the commit); returns fn's result, or the commit's
+ * error, once the commit is durable. */
 int mds_mutate(struct mds *mds, int (*fn)(struct mds *, MDB_txn *, void *),
 	       void *arg);
 int mds_writer_start(struct mds *mds);

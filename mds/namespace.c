@@ -132,7 +132,7 @@ int cfs_ns_reserve(struct cfs_ns *ns)
 	if (want > info.me_mapsize)
 		want = info.me_mapsize;
 	/* pages past the last used one belong to no transaction, and
-	 * only the writer (our caller) allocates them */
+	 * only the committing writer (our caller) allocates them */
 	for (uint64_t off = (uint64_t)sb.st_size; off < want;
 	     off += sizeof(zeros)) {
 		size_t len = want - off < sizeof(zeros) ? want - off :

@@ -73,8 +73,8 @@ int cfs_ns_commit(MDB_txn *txn);
 /* Keep written room past the store's last page, so that a commit
  * overwrites blocks instead of allocating them: an fdatasync that grows
  * the file must also write its size and extents (on a journaled file
- * system, a journal commit). Call between write transactions, from the
- * one writer. */
+ * system, a journal commit). Call between write transactions, by the
+ * one committing writer. */
 int cfs_ns_reserve(struct cfs_ns *ns);
 void cfs_ns_abort(MDB_txn *txn);	/* NULL is a no-op */
 int cfs_ns_errno(int mdb_rc);		/* LMDB code -> negative errno */

@@ -1,6 +1,6 @@
 /* The MDS's RPC methods: decode, check, run in a read transaction or
- * through the writer (mds_mutate), encode the answer. The namespace rules
- * themselves live in namespace.c. */
+ * through the group commit (mds_mutate), encode the answer. The
+ * namespace rules themselves live in namespace.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

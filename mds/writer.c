@@ -1,4 +1,5 @@
-/* The single LMDB writer and its group commit; see mds.h. */
+/* Group commit of mutations into the one LMDB write transaction; see
+ * mds.h. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -12,25 +13,6 @@ struct mutation {
 	bool done;
 	struct mutation *next;
 };
-
-int mds_mutate(struct mds *mds, int (*fn)(struct mds *, MDB_txn *, void *),
-	       void *arg)
-{
-	struct mutation m = { .fn = fn, .arg = arg };
-
-	pthread_mutex_lock(&mds->wlock);
-	if (mds->wstop) {
-		pthread_mutex_unlock(&mds->wlock);
-		return -ESHUTDOWN;
-	}
-	m.next = mds->wqueue;
-	mds->wqueue = &m;
-	pthread_cond_signal(&mds->wcond);
-	while (!m.done)
-		pthread_cond_wait(&mds->wdone, &mds->wlock);
-	pthread_mutex_unlock(&mds->wlock);
-	return m.rc;
-}
 
 /* Run a batch (newest first as queued; reverse to keep arrival order). */
 static void run_batch(struct mds *mds, struct mutation *batch)
@@ -77,49 +59,63 @@ static void run_batch(struct mds *mds, struct mutation *batch)
 	pthread_mutex_lock(&mds->wlock);
 	for (m = order; m; m = m->next)
 		m->done = true;
+	mds->committing = false;
 	pthread_cond_broadcast(&mds->wdone);
 	pthread_mutex_unlock(&mds->wlock);
 }
 
-static void *writer_main(void *p)
+/* Leader and followers: a mutation that finds no commit running runs
+ * every queued mutation, its own among them, in its own thread and
+ * commits them; those that arrive meanwhile wait, and when the commit
+ * ends one of them whose mutation is still queued leads the next. A
+ * lone caller commits without waking any other thread (a writer thread
+ * cost each mutation two context switches). */
+int mds_mutate(struct mds *mds, int (*fn)(struct mds *, MDB_txn *, void *),
+	       void *arg)
 {
-	struct mds *mds = p;
+	struct mutation m = { .fn = fn, .arg = arg };
 
 	pthread_mutex_lock(&mds->wlock);
-	for (;;) {
+	if (mds->wstop) {
+		pthread_mutex_unlock(&mds->wlock);
+		return -ESHUTDOWN;
+	}
+	m.next = mds->wqueue;
+	mds->wqueue = &m;
+	while (!m.done) {
 		struct mutation *batch;
 
-		while (!mds->wqueue && !mds->wstop)
-			pthread_cond_wait(&mds->wcond, &mds->wlock);
-		if (!mds->wqueue && mds->wstop)
-			break;
+		if (mds->committing) {
+			pthread_cond_wait(&mds->wdone, &mds->wlock);
+			continue;
+		}
 		batch = mds->wqueue;
 		mds->wqueue = NULL;
+		mds->committing = true;
 		pthread_mutex_unlock(&mds->wlock);
 		run_batch(mds, batch);
 		pthread_mutex_lock(&mds->wlock);
 	}
 	pthread_mutex_unlock(&mds->wlock);
-	return NULL;
+	return m.rc;
 }
 
 int mds_writer_start(struct mds *mds)
 {
 	pthread_mutex_init(&mds->wlock, NULL);
-	pthread_cond_init(&mds->wcond, NULL);
 	pthread_cond_init(&mds->wdone, NULL);
 	mds->wqueue = NULL;
+	mds->committing = false;
 	mds->wstop = false;
-	if (pthread_create(&mds->writer, NULL, writer_main, mds))
-		return -EAGAIN;
 	return 0;
 }
 
+/* Refuse new mutations and wait for those queued to be committed. */
 void mds_writer_stop(struct mds *mds)
 {
 	pthread_mutex_lock(&mds->wlock);
 	mds->wstop = true;
-	pthread_cond_signal(&mds->wcond);
+	while (mds->committing || mds->wqueue)
+		pthread_cond_wait(&mds->wdone, &mds->wlock);
 	pthread_mutex_unlock(&mds->wlock);
-	pthread_join(mds->writer, NULL);
 }
