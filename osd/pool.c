@@ -114,7 +114,8 @@ static void empty_paced(struct file_pool *p, uint64_t name)
 
 		size = size > POOL_STEP ? size - POOL_STEP : 0;
 		rc = ftruncate(fd, size);
-		stop = rest(p, 9 * (cfs_mono_ns() - t0));
+		if (size > 0)
+			stop = rest(p, 9 * (cfs_mono_ns() - t0));
 	}
 	close(fd);
 	if (rc)
@@ -194,6 +195,16 @@ void pool_close(struct file_pool *p)
 	pthread_join(p->emptier, NULL);
 	pthread_cond_destroy(&p->work);
 	pthread_mutex_destroy(&p->lock);
+}
+
+size_t pool_ready(struct file_pool *p)
+{
+	size_t n;
+
+	pthread_mutex_lock(&p->lock);
+	n = p->n;
+	pthread_mutex_unlock(&p->lock);
+	return n;
 }
 
 void pool_take(struct file_pool *p, const char *path)

@@ -58,6 +58,9 @@ int pool_open(struct file_pool *p, const char *dir);
 /* Stop the emptier; files it had not emptied wait for the next open. */
 void pool_close(struct file_pool *p);
 
+/* How many empty files are ready to be taken. */
+size_t pool_ready(struct file_pool *p);
+
 /* Rename an empty file from the pool to path, if the pool has one and
  * path does not exist; the caller opens path with O_CREAT either way. */
 void pool_take(struct file_pool *p, const char *path);
