@@ -177,8 +177,10 @@ static int check_dentries(struct fsck *f, struct cfs_ns *ns, MDB_txn *txn)
 			ck.mv_size = 16;
 			ck.mv_data = kb;
 			if (mdb_get(txn, ns->cookies, &ck, &cv) ||
-			    cv.mv_size != (size_t)nlen ||
-			    memcmp(cv.mv_data, name, (size_t)nlen))
+			    cv.mv_size != 8 + (size_t)nlen ||
+			    be64(cv.mv_data) != dv.ino ||
+			    memcmp((uint8_t *)cv.mv_data + 8, name,
+				   (size_t)nlen))
 				problem(f, "entry '%.*s' in dir %lu missing from "
 					   "the readdir index", nlen, name,
 					(unsigned long)parent);
@@ -200,20 +202,22 @@ static int check_cookies(struct fsck *f, struct cfs_ns *ns, MDB_txn *txn)
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		uint8_t kb[8 + CFS_NAME_MAX];
 		MDB_val dk, dv;
+		const char *name = (const char *)v.mv_data + 8;
+		size_t nlen;
 
-		if (k.mv_size != 16 || v.mv_size == 0 ||
-		    v.mv_size > CFS_NAME_MAX) {
+		if (k.mv_size != 16 || v.mv_size <= 8 ||
+		    v.mv_size > 8 + CFS_NAME_MAX) {
 			problem(f, "readdir index record of wrong size");
 			continue;
 		}
+		nlen = v.mv_size - 8;
 		memcpy(kb, k.mv_data, 8);
-		memcpy(kb + 8, v.mv_data, v.mv_size);
-		dk.mv_size = 8 + v.mv_size;
+		memcpy(kb + 8, name, nlen);
+		dk.mv_size = 8 + nlen;
 		dk.mv_data = kb;
 		if (mdb_get(txn, ns->dentries, &dk, &dv))
 			problem(f, "readdir index names '%.*s' in dir %lu, "
-				   "which has no such entry", (int)v.mv_size,
-				(char *)v.mv_data,
+				   "which has no such entry", (int)nlen, name,
 				(unsigned long)be64(k.mv_data));
 	}
 	mdb_cursor_close(cur);

@@ -224,6 +224,70 @@ static int make_root(struct cfs_ns *ns, MDB_txn *txn)
 	return cfs_ns_meta_put(ns, txn, "next_ino", CFS_ROOT_INO + 1);
 }
 
+static int dentry_get(struct cfs_ns *ns, MDB_txn *txn, uint64_t parent,
+		      const char *name, size_t len, struct dentry_val *out);
+
+/* Readdir index records name the entry's inode since format 2 (meta
+ * "cookie_format"); a store from before is converted when the MDS opens
+ * it, and refused read-only until then. A record whose entry is gone
+ * (which listings skipped) is dropped. */
+static int cookies_upgrade(struct cfs_ns *ns, MDB_txn *txn, bool readonly)
+{
+	uint64_t format;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = cfs_ns_meta_get(ns, txn, "cookie_format", &format);
+
+	if (rc == 0)
+		return format == 2 ? 0 : -EPROTO;
+	if (rc != -ENOENT)
+		return rc;
+	rc = cfs_ns_errno(mdb_cursor_open(txn, ns->cookies, &cur));
+	if (rc)
+		return rc;
+	/* a write moves the cursor: each record is found again by its key
+	 * before stepping on, so none is seen twice */
+	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		uint8_t at[sizeof(((struct key *)0)->b)], val[8 + CFS_NAME_MAX];
+		struct dentry_val dv;
+		MDB_val ak = val_of(at, k.mv_size);
+		bool keep = k.mv_size == 16 && v.mv_size > 0 &&
+			    v.mv_size <= CFS_NAME_MAX;
+
+		if (readonly) {
+			rc = -EPROTO;
+			break;
+		}
+		if (k.mv_size > sizeof(at)) {
+			rc = -EIO;
+			break;
+		}
+		memcpy(at, k.mv_data, k.mv_size);
+		keep = keep && dentry_get(ns, txn, get_be64(at), v.mv_data,
+					  v.mv_size, &dv) == 0;
+		if (keep) {
+			MDB_val nv = val_of(val, 8 + v.mv_size);
+
+			put_be64(val, dv.ino);
+			memcpy(val + 8, v.mv_data, v.mv_size);
+			rc = mdb_put(txn, ns->cookies, &ak, &nv, 0);
+		} else {
+			rc = mdb_del(txn, ns->cookies, &ak, NULL);
+		}
+		if (rc)
+			break;
+		k = ak;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (rc == 0 && keep)
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND)
+		return rc < 0 ? rc : cfs_ns_errno(rc);
+	return readonly ? 0 : cfs_ns_meta_put(ns, txn, "cookie_format", 2);
+}
+
 static int ns_open(struct cfs_ns *ns, const char *dir, size_t map_size,
 		   bool readonly)
 {
@@ -267,6 +331,8 @@ static int ns_open(struct cfs_ns *ns, const char *dir, size_t map_size,
 	rc = inode_get(ns, txn, CFS_ROOT_INO, &root);
 	if (rc == -ENOENT && !readonly)
 		rc = make_root(ns, txn);
+	if (!rc)
+		rc = cookies_upgrade(ns, txn, readonly);
 	if (rc)
 		goto fail;
 	rc = cfs_ns_commit(txn);
@@ -401,6 +467,24 @@ static int dentry_get(struct cfs_ns *ns, MDB_txn *txn, uint64_t parent,
 	return 0;
 }
 
+/* The readdir index record of (parent, cookie): the entry's inode and
+ * name, so a listing needs no lookup of the entry itself. */
+static int cookie_put(struct cfs_ns *ns, MDB_txn *txn, uint64_t parent,
+		      uint64_t cookie, uint64_t ino, const char *name,
+		      size_t len)
+{
+	uint8_t val[8 + CFS_NAME_MAX];
+	struct key k;
+	MDB_val kv, v;
+
+	put_be64(val, ino);
+	memcpy(val + 8, name, len);
+	key_ino_u64(&k, parent, cookie);
+	kv = val_of(k.b, k.len);
+	v = val_of(val, 8 + len);
+	return cfs_ns_errno(mdb_put(txn, ns->cookies, &kv, &v, 0));
+}
+
 /* Add name -> ino in dir, taking the directory's next cookie. The caller
  * writes dir back. */
 static int dentry_add(struct cfs_ns *ns, MDB_txn *txn, struct cfs_inode *dir,
@@ -420,10 +504,7 @@ static int dentry_add(struct cfs_ns *ns, MDB_txn *txn, struct cfs_inode *dir,
 	rc = mdb_put(txn, ns->dentries, &kv, &v, MDB_NOOVERWRITE);
 	if (rc)
 		return cfs_ns_errno(rc);
-	key_ino_u64(&k, dir->ino, dv.cookie);
-	kv = val_of(k.b, k.len);
-	v = val_of(name, len);
-	return cfs_ns_errno(mdb_put(txn, ns->cookies, &kv, &v, 0));
+	return cookie_put(ns, txn, dir->ino, dv.cookie, ino, name, len);
 }
 
 /* Point an existing entry at another inode, keeping its cookie. */
@@ -436,11 +517,14 @@ static int dentry_repoint(struct cfs_ns *ns, MDB_txn *txn, uint64_t parent,
 	struct key k;
 	MDB_val kv, v = val_of(&dv, sizeof(dv));
 
+	int rc;
+
 	dv.ino = ino;
 	dv.type = mode & S_IFMT;
 	key_ino_bytes(&k, parent, name, len);
 	kv = val_of(k.b, k.len);
-	return cfs_ns_errno(mdb_put(txn, ns->dentries, &kv, &v, 0));
+	rc = cfs_ns_errno(mdb_put(txn, ns->dentries, &kv, &v, 0));
+	return rc ? rc : cookie_put(ns, txn, parent, dv.cookie, ino, name, len);
 }
 
 static int dentry_del(struct cfs_ns *ns, MDB_txn *txn, uint64_t parent,
@@ -758,22 +842,20 @@ int cfs_ns_readdir(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 	rc = mdb_cursor_get(cur, &kv, &v, MDB_SET_RANGE);
 	while (*n < max) {
 		struct cfs_dirent *d = &out[*n];
-		struct dentry_val dv;
 
 		if (rc || kv.mv_size != 16 || get_be64(kv.mv_data) != ino) {
 			*eof = true;
 			break;
 		}
-		if (v.mv_size > CFS_NAME_MAX) {
+		if (v.mv_size <= 8 || v.mv_size > 8 + CFS_NAME_MAX) {
 			rc = -EIO;
 			break;
 		}
-		memcpy(d->name, v.mv_data, v.mv_size);
-		d->name[v.mv_size] = '\0';
-		d->namelen = v.mv_size;
+		d->namelen = v.mv_size - 8;
+		memcpy(d->name, (uint8_t *)v.mv_data + 8, d->namelen);
+		d->name[d->namelen] = '\0';
 		d->cookie = get_be64((uint8_t *)kv.mv_data + 8);
-		if (dentry_get(ns, txn, ino, d->name, d->namelen, &dv) == 0 &&
-		    inode_get(ns, txn, dv.ino, &d->attr) == 0)
+		if (inode_get(ns, txn, get_be64(v.mv_data), &d->attr) == 0)
 			(*n)++;
 		rc = mdb_cursor_get(cur, &kv, &v, MDB_NEXT);
 	}

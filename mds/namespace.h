@@ -8,12 +8,14 @@
  * Tables (keys are big-endian so entries of one parent sort together):
  *   inodes    ino                  -> struct cfs_inode
  *   dentries  parent ino + name    -> struct dentry_val (ino, type, cookie)
- *   cookies   parent ino + cookie  -> name  (readdir order, stable cookies)
+ *   cookies   parent ino + cookie  -> ino + name  (readdir order, stable
+ *                                       cookies; "cookie_format" 2)
  *   xattrs    ino + name           -> value
  *   symlinks  ino                  -> target
  *   orphans   ino                  -> (unlinked while open)
  *   purge     ino                  -> size (data to delete on the OSDs)
- *   meta      name                 -> value (next inode number, epoch, ...)
+ *   meta      name                 -> value (next inode number, epoch,
+ *                                       formats, ...)
  *   osds      id                   -> OSD registration record
  */
 #ifndef CFS_MDS_NAMESPACE_H

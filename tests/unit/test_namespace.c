@@ -546,6 +546,79 @@ START_TEST(test_fsck_finds_damage)
 }
 END_TEST
 
+/* A store from before the readdir index held inodes (its records only
+ * names) is converted when opened for writing, and refused read-only
+ * until then; a record left without its entry goes. */
+START_TEST(test_an_old_readdir_index_is_converted_on_open)
+{
+	uint64_t d = mk(&root, CFS_ROOT_INO, "d", S_IFDIR | 0755);
+	uint64_t a = mk(&root, d, "a", S_IFREG | 0644);
+	uint64_t b = mk(&root, d, "b", S_IFDIR | 0700);
+	struct cfs_dirent ents[8];
+	MDB_val k = { strlen("cookie_format"), "cookie_format" }, v;
+	MDB_cursor *cur;
+	struct {
+		uint8_t key[16];
+		char name[8];
+		size_t len;
+	} old[3];
+	size_t nold = 0;
+	uint8_t stale[16];
+	struct cfs_ns ro;
+	uint64_t format;
+	MDB_txn *t;
+	size_t n;
+	bool eof;
+
+	/* back to the old format: names only, no format key, and a record
+	 * naming an entry that is not there */
+	ck_assert_int_eq(cfs_ns_begin(&ns, NULL, true, &t), 0);
+	ck_assert_int_eq(mdb_del(t, ns.meta, &k, NULL), 0);
+	ck_assert_int_eq(mdb_cursor_open(t, ns.cookies, &cur), 0);
+	while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+		ck_assert_uint_lt(nold, 3);
+		memcpy(old[nold].key, k.mv_data, 16);
+		old[nold].len = v.mv_size - 8;
+		memcpy(old[nold].name, (uint8_t *)v.mv_data + 8, v.mv_size - 8);
+		nold++;
+	}
+	mdb_cursor_close(cur);
+	ck_assert_uint_eq(nold, 3);	/* d, d/a, d/b */
+	for (size_t i = 0; i < nold; i++) {
+		k = (MDB_val){ 16, old[i].key };
+		v = (MDB_val){ old[i].len, old[i].name };
+		ck_assert_int_eq(mdb_put(t, ns.cookies, &k, &v, 0), 0);
+	}
+	memcpy(stale, old[2].key, 8);	/* a ghost in d */
+	for (int i = 0; i < 8; i++)
+		stale[8 + i] = (uint8_t)(999 >> (56 - 8 * i));
+	k = (MDB_val){ 16, stale };
+	v = (MDB_val){ 5, "ghost" };
+	ck_assert_int_eq(mdb_put(t, ns.cookies, &k, &v, 0), 0);
+	ck_assert_int_eq(cfs_ns_commit(t), 0);
+	cfs_ns_close(&ns);
+
+	ck_assert_int_eq(cfs_ns_open_readonly(&ro, dir), -EPROTO);
+	ck_assert_int_eq(cfs_ns_open(&ns, dir, 64 << 20), 0);
+	ck_assert_int_eq(W(cfs_ns_meta_get(&ns, txn, "cookie_format", &format)),
+			 0);
+	ck_assert_uint_eq(format, 2);
+	ck_assert_int_eq(W(cfs_ns_readdir(&ns, txn, &root, d, 0, ents, 8, &n,
+					  &eof)),
+			 0);
+	ck_assert(eof);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(ents[0].name, "a");
+	ck_assert_uint_eq(ents[0].attr.ino, a);
+	ck_assert_str_eq(ents[1].name, "b");
+	ck_assert_uint_eq(ents[1].attr.ino, b);
+	ck_assert(S_ISDIR(ents[1].attr.mode));
+	ck_assert_uint_eq(fsck_problems(), 0);
+	ck_assert_int_eq(cfs_ns_open_readonly(&ro, dir), 0);
+	cfs_ns_close(&ro);
+}
+END_TEST
+
 int main(void)
 {
 	CFS_RUN_SUITE("namespace", setup, teardown,
@@ -561,6 +634,7 @@ int main(void)
 		      test_unlinked_open_file_lives_until_release_and_restart,
 		      test_setattr_size_and_written,
 		      test_fsck_clean_after_every_kind_of_change,
+		      test_an_old_readdir_index_is_converted_on_open,
 		      test_fsck_finds_damage,
 		      test_acl_enforced_by_the_mds_and_inherited);
 }
