@@ -591,7 +591,7 @@ START_TEST(test_an_old_readdir_index_is_converted_on_open)
 	}
 	memcpy(stale, old[2].key, 8);	/* a ghost in d */
 	for (int i = 0; i < 8; i++)
-		stale[8 + i] = (uint8_t)(999 >> (56 - 8 * i));
+		stale[8 + i] = (uint8_t)((uint64_t)999 >> (56 - 8 * i));
 	k = (MDB_val){ 16, stale };
 	v = (MDB_val){ 5, "ghost" };
 	ck_assert_int_eq(mdb_put(t, ns.cookies, &k, &v, 0), 0);
