@@ -652,16 +652,19 @@ static bool arena_grow(struct arena **head, size_t cap)
 
 static void *arena_alloc(void *p, size_t size)
 {
-	struct arena **head = p;
+	struct arena **head = p, *a = *head;
 	void *r;
 
 	size = (size + 15) & ~(size_t)15;
-	if ((!*head || (*head)->cap - (*head)->used < size) &&
-	    !arena_grow(head, *head && 2 * (*head)->cap > size ?
-					2 * (*head)->cap : size + 4096))
-		return NULL;
-	r = (char *)(*head)->data + (*head)->used;
-	(*head)->used += size;
+	if (!a || a->cap - a->used < size) {
+		size_t cap = a ? 2 * a->cap : 4096;
+
+		if (!arena_grow(head, cap > size ? cap : size))
+			return NULL;
+		a = *head;
+	}
+	r = (char *)a->data + a->used;
+	a->used += size;
 	return r;
 }
 

@@ -226,6 +226,9 @@ static int make_root(struct cfs_ns *ns, MDB_txn *txn)
 
 static int dentry_get(struct cfs_ns *ns, MDB_txn *txn, uint64_t parent,
 		      const char *name, size_t len, struct dentry_val *out);
+static int cookie_put(struct cfs_ns *ns, MDB_txn *txn, uint64_t parent,
+		      uint64_t cookie, uint64_t ino, const char *name,
+		      size_t len);
 
 /* Readdir index records name the entry's inode since format 2 (meta
  * "cookie_format"); a store from before is converted when the MDS opens
@@ -236,7 +239,7 @@ static int cookies_upgrade(struct cfs_ns *ns, MDB_txn *txn, bool readonly)
 	uint64_t format;
 	MDB_cursor *cur;
 	MDB_val k, v;
-	int rc = cfs_ns_meta_get(ns, txn, "cookie_format", &format);
+	int err = 0, rc = cfs_ns_meta_get(ns, txn, "cookie_format", &format);
 
 	if (rc == 0)
 		return format == 2 ? 0 : -EPROTO;
@@ -249,33 +252,24 @@ static int cookies_upgrade(struct cfs_ns *ns, MDB_txn *txn, bool readonly)
 	 * before stepping on, so none is seen twice */
 	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 	while (rc == 0) {
-		uint8_t at[sizeof(((struct key *)0)->b)], val[8 + CFS_NAME_MAX];
-		struct dentry_val dv;
+		uint8_t at[sizeof(((struct key *)0)->b)];
 		MDB_val ak = val_of(at, k.mv_size);
-		bool keep = k.mv_size == 16 && v.mv_size > 0 &&
-			    v.mv_size <= CFS_NAME_MAX;
+		struct dentry_val dv;
+		bool keep;
 
-		if (readonly) {
-			rc = -EPROTO;
-			break;
-		}
-		if (k.mv_size > sizeof(at)) {
-			rc = -EIO;
+		if (readonly || k.mv_size > sizeof(at)) {
+			err = readonly ? -EPROTO : -EIO;
 			break;
 		}
 		memcpy(at, k.mv_data, k.mv_size);
-		keep = keep && dentry_get(ns, txn, get_be64(at), v.mv_data,
-					  v.mv_size, &dv) == 0;
-		if (keep) {
-			MDB_val nv = val_of(val, 8 + v.mv_size);
-
-			put_be64(val, dv.ino);
-			memcpy(val + 8, v.mv_data, v.mv_size);
-			rc = mdb_put(txn, ns->cookies, &ak, &nv, 0);
-		} else {
-			rc = mdb_del(txn, ns->cookies, &ak, NULL);
-		}
-		if (rc)
+		keep = k.mv_size == 16 && v.mv_size > 0 &&
+		       v.mv_size <= CFS_NAME_MAX &&
+		       dentry_get(ns, txn, get_be64(at), v.mv_data, v.mv_size,
+				  &dv) == 0;
+		err = keep ? cookie_put(ns, txn, get_be64(at), get_be64(at + 8),
+					dv.ino, v.mv_data, v.mv_size) :
+			     cfs_ns_errno(mdb_del(txn, ns->cookies, &ak, NULL));
+		if (err)
 			break;
 		k = ak;
 		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
@@ -283,8 +277,10 @@ static int cookies_upgrade(struct cfs_ns *ns, MDB_txn *txn, bool readonly)
 			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(cur);
-	if (rc != MDB_NOTFOUND)
-		return rc < 0 ? rc : cfs_ns_errno(rc);
+	if (!err && rc != MDB_NOTFOUND)
+		err = cfs_ns_errno(rc);
+	if (err)
+		return err;
 	return readonly ? 0 : cfs_ns_meta_put(ns, txn, "cookie_format", 2);
 }
 
@@ -516,7 +512,6 @@ static int dentry_repoint(struct cfs_ns *ns, MDB_txn *txn, uint64_t parent,
 	struct dentry_val dv = *old;
 	struct key k;
 	MDB_val kv, v = val_of(&dv, sizeof(dv));
-
 	int rc;
 
 	dv.ino = ino;

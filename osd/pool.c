@@ -45,17 +45,13 @@ static void settle(struct file_pool *p, uint64_t name)
 	unlink(path);
 }
 
-/* A file just put in the pool: emptied now if that frees little, else
- * queued for the emptier (inline when the queue is full). */
-static void take_in(struct file_pool *p, uint64_t name)
+/* A file of size bytes just put in the pool: emptied now if that frees
+ * little, else queued for the emptier (inline when the queue is full). */
+static void take_in(struct file_pool *p, uint64_t name, off_t size)
 {
 	char path[400];
-	struct stat sb;
 
-	pool_path(p, name, path, sizeof(path));
-	if (stat(path, &sb))
-		return;
-	if (sb.st_size > POOL_STEP) {
+	if (size > POOL_STEP) {
 		pthread_mutex_lock(&p->lock);
 		if (p->npending < POOL_PENDING) {
 			p->pending[(p->head + p->npending++) % POOL_PENDING] =
@@ -66,7 +62,8 @@ static void take_in(struct file_pool *p, uint64_t name)
 		}
 		pthread_mutex_unlock(&p->lock);
 	}
-	if (sb.st_size == 0 || truncate(path, 0) == 0)
+	pool_path(p, name, path, sizeof(path));
+	if (size == 0 || truncate(path, 0) == 0)
 		settle(p, name);
 	else
 		unlink(path);	/* cannot empty it: let it go */
@@ -108,7 +105,7 @@ static void empty_paced(struct file_pool *p, uint64_t name)
 	if (fd < 0)
 		return;
 	rc = fstat(fd, &sb);
-	size = sb.st_size;
+	size = rc ? 0 : sb.st_size;
 	while (rc == 0 && size > 0 && !stop) {
 		int64_t t0 = cfs_mono_ns();
 
@@ -169,13 +166,17 @@ int pool_open(struct file_pool *p, const char *dir)
 	pthread_condattr_destroy(&ca);
 	/* a crash or stop before a file was emptied leaves data in it */
 	while ((de = readdir(d))) {
+		char path[400];
+		struct stat sb;
 		uint64_t name;
 
 		if (!parse_name(de->d_name, &name))
 			continue;
 		if (name >= p->next)
 			p->next = name + 1;
-		take_in(p, name);
+		pool_path(p, name, path, sizeof(path));
+		if (stat(path, &sb) == 0)
+			take_in(p, name, sb.st_size);
 	}
 	closedir(d);
 	if (pthread_create(&p->emptier, NULL, emptier_main, p)) {
@@ -238,21 +239,21 @@ void pool_take(struct file_pool *p, const char *path)
 int pool_give(struct file_pool *p, const char *path)
 {
 	char dst[400];
+	struct stat sb;
 	uint64_t name;
-	bool off;
+	bool keep;
 
+	if (stat(path, &sb))
+		return -errno;
+	/* a small file the pool has no room for goes at once */
 	pthread_mutex_lock(&p->lock);
-	off = p->off;
+	keep = !p->off && (p->n < POOL_MAX || sb.st_size > POOL_STEP);
 	name = p->next++;
 	pthread_mutex_unlock(&p->lock);
-	if (!off) {
-		pool_path(p, name, dst, sizeof(dst));
-		if (rename(path, dst) == 0) {
-			take_in(p, name);
-			return 0;
-		}
-		if (errno == ENOENT)
-			return -ENOENT;
+	pool_path(p, name, dst, sizeof(dst));
+	if (keep && rename(path, dst) == 0) {
+		take_in(p, name, sb.st_size);
+		return 0;
 	}
 	return unlink(path) ? -errno : 0;
 }

@@ -66,8 +66,9 @@ size_t pool_ready(struct file_pool *p);
 void pool_take(struct file_pool *p, const char *path);
 
 /* Take the file at path away: into the pool, emptied there now or (past
- * POOL_STEP) by the emptier, or unlinked (no pool here, or emptying
- * fails). 0, or -ENOENT if there was none. */
+ * POOL_STEP) by the emptier, or unlinked (no pool here, a small file
+ * when the pool is full, or emptying fails). 0, or -ENOENT if there was
+ * none. */
 int pool_give(struct file_pool *p, const char *path);
 
 #endif
