@@ -31,7 +31,8 @@ PROTO_OBJ  := $(patsubst $(GEN)/%.c,$(OBJ)/gen/%.o,$(PROTO_SRC))
 COMMON_OBJ := $(patsubst %.c,$(OBJ)/%.o,$(wildcard common/*.c)) $(PROTO_OBJ)
 MDS_OBJ    := $(patsubst %.c,$(OBJ)/%.o,$(filter-out mds/main.c,$(wildcard mds/*.c)))
 # the metadata store alone, for tools that read it (cfs fsck)
-STORE_OBJ  := $(OBJ)/mds/namespace.o $(OBJ)/mds/acl.o $(OBJ)/mds/fsck.o
+STORE_OBJ  := $(OBJ)/mds/namespace.o $(OBJ)/mds/redo.o $(OBJ)/mds/acl.o \
+              $(OBJ)/mds/fsck.o
 OSD_OBJ    := $(patsubst %.c,$(OBJ)/%.o,$(filter-out osd/main.c,$(wildcard osd/*.c)))
 LIBCFS_OBJ := $(patsubst %.c,$(OBJ)/%.o,$(wildcard clients/lib/*.c))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)

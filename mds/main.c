@@ -61,7 +61,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rc = cfs_ns_open(&mds.ns, mds.cfg.data,
-			 (size_t)mds.cfg.map_size_mb << 20);
+			 &(struct cfs_ns_opts){
+				 .map_size = (size_t)mds.cfg.map_size_mb << 20 });
 	if (rc) {
 		cfs_log_error("cannot open metadata store", "dir=%s rc=%d",
 			      mds.cfg.data, rc);

@@ -2,8 +2,9 @@
  * threads (one nng context each) answer reads from their own LMDB read
  * transactions and queue every mutation; one worker at a time (the
  * leader) runs all queued mutations as nested transactions of one outer
- * transaction and commits (fsyncs) once: group commit. A reply is sent
- * only after the commit that holds its mutation is durable. */
+ * transaction and commits once (one redo log write): group commit. A
+ * reply is sent only after the commit that holds its mutation is
+ * durable. */
 #ifndef CFS_MDS_H
 #define CFS_MDS_H
 
@@ -76,7 +77,6 @@ struct mds {
 	struct mutation *wqueue;	/* waiting for the next commit */
 	bool committing;		/* a leader is running a batch */
 	bool wstop;
-	bool reserve_warned;		/* the leader only */
 
 	struct cfs_lock_table locks;
 

@@ -38,9 +38,9 @@ static int do_persist(struct mds *mds, MDB_txn *txn, void *p)
 	int rc;
 
 	if (ps->has_rec) {
-		rc = mdb_put(txn, mds->ns.osds, &k, &v, 0);
+		rc = cfs_ns_put(&mds->ns, txn, mds->ns.osds, &k, &v);
 		if (rc)
-			return cfs_ns_errno(rc);
+			return rc;
 	}
 	return cfs_ns_meta_put(&mds->ns, txn, "epoch", ps->epoch);
 }

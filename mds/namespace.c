@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,7 +17,9 @@
 #include <unistd.h>
 
 #include "acl.h"
+#include "cfs/log.h"
 #include "namespace.h"
+#include "redo.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -98,55 +102,168 @@ static MDB_val val_of(const void *p, size_t len)
 
 /* ---- store ---- */
 
+/* The tables, in the order the redo log numbers them. */
+static const struct {
+	const char *name;
+	size_t field;
+} tables[] = {
+	{ "inodes", offsetof(struct cfs_ns, inodes) },
+	{ "dentries", offsetof(struct cfs_ns, dentries) },
+	{ "cookies", offsetof(struct cfs_ns, cookies) },
+	{ "xattrs", offsetof(struct cfs_ns, xattrs) },
+	{ "symlinks", offsetof(struct cfs_ns, symlinks) },
+	{ "orphans", offsetof(struct cfs_ns, orphans) },
+	{ "purge", offsetof(struct cfs_ns, purge) },
+	{ "meta", offsetof(struct cfs_ns, meta) },
+	{ "osds", offsetof(struct cfs_ns, osds) },
+};
+#define NTABLES (sizeof(tables) / sizeof(tables[0]))
+
+static MDB_dbi *table_dbi(struct cfs_ns *ns, unsigned i)
+{
+	return (MDB_dbi *)((char *)ns + tables[i].field);
+}
+
+static unsigned table_of(struct cfs_ns *ns, MDB_dbi dbi)
+{
+	unsigned i = 0;
+
+	while (i < NTABLES - 1 && *table_dbi(ns, i) != dbi)
+		i++;
+	return i;
+}
+
+/* Every change to the store goes through ns_put, ns_del and
+ * ns_cursor_del, so that the redo log records it. They return LMDB's
+ * codes. */
+static int ns_put(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
+		  MDB_val *v, unsigned flags)
+{
+	int rc = mdb_put(txn, dbi, k, v, flags);
+
+	if (rc == 0 && ns->redo)
+		rc = cfs_redo_put(ns->redo, table_of(ns, dbi), k, v);
+	return rc;
+}
+
+static int ns_del(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi, MDB_val *k)
+{
+	int rc = mdb_del(txn, dbi, k, NULL);
+
+	if (rc == 0 && ns->redo)
+		rc = cfs_redo_del(ns->redo, table_of(ns, dbi), k);
+	return rc;
+}
+
+/* Delete the record under cur, whose key is k. */
+static int ns_cursor_del(struct cfs_ns *ns, MDB_cursor *cur, MDB_dbi dbi,
+			 const MDB_val *k)
+{
+	uint8_t key[512];
+	MDB_val copy = { .mv_size = k->mv_size, .mv_data = key };
+	int rc;
+
+	if (k->mv_size > sizeof(key))
+		return MDB_BAD_VALSIZE;
+	memcpy(key, k->mv_data, k->mv_size);	/* gone with the record */
+	rc = mdb_cursor_del(cur, 0);
+	if (rc == 0 && ns->redo)
+		rc = cfs_redo_del(ns->redo, table_of(ns, dbi), &copy);
+	return rc;
+}
+
+int cfs_ns_put(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi, MDB_val *key,
+	       MDB_val *val)
+{
+	return cfs_ns_errno(ns_put(ns, txn, dbi, key, val, 0));
+}
+
+static struct cfs_ns *ns_of(MDB_txn *txn)
+{
+	return mdb_env_get_userctx(mdb_txn_env(txn));
+}
+
+/* Whether txn is the innermost open write transaction (and not a read
+ * transaction of some other thread). */
+static bool is_write_top(struct cfs_ns *ns, MDB_txn *txn)
+{
+	return ns && atomic_load(&ns->wtop) == txn;
+}
+
+static void wpop(struct cfs_ns *ns)
+{
+	ns->wdepth--;
+	atomic_store(&ns->wtop, ns->wdepth ? ns->wtxn[ns->wdepth - 1] : NULL);
+}
+
+/* Write transactions: an outer one goes through the redo log (which may
+ * make it wait for a checkpoint to take its snapshot); a nested one
+ * remembers where its changes start in the record, to forget them if it
+ * is aborted. */
 int cfs_ns_begin(struct cfs_ns *ns, MDB_txn *parent, bool write, MDB_txn **txn)
 {
+	bool logged = write && !parent && ns->redo;
+	int rc;
+
 	*txn = NULL;
-	return cfs_ns_errno(mdb_txn_begin(ns->env, parent,
-					  write ? 0 : MDB_RDONLY, txn));
+	if (!write)
+		return cfs_ns_errno(mdb_txn_begin(ns->env, parent, MDB_RDONLY,
+						  txn));
+	if (ns->wdepth == CFS_NS_NEST_MAX)
+		return -EDEADLK;
+	if (logged) {
+		rc = cfs_redo_begin(ns->redo);
+		if (rc)
+			return rc;
+	}
+	rc = mdb_txn_begin(ns->env, parent, 0, txn);
+	if (rc) {
+		if (logged)
+			cfs_redo_abort(ns->redo, NULL);
+		return cfs_ns_errno(rc);
+	}
+	ns->wtxn[ns->wdepth] = *txn;
+	ns->wmark[ns->wdepth] = ns->redo ? cfs_redo_mark(ns->redo) : 0;
+	ns->wdepth++;
+	atomic_store(&ns->wtop, *txn);
+	return 0;
 }
 
 int cfs_ns_commit(MDB_txn *txn)
 {
-	return cfs_ns_errno(mdb_txn_commit(txn));
-}
+	struct cfs_ns *ns = ns_of(txn);
+	size_t mark;
+	int rc;
 
-#define NS_ROOM (4u << 20)	/* written room kept past the last page */
-#define NS_GROW (16u << 20)	/* added at a time */
-
-int cfs_ns_reserve(struct cfs_ns *ns)
-{
-	static const char zeros[1u << 16];
-	MDB_envinfo info;
-	MDB_stat st;
-	struct stat sb;
-	uint64_t used, want;
-	int fd;
-
-	if (mdb_env_info(ns->env, &info) || mdb_env_stat(ns->env, &st) ||
-	    mdb_env_get_fd(ns->env, &fd) || fstat(fd, &sb))
-		return -EIO;
-	used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
-	if ((uint64_t)sb.st_size >= used + NS_ROOM)
-		return 0;
-	want = used + NS_GROW;
-	if (want > info.me_mapsize)
-		want = info.me_mapsize;
-	/* pages past the last used one belong to no transaction, and
-	 * only the committing writer (our caller) allocates them */
-	for (uint64_t off = (uint64_t)sb.st_size; off < want;
-	     off += sizeof(zeros)) {
-		size_t len = want - off < sizeof(zeros) ? want - off :
-							   sizeof(zeros);
-
-		if (pwrite(fd, zeros, len, (off_t)off) != (ssize_t)len)
-			return errno ? -errno : -EIO;
-	}
-	return fdatasync(fd) ? -errno : 0;
+	if (!is_write_top(ns, txn))
+		return cfs_ns_errno(mdb_txn_commit(txn));
+	mark = ns->wmark[ns->wdepth - 1];
+	wpop(ns);
+	if (ns->wdepth == 0 && ns->redo)
+		return cfs_redo_commit(ns->redo, txn);
+	rc = mdb_txn_commit(txn);
+	if (rc && ns->redo)
+		cfs_redo_rewind(ns->redo, mark);
+	return cfs_ns_errno(rc);
 }
 
 void cfs_ns_abort(MDB_txn *txn)
 {
-	if (txn)
+	struct cfs_ns *ns;
+
+	if (!txn)
+		return;
+	ns = ns_of(txn);
+	if (!is_write_top(ns, txn)) {
+		mdb_txn_abort(txn);
+		return;
+	}
+	if (ns->redo)
+		cfs_redo_rewind(ns->redo, ns->wmark[ns->wdepth - 1]);
+	wpop(ns);
+	if (ns->wdepth == 0 && ns->redo)
+		cfs_redo_abort(ns->redo, txn);
+	else
 		mdb_txn_abort(txn);
 }
 
@@ -169,7 +286,7 @@ int cfs_ns_meta_put(struct cfs_ns *ns, MDB_txn *txn, const char *key,
 {
 	MDB_val k = val_of(key, strlen(key)), v = val_of(&val, sizeof(val));
 
-	return cfs_ns_errno(mdb_put(txn, ns->meta, &k, &v, 0));
+	return cfs_ns_errno(ns_put(ns, txn, ns->meta, &k, &v, 0));
 }
 
 static int inode_get(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
@@ -200,7 +317,7 @@ static int inode_put(struct cfs_ns *ns, MDB_txn *txn,
 
 	key_ino(&k, in->ino);
 	kv = val_of(k.b, k.len);
-	return cfs_ns_errno(mdb_put(txn, ns->inodes, &kv, &v, 0));
+	return cfs_ns_errno(ns_put(ns, txn, ns->inodes, &kv, &v, 0));
 }
 
 static int make_root(struct cfs_ns *ns, MDB_txn *txn)
@@ -268,7 +385,7 @@ static int cookies_upgrade(struct cfs_ns *ns, MDB_txn *txn, bool readonly)
 				  &dv) == 0;
 		err = keep ? cookie_put(ns, txn, get_be64(at), get_be64(at + 8),
 					dv.ino, v.mv_data, v.mv_size) :
-			     cfs_ns_errno(mdb_del(txn, ns->cookies, &ak, NULL));
+			     cfs_ns_errno(ns_del(ns, txn, ns->cookies, &ak));
 		if (err)
 			break;
 		k = ak;
@@ -284,20 +401,60 @@ static int cookies_upgrade(struct cfs_ns *ns, MDB_txn *txn, bool readonly)
 	return readonly ? 0 : cfs_ns_meta_put(ns, txn, "cookie_format", 2);
 }
 
-static int ns_open(struct cfs_ns *ns, const char *dir, size_t map_size,
-		   bool readonly)
+/* Replay: a redo record's change, in the open's transaction. */
+struct replay {
+	struct cfs_ns *ns;
+	MDB_txn *txn;
+};
+
+static int replay_change(void *arg, unsigned table, MDB_val *key,
+			 MDB_val *val)
 {
+	struct replay *rp = arg;
+	MDB_dbi dbi;
+	int rc;
+
+	if (table >= NTABLES)
+		return EINVAL;
+	dbi = *table_dbi(rp->ns, table);
+	if (val)
+		return mdb_put(rp->txn, dbi, key, val, 0);
+	rc = mdb_del(rp->txn, dbi, key, NULL);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* A read-write open takes the redo log first (restoring the last
+ * checkpoint's meta pages), replays it in the open's transaction, which
+ * commits with a full sync, and only then turns to logged commits. */
+static int ns_open(struct cfs_ns *ns, const char *dir,
+		   const struct cfs_ns_opts *opts, bool readonly)
+{
+	struct cfs_redo *redo = NULL;
 	struct cfs_inode root;
+	uint64_t replayed = 0;
 	MDB_txn *txn = NULL;
 	int rc;
 
 	memset(ns, 0, sizeof(*ns));
+	if (!readonly) {
+		int cp_ms = opts->checkpoint_ms;
+
+		rc = cfs_redo_open(&redo, dir, opts->log_size,
+				   cp_ms < 0 ? 0 :
+				   cp_ms ? cp_ms :
+					   CFS_REDO_CHECKPOINT_MS_DEFAULT);
+		if (rc)
+			return rc;
+	}
 	rc = mdb_env_create(&ns->env);
-	if (rc)
+	if (rc) {
+		cfs_redo_close(redo);
 		return cfs_ns_errno(rc);
+	}
+	mdb_env_set_userctx(ns->env, ns);
 	mdb_env_set_maxdbs(ns->env, 16);
-	if (map_size)
-		mdb_env_set_mapsize(ns->env, map_size);
+	if (opts->map_size)
+		mdb_env_set_mapsize(ns->env, opts->map_size);
 	mdb_env_set_maxreaders(ns->env, 512);
 	rc = cfs_ns_errno(mdb_env_open(ns->env, dir,
 				       MDB_NOTLS | (readonly ? MDB_RDONLY : 0),
@@ -307,20 +464,17 @@ static int ns_open(struct cfs_ns *ns, const char *dir, size_t map_size,
 	rc = cfs_ns_begin(ns, NULL, !readonly, &txn);
 	if (rc)
 		goto fail;
-	struct {
-		const char *name;
-		MDB_dbi *dbi;
-	} tables[] = {
-		{ "inodes", &ns->inodes },     { "dentries", &ns->dentries },
-		{ "cookies", &ns->cookies },   { "xattrs", &ns->xattrs },
-		{ "symlinks", &ns->symlinks }, { "orphans", &ns->orphans },
-		{ "purge", &ns->purge },       { "meta", &ns->meta },
-		{ "osds", &ns->osds },
-	};
-	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+	for (unsigned i = 0; i < NTABLES; i++) {
 		rc = cfs_ns_errno(mdb_dbi_open(txn, tables[i].name,
 					       readonly ? 0 : MDB_CREATE,
-					       tables[i].dbi));
+					       table_dbi(ns, i)));
+		if (rc)
+			goto fail;
+	}
+	if (redo) {
+		struct replay rp = { ns, txn };
+
+		rc = cfs_redo_replay(redo, replay_change, &rp, &replayed);
 		if (rc)
 			goto fail;
 	}
@@ -333,28 +487,43 @@ static int ns_open(struct cfs_ns *ns, const char *dir, size_t map_size,
 		goto fail;
 	rc = cfs_ns_commit(txn);
 	txn = NULL;
+	if (!rc && redo)
+		rc = cfs_redo_start(redo, ns->env);
 	if (rc)
 		goto fail;
+	if (replayed)
+		cfs_log_info("metadata store recovered from its redo log",
+			     "dir=%s records=%lu", dir,
+			     (unsigned long)replayed);
+	ns->redo = redo;
 	return 0;
 fail:
 	cfs_ns_abort(txn);
+	cfs_redo_close(redo);
 	mdb_env_close(ns->env);
 	ns->env = NULL;
 	return rc;
 }
 
-int cfs_ns_open(struct cfs_ns *ns, const char *dir, size_t map_size)
+int cfs_ns_open(struct cfs_ns *ns, const char *dir,
+		const struct cfs_ns_opts *opts)
 {
-	return ns_open(ns, dir, map_size, false);
+	static const struct cfs_ns_opts defaults;
+
+	return ns_open(ns, dir, opts ? opts : &defaults, false);
 }
 
 int cfs_ns_open_readonly(struct cfs_ns *ns, const char *dir)
 {
-	return ns_open(ns, dir, 0, true);
+	static const struct cfs_ns_opts defaults;
+
+	return ns_open(ns, dir, &defaults, true);
 }
 
 void cfs_ns_close(struct cfs_ns *ns)
 {
+	cfs_redo_close(ns->redo);
+	ns->redo = NULL;
 	if (ns->env)
 		mdb_env_close(ns->env);
 	ns->env = NULL;
@@ -478,7 +647,7 @@ static int cookie_put(struct cfs_ns *ns, MDB_txn *txn, uint64_t parent,
 	key_ino_u64(&k, parent, cookie);
 	kv = val_of(k.b, k.len);
 	v = val_of(val, 8 + len);
-	return cfs_ns_errno(mdb_put(txn, ns->cookies, &kv, &v, 0));
+	return cfs_ns_errno(ns_put(ns, txn, ns->cookies, &kv, &v, 0));
 }
 
 /* Add name -> ino in dir, taking the directory's next cookie. The caller
@@ -497,7 +666,7 @@ static int dentry_add(struct cfs_ns *ns, MDB_txn *txn, struct cfs_inode *dir,
 
 	key_ino_bytes(&k, dir->ino, name, len);
 	kv = val_of(k.b, k.len);
-	rc = mdb_put(txn, ns->dentries, &kv, &v, MDB_NOOVERWRITE);
+	rc = ns_put(ns, txn, ns->dentries, &kv, &v, MDB_NOOVERWRITE);
 	if (rc)
 		return cfs_ns_errno(rc);
 	return cookie_put(ns, txn, dir->ino, dv.cookie, ino, name, len);
@@ -518,7 +687,7 @@ static int dentry_repoint(struct cfs_ns *ns, MDB_txn *txn, uint64_t parent,
 	dv.type = mode & S_IFMT;
 	key_ino_bytes(&k, parent, name, len);
 	kv = val_of(k.b, k.len);
-	rc = cfs_ns_errno(mdb_put(txn, ns->dentries, &kv, &v, 0));
+	rc = cfs_ns_errno(ns_put(ns, txn, ns->dentries, &kv, &v, 0));
 	return rc ? rc : cookie_put(ns, txn, parent, dv.cookie, ino, name, len);
 }
 
@@ -532,12 +701,12 @@ static int dentry_del(struct cfs_ns *ns, MDB_txn *txn, uint64_t parent,
 
 	key_ino_bytes(&k, parent, name, len);
 	kv = val_of(k.b, k.len);
-	rc = mdb_del(txn, ns->dentries, &kv, NULL);
+	rc = ns_del(ns, txn, ns->dentries, &kv);
 	if (rc)
 		return cfs_ns_errno(rc);
 	key_ino_u64(&k, parent, dv->cookie);
 	kv = val_of(k.b, k.len);
-	rc = mdb_del(txn, ns->cookies, &kv, NULL);
+	rc = ns_del(ns, txn, ns->cookies, &kv);
 	return rc == MDB_NOTFOUND ? 0 : cfs_ns_errno(rc);
 }
 
@@ -561,7 +730,8 @@ static int has_prefix(MDB_txn *txn, MDB_dbi dbi, uint64_t ino, bool *found)
 }
 
 /* Delete every key of dbi starting with the ino prefix. */
-static int del_prefix(MDB_txn *txn, MDB_dbi dbi, uint64_t ino)
+static int del_prefix(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi,
+		      uint64_t ino)
 {
 	MDB_cursor *cur;
 	struct key k;
@@ -575,7 +745,7 @@ static int del_prefix(MDB_txn *txn, MDB_dbi dbi, uint64_t ino)
 		return cfs_ns_errno(rc);
 	rc = mdb_cursor_get(cur, &kv, &v, MDB_SET_RANGE);
 	while (rc == 0 && kv.mv_size >= 8 && get_be64(kv.mv_data) == ino) {
-		rc = mdb_cursor_del(cur, 0);
+		rc = ns_cursor_del(ns, cur, dbi, &kv);
 		if (rc)
 			break;
 		rc = mdb_cursor_get(cur, &kv, &v, MDB_GET_CURRENT);
@@ -607,18 +777,18 @@ static int free_inode(struct cfs_ns *ns, MDB_txn *txn,
 
 	key_ino(&k, in->ino);
 	kv = val_of(k.b, k.len);
-	rc = mdb_del(txn, ns->inodes, &kv, NULL);
+	rc = ns_del(ns, txn, ns->inodes, &kv);
 	if (rc)
 		return cfs_ns_errno(rc);
-	rc = del_prefix(txn, ns->xattrs, in->ino);
+	rc = del_prefix(ns, txn, ns->xattrs, in->ino);
 	if (rc)
 		return rc;
-	rc = mdb_del(txn, ns->symlinks, &kv, NULL);
+	rc = ns_del(ns, txn, ns->symlinks, &kv);
 	if (rc && rc != MDB_NOTFOUND)
 		return cfs_ns_errno(rc);
 	if (S_ISREG(in->mode)) {
 		v = val_of(&in->size, sizeof(in->size));
-		rc = mdb_put(txn, ns->purge, &kv, &v, 0);
+		rc = ns_put(ns, txn, ns->purge, &kv, &v, 0);
 		if (rc)
 			return cfs_ns_errno(rc);
 	}
@@ -637,7 +807,7 @@ static int drop_inode(struct cfs_ns *ns, MDB_txn *txn, struct cfs_inode *in)
 	if (ns->is_open && ns->is_open(ns->is_open_arg, in->ino)) {
 		key_ino(&k, in->ino);
 		kv = val_of(k.b, k.len);
-		rc = mdb_put(txn, ns->orphans, &kv, &v, 0);
+		rc = ns_put(ns, txn, ns->orphans, &kv, &v, 0);
 		if (rc)
 			return cfs_ns_errno(rc);
 		return inode_put(ns, txn, in);
@@ -654,7 +824,7 @@ int cfs_ns_release_orphan(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino)
 
 	key_ino(&k, ino);
 	kv = val_of(k.b, k.len);
-	rc = mdb_del(txn, ns->orphans, &kv, NULL);
+	rc = ns_del(ns, txn, ns->orphans, &kv);
 	if (rc)
 		return cfs_ns_errno(rc);
 	rc = inode_get(ns, txn, ino, &in);
@@ -725,7 +895,7 @@ int cfs_ns_purge_done(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino)
 
 	key_ino(&k, ino);
 	kv = val_of(k.b, k.len);
-	rc = mdb_del(txn, ns->purge, &kv, NULL);
+	rc = ns_del(ns, txn, ns->purge, &kv);
 	return rc == MDB_NOTFOUND ? 0 : cfs_ns_errno(rc);
 }
 
@@ -911,7 +1081,7 @@ static int xattr_put_raw(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
 
 	key_ino_bytes(&k, ino, name, strlen(name));
 	kv = val_of(k.b, k.len);
-	return cfs_ns_errno(mdb_put(txn, ns->xattrs, &kv, &v, 0));
+	return cfs_ns_errno(ns_put(ns, txn, ns->xattrs, &kv, &v, 0));
 }
 
 static int xattr_del_raw(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
@@ -923,7 +1093,7 @@ static int xattr_del_raw(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
 
 	key_ino_bytes(&k, ino, name, strlen(name));
 	kv = val_of(k.b, k.len);
-	rc = mdb_del(txn, ns->xattrs, &kv, NULL);
+	rc = ns_del(ns, txn, ns->xattrs, &kv);
 	return rc == MDB_NOTFOUND ? 0 : cfs_ns_errno(rc);
 }
 
@@ -1096,7 +1266,7 @@ int cfs_ns_symlink(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 	key_ino(&k, out->ino);
 	kv = val_of(k.b, k.len);
 	v = val_of(target, tlen);
-	return cfs_ns_errno(mdb_put(txn, ns->symlinks, &kv, &v, 0));
+	return cfs_ns_errno(ns_put(ns, txn, ns->symlinks, &kv, &v, 0));
 }
 
 int cfs_ns_link(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
@@ -1709,7 +1879,7 @@ int cfs_ns_setxattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 	if (rc && rc != MDB_NOTFOUND)
 		return cfs_ns_errno(rc);
 	v = val_of(value, len);
-	rc = mdb_put(txn, ns->xattrs, &kv, &v, 0);
+	rc = ns_put(ns, txn, ns->xattrs, &kv, &v, 0);
 	if (rc)
 		return cfs_ns_errno(rc);
 	in.ctime_ns = cfs_real_ns();
@@ -1736,7 +1906,7 @@ int cfs_ns_removexattr(struct cfs_ns *ns, MDB_txn *txn,
 		return rc;
 	key_ino_bytes(&k, ino, name, nlen);
 	kv = val_of(k.b, k.len);
-	rc = mdb_del(txn, ns->xattrs, &kv, NULL);
+	rc = ns_del(ns, txn, ns->xattrs, &kv);
 	if (rc == MDB_NOTFOUND)
 		return -ENODATA;
 	if (rc)

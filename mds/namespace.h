@@ -53,18 +53,40 @@ struct cfs_inode {
 	uint64_t next_cookie;	/* directories: next readdir cookie */
 };
 
+struct cfs_redo;
+
+#define CFS_NS_NEST_MAX 4	/* write transactions nested in one another */
+
 struct cfs_ns {
 	MDB_env *env;
 	MDB_dbi inodes, dentries, cookies, xattrs, symlinks, orphans, purge,
 		meta, osds;
+	/* read-write opens: commits are made durable by the redo log */
+	struct cfs_redo *redo;
+	/* the open write transactions, innermost last, each with where
+	 * its changes start in the redo record (the writer's only; wtop is
+	 * read by any thread ending a transaction) */
+	MDB_txn *_Atomic wtop;
+	MDB_txn *wtxn[CFS_NS_NEST_MAX];
+	size_t wmark[CFS_NS_NEST_MAX];
+	int wdepth;
 	/* asked when a link count drops to zero: keep the inode as an
 	 * orphan while it is open. NULL: nothing is ever open. */
 	bool (*is_open)(void *arg, uint64_t ino);
 	void *is_open_arg;
 };
 
-/* Open (creating if needed) the store in dir, with a root directory. */
-int cfs_ns_open(struct cfs_ns *ns, const char *dir, size_t map_size);
+struct cfs_ns_opts {
+	size_t map_size;	/* LMDB's map; 0: LMDB's default */
+	size_t log_size;	/* a new redo log's ring; 0: 16 MiB */
+	int checkpoint_ms;	/* -1: only when a quarter of the log is used;
+				 * 0: every second */
+};
+
+/* Open (creating if needed) the store in dir, with a root directory,
+ * replaying the redo log (redo.h). opts NULL: the defaults. */
+int cfs_ns_open(struct cfs_ns *ns, const char *dir,
+		const struct cfs_ns_opts *opts);
 /* Open an existing store for reading only; safe beside a running MDS. */
 int cfs_ns_open_readonly(struct cfs_ns *ns, const char *dir);
 void cfs_ns_close(struct cfs_ns *ns);
@@ -72,12 +94,6 @@ void cfs_ns_close(struct cfs_ns *ns);
 /* Transactions. A write txn may be nested under parent (or NULL). */
 int cfs_ns_begin(struct cfs_ns *ns, MDB_txn *parent, bool write, MDB_txn **txn);
 int cfs_ns_commit(MDB_txn *txn);
-/* Keep written room past the store's last page, so that a commit
- * overwrites blocks instead of allocating them: an fdatasync that grows
- * the file must also write its size and extents (on a journaled file
- * system, a journal commit). Call between write transactions, by the
- * one committing writer. */
-int cfs_ns_reserve(struct cfs_ns *ns);
 void cfs_ns_abort(MDB_txn *txn);	/* NULL is a no-op */
 int cfs_ns_errno(int mdb_rc);		/* LMDB code -> negative errno */
 
@@ -181,6 +197,11 @@ int cfs_ns_reap_orphans(struct cfs_ns *ns, MDB_txn *txn, unsigned *count);
 int cfs_ns_purge_next(struct cfs_ns *ns, MDB_txn *txn, uint64_t after,
 		      uint64_t *ino, uint64_t *size);
 int cfs_ns_purge_done(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino);
+
+/* Store key -> val in table dbi: the one way to write a record from
+ * outside this module (so the redo log sees it). */
+int cfs_ns_put(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi, MDB_val *key,
+	       MDB_val *val);
 
 /* Small named values in the meta table. */
 int cfs_ns_meta_get(struct cfs_ns *ns, MDB_txn *txn, const char *key,

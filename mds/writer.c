@@ -26,12 +26,6 @@ static void run_batch(struct mds *mds, struct mutation *batch)
 		m->next = order;
 		order = m;
 	}
-	rc = cfs_ns_reserve(&mds->ns);
-	if (rc && !mds->reserve_warned) {
-		cfs_log_warn("cannot keep room in the metadata store; "
-			     "commits will be slower", "rc=%d", rc);
-		mds->reserve_warned = true;
-	}
 	rc = cfs_ns_begin(&mds->ns, NULL, true, &txn);
 	for (m = order; m; m = m->next) {
 		if (rc) {

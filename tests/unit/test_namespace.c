@@ -19,6 +19,8 @@
 
 static struct cfs_ns ns;
 static char dir[64];
+static const struct cfs_ns_opts opts = { .map_size = 64 << 20,
+					 .log_size = 1 << 20 };
 static const struct cfs_cred root = { .uid = 0 };
 static const struct cfs_cred alice = { .uid = 1000, .gid = 1000,
 				       .ngroups = 1, .groups = { 2000 } };
@@ -28,7 +30,7 @@ static void setup(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/cfs_ns_test_XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	ck_assert_int_eq(cfs_ns_open(&ns, dir, 64 << 20), 0);
+	ck_assert_int_eq(cfs_ns_open(&ns, dir, &opts), 0);
 }
 
 static void teardown(void)
@@ -397,7 +399,7 @@ START_TEST(test_unlinked_open_file_lives_until_release_and_restart)
 	ck_assert_uint_eq(in.nlink, 0);
 	/* a restart reaps it, and its data is queued for purge */
 	cfs_ns_close(&ns);
-	ck_assert_int_eq(cfs_ns_open(&ns, dir, 64 << 20), 0);
+	ck_assert_int_eq(cfs_ns_open(&ns, dir, &opts), 0);
 	ck_assert_int_eq(W(cfs_ns_reap_orphans(&ns, txn, &reaped)), 0);
 	ck_assert_uint_eq(reaped, 1);
 	ck_assert_int_eq(W(cfs_ns_getattr(&ns, txn, f, &in)), -ENOENT);
@@ -599,7 +601,7 @@ START_TEST(test_an_old_readdir_index_is_converted_on_open)
 	cfs_ns_close(&ns);
 
 	ck_assert_int_eq(cfs_ns_open_readonly(&ro, dir), -EPROTO);
-	ck_assert_int_eq(cfs_ns_open(&ns, dir, 64 << 20), 0);
+	ck_assert_int_eq(cfs_ns_open(&ns, dir, &opts), 0);
 	ck_assert_int_eq(W(cfs_ns_meta_get(&ns, txn, "cookie_format", &format)),
 			 0);
 	ck_assert_uint_eq(format, 2);
