@@ -89,10 +89,11 @@ $(BIN)/posix_cases $(BIN)/model: $(BIN)/%: $(OBJ)/tests/posix/%.o
 $(BIN)/benchfiles: $(OBJ)/tests/bench/benchfiles.o
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^
-# The RPC round-trip floor (raw TCP against nng), printed by tests/bench/run.
-$(BIN)/rpcfloor: $(OBJ)/tests/bench/rpcfloor.o
+# The RPC round-trip floor (raw TCP against common/rpc.c), printed by
+# tests/bench/run.
+$(BIN)/rpcfloor: $(OBJ)/tests/bench/rpcfloor.o $(BUILD)/libcfscommon.a
 	@mkdir -p $(BIN)
-	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ -lnng -lpthread
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # Unit tests link the modules they test (all but the daemons' main.c).
 $(BIN)/test_%: $(OBJ)/tests/unit/test_%.o $(MDS_OBJ) $(OSD_OBJ) $(BUILD)/libcfs.a $(BUILD)/libcfscommon.a

@@ -1,10 +1,15 @@
 /* The RPC layer: frame encoding, defensive decoding, a live server on
  * loopback (status and bulk round trips, the reply cache), and timeouts
  * toward an address nobody answers. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -195,11 +200,149 @@ START_TEST(test_call_to_dead_address_times_out)
 }
 END_TEST
 
+/* A call made while the server restarts waits for it; calls after it
+ * find the connections the client kept dead and go on new ones. */
+START_TEST(test_calls_go_on_across_a_server_restart)
+{
+	struct cfs_rpc_server *srv;
+	struct cfs_rpc_client *cl;
+	Cfs__MdsName n = CFS__MDS_NAME__INIT;
+
+	ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4, NULL, 4),
+			 0);
+	ck_assert_int_eq(cfs_rpc_client_new(&cl), 0);
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 5; i++) {
+			struct cfs_rpc_call c = { .method = 1, .req = &n.base,
+						  .timeout_ms = 2000 };
+
+			ck_assert_int_eq(cfs_rpc_call(cl, addr, &c), 0);
+			cfs_rpc_call_done(&c);
+		}
+		cfs_rpc_server_stop(srv);
+		ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4,
+						      NULL, 4),
+				 0);
+	}
+	cfs_rpc_client_free(cl);
+	cfs_rpc_server_stop(srv);
+}
+END_TEST
+
+static int raw_connect(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(17999) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* Bytes that are no frame (a length past the largest frame; a frame
+ * whose envelope is garbage) get the sender hung up on or an error
+ * reply, and the server goes on serving everyone else. */
+START_TEST(test_garbage_on_the_port_is_refused_and_serving_goes_on)
+{
+	struct cfs_rpc_server *srv;
+	struct cfs_rpc_client *cl;
+	Cfs__MdsName n = CFS__MDS_NAME__INIT;
+	struct cfs_rpc_call c = { .method = 1, .req = &n.base };
+	uint8_t buf[64], huge[8] = { 0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0 };
+	int fd;
+
+	ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4, NULL, 4),
+			 0);
+	fd = raw_connect();
+	ck_assert_int_eq(write(fd, huge, sizeof(huge)), sizeof(huge));
+	ck_assert_int_eq(read(fd, buf, sizeof(buf)), 0);	/* hung up */
+	close(fd);
+
+	/* a well-formed frame around garbage: an error comes back */
+	memset(buf, 0x5a, sizeof(buf));
+	buf[0] = 56;
+	buf[1] = buf[2] = buf[3] = 0;
+	buf[4] = buf[5] = buf[6] = buf[7] = 0;
+	fd = raw_connect();
+	ck_assert_int_eq(write(fd, buf, sizeof(buf)), sizeof(buf));
+	ck_assert_int_gt(read(fd, buf, sizeof(buf)), 8);
+	close(fd);
+
+	ck_assert_int_eq(cfs_rpc_client_new(&cl), 0);
+	ck_assert_int_eq(cfs_rpc_call(cl, addr, &c), 0);
+	cfs_rpc_call_done(&c);
+	cfs_rpc_client_free(cl);
+	cfs_rpc_server_stop(srv);
+}
+END_TEST
+
+/* Many threads share one client: each call gets its own answer. */
+static struct cfs_rpc_client *shared;
+
+static void *caller(void *arg)
+{
+	char name[32], bulk[3000];
+	uintptr_t id = (uintptr_t)arg;
+
+	for (int i = 0; i < 200; i++) {
+		Cfs__MdsName n = CFS__MDS_NAME__INIT;
+		struct cfs_rpc_call c = { .method = 1, .req = &n.base,
+					  .bulk = bulk,
+					  .bulk_len = 1 + (id * 7 + i) % 3000,
+					  .rep_desc =
+						  &cfs__mds_xattr_reply__descriptor };
+		const Cfs__MdsXattrReply *r;
+
+		snprintf(name, sizeof(name), "t%lu.%d", (unsigned long)id, i);
+		n.name.data = (uint8_t *)name;
+		n.name.len = strlen(name);
+		memset(bulk, (int)id, c.bulk_len);
+		if (cfs_rpc_call(shared, addr, &c))
+			return (void *)1;
+		r = (const void *)c.rep;
+		if (!r || r->value.len != strlen(name) ||
+		    memcmp(r->value.data, name, r->value.len) ||
+		    c.rep_bulk_len != c.bulk_len ||
+		    ((const uint8_t *)c.rep_bulk)[0] != (uint8_t)id)
+			return (void *)2;
+		cfs_rpc_call_done(&c);
+	}
+	return NULL;
+}
+
+START_TEST(test_concurrent_callers_each_get_their_own_reply)
+{
+	struct cfs_rpc_server *srv;
+	pthread_t t[8];
+
+	ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4, NULL, 3),
+			 0);
+	ck_assert_int_eq(cfs_rpc_client_new(&shared), 0);
+	for (uintptr_t i = 0; i < 8; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, caller,
+						(void *)(i + 1)),
+				 0);
+	for (int i = 0; i < 8; i++) {
+		void *rv;
+
+		pthread_join(t[i], &rv);
+		ck_assert_ptr_null(rv);
+	}
+	cfs_rpc_client_free(shared);
+	cfs_rpc_server_stop(srv);
+}
+END_TEST
+
 int main(void)
 {
 	CFS_RUN_SUITE("rpc", NULL, NULL,
 		      test_frame_round_trip_and_bulk,
 		      test_malformed_frames_are_rejected,
 		      test_live_call_status_bulk_and_reply_cache,
-		      test_call_to_dead_address_times_out);
+		      test_call_to_dead_address_times_out,
+		      test_calls_go_on_across_a_server_restart,
+		      test_garbage_on_the_port_is_refused_and_serving_goes_on,
+		      test_concurrent_callers_each_get_their_own_reply);
 }
