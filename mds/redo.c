@@ -25,7 +25,7 @@
 #define RING_BASE (2 * (uint64_t)SLOT_SIZE)
 #define HDR_MAGIC 0x314f444552534643ull	/* "CFSREDO1" */
 #define REC_MAGIC 0x52534643u		/* "CFSR" */
-#define GROW_MAX (32u << 20)		/* file growth that calls a checkpoint */
+#define GROW_MAX (8u << 20)		/* file growth that calls a checkpoint */
 #define OP_PUT 1
 #define OP_DEL 2
 
@@ -80,6 +80,7 @@ struct cfs_redo {
 	uint64_t pin_pgno;	/* the file's last page when pinned */
 	uint64_t grow_max;	/* pages of growth that call a checkpoint */
 	uint64_t gen;		/* the last checkpoint's number */
+	uint64_t attempts;	/* checkpoints tried, failed ones too */
 	MDB_txn *pin;		/* the last checkpoint's snapshot */
 	int64_t checkpoint_at;	/* when it was taken (monotonic ms) */
 	bool writer;		/* an outer write transaction is open */
@@ -581,6 +582,7 @@ out:
 		r->gen++;
 	}
 	r->checkpoint_at = cfs_mono_ms();
+	r->attempts++;
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 	pthread_mutex_unlock(&r->cplock);
@@ -707,6 +709,15 @@ int cfs_redo_begin(struct cfs_redo *r)
 	int rc = 0;
 
 	pthread_mutex_lock(&r->lock);
+	if (r->grown >= 2 * r->grow_max) {
+		/* the checkpoints fell behind the pages the commits take:
+		 * wait for the next one (it may fail: then go on) */
+		uint64_t tried = r->attempts;
+
+		pthread_cond_signal(&r->kick);
+		while (r->attempts == tried)
+			pthread_cond_wait(&r->cond, &r->lock);
+	}
 	while (r->writer || r->hold || r->barrier)
 		pthread_cond_wait(&r->cond, &r->lock);
 	if (r->failed)
@@ -797,7 +808,9 @@ int cfs_redo_commit(struct cfs_redo *r, MDB_txn *txn)
 		 * later commit may be logged after it */
 		static const struct rec zero;
 
-		rc = rc > 0 ? -rc : -EIO;
+		cfs_log_error("metadata store commit failed", "dir=%s err=\"%s\"",
+			      r->dir, mdb_strerror(rc));
+		rc = rc == MDB_MAP_FULL ? -ENOSPC : rc > 0 ? -rc : -EIO;
 		if (full_pwrite(r->fd, &zero, sizeof(zero), ring_pos(r, off))) {
 			cfs_log_error("a failed commit stays in the redo log; "
 				      "refusing changes until restarted",

@@ -10,8 +10,9 @@
  * 130 us.
  *
  * Checkpoints. A thread checkpoints when a quarter of the log is in use,
- * when data.mdb grew by 32 MiB (an eighth of the map if less) since the
- * last one (no page freed since can be used again until then), or
+ * when data.mdb grew by 8 MiB (an eighth of the map if less) since the
+ * last one (no page freed since can be used again until then: the file
+ * settles at two to three times that past what it holds), or
  * checkpoint_ms after the last one if anything was logged since:
  *   1. between two write transactions it pins the last committed
  *      snapshot S with a read transaction and copies the two meta pages

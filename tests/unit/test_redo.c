@@ -192,17 +192,22 @@ static const struct cfs_ns_opts no_timed = { .map_size = 1 << 30,
 					     .log_size = 1 << 20,
 					     .checkpoint_ms = -1 };
 
-/* The child: a checkpoint, its copy, then 300 logged commits (about a
- * tenth of the ring: no checkpoint of their own). */
+/* The child: a checkpoint, its copy, then 150 logged commits (a small
+ * part of the ring, and fewer new pages than call a checkpoint). */
 static void commit_after_checkpoint(void)
 {
+	struct cfs_redo_stats before, after;
 	struct cfs_ns ns;
 
 	if (cfs_ns_open(&ns, dir, &no_timed))
 		_exit(3);
 	copy_file("data.mdb", "data.ckpt");
-	if (create_files(&ns, 0, 300))
+	cfs_redo_stats(ns.redo, &before);
+	if (create_files(&ns, 0, 150))
 		_exit(4);
+	cfs_redo_stats(ns.redo, &after);
+	if (after.checkpoints != before.checkpoints)
+		_exit(5);	/* data.ckpt is not the last checkpoint */
 	copy_file("data.mdb", "data.final");
 	copy_file("redo.log", "redo.final");
 }
@@ -212,7 +217,7 @@ START_TEST(test_a_machine_crash_loses_no_commit)
 	crash_after(commit_after_checkpoint);
 	for (unsigned seed = 0; seed <= 6; seed++) {
 		tear(seed);
-		check_files(&no_timed, 300);
+		check_files(&no_timed, 150);
 	}
 }
 END_TEST
@@ -229,7 +234,7 @@ static void commit_across_the_ring_end(void)
 {
 	struct cfs_redo_stats st;
 	struct cfs_ns ns;
-	uint64_t lap;
+	uint64_t lap, cps;
 	char p[128];
 	FILE *f;
 	int n = 0;
@@ -244,12 +249,15 @@ static void commit_across_the_ring_end(void)
 	if (cfs_redo_checkpoint(ns.redo))
 		_exit(5);
 	copy_file("data.mdb", "data.ckpt");
+	cfs_redo_stats(ns.redo, &st);
 	lap = st.head / st.ring;
+	cps = st.checkpoints;
 	/* well under a quarter of the ring: no checkpoint meanwhile */
 	if (create_files(&ns, n, 20))
 		_exit(6);
 	cfs_redo_stats(ns.redo, &st);
-	if (st.head / st.ring != lap + 1 || st.used < 2048)
+	if (st.head / st.ring != lap + 1 || st.used < 2048 ||
+	    st.checkpoints != cps)
 		_exit(7);
 	copy_file("data.mdb", "data.final");
 	copy_file("redo.log", "redo.final");
