@@ -1,5 +1,6 @@
 /* The object storage daemon's shared context. Concurrency model: RPC
- * worker threads (one nng context and one io_uring each) serve requests;
+ * threads (one per client connection, at most `workers` handlers at
+ * once, each thread with io_urings of its own) serve requests;
  * changes to one chunk are serialized by the store's per-chunk locks and
  * ordered by the chunk's acting primary, which assigns versions and
  * forwards to the replicas in parallel before acknowledging. */

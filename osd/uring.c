@@ -1,6 +1,7 @@
 /* io_uring submission for the OSD; see uring.h. */
 #include <errno.h>
 #include <liburing.h>
+#include <pthread.h>
 #include <stdlib.h>
 #if __has_include(<valgrind/memcheck.h>)
 #include <valgrind/memcheck.h>
@@ -13,8 +14,33 @@
 #define RING_DEPTH 64
 
 /* Per thread: the ring osd_uring_run uses, and one for background syncs
- * (osd_uring_sync_start), so that the two never reap each other's. */
+ * (osd_uring_sync_start), so that the two never reap each other's. Made
+ * on first use and torn down when the thread ends (requests are served
+ * by a thread per connection, which comes and goes with it). */
 static __thread struct io_uring *ring, *sync_ring;
+static pthread_key_t rings_key;
+static pthread_once_t rings_once = PTHREAD_ONCE_INIT;
+
+static void ring_free(struct io_uring **r)
+{
+	if (!*r)
+		return;
+	io_uring_queue_exit(*r);
+	free(*r);
+	*r = NULL;
+}
+
+static void rings_free(void *unused)
+{
+	(void)unused;
+	ring_free(&sync_ring);
+	ring_free(&ring);
+}
+
+static void rings_key_make(void)
+{
+	pthread_key_create(&rings_key, rings_free);
+}
 
 static struct io_uring *ring_make(struct io_uring **r)
 {
@@ -26,7 +52,10 @@ static struct io_uring *ring_make(struct io_uring **r)
 	if (io_uring_queue_init(RING_DEPTH, *r, 0) < 0) {
 		free(*r);
 		*r = NULL;
+		return NULL;
 	}
+	pthread_once(&rings_once, rings_key_make);
+	pthread_setspecific(rings_key, (void *)1);	/* rings_free at exit */
 	return *r;
 }
 
@@ -66,20 +95,6 @@ int osd_uring_sync_wait(int n)
 		io_uring_cqe_seen(sync_ring, cqe);
 	}
 	return rc;
-}
-
-void osd_uring_thread_exit(void)
-{
-	if (sync_ring) {
-		io_uring_queue_exit(sync_ring);
-		free(sync_ring);
-		sync_ring = NULL;
-	}
-	if (!ring)
-		return;
-	io_uring_queue_exit(ring);
-	free(ring);
-	ring = NULL;
 }
 
 static bool pending(const struct uring_io *io, size_t done)

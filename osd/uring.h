@@ -1,5 +1,6 @@
 /* All OSD data I/O goes through io_uring: one ring per thread, made on
- * first use, so worker threads never share a submission queue. */
+ * first use and torn down when the thread ends, so threads never share a
+ * submission queue. */
 #ifndef CFS_OSD_URING_H
 #define CFS_OSD_URING_H
 
@@ -32,8 +33,5 @@ int osd_uring_sync_wait(int n);
 
 /* Convenience: one full read; returns bytes read (short at EOF) or -errno. */
 ssize_t osd_uring_pread(int fd, void *buf, size_t len, off_t off);
-
-/* Tear down this thread's ring (thread exit). */
-void osd_uring_thread_exit(void);
 
 #endif
