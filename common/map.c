@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "cfs/clock.h"
 #include "cfs/log.h"
 #include "cfs/map.h"
 #include "cfs/rpc.h"
@@ -112,15 +113,8 @@ uint64_t cfs_map_epoch(struct cfs_map_holder *h)
 void cfs_map_wait_newer(struct cfs_map_holder *h, uint64_t epoch,
 			int timeout_ms)
 {
-	struct timespec ts;
+	struct timespec ts = cfs_mono_deadline(timeout_ms);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
 	pthread_mutex_lock(&h->lock);
 	while (!h->cur || h->cur->pb->epoch <= epoch)
 		if (pthread_cond_timedwait(&h->changed, &h->lock, &ts))

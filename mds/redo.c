@@ -622,13 +622,7 @@ static void *checkpointer(void *arg)
 			 * no longer fit fail meanwhile */
 			wait_ms = 1000;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += wait_ms / 1000;
-		ts.tv_nsec += (wait_ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		ts = cfs_mono_deadline(wait_ms);
 		pthread_cond_timedwait(&r->kick, &r->lock, &ts);
 	}
 	pthread_mutex_unlock(&r->lock);
