@@ -593,7 +593,12 @@ static void serve_one(struct cfs_rpc_server *srv, const struct frame *in,
 		protobuf_c_message_free_unpacked(body, NULL);
 		return;
 	}
+	if (!m->waits)
+		while (sem_wait(&srv->handlers) && errno == EINTR)
+			;
 	rc = m->fn(srv->arg, &rq, body);
+	if (!m->waits)
+		sem_post(&srv->handlers);
 	finish_reply(&rq, rc, out);
 	if (m->cache_reply)
 		cache_end(srv, rq.client_id, rq.request_id, out);
@@ -638,10 +643,7 @@ static void *conn_main(void *p)
 					     "frame", "rc=%d", rc);
 			break;
 		}
-		while (sem_wait(&srv->handlers) && errno == EINTR)
-			;
 		serve_one(srv, &in, &out);
-		sem_post(&srv->handlers);
 		free(in.p);
 		if (!out.p)
 			break;

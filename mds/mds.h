@@ -1,5 +1,5 @@
-/* The metadata server's shared context. Concurrency model: RPC worker
- * threads (one nng context each) answer reads from their own LMDB read
+/* The metadata server's shared context. Concurrency model: RPC threads
+ * (one per client connection) answer reads from their own LMDB read
  * transactions and queue every mutation; one worker at a time (the
  * leader) runs all queued mutations as nested transactions of one outer
  * transaction and commits once (one redo log write): group commit. A
@@ -17,6 +17,7 @@
 #include "cfs/map.h"
 #include "cfs/rpc.h"
 #include "mds.pb-c.h"
+#include "feed.h"
 #include "locks.h"
 #include "namespace.h"
 
@@ -79,6 +80,7 @@ struct mds {
 	bool wstop;
 
 	struct cfs_lock_table locks;
+	struct feed feed;		/* other clients' changes (feed.h) */
 
 	pthread_mutex_t open_lock;	/* guards opens[] and sessions[] */
 	struct open_count *opens[OPEN_BUCKETS];
@@ -94,10 +96,11 @@ struct mds {
 };
 
 /* Run fn(mds, txn, arg) as part of a group commit (in this thread or
- * the one leading the commit); returns fn's result, or the commit's
- * error, once the commit is durable. */
+ * the one leading the commit), for client (whose own changes its change
+ * feed leaves out; 0: the MDS's); returns fn's result, or the commit's
+ * error, once the commit is durable and in the change feed. */
 int mds_mutate(struct mds *mds, int (*fn)(struct mds *, MDB_txn *, void *),
-	       void *arg);
+	       void *arg, uint64_t client);
 int mds_writer_start(struct mds *mds);
 void mds_writer_stop(struct mds *mds);
 

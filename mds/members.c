@@ -208,7 +208,7 @@ static void epoch_changed(struct mds *mds, const struct member *m)
 		ps.rec.capacity = m->capacity;
 		ps.rec.down_epoch = m->down_epoch;
 	}
-	rc = mds_mutate(mds, do_persist, &ps);
+	rc = mds_mutate(mds, do_persist, &ps, 0);
 	if (rc)
 		cfs_log_error("cannot persist cluster map", "epoch=%lu rc=%d",
 			      (unsigned long)ps.epoch, rc);

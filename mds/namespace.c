@@ -133,9 +133,25 @@ static unsigned table_of(struct cfs_ns *ns, MDB_dbi dbi)
 	return i;
 }
 
+/* A change that a client's cache may hold: an inode's record, xattrs
+ * and symlink target are keyed by the inode first; a name by its
+ * directory, then the name. */
+static void note_change(struct cfs_ns *ns, MDB_dbi dbi, const MDB_val *k)
+{
+	const uint8_t *key = k->mv_data;
+
+	if (!ns->changed || k->mv_size < 8)
+		return;
+	if (dbi == ns->dentries)
+		ns->changed(ns->changed_arg, 0, get_be64(key),
+			    (const char *)key + 8, k->mv_size - 8);
+	else if (dbi == ns->inodes || dbi == ns->xattrs || dbi == ns->symlinks)
+		ns->changed(ns->changed_arg, get_be64(key), 0, NULL, 0);
+}
+
 /* Every change to the store goes through ns_put, ns_del and
- * ns_cursor_del, so that the redo log records it. They return LMDB's
- * codes. */
+ * ns_cursor_del, so that the redo log records it and the change feed
+ * hears of it. They return LMDB's codes. */
 static int ns_put(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
 		  MDB_val *v, unsigned flags)
 {
@@ -143,6 +159,8 @@ static int ns_put(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
 
 	if (rc == 0 && ns->redo)
 		rc = cfs_redo_put(ns->redo, table_of(ns, dbi), k, v);
+	if (rc == 0)
+		note_change(ns, dbi, k);
 	return rc;
 }
 
@@ -152,6 +170,8 @@ static int ns_del(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi, MDB_val *k)
 
 	if (rc == 0 && ns->redo)
 		rc = cfs_redo_del(ns->redo, table_of(ns, dbi), k);
+	if (rc == 0)
+		note_change(ns, dbi, k);
 	return rc;
 }
 
@@ -169,6 +189,8 @@ static int ns_cursor_del(struct cfs_ns *ns, MDB_cursor *cur, MDB_dbi dbi,
 	rc = mdb_cursor_del(cur, 0);
 	if (rc == 0 && ns->redo)
 		rc = cfs_redo_del(ns->redo, table_of(ns, dbi), &copy);
+	if (rc == 0)
+		note_change(ns, dbi, &copy);
 	return rc;
 }
 

@@ -74,6 +74,12 @@ struct cfs_ns {
 	 * orphan while it is open. NULL: nothing is ever open. */
 	bool (*is_open)(void *arg, uint64_t ino);
 	void *is_open_arg;
+	/* told of every change a write transaction makes to what a client
+	 * may cache: an inode (its record, xattrs, symlink target) or, with
+	 * parent set, a name (the MDS's change feed). NULL: nobody asks. */
+	void (*changed)(void *arg, uint64_t ino, uint64_t parent,
+			const char *name, size_t len);
+	void *changed_arg;
 };
 
 struct cfs_ns_opts {

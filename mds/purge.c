@@ -55,7 +55,7 @@ static int do_purge_done(struct mds *mds, MDB_txn *txn, void *p)
 
 static void purge_done(struct mds *mds, struct purged *d)
 {
-	if (d->n && mds_mutate(mds, do_purge_done, d))
+	if (d->n && mds_mutate(mds, do_purge_done, d, 0))
 		cfs_log_debug("purge done deferred", "inodes=%zu", d->n);
 	d->n = 0;
 }

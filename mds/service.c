@@ -605,7 +605,7 @@ static int mutate(struct mds *mds, struct cfs_rpc_req *rq,
 		if (rc)
 			return rc;
 	}
-	rc = mds_mutate(mds, fn, &o);
+	rc = mds_mutate(mds, fn, &o, o.client);
 	if (rc && o.opened)
 		open_dec(mds, o.client, o.out.ino);
 	if (rc)
@@ -654,7 +654,7 @@ static int h_release(void *arg, struct cfs_rpc_req *rq,
 	cfs_ns_abort(txn);
 	if (rc || o.out.nlink > 0)
 		return 0;
-	rc = mds_mutate(MDS(arg), do_release_orphan, &o);
+	rc = mds_mutate(MDS(arg), do_release_orphan, &o, rq->client_id);
 	return rc == -ENOENT ? 0 : rc;
 }
 
@@ -771,7 +771,7 @@ void mds_sessions_expire(struct mds *mds)
 	pthread_mutex_unlock(&mds->open_lock);
 	/* files unlinked while that client had them open are freed now */
 	for (size_t i = 0; i < nclosed; i++) {
-		int rc = mds_mutate(mds, do_free_if_orphan, &closed[i]);
+		int rc = mds_mutate(mds, do_free_if_orphan, &closed[i], 0);
 
 		if (rc && rc != -ENOENT)
 			cfs_log_warn("cannot free orphan", "ino=%lu rc=%d",
@@ -818,6 +818,47 @@ static int h_osd_heartbeat(void *arg, struct cfs_rpc_req *rq,
 	return mds_osd_heartbeat(MDS(arg), (const void *)m);
 }
 
+/* ---- the change feed (feed.h) ---- */
+
+#define WATCH_MAX 1024		/* changes in one answer */
+#define WATCH_WAIT_MAX 2000	/* ms a watch may wait */
+
+static int h_watch(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
+{
+	const Cfs__MdsWatch *r = (const void *)m;
+	Cfs__MdsWatchReply rep = CFS__MDS_WATCH_REPLY__INIT;
+	size_t max = r->max && r->max < WATCH_MAX ? r->max : WATCH_MAX, n;
+	struct feed_change *got = malloc(max * sizeof(*got));
+	Cfs__MdsChange *ch = calloc(max, sizeof(*ch));
+	Cfs__MdsChange **chp = calloc(max, sizeof(*chp));
+	bool reset;
+	int rc = -ENOMEM;
+
+	if (!got || !ch || !chp)
+		goto out;
+	feed_watch(&MDS(arg)->feed, r->feed, r->after, rq->client_id,
+		   r->wait_ms < WATCH_WAIT_MAX ? (int)r->wait_ms : WATCH_WAIT_MAX,
+		   max, got, &n, &rep.seq, &reset);
+	rep.feed = MDS(arg)->feed.id;
+	rep.reset = reset;
+	for (size_t i = 0; i < n; i++) {
+		cfs__mds_change__init(&ch[i]);
+		ch[i].ino = got[i].ino;
+		ch[i].parent = got[i].parent;
+		ch[i].name.data = (uint8_t *)got[i].name;
+		ch[i].name.len = got[i].len;
+		chp[i] = &ch[i];
+	}
+	rep.n_changes = n;
+	rep.changes = chp;
+	rc = cfs_rpc_reply(rq, &rep.base, NULL, 0);
+out:
+	free(got);
+	free(ch);
+	free(chp);
+	return rc;
+}
+
 #define METHOD(num, type, fn, cached)                                      \
 	[CFS__MDS_METHOD__##num] = { &cfs__##type##__descriptor, fn, cached }
 
@@ -847,6 +888,8 @@ static const struct cfs_rpc_method methods[] = {
 	METHOD(MDS_LOCK, mds_lock, h_lock, false),
 	METHOD(MDS_UNLOCK_OWNER, mds_lock, h_unlock_owner, false),
 	METHOD(MDS_KEEPALIVE, mds_empty, h_keepalive, false),
+	[CFS__MDS_METHOD__MDS_WATCH] = { &cfs__mds_watch__descriptor, h_watch,
+					 false, true },
 	METHOD(MDS_GET_MAP, mds_empty, h_get_map, false),
 	METHOD(MDS_OSD_REGISTER, mds_osd_register, h_osd_register, true),
 	METHOD(MDS_OSD_HEARTBEAT, mds_osd_heartbeat, h_osd_heartbeat, false),

@@ -9,6 +9,7 @@
 struct mutation {
 	int (*fn)(struct mds *, MDB_txn *, void *);
 	void *arg;
+	uint64_t client;
 	int rc;
 	bool done;
 	struct mutation *next;
@@ -19,6 +20,7 @@ static void run_batch(struct mds *mds, struct mutation *batch)
 {
 	struct mutation *order = NULL, *m, *next;
 	MDB_txn *txn = NULL, *child;
+	size_t mark;
 	int rc;
 
 	for (m = batch; m; m = next) {
@@ -35,11 +37,15 @@ static void run_batch(struct mds *mds, struct mutation *batch)
 		m->rc = cfs_ns_begin(&mds->ns, txn, true, &child);
 		if (m->rc)
 			continue;
+		mark = feed_mark(&mds->feed);
+		mds->feed.client = m->client;
 		m->rc = m->fn(mds, child, m->arg);
 		if (m->rc == 0)
 			m->rc = cfs_ns_commit(child);
 		else
 			cfs_ns_abort(child);
+		if (m->rc)
+			feed_rewind(&mds->feed, mark);
 	}
 	if (rc == 0) {
 		rc = cfs_ns_commit(txn);
@@ -50,6 +56,11 @@ static void run_batch(struct mds *mds, struct mutation *batch)
 					m->rc = rc;
 		}
 	}
+	/* durable: others learn of it before anyone is answered */
+	if (rc == 0)
+		feed_publish(&mds->feed);
+	else
+		feed_rewind(&mds->feed, 0);
 	pthread_mutex_lock(&mds->wlock);
 	for (m = order; m; m = m->next)
 		m->done = true;
@@ -65,9 +76,9 @@ static void run_batch(struct mds *mds, struct mutation *batch)
  * lone caller commits without waking any other thread (a writer thread
  * cost each mutation two context switches). */
 int mds_mutate(struct mds *mds, int (*fn)(struct mds *, MDB_txn *, void *),
-	       void *arg)
+	       void *arg, uint64_t client)
 {
-	struct mutation m = { .fn = fn, .arg = arg };
+	struct mutation m = { .fn = fn, .arg = arg, .client = client };
 
 	pthread_mutex_lock(&mds->wlock);
 	if (mds->wstop) {
@@ -96,6 +107,12 @@ int mds_mutate(struct mds *mds, int (*fn)(struct mds *, MDB_txn *, void *),
 
 int mds_writer_start(struct mds *mds)
 {
+	int rc = feed_init(&mds->feed);
+
+	if (rc)
+		return rc;
+	mds->ns.changed = feed_note;
+	mds->ns.changed_arg = &mds->feed;
 	pthread_mutex_init(&mds->wlock, NULL);
 	pthread_cond_init(&mds->wdone, NULL);
 	mds->wqueue = NULL;
@@ -112,4 +129,6 @@ void mds_writer_stop(struct mds *mds)
 	while (mds->committing || mds->wqueue)
 		pthread_cond_wait(&mds->wdone, &mds->wlock);
 	pthread_mutex_unlock(&mds->wlock);
+	mds->ns.changed = NULL;
+	feed_fini(&mds->feed);
 }

@@ -12,14 +12,24 @@
 
 #include "libcfs.h"
 
-/* Files whose cached pages are to be dropped (inval.c). */
+#define CFS_NAME_LEN 255
+#define HANDOUT_MAX 65536	/* names and attributes held for the lease */
+#define HANDOUT_BUCKETS 16384
+
+/* What the kernel caches, to be taken back, and what it holds for the
+ * cache lease (inval.c). */
 struct inval {
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;	/* guards q, n, cap, all, stop */
 	pthread_cond_t cond;
-	uint64_t *q;
+	struct drop *q;
 	size_t n, cap;
+	bool all;		/* take back every handout */
 	bool stop, running;
 	pthread_t thread;
+	pthread_mutex_t hlock;	/* guards handouts, nhandouts, live */
+	struct handout **handouts;	/* HANDOUT_BUCKETS chains */
+	size_t nhandouts;
+	bool live;		/* the change feed is live: handouts allowed */
 };
 
 struct cfs_fuse {
@@ -29,6 +39,8 @@ struct cfs_fuse {
 	struct uring *uring;	/* FUSE over io_uring (uring.c) */
 	double attr_timeout;	/* seconds the kernel may cache attributes */
 	double entry_timeout;	/* seconds the kernel may cache names */
+	double cache_lease;	/* ... while the change feed is live (0: no
+				 * feed followed) */
 	struct inval inval;
 	/* inodes known to have no security.capability, until when (ops.c) */
 	pthread_mutex_t nocaps_lock;
@@ -38,11 +50,21 @@ struct cfs_fuse {
 	} nocaps[4096];
 };
 
+/* Start the thread, and follow the change feed if cache_lease is set
+ * (falling back to 0 if it cannot). Stop it (and the feed) while the
+ * session is still whole: it notifies the kernel through it. Free after
+ * the session's threads are gone, before freeing the client. */
 int inval_start(struct cfs_fuse *f);
 void inval_stop(struct cfs_fuse *f);
+void inval_free(struct cfs_fuse *f);
 /* Drop the file's cached pages soon, from the inval thread. */
 void inval_later(struct cfs_fuse *f, uint64_t ino);
 bool inval_pending(struct cfs_fuse *f, uint64_t ino);
+/* Note that the kernel is let hold ino's attributes (parent 0) or the
+ * name in parent for the cache lease; false if it may not be (the feed
+ * is not live, or too many are held): then keep to the timeouts. */
+bool inval_handout(struct cfs_fuse *f, uint64_t ino, uint64_t parent,
+		   const char *name, size_t len);
 
 /* FUSE over io_uring where the kernel offers it (enabled: not
  * -o no_uring): set up after mounting, stopped after the session. */

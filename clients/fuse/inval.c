@@ -1,96 +1,113 @@
-/* Dropping cached pages of files changed by other clients.
+/* What the kernel caches, taken back: from a thread of its own, never
+ * from inside a request handler, where a notification could deadlock on
+ * a page or directory lock the request holds.
  *
- * The kernel's own rule (auto_inval_data: drop pages whenever a fresh
- * mtime differs from the cached one) also drops the pages of our own
- * writes, since the kernel never learns their mtime. We keep it off and
- * decide with libcfs (cfs_cache_valid), which knows which changes are
- * ours. The drop itself is asked of the kernel from this thread, never
- * from inside a request handler, where it could deadlock on a page the
- * request holds. An open of a file with a drop pending drops its pages
- * itself (no keep_cache). */
+ * Pages of files changed by other clients. The kernel's own rule
+ * (auto_inval_data: drop pages whenever a fresh mtime differs from the
+ * cached one) also drops the pages of our own writes, since the kernel
+ * never learns their mtime. We keep it off and decide with libcfs
+ * (cfs_cache_valid), which knows which changes are ours. An open of a
+ * file with a drop pending drops its pages itself (no keep_cache).
+ *
+ * Names and attributes held for the cache lease. While the MDS's change
+ * feed is live (libcfs), an answer nothing newer is known of may be
+ * cached by the kernel for the lease (-o cache_lease) rather than the
+ * attribute timeout; each such handout is noted here. A change the feed
+ * tells of is taken back from the kernel at once, and again a second
+ * later: a reply already on its way when the change arrived may be
+ * installed by the kernel after the first notification. When the feed
+ * stops being live (the MDS is unreachable, restarted, or this client
+ * fell behind) every handout still running is taken back, and none is
+ * made until it is live again; a change another client made meanwhile
+ * is seen within about a second, as with the attribute timeout. At most
+ * HANDOUT_MAX handouts run at once; past that answers keep to the
+ * attribute timeout, so taking them all back stays quick. */
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
+#include "cfs/clock.h"
 #include "cfs/log.h"
+#include "cfs/map.h"
 #include "cfs_fuse.h"
 
-static void *inval_main(void *p)
+#define AGAIN_NS 1000000000ll	/* a feed change is taken back again */
+#define TICK_MS 50		/* the feed's liveness is checked this often */
+
+enum { DROP_PAGES, DROP_ATTRS, DROP_ENTRY, DROP_ALL };
+
+struct drop {
+	uint8_t kind;
+	bool again;		/* to be done once more, AGAIN_NS later */
+	uint16_t len;
+	int64_t due_ns;
+	uint64_t ino;		/* DROP_ENTRY: the directory */
+	char name[CFS_NAME_LEN];
+};
+
+struct handout {
+	struct handout *next;
+	int64_t until_ns;
+	uint64_t ino;		/* an inode's attributes, or */
+	uint64_t parent;	/* (if not 0) a name in this directory */
+	uint16_t len;
+	char name[];
+};
+
+static uint64_t handout_hash(uint64_t ino, uint64_t parent, const char *name,
+			     size_t len)
 {
-	struct cfs_fuse *f = p;
-	struct inval *v = &f->inval;
+	uint64_t h = cfs_hash64(ino ^ (parent * 31));
 
-	pthread_mutex_lock(&v->lock);
-	for (;;) {
-		size_t n = v->n;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)name[i]) * 0x100000001b3ull;
+	return h;
+}
 
-		if (n == 0) {
-			if (v->stop)
-				break;
-			pthread_cond_wait(&v->cond, &v->lock);
-			continue;
-		}
-		pthread_mutex_unlock(&v->lock);
-		for (size_t i = 0; i < n; i++)
-			fuse_lowlevel_notify_inval_inode(f->se, v->q[i], 0, 0);
-		pthread_mutex_lock(&v->lock);
-		/* the first n are done; later arrivals move to the front */
-		for (size_t i = n; i < v->n; i++)
-			v->q[i - n] = v->q[i];
-		v->n -= n;
-		pthread_cond_broadcast(&v->cond);
+/* ---- the queue ---- */
+
+static struct drop *queue_add(struct inval *v)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 64;
+		struct drop *q = realloc(v->q, cap * sizeof(*q));
+
+		if (!q)
+			return NULL;
+		v->q = q;
+		v->cap = cap;
 	}
-	pthread_mutex_unlock(&v->lock);
-	return NULL;
+	return &v->q[v->n++];
 }
 
-int inval_start(struct cfs_fuse *f)
+/* Queue a drop; lock held. A drop that finds no memory takes back
+ * everything (a feed change must not be missed). */
+static void queue(struct inval *v, uint8_t kind, bool again, uint64_t ino,
+		  const char *name, size_t len)
 {
-	struct inval *v = &f->inval;
+	struct drop *d = queue_add(v);
 
-	pthread_mutex_init(&v->lock, NULL);
-	pthread_cond_init(&v->cond, NULL);
-	if (pthread_create(&v->thread, NULL, inval_main, f))
-		return -1;
-	v->running = true;
-	return 0;
-}
-
-void inval_stop(struct cfs_fuse *f)
-{
-	struct inval *v = &f->inval;
-
-	if (!v->running)
-		return;
-	pthread_mutex_lock(&v->lock);
-	v->stop = true;
-	pthread_cond_broadcast(&v->cond);
-	pthread_mutex_unlock(&v->lock);
-	pthread_join(v->thread, NULL);
-	free(v->q);
-	pthread_cond_destroy(&v->cond);
-	pthread_mutex_destroy(&v->lock);
+	if (!d) {
+		v->all = true;
+		cfs_log_warn("no memory to queue a cache drop", "ino=%lu",
+			     (unsigned long)ino);
+	} else {
+		d->kind = kind;
+		d->again = again;
+		d->due_ns = 0;
+		d->ino = ino;
+		d->len = (uint16_t)(len < CFS_NAME_LEN ? len : CFS_NAME_LEN);
+		if (d->len)
+			memcpy(d->name, name, d->len);
+	}
+	pthread_cond_signal(&v->cond);
 }
 
 void inval_later(struct cfs_fuse *f, uint64_t ino)
 {
-	struct inval *v = &f->inval;
-
-	pthread_mutex_lock(&v->lock);
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 64;
-		uint64_t *q = realloc(v->q, cap * sizeof(*q));
-
-		if (!q) {
-			pthread_mutex_unlock(&v->lock);
-			cfs_log_warn("no memory to queue a page drop", "ino=%lu",
-				     (unsigned long)ino);
-			return;
-		}
-		v->q = q;
-		v->cap = cap;
-	}
-	v->q[v->n++] = ino;
-	pthread_cond_signal(&v->cond);
-	pthread_mutex_unlock(&v->lock);
+	pthread_mutex_lock(&f->inval.lock);
+	queue(&f->inval, DROP_PAGES, false, ino, NULL, 0);
+	pthread_mutex_unlock(&f->inval.lock);
 }
 
 bool inval_pending(struct cfs_fuse *f, uint64_t ino)
@@ -100,7 +117,299 @@ bool inval_pending(struct cfs_fuse *f, uint64_t ino)
 
 	pthread_mutex_lock(&v->lock);
 	for (size_t i = 0; i < v->n && !found; i++)
-		found = v->q[i] == ino;
+		found = v->q[i].kind == DROP_PAGES && v->q[i].ino == ino;
 	pthread_mutex_unlock(&v->lock);
 	return found;
+}
+
+/* ---- the feed's changes (libcfs calls these from its feed thread) ---- */
+
+static void feed_inode(void *arg, uint64_t ino)
+{
+	struct cfs_fuse *f = arg;
+
+	pthread_mutex_lock(&f->inval.lock);
+	queue(&f->inval, DROP_ATTRS, true, ino, NULL, 0);
+	pthread_mutex_unlock(&f->inval.lock);
+}
+
+static void feed_entry(void *arg, uint64_t parent, const char *name,
+		       size_t len)
+{
+	struct cfs_fuse *f = arg;
+
+	pthread_mutex_lock(&f->inval.lock);
+	queue(&f->inval, DROP_ENTRY, true, parent, name, len);
+	/* and the directory's cached listing */
+	queue(&f->inval, DROP_PAGES, true, parent, NULL, 0);
+	pthread_mutex_unlock(&f->inval.lock);
+}
+
+static void feed_reset(void *arg)
+{
+	struct cfs_fuse *f = arg;
+
+	pthread_mutex_lock(&f->inval.lock);
+	f->inval.all = true;
+	pthread_cond_signal(&f->inval.cond);
+	pthread_mutex_unlock(&f->inval.lock);
+}
+
+/* ---- handouts ---- */
+
+bool inval_handout(struct cfs_fuse *f, uint64_t ino, uint64_t parent,
+		   const char *name, size_t len)
+{
+	struct inval *v = &f->inval;
+	uint64_t h = handout_hash(ino, parent, name, len) % HANDOUT_BUCKETS;
+	int64_t until = cfs_mono_ns() + (int64_t)(f->cache_lease * 1e9);
+	struct handout *o;
+	bool noted = false;
+
+	if (!cfs_feed_live(f->cl))
+		return false;
+	pthread_mutex_lock(&v->hlock);
+	if (!v->live)
+		goto out;
+	for (o = v->handouts[h]; o; o = o->next)
+		if (o->ino == ino && o->parent == parent && o->len == len &&
+		    !memcmp(o->name, name, len))
+			break;
+	if (!o && v->nhandouts < HANDOUT_MAX &&
+	    (o = malloc(sizeof(*o) + len))) {
+		o->ino = ino;
+		o->parent = parent;
+		o->len = (uint16_t)len;
+		memcpy(o->name, name, len);
+		o->next = v->handouts[h];
+		v->handouts[h] = o;
+		v->nhandouts++;
+	}
+	if (o) {
+		o->until_ns = until;
+		noted = true;
+	}
+out:
+	pthread_mutex_unlock(&v->hlock);
+	return noted;
+}
+
+/* Take the handouts away from the table: all, or those run out. */
+static struct handout *handouts_take(struct inval *v, bool all)
+{
+	int64_t now = cfs_mono_ns();
+	struct handout *taken = NULL;
+
+	pthread_mutex_lock(&v->hlock);
+	for (size_t i = 0; i < HANDOUT_BUCKETS; i++) {
+		struct handout **pp = &v->handouts[i], *o;
+
+		while ((o = *pp)) {
+			if (all || o->until_ns < now) {
+				*pp = o->next;
+				o->next = taken;
+				taken = o;
+				v->nhandouts--;
+			} else {
+				pp = &o->next;
+			}
+		}
+	}
+	pthread_mutex_unlock(&v->hlock);
+	return taken;
+}
+
+static void set_live(struct inval *v, bool live)
+{
+	pthread_mutex_lock(&v->hlock);
+	v->live = live;
+	pthread_mutex_unlock(&v->hlock);
+}
+
+/* ---- the thread ---- */
+
+static void drop(struct cfs_fuse *f, const struct drop *d)
+{
+	switch (d->kind) {
+	case DROP_PAGES:
+		fuse_lowlevel_notify_inval_inode(f->se, d->ino, 0, 0);
+		break;
+	case DROP_ATTRS:
+		fuse_lowlevel_notify_inval_inode(f->se, d->ino, -1, 0);
+		break;
+	case DROP_ENTRY:
+		fuse_lowlevel_notify_inval_entry(f->se, d->ino, d->name,
+						 d->len);
+		break;
+	}
+}
+
+/* Every running handout back from the kernel; how many. */
+static size_t take_back_all(struct cfs_fuse *f)
+{
+	struct handout *o = handouts_take(&f->inval, true);
+	size_t n = 0;
+
+	for (; o; n++) {
+		struct handout *next = o->next;
+
+		if (o->parent)
+			fuse_lowlevel_notify_inval_entry(f->se, o->parent,
+							 o->name, o->len);
+		else
+			fuse_lowlevel_notify_inval_inode(f->se, o->ino, -1, 0);
+		free(o);
+		o = next;
+	}
+	return n;
+}
+
+static void *inval_main(void *p)
+{
+	struct cfs_fuse *f = p;
+	struct inval *v = &f->inval;
+	int64_t pruned = cfs_mono_ns();
+	bool was_live = false;
+
+	pthread_mutex_lock(&v->lock);
+	while (!v->stop) {
+		int64_t now = cfs_mono_ns();
+		bool live = f->cache_lease > 0 && cfs_feed_live(f->cl);
+		struct drop *batch;
+		size_t n, keep = 0;
+		struct timespec ts;
+
+		if (v->all || (was_live && !live)) {
+			/* first refuse new handouts, then take all back */
+			bool lost = !live;
+			size_t n;
+
+			v->all = false;
+			pthread_mutex_unlock(&v->lock);
+			set_live(v, false);
+			n = take_back_all(f);
+			if (n)
+				cfs_log_warn(lost ? "change feed lost: what the "
+						    "kernel held is taken back" :
+						    "change feed reset: what "
+						    "the kernel held is taken "
+						    "back",
+					     "names_and_attrs=%zu", n);
+			pthread_mutex_lock(&v->lock);
+			was_live = false;
+			continue;
+		}
+		if (live != was_live)
+			set_live(v, live);
+		was_live = live;
+		/* the drops due now, in order; those to do again later stay */
+		batch = malloc((v->n ? v->n : 1) * sizeof(*batch));
+		n = 0;
+		for (size_t i = 0; batch && i < v->n; i++) {
+			struct drop *d = &v->q[i];
+
+			if (d->due_ns > now) {
+				v->q[keep++] = *d;
+				continue;
+			}
+			batch[n++] = *d;
+			if (d->again) {
+				d->again = false;
+				d->due_ns = now + AGAIN_NS;
+				v->q[keep++] = *d;
+			}
+		}
+		if (batch)
+			v->n = keep;
+		if (n || now - pruned > AGAIN_NS) {
+			pthread_mutex_unlock(&v->lock);
+			for (size_t i = 0; i < n; i++)
+				drop(f, &batch[i]);
+			free(batch);
+			if (now - pruned > AGAIN_NS) {
+				/* handouts run out: room for new ones */
+				struct handout *o = handouts_take(v, false);
+
+				while (o) {
+					struct handout *next = o->next;
+
+					free(o);
+					o = next;
+				}
+				pruned = now;
+			}
+			pthread_mutex_lock(&v->lock);
+			pthread_cond_broadcast(&v->cond);
+			continue;
+		}
+		free(batch);
+		ts = cfs_mono_deadline(TICK_MS);
+		pthread_cond_timedwait(&v->cond, &v->lock, &ts);
+	}
+	pthread_mutex_unlock(&v->lock);
+	/* unmounting: the kernel's caches go with the mount */
+	for (struct handout *o = handouts_take(v, true), *next; o; o = next) {
+		next = o->next;
+		free(o);
+	}
+	return NULL;
+}
+
+int inval_start(struct cfs_fuse *f)
+{
+	struct inval *v = &f->inval;
+	pthread_condattr_t ca;
+
+	pthread_mutex_init(&v->lock, NULL);
+	pthread_mutex_init(&v->hlock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&v->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	v->handouts = calloc(HANDOUT_BUCKETS, sizeof(*v->handouts));
+	if (!v->handouts ||
+	    pthread_create(&v->thread, NULL, inval_main, f))
+		return -1;
+	v->running = true;
+	if (f->cache_lease > 0) {
+		struct cfs_feed_ops ops = { feed_inode, feed_entry, feed_reset,
+					    f };
+
+		if (cfs_feed_start(f->cl, &ops)) {
+			cfs_log_warn("cannot follow the change feed: caches "
+				     "keep to the attribute timeout", "%s", "");
+			f->cache_lease = 0;
+		}
+	}
+	return 0;
+}
+
+void inval_stop(struct cfs_fuse *f)
+{
+	struct inval *v = &f->inval;
+
+	if (!v->running)
+		return;
+	cfs_feed_stop(f->cl);	/* its ops are ours */
+	pthread_mutex_lock(&v->lock);
+	v->stop = true;
+	pthread_cond_broadcast(&v->cond);
+	pthread_mutex_unlock(&v->lock);
+	pthread_join(v->thread, NULL);
+	v->running = false;
+}
+
+void inval_free(struct cfs_fuse *f)
+{
+	struct inval *v = &f->inval;
+
+	inval_stop(f);
+	if (!v->handouts)
+		return;	/* never started */
+	free(v->q);
+	free(v->handouts);
+	v->handouts = NULL;
+	pthread_cond_destroy(&v->cond);
+	pthread_mutex_destroy(&v->lock);
+	pthread_mutex_destroy(&v->hlock);
 }

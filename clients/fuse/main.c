@@ -5,7 +5,10 @@
  * FUSE requests on many threads until unmounted or signalled.
  *
  * ClaudeFS options (with -o): attr_timeout=SECONDS, entry_timeout=SECONDS
- * (default 1), strict (both 0: every change seen at once across mounts),
+ * (default 1), cache_lease=SECONDS (30: how long the kernel may keep
+ * names and attributes while the MDS's change feed is live, which tells
+ * of other clients' changes as they commit; 0: no feed), strict (all 0:
+ * every change seen at once across mounts),
  * connect_timeout=MS (5000), mds_timeout=MS (5000, per attempt of a
  * metadata call; three attempts), writeback_mb=N (64: memory for writes
  * not yet on the OSDs; 0 and strict: none, each write waits for them),
@@ -25,7 +28,7 @@
 
 struct options {
 	char *mds;
-	double attr_timeout, entry_timeout;
+	double attr_timeout, entry_timeout, cache_lease;
 	int strict;
 	int connect_timeout;
 	int mds_timeout;
@@ -38,6 +41,7 @@ struct options {
 static const struct fuse_opt opt_spec[] = {
 	OPT("attr_timeout=%lf", attr_timeout),
 	OPT("entry_timeout=%lf", entry_timeout),
+	OPT("cache_lease=%lf", cache_lease),
 	OPT("connect_timeout=%d", connect_timeout),
 	OPT("mds_timeout=%d", mds_timeout),
 	OPT("writeback_mb=%d", writeback_mb),
@@ -67,6 +71,8 @@ static void usage(const char *prog)
 	       "ClaudeFS options:\n"
 	       "  -o attr_timeout=S      attribute cache time (1)\n"
 	       "  -o entry_timeout=S     name cache time (1)\n"
+	       "  -o cache_lease=S       ... while the MDS's change feed is live\n"
+	       "                         (30; 0: no feed, the times above only)\n"
 	       "  -o writeback_mb=N      memory for write-behind (64; 0: none)\n"
 	       "  -o strict              no caching: changes seen at once\n"
 	       "  -o no_uring            serve /dev/fuse only, not io_uring\n"
@@ -81,7 +87,8 @@ int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct options o = { .attr_timeout = 1, .entry_timeout = 1,
-			     .connect_timeout = 5000, .writeback_mb = 64 };
+			     .cache_lease = 30, .connect_timeout = 5000,
+			     .writeback_mb = 64 };
 	struct fuse_cmdline_opts cmd = { 0 };
 	struct cfs_client_opts co = { 0 };
 	struct fuse_loop_config *loop = NULL;
@@ -105,7 +112,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (o.strict) {
-		o.attr_timeout = o.entry_timeout = 0;
+		o.attr_timeout = o.entry_timeout = o.cache_lease = 0;
 		o.writeback_mb = 0;
 	}
 	co.mds = o.mds;
@@ -128,6 +135,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&f.nocaps_lock, NULL);
 	f.attr_timeout = o.attr_timeout;
 	f.entry_timeout = o.entry_timeout;
+	f.cache_lease = o.cache_lease;
 	/* The kernel checks permissions against cached attributes
 	 * (default_permissions): without it a path walk through cached
 	 * dentries would skip directory search checks. The MDS checks
@@ -164,12 +172,13 @@ int main(int argc, char **argv)
 		fuse_loop_cfg_destroy(loop);
 	}
 out_unmount:
+	inval_stop(&f);	/* it notifies the kernel through the session */
 	fuse_session_unmount(se);
 	uring_stop(&f);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out:
-	inval_stop(&f);
+	inval_free(&f);
 	if (se)
 		fuse_session_destroy(se);
 	cfs_client_free(f.cl);

@@ -49,20 +49,40 @@ static double left(double timeout, int64_t asof)
 	return timeout > age ? timeout - age : 0;
 }
 
-/* An entry the MDS gave at asof (a reply just received: now). */
-static void entry_param(struct cfs_fuse *f, const struct cfs_attr *a,
-			int64_t asof, struct fuse_entry_param *e)
+/* How long the kernel may keep an answer the MDS gave at asof: of ino's
+ * attributes (parent 0), or of the name in parent (ino 0: not there).
+ * The cache lease, if the change feed is live, nothing newer is known of
+ * them and the handout is noted (a lost feed takes it back: inval.c);
+ * else what is left of timeout. */
+static double keep_for(struct cfs_fuse *f, double timeout, int64_t asof,
+		       uint64_t ino, uint64_t parent, const char *name)
+{
+	if (timeout > 0 && f->cache_lease > timeout &&
+	    (!ino || cfs_current(f->cl, ino, asof)) &&
+	    (!parent || cfs_current(f->cl, parent, asof)) &&
+	    inval_handout(f, parent ? 0 : ino, parent, name,
+			  parent ? strlen(name) : 0))
+		return f->cache_lease;
+	return left(timeout, asof);
+}
+
+/* The entry for name in parent, which the MDS gave at asof (a reply just
+ * received: now). */
+static void entry_param(struct cfs_fuse *f, uint64_t parent, const char *name,
+			const struct cfs_attr *a, int64_t asof,
+			struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = a->ino;
 	e->generation = a->generation;
 	cfs_attr_to_stat(a, &e->attr);
-	e->attr_timeout = left(f->attr_timeout, asof);
-	e->entry_timeout = left(f->entry_timeout, asof);
+	e->attr_timeout = keep_for(f, f->attr_timeout, asof, a->ino, 0, NULL);
+	e->entry_timeout = keep_for(f, f->entry_timeout, asof, a->ino, parent,
+				    name);
 }
 
-static void reply_entry(fuse_req_t req, int rc, const struct cfs_attr *a,
-			int64_t asof)
+static void reply_entry(fuse_req_t req, uint64_t parent, const char *name,
+			int rc, const struct cfs_attr *a, int64_t asof)
 {
 	struct fuse_entry_param e;
 
@@ -71,7 +91,7 @@ static void reply_entry(fuse_req_t req, int rc, const struct cfs_attr *a,
 		return;
 	}
 	check_pages(F(req), a);
-	entry_param(F(req), a, asof, &e);
+	entry_param(F(req), parent, name, a, asof, &e);
 	fuse_reply_entry(req, &e);
 }
 
@@ -85,7 +105,8 @@ static void reply_attr(fuse_req_t req, int rc, const struct cfs_attr *a,
 		return;
 	}
 	cfs_attr_to_stat(a, &st);
-	fuse_reply_attr(req, &st, left(F(req)->attr_timeout, asof));
+	fuse_reply_attr(req, &st, keep_for(F(req), F(req)->attr_timeout, asof,
+					   a->ino, 0, NULL));
 }
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -122,12 +143,15 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	req_cred(req, &cr);
 	rc = cfs_lookup(f->cl, &cr, parent, name, strlen(name), &a, &asof);
-	e.entry_timeout = left(f->entry_timeout, asof);
-	if (rc == -ENOENT && e.entry_timeout > 0) {
-		fuse_reply_entry(req, &e);
-		return;
+	if (rc == -ENOENT) {
+		e.entry_timeout = keep_for(f, f->entry_timeout, asof, 0,
+					   parent, name);
+		if (e.entry_timeout > 0) {
+			fuse_reply_entry(req, &e);
+			return;
+		}
 	}
-	reply_entry(req, rc, &a, asof);
+	reply_entry(req, parent, name, rc, &a, asof);
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -192,9 +216,10 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct cfs_attr a;
 
 	req_cred(req, &cr);
-	reply_entry(req, cfs_mknod(F(req)->cl, &cr, parent, name, strlen(name),
-				   mode, rdev, true, false, &a), &a,
-		    cfs_mono_ns());
+	reply_entry(req, parent, name,
+		    cfs_mknod(F(req)->cl, &cr, parent, name, strlen(name), mode,
+			      rdev, true, false, &a),
+		    &a, cfs_mono_ns());
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -204,8 +229,10 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct cfs_attr a;
 
 	req_cred(req, &cr);
-	reply_entry(req, cfs_mkdir(F(req)->cl, &cr, parent, name, strlen(name),
-				   mode, &a), &a, cfs_mono_ns());
+	reply_entry(req, parent, name,
+		    cfs_mkdir(F(req)->cl, &cr, parent, name, strlen(name), mode,
+			      &a),
+		    &a, cfs_mono_ns());
 }
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -233,9 +260,10 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
 	struct cfs_attr a;
 
 	req_cred(req, &cr);
-	reply_entry(req, cfs_symlink(F(req)->cl, &cr, parent, name,
-				     strlen(name), target, &a), &a,
-		    cfs_mono_ns());
+	reply_entry(req, parent, name,
+		    cfs_symlink(F(req)->cl, &cr, parent, name, strlen(name),
+				target, &a),
+		    &a, cfs_mono_ns());
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -257,9 +285,10 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	struct cfs_attr a;
 
 	req_cred(req, &cr);
-	reply_entry(req, cfs_link(F(req)->cl, &cr, ino, newparent, newname,
-				  strlen(newname), &a), &a,
-		    cfs_mono_ns());
+	reply_entry(req, newparent, newname,
+		    cfs_link(F(req)->cl, &cr, ino, newparent, newname,
+			     strlen(newname), &a),
+		    &a, cfs_mono_ns());
 }
 
 /* The kernel asks for security.capability before every write, to drop
@@ -354,7 +383,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	cfs_opened(F(req)->cl, &a);
 	nocaps_set(F(req), a.ino, true);	/* a new file has none */
 	fi->fh = a.ino;
-	entry_param(F(req), &a, cfs_mono_ns(), &e);
+	entry_param(F(req), parent, name, &a, cfs_mono_ns(), &e);
 	fuse_reply_create(req, &e, fi);
 }
 
@@ -618,7 +647,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 			memcpy(name, d->name, d->namelen);
 			name[d->namelen] = '\0';
-			entry_param(f, &d->attr, d->asof_ns, &e);
+			entry_param(f, ino, name, &d->attr, d->asof_ns, &e);
 			n = plus ? fuse_add_direntry_plus(req, buf + pos,
 							  size - pos, name, &e,
 							  (off_t)d->cookie + 2) :

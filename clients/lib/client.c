@@ -113,6 +113,7 @@ void cfs_client_free(struct cfs_client *cl)
 	if (!cl)
 		return;
 	cl->stop = true;
+	cfs_feed_stop(cl);
 	if (cl->keepalive_running)
 		pthread_join(cl->keepalive, NULL);
 	if (cl->wb_started)

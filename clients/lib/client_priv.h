@@ -3,6 +3,7 @@
 #define CFS_CLIENT_PRIV_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "cfs/clock.h"
 #include "cfs/map.h"
@@ -76,6 +77,8 @@ struct cfs_client {
 	int wb_nthreads;
 	bool wb_stop, wb_started;
 	struct dircache *dc;	/* listings answering lookups (NULL: none) */
+	struct feed_follow *feed;	/* the MDS's change feed (NULL: not
+					 * followed) */
 	size_t pf_bytes;	/* prefetched bytes held, under ilock */
 };
 
@@ -152,6 +155,11 @@ void dc_got_attr(struct cfs_client *cl, const struct cfs_attr *a,
  * attributes are still current; entries and names in one allocation. */
 int dc_readdir(struct cfs_client *cl, uint64_t ino, uint64_t cookie,
 	       size_t max, struct cfs_dirent_list *out);
+/* Other clients changed ino, a name in parent (its listing goes), or
+ * anything: what this client knew of them before is not current. */
+void dc_stale_inode(struct cfs_client *cl, uint64_t ino);
+void dc_stale_name(struct cfs_client *cl, uint64_t parent);
+void dc_stale_all(struct cfs_client *cl);
 int64_t dc_begin(struct cfs_client *cl, uint64_t ino);
 void dc_end(struct cfs_client *cl, uint64_t ino, int64_t begun_ns, int rc,
 	    const struct cfs_attr *a);

@@ -676,6 +676,49 @@ void dc_got_attr(struct cfs_client *cl, const struct cfs_attr *a,
 	pthread_mutex_unlock(&dc->lock);
 }
 
+void dc_stale_inode(struct cfs_client *cl, uint64_t ino)
+{
+	struct dircache *dc = cl->dc;
+
+	pthread_mutex_lock(&dc->lock);
+	*stamp_of(dc, ino) = cfs_mono_ns();
+	pthread_mutex_unlock(&dc->lock);
+}
+
+void dc_stale_name(struct cfs_client *cl, uint64_t parent)
+{
+	struct dircache *dc = cl->dc;
+
+	pthread_mutex_lock(&dc->lock);
+	*stamp_of(dc, parent) = cfs_mono_ns();
+	drop_dir_locked(dc, parent);
+	pthread_mutex_unlock(&dc->lock);
+}
+
+void dc_stale_all(struct cfs_client *cl)
+{
+	struct dircache *dc = cl->dc;
+
+	pthread_mutex_lock(&dc->lock);
+	dc->stamp_all = cfs_mono_ns();
+	for (int i = 0; i < DC_DIRS; i++)
+		drop_listing(dc, &dc->dirs[i]);
+	pthread_mutex_unlock(&dc->lock);
+}
+
+bool cfs_current(struct cfs_client *cl, uint64_t ino, int64_t asof_ns)
+{
+	struct dircache *dc = cl->dc;
+	bool current;
+
+	if (!dc)
+		return false;
+	pthread_mutex_lock(&dc->lock);
+	current = fresh(dc, ino, asof_ns);
+	pthread_mutex_unlock(&dc->lock);
+	return current;
+}
+
 int64_t dc_begin(struct cfs_client *cl, uint64_t ino)
 {
 	struct dircache *dc = cl->dc;

@@ -176,6 +176,32 @@ bool cfs_may_hold_locks(struct cfs_client *cl, uint64_t ino);
 int cfs_unlock_owner(struct cfs_client *cl, uint64_t ino, uint64_t owner,
 		     bool flock);
 
+/* The MDS's change feed: other clients' changes, as they commit, for a
+ * caller that lets a cache (the kernel's) hold what the MDS said for
+ * longer than the attribute timeout. The ops are called from the feed's
+ * thread: inode (its attributes changed), entry (a name in parent
+ * changed: added, removed or pointed elsewhere) and reset (anything may
+ * have changed: the MDS restarted, or the feed fell too far behind).
+ * cfs_feed_live: every change committed up to half a second ago has
+ * been passed to the ops; while it is not, caches must keep to the
+ * attribute timeout, and whatever they were let hold longer must go. */
+struct cfs_feed_ops {
+	void (*inode)(void *arg, uint64_t ino);
+	void (*entry)(void *arg, uint64_t parent, const char *name,
+		      size_t len);
+	void (*reset)(void *arg);
+	void *arg;
+};
+/* Needs dir_lease_ms (the cache that stamps what changed). Stopping
+ * waits for the ops to return; NULL or a client not following: no-op. */
+int cfs_feed_start(struct cfs_client *cl, const struct cfs_feed_ops *ops);
+void cfs_feed_stop(struct cfs_client *cl);
+bool cfs_feed_live(struct cfs_client *cl);
+/* Whether what the MDS said of ino at asof_ns (cfs_mono_ns) is still the
+ * latest this client knows: no change of its own, and none the feed told
+ * of, since. */
+bool cfs_current(struct cfs_client *cl, uint64_t ino, int64_t asof_ns);
+
 /* Data. */
 ssize_t cfs_write(struct cfs_client *cl, uint64_t ino, uint64_t off,
 		  const void *buf, size_t len);

@@ -40,10 +40,13 @@ struct cfs_rpc_method {
 	const ProtobufCMessageDescriptor *req_desc;	/* NULL: no such method */
 	cfs_rpc_handler_fn fn;
 	bool cache_reply;	/* not idempotent: answer retries from the reply cache */
+	bool waits;		/* a long poll: waits for news without taking
+				 * one of the server's workers */
 };
 
-/* Listen on addr ("host:port" or an nng URL) with nworkers threads, each
- * owning one nng context; handlers run on those threads and may block.
+/* Listen on addr ("host:port" or an nng URL); each connection is served
+ * by a thread of its own, and at most nworkers handlers (other than
+ * those of methods that wait) run at once. Handlers may block.
  * methods[] is indexed by method number and must outlive the server.
  * For tests only: CFS_FAULT_DROP_REPLY_EVERY=N in the environment drops
  * every Nth reply to a cache_reply method after running it. */
