@@ -9,6 +9,10 @@
  *   benchfiles reread DIR SECONDS
  *       Reads every regular file under DIR, whole, until SECONDS; prints
  *       "files=N bytes=N rate=R" (files per second).
+ *   benchfiles walk DIR SECONDS
+ *       Looks at every name under DIR (nftw: a stat of each, as find,
+ *       make or git status do) until SECONDS; prints "files=N rate=R"
+ *       (names per second).
  *
  * Exit status 1 on any failure, with the path and errno on stderr: a
  * figure is only printed when every operation it counts succeeded. */
@@ -213,6 +217,31 @@ static int reread(const char *dir, double seconds)
 	return 0;
 }
 
+static long walked;
+
+static int walk_one(const char *path, const struct stat *sb, int type,
+		    struct FTW *ftw)
+{
+	(void)path;
+	(void)sb;
+	(void)ftw;
+	if (type == FTW_NS)
+		fail("stat", path);
+	walked++;
+	return now() >= reread_deadline;
+}
+
+static int walk(const char *dir, double seconds)
+{
+	double t0 = now();
+
+	reread_deadline = t0 + seconds;
+	if (nftw(dir, walk_one, 64, FTW_PHYS) < 0)
+		fail("walk", dir);
+	printf("files=%ld rate=%.0f\n", walked, (double)walked / (now() - t0));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 6 && !strcmp(argv[1], "small"))
@@ -220,7 +249,10 @@ int main(int argc, char **argv)
 			     atof(argv[5]));
 	if (argc == 4 && !strcmp(argv[1], "reread"))
 		return reread(argv[2], atof(argv[3]));
+	if (argc == 4 && !strcmp(argv[1], "walk"))
+		return walk(argv[2], atof(argv[3]));
 	fprintf(stderr, "usage: benchfiles small DIR FILES PROCS SECONDS\n"
-			"       benchfiles reread DIR SECONDS\n");
+			"       benchfiles reread DIR SECONDS\n"
+			"       benchfiles walk DIR SECONDS\n");
 	return 2;
 }

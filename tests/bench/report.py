@@ -18,6 +18,7 @@ UNITS = {
     "seq_write_4": "MiB/s", "seq_read_4": "MiB/s",
     "rand_read_4k_qd16": "IOPS", "rand_write_4k_qd16": "IOPS",
     "untar_files_per_s": "files/s", "reread_files_per_s": "files/s",
+    "rewalk_files_per_s": "files/s",
     "make_j2_s": "s",
 }
 LOWER_IS_BETTER = {"make_j2_s"}
