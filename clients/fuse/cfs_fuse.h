@@ -13,8 +13,8 @@
 #include "libcfs.h"
 
 #define CFS_NAME_LEN 255
-#define HANDOUT_MAX 65536	/* names and attributes held for the lease */
-#define HANDOUT_BUCKETS 16384
+#define HANDOUT_RING (3u << 20)	/* bytes of handouts logged: about 60,000,
+				 * taken back in about 0.2 s */
 
 /* What the kernel caches, to be taken back, and what it holds for the
  * cache lease (inval.c). */
@@ -26,9 +26,10 @@ struct inval {
 	bool all;		/* take back every handout */
 	bool stop, running;
 	pthread_t thread;
-	pthread_mutex_t hlock;	/* guards handouts, nhandouts, live */
-	struct handout **handouts;	/* HANDOUT_BUCKETS chains */
-	size_t nhandouts;
+	pthread_mutex_t hlock;	/* guards the handouts' ring and live */
+	uint8_t *hring;		/* HANDOUT_RING bytes of handouts, oldest at
+				 * htail, next at hhead */
+	size_t hhead, htail, hused;
 	bool live;		/* the change feed is live: handouts allowed */
 };
 
@@ -61,10 +62,11 @@ void inval_free(struct cfs_fuse *f);
 void inval_later(struct cfs_fuse *f, uint64_t ino);
 bool inval_pending(struct cfs_fuse *f, uint64_t ino);
 /* Note that the kernel is let hold ino's attributes (parent 0) or the
- * name in parent for the cache lease; false if it may not be (the feed
- * is not live, or too many are held): then keep to the timeouts. */
-bool inval_handout(struct cfs_fuse *f, uint64_t ino, uint64_t parent,
-		   const char *name, size_t len);
+ * name in parent for the cache lease from now; false if it may not be
+ * (the feed is not live, or too many are held): then keep to the
+ * timeouts. */
+bool inval_handout(struct cfs_fuse *f, int64_t now, uint64_t ino,
+		   uint64_t parent, const char *name, size_t len);
 
 /* FUSE over io_uring where the kernel offers it (enabled: not
  * -o no_uring): set up after mounting, stopped after the session. */

@@ -28,7 +28,6 @@
 
 #include "cfs/clock.h"
 #include "cfs/log.h"
-#include "cfs/map.h"
 #include "cfs_fuse.h"
 
 #define AGAIN_NS 1000000000ll	/* a feed change is taken back again */
@@ -45,23 +44,20 @@ struct drop {
 	char name[CFS_NAME_LEN];
 };
 
+/* A handout as logged, 8-byte aligned; the name follows. */
 struct handout {
-	struct handout *next;
 	int64_t until_ns;
 	uint64_t ino;		/* an inode's attributes, or */
 	uint64_t parent;	/* (if not 0) a name in this directory */
-	uint16_t len;
+	uint16_t len;		/* HANDOUT_WRAP: the ring goes on at 0 */
 	char name[];
 };
 
-static uint64_t handout_hash(uint64_t ino, uint64_t parent, const char *name,
-			     size_t len)
-{
-	uint64_t h = cfs_hash64(ino ^ (parent * 31));
+#define HANDOUT_WRAP 0xffff
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)name[i]) * 0x100000001b3ull;
-	return h;
+static size_t handout_size(size_t len)
+{
+	return (sizeof(struct handout) + len + 7) & ~(size_t)7;
 }
 
 /* ---- the queue ---- */
@@ -157,66 +153,77 @@ static void feed_reset(void *arg)
 
 /* ---- handouts ---- */
 
-bool inval_handout(struct cfs_fuse *f, uint64_t ino, uint64_t parent,
-		   const char *name, size_t len)
+/* The record at off, the ring going on at 0 where it wraps (lock held,
+ * or the ring out of everyone's reach). */
+static struct handout *handout_at(uint8_t *ring, size_t *off)
+{
+	struct handout *o;
+
+	if (HANDOUT_RING - *off < sizeof(*o))
+		*off = 0;
+	o = (struct handout *)(ring + *off);
+	if (o->len == HANDOUT_WRAP) {
+		*off = 0;
+		o = (struct handout *)ring;
+	}
+	return o;
+}
+
+/* Drop the handouts run out by now from the tail; hlock held. */
+static void handouts_expire(struct inval *v, int64_t now)
+{
+	while (v->hused) {
+		size_t off = v->htail, before = v->htail;
+		struct handout *o = handout_at(v->hring, &off);
+		size_t size = handout_size(o->len);
+
+		if (o->until_ns >= now)
+			break;
+		/* the bytes skipped at a wrap count as used */
+		v->hused -= (off == 0 && before != 0 ? HANDOUT_RING - before :
+						       0) + size;
+		v->htail = off + size;
+	}
+	if (!v->hused)
+		v->hhead = v->htail = 0;
+}
+
+bool inval_handout(struct cfs_fuse *f, int64_t now, uint64_t ino,
+		   uint64_t parent, const char *name, size_t len)
 {
 	struct inval *v = &f->inval;
-	uint64_t h = handout_hash(ino, parent, name, len) % HANDOUT_BUCKETS;
-	int64_t until = cfs_mono_ns() + (int64_t)(f->cache_lease * 1e9);
+	size_t size = handout_size(len), pad = 0;
 	struct handout *o;
 	bool noted = false;
 
-	if (!cfs_feed_live(f->cl))
+	if (!cfs_feed_live(f->cl, now))
 		return false;
 	pthread_mutex_lock(&v->hlock);
 	if (!v->live)
 		goto out;
-	for (o = v->handouts[h]; o; o = o->next)
-		if (o->ino == ino && o->parent == parent && o->len == len &&
-		    !memcmp(o->name, name, len))
-			break;
-	if (!o && v->nhandouts < HANDOUT_MAX &&
-	    (o = malloc(sizeof(*o) + len))) {
-		o->ino = ino;
-		o->parent = parent;
-		o->len = (uint16_t)len;
-		memcpy(o->name, name, len);
-		o->next = v->handouts[h];
-		v->handouts[h] = o;
-		v->nhandouts++;
-	}
-	if (o) {
-		o->until_ns = until;
-		noted = true;
-	}
+	handouts_expire(v, now);
+	/* where it goes: at the head, or at 0 if it does not fit there */
+	if (HANDOUT_RING - v->hhead < size)
+		pad = HANDOUT_RING - v->hhead;
+	if (v->hused + pad + size > HANDOUT_RING ||
+	    (pad && v->hused && v->htail < size))
+		goto out;	/* full: keep to the timeouts */
+	if (pad >= sizeof(*o))
+		((struct handout *)(v->hring + v->hhead))->len = HANDOUT_WRAP;
+	if (pad)
+		v->hhead = 0;
+	o = (struct handout *)(v->hring + v->hhead);
+	o->until_ns = now + (int64_t)(f->cache_lease * 1e9);
+	o->ino = ino;
+	o->parent = parent;
+	o->len = (uint16_t)len;
+	memcpy(o->name, name, len);
+	v->hhead += size;
+	v->hused += pad + size;
+	noted = true;
 out:
 	pthread_mutex_unlock(&v->hlock);
 	return noted;
-}
-
-/* Take the handouts away from the table: all, or those run out. */
-static struct handout *handouts_take(struct inval *v, bool all)
-{
-	int64_t now = cfs_mono_ns();
-	struct handout *taken = NULL;
-
-	pthread_mutex_lock(&v->hlock);
-	for (size_t i = 0; i < HANDOUT_BUCKETS; i++) {
-		struct handout **pp = &v->handouts[i], *o;
-
-		while ((o = *pp)) {
-			if (all || o->until_ns < now) {
-				*pp = o->next;
-				o->next = taken;
-				taken = o;
-				v->nhandouts--;
-			} else {
-				pp = &o->next;
-			}
-		}
-	}
-	pthread_mutex_unlock(&v->hlock);
-	return taken;
 }
 
 static void set_live(struct inval *v, bool live)
@@ -244,23 +251,39 @@ static void drop(struct cfs_fuse *f, const struct drop *d)
 	}
 }
 
-/* Every running handout back from the kernel; how many. */
+/* Every running handout back from the kernel; how many. The log is
+ * swapped for an empty one, and read outside the lock. */
 static size_t take_back_all(struct cfs_fuse *f)
 {
-	struct handout *o = handouts_take(&f->inval, true);
-	size_t n = 0;
+	struct inval *v = &f->inval;
+	uint8_t *ring = calloc(1, HANDOUT_RING), *old;
+	size_t off, used, n = 0;
 
-	for (; o; n++) {
-		struct handout *next = o->next;
+	if (!ring)
+		return 0;	/* left to run out */
+	pthread_mutex_lock(&v->hlock);
+	old = v->hring;
+	off = v->htail;
+	used = v->hused;
+	v->hring = ring;
+	v->hhead = v->htail = v->hused = 0;
+	pthread_mutex_unlock(&v->hlock);
+	while (used) {
+		size_t before = off;
+		struct handout *o = handout_at(old, &off);
+		size_t size = handout_size(o->len);
 
 		if (o->parent)
 			fuse_lowlevel_notify_inval_entry(f->se, o->parent,
 							 o->name, o->len);
 		else
 			fuse_lowlevel_notify_inval_inode(f->se, o->ino, -1, 0);
-		free(o);
-		o = next;
+		used -= (off == 0 && before != 0 ? HANDOUT_RING - before : 0) +
+			size;
+		off += size;
+		n++;
 	}
+	free(old);
 	return n;
 }
 
@@ -268,13 +291,12 @@ static void *inval_main(void *p)
 {
 	struct cfs_fuse *f = p;
 	struct inval *v = &f->inval;
-	int64_t pruned = cfs_mono_ns();
 	bool was_live = false;
 
 	pthread_mutex_lock(&v->lock);
 	while (!v->stop) {
 		int64_t now = cfs_mono_ns();
-		bool live = f->cache_lease > 0 && cfs_feed_live(f->cl);
+		bool live = f->cache_lease > 0 && cfs_feed_live(f->cl, now);
 		struct drop *batch;
 		size_t n, keep = 0;
 		struct timespec ts;
@@ -294,7 +316,9 @@ static void *inval_main(void *p)
 						    "change feed reset: what "
 						    "the kernel held is taken "
 						    "back",
-					     "names_and_attrs=%zu", n);
+					     "names_and_attrs=%zu took_ms=%ld",
+					     n, (long)((cfs_mono_ns() - now) /
+						       1000000));
 			pthread_mutex_lock(&v->lock);
 			was_live = false;
 			continue;
@@ -321,23 +345,11 @@ static void *inval_main(void *p)
 		}
 		if (batch)
 			v->n = keep;
-		if (n || now - pruned > AGAIN_NS) {
+		if (n) {
 			pthread_mutex_unlock(&v->lock);
 			for (size_t i = 0; i < n; i++)
 				drop(f, &batch[i]);
 			free(batch);
-			if (now - pruned > AGAIN_NS) {
-				/* handouts run out: room for new ones */
-				struct handout *o = handouts_take(v, false);
-
-				while (o) {
-					struct handout *next = o->next;
-
-					free(o);
-					o = next;
-				}
-				pruned = now;
-			}
 			pthread_mutex_lock(&v->lock);
 			pthread_cond_broadcast(&v->cond);
 			continue;
@@ -347,12 +359,7 @@ static void *inval_main(void *p)
 		pthread_cond_timedwait(&v->cond, &v->lock, &ts);
 	}
 	pthread_mutex_unlock(&v->lock);
-	/* unmounting: the kernel's caches go with the mount */
-	for (struct handout *o = handouts_take(v, true), *next; o; o = next) {
-		next = o->next;
-		free(o);
-	}
-	return NULL;
+	return NULL;	/* unmounting: the kernel's caches go with the mount */
 }
 
 int inval_start(struct cfs_fuse *f)
@@ -366,8 +373,8 @@ int inval_start(struct cfs_fuse *f)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&v->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	v->handouts = calloc(HANDOUT_BUCKETS, sizeof(*v->handouts));
-	if (!v->handouts ||
+	v->hring = calloc(1, HANDOUT_RING);
+	if (!v->hring ||
 	    pthread_create(&v->thread, NULL, inval_main, f))
 		return -1;
 	v->running = true;
@@ -404,11 +411,11 @@ void inval_free(struct cfs_fuse *f)
 	struct inval *v = &f->inval;
 
 	inval_stop(f);
-	if (!v->handouts)
+	if (!v->hring)
 		return;	/* never started */
 	free(v->q);
-	free(v->handouts);
-	v->handouts = NULL;
+	free(v->hring);
+	v->hring = NULL;
 	pthread_cond_destroy(&v->cond);
 	pthread_mutex_destroy(&v->lock);
 	pthread_mutex_destroy(&v->hlock);

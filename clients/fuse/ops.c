@@ -41,14 +41,6 @@ static void check_pages(struct cfs_fuse *f, const struct cfs_attr *a)
 		inval_later(f, a->ino);
 }
 
-/* What is left of a cache timeout for an answer the MDS gave at asof. */
-static double left(double timeout, int64_t asof)
-{
-	double age = (double)(cfs_mono_ns() - asof) / 1e9;
-
-	return timeout > age ? timeout - age : 0;
-}
-
 /* How long the kernel may keep an answer the MDS gave at asof: of ino's
  * attributes (parent 0), or of the name in parent (ino 0: not there).
  * The cache lease, if the change feed is live, nothing newer is known of
@@ -57,13 +49,16 @@ static double left(double timeout, int64_t asof)
 static double keep_for(struct cfs_fuse *f, double timeout, int64_t asof,
 		       uint64_t ino, uint64_t parent, const char *name)
 {
+	int64_t now = cfs_mono_ns();
+	double age = (double)(now - asof) / 1e9;
+
 	if (timeout > 0 && f->cache_lease > timeout &&
 	    (!ino || cfs_current(f->cl, ino, asof)) &&
 	    (!parent || cfs_current(f->cl, parent, asof)) &&
-	    inval_handout(f, parent ? 0 : ino, parent, name,
+	    inval_handout(f, now, parent ? 0 : ino, parent, name,
 			  parent ? strlen(name) : 0))
 		return f->cache_lease;
-	return left(timeout, asof);
+	return timeout > age ? timeout - age : 0;
 }
 
 /* The entry for name in parent, which the MDS gave at asof (a reply just

@@ -117,12 +117,12 @@ void cfs_feed_stop(struct cfs_client *cl)
 	cl->feed = NULL;
 }
 
-bool cfs_feed_live(struct cfs_client *cl)
+bool cfs_feed_live(struct cfs_client *cl, int64_t now_ns)
 {
 	int64_t t;
 
 	if (!cl->feed)
 		return false;
 	t = atomic_load(&cl->feed->confirmed_ns);
-	return t && cfs_mono_ns() - t < (int64_t)FEED_LIVE_MS * 1000000;
+	return t && now_ns - t < (int64_t)FEED_LIVE_MS * 1000000;
 }

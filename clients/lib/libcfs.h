@@ -182,9 +182,10 @@ int cfs_unlock_owner(struct cfs_client *cl, uint64_t ino, uint64_t owner,
  * thread: inode (its attributes changed), entry (a name in parent
  * changed: added, removed or pointed elsewhere) and reset (anything may
  * have changed: the MDS restarted, or the feed fell too far behind).
- * cfs_feed_live: every change committed up to half a second ago has
- * been passed to the ops; while it is not, caches must keep to the
- * attribute timeout, and whatever they were let hold longer must go. */
+ * cfs_feed_live: every change committed up to half a second before
+ * now_ns (cfs_mono_ns) has been passed to the ops; while it is not,
+ * caches must keep to the attribute timeout, and whatever they were let
+ * hold longer must go. */
 struct cfs_feed_ops {
 	void (*inode)(void *arg, uint64_t ino);
 	void (*entry)(void *arg, uint64_t parent, const char *name,
@@ -196,7 +197,7 @@ struct cfs_feed_ops {
  * waits for the ops to return; NULL or a client not following: no-op. */
 int cfs_feed_start(struct cfs_client *cl, const struct cfs_feed_ops *ops);
 void cfs_feed_stop(struct cfs_client *cl);
-bool cfs_feed_live(struct cfs_client *cl);
+bool cfs_feed_live(struct cfs_client *cl, int64_t now_ns);
 /* Whether what the MDS said of ino at asof_ns (cfs_mono_ns) is still the
  * latest this client knows: no change of its own, and none the feed told
  * of, since. */
