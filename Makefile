@@ -35,6 +35,8 @@ STORE_OBJ  := $(OBJ)/mds/namespace.o $(OBJ)/mds/redo.o $(OBJ)/mds/acl.o \
               $(OBJ)/mds/fsck.o
 OSD_OBJ    := $(patsubst %.c,$(OBJ)/%.o,$(filter-out osd/main.c,$(wildcard osd/*.c)))
 LIBCFS_OBJ := $(patsubst %.c,$(OBJ)/%.o,$(wildcard clients/lib/*.c))
+# the parts of cfs-fuse that need no FUSE session, for the unit tests
+FUSE_CORE_OBJ := $(OBJ)/clients/fuse/handouts.o
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BIN)/%,$(UNIT_SRC))
 
@@ -96,7 +98,7 @@ $(BIN)/rpcfloor: $(OBJ)/tests/bench/rpcfloor.o $(BUILD)/libcfscommon.a
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # Unit tests link the modules they test (all but the daemons' main.c).
-$(BIN)/test_%: $(OBJ)/tests/unit/test_%.o $(MDS_OBJ) $(OSD_OBJ) $(BUILD)/libcfs.a $(BUILD)/libcfscommon.a
+$(BIN)/test_%: $(OBJ)/tests/unit/test_%.o $(MDS_OBJ) $(OSD_OBJ) $(FUSE_CORE_OBJ) $(BUILD)/libcfs.a $(BUILD)/libcfscommon.a
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs check)
 

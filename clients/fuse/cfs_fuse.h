@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "handouts.h"
 #include "libcfs.h"
 
 #define CFS_NAME_LEN 255
@@ -26,10 +27,8 @@ struct inval {
 	bool all;		/* take back every handout */
 	bool stop, running;
 	pthread_t thread;
-	pthread_mutex_t hlock;	/* guards the handouts' ring and live */
-	uint8_t *hring;		/* HANDOUT_RING bytes of handouts, oldest at
-				 * htail, next at hhead */
-	size_t hhead, htail, hused;
+	pthread_mutex_t hlock;	/* guards handouts and live */
+	struct handouts handouts;	/* held for the cache lease */
 	bool live;		/* the change feed is live: handouts allowed */
 };
 

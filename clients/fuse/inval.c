@@ -44,22 +44,6 @@ struct drop {
 	char name[CFS_NAME_LEN];
 };
 
-/* A handout as logged, 8-byte aligned; the name follows. */
-struct handout {
-	int64_t until_ns;
-	uint64_t ino;		/* an inode's attributes, or */
-	uint64_t parent;	/* (if not 0) a name in this directory */
-	uint16_t len;		/* HANDOUT_WRAP: the ring goes on at 0 */
-	char name[];
-};
-
-#define HANDOUT_WRAP 0xffff
-
-static size_t handout_size(size_t len)
-{
-	return (sizeof(struct handout) + len + 7) & ~(size_t)7;
-}
-
 /* ---- the queue ---- */
 
 static struct drop *queue_add(struct inval *v)
@@ -153,75 +137,19 @@ static void feed_reset(void *arg)
 
 /* ---- handouts ---- */
 
-/* The record at off, the ring going on at 0 where it wraps (lock held,
- * or the ring out of everyone's reach). */
-static struct handout *handout_at(uint8_t *ring, size_t *off)
-{
-	struct handout *o;
-
-	if (HANDOUT_RING - *off < sizeof(*o))
-		*off = 0;
-	o = (struct handout *)(ring + *off);
-	if (o->len == HANDOUT_WRAP) {
-		*off = 0;
-		o = (struct handout *)ring;
-	}
-	return o;
-}
-
-/* Drop the handouts run out by now from the tail; hlock held. */
-static void handouts_expire(struct inval *v, int64_t now)
-{
-	while (v->hused) {
-		size_t off = v->htail, before = v->htail;
-		struct handout *o = handout_at(v->hring, &off);
-		size_t size = handout_size(o->len);
-
-		if (o->until_ns >= now)
-			break;
-		/* the bytes skipped at a wrap count as used */
-		v->hused -= (off == 0 && before != 0 ? HANDOUT_RING - before :
-						       0) + size;
-		v->htail = off + size;
-	}
-	if (!v->hused)
-		v->hhead = v->htail = 0;
-}
-
 bool inval_handout(struct cfs_fuse *f, int64_t now, uint64_t ino,
 		   uint64_t parent, const char *name, size_t len)
 {
 	struct inval *v = &f->inval;
-	size_t size = handout_size(len), pad = 0;
-	struct handout *o;
 	bool noted = false;
 
 	if (!cfs_feed_live(f->cl, now))
 		return false;
 	pthread_mutex_lock(&v->hlock);
-	if (!v->live)
-		goto out;
-	handouts_expire(v, now);
-	/* where it goes: at the head, or at 0 if it does not fit there */
-	if (HANDOUT_RING - v->hhead < size)
-		pad = HANDOUT_RING - v->hhead;
-	if (v->hused + pad + size > HANDOUT_RING ||
-	    (pad && v->hused && v->htail < size))
-		goto out;	/* full: keep to the timeouts */
-	if (pad >= sizeof(*o))
-		((struct handout *)(v->hring + v->hhead))->len = HANDOUT_WRAP;
-	if (pad)
-		v->hhead = 0;
-	o = (struct handout *)(v->hring + v->hhead);
-	o->until_ns = now + (int64_t)(f->cache_lease * 1e9);
-	o->ino = ino;
-	o->parent = parent;
-	o->len = (uint16_t)len;
-	memcpy(o->name, name, len);
-	v->hhead += size;
-	v->hused += pad + size;
-	noted = true;
-out:
+	if (v->live)
+		noted = handouts_add(&v->handouts, now,
+				     now + (int64_t)(f->cache_lease * 1e9),
+				     ino, parent, name, len);
 	pthread_mutex_unlock(&v->hlock);
 	return noted;
 }
@@ -251,39 +179,32 @@ static void drop(struct cfs_fuse *f, const struct drop *d)
 	}
 }
 
+static void take_back(void *arg, uint64_t ino, uint64_t parent,
+		      const char *name, size_t len)
+{
+	struct cfs_fuse *f = arg;
+
+	if (parent)
+		fuse_lowlevel_notify_inval_entry(f->se, parent, name, len);
+	else
+		fuse_lowlevel_notify_inval_inode(f->se, ino, -1, 0);
+}
+
 /* Every running handout back from the kernel; how many. The log is
  * swapped for an empty one, and read outside the lock. */
 static size_t take_back_all(struct cfs_fuse *f)
 {
 	struct inval *v = &f->inval;
-	uint8_t *ring = calloc(1, HANDOUT_RING), *old;
-	size_t off, used, n = 0;
+	struct handouts old;
+	size_t n;
 
-	if (!ring)
+	if (handouts_init(&old, HANDOUT_RING))
 		return 0;	/* left to run out */
 	pthread_mutex_lock(&v->hlock);
-	old = v->hring;
-	off = v->htail;
-	used = v->hused;
-	v->hring = ring;
-	v->hhead = v->htail = v->hused = 0;
+	handouts_swap(&v->handouts, &old);
 	pthread_mutex_unlock(&v->hlock);
-	while (used) {
-		size_t before = off;
-		struct handout *o = handout_at(old, &off);
-		size_t size = handout_size(o->len);
-
-		if (o->parent)
-			fuse_lowlevel_notify_inval_entry(f->se, o->parent,
-							 o->name, o->len);
-		else
-			fuse_lowlevel_notify_inval_inode(f->se, o->ino, -1, 0);
-		used -= (off == 0 && before != 0 ? HANDOUT_RING - before : 0) +
-			size;
-		off += size;
-		n++;
-	}
-	free(old);
+	n = handouts_each(&old, take_back, f);
+	handouts_fini(&old);
 	return n;
 }
 
@@ -373,8 +294,7 @@ int inval_start(struct cfs_fuse *f)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&v->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	v->hring = calloc(1, HANDOUT_RING);
-	if (!v->hring ||
+	if (handouts_init(&v->handouts, HANDOUT_RING) ||
 	    pthread_create(&v->thread, NULL, inval_main, f))
 		return -1;
 	v->running = true;
@@ -411,11 +331,10 @@ void inval_free(struct cfs_fuse *f)
 	struct inval *v = &f->inval;
 
 	inval_stop(f);
-	if (!v->hring)
+	if (!v->handouts.ring)
 		return;	/* never started */
 	free(v->q);
-	free(v->hring);
-	v->hring = NULL;
+	handouts_fini(&v->handouts);
 	pthread_cond_destroy(&v->cond);
 	pthread_mutex_destroy(&v->lock);
 	pthread_mutex_destroy(&v->hlock);
