@@ -85,8 +85,8 @@ struct cfs_ns {
 struct cfs_ns_opts {
 	size_t map_size;	/* LMDB's map; 0: LMDB's default */
 	size_t log_size;	/* a new redo log's ring; 0: 16 MiB */
-	int checkpoint_ms;	/* -1: only when a quarter of the log is used;
-				 * 0: every second */
+	int checkpoint_ms;	/* -1: never by time (only by the log's and the
+				 * pinned pages' growth); 0: every second */
 };
 
 /* Open (creating if needed) the store in dir, with a root directory,
