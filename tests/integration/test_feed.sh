@@ -6,10 +6,10 @@
 # have served the old answer; and a mount that loses the feed takes back
 # what the kernel held rather than serve it stale.
 . "$(dirname "$0")/lib.sh"
-cluster_up 2 7560
+cluster_up 2 7570
 A=$MNT
 B=$T/b
-PROXY_PORT=7569
+PROXY_PORT=7579
 
 # B reaches the MDS through a forwarder the test can freeze, like a link
 # that stops carrying packets
