@@ -91,7 +91,7 @@ static int push_chunk(struct osd *osd, const char *addr, struct chunk_id c)
 	void *data;
 	int rc;
 
-	rc = store_read(&osd->store, c, 0, CFS_CHUNK_SIZE, &data, &block_off,
+	rc = store_read(&osd->store, c, 0, CFS_CHUNK_SIZE, true, &data, &block_off,
 			&crcs, &nblocks, &version, &size);
 	if (rc)
 		return rc;
@@ -496,7 +496,7 @@ static int h_read(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 	if (!osd_serving(OSD(arg)))
 		return -ESTALE;	/* may be behind: the client reads elsewhere */
 	rc = store_read(&OSD(arg)->store, chunk_of(r->chunk), r->offset,
-			r->length, &data, &rep.block_offset, &crcs, &nblocks,
+			r->length, false, &data, &rep.block_offset, &crcs, &nblocks,
 			&rep.version, &rep.chunk_size);
 	if (rc)
 		return rc;

@@ -389,10 +389,14 @@ out:
 	return 0;
 }
 
-int store_read(struct store *st, struct chunk_id c, uint64_t off,
-	       uint64_t len, void **out, uint64_t *block_off,
-	       uint32_t **crcs, size_t *nblocks, uint64_t *version,
-	       uint64_t *size)
+/* One read for store_read. Unlocked (held false), a change may run
+ * meanwhile: the header is checked again after the data, and a chunk
+ * that changed or was removed, or a block that does not match its CRC
+ * (a write half done), is -EAGAIN, to be read again under the lock.
+ * Under the lock the chunk stands still and a mismatch is corruption. */
+static int read_once(struct store *st, struct chunk_id c, uint64_t off,
+		     uint64_t len, bool held, char **out, uint32_t **crcs,
+		     size_t *nblocks, uint64_t *version, uint64_t *size)
 {
 	uint64_t first, last, end;
 	char *buf = NULL;
@@ -401,11 +405,6 @@ int store_read(struct store *st, struct chunk_id c, uint64_t off,
 	int fd, rc;
 	size_t n;
 
-	*out = NULL;
-	*crcs = NULL;
-	*nblocks = 0;
-	*block_off = off / B * B;
-	*version = *size = 0;
 	rc = chunk_open(st, c, false, &fd);
 	if (rc == -ENOENT)
 		return 0;
@@ -435,20 +434,22 @@ int store_read(struct store *st, struct chunk_id c, uint64_t off,
 	rc = osd_uring_run(ios, 2);
 	if (rc)
 		goto out;
-	if (!still_holds(fd, c, *version)) {
-		*version = *size = 0;	/* removed meanwhile */
+	if (!held && !still_holds(fd, c, *version)) {
+		rc = -EAGAIN;
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (cfs_crc_check_block(buf + i * B, cs[i])) {
-			cfs_log_error("crc mismatch on read",
-				      "ino=%lu index=%lu block=%lu",
-				      (unsigned long)c.ino,
-				      (unsigned long)c.index,
-				      (unsigned long)(first + i));
-			rc = -EBADMSG;
+		if (!cfs_crc_check_block(buf + i * B, cs[i]))
+			continue;
+		if (!held) {
+			rc = -EAGAIN;
 			goto out;
 		}
+		cfs_log_error("crc mismatch on read", "ino=%lu index=%lu block=%lu",
+			      (unsigned long)c.ino, (unsigned long)c.index,
+			      (unsigned long)(first + i));
+		rc = -EBADMSG;
+		goto out;
 	}
 	*out = buf;
 	*crcs = cs;
@@ -460,6 +461,30 @@ out:
 	free(cs);
 	chunk_close(fd);
 	return rc;
+}
+
+int store_read(struct store *st, struct chunk_id c, uint64_t off,
+	       uint64_t len, bool held, void **out, uint64_t *block_off,
+	       uint32_t **crcs, size_t *nblocks, uint64_t *version,
+	       uint64_t *size)
+{
+	int rc;
+
+	*block_off = off / B * B;
+	for (int locked = held; ; locked = 1) {
+		*out = NULL;
+		*crcs = NULL;
+		*nblocks = 0;
+		*version = *size = 0;
+		if (locked && !held)
+			store_lock(st, c);
+		rc = read_once(st, c, off, len, locked, (char **)out, crcs,
+			       nblocks, version, size);
+		if (locked && !held)
+			store_unlock(st, c);
+		if (rc != -EAGAIN)
+			return rc;
+	}
 }
 
 /* Recompute the CRC of block b from the data as it is now. */

@@ -17,7 +17,9 @@
  * replicas apply changes only in order (see service.c). Every change is
  * fdatasync'ed before it returns. Callers serialize changes to one chunk
  * (store_lock); reads take no lock and rely on the CRCs, and on the
- * header naming the chunk, as a removed chunk's file is reused (pool.h). */
+ * header naming the chunk at the version read before the data, as a
+ * removed chunk's file is reused (pool.h); one that raced a change is
+ * read again under the lock. */
 #ifndef CFS_OSD_STORE_H
 #define CFS_OSD_STORE_H
 
@@ -88,10 +90,13 @@ int store_sync_finish(struct store_pending *p);
 
 /* Read whole blocks covering [off, off+len) into a malloc'd *out
  * (zero-padded), with their CRCs verified. Sets *block_off, *nblocks,
- * *crcs (malloc'd), the version and the chunk's size. A missing chunk
- * reads as no blocks. -EBADMSG on a CRC mismatch (corruption). */
+ * *crcs (malloc'd), the version and the chunk's size, all of one
+ * version. A missing chunk reads as no blocks. -EBADMSG on a CRC
+ * mismatch (corruption). held: the caller holds the chunk's lock; else
+ * the read takes none unless a change runs meanwhile, and then reads
+ * again under it (a read never sees a change half done). */
 int store_read(struct store *st, struct chunk_id c, uint64_t off,
-	       uint64_t len, void **out, uint64_t *block_off,
+	       uint64_t len, bool held, void **out, uint64_t *block_off,
 	       uint32_t **crcs, size_t *nblocks, uint64_t *version,
 	       uint64_t *size);
 

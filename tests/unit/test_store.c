@@ -1,9 +1,11 @@
 /* The OSD chunk store on real files through io_uring: round trips with
  * CRCs, partial-block merges, holes, truncation, punching, whole-chunk
- * copies, and corruption on disk detected on read. */
+ * copies, corruption on disk detected on read, and reads racing
+ * writes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +62,7 @@ static int get_from(struct chunk_id c, uint64_t off, size_t len, void *out,
 	uint32_t *crcs;
 	size_t nb;
 	void *data;
-	int rc = store_read(&st, c, off, len, &data, &boff, &crcs, &nb,
+	int rc = store_read(&st, c, off, len, false, &data, &boff, &crcs, &nb,
 			    version, &size);
 
 	memset(out, 0, len);
@@ -436,6 +438,49 @@ START_TEST(test_a_large_removed_file_is_emptied_in_the_background)
 }
 END_TEST
 
+/* Changes made as the OSD makes them: under the chunk's lock, each with
+ * the next version, past the first block. */
+static volatile int writer_stop;
+
+static void *keep_writing(void *arg)
+{
+	static char b[3 * CFS_BLOCK_SIZE];
+	uint64_t v = 2;
+
+	(void)arg;
+	while (!writer_stop) {
+		memset(b, (int)('a' + v % 26), sizeof(b));
+		store_lock(&st, C);
+		ck_assert_int_eq(put(CFS_BLOCK_SIZE + v % 1000, b, sizeof(b), v),
+				 0);
+		store_unlock(&st, C);
+		v++;
+	}
+	return NULL;
+}
+
+/* A read that races changes elsewhere in the chunk still returns the
+ * bytes that stood still (it once came back empty, as if the chunk had
+ * been removed, when the version moved between its two looks). */
+START_TEST(test_reads_racing_writes_see_the_unchanged_block)
+{
+	char first[CFS_BLOCK_SIZE], b[CFS_BLOCK_SIZE];
+	pthread_t t;
+	uint64_t v;
+
+	memset(first, 'F', sizeof(first));
+	ck_assert_int_eq(put(0, first, sizeof(first), 1), 0);
+	writer_stop = 0;
+	ck_assert_int_eq(pthread_create(&t, NULL, keep_writing, NULL), 0);
+	for (int i = 0; i < 3000; i++) {
+		ck_assert_int_eq(get(0, sizeof(b), b, &v), 0);
+		ck_assert_mem_eq(b, first, sizeof(b));
+	}
+	writer_stop = 1;
+	pthread_join(t, NULL);
+}
+END_TEST
+
 int main(void)
 {
 	CFS_RUN_SUITE("store", setup, teardown,
@@ -450,5 +495,6 @@ int main(void)
 		      test_seek_data_and_holes_in_whole_blocks,
 		      test_deferred_sync_write,
 		      test_a_removed_chunks_file_is_reused_empty,
-		      test_a_large_removed_file_is_emptied_in_the_background);
+		      test_a_large_removed_file_is_emptied_in_the_background,
+		      test_reads_racing_writes_see_the_unchanged_block);
 }
