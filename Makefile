@@ -41,7 +41,7 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BIN)/%,$(UNIT_SRC))
 
 PROGRAMS   := $(BIN)/cfs-mds $(BIN)/cfs-osd $(BIN)/cfs-fuse $(BIN)/cfs \
-              $(BIN)/posix_cases $(BIN)/model $(BIN)/benchfiles \
+              $(BIN)/posix_cases $(BIN)/model $(BIN)/fsx $(BIN)/benchfiles \
               $(BIN)/rpcfloor
 
 .SECONDARY:
@@ -84,7 +84,7 @@ $(BIN)/cfs: $(patsubst %.c,$(OBJ)/%.o,$(wildcard clients/cli/*.c)) $(STORE_OBJ) 
 
 # The POSIX drivers (plain libc): run on a local directory and on a
 # mount by tests/integration/test_posix_conformance.sh and test_model.sh.
-$(BIN)/posix_cases $(BIN)/model: $(BIN)/%: $(OBJ)/tests/posix/%.o
+$(BIN)/posix_cases $(BIN)/model $(BIN)/fsx: $(BIN)/%: $(OBJ)/tests/posix/%.o
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^
 # The metadata workloads of tests/bench/run (plain libc).
