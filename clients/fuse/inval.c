@@ -2,12 +2,16 @@
  * from inside a request handler, where a notification could deadlock on
  * a page or directory lock the request holds.
  *
- * Pages of files changed by other clients. The kernel's own rule
+ * Pages of files changed by other clients are not dropped from here:
+ * a notification makes the kernel drop any reply with attributes of the
+ * file that crosses it, so a new size could be lost. The kernel drops
+ * pages itself when a reply gives a file a new size, and an open keeps
+ * them only while the size and mtime are as this mount last knew them
+ * (ops.c, cfs_cache_valid): close-to-open. Its own rule
  * (auto_inval_data: drop pages whenever a fresh mtime differs from the
- * cached one) also drops the pages of our own writes, since the kernel
- * never learns their mtime. We keep it off and decide with libcfs
- * (cfs_cache_valid), which knows which changes are ours. An open of a
- * file with a drop pending drops its pages itself (no keep_cache).
+ * cached one) would also drop the pages of our own writes, since the
+ * kernel never learns their mtime; it stays off. A directory's cached
+ * listing is dropped from here when a name in it changes.
  *
  * Names and attributes held for the cache lease. While the MDS's change
  * feed is live (libcfs), an answer nothing newer is known of may be
@@ -81,25 +85,6 @@ static void queue(struct inval *v, uint8_t kind, bool again, uint64_t ino,
 			memcpy(d->name, name, d->len);
 	}
 	pthread_cond_signal(&v->cond);
-}
-
-void inval_later(struct cfs_fuse *f, uint64_t ino)
-{
-	pthread_mutex_lock(&f->inval.lock);
-	queue(&f->inval, DROP_PAGES, false, ino, NULL, 0);
-	pthread_mutex_unlock(&f->inval.lock);
-}
-
-bool inval_pending(struct cfs_fuse *f, uint64_t ino)
-{
-	struct inval *v = &f->inval;
-	bool found = false;
-
-	pthread_mutex_lock(&v->lock);
-	for (size_t i = 0; i < v->n && !found; i++)
-		found = v->q[i].kind == DROP_PAGES && v->q[i].ino == ino;
-	pthread_mutex_unlock(&v->lock);
-	return found;
 }
 
 /* ---- the feed's changes (libcfs calls these from its feed thread) ---- */

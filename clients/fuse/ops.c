@@ -33,14 +33,6 @@ static void req_cred(fuse_req_t req, struct cfs_cred *cr)
 		cr->ngroups = n < CFS_MAX_GROUPS ? (uint32_t)n : CFS_MAX_GROUPS;
 }
 
-/* Fresh attributes of a file another client changed: its cached pages
- * go (the kernel's auto_inval_data is off; see inval.c). */
-static void check_pages(struct cfs_fuse *f, const struct cfs_attr *a)
-{
-	if (S_ISREG(a->mode) && !cfs_cache_valid(f->cl, a))
-		inval_later(f, a->ino);
-}
-
 /* How long the kernel may keep an answer the MDS gave at asof: of ino's
  * attributes (parent 0), or of the name in parent (ino 0: not there).
  * The cache lease, if the change feed is live, nothing newer is known of
@@ -85,7 +77,6 @@ static void reply_entry(fuse_req_t req, uint64_t parent, const char *name,
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	check_pages(F(req), a);
 	entry_param(F(req), parent, name, a, asof, &e);
 	fuse_reply_entry(req, &e);
 }
@@ -168,8 +159,6 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 
 	(void)fi;
 	rc = cfs_getattr(F(req)->cl, ino, &a, &asof);
-	if (rc == 0)
-		check_pages(F(req), &a);
 	reply_attr(req, rc, &a, asof);
 }
 
@@ -348,12 +337,26 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	/* close-to-open: what another client wrote and closed is seen
-	 * whole. Cached pages are kept only while the file's size and
-	 * mtime are what they were when they were last known current;
-	 * the cached attributes always go, or reads stop at an old end. */
+	/* close-to-open, the size: another client changed it since this
+	 * mount's last open or flush of the file, and the kernel may still
+	 * hold the old one (a reply with the new one that crossed one of
+	 * our notifications was dropped by it), and would go on using it:
+	 * reads stop there, O_APPEND writes there, mappings end there.
+	 * Only a lookup's reply sets the size of an open file: ESTALE makes
+	 * the kernel walk the path again with lookups (LOOKUP_REVAL) and
+	 * open once more, and that open goes on. */
+	if (S_ISREG(a.mode) && !(fi->flags & O_TRUNC) &&
+	    cfs_size_moved(F(req)->cl, &a)) {
+		cfs_release(F(req)->cl, ino);
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	/* close-to-open, the data: what another client wrote and closed is
+	 * seen whole. Cached pages are kept only while the file's size and
+	 * mtime are what they were at this mount's last open or flush of
+	 * it; the cached attributes always go. */
 	fi->keep_cache = cfs_cache_valid(F(req)->cl, &a) &&
-			 !inval_pending(F(req), ino) && !(fi->flags & O_TRUNC);
+			 !(fi->flags & O_TRUNC);
 	fuse_lowlevel_notify_inval_inode(F(req)->se, ino, -1, 0);
 	fi->fh = ino;
 	fuse_reply_open(req, fi);
@@ -797,6 +800,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	struct cfs_attr a, in = { 0 };
 	struct cfs_cred cr;
 	uint64_t end = (uint64_t)off + (uint64_t)len;
+	unsigned valid = 0;
 	int rc;
 
 	(void)fi;
@@ -810,18 +814,19 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	switch (mode) {
+	/* space is not reserved ahead on the OSDs: a plain allocation only
+	 * grows the size; a hole punched or a range zeroed is punched on
+	 * the OSDs (a punched range reads as zeros) */
+	switch (mode & ~FALLOC_FL_KEEP_SIZE) {
 	case 0:
-		/* space is not reserved ahead on the OSDs; the size grows */
-		if (end > a.size) {
-			in.size = end;
-			rc = cfs_setattr(f->cl, &cr, ino, CFS_ATTR_SIZE, &in,
-					 true, &a);
+		break;
+	case FALLOC_FL_PUNCH_HOLE:
+		if (!(mode & FALLOC_FL_KEEP_SIZE)) {
+			rc = -EOPNOTSUPP;	/* as Linux: punch keeps size */
+			break;
 		}
-		break;
-	case FALLOC_FL_KEEP_SIZE:
-		break;
-	case FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE:
+		/* fall through */
+	case FALLOC_FL_ZERO_RANGE:
 		if ((uint64_t)off < a.size)
 			rc = cfs_punch(f->cl, ino, (uint64_t)off,
 				       (end < a.size ? end : a.size) -
@@ -830,6 +835,17 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	default:
 		rc = -EOPNOTSUPP;
 	}
+	/* as ext4: a punch or zeroing changes mtime (and so ctime), which
+	 * also tells other mounts at their next open that their cached
+	 * pages are stale */
+	if (rc == 0 && (mode & ~FALLOC_FL_KEEP_SIZE))
+		valid |= CFS_ATTR_MTIME_NOW;
+	if (rc == 0 && !(mode & FALLOC_FL_KEEP_SIZE) && end > a.size) {
+		in.size = end;
+		valid |= CFS_ATTR_SIZE;
+	}
+	if (rc == 0 && valid)
+		rc = cfs_setattr(f->cl, &cr, ino, valid, &in, true, &a);
 	fuse_reply_err(req, -rc);
 }
 

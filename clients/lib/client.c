@@ -1091,7 +1091,7 @@ int cfs_unlock_owner(struct cfs_client *cl, uint64_t ino, uint64_t owner,
 static void set_stamp(struct cfs_client *cl, const struct cfs_attr *a)
 {
 	cl->stamps[cfs_hash64(a->ino) % CACHE_STAMPS] =
-		(struct cache_stamp){ a->ino, a->size, a->mtime_ns };
+		(struct cache_stamp){ a->ino, a->size, a->mtime_ns, false };
 }
 
 bool cfs_cache_valid(struct cfs_client *cl, const struct cfs_attr *a)
@@ -1119,6 +1119,23 @@ bool cfs_cache_valid(struct cfs_client *cl, const struct cfs_attr *a)
  * same time: a close waits for one round trip less. Both are done (and
  * durable) before this returns; a data failure wins, and the file stays
  * dirty so that a later flush sends its size again. */
+bool cfs_size_moved(struct cfs_client *cl, const struct cfs_attr *a)
+{
+	struct open_inode *o;
+	struct cache_stamp *s;
+	bool moved;
+
+	pthread_mutex_lock(&cl->ilock);
+	o = client_inode(cl, a->ino, false);
+	s = &cl->stamps[cfs_hash64(a->ino) % CACHE_STAMPS];
+	moved = !(o && (o->dirty || client_wb_pending(o))) &&
+		s->ino == a->ino && s->size != a->size && !s->sent_back;
+	if (moved)
+		s->sent_back = true;
+	pthread_mutex_unlock(&cl->ilock);
+	return moved;
+}
+
 int cfs_flush(struct cfs_client *cl, uint64_t ino)
 {
 	Cfs__MdsWritten r = CFS__MDS_WRITTEN__INIT;

@@ -21,10 +21,12 @@ struct wb_range {
 };
 
 /* The size and mtime a file had when this client last knew its cached
- * pages to be current (cfs_cache_valid). */
+ * pages to be current (cfs_cache_valid); whether an open was since sent
+ * back to have the kernel look the file up again (cfs_size_moved). */
 struct cache_stamp {
 	uint64_t ino, size;
 	int64_t mtime_ns;
+	bool sent_back;
 };
 
 /* What this client knows of a file it has open. */

@@ -152,12 +152,17 @@ int cfs_release(struct cfs_client *cl, uint64_t ino);
  * stale). */
 bool cfs_accessed(struct cfs_client *cl, const struct cfs_cred *cr,
 		  uint64_t ino);
-/* Send this client's pending size and mtime of ino to the MDS. */
 /* Whether pages cached for the file at its last open or flush here are
  * still current, given its attributes now (same size and mtime); records
  * them for the next call. A file with writes of ours not yet flushed
  * counts as current: the change is ours. */
 bool cfs_cache_valid(struct cfs_client *cl, const struct cfs_attr *a);
+/* Whether the file's size moved, through another client, since this
+ * client last recorded its attributes (cfs_cache_valid, at an open or a
+ * flush): the size the kernel holds may be the old one. Says so once
+ * until the next record. False when nothing was recorded or the change
+ * is ours. */
+bool cfs_size_moved(struct cfs_client *cl, const struct cfs_attr *a);
 int cfs_flush(struct cfs_client *cl, uint64_t ino);
 
 /* Locks, held at the MDS for the whole cluster. type is F_RDLCK, F_WRLCK
