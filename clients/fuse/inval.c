@@ -2,16 +2,18 @@
  * from inside a request handler, where a notification could deadlock on
  * a page or directory lock the request holds.
  *
- * Pages of files changed by other clients are not dropped from here:
- * a notification makes the kernel drop any reply with attributes of the
- * file that crosses it, so a new size could be lost. The kernel drops
- * pages itself when a reply gives a file a new size, and an open keeps
- * them only while the size and mtime are as this mount last knew them
- * (ops.c, cfs_cache_valid): close-to-open. Its own rule
- * (auto_inval_data: drop pages whenever a fresh mtime differs from the
- * cached one) would also drop the pages of our own writes, since the
- * kernel never learns their mtime; it stays off. A directory's cached
- * listing is dropped from here when a name in it changes.
+ * Pages of files changed by other clients. The kernel drops a file's
+ * pages itself when a reply gives it a new size, and an open keeps them
+ * only while the size and mtime are as this mount last knew them (ops.c,
+ * cfs_cache_valid): close-to-open. A file whose mtime moved with its
+ * size unchanged (libcfs: cfs_mtime_moved) has its pages dropped from
+ * here, and an open of a file with a drop pending drops them itself. No
+ * drop is queued for a new size: a notification makes the kernel ignore
+ * any reply with the file's attributes that crosses it, and the new size
+ * would be lost. The kernel's own rule (auto_inval_data: drop pages
+ * whenever a fresh mtime differs from the cached one) would also drop
+ * the pages of our own writes, since the kernel never learns their
+ * mtime; it stays off.
  *
  * Names and attributes held for the cache lease. While the MDS's change
  * feed is live (libcfs), an answer nothing newer is known of may be
@@ -85,6 +87,25 @@ static void queue(struct inval *v, uint8_t kind, bool again, uint64_t ino,
 			memcpy(d->name, name, d->len);
 	}
 	pthread_cond_signal(&v->cond);
+}
+
+void inval_later(struct cfs_fuse *f, uint64_t ino)
+{
+	pthread_mutex_lock(&f->inval.lock);
+	queue(&f->inval, DROP_PAGES, false, ino, NULL, 0);
+	pthread_mutex_unlock(&f->inval.lock);
+}
+
+bool inval_pending(struct cfs_fuse *f, uint64_t ino)
+{
+	struct inval *v = &f->inval;
+	bool found = false;
+
+	pthread_mutex_lock(&v->lock);
+	for (size_t i = 0; i < v->n && !found; i++)
+		found = v->q[i].kind == DROP_PAGES && v->q[i].ino == ino;
+	pthread_mutex_unlock(&v->lock);
+	return found;
 }
 
 /* ---- the feed's changes (libcfs calls these from its feed thread) ---- */

@@ -33,6 +33,14 @@ static void req_cred(fuse_req_t req, struct cfs_cred *cr)
 		cr->ngroups = n < CFS_MAX_GROUPS ? (uint32_t)n : CFS_MAX_GROUPS;
 }
 
+/* Fresh attributes of a file another client rewrote without changing
+ * its size: its cached pages go (a new size drops them in the kernel). */
+static void check_pages(struct cfs_fuse *f, const struct cfs_attr *a)
+{
+	if (S_ISREG(a->mode) && cfs_mtime_moved(f->cl, a))
+		inval_later(f, a->ino);
+}
+
 /* How long the kernel may keep an answer the MDS gave at asof: of ino's
  * attributes (parent 0), or of the name in parent (ino 0: not there).
  * The cache lease, if the change feed is live, nothing newer is known of
@@ -77,6 +85,7 @@ static void reply_entry(fuse_req_t req, uint64_t parent, const char *name,
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	check_pages(F(req), a);
 	entry_param(F(req), parent, name, a, asof, &e);
 	fuse_reply_entry(req, &e);
 }
@@ -159,6 +168,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 
 	(void)fi;
 	rc = cfs_getattr(F(req)->cl, ino, &a, &asof);
+	if (rc == 0)
+		check_pages(F(req), &a);
 	reply_attr(req, rc, &a, asof);
 }
 
@@ -356,7 +367,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * mtime are what they were at this mount's last open or flush of
 	 * it; the cached attributes always go. */
 	fi->keep_cache = cfs_cache_valid(F(req)->cl, &a) &&
-			 !(fi->flags & O_TRUNC);
+			 !inval_pending(F(req), ino) && !(fi->flags & O_TRUNC);
 	fuse_lowlevel_notify_inval_inode(F(req)->se, ino, -1, 0);
 	fi->fh = ino;
 	fuse_reply_open(req, fi);

@@ -1119,19 +1119,42 @@ bool cfs_cache_valid(struct cfs_client *cl, const struct cfs_attr *a)
  * same time: a close waits for one round trip less. Both are done (and
  * durable) before this returns; a data failure wins, and the file stays
  * dirty so that a later flush sends its size again. */
+/* ino's record, if there is one and no change of ours to the file is
+ * pending (then any move is another client's). ilock held. */
+static struct cache_stamp *others_stamp(struct cfs_client *cl, uint64_t ino)
+{
+	struct open_inode *o = client_inode(cl, ino, false);
+	struct cache_stamp *s = &cl->stamps[cfs_hash64(ino) % CACHE_STAMPS];
+
+	if ((o && (o->dirty || client_wb_pending(o))) || s->ino != ino)
+		return NULL;
+	return s;
+}
+
 bool cfs_size_moved(struct cfs_client *cl, const struct cfs_attr *a)
 {
-	struct open_inode *o;
 	struct cache_stamp *s;
 	bool moved;
 
 	pthread_mutex_lock(&cl->ilock);
-	o = client_inode(cl, a->ino, false);
-	s = &cl->stamps[cfs_hash64(a->ino) % CACHE_STAMPS];
-	moved = !(o && (o->dirty || client_wb_pending(o))) &&
-		s->ino == a->ino && s->size != a->size && !s->sent_back;
+	s = others_stamp(cl, a->ino);
+	moved = s && s->size != a->size && !s->sent_back;
 	if (moved)
 		s->sent_back = true;
+	pthread_mutex_unlock(&cl->ilock);
+	return moved;
+}
+
+bool cfs_mtime_moved(struct cfs_client *cl, const struct cfs_attr *a)
+{
+	struct cache_stamp *s;
+	bool moved;
+
+	pthread_mutex_lock(&cl->ilock);
+	s = others_stamp(cl, a->ino);
+	moved = s && s->size == a->size && s->mtime_ns != a->mtime_ns;
+	if (moved)
+		s->mtime_ns = a->mtime_ns;
 	pthread_mutex_unlock(&cl->ilock);
 	return moved;
 }

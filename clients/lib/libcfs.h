@@ -163,6 +163,10 @@ bool cfs_cache_valid(struct cfs_client *cl, const struct cfs_attr *a);
  * until the next record. False when nothing was recorded or the change
  * is ours. */
 bool cfs_size_moved(struct cfs_client *cl, const struct cfs_attr *a);
+/* Whether the file's mtime moved, through another client, with its size
+ * as this client last recorded it: pages cached since are stale. Records
+ * the new mtime (the size record stays for cfs_size_moved). */
+bool cfs_mtime_moved(struct cfs_client *cl, const struct cfs_attr *a);
 int cfs_flush(struct cfs_client *cl, uint64_t ino);
 
 /* Locks, held at the MDS for the whole cluster. type is F_RDLCK, F_WRLCK
