@@ -57,10 +57,11 @@ struct cfs_fuse {
 int inval_start(struct cfs_fuse *f);
 void inval_stop(struct cfs_fuse *f);
 void inval_free(struct cfs_fuse *f);
-/* Drop the file's cached pages soon, from the inval thread; whether a
- * drop is pending. */
+/* Drop the file's cached pages soon, from the inval thread; take back
+ * the drops pending for it (an open that drops them itself), saying
+ * whether there were any. */
 void inval_later(struct cfs_fuse *f, uint64_t ino);
-bool inval_pending(struct cfs_fuse *f, uint64_t ino);
+bool inval_take(struct cfs_fuse *f, uint64_t ino);
 /* Note that the kernel is let hold ino's attributes (parent 0) or the
  * name in parent for the cache lease from now; false if it may not be
  * (the feed is not live, or too many are held): then keep to the

@@ -7,7 +7,8 @@
  * only while the size and mtime are as this mount last knew them (ops.c,
  * cfs_cache_valid): close-to-open. A file whose mtime moved with its
  * size unchanged (libcfs: cfs_mtime_moved) has its pages dropped from
- * here, and an open of a file with a drop pending drops them itself. No
+ * here, and an open of a file with a drop pending drops them itself
+ * instead (a drop done after the open would take what it read). No
  * drop is queued for a new size: a notification makes the kernel ignore
  * any reply with the file's attributes that crosses it, and the new size
  * would be lost. The kernel's own rule (auto_inval_data: drop pages
@@ -96,14 +97,18 @@ void inval_later(struct cfs_fuse *f, uint64_t ino)
 	pthread_mutex_unlock(&f->inval.lock);
 }
 
-bool inval_pending(struct cfs_fuse *f, uint64_t ino)
+bool inval_take(struct cfs_fuse *f, uint64_t ino)
 {
 	struct inval *v = &f->inval;
-	bool found = false;
+	size_t keep = 0;
+	bool found;
 
 	pthread_mutex_lock(&v->lock);
-	for (size_t i = 0; i < v->n && !found; i++)
-		found = v->q[i].kind == DROP_PAGES && v->q[i].ino == ino;
+	for (size_t i = 0; i < v->n; i++)
+		if (v->q[i].kind != DROP_PAGES || v->q[i].ino != ino)
+			v->q[keep++] = v->q[i];
+	found = keep != v->n;
+	v->n = keep;
 	pthread_mutex_unlock(&v->lock);
 	return found;
 }

@@ -335,6 +335,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct cfs_cred cr;
 	struct cfs_attr a;
+	bool dropping;
 	int rc;
 
 	req_cred(req, &cr);
@@ -366,8 +367,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * seen whole. Cached pages are kept only while the file's size and
 	 * mtime are what they were at this mount's last open or flush of
 	 * it; the cached attributes always go. */
-	fi->keep_cache = cfs_cache_valid(F(req)->cl, &a) &&
-			 !inval_pending(F(req), ino) && !(fi->flags & O_TRUNC);
+	dropping = inval_take(F(req), ino);
+	fi->keep_cache = cfs_cache_valid(F(req)->cl, &a) && !dropping &&
+			 !(fi->flags & O_TRUNC);
 	fuse_lowlevel_notify_inval_inode(F(req)->se, ino, -1, 0);
 	fi->fh = ino;
 	fuse_reply_open(req, fi);

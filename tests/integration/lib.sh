@@ -38,11 +38,32 @@ cluster() { "$CLUSTER" "$1" --dir "$T/c" "${@:2}"; }
 ok() { PASS=$((PASS + 1)); echo "ok   $*"; }
 bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
 
-# check NAME COMMAND...: pass if the command succeeds
+# check NAME 'EXPRESSION': pass if the whole expression, one string
+# evaluated here (so `[ a ] && [ b ]` is asserted whole), succeeds; more
+# than one argument is refused, as a shell would split `check N [ a ] &&
+# [ b ]` before the helper sees it
 check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else bad "$name"; fi
+	if [ $# -ne 2 ]; then
+		bad "$1 (check takes one quoted expression, got $(($# - 1)) words)"
+		return
+	fi
+	if eval "$2"; then ok "$1"; else bad "$1"; fi
+}
+
+# wait_for SECONDS 'EXPRESSION': poll the expression every 20 ms until
+# it holds (0) or SECONDS have passed (1)
+wait_for() {
+	local until=$(($(date +%s%3N) + $(awk -v s="$1" 'BEGIN { printf "%d", s * 1000 }')))
+	until eval "$2"; do
+		[ "$(date +%s%3N)" -lt "$until" ] || return 1
+		sleep 0.02
+	done
+}
+
+# check_within SECONDS NAME 'EXPRESSION': pass if the expression holds
+# within SECONDS (a visibility bound: polled, never a fixed sleep)
+check_within() {
+	if wait_for "$1" "$3"; then ok "$2"; else bad "$2 (not within $1 s)"; fi
 }
 
 same_file() { cmp -s "$1" "$2"; }

@@ -77,8 +77,8 @@ crash() {
 	else
 		bad "$label: workload never resumed"
 	fi
-	check "$label: every fsync'd file intact ($(wc -l <"$T/done") files)" intact
-	check "$label: cfs fsck finds the namespace consistent" fsck_clean
+	check "$label: every fsync'd file intact ($(wc -l <"$T/done") files)" 'intact'
+	check "$label: cfs fsck finds the namespace consistent" 'fsck_clean'
 }
 
 : >"$T/done"
@@ -107,15 +107,15 @@ crash_file() {	# like crash, but the writer keeps rewriting the probe file
 	done
 	wait
 	echo "     $label: longest stall of the rewrite loop $longest s"
-	check "$label: no rewrite failed ($fails)" [ "$fails" = 0 ]
-	check "$label: rewritten file intact" cmp -s "$T/p" "$probe"
+	check "$label: no rewrite failed ($fails)" '[ "$fails" = 0 ]'
+	check "$label: rewritten file intact" 'cmp -s "$T/p" "$probe"'
 	cluster start "$victim"
-	check "$label: fsync'd files intact after it returns" intact
+	check "$label: fsync'd files intact after it returns" 'intact'
 }
 crash_file "osd${primary#node}" "SIGKILL of the file's primary OSD ($primary)"
 crash_file "osd${replica#node}" "SIGKILL of a replica OSD ($replica)"
 
 crash fuse "SIGKILL of cfs-fuse (remounted)"
-check "final fsck clean" fsck_clean
+check "final fsck clean" 'fsck_clean'
 
 finish

@@ -22,13 +22,13 @@ d=$MNT
 for i in $(seq 1 120); do d=$d/l$i; done
 mkdir -p "$d"
 echo deep >"$d/f"
-check "a path 120 levels deep" [ "$(cat "$d/f")" = deep ]
+check "a path 120 levels deep" '[ "$(cat "$d/f")" = deep ]'
 
 printf 'Z' | dd of="$MNT/sparse16g" bs=1 seek=$((16 << 30)) conv=notrunc status=none
-check "16 GiB sparse file: size" [ "$(stat -c %s "$MNT/sparse16g")" = $(((16 << 30) + 1)) ]
-check "16 GiB sparse file: last byte" [ "$(tail -c 1 "$MNT/sparse16g")" = Z ]
+check "16 GiB sparse file: size" '[ "$(stat -c %s "$MNT/sparse16g")" = $(((16 << 30) + 1)) ]'
+check "16 GiB sparse file: last byte" '[ "$(tail -c 1 "$MNT/sparse16g")" = Z ]'
 : >"$MNT/empty"
-check "0-byte file" [ "$(stat -c %s "$MNT/empty")" = 0 ] && [ -z "$(cat "$MNT/empty")" ]
+check "0-byte file" '[ "$(stat -c %s "$MNT/empty")" = 0 ] && [ -z "$(cat "$MNT/empty")" ]'
 
 free_before=$(stat -f -c %a "$MNT")
 head -c 20000000 /dev/urandom >"$MNT/space"
@@ -37,16 +37,16 @@ for _ in $(seq 1 30); do
 	[ "$(stat -f -c %a "$MNT")" -lt "$free_before" ] && break
 	sleep 0.2
 done
-check "statfs free space falls as data is written" [ "$(stat -f -c %a "$MNT")" -lt "$free_before" ]
+check "statfs free space falls as data is written" '[ "$(stat -f -c %a "$MNT")" -lt "$free_before" ]'
 rm "$MNT/space"
 
 # full OSDs: the writer gets ENOSPC, earlier files stay intact
 head -c 5000000 /dev/urandom >"$T/keep"
 cp "$T/keep" "$MNT/keep"
 out=$(head -c 200000000 /dev/zero 2>/dev/null | tr '\0' 'x' | dd of="$MNT/fill" bs=1M iflag=fullblock status=none 2>&1)
-check "writing past a full OSD fails with ENOSPC ($out)" grep -q "No space left on device" <<<"$out"
+check "writing past a full OSD fails with ENOSPC ($out)" 'grep -q "No space left on device" <<<"$out"'
 echo 3 >/proc/sys/vm/drop_caches
-check "files written before are intact" cmp -s "$T/keep" "$MNT/keep"
+check "files written before are intact" 'cmp -s "$T/keep" "$MNT/keep"'
 full_free=$(stat -f -c %a "$MNT")
 rm -f "$MNT/fill"
 # the MDS purges a deleted file's chunks in the background (about 1 s)
@@ -54,8 +54,8 @@ for _ in $(seq 1 50); do
 	[ "$(stat -f -c %a "$MNT")" -gt "$((full_free + 1000))" ] && break
 	sleep 0.2
 done
-check "deleting frees the space (purge)" [ "$(stat -f -c %a "$MNT")" -gt "$((full_free + 1000))" ]
-check "the cluster writes again once space is freed" bash -c "echo ok >'$MNT/after' && [ \"\$(cat '$MNT/after')\" = ok ]"
+check "deleting frees the space (purge)" '[ "$(stat -f -c %a "$MNT")" -gt "$((full_free + 1000))" ]'
+check "the cluster writes again once space is freed" 'echo ok >"$MNT/after" && [ "$(cat "$MNT/after")" = ok ]'
 
 # 100,000 entries; list them while others are added and removed
 mkdir "$MNT/big"
@@ -63,12 +63,12 @@ for p in 0 1 2 3; do
 	( for i in $(seq $((p * 25000 + 1)) $(((p + 1) * 25000))); do : >"$MNT/big/e$i"; done ) &
 done
 wait
-check "100,000 entries listed" [ "$(ls -f "$MNT/big" | grep -c '^e')" = 100000 ]
+check "100,000 entries listed" '[ "$(ls -f "$MNT/big" | grep -c "^e")" = 100000 ]'
 ( for i in $(seq 1 3000); do : >"$MNT/big/new$i"; rm -f "$MNT/big/e$((i * 7))"; done ) &
 churn=$!
 ls -f "$MNT/big" >"$T/listing"
 wait $churn
-check "readdir during churn: no name twice" [ -z "$(sort "$T/listing" | uniq -d)" ]
+check "readdir during churn: no name twice" '[ -z "$(sort "$T/listing" | uniq -d)" ]'
 # names present throughout: e<N> never removed (N not a multiple of 7 up to 21000)
 missing=0
 for i in $(seq 1 100000); do
@@ -76,6 +76,6 @@ for i in $(seq 1 100000); do
 done | sort >"$T/throughout"
 sort "$T/listing" >"$T/listing.sorted"
 missing=$(comm -23 "$T/throughout" "$T/listing.sorted" | wc -l)
-check "readdir during churn: nothing present throughout missed ($missing)" [ "$missing" = 0 ]
+check "readdir during churn: nothing present throughout missed ($missing)" '[ "$missing" = 0 ]'
 
 finish

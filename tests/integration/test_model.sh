@@ -31,6 +31,6 @@ else
 	bad "final trees differ (seed $seed; < local, > ClaudeFS):"
 	diff "$T/local.tree" "$T/mount.tree" | head -n 40 | sed 's/^/     /'
 fi
-check "cfs fsck finds the namespace consistent" "$CFS_BIN/cfs" fsck "$T/c/mds"
+check "cfs fsck finds the namespace consistent" '"$CFS_BIN/cfs" fsck "$T/c/mds"'
 
 finish

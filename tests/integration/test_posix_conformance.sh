@@ -23,10 +23,10 @@ for c in $(cut -d: -f1 "$T/local" | uniq); do
 		diff "$T/l.$c" "$T/m.$c" | sed 's/^/     /'
 	fi
 done
-check "every step ran on the mount" [ "$(wc -l <"$T/mount")" = "$(wc -l <"$T/local")" ]
+check "every step ran on the mount" '[ "$(wc -l <"$T/mount")" = "$(wc -l <"$T/local")" ]'
 
 # O_TMPFILE: supported, or refused cleanly with EOPNOTSUPP
 "$CFS_BIN/posix_cases" --tmpfile "$MNT/p" >"$T/tmpfile" 2>&1
-check "O_TMPFILE supported or EOPNOTSUPP ($(cat "$T/tmpfile"))" grep -qx 'supported\|EOPNOTSUPP' "$T/tmpfile"
+check "O_TMPFILE supported or EOPNOTSUPP ($(cat "$T/tmpfile"))" 'grep -qx "supported\|EOPNOTSUPP" "$T/tmpfile"'
 
 finish

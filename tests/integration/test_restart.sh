@@ -23,15 +23,15 @@ verify() {
 
 cluster down
 cluster up --nodes 3 --port-base 7430 >/dev/null
-check "files intact after a clean restart of every daemon" verify
-check "symlink intact after restart" [ "$(readlink "$MNT/data/sub/link")" = ../f1 ]
+check "files intact after a clean restart of every daemon" 'verify'
+check "symlink intact after restart" '[ "$(readlink "$MNT/data/sub/link")" = ../f1 ]'
 
 for d in fuse osd1 osd2 osd3 mds; do cluster kill "$d"; done
 cluster up --nodes 3 --port-base 7430 >/dev/null
-check "files intact after SIGKILL of every daemon" verify
+check "files intact after SIGKILL of every daemon" 'verify'
 head -c 12345 /dev/urandom >"$T/new"
 cp "$T/new" "$MNT/data/new"
-check "cluster writes again after the crash" same_file "$T/new" "$MNT/data/new"
+check "cluster writes again after the crash" 'same_file "$T/new" "$MNT/data/new"'
 (cd "$MNT/data" && find . -type f -exec sha256sum {} + | sort -k2) >"$T/sums"
 
 downs() { "$CFS_BIN/cfs" status "$MDS" | grep -c ' down '; }
@@ -44,19 +44,19 @@ kill_marked_down() {	# kill_marked_down OSD COUNT: SIGKILL, wait for the map
 	done
 	return 1
 }
-check "osd1 marked down after SIGKILL" kill_marked_down osd1 1
+check "osd1 marked down after SIGKILL" 'kill_marked_down osd1 1'
 head -c 2345678 /dev/urandom >"$T/late"
 cp "$T/late" "$MNT/data/late"
-check "written while osd1 is down" same_file "$T/late" "$MNT/data/late"
+check "written while osd1 is down" 'same_file "$T/late" "$MNT/data/late"'
 (cd "$MNT/data" && find . -type f -exec sha256sum {} + | sort -k2) >"$T/sums"
-check "osd2 marked down after SIGKILL" kill_marked_down osd2 2
-check "osd3 marked down after SIGKILL" kill_marked_down osd3 3
+check "osd2 marked down after SIGKILL" 'kill_marked_down osd2 2'
+check "osd3 marked down after SIGKILL" 'kill_marked_down osd3 3'
 cluster kill fuse
 cluster kill mds
 restart() { cluster up --nodes 3 --port-base 7430 >/dev/null; }
-check "every OSD up again after a staggered outage" restart
+check "every OSD up again after a staggered outage" 'restart'
 echo 3 >/proc/sys/vm/drop_caches
-check "files intact after a staggered outage" verify
-check "file written while osd1 was down intact" same_file "$T/late" "$MNT/data/late"
+check "files intact after a staggered outage" 'verify'
+check "file written while osd1 was down intact" 'same_file "$T/late" "$MNT/data/late"'
 
 finish

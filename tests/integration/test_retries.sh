@@ -19,11 +19,11 @@ done
 for i in $(seq 1 10); do
 	rm "$MNT/d/g$i" || errs=$((errs + 1))
 done
-check "every create, rename and unlink succeeded ($errs errors)" [ "$errs" = 0 ]
-check "renamed files hold their data" [ "$(cat "$MNT/d/g15")" = 15 ]
-check "nothing left under the old names" [ -z "$(ls "$MNT/d" | grep '^f')" ]
-check "exactly the files not removed remain" [ "$(ls "$MNT/d" | sort -V | tr '\n' ' ')" = "g11 g12 g13 g14 g15 g16 g17 g18 g19 g20 " ]
+check "every create, rename and unlink succeeded ($errs errors)" '[ "$errs" = 0 ]'
+check "renamed files hold their data" '[ "$(cat "$MNT/d/g15")" = 15 ]'
+check "nothing left under the old names" '[ -z "$(ls "$MNT/d" | grep "^f")" ]'
+check "exactly the files not removed remain" '[ "$(ls "$MNT/d" | sort -V | tr "\n" " ")" = "g11 g12 g13 g14 g15 g16 g17 g18 g19 g20 " ]'
 drops=$(grep -c 'reply dropped' "$T/c/logs/mds.log")
-check "replies were really dropped ($drops)" [ "$drops" -ge 20 ]
+check "replies were really dropped ($drops)" '[ "$drops" -ge 20 ]'
 
 finish
