@@ -1601,6 +1601,16 @@ static int acl_follow_mode(struct cfs_ns *ns, MDB_txn *txn,
 	return xattr_put_raw(ns, txn, in->ino, CFS_ACL_ACCESS, acl, v.mv_size);
 }
 
+/* Whether mode `to` is `from` less some of its set-ID bits. */
+static bool drops_setid_only(uint32_t from, uint32_t to)
+{
+	from &= 07777;
+	to &= 07777;
+	return to != from && (to & ~(uint32_t)(S_ISUID | S_ISGID)) ==
+				     (from & ~(uint32_t)(S_ISUID | S_ISGID)) &&
+	       !(to & ~from);
+}
+
 int cfs_ns_setattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 		   uint64_t ino, const struct cfs_setattr *sa,
 		   struct cfs_inode *out)
@@ -1625,16 +1635,30 @@ int cfs_ns_setattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 			if (rc)
 				return rc;
 		}
-	} else if (v & (CFS_SET_ATIME | CFS_SET_MTIME)) {
-		if (!owner)
+	}
+	/* utimensat: explicit times for the owner alone; both set to now
+	 * for anyone who may write the file (an explicit time comes with
+	 * its _NOW flag when it is the current time) */
+	if (!owner && (v & (CFS_SET_ATIME | CFS_SET_MTIME | CFS_SET_ATIME_NOW |
+			    CFS_SET_MTIME_NOW))) {
+		bool both_now = (v & CFS_SET_ATIME_NOW) && (v & CFS_SET_MTIME_NOW);
+
+		if (!both_now)
 			return -EPERM;
-	} else if (v & (CFS_SET_ATIME_NOW | CFS_SET_MTIME_NOW)) {
-		if (!owner && may(ns, txn, cr, in, W_OK))
+		if (!(v & CFS_SET_HANDLE) && may(ns, txn, cr, in, W_OK))
 			return -EACCES;
 	}
 	if (v & CFS_SET_MODE) {
-		if (!owner)
+		/* anyone may drop set-user-ID and set-group-ID who may write
+		 * the file: the kernel does so on their write or truncate (the
+		 * kernel refuses another's chmod itself) */
+		if (!owner && !drops_setid_only(in->mode, sa->mode))
 			return -EPERM;
+		if (!owner && !(v & CFS_SET_HANDLE)) {
+			rc = may(ns, txn, cr, in, W_OK);
+			if (rc)
+				return rc;
+		}
 		in->mode = (in->mode & S_IFMT) | (sa->mode & 07777);
 		if (!root && !cfs_cred_in_group(cr, in->gid))
 			in->mode &= ~S_ISGID;

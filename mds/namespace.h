@@ -29,10 +29,9 @@
 
 #include "cfs/clock.h"
 #include "cfs/cred.h"
+#include "cfs/limits.h"
 
 #define CFS_ROOT_INO 1ull
-#define CFS_NAME_MAX 255
-#define CFS_XATTR_NAME_MAX 255
 #define CFS_XATTR_SIZE_MAX 65536
 #define CFS_INODE_REC_VERSION 1
 #define CFS_INODE_HAS_ACL 1u	/* flags: an access ACL is stored */

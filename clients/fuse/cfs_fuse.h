@@ -13,7 +13,6 @@
 #include "handouts.h"
 #include "libcfs.h"
 
-#define CFS_NAME_LEN 255
 #define HANDOUT_RING (3u << 20)	/* bytes of handouts logged: about 60,000,
 				 * taken back in about 0.2 s */
 

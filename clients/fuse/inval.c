@@ -48,7 +48,7 @@ struct drop {
 	uint16_t len;
 	int64_t due_ns;
 	uint64_t ino;		/* DROP_ENTRY: the directory */
-	char name[CFS_NAME_LEN];
+	char name[CFS_NAME_MAX];
 };
 
 /* ---- the queue ---- */
@@ -83,7 +83,7 @@ static void queue(struct inval *v, uint8_t kind, bool again, uint64_t ino,
 		d->again = again;
 		d->due_ns = 0;
 		d->ino = ino;
-		d->len = (uint16_t)(len < CFS_NAME_LEN ? len : CFS_NAME_LEN);
+		d->len = (uint16_t)(len < CFS_NAME_MAX ? len : CFS_NAME_MAX);
 		if (d->len)
 			memcpy(d->name, name, d->len);
 	}

@@ -13,9 +13,13 @@
  * metadata call; three attempts), writeback_mb=N (64: memory for writes
  * not yet on the OSDs; 0 and strict: none, each write waits for them),
  * no_uring (serve /dev/fuse only, even where the kernel offers FUSE over
- * io_uring; see uring.c). Standard FUSE options (allow_other, ro, ...)
- * pass through to libfuse. Permissions are checked by the kernel from
- * cached attributes (default_permissions, always on) and by the MDS. */
+ * io_uring; see uring.c), no_allow_other (see below). Standard FUSE
+ * options (ro, ...) pass through to libfuse. Permissions are checked by
+ * the kernel from cached attributes (default_permissions, always on) and
+ * by the MDS; so a mount made by root serves every user (allow_other),
+ * as a multi-user file system must, unless no_allow_other keeps it to
+ * root alone. */
+#include <unistd.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -34,6 +38,7 @@ struct options {
 	int mds_timeout;
 	int writeback_mb;
 	int no_uring;
+	int no_allow_other;
 	int help;
 };
 
@@ -47,6 +52,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("writeback_mb=%d", writeback_mb),
 	OPT("strict", strict),
 	OPT("no_uring", no_uring),
+	OPT("no_allow_other", no_allow_other),
 	OPT("-h", help),
 	OPT("--help", help),
 	FUSE_OPT_END
@@ -76,6 +82,8 @@ static void usage(const char *prog)
 	       "  -o writeback_mb=N      memory for write-behind (64; 0: none)\n"
 	       "  -o strict              no caching: changes seen at once\n"
 	       "  -o no_uring            serve /dev/fuse only, not io_uring\n"
+	       "  -o no_allow_other      a root mount serves root alone (it\n"
+	       "                         serves every user by default)\n"
 	       "  -o connect_timeout=MS  give up reaching the MDS (5000)\n"
 	       "  -o mds_timeout=MS      retry a metadata call after (5000)\n\n",
 	       prog);
@@ -141,7 +149,8 @@ int main(int argc, char **argv)
 	 * dentries would skip directory search checks. The MDS checks
 	 * every request again for itself. */
 	snprintf(fsname, sizeof(fsname),
-		 "-ofsname=cfs:%s,subtype=cfs,default_permissions", o.mds);
+		 "-ofsname=cfs:%s,subtype=cfs,default_permissions%s", o.mds,
+		 geteuid() == 0 && !o.no_allow_other ? ",allow_other" : "");
 	fuse_opt_add_arg(&args, fsname);
 	rc = 1;
 	se = fuse_session_new(&args, &cfs_fuse_ops, sizeof(cfs_fuse_ops), &f);

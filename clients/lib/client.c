@@ -349,7 +349,11 @@ int cfs_lookup(struct cfs_client *cl, const struct cfs_cred *cr,
 {
 	Cfs__MdsName r = CFS__MDS_NAME__INIT;
 	Cfs__Cred c;
-	int rc = dc_answer(cl, parent, name, len, out, asof_ns);
+	int rc;
+
+	if (len > CFS_NAME_MAX)
+		return -ENAMETOOLONG;	/* not "missing" from a listing */
+	rc = dc_answer(cl, parent, name, len, out, asof_ns);
 
 	if (rc == DC_LIST) {
 		dc_list(cl, cr, parent);

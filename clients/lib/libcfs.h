@@ -23,6 +23,7 @@
 #include <sys/statvfs.h>
 
 #include "cfs/cred.h"
+#include "cfs/limits.h"
 
 struct cfs_client;
 

@@ -3,7 +3,7 @@
 # chmod/chown, xattrs, rename flags, and permission checks made by the MDS
 # for a user that is not root.
 . "$(dirname "$0")/lib.sh"
-cluster_up 2 7470 -o allow_other
+cluster_up 2 7470
 
 cd "$MNT" || exit 1
 mkfifo fifo
@@ -28,7 +28,7 @@ check "chown sets owner and group" '[ "$(stat -c %u:%g f)" = 1234:5678 ]'
 
 setfattr -n user.color -v blue f
 check "xattr set and read back" '[ "$(getfattr --only-values -n user.color f)" = blue ]'
-check "missing xattr is ENODATA" 'getfattr -n user.none f 2>&1 | grep -q "No such attribute"'
+check "missing xattr is ENODATA" '[[ $(getfattr -n user.none f 2>&1) == *"No such attribute"* ]]'
 setfattr -x user.color f
 check "xattr removed" '! getfattr -n user.color f 2>/dev/null | grep -q color'
 
@@ -48,6 +48,27 @@ check "... owned by them" '[ "$(stat -c %U shared/theirs)" = nobody ]'
 check "non-root cannot remove root's file in a sticky directory" \
 	'! runuser -u nobody -- rm -f "$MNT/shared/roots" 2>/dev/null && [ -e "$MNT/shared/roots" ]'
 check "non-root cannot chmod root's file" '! runuser -u nobody -- chmod 777 "$MNT/b" 2>/dev/null'
+
+# the default mount (made by root) serves every user: in a world-writable
+# directory another user creates, writes, lists and reads back
+mkdir -m 1777 world
+chmod 1777 world
+as_nobody() { runuser -u nobody -- "$@"; }
+check "another user creates and writes a file on the default mount" \
+	'as_nobody sh -c "echo hello >\"$MNT/world/n1\" && cp /etc/services \"$MNT/world/n2\""'
+check "... lists them" '[ "$(as_nobody ls "$MNT/world" | tr "\n" " ")" = "n1 n2 " ]'
+check "... and reads them back" \
+	'[ "$(as_nobody cat "$MNT/world/n1")" = hello ] && as_nobody cmp -s /etc/services "$MNT/world/n2"'
+check "... owned by them" '[ "$(stat -c %U world/n1)" = nobody ]'
+mkdir -p "$T/rootonly"
+"$CFS_BIN/cfs-fuse" "$MDS" "$T/rootonly" -f -o no_allow_other >>"$T/fuse2.log" 2>&1 &
+rootonly=$!
+trap 'fusermount3 -u -z "$T/rootonly" 2>/dev/null; kill "$rootonly" 2>/dev/null; cleanup' EXIT
+wait_for 5 'mountpoint -q "$T/rootonly"'
+check "-o no_allow_other: root still reads the mount" '[ "$(cat "$T/rootonly/world/n1")" = hello ]'
+check "-o no_allow_other: another user is refused" '! as_nobody ls "$T/rootonly" 2>/dev/null'
+fusermount3 -u "$T/rootonly"
+wait "$rootonly"
 
 mkdir -p d1/d2
 check "directory link counts" '[ "$(stat -c %h d1)" = 3 ]'

@@ -4,7 +4,7 @@
 # passes when its two transcripts are identical; a difference fails it
 # and prints both.
 . "$(dirname "$0")/lib.sh"
-cluster_up 2 7460 -o allow_other
+cluster_up 2 7460
 
 local_dir=$(mktemp -d /var/tmp/cfs-posix.XXXXXX)
 chmod 755 "$local_dir"

@@ -183,6 +183,32 @@ static void case_names(void)
 	name[255] = 'n';
 	name[256] = '\0';
 	r("256 bytes", open(name, O_CREAT | O_WRONLY, 0644));
+	/* every call taking a name refuses one too long, also where a
+	 * client answers lookups from a directory listing (after many
+	 * lookups in one directory) */
+	mkdir("long", 0755);
+	for (int i = 0; i < 40; i++) {
+		char probe[32];
+
+		snprintf(probe, sizeof(probe), "long/none%d", i);
+		access(probe, F_OK);
+	}
+	{
+		char path[310] = "long/";
+
+		memcpy(path + 5, name, 257);
+		r("256 bytes: stat", access(path, F_OK));
+		r("256 bytes: rmdir", rmdir(path));
+		r("256 bytes: unlink", unlink(path));
+		r("256 bytes: mkdir", mkdir(path, 0755));
+		r("256 bytes: mknod", mknod(path, S_IFIFO | 0644, 0));
+		r("256 bytes: symlink", symlink("x", path));
+		put("long/x", "x");
+		r("256 bytes: link", link("long/x", path));
+		r("256 bytes: rename to", rename("long/x", path));
+		r("256 bytes: rename from", rename(path, "long/y"));
+		r("256 bytes: open", open(path, O_RDONLY));
+	}
 	r("odd bytes", fd = open("\x01\x7f\xfe\xff \t\n", O_CREAT | O_WRONLY, 0644));
 	close(fd);
 	v("odd bytes listed", "%d", access("\x01\x7f\xfe\xff \t\n", F_OK) == 0);
@@ -466,6 +492,98 @@ static void case_modes(void)
 	close(fd);
 	r("unlink own in sticky", unlink("sticky/mine"));
 	as_root();
+}
+
+/* A write, truncate or chown by a user other than root clears set-user-ID,
+ * and set-group-ID where the group may execute (otherwise anyone who may
+ * write a set-user-ID file could plant code that runs as its owner). */
+static void case_killpriv(void)
+{
+	int fd;
+
+	cur = "killpriv";
+	put("f", "x");
+	chown("f", 1000, 1000);
+	chmod("f", 06777);
+	as_user(1001, 1001, 0, NULL);
+	fd = open("f", O_WRONLY);
+	r("write by another user", write(fd, "y", 1));
+	close(fd);
+	as_root();
+	v("suid and sgid cleared by another's write", "%o",
+	  st("f").st_mode & 07777);
+	chmod("f", 06777);
+	as_user(1001, 1001, 0, NULL);
+	r("truncate by another user", truncate("f", 0));
+	as_root();
+	v("cleared by another's truncate", "%o", st("f").st_mode & 07777);
+	chmod("f", 06777);
+	as_user(1001, 1001, 0, NULL);
+	fd = open("f", O_WRONLY);
+	r("ftruncate by another user", ftruncate(fd, 1));
+	close(fd);
+	as_root();
+	v("cleared by another's ftruncate", "%o", st("f").st_mode & 07777);
+	chmod("f", 02766);	/* no group execute */
+	{
+		gid_t in_group = 1000;
+
+		as_user(1001, 1001, 1, &in_group);
+		fd = open("f", O_WRONLY);
+		r("write to sgid without group exec", write(fd, "z", 1));
+		close(fd);
+		as_root();
+	}
+	v("sgid without group exec kept by a write from its group", "%o",
+	  st("f").st_mode & 07777);
+	chmod("f", 04755);
+	fd = open("f", O_WRONLY);
+	r("write by root", write(fd, "w", 1));
+	close(fd);
+	v("root's write keeps suid", "%o", st("f").st_mode & 07777);
+	put("g", "x");
+	chown("g", 1000, 1000);
+	chmod("g", 06755);
+	{
+		gid_t groups[] = { 1000, 2000 };
+
+		as_user(1000, 1000, 2, groups);
+		r("owner chgrp", chown("g", (uid_t)-1, 2000));
+		as_root();
+	}
+	v("cleared by the owner's chgrp", "%o", st("g").st_mode & 07777);
+	r("chmod by another user is still refused",
+	  (as_user(1001, 1001, 0, NULL), chmod("f", 0755)));
+	as_root();
+}
+
+/* utimensat: times set to now by anyone who may write the file; explicit
+ * times only by the owner (or root). */
+static void case_utimes_perm(void)
+{
+	struct timespec t[2] = { { 1000, 0 }, { 2000, 0 } };
+	struct timespec now[2] = { { 0, UTIME_NOW }, { 0, UTIME_NOW } };
+	struct timespec omit[2] = { { 0, UTIME_NOW }, { 0, UTIME_OMIT } };
+
+	cur = "utimes";
+	put("w", "x");
+	chown("w", 1000, 1000);
+	chmod("w", 0666);
+	put("ro", "x");
+	chown("ro", 1000, 1000);
+	chmod("ro", 0644);
+	as_user(1001, 1001, 0, NULL);
+	r("now (NULL) by a writer", utimensat(AT_FDCWD, "w", NULL, 0));
+	r("UTIME_NOW both by a writer", utimensat(AT_FDCWD, "w", now, 0));
+	r("UTIME_NOW and OMIT by a writer", utimensat(AT_FDCWD, "w", omit, 0));
+	r("explicit by a writer", utimensat(AT_FDCWD, "w", t, 0));
+	r("now by a reader", utimensat(AT_FDCWD, "ro", NULL, 0));
+	r("explicit by a reader", utimensat(AT_FDCWD, "ro", t, 0));
+	as_user(1000, 1000, 0, NULL);
+	r("explicit by the owner", utimensat(AT_FDCWD, "ro", t, 0));
+	as_root();
+	v("owner's times", "%ld %ld", (long)st("ro").st_atim.tv_sec,
+	  (long)st("ro").st_mtim.tv_sec);
 }
 
 static void case_perms(void)
@@ -756,7 +874,8 @@ static const struct {
 	{ "links", case_links },     { "sizes", case_sizes },
 	{ "seek", case_seek },
 	{ "times", case_times },     { "atime", case_atime },
-	{ "modes", case_modes },
+	{ "modes", case_modes },     { "killpriv", case_killpriv },
+	{ "utimes", case_utimes_perm },
 	{ "perms", case_perms },     { "xattrs", case_xattrs },
 	{ "acl", case_acl },
 	{ "mmap", case_mmap },	     { "locks", case_locks },
