@@ -20,10 +20,11 @@
  * nworkers handlers run at once. A peer that sends something that is
  * not a frame, or stalls within one, is hung up on.
  *
- * Reply cache: for methods marked cache_reply, the packed reply frame is
- * kept by (client id, request id) in a fixed table; a retry of a request
- * already answered gets the same frame back, and a retry of one still
- * running waits for it. A collision evicts the older entry.
+ * Reply cache (replies.h): for methods marked cache_reply, the packed
+ * reply frame is kept per client by request id until the client says it
+ * has it (each request carries the lowest id its client still waits
+ * on); a retry of a request already answered gets the same frame back,
+ * and a retry of one still running waits for it.
  *
  * Client: per peer address, a dialer and a pool of idle connections. A
  * call takes an idle connection or dials a new one (again and again
@@ -50,9 +51,8 @@
 #include "cfs/clock.h"
 #include "cfs/log.h"
 #include "cfs/rpc.h"
+#include "replies.h"
 #include "rpc.pb-c.h"
-
-#define REPLY_CACHE_SLOTS 16384
 
 static int nng_to_errno(int rv)
 {
@@ -193,8 +193,9 @@ static int body_pack(const ProtobufCMessage *msg, ProtobufCBinaryData *out)
 
 /* A request's header and envelope; the bulk stays where it is. */
 static int request_frame(uint32_t method, uint64_t client_id,
-			 uint64_t request_id, const ProtobufCMessage *body,
-			 size_t bulk_len, struct frame *out)
+			 uint64_t request_id, uint64_t acked,
+			 const ProtobufCMessage *body, size_t bulk_len,
+			 struct frame *out)
 {
 	Cfs__RpcRequest env = CFS__RPC_REQUEST__INIT;
 	int rc;
@@ -203,6 +204,7 @@ static int request_frame(uint32_t method, uint64_t client_id,
 	env.method = method;
 	env.client_id = client_id;
 	env.request_id = request_id;
+	env.acked = acked;
 	rc = body_pack(body, &env.body);
 	if (rc)
 		return rc;
@@ -229,14 +231,15 @@ static int reply_frame(int status, const ProtobufCMessage *body,
 }
 
 int cfs_rpc_frame_encode(uint32_t method, uint64_t client_id,
-			 uint64_t request_id, const ProtobufCMessage *body,
+			 uint64_t request_id, uint64_t acked,
+			 const ProtobufCMessage *body,
 			 const void *bulk, size_t bulk_len, void **out,
 			 size_t *out_len)
 {
 	struct frame f;
 	uint8_t *p;
-	int rc = request_frame(method, client_id, request_id, body, bulk_len,
-			       &f);
+	int rc = request_frame(method, client_id, request_id, acked, body,
+			       bulk_len, &f);
 
 	if (rc)
 		return rc;
@@ -274,6 +277,7 @@ int cfs_rpc_frame_decode_request(const void *frame, size_t len,
 	rq->method = env->method;
 	rq->client_id = env->client_id;
 	rq->request_id = env->request_id;
+	rq->acked = env->acked;
 	if (env->version != CFS_PROTO_VERSION) {
 		rc = -EPROTO;
 		goto out;
@@ -414,12 +418,6 @@ static int recv_body(struct conn *c, const uint8_t *hdr, struct frame *f,
 				 * for a reply to be taken */
 #define CONNS_MAX 4096		/* connections served at once */
 
-struct cache_slot {
-	uint64_t client_id, request_id;
-	int state;		/* 0 empty, 1 running, 2 answered */
-	struct frame reply;	/* state 2: the reply as sent */
-};
-
 /* A connection being served, by a thread of its own. */
 struct srv_conn {
 	struct cfs_rpc_server *srv;
@@ -443,68 +441,8 @@ struct cfs_rpc_server {
 	pthread_mutex_t lock;		/* guards conns, nconns */
 	struct srv_conn *conns;
 	unsigned nconns;
-	pthread_mutex_t cache_lock;	/* guards cache[] */
-	pthread_cond_t cache_cond;	/* a running entry was answered */
-	struct cache_slot *cache;
+	struct reply_cache *cache;
 };
-
-static struct cache_slot *cache_slot(struct cfs_rpc_server *srv,
-				     uint64_t client_id, uint64_t request_id)
-{
-	uint64_t h = client_id * 0x9e3779b97f4a7c15ull ^ request_id;
-
-	h ^= h >> 29;
-	return &srv->cache[h % REPLY_CACHE_SLOTS];
-}
-
-static int frame_dup(const struct frame *f, struct frame *out)
-{
-	out->p = malloc(f->len);
-	if (!out->p)
-		return -ENOMEM;
-	memcpy(out->p, f->p, f->len);
-	out->len = f->len;
-	return 0;
-}
-
-/* 0 and a copy of a cached reply in *copy, or 1 after claiming the slot
- * for this request. */
-static int cache_begin(struct cfs_rpc_server *srv, uint64_t cid, uint64_t rid,
-		       struct frame *copy)
-{
-	struct cache_slot *s = cache_slot(srv, cid, rid);
-	int found = 1;
-
-	pthread_mutex_lock(&srv->cache_lock);
-	while (s->state == 1 && s->client_id == cid && s->request_id == rid)
-		pthread_cond_wait(&srv->cache_cond, &srv->cache_lock);
-	if (s->state == 2 && s->client_id == cid && s->request_id == rid)
-		found = frame_dup(&s->reply, copy) ? 1 : 0;
-	if (found) {
-		free(s->reply.p);
-		s->reply.p = NULL;
-		s->client_id = cid;
-		s->request_id = rid;
-		s->state = 1;
-	}
-	pthread_mutex_unlock(&srv->cache_lock);
-	return found;
-}
-
-static void cache_end(struct cfs_rpc_server *srv, uint64_t cid, uint64_t rid,
-		      const struct frame *reply)
-{
-	struct cache_slot *s = cache_slot(srv, cid, rid);
-
-	pthread_mutex_lock(&srv->cache_lock);
-	if (s->state == 1 && s->client_id == cid && s->request_id == rid) {
-		s->state = 0;
-		if (reply->p && frame_dup(reply, &s->reply) == 0)
-			s->state = 2;
-	}
-	pthread_cond_broadcast(&srv->cache_cond);
-	pthread_mutex_unlock(&srv->cache_lock);
-}
 
 int cfs_rpc_reply(struct cfs_rpc_req *rq, const ProtobufCMessage *rep,
 		  const void *bulk, size_t bulk_len)
@@ -584,14 +522,26 @@ static void serve_one(struct cfs_rpc_server *srv, const struct frame *in,
 		return;
 	}
 	m = &srv->methods[rq.method];
-	if (m->cache_reply &&
-	    cache_begin(srv, rq.client_id, rq.request_id, out) == 0) {
-		cfs_log_debug("answered retry from reply cache",
-			      "method=%u client=%016lx req=%lu", rq.method,
-			      (unsigned long)rq.client_id,
-			      (unsigned long)rq.request_id);
-		protobuf_c_message_free_unpacked(body, NULL);
-		return;
+	if (m->cache_reply) {
+		void *kept;
+
+		rc = reply_cache_begin(srv->cache, rq.client_id,
+				       rq.request_id, rq.acked, &kept,
+				       &out->len);
+		if (rc == 0)
+			out->p = kept;
+		if (rc <= 0) {
+			if (rc == 0)
+				cfs_log_debug("answered retry from reply cache",
+					      "method=%u client=%016lx req=%lu",
+					      rq.method,
+					      (unsigned long)rq.client_id,
+					      (unsigned long)rq.request_id);
+			else
+				finish_reply(&rq, rc, out);
+			protobuf_c_message_free_unpacked(body, NULL);
+			return;
+		}
 	}
 	if (!m->waits)
 		while (sem_wait(&srv->handlers) && errno == EINTR)
@@ -601,7 +551,8 @@ static void serve_one(struct cfs_rpc_server *srv, const struct frame *in,
 		sem_post(&srv->handlers);
 	finish_reply(&rq, rc, out);
 	if (m->cache_reply)
-		cache_end(srv, rq.client_id, rq.request_id, out);
+		reply_cache_end(srv->cache, rq.client_id, rq.request_id,
+				out->p, out->len);
 	protobuf_c_message_free_unpacked(body, NULL);
 	if (m->cache_reply && srv->drop_every && out->p &&
 	    atomic_fetch_add(&srv->replies, 1) % srv->drop_every == 0) {
@@ -743,13 +694,9 @@ static void *accept_main(void *p)
 
 static void server_free(struct cfs_rpc_server *srv)
 {
-	for (int i = 0; i < REPLY_CACHE_SLOTS; i++)
-		free(srv->cache[i].reply.p);
+	reply_cache_free(srv->cache);
 	sem_destroy(&srv->handlers);
 	pthread_mutex_destroy(&srv->lock);
-	pthread_mutex_destroy(&srv->cache_lock);
-	pthread_cond_destroy(&srv->cache_cond);
-	free(srv->cache);
 	free(srv);
 }
 
@@ -767,15 +714,12 @@ int cfs_rpc_server_start(struct cfs_rpc_server **out, const char *addr,
 	srv->methods = methods;
 	srv->nmethods = nmethods;
 	srv->arg = arg;
-	srv->cache = calloc(REPLY_CACHE_SLOTS, sizeof(*srv->cache));
-	if (!srv->cache) {
+	if (reply_cache_new(&srv->cache)) {
 		free(srv);
 		return -ENOMEM;
 	}
 	sem_init(&srv->handlers, 0, nworkers > 0 ? (unsigned)nworkers : 1);
 	pthread_mutex_init(&srv->lock, NULL);
-	pthread_mutex_init(&srv->cache_lock, NULL);
-	pthread_cond_init(&srv->cache_cond, NULL);
 	if (getenv("CFS_FAULT_DROP_REPLY_EVERY")) {
 		srv->drop_every = (unsigned)atoi(
 			getenv("CFS_FAULT_DROP_REPLY_EVERY"));
@@ -844,7 +788,59 @@ struct cfs_rpc_client {
 	size_t npeers, cap;
 	uint64_t client_id;
 	_Atomic uint64_t next_request;
+	/* the request ids of calls not yet returned: the lowest is what
+	 * every request says it waits on (acked), so that the servers keep
+	 * its reply until then and no longer (replies.h) */
+	pthread_mutex_t wait_lock;
+	uint64_t *waiting;
+	size_t nwaiting, capwaiting;
 };
+
+/* Note calls[0..n) as waiting: the lowest request id waited on now, or
+ * 0 (nothing acknowledged) if there is no memory to note them. */
+static uint64_t wait_begin(struct cfs_rpc_client *cl,
+			   struct cfs_rpc_call *const *calls, int n,
+			   bool *noted)
+{
+	uint64_t low = UINT64_MAX;
+
+	pthread_mutex_lock(&cl->wait_lock);
+	*noted = false;
+	if (cl->nwaiting + (size_t)n > cl->capwaiting) {
+		size_t cap = (cl->nwaiting + (size_t)n) * 2;
+		uint64_t *w = realloc(cl->waiting, cap * sizeof(*w));
+
+		if (!w) {
+			pthread_mutex_unlock(&cl->wait_lock);
+			return 0;
+		}
+		cl->waiting = w;
+		cl->capwaiting = cap;
+	}
+	for (int i = 0; i < n; i++)
+		cl->waiting[cl->nwaiting++] = calls[i]->request_id;
+	for (size_t i = 0; i < cl->nwaiting; i++)
+		if (cl->waiting[i] < low)
+			low = cl->waiting[i];
+	*noted = true;
+	pthread_mutex_unlock(&cl->wait_lock);
+	return low;
+}
+
+static void wait_end(struct cfs_rpc_client *cl,
+		     struct cfs_rpc_call *const *calls, int n)
+{
+	pthread_mutex_lock(&cl->wait_lock);
+	for (int i = 0; i < n; i++) {
+		for (size_t j = 0; j < cl->nwaiting; j++) {
+			if (cl->waiting[j] == calls[i]->request_id) {
+				cl->waiting[j] = cl->waiting[--cl->nwaiting];
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&cl->wait_lock);
+}
 
 int cfs_rpc_client_new(struct cfs_rpc_client **out)
 {
@@ -853,6 +849,7 @@ int cfs_rpc_client_new(struct cfs_rpc_client **out)
 	if (!cl)
 		return -ENOMEM;
 	pthread_mutex_init(&cl->lock, NULL);
+	pthread_mutex_init(&cl->wait_lock, NULL);
 	if (getrandom(&cl->client_id, sizeof(cl->client_id), 0) !=
 	    sizeof(cl->client_id))
 		cl->client_id = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
@@ -883,7 +880,9 @@ void cfs_rpc_client_free(struct cfs_rpc_client *cl)
 		free(p);
 	}
 	free(cl->peers);
+	free(cl->waiting);
 	pthread_mutex_destroy(&cl->lock);
+	pthread_mutex_destroy(&cl->wait_lock);
 	free(cl);
 }
 
@@ -1214,13 +1213,19 @@ void cfs_rpc_call_many(struct cfs_rpc_client *cl, const char *const *addrs,
 		       struct cfs_rpc_call *const *calls, int *status, int n)
 {
 	struct inflight *f = calloc((size_t)n, sizeof(*f));
-	bool again = true;
+	bool again = true, noted;
+	uint64_t acked;
 
 	if (!f) {
 		for (int i = 0; i < n; i++)
 			status[i] = -ENOMEM;
 		return;
 	}
+	for (int i = 0; i < n; i++)
+		if (!calls[i]->request_id)
+			calls[i]->request_id =
+				atomic_fetch_add(&cl->next_request, 1);
+	acked = wait_begin(cl, calls, n, &noted);
 	for (int i = 0; i < n; i++) {
 		struct cfs_rpc_call *c = calls[i];
 
@@ -1229,15 +1234,13 @@ void cfs_rpc_call_many(struct cfs_rpc_client *cl, const char *const *addrs,
 		c->arena = NULL;
 		c->rep_bulk = NULL;
 		c->rep_bulk_len = 0;
-		if (!c->request_id)
-			c->request_id = atomic_fetch_add(&cl->next_request, 1);
 		f[i].attempts_left = (c->attempts > 0 ? c->attempts : 1) - 1;
 		f[i].deadline = cfs_mono_ms() +
 				(c->timeout_ms > 0 ? c->timeout_ms : 5000);
 		status[i] = peer_of(cl, addrs[i], &f[i].peer);
 		if (status[i] == 0)
 			status[i] = request_frame(c->method, cl->client_id,
-						  c->request_id, c->req,
+						  c->request_id, acked, c->req,
 						  c->bulk_len, &f[i].head);
 		f[i].due = status[i] == 0;
 	}
@@ -1280,6 +1283,8 @@ void cfs_rpc_call_many(struct cfs_rpc_client *cl, const char *const *addrs,
 		for (int i = 0; i < n; i++)
 			again |= f[i].due;
 	}
+	if (noted)
+		wait_end(cl, calls, n);
 	for (int i = 0; i < n; i++)
 		free(f[i].head.p);
 	free(f);

@@ -1,6 +1,6 @@
 /* The RPC layer: frame encoding, defensive decoding, a live server on
- * loopback (status and bulk round trips, the reply cache), and timeouts
- * toward an address nobody answers. */
+ * loopback (status and bulk round trips, the reply cache kept per client
+ * until acknowledged), and timeouts toward an address nobody answers. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -15,6 +15,7 @@
 
 #include "cfs/rpc.h"
 #include "mds.pb-c.h"
+#include "rpc.pb-c.h"
 
 #include "check_main.h"
 
@@ -71,7 +72,7 @@ START_TEST(test_frame_round_trip_and_bulk)
 	n.parent = 77;
 	n.name.data = (uint8_t *)"abc";
 	n.name.len = 3;
-	ck_assert_int_eq(cfs_rpc_frame_encode(1, 5, 9, &n.base, "BULK", 4,
+	ck_assert_int_eq(cfs_rpc_frame_encode(1, 5, 9, 3, &n.base, "BULK", 4,
 					      &frame, &len), 0);
 	ck_assert_int_eq(cfs_rpc_frame_decode_request(frame, len, methods, 4,
 						      &rq, &body), 0);
@@ -108,13 +109,13 @@ START_TEST(test_malformed_frames_are_rejected)
 						      methods, 4, &rq, &body),
 			 -EBADMSG);
 	/* a method nobody serves */
-	ck_assert_int_eq(cfs_rpc_frame_encode(9, 1, 1, &n.base, NULL, 0, &frame,
+	ck_assert_int_eq(cfs_rpc_frame_encode(9, 1, 1, 0, &n.base, NULL, 0, &frame,
 					      &len), 0);
 	ck_assert_int_eq(cfs_rpc_frame_decode_request(frame, len, methods, 4,
 						      &rq, &body), -EOPNOTSUPP);
 	free(frame);
 	/* a truncated frame */
-	ck_assert_int_eq(cfs_rpc_frame_encode(1, 1, 1, &n.base, NULL, 0, &frame,
+	ck_assert_int_eq(cfs_rpc_frame_encode(1, 1, 1, 0, &n.base, NULL, 0, &frame,
 					      &len), 0);
 	ck_assert_int_eq(cfs_rpc_frame_decode_request(frame, len - 1, methods,
 						      4, &rq, &body),
@@ -335,6 +336,97 @@ START_TEST(test_concurrent_callers_each_get_their_own_reply)
 }
 END_TEST
 
+static void read_full(int fd, void *buf, size_t len)
+{
+	for (size_t got = 0; got < len;) {
+		ssize_t n = read(fd, (char *)buf + got, len - got);
+
+		ck_assert_int_gt(n, 0);
+		got += (size_t)n;
+	}
+}
+
+/* One request in raw frames on fd, as client cid sends it (acked: it has
+ * the replies to every id below); the reply's status. */
+static int raw_request(int fd, uint32_t method, uint64_t cid, uint64_t rid,
+		       uint64_t acked)
+{
+	Cfs__MdsName n = CFS__MDS_NAME__INIT;
+	uint8_t head[8], *env;
+	Cfs__RpcReply *rep;
+	uint32_t elen, blen;
+	size_t len;
+	void *frame;
+	int status;
+
+	ck_assert_int_eq(cfs_rpc_frame_encode(method, cid, rid, acked, &n.base,
+					      NULL, 0, &frame, &len),
+			 0);
+	ck_assert_int_eq(write(fd, frame, len), (ssize_t)len);
+	free(frame);
+	read_full(fd, head, sizeof(head));
+	elen = (uint32_t)head[0] | (uint32_t)head[1] << 8 |
+	       (uint32_t)head[2] << 16 | (uint32_t)head[3] << 24;
+	blen = (uint32_t)head[4] | (uint32_t)head[5] << 8 |
+	       (uint32_t)head[6] << 16 | (uint32_t)head[7] << 24;
+	env = malloc((size_t)elen + blen + 1);
+	read_full(fd, env, (size_t)elen + blen);
+	rep = cfs__rpc_reply__unpack(NULL, elen, env);
+	ck_assert_ptr_nonnull(rep);
+	status = rep->status;
+	cfs__rpc_reply__free_unpacked(rep, NULL);
+	free(env);
+	return status;
+}
+
+/* The slot the reply cache of earlier versions put a request in: one
+ * table of 16,384 slots for every client, where a request that hashed
+ * alike took the slot of one whose reply was still to be retried. */
+static uint64_t shared_slot(uint64_t cid, uint64_t rid)
+{
+	uint64_t h = cid * 0x9e3779b97f4a7c15ull ^ rid;
+
+	h ^= h >> 29;
+	return h % 16384;
+}
+
+/* A reply the client never got stays until the client says it has it,
+ * whatever other requests come meanwhile: many, and ones that would have
+ * shared its slot; then it goes. */
+START_TEST(test_reply_cache_keeps_each_reply_until_acknowledged)
+{
+	struct cfs_rpc_server *srv;
+	uint64_t rid = 1, last = 1;
+	int fd, runs = 1;
+
+	ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4, NULL, 4),
+			 0);
+	atomic_store(&creates, 0);
+	fd = raw_connect();
+	ck_assert_int_eq(raw_request(fd, 3, 77, 1, 1), 0);
+	/* its reply was lost: the client still waits on request 1 */
+	for (last = 2; last <= 2000; last++, runs++)
+		ck_assert_int_eq(raw_request(fd, 3, 77, last, 1), -EEXIST);
+	for (int hits = 0; hits < 4; runs++) {
+		while (shared_slot(77, ++rid) != shared_slot(77, 1) &&
+		       shared_slot(88, rid) != shared_slot(77, 1))
+			;
+		hits++;
+		ck_assert_int_eq(raw_request(fd, 3, 77, rid, 1), -EEXIST);
+		ck_assert_int_eq(raw_request(fd, 3, 88, rid, rid), -EEXIST);
+		runs++;
+	}
+	ck_assert_int_eq(raw_request(fd, 3, 77, 1, 1), 0);
+	ck_assert_int_eq(atomic_load(&creates), runs);
+	/* acknowledged: forgotten, so the same id runs again */
+	ck_assert_int_eq(raw_request(fd, 3, 77, rid + 1, rid + 1), -EEXIST);
+	ck_assert_int_eq(raw_request(fd, 3, 77, 1, rid + 1), -EEXIST);
+	ck_assert_int_eq(atomic_load(&creates), runs + 2);
+	close(fd);
+	cfs_rpc_server_stop(srv);
+}
+END_TEST
+
 int main(void)
 {
 	CFS_RUN_SUITE("rpc", NULL, NULL,
@@ -344,5 +436,6 @@ int main(void)
 		      test_call_to_dead_address_times_out,
 		      test_calls_go_on_across_a_server_restart,
 		      test_garbage_on_the_port_is_refused_and_serving_goes_on,
-		      test_concurrent_callers_each_get_their_own_reply);
+		      test_concurrent_callers_each_get_their_own_reply,
+		      test_reply_cache_keeps_each_reply_until_acknowledged);
 }

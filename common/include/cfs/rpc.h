@@ -1,7 +1,9 @@
-/* The RPC layer: request/reply over nng (REQ/REP with contexts) carrying
+/* The RPC layer: request/reply over nng byte streams (TCP; one call at a
+ * time on a connection, idle connections pooled per peer) carrying
  * protobuf-c messages, plus a raw bulk tail for file data. Daemons never
- * touch nng sockets or protobuf packing: they register handlers and make
- * calls through this header.
+ * touch nng streams or protobuf packing: they register handlers and make
+ * calls through this header. A method not idempotent is answered once per
+ * request id: retries get the first reply (common/replies.h).
  *
  * Errors are negative errno values end to end: a handler's return value
  * travels in the reply and comes back from cfs_rpc_call() unchanged.
@@ -26,6 +28,7 @@ struct cfs_rpc_req {
 	uint32_t method;
 	uint64_t client_id;
 	uint64_t request_id;
+	uint64_t acked;		/* the client has the replies below this id */
 	const void *bulk;	/* the request's bulk tail; valid during the handler */
 	size_t bulk_len;
 	void *reply;		/* private: the packed reply frame */
@@ -61,8 +64,9 @@ void cfs_rpc_server_stop(struct cfs_rpc_server *srv);
 int cfs_rpc_reply(struct cfs_rpc_req *rq, const ProtobufCMessage *rep,
 		  const void *bulk, size_t bulk_len);
 
-/* A client: one nng socket per peer address, made on first use and
- * reconnecting by itself. Safe to share between threads. */
+/* A client: per peer address a dialer and a pool of idle connections,
+ * made on first use and dialing again by itself. Safe to share between
+ * threads. */
 int cfs_rpc_client_new(struct cfs_rpc_client **out);
 void cfs_rpc_client_free(struct cfs_rpc_client *cl);
 uint64_t cfs_rpc_client_id(const struct cfs_rpc_client *cl);
@@ -76,7 +80,8 @@ struct cfs_rpc_call {
 	const ProtobufCMessageDescriptor *rep_desc;	/* NULL: no reply body wanted */
 	int timeout_ms;		/* per attempt; 0 means 5000 */
 	int attempts;		/* transport retries with the same request id; 0 means 1 */
-	uint64_t request_id;	/* 0: a fresh id is assigned */
+	uint64_t request_id;	/* 0: a fresh id is assigned; one given is
+				 * the caller's to keep unique */
 	bool rep_keep;		/* rep is the caller's, to free with
 				 * protobuf_c_message_free_unpacked(rep, NULL);
 				 * else it lives in an arena call_done frees */
@@ -102,7 +107,8 @@ void cfs_rpc_call_done(struct cfs_rpc_call *c);
 /* Encode and decode one request frame, exposed for tests. encode returns a
  * malloc'd frame in *out; decode points env/body into the frame. */
 int cfs_rpc_frame_encode(uint32_t method, uint64_t client_id,
-			 uint64_t request_id, const ProtobufCMessage *body,
+			 uint64_t request_id, uint64_t acked,
+			 const ProtobufCMessage *body,
 			 const void *bulk, size_t bulk_len, void **out,
 			 size_t *out_len);
 int cfs_rpc_frame_decode_request(const void *frame, size_t len,
