@@ -4,6 +4,8 @@
 #   make unit       unit tests only (Check)
 #   make asan       unit tests under AddressSanitizer + UBSan (build-asan/)
 #   make valgrind   unit tests under valgrind: no leaks, no invalid accesses
+#   make soak       the long runs (about an hour): the data exerciser over
+#                   many seeds in every configuration
 #   make demo       a 3-node cluster under /tmp/claudefs-demo, mounted
 #   make demo-down  stop it
 #   make deps       install missing Debian packages (apt-get)
@@ -45,7 +47,7 @@ PROGRAMS   := $(BIN)/cfs-mds $(BIN)/cfs-osd $(BIN)/cfs-fuse $(BIN)/cfs \
               $(BIN)/rpcfloor
 
 .SECONDARY:
-.PHONY: all test unit integration valgrind asan demo demo-down deps clean
+.PHONY: all test unit integration valgrind asan soak demo demo-down deps clean
 all: $(PROGRAMS) $(UNIT_BIN)
 
 # Every object depends on the generated headers; -MMD tracks the rest.
@@ -119,6 +121,12 @@ test: deps
 
 valgrind: all
 	@tests/unit/valgrind $(BIN)
+
+# SOAK_RUNS seeds of 100,000 operations in each configuration of
+# test_fsx.sh, and its regression logs replayed 3,000 times
+soak: deps
+	@$(MAKE) --no-print-directory all
+	@FSX_RUNS=$${SOAK_RUNS:-10} FSX_REPLAYS=3000 tests/integration/test_fsx.sh
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \

@@ -1,4 +1,4 @@
-/* The cluster map and placement (DESIGN.md section 3).
+/* The cluster map and placement (the README's "How it works").
  *
  * A map is an immutable, reference-counted snapshot of the ClusterMap
  * message. A holder keeps the newest one: readers take a reference with
