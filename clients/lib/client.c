@@ -1095,7 +1095,8 @@ int cfs_unlock_owner(struct cfs_client *cl, uint64_t ino, uint64_t owner,
 static void set_stamp(struct cfs_client *cl, const struct cfs_attr *a)
 {
 	cl->stamps[cfs_hash64(a->ino) % CACHE_STAMPS] =
-		(struct cache_stamp){ a->ino, a->size, a->mtime_ns, false };
+		(struct cache_stamp){ a->ino, a->size, a->mtime_ns, false,
+				      false };
 }
 
 bool cfs_cache_valid(struct cfs_client *cl, const struct cfs_attr *a)
@@ -1113,7 +1114,7 @@ bool cfs_cache_valid(struct cfs_client *cl, const struct cfs_attr *a)
 	}
 	s = &cl->stamps[cfs_hash64(a->ino) % CACHE_STAMPS];
 	valid = s->ino == a->ino && s->size == a->size &&
-		s->mtime_ns == a->mtime_ns;
+		s->mtime_ns == a->mtime_ns && !s->pages_stale;
 	set_stamp(cl, a);
 	pthread_mutex_unlock(&cl->ilock);
 	return valid;
@@ -1157,8 +1158,10 @@ bool cfs_mtime_moved(struct cfs_client *cl, const struct cfs_attr *a)
 	pthread_mutex_lock(&cl->ilock);
 	s = others_stamp(cl, a->ino);
 	moved = s && s->size == a->size && s->mtime_ns != a->mtime_ns;
-	if (moved)
+	if (moved) {
 		s->mtime_ns = a->mtime_ns;
+		s->pages_stale = true;	/* whatever becomes of the drop */
+	}
 	pthread_mutex_unlock(&cl->ilock);
 	return moved;
 }

@@ -22,11 +22,13 @@ struct wb_range {
 
 /* The size and mtime a file had when this client last knew its cached
  * pages to be current (cfs_cache_valid); whether an open was since sent
- * back to have the kernel look the file up again (cfs_size_moved). */
+ * back to have the kernel look the file up again (cfs_size_moved); and
+ * whether the pages are stale all the same (cfs_mtime_moved: a newer
+ * mtime recorded before the next open saw it). */
 struct cache_stamp {
 	uint64_t ino, size;
 	int64_t mtime_ns;
-	bool sent_back;
+	bool sent_back, pages_stale;
 };
 
 /* What this client knows of a file it has open. */

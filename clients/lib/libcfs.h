@@ -166,7 +166,8 @@ bool cfs_cache_valid(struct cfs_client *cl, const struct cfs_attr *a);
 bool cfs_size_moved(struct cfs_client *cl, const struct cfs_attr *a);
 /* Whether the file's mtime moved, through another client, with its size
  * as this client last recorded it: pages cached since are stale. Records
- * the new mtime (the size record stays for cfs_size_moved). */
+ * the new mtime (the size record stays for cfs_size_moved), and that the
+ * next cfs_cache_valid must answer false. */
 bool cfs_mtime_moved(struct cfs_client *cl, const struct cfs_attr *a);
 int cfs_flush(struct cfs_client *cl, uint64_t ino);
 
