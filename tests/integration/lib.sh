@@ -12,6 +12,12 @@ PASS=0
 FAIL=0
 
 cleanup() {
+	if [ -e "$T/mounts" ]; then	# second_mount's
+		while read -r pid dir; do
+			fusermount3 -u -z "$dir" 2>/dev/null
+			kill "$pid" 2>/dev/null
+		done <"$T/mounts"
+	fi
 	"$CLUSTER" down --dir "$T/c" >/dev/null 2>&1 || true
 	if [ "$FAIL" -gt 0 ]; then	# the evidence, before it goes
 		for log in "$T"/c/logs/*.log; do
@@ -34,6 +40,20 @@ cluster_up() {
 }
 
 cluster() { "$CLUSTER" "$1" --dir "$T/c" "${@:2}"; }
+
+mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts; }
+
+# second_mount DIR [OPTIONS]: another cfs-fuse of the cluster on DIR, its
+# PID in MOUNT_PID, unmounted and stopped by cleanup; 1 if it did not
+# mount within 10 s
+second_mount() {
+	local dir=$1
+	mkdir -p "$dir"
+	"$CFS_BIN/cfs-fuse" "$MDS" "$dir" -f "${@:2}" >>"$T/fuse2.log" 2>&1 &
+	MOUNT_PID=$!
+	echo "$MOUNT_PID $dir" >>"$T/mounts"
+	wait_for 10 'mounted "$dir"'
+}
 
 ok() { PASS=$((PASS + 1)); echo "ok   $*"; }
 bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }

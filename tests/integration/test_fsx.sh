@@ -22,25 +22,8 @@ seed=${FSX_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 FSX=$CFS_BIN/fsx
 echo "     fsx seed $seed, $runs x $ops operations per configuration"
 
-mounts=()
-second_mount() {	# second_mount DIR [OPTIONS]: another cfs-fuse, by PID
-	mkdir -p "$1"
-	"$CFS_BIN/cfs-fuse" "$MDS" "$1" -f "${@:2}" >>"$T/fuse2.log" 2>&1 &
-	echo $! >>"$T/fuse2.pids"
-	mounts+=("$1")
-	for _ in $(seq 1 100); do
-		awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts && return 0
-		sleep 0.1
-	done
-	return 1
-}
-stop_second() {
-	for m in ${mounts[@]+"${mounts[@]}"}; do fusermount3 -u -z "$m" 2>/dev/null; done
-	[ -e "$T/fuse2.pids" ] && xargs -r kill <"$T/fuse2.pids" 2>/dev/null
-	rm -f "$T/fuse2.pids"
-}
 local_dir=$(mktemp -d /var/tmp/cfs-fsx.XXXXXX)
-trap 'stop_second; rm -rf "$local_dir"; cleanup' EXIT
+trap 'rm -rf "$local_dir"; cleanup' EXIT
 
 # fsx_check NAME LOG ARGS...: run fsx, pass if it exits 0; on a failure
 # its report is shown and its log kept

@@ -60,15 +60,9 @@ check "... lists them" '[ "$(as_nobody ls "$MNT/world" | tr "\n" " ")" = "n1 n2 
 check "... and reads them back" \
 	'[ "$(as_nobody cat "$MNT/world/n1")" = hello ] && as_nobody cmp -s /etc/services "$MNT/world/n2"'
 check "... owned by them" '[ "$(stat -c %U world/n1)" = nobody ]'
-mkdir -p "$T/rootonly"
-"$CFS_BIN/cfs-fuse" "$MDS" "$T/rootonly" -f -o no_allow_other >>"$T/fuse2.log" 2>&1 &
-rootonly=$!
-trap 'fusermount3 -u -z "$T/rootonly" 2>/dev/null; kill "$rootonly" 2>/dev/null; cleanup' EXIT
-wait_for 5 'mountpoint -q "$T/rootonly"'
+second_mount "$T/rootonly" -o no_allow_other || bad "the no_allow_other mount did not come up"
 check "-o no_allow_other: root still reads the mount" '[ "$(cat "$T/rootonly/world/n1")" = hello ]'
 check "-o no_allow_other: another user is refused" '! as_nobody ls "$T/rootonly" 2>/dev/null'
-fusermount3 -u "$T/rootonly"
-wait "$rootonly"
 
 mkdir -p d1/d2
 check "directory link counts" '[ "$(stat -c %h d1)" = 3 ]'

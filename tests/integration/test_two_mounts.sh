@@ -8,23 +8,6 @@
 . "$(dirname "$0")/lib.sh"
 CFS_SESSION_TIMEOUT_MS=2000 cluster_up 2 7540
 
-second_mount() {	# second_mount DIR [OPTIONS]: a second cfs-fuse, by PID
-	mkdir -p "$1"
-	"$CFS_BIN/cfs-fuse" "$MDS" "$1" -f "${@:2}" >>"$T/fuse2.log" 2>&1 &
-	echo $! >>"$T/fuse2.pids"
-	for _ in $(seq 1 100); do
-		awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts && return 0
-		sleep 0.1
-	done
-	return 1
-}
-stop_second() {
-	for m in "$T/b" "$T/s" "$T/k" "$T/l"; do fusermount3 -u -z "$m" 2>/dev/null; done
-	[ -e "$T/fuse2.pids" ] && xargs -r kill <"$T/fuse2.pids" 2>/dev/null
-	rm -f "$T/fuse2.pids"
-}
-trap 'stop_second; cleanup' EXIT
-
 A=$MNT
 second_mount "$T/b" -o no_uring	# A serves over io_uring where it can
 B=$T/b
@@ -133,7 +116,7 @@ check "flock released on A: B's flock -n succeeds" 'flock -n "$B/lk" true'
 # session times out, the lock is free and the file's inode is gone
 second_mount "$T/k"
 K=$T/k
-kpid=$(tail -n 1 "$T/fuse2.pids")
+kpid=$MOUNT_PID
 echo doomed >"$K/held"
 ( exec 9<"$K/held"; rm "$K/held"; exec sleep 60 ) &
 holder1=$!

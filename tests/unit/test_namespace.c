@@ -304,11 +304,44 @@ START_TEST(test_permission_checks)
 	sa.gid = 2000;
 	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &alice, f, &sa, &in)), 0);
 	ck_assert_uint_eq(attr(f).gid, 2000);
-	/* explicit times need ownership; "now" needs write access */
+	/* explicit times, or one of them set to now, need ownership (as
+	 * Linux's utimensat); both set to now need write access */
 	sa.valid = CFS_SET_MTIME;
 	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &bob, f, &sa, &in)), -EPERM);
 	sa.valid = CFS_SET_MTIME_NOW;
+	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &bob, f, &sa, &in)), -EPERM);
+	sa.valid = CFS_SET_ATIME | CFS_SET_MTIME | CFS_SET_ATIME_NOW |
+		   CFS_SET_MTIME_NOW;
 	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &bob, f, &sa, &in)),
+			 -EACCES);
+}
+END_TEST
+
+/* Another user who may write a file may drop its set-ID bits (the kernel
+ * asks that on their write or truncate) and set both times to now, and
+ * nothing more; one who may not write, neither. */
+START_TEST(test_a_writer_drops_set_id_bits_and_touches)
+{
+	struct cfs_inode in;
+	struct cfs_setattr sa = { 0 };
+	uint64_t pub = mk(&root, CFS_ROOT_INO, "pub2", S_IFDIR | 01777);
+	uint64_t f = mk(&alice, pub, "setid", S_IFREG | 06777);
+	uint64_t g = mk(&alice, pub, "ro", S_IFREG | 06755);
+
+	sa.valid = CFS_SET_MODE;
+	sa.mode = 0777;
+	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &bob, f, &sa, &in)), 0);
+	ck_assert_uint_eq(attr(f).mode & 07777, 0777);
+	sa.mode = 0755;		/* more than the set-ID bits */
+	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &bob, f, &sa, &in)), -EPERM);
+	sa.mode = 0755;		/* bob may not write g */
+	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &bob, g, &sa, &in)),
+			 -EACCES);
+	ck_assert_uint_eq(attr(g).mode & 07777, 06755);
+	sa.valid = CFS_SET_ATIME | CFS_SET_MTIME | CFS_SET_ATIME_NOW |
+		   CFS_SET_MTIME_NOW;
+	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &bob, f, &sa, &in)), 0);
+	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &bob, g, &sa, &in)),
 			 -EACCES);
 }
 END_TEST
@@ -631,6 +664,7 @@ int main(void)
 		      test_rename_rules,
 		      test_readdir_cookies_survive_changes,
 		      test_permission_checks,
+		      test_a_writer_drops_set_id_bits_and_touches,
 		      test_setgid_directory_and_suid_clearing,
 		      test_xattr_flags_limits_and_namespaces,
 		      test_unlinked_open_file_lives_until_release_and_restart,
