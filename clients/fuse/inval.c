@@ -5,10 +5,11 @@
  * Pages of files changed by other clients. The kernel drops a file's
  * pages itself when a reply gives it a new size, and an open keeps them
  * only while the size and mtime are as this mount last knew them (ops.c,
- * cfs_cache_valid): close-to-open. A file whose mtime moved with its
- * size unchanged (libcfs: cfs_mtime_moved) has its pages dropped from
- * here, and an open of a file with a drop pending drops them itself
- * instead (a drop done after the open would take what it read). No
+ * cfs_cache_valid): close-to-open. A file open here whose mtime moved
+ * with its size unchanged (libcfs: cfs_mtime_moved) has its pages
+ * dropped from here, and an open of a file with a drop pending drops
+ * them itself instead (a drop done after the open would take what it
+ * read). No
  * drop is queued for a new size: a notification makes the kernel ignore
  * any reply with the file's attributes that crosses it, and the new size
  * would be lost. The kernel's own rule (auto_inval_data: drop pages

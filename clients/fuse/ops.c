@@ -33,8 +33,10 @@ static void req_cred(fuse_req_t req, struct cfs_cred *cr)
 		cr->ngroups = n < CFS_MAX_GROUPS ? (uint32_t)n : CFS_MAX_GROUPS;
 }
 
-/* Fresh attributes of a file another client rewrote without changing
- * its size: its cached pages go (a new size drops them in the kernel). */
+/* Fresh attributes of a file open here that another client rewrote
+ * without changing its size: its cached pages go now (a new size drops
+ * them in the kernel; a file not open here drops them at its next open,
+ * and a drop queued for it could land after that open had read). */
 static void check_pages(struct cfs_fuse *f, const struct cfs_attr *a)
 {
 	if (S_ISREG(a->mode) && cfs_mtime_moved(f->cl, a))

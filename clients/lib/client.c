@@ -1152,6 +1152,7 @@ bool cfs_size_moved(struct cfs_client *cl, const struct cfs_attr *a)
 
 bool cfs_mtime_moved(struct cfs_client *cl, const struct cfs_attr *a)
 {
+	struct open_inode *o;
 	struct cache_stamp *s;
 	bool moved;
 
@@ -1160,7 +1161,9 @@ bool cfs_mtime_moved(struct cfs_client *cl, const struct cfs_attr *a)
 	moved = s && s->size == a->size && s->mtime_ns != a->mtime_ns;
 	if (moved) {
 		s->mtime_ns = a->mtime_ns;
-		s->pages_stale = true;	/* whatever becomes of the drop */
+		s->pages_stale = true;	/* the next open drops them */
+		o = client_inode(cl, a->ino, false);
+		moved = o && o->opens > 0;
 	}
 	pthread_mutex_unlock(&cl->ilock);
 	return moved;

@@ -164,10 +164,11 @@ bool cfs_cache_valid(struct cfs_client *cl, const struct cfs_attr *a);
  * until the next record. False when nothing was recorded or the change
  * is ours. */
 bool cfs_size_moved(struct cfs_client *cl, const struct cfs_attr *a);
-/* Whether the file's mtime moved, through another client, with its size
- * as this client last recorded it: pages cached since are stale. Records
- * the new mtime (the size record stays for cfs_size_moved), and that the
- * next cfs_cache_valid must answer false. */
+/* The file's mtime moved, through another client, with its size as this
+ * client last recorded it: pages cached since are stale. Records the new
+ * mtime (the size record stays for cfs_size_moved) and that the next
+ * cfs_cache_valid (an open) must answer false. True if the file is open
+ * here: its pages must go now, not at the next open. */
 bool cfs_mtime_moved(struct cfs_client *cl, const struct cfs_attr *a);
 int cfs_flush(struct cfs_client *cl, uint64_t ino);
 
