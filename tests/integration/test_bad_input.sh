@@ -14,12 +14,12 @@ check "... saying why" 'grep -q "cannot reach the MDS at 127.0.0.1:1" <<<"$out"'
 check "... and mounts nothing" '! mountpoint -q "$T/m"'
 
 out=$("$CFS_BIN/cfs-mds" --data "$T/x" --wrokers 3 2>&1)
-check "unknown config key is named" 'grep -q "unknown config key "wrokers"" <<<"$out"'
+check "unknown config key is named" 'grep -qF "unknown config key '\''wrokers'\''" <<<"$out"'
 out=$("$CFS_BIN/cfs-osd" --workers 0 2>&1)
-check "out-of-range value is named" 'grep -q ""workers": 0 is outside" <<<"$out"'
+check "out-of-range value is named" 'grep -qF "'\''workers'\'': 0 is outside" <<<"$out"'
 echo '{"listen": 5}' >"$T/bad.json"
 out=$("$CFS_BIN/cfs-mds" --config "$T/bad.json" 2>&1)
-check "wrong type in config file is named" 'grep -q ""listen": wrong type" <<<"$out"'
+check "wrong type in config file is named" 'grep -qF "'\''listen'\'': wrong type" <<<"$out"'
 
 cluster_up 3 7450
 echo data >"$MNT/keep"
