@@ -49,53 +49,48 @@ done
 
 second_mount "$T/b" -o no_uring || bad "second mount did not come up"
 second_mount "$T/s" -o strict || bad "strict mount did not come up"
-"$FSX" -q -n "$ops" -i "$runs" -s "$seed" -p 2 -l "$T/default.log" \
-	"$MNT/default" >"$T/default.out" 2>&1 &
-p1=$!
-"$FSX" -q -n "$ops" -i "$runs" -s "$((seed + 1000))" -l "$T/strict.log" \
-	"$T/s/strict" >"$T/strict.out" 2>&1 &
-p2=$!
-"$FSX" -q -n "$ops" -i "$runs" -s "$((seed + 2000))" -b "$T/b/two" \
-	-l "$T/two.log" "$MNT/two" >"$T/two.out" 2>&1 &
-p3=$!
-for cfg in "default mount, 2 processes:$p1:default" "-o strict:$p2:strict" \
-	   "two mounts, close-to-open:$p3:two"; do
-	IFS=: read -r name pid out <<<"$cfg"
-	if wait "$pid"; then
-		ok "$name: $(tail -n 1 "$T/$out.out")"
-	else
-		bad "$name:"
-		sed 's/^/     /' "$T/$out.out" | head -n 60
-	fi
-done
-
-# OSDs SIGKILLed and restarted, one at a time, while fsx runs
-up_count() { "$CFS_BIN/cfs" status "$MDS" 2>/dev/null | awk '/ of .* OSDs up/ {print $1}'; }
-wait_up() {	# wait_up N: until N OSDs are up (30 s at most)
-	for _ in $(seq 1 300); do
-		[ "$(up_count)" = "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
+start_fsx() {	# start_fsx NAME SEED ARGS...: in the background; its exit
+		# status lands in $T/NAME.rc (bash forgets those of children
+		# that ended long ago)
+	( "$FSX" -q -n "$ops" -i "$runs" -s "$2" -l "$T/$1.log" "${@:3}" \
+		>"$T/$1.out" 2>&1; echo $? >"$T/$1.rc" ) &
+	fsx_pid=$!
 }
-"$FSX" -q -n "$ops" -i "$runs" -s "$((seed + 3000))" -l "$T/kill.log" \
-	"$MNT/kill" >"$T/kill.out" 2>&1 &
-p4=$!
+fsx_result() {	# fsx_result NAME TITLE: once NAME's run has ended
+	if [ "$(cat "$T/$1.rc" 2>/dev/null)" = 0 ]; then
+		ok "$2: $(tail -n 1 "$T/$1.out")"
+	else
+		bad "$2:"
+		sed 's/^/     /' "$T/$1.out" | head -n 60
+	fi
+}
+# three configurations at once (they wait on disks and round trips more
+# than on the CPU)
+start_fsx default "$seed" -p 2 "$MNT/default"
+pids=("$fsx_pid")
+start_fsx strict "$((seed + 1000))" "$T/s/strict"
+pids+=("$fsx_pid")
+start_fsx two "$((seed + 2000))" -b "$T/b/two" "$MNT/two"
+pids+=("$fsx_pid")
+wait "${pids[@]}"
+fsx_result default "default mount, 2 processes"
+fsx_result strict "-o strict"
+fsx_result two "two mounts, close-to-open"
+
+# OSDs SIGKILLed and restarted, one at a time, for as long as a run lasts
+up_count() { "$CFS_BIN/cfs" status "$MDS" 2>/dev/null | awk '/ of .* OSDs up/ {print $1}'; }
+start_fsx kill "$((seed + 3000))" "$MNT/kill"
 kills=0 k=2
-while kill -0 "$p4" 2>/dev/null; do
+while kill -0 "$fsx_pid" 2>/dev/null; do
 	cluster kill "osd$k" >/dev/null
 	kills=$((kills + 1))
-	wait_up 2 || { bad "osd$k was not marked down"; break; }
+	wait_for 30 '[ "$(up_count)" = 2 ]' || { bad "osd$k was not marked down"; break; }
 	cluster start "osd$k" >/dev/null
-	wait_up 3 || { bad "osd$k did not come back"; break; }
+	wait_for 30 '[ "$(up_count)" = 3 ]' || { bad "osd$k did not come back"; break; }
 	k=$((k % 3 + 1))
 done
-if wait "$p4"; then
-	ok "default mount, $kills OSD kills: $(tail -n 1 "$T/kill.out")"
-else
-	bad "default mount with OSDs killed ($kills kills):"
-	sed 's/^/     /' "$T/kill.out" | head -n 60
-fi
+wait "$fsx_pid"
+fsx_result kill "default mount, $kills OSD kills"
 check "at least one OSD was killed during the run" '[ "$kills" -ge 1 ]'
 check "cfs fsck finds the namespace consistent" '"$CFS_BIN/cfs" fsck "$T/c/mds"'
 
