@@ -1637,13 +1637,16 @@ int cfs_ns_setattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 		}
 	}
 	/* utimensat: explicit times for the owner alone; both set to now
-	 * for anyone who may write the file (an explicit time comes with
-	 * its _NOW flag when it is the current time) */
+	 * for anyone who may write the file (a time set to now comes with
+	 * its _NOW flag). Through a handle open for writing (a punch, a
+	 * truncate) a time set to now is what a write does. */
 	if (!owner && (v & (CFS_SET_ATIME | CFS_SET_MTIME | CFS_SET_ATIME_NOW |
 			    CFS_SET_MTIME_NOW))) {
+		bool explicit = ((v & CFS_SET_ATIME) && !(v & CFS_SET_ATIME_NOW)) ||
+				((v & CFS_SET_MTIME) && !(v & CFS_SET_MTIME_NOW));
 		bool both_now = (v & CFS_SET_ATIME_NOW) && (v & CFS_SET_MTIME_NOW);
 
-		if (!both_now)
+		if (explicit || (!both_now && !(v & CFS_SET_HANDLE)))
 			return -EPERM;
 		if (!(v & CFS_SET_HANDLE) && may(ns, txn, cr, in, W_OK))
 			return -EACCES;

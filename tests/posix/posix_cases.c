@@ -579,6 +579,14 @@ static void case_utimes_perm(void)
 	r("explicit by a writer", utimensat(AT_FDCWD, "w", t, 0));
 	r("now by a reader", utimensat(AT_FDCWD, "ro", NULL, 0));
 	r("explicit by a reader", utimensat(AT_FDCWD, "ro", t, 0));
+	{
+		int fd = open("w", O_WRONLY);
+
+		/* a punch moves mtime for a writer who does not own the file */
+		r("punch by a writer",
+		  fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 1));
+		close(fd);
+	}
 	as_user(1000, 1000, 0, NULL);
 	r("explicit by the owner", utimensat(AT_FDCWD, "ro", t, 0));
 	as_root();

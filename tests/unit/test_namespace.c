@@ -343,6 +343,11 @@ START_TEST(test_a_writer_drops_set_id_bits_and_touches)
 	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &bob, f, &sa, &in)), 0);
 	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &bob, g, &sa, &in)),
 			 -EACCES);
+	/* through a handle open for writing (a punch): mtime to now */
+	sa.valid = CFS_SET_MTIME_NOW | CFS_SET_HANDLE;
+	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &bob, f, &sa, &in)), 0);
+	sa.valid = CFS_SET_MTIME | CFS_SET_HANDLE;
+	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &bob, f, &sa, &in)), -EPERM);
 }
 END_TEST
 
