@@ -12,10 +12,14 @@ PASS=0
 FAIL=0
 
 cleanup() {
-	if [ -e "$T/mounts" ]; then	# second_mount's
+	if [ -e "$T/mounts" ]; then	# second_mount's, killed if they hang
 		while read -r pid dir; do
 			fusermount3 -u -z "$dir" 2>/dev/null
 			kill "$pid" 2>/dev/null
+			wait_for 5 '! kill -0 "$pid" 2>/dev/null' || {
+				echo "cfs-fuse $pid did not stop: SIGKILL"
+				kill -9 "$pid" 2>/dev/null
+			}
 		done <"$T/mounts"
 	fi
 	"$CLUSTER" down --dir "$T/c" >/dev/null 2>&1 || true
