@@ -438,9 +438,10 @@ struct cfs_rpc_server {
 	size_t nmethods;
 	void *arg;
 	sem_t handlers;			/* at most nworkers at once */
-	pthread_mutex_t lock;		/* guards conns, nconns */
+	pthread_mutex_t lock;		/* guards conns, nconns, stopping */
 	struct srv_conn *conns;
 	unsigned nconns;
+	bool stopping;
 	struct reply_cache *cache;
 };
 
@@ -580,11 +581,19 @@ static void *conn_main(void *p)
 		struct xfer x = { .n = 0 };
 		struct frame in, out;
 		int64_t deadline;
+		bool stopping;
 		int rc;
 
 		xfer_add(&x, hdr, HDR);
-		xfer_start(c, &x, 0);	/* idle for as long as it likes */
-		if (xfer_finish(c, &x, 0))
+		/* idle for as long as it likes; started under the lock, as a
+		 * receive started on a stream already closed is never ended
+		 * (nng 1.5): the stop closes the stream after, or it is seen */
+		pthread_mutex_lock(&srv->lock);
+		stopping = srv->stopping;
+		if (!stopping)
+			xfer_start(c, &x, 0);
+		pthread_mutex_unlock(&srv->lock);
+		if (stopping || xfer_finish(c, &x, 0))
 			break;
 		deadline = cfs_mono_ms() + BODY_TIMEOUT_MS;
 		rc = recv_body(c, hdr, &in, deadline);
@@ -762,6 +771,7 @@ void cfs_rpc_server_stop(struct cfs_rpc_server *srv)
 	nng_stream_listener_close(srv->listener);
 	pthread_join(srv->acceptor, NULL);
 	pthread_mutex_lock(&srv->lock);
+	srv->stopping = true;
 	for (struct srv_conn *sc = srv->conns; sc; sc = sc->next)
 		nng_stream_close(sc->c->s);	/* its thread ends */
 	pthread_mutex_unlock(&srv->lock);
