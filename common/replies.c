@@ -26,6 +26,8 @@ struct client {
 	int64_t seen_ms;
 	struct kept *k;		/* by request id, ascending */
 	size_t n, cap;
+	uint64_t floor;		/* the highest acked seen: the client waits
+				 * on no request below it */
 	bool warned;		/* about going past REPLY_CACHE_PER_CLIENT */
 	struct client *next;
 };
@@ -216,8 +218,18 @@ int reply_cache_begin(struct reply_cache *c, uint64_t cid, uint64_t rid,
 			goto out;
 		}
 		cl->seen_ms = now;
-		drop_acked(cl, acked);
+		if (acked > cl->floor)
+			cl->floor = acked;
+		drop_acked(cl, cl->floor);
 		i = first_at_least(cl, rid);
+		if ((i == cl->n || cl->k[i].rid != rid) && rid < cl->floor) {
+			/* a copy of a request answered, acknowledged and
+			 * forgotten, arriving late (it sat in a connection
+			 * the client gave up on): running it now would undo
+			 * what the client did since */
+			rc = -ESTALE;
+			goto out;
+		}
 		if (i == cl->n || cl->k[i].rid != rid)
 			break;
 		if (cl->k[i].state == ANSWERED) {

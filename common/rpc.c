@@ -540,6 +540,13 @@ static void serve_one(struct cfs_rpc_server *srv, const struct frame *in,
 					      (unsigned long)rq.request_id);
 			else
 				finish_reply(&rq, rc, out);
+			if (rc == -ESTALE)
+				cfs_log_warn("refused a late copy of a request "
+					     "the client is done with",
+					     "method=%u client=%016lx req=%lu",
+					     rq.method,
+					     (unsigned long)rq.client_id,
+					     (unsigned long)rq.request_id);
 			protobuf_c_message_free_unpacked(body, NULL);
 			return;
 		}
@@ -797,7 +804,7 @@ struct cfs_rpc_client {
 	struct peer **peers;
 	size_t npeers, cap;
 	uint64_t client_id;
-	_Atomic uint64_t next_request;
+	uint64_t next_request;	/* wait_lock */
 	/* the request ids of calls not yet returned: the lowest is what
 	 * every request says it waits on (acked), so that the servers keep
 	 * its reply until then and no longer (replies.h) */
@@ -806,8 +813,11 @@ struct cfs_rpc_client {
 	size_t nwaiting, capwaiting;
 };
 
-/* Note calls[0..n) as waiting: the lowest request id waited on now, or
- * 0 (nothing acknowledged) if there is no memory to note them. */
+/* Give calls[0..n) without one a fresh request id and note them as
+ * waiting: the lowest request id waited on now, or 0 (nothing
+ * acknowledged) if there is no memory to note them. Both under one lock:
+ * an id handed out but not yet noted would let another thread's acked
+ * pass it, and the server refuse it as a late copy. */
 static uint64_t wait_begin(struct cfs_rpc_client *cl,
 			   struct cfs_rpc_call *const *calls, int n,
 			   bool *noted)
@@ -815,6 +825,9 @@ static uint64_t wait_begin(struct cfs_rpc_client *cl,
 	uint64_t low = UINT64_MAX;
 
 	pthread_mutex_lock(&cl->wait_lock);
+	for (int i = 0; i < n; i++)
+		if (!calls[i]->request_id)
+			calls[i]->request_id = cl->next_request++;
 	*noted = false;
 	if (cl->nwaiting + (size_t)n > cl->capwaiting) {
 		size_t cap = (cl->nwaiting + (size_t)n) * 2;
@@ -863,7 +876,7 @@ int cfs_rpc_client_new(struct cfs_rpc_client **out)
 	if (getrandom(&cl->client_id, sizeof(cl->client_id), 0) !=
 	    sizeof(cl->client_id))
 		cl->client_id = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
-	atomic_init(&cl->next_request, 1);
+	cl->next_request = 1;
 	*out = cl;
 	return 0;
 }
@@ -1168,6 +1181,7 @@ static int call_received(struct cfs_rpc_call *c, struct inflight *f)
 		return rc;
 	}
 	c->msg = m;
+	c->answered = true;
 	return 0;
 }
 
@@ -1212,6 +1226,9 @@ static void call_end(struct cfs_rpc_client *cl, struct cfs_rpc_call *c,
 		f->due = true;
 	} else if (!c->msg && transport_error(status) &&
 		   f->attempts_left > 0) {
+		cfs_log_warn("no answer: sending the request again",
+			     "method=%u req=%lu rc=%d", c->method,
+			     (unsigned long)c->request_id, status);
 		f->attempts_left--;
 		f->deadline = cfs_mono_ms() +
 			      (c->timeout_ms > 0 ? c->timeout_ms : 5000);
@@ -1231,16 +1248,13 @@ void cfs_rpc_call_many(struct cfs_rpc_client *cl, const char *const *addrs,
 			status[i] = -ENOMEM;
 		return;
 	}
-	for (int i = 0; i < n; i++)
-		if (!calls[i]->request_id)
-			calls[i]->request_id =
-				atomic_fetch_add(&cl->next_request, 1);
 	acked = wait_begin(cl, calls, n, &noted);
 	for (int i = 0; i < n; i++) {
 		struct cfs_rpc_call *c = calls[i];
 
 		c->rep = NULL;
 		c->msg = NULL;
+		c->answered = false;
 		c->arena = NULL;
 		c->rep_bulk = NULL;
 		c->rep_bulk_len = 0;

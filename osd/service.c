@@ -707,18 +707,22 @@ out:
 	return rc;
 }
 
-#define METHOD(num, type, fn) \
-	[CFS__OSD_METHOD__##num] = { &cfs__##type##__descriptor, fn, false }
+#define METHOD(num, type, fn, cached)                                      \
+	[CFS__OSD_METHOD__##num] = { &cfs__##type##__descriptor, fn, cached }
 
+/* A client's changes are in the reply cache: each runs once, and a copy
+ * arriving late is refused rather than laid over a later change (a
+ * write resurrecting bytes a truncate cut). Forwarded changes carry
+ * versions, which do the same for the replicas. */
 static const struct cfs_rpc_method methods[] = {
-	METHOD(OSD_WRITE, osd_write, h_write),
-	METHOD(OSD_READ, osd_read, h_read),
-	METHOD(OSD_TRUNCATE, osd_truncate, h_truncate),
-	METHOD(OSD_PUNCH, osd_punch, h_punch),
-	METHOD(OSD_PUT_CHUNK, osd_put_chunk, h_put_chunk),
-	METHOD(OSD_STAT, osd_stat_req, h_stat),
-	METHOD(OSD_BACKFILL, osd_backfill, h_backfill),
-	METHOD(OSD_SEEK, osd_seek, h_seek),
+	METHOD(OSD_WRITE, osd_write, h_write, true),
+	METHOD(OSD_READ, osd_read, h_read, false),
+	METHOD(OSD_TRUNCATE, osd_truncate, h_truncate, true),
+	METHOD(OSD_PUNCH, osd_punch, h_punch, true),
+	METHOD(OSD_PUT_CHUNK, osd_put_chunk, h_put_chunk, false),
+	METHOD(OSD_STAT, osd_stat_req, h_stat, false),
+	METHOD(OSD_BACKFILL, osd_backfill, h_backfill, false),
+	METHOD(OSD_SEEK, osd_seek, h_seek, false),
 };
 
 int osd_service_start(struct osd *osd)

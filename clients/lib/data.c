@@ -45,7 +45,12 @@ static int primary_call(struct cfs_client *cl, uint64_t ino, uint64_t index,
 		} else {
 			*epoch = map->pb->epoch;
 			c->timeout_ms = cl->o.osd_timeout_ms;
-			c->request_id = 0;
+			/* after no answer, the same id: if the first copy
+			 * still runs the retry waits for it, and a copy that
+			 * comes late is refused (replies.h), so it can never
+			 * land after a change that follows this one */
+			if (c->answered)
+				c->request_id = 0;
 			rc = cfs_rpc_call(cl->rpc, map->pb->osds[p]->addr, c);
 			cfs_rpc_call_done(c);
 		}

@@ -165,9 +165,9 @@ START_TEST(test_live_call_status_bulk_and_reply_cache)
 	memset(&c, 0, sizeof(c));
 	c.method = 3;
 	c.req = &n.base;
-	c.request_id = 4242;
 	ck_assert_int_eq(cfs_rpc_call(cl, addr, &c), 0);
 	cfs_rpc_call_done(&c);
+	ck_assert_uint_ne(c.request_id, 0);	/* given by the call */
 	ck_assert_int_eq(cfs_rpc_call(cl, addr, &c), 0);
 	cfs_rpc_call_done(&c);
 	ck_assert_int_eq(atomic_load(&creates), 1);
@@ -418,10 +418,43 @@ START_TEST(test_reply_cache_keeps_each_reply_until_acknowledged)
 	}
 	ck_assert_int_eq(raw_request(fd, 3, 77, 1, 1), 0);
 	ck_assert_int_eq(atomic_load(&creates), runs);
-	/* acknowledged: forgotten, so the same id runs again */
+	/* acknowledged: forgotten, and a copy coming late is refused */
 	ck_assert_int_eq(raw_request(fd, 3, 77, rid + 1, rid + 1), -EEXIST);
-	ck_assert_int_eq(raw_request(fd, 3, 77, 1, rid + 1), -EEXIST);
-	ck_assert_int_eq(atomic_load(&creates), runs + 2);
+	ck_assert_int_eq(raw_request(fd, 3, 77, 1, rid + 1), -ESTALE);
+	ck_assert_int_eq(atomic_load(&creates), runs + 1);
+	close(fd);
+	cfs_rpc_server_stop(srv);
+}
+END_TEST
+
+/* A request the client gave up waiting for (its connection closed, the
+ * retry answered) may still sit in the server's socket: when it is read
+ * after the client went on, it must not run over what came since (a
+ * size set by a truncate, a lock let go). A copy the client may still
+ * wait for is answered as before. */
+START_TEST(test_a_late_copy_of_a_finished_request_is_refused)
+{
+	struct cfs_rpc_server *srv;
+	int fd;
+
+	ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4, NULL, 4),
+			 0);
+	atomic_store(&creates, 0);
+	fd = raw_connect();
+	/* request 5 (the retry of it) runs, then 6 says 5 is done */
+	ck_assert_int_eq(raw_request(fd, 3, 99, 5, 5), 0);
+	ck_assert_int_eq(raw_request(fd, 3, 99, 6, 6), -EEXIST);
+	ck_assert_int_eq(raw_request(fd, 3, 99, 5, 5), -ESTALE);
+	/* a client's acked from an older request does not lower the mark */
+	ck_assert_int_eq(raw_request(fd, 3, 99, 4, 4), -ESTALE);
+	ck_assert_int_eq(atomic_load(&creates), 2);
+	/* 6 is still kept (7 does not say it is done): answered again */
+	ck_assert_int_eq(raw_request(fd, 3, 99, 7, 6), -EEXIST);
+	ck_assert_int_eq(raw_request(fd, 3, 99, 6, 6), -EEXIST);
+	ck_assert_int_eq(atomic_load(&creates), 3);
+	/* another client's ids are its own */
+	ck_assert_int_eq(raw_request(fd, 3, 98, 5, 5), -EEXIST);
+	ck_assert_int_eq(atomic_load(&creates), 4);
 	close(fd);
 	cfs_rpc_server_stop(srv);
 }
@@ -437,5 +470,6 @@ int main(void)
 		      test_calls_go_on_across_a_server_restart,
 		      test_garbage_on_the_port_is_refused_and_serving_goes_on,
 		      test_concurrent_callers_each_get_their_own_reply,
-		      test_reply_cache_keeps_each_reply_until_acknowledged);
+		      test_reply_cache_keeps_each_reply_until_acknowledged,
+		      test_a_late_copy_of_a_finished_request_is_refused);
 }

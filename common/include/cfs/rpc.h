@@ -81,7 +81,8 @@ struct cfs_rpc_call {
 	int timeout_ms;		/* per attempt; 0 means 5000 */
 	int attempts;		/* transport retries with the same request id; 0 means 1 */
 	uint64_t request_id;	/* 0: a fresh id is assigned; one given is
-				 * the caller's to keep unique */
+				 * an earlier call's, sent again (a retry
+				 * of a call that got no answer) */
 	bool rep_keep;		/* rep is the caller's, to free with
 				 * protobuf_c_message_free_unpacked(rep, NULL);
 				 * else it lives in an arena call_done frees */
@@ -89,6 +90,8 @@ struct cfs_rpc_call {
 	ProtobufCMessage *rep;	/* NULL if the reply had no body */
 	const void *rep_bulk;
 	size_t rep_bulk_len;
+	bool answered;		/* the server's reply came: the status is
+				 * its handler's, not the transport's */
 	void *msg;		/* private */
 	void *arena;		/* private */
 };
