@@ -62,6 +62,8 @@ int cfs_client_new(struct cfs_client **out, const struct cfs_client_opts *o)
 	snprintf(cl->mds, sizeof(cl->mds), "%s", o->mds);
 	cl->o.mds = cl->mds;
 	pthread_mutex_init(&cl->ilock, NULL);
+	for (int i = 0; i < ORDER_LOCKS; i++)
+		pthread_mutex_init(&cl->order[i], NULL);
 	cl->stamps = calloc(CACHE_STAMPS, sizeof(*cl->stamps));
 	if (!cl->stamps) {
 		free(cl);
@@ -135,6 +137,8 @@ void cfs_client_free(struct cfs_client *cl)
 		}
 	}
 	pthread_mutex_destroy(&cl->ilock);
+	for (int i = 0; i < ORDER_LOCKS; i++)
+		pthread_mutex_destroy(&cl->order[i]);
 	free(cl);
 }
 
@@ -393,6 +397,11 @@ int cfs_getattr(struct cfs_client *cl, uint64_t ino, struct cfs_attr *out,
 	return rc;
 }
 
+static pthread_mutex_t *order_lock(struct cfs_client *cl, uint64_t ino)
+{
+	return &cl->order[cfs_hash64(ino) % ORDER_LOCKS];
+}
+
 int cfs_setattr(struct cfs_client *cl, const struct cfs_cred *cr,
 		uint64_t ino, unsigned valid, const struct cfs_attr *in,
 		bool through_handle, struct cfs_attr *out)
@@ -450,6 +459,7 @@ int cfs_setattr(struct cfs_client *cl, const struct cfs_cred *cr,
 			o->atime_ns = 0;
 		pthread_mutex_unlock(&cl->ilock);
 	}
+	pthread_mutex_lock(order_lock(cl, ino));
 	begun = dc_begin(cl, ino);
 	rc = entry_call(cl, CFS__MDS_METHOD__MDS_SETATTR, &r.base, out);
 	if (rc == 0 && (valid & CFS_ATTR_SIZE)) {
@@ -464,6 +474,7 @@ int cfs_setattr(struct cfs_client *cl, const struct cfs_cred *cr,
 		out->size = in->size;
 	}
 	dc_end(cl, ino, begun, rc, out);
+	pthread_mutex_unlock(order_lock(cl, ino));
 	return rc;
 }
 
@@ -1120,10 +1131,6 @@ bool cfs_cache_valid(struct cfs_client *cl, const struct cfs_attr *a)
 	return valid;
 }
 
-/* The data goes to the flushers and the size and mtime to the MDS at the
- * same time: a close waits for one round trip less. Both are done (and
- * durable) before this returns; a data failure wins, and the file stays
- * dirty so that a later flush sends its size again. */
 /* ino's record, if there is one and no change of ours to the file is
  * pending (then any move is another client's). ilock held. */
 static struct cache_stamp *others_stamp(struct cfs_client *cl, uint64_t ino)
@@ -1169,6 +1176,10 @@ bool cfs_mtime_moved(struct cfs_client *cl, const struct cfs_attr *a)
 	return moved;
 }
 
+/* The data goes to the flushers and the size and mtime to the MDS at the
+ * same time: a close waits for one round trip less. Both are done (and
+ * durable) before this returns; a data failure wins, and the file stays
+ * dirty so that a later flush sends its size again. */
 int cfs_flush(struct cfs_client *cl, uint64_t ino)
 {
 	Cfs__MdsWritten r = CFS__MDS_WRITTEN__INIT;
@@ -1177,6 +1188,7 @@ int cfs_flush(struct cfs_client *cl, uint64_t ino)
 	bool dirty;
 	int rc, meta_rc = 0;
 
+	pthread_mutex_lock(order_lock(cl, ino));
 	pthread_mutex_lock(&cl->ilock);
 	o = client_inode(cl, ino, false);
 	dirty = o && o->dirty;
@@ -1194,6 +1206,7 @@ int cfs_flush(struct cfs_client *cl, uint64_t ino)
 				     &a);
 		dc_end(cl, ino, begun, meta_rc, &a);
 	}
+	pthread_mutex_unlock(order_lock(cl, ino));
 	rc = client_wb_drain(cl, ino);
 	if (rc || !dirty || meta_rc)
 		return rc ? rc : meta_rc;

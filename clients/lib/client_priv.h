@@ -14,6 +14,7 @@
 #define CACHE_STAMPS 65536
 #define WB_FLIGHTS 4096	/* extents of one file queued or in flight */
 #define WB_THREADS 8	/* flusher threads */
+#define ORDER_LOCKS 64	/* metadata order locks (struct cfs_client) */
 
 struct wb_range {
 	uint64_t off, end;
@@ -84,6 +85,11 @@ struct cfs_client {
 	struct feed_follow *feed;	/* the MDS's change feed (NULL: not
 					 * followed) */
 	size_t pf_bytes;	/* prefetched bytes held, under ilock */
+	/* by hash of ino: held from a flush's snapshot of size and mtime
+	 * until the MDS has them, and around a setattr, so that a flush
+	 * racing a truncate (an fsync or release, which the kernel does not
+	 * order with it) cannot land its older size after the cut */
+	pthread_mutex_t order[ORDER_LOCKS];
 };
 
 /* Fetch a fresh map from the MDS (after an OSD error). */
