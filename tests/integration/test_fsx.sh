@@ -6,7 +6,9 @@
 #     FSX_REPLAYS times (300) on fresh files on the default mount;
 #  3. FSX_OPS operations (100,000) in each of, at the same time: the
 #     default mount with two processes on one file, a second mount with
-#     -o strict, and two mounts with close-to-open checks at every reopen;
+#     -o strict, and two mounts with close-to-open checks at every reopen
+#     while a third process fsyncs the file over and over (-F: flushes
+#     the kernel does not order with truncates and writes);
 #  4. FSX_OPS more on the default mount while OSDs are SIGKILLed and
 #     restarted, one at a time, for as long as it runs.
 # Seeds are printed; FSX_SEED=N replays a run, FSX_RUNS=K runs K seeds in
@@ -70,12 +72,12 @@ start_fsx default "$seed" -p 2 "$MNT/default"
 pids=("$fsx_pid")
 start_fsx strict "$((seed + 1000))" "$T/s/strict"
 pids+=("$fsx_pid")
-start_fsx two "$((seed + 2000))" -b "$T/b/two" "$MNT/two"
+start_fsx two "$((seed + 2000))" -b "$T/b/two" -F "$MNT/two"
 pids+=("$fsx_pid")
 wait "${pids[@]}"
 fsx_result default "default mount, 2 processes"
 fsx_result strict "-o strict"
-fsx_result two "two mounts, close-to-open"
+fsx_result two "two mounts, close-to-open, a syncer"
 
 # OSDs SIGKILLed and restarted, one at a time, for as long as a run lasts
 up_count() { "$CFS_BIN/cfs" status "$MDS" 2>/dev/null | awk '/ of .* OSDs up/ {print $1}'; }

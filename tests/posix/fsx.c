@@ -1,7 +1,7 @@
 /* fsx: a randomized single-file data exerciser, checked against a model.
  *
  *   fsx [-n OPS] [-s SEED] [-i RUNS] [-S MAXSIZE] [-L MAXLEN] [-p 1|2]
- *       [-b FILE2] [-x OPS] [-l LOG] [-q] FILE
+ *       [-b FILE2] [-F] [-x OPS] [-l LOG] [-q] FILE
  *   fsx -r LOG [-i RUNS] [-p 1|2] [-b FILE2] FILE
  *
  * Each run creates FILE afresh and applies OPS operations drawn from a
@@ -20,6 +20,9 @@
  * -b FILE2: the same file seen through a second mount; a reopen closes
  * every descriptor and opens the file on either mount, so each switch is
  * a close-to-open check across mounts.
+ * -F: a third process opens the file, fsyncs it over and over and closes
+ * it, all through the run: flushes (and releases) that the kernel does
+ * not order with the operations, racing each of them.
  * -x OPS: leave out operations, by name, comma-separated (COPY,DREAD...).
  *
  * Every operation is logged in fsx's notation ("WRITE 0x10 thru 0x1f
@@ -85,6 +88,7 @@ static struct {
 	bool skip[OP_COUNT];
 	const char *log_path, *replay;
 	bool quiet;
+	bool syncer;
 } opt = { .nmounts = 1, .nprocs = 1, .maxsize = 256 << 10,
 	  .maxlen = 64 << 10, .nops = 10000, .runs = 1 };
 
@@ -330,7 +334,7 @@ struct cmd {
 };
 
 static int to_child[2] = { -1, -1 }, from_child[2] = { -1, -1 };
-static pid_t child;
+static pid_t child, syncer;
 
 static void child_main(void)
 {
@@ -415,6 +419,39 @@ static void stop_child(void)
 	close(from_child[0]);
 	waitpid(child, NULL, 0);
 	child = 0;
+}
+
+/* -F: fsync the file in a loop, on descriptors of its own, until killed
+ * (a run's fresh file is a new inode: each descriptor is used a while,
+ * then closed, and the name opened again). */
+static void start_syncer(void)
+{
+	syncer = fork();
+	if (syncer < 0) {
+		perror("fsx: fork");
+		exit(2);
+	}
+	if (syncer > 0)
+		return;
+	for (;;) {
+		int f = open(opt.path[0], O_RDWR);
+
+		for (int i = 0; f >= 0 && i < 50; i++)
+			fsync(f);
+		if (f >= 0)
+			close(f);
+		else
+			usleep(1000);	/* between runs: the file is remade */
+	}
+}
+
+static void stop_syncer(void)
+{
+	if (syncer <= 0)
+		return;
+	kill(syncer, SIGKILL);
+	waitpid(syncer, NULL, 0);
+	syncer = 0;
 }
 
 /* ---- the log ---- */
@@ -918,8 +955,9 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: fsx [-n OPS] [-s SEED] [-i RUNS] [-S MAXSIZE] "
-		"[-L MAXLEN] [-p 1|2] [-b FILE2] [-x OPS] [-l LOG] [-q] FILE\n"
-		"       fsx -r LOG [-i RUNS] [-p 1|2] [-b FILE2] FILE\n");
+		"[-L MAXLEN] [-p 1|2] [-b FILE2] [-F] [-x OPS] [-l LOG] [-q] "
+		"FILE\n"
+		"       fsx -r LOG [-i RUNS] [-p 1|2] [-b FILE2] [-F] FILE\n");
 	exit(2);
 }
 
@@ -946,7 +984,7 @@ int main(int argc, char **argv)
 	time_t t0 = time(NULL);
 
 	opt.seed = (uint64_t)t0 ^ (uint64_t)getpid() << 16;
-	while ((c = getopt(argc, argv, "n:s:i:S:L:p:b:x:l:r:q")) != -1) {
+	while ((c = getopt(argc, argv, "n:s:i:S:L:p:b:Fx:l:r:q")) != -1) {
 		switch (c) {
 		case 'n': opt.nops = strtoull(optarg, NULL, 0); break;
 		case 's': opt.seed = strtoull(optarg, NULL, 0); break;
@@ -955,6 +993,7 @@ int main(int argc, char **argv)
 		case 'L': opt.maxlen = strtoull(optarg, NULL, 0); break;
 		case 'p': opt.nprocs = atoi(optarg); break;
 		case 'b': opt.path[1] = optarg; opt.nmounts = 2; break;
+		case 'F': opt.syncer = true; break;
 		case 'x': skip_ops(optarg); break;
 		case 'l': opt.log_path = optarg; break;
 		case 'r': opt.replay = optarg; break;
@@ -986,6 +1025,8 @@ int main(int argc, char **argv)
 	/* O_DIRECT reads land in shared: it is page-aligned */
 	if (opt.nprocs > 1)
 		start_child();
+	if (opt.syncer)
+		start_syncer();
 	for (uint64_t r = 0; r < opt.runs && rc == 0; r++) {
 		rc = replay ? run_replay(replay) : run_random(opt.seed + r);
 		if (rc == 0 && !opt.quiet)
@@ -995,10 +1036,12 @@ int main(int argc, char **argv)
 			       replay ? r + 1 : opt.seed + r, nlogged);
 	}
 	stop_child();
+	stop_syncer();
 	if (rc == 0)
-		printf("fsx: %" PRIu64 " runs clean (%s%s%s) in %lds\n",
+		printf("fsx: %" PRIu64 " runs clean (%s%s%s%s) in %lds\n",
 		       opt.runs, opt.nprocs > 1 ? "2 processes" : "1 process",
 		       opt.nmounts > 1 ? ", 2 mounts" : "",
+		       opt.syncer ? ", a syncer" : "",
 		       replay ? ", replayed" : "", (long)(time(NULL) - t0));
 	return rc;
 }
