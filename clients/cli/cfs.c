@@ -7,9 +7,12 @@
  *                              the acting primary first
  *   cfs fsck MDS_DATA_DIR      check the namespace of an MDS store (safe
  *                              beside a running MDS); exit 1 on problems
+ *   cfs init, cfs token, cfs secret
+ *                              the cluster's identity and join tokens
+ *                              (token.c)
  *
- * More subcommands (init, token, fsck, conflicts, tier, bench) arrive
- * with the issues that need them. */
+ * More subcommands (conflicts, tier, bench) arrive with the issues that
+ * need them. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +21,7 @@
 #include "cfs/log.h"
 #include "cfs/map.h"
 #include "cfs/rpc.h"
+#include "cmds.h"
 #include "libcfs.h"
 #include "../../mds/fsck.h"
 
@@ -168,6 +172,8 @@ static int cmd_fsck(const char *dir)
 
 int main(int argc, char **argv)
 {
+	int rc = 2;
+
 	cfs_log_init("cfs", CFS_LOG_ERROR);
 	if (argc == 3 && !strcmp(argv[1], "status"))
 		return cmd_status(argv[2]);
@@ -177,9 +183,27 @@ int main(int argc, char **argv)
 		return cmd_fsck(argv[2]);
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "locate"))
 		return cmd_locate(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
-	fprintf(stderr, "usage: cfs status MDS_ADDRESS\n"
-			"       cfs df MDS_ADDRESS\n"
-			"       cfs locate MDS_ADDRESS INO [INDEX]\n"
-			"       cfs fsck MDS_DATA_DIR\n");
+	if (argc >= 2 && !strcmp(argv[1], "init"))
+		rc = cmd_init(argc - 1, argv + 1);
+	else if (argc >= 2 && !strcmp(argv[1], "token"))
+		rc = cmd_token(argc - 1, argv + 1);
+	else if (argc >= 2 && !strcmp(argv[1], "secret"))
+		rc = cmd_secret(argc - 1, argv + 1);
+	if (rc != 2)
+		return rc;
+	fprintf(stderr,
+		"usage: cfs status MDS_ADDRESS\n"
+		"       cfs df MDS_ADDRESS\n"
+		"       cfs locate MDS_ADDRESS INO [INDEX]\n"
+		"       cfs fsck MDS_DATA_DIR\n"
+		"       cfs init --dir DIR [--mds ADDR[,ADDR...]]\n"
+		"       cfs token create --dir DIR --role ROLE [--ro] [--squash]\n"
+		"                        [--subtree PATH] [--ttl DURATION] "
+		"[--mds ADDRS]\n"
+		"       cfs token list --dir DIR\n"
+		"       cfs token revoke --dir DIR ID\n"
+		"       cfs secret rotate --dir DIR [--grace DURATION]\n"
+		"  ROLE: mds, osd, client, tierd, repld, gateway, admin;\n"
+		"  DURATION: a number with s, m, h or d\n");
 	return 2;
 }
