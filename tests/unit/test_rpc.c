@@ -279,6 +279,27 @@ START_TEST(test_garbage_on_the_port_is_refused_and_serving_goes_on)
 }
 END_TEST
 
+/* A server stopped while a connection's thread is just starting to read
+ * (a client connected a moment ago) ends: the read is not started on a
+ * stream already closed, where nng would never end it. */
+START_TEST(test_a_stop_racing_a_new_connection_ends)
+{
+	for (int i = 0; i < 200; i++) {
+		struct cfs_rpc_server *srv;
+		int fd;
+
+		ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4,
+						      NULL, 4),
+				 0);
+		fd = raw_connect();
+		if (i % 2)
+			usleep((useconds_t)(i % 7) * 100);
+		cfs_rpc_server_stop(srv);
+		close(fd);
+	}
+}
+END_TEST
+
 /* Many threads share one client: each call gets its own answer. */
 static struct cfs_rpc_client *shared;
 
@@ -469,6 +490,7 @@ int main(void)
 		      test_call_to_dead_address_times_out,
 		      test_calls_go_on_across_a_server_restart,
 		      test_garbage_on_the_port_is_refused_and_serving_goes_on,
+		      test_a_stop_racing_a_new_connection_ends,
 		      test_concurrent_callers_each_get_their_own_reply,
 		      test_reply_cache_keeps_each_reply_until_acknowledged,
 		      test_a_late_copy_of_a_finished_request_is_refused);
