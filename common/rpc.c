@@ -34,12 +34,14 @@
  * never taken for another call's. Concurrent calls use connections of
  * their own; cfs_rpc_call_many starts every send before reading any
  * reply, so calls to different peers overlap. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/pubsub0/sub.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,7 @@
 #include "cfs/clock.h"
 #include "cfs/log.h"
 #include "cfs/rpc.h"
+#include "cfs/secure.h"
 #include "replies.h"
 #include "rpc.pb-c.h"
 
@@ -301,6 +304,7 @@ out:
 struct conn {
 	nng_stream *s;
 	nng_aio *aio;
+	struct cfs_secure *sec;	/* NULL: the connection is not secured */
 	struct conn *next;
 };
 
@@ -324,6 +328,10 @@ static void conn_free(struct conn *c)
 	nng_stream_close(c->s);
 	nng_aio_free(c->aio);	/* waits for any operation to end */
 	nng_stream_free(c->s);
+	if (c->sec) {
+		cfs_secure_wipe(c->sec);
+		free(c->sec);
+	}
 	free(c);
 }
 
@@ -387,13 +395,45 @@ static void xfer_add(struct xfer *x, const void *p, size_t len)
 					    .iov_len = len };
 }
 
+/* The rest of a sealed record whose header is in hdr, opened: the frame
+ * it carries, in a new buffer. */
+static int recv_sealed(struct conn *c, const uint8_t *hdr, struct frame *f,
+		       int64_t deadline)
+{
+	struct xfer x = { .n = 0 };
+	size_t n = get_le32(hdr), total;
+	int rc;
+
+	if (get_le32(hdr + 4) || n < HDR || n > CFS_RPC_MAX_FRAME)
+		return -EBADMSG;
+	f->p = malloc(n + CFS_SECURE_TAG);
+	if (!f->p)
+		return -ENOMEM;
+	xfer_add(&x, f->p, n + CFS_SECURE_TAG);
+	xfer_start(c, &x, deadline);
+	rc = xfer_finish(c, &x, deadline);
+	if (!rc && (cfs_secure_open(c->sec, f->p, n, f->p + n) ||
+		    frame_header(f->p, &total) || total != n))
+		rc = -EBADMSG;
+	if (rc) {
+		free(f->p);
+		f->p = NULL;
+		return rc;
+	}
+	f->len = n;
+	return 0;
+}
+
 /* The rest of a frame whose header is in hdr: into a new buffer. */
 static int recv_body(struct conn *c, const uint8_t *hdr, struct frame *f,
 		     int64_t deadline)
 {
 	struct xfer x = { .n = 0 };
-	int rc = frame_header(hdr, &f->len);
+	int rc;
 
+	if (c->sec)
+		return recv_sealed(c, hdr, f, deadline);
+	rc = frame_header(hdr, &f->len);
 	if (rc)
 		return rc;
 	f->p = malloc(f->len);
@@ -410,6 +450,269 @@ static int recv_body(struct conn *c, const uint8_t *hdr, struct frame *f,
 		f->p = NULL;
 	}
 	return rc;
+}
+
+/* ---- security (cfs/secure.h) ---- */
+
+#define HANDSHAKE_MS 5000	/* for a whole handshake */
+#define SERVER_ROLES (1u << CFS_ROLE_MDS | 1u << CFS_ROLE_OSD |          \
+		      1u << CFS_ROLE_TIERD | 1u << CFS_ROLE_REPLD |        \
+		      1u << CFS_ROLE_GATEWAY)
+
+struct cfs_rpc_identity {
+	struct cfs_token tok;
+	char cred[CFS_TOKEN_MAX];
+	bool encrypt;
+	unsigned admit;		/* roles a server lets in */
+};
+
+static struct cfs_rpc_identity *_Atomic default_identity;
+static _Atomic uint64_t refused;
+
+int cfs_rpc_identity_new(const char *token, bool encrypt, unsigned admit,
+			 struct cfs_rpc_identity **out, char *why,
+			 size_t whylen)
+{
+	struct cfs_rpc_identity *id = calloc(1, sizeof(*id));
+	int rc;
+
+	if (!id)
+		return -ENOMEM;
+	rc = cfs_token_parse(token, &id->tok, why, whylen);
+	if (!rc && !id->tok.has_sk) {
+		snprintf(why, whylen, "a credential, not a token: its key "
+				      "is missing");
+		rc = -EINVAL;
+	}
+	if (!rc)
+		rc = cfs_token_credential(token, id->cred, sizeof(id->cred));
+	if (rc) {
+		cfs_rpc_identity_free(id);
+		return rc;
+	}
+	id->encrypt = encrypt;
+	id->admit = admit;
+	*out = id;
+	return 0;
+}
+
+void cfs_rpc_identity_free(struct cfs_rpc_identity *id)
+{
+	if (!id)
+		return;
+	sodium_memzero(id, sizeof(*id));
+	free(id);
+}
+
+const struct cfs_token *cfs_rpc_identity_token(
+	const struct cfs_rpc_identity *id)
+{
+	return &id->tok;
+}
+
+void cfs_rpc_set_identity(struct cfs_rpc_identity *id)
+{
+	atomic_store(&default_identity, id);
+}
+
+uint64_t cfs_rpc_refused(void)
+{
+	return atomic_load(&refused);
+}
+
+/* A handshake message: [length][0][bytes]. */
+static int send_msg(struct conn *c, const uint8_t *m, size_t len,
+		    int64_t deadline)
+{
+	struct xfer x = { .send = true };
+	uint8_t h[HDR];
+
+	put_le32(h, (uint32_t)len);
+	put_le32(h + 4, 0);
+	xfer_add(&x, h, HDR);
+	xfer_add(&x, m, len);
+	xfer_start(c, &x, deadline);
+	return xfer_finish(c, &x, deadline);
+}
+
+static int recv_msg(struct conn *c, uint8_t *m, size_t max, size_t *len,
+		    int64_t deadline)
+{
+	struct xfer x = { .n = 0 };
+	uint8_t h[HDR];
+	int rc;
+
+	xfer_add(&x, h, HDR);
+	xfer_start(c, &x, deadline);
+	rc = xfer_finish(c, &x, deadline);
+	if (rc)
+		return rc;
+	*len = get_le32(h);
+	if (get_le32(h + 4) || *len > max || !*len)
+		return -EBADMSG;
+	x = (struct xfer){ .n = 0 };
+	xfer_add(&x, m, *len);
+	xfer_start(c, &x, deadline);
+	return xfer_finish(c, &x, deadline);
+}
+
+static void peer_name(struct conn *c, char *out, size_t len)
+{
+	nng_sockaddr sa;
+
+	if (nng_stream_get_addr(c->s, NNG_OPT_REMADDR, &sa) ||
+	    sa.s_family != NNG_AF_INET) {
+		snprintf(out, len, "?");
+		return;
+	}
+	snprintf(out, len, "%u.%u.%u.%u:%u",
+		 ((uint8_t *)&sa.s_in.sa_addr)[0],
+		 ((uint8_t *)&sa.s_in.sa_addr)[1],
+		 ((uint8_t *)&sa.s_in.sa_addr)[2],
+		 ((uint8_t *)&sa.s_in.sa_addr)[3],
+		 (unsigned)ntohs(sa.s_in.sa_port));
+}
+
+static int refuse(struct conn *c, const char *side, const char *why, int rc)
+{
+	char addr[64];
+
+	peer_name(c, addr, sizeof(addr));
+	atomic_fetch_add(&refused, 1);
+	cfs_log_warn("refused a peer", "peer=%s side=%s reason=\"%s\"", addr,
+		     side, why);
+	return rc;
+}
+
+/* The server's side of the handshake on a new connection: 0 with c
+ * secured, or the connection is to be hung up on (logged). */
+static int server_handshake(const struct cfs_rpc_identity *id,
+			    struct conn *c)
+{
+	int64_t deadline = cfs_mono_ms() + HANDSHAKE_MS;
+	uint8_t hello[CFS_SECURE_MSG_MAX], welcome[CFS_SECURE_MSG_MAX];
+	uint8_t fin[CFS_SECURE_FINISHED];
+	struct cfs_secure_hs hs;
+	struct cfs_secure *s = calloc(1, sizeof(*s));
+	struct cfs_token peer;
+	size_t hlen, wlen, flen;
+	char why[160] = "";
+	int rc;
+
+	if (!s)
+		return -ENOMEM;
+	rc = recv_msg(c, hello, sizeof(hello), &hlen, deadline);
+	if (rc) {
+		snprintf(why, sizeof(why), "no handshake (%s)",
+			 rc == -EBADMSG ? "not one" : strerror(-rc));
+		goto out;
+	}
+	rc = cfs_secure_welcome(&hs, &id->tok, id->cred, id->encrypt, hello,
+				hlen, &peer, welcome, &wlen, s, why,
+				sizeof(why));
+	if (!rc && !(id->admit & 1u << peer.role)) {
+		snprintf(why, sizeof(why), "a token of role %s, which this "
+			 "daemon does not serve", cfs_role_name(peer.role));
+		rc = -EACCES;
+	}
+	if (rc) {	/* tell the peer why, then hang up */
+		char no[4 + sizeof(why)];
+		size_t n = (size_t)snprintf(no, sizeof(no), "CFSX%s", why);
+
+		send_msg(c, (const uint8_t *)no, n, deadline);
+		goto out;
+	}
+	rc = send_msg(c, welcome, wlen, deadline);
+	if (!rc)
+		rc = recv_msg(c, fin, sizeof(fin), &flen, deadline);
+	if (!rc && cfs_secure_finish(&hs, s, fin, flen)) {
+		snprintf(why, sizeof(why), "the handshake did not finish: "
+			 "not the holder of token %s, or a replay", peer.id);
+		rc = -EACCES;
+	}
+	if (rc && !why[0])
+		snprintf(why, sizeof(why), "the handshake broke off (%s)",
+			 strerror(-rc));
+out:
+	if (rc) {
+		cfs_secure_wipe(s);
+		free(s);
+		return refuse(c, "server", why, rc);
+	}
+	c->sec = s;
+	return 0;
+}
+
+/* The client's side, on a connection just dialed. */
+static int client_handshake(const struct cfs_rpc_identity *id,
+			    struct conn *c, int64_t deadline)
+{
+	uint8_t m[CFS_SECURE_MSG_MAX], fin[CFS_SECURE_FINISHED];
+	struct cfs_secure_hs hs;
+	struct cfs_secure *s = calloc(1, sizeof(*s));
+	struct cfs_token peer;
+	char why[160] = "";
+	size_t len;
+	int rc;
+
+	if (!s)
+		return -ENOMEM;
+	rc = cfs_secure_hello(&hs, id->cred, id->encrypt, m, &len);
+	if (!rc)
+		rc = send_msg(c, m, len, deadline);
+	if (!rc)
+		rc = recv_msg(c, m, sizeof(m), &len, deadline);
+	if (rc) {	/* a server that hangs up refused us (its log says why) */
+		cfs_secure_wipe(s);
+		free(s);
+		return rc == -EBADMSG ? refuse(c, "client", "the server "
+					       "answered no handshake",
+					       -EPROTO) :
+			rc;
+	}
+	if (len >= 4 && !memcmp(m, "CFSX", 4)) {
+		snprintf(why, sizeof(why), "the server refused this end: %.*s",
+			 (int)(len - 4 < 150 ? len - 4 : 150),
+			 (const char *)m + 4);
+		rc = -EACCES;
+	} else {
+		rc = cfs_secure_client_keys(&hs, &id->tok, m, len, &peer, s,
+					    fin, why, sizeof(why));
+	}
+	if (!rc && !(SERVER_ROLES & 1u << peer.role)) {
+		snprintf(why, sizeof(why), "a server holding a %s token",
+			 cfs_role_name(peer.role));
+		rc = -EACCES;
+	}
+	if (!rc)
+		rc = send_msg(c, fin, sizeof(fin), deadline);
+	if (rc) {
+		cfs_secure_wipe(s);
+		free(s);
+		return why[0] ? refuse(c, "client", why, rc) : rc;
+	}
+	c->sec = s;
+	return 0;
+}
+
+/* The bytes of a frame (pieces a and b) as a sealed record, malloc'd:
+ * [length][0][the frame, sealed][tag]. */
+static int seal_record(struct cfs_secure *s, const void *a, size_t alen,
+		       const void *b, size_t blen, struct frame *out)
+{
+	size_t n = alen + blen;
+
+	out->len = HDR + n + CFS_SECURE_TAG;
+	out->p = malloc(out->len);
+	if (!out->p)
+		return -ENOMEM;
+	put_le32(out->p, (uint32_t)n);
+	put_le32(out->p + 4, 0);
+	memcpy(out->p + HDR, a, alen);
+	if (blen)
+		memcpy(out->p + HDR + alen, b, blen);
+	cfs_secure_seal(s, out->p + HDR, n, out->p + HDR + n);
+	return 0;
 }
 
 /* ---- server ---- */
@@ -443,6 +746,7 @@ struct cfs_rpc_server {
 	unsigned nconns;
 	bool stopping;
 	struct reply_cache *cache;
+	const struct cfs_rpc_identity *id;	/* NULL: not secured */
 };
 
 int cfs_rpc_reply(struct cfs_rpc_req *rq, const ProtobufCMessage *rep,
@@ -583,6 +887,8 @@ static void *conn_main(void *p)
 	struct cfs_rpc_server *srv = sc->srv;
 	struct conn *c = sc->c;
 
+	if (srv->id && server_handshake(srv->id, c))
+		goto out;
 	for (;;) {
 		uint8_t hdr[HDR];
 		struct xfer x = { .n = 0 };
@@ -614,6 +920,16 @@ static void *conn_main(void *p)
 		free(in.p);
 		if (!out.p)
 			break;
+		if (c->sec) {
+			struct frame sealed;
+
+			rc = seal_record(c->sec, out.p, out.len, NULL, 0,
+					 &sealed);
+			free(out.p);
+			if (rc)
+				break;
+			out = sealed;
+		}
 		x = (struct xfer){ .send = true };
 		xfer_add(&x, out.p, out.len);
 		xfer_start(c, &x, deadline = cfs_mono_ms() + BODY_TIMEOUT_MS);
@@ -622,6 +938,7 @@ static void *conn_main(void *p)
 		if (rc)
 			break;
 	}
+out:
 	nng_stream_close(c->s);
 	pthread_mutex_lock(&srv->lock);
 	sc->done = true;
@@ -730,6 +1047,7 @@ int cfs_rpc_server_start(struct cfs_rpc_server **out, const char *addr,
 	srv->methods = methods;
 	srv->nmethods = nmethods;
 	srv->arg = arg;
+	srv->id = atomic_load(&default_identity);
 	if (reply_cache_new(&srv->cache)) {
 		free(srv);
 		return -ENOMEM;
@@ -805,6 +1123,7 @@ struct cfs_rpc_client {
 	size_t npeers, cap;
 	uint64_t client_id;
 	uint64_t next_request;	/* wait_lock */
+	const struct cfs_rpc_identity *id;	/* NULL: not secured */
 	/* the request ids of calls not yet returned: the lowest is what
 	 * every request says it waits on (acked), so that the servers keep
 	 * its reply until then and no longer (replies.h) */
@@ -877,6 +1196,7 @@ int cfs_rpc_client_new(struct cfs_rpc_client **out)
 	    sizeof(cl->client_id))
 		cl->client_id = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
 	cl->next_request = 1;
+	cl->id = atomic_load(&default_identity);
 	*out = cl;
 	return 0;
 }
@@ -1123,6 +1443,7 @@ struct inflight {
 	struct conn *conn;
 	bool reused;		/* conn came from the idle list */
 	struct frame head;	/* the request's header and envelope */
+	struct frame sealed;	/* on a secured connection: what is sent */
 	struct xfer x;
 	uint8_t hdr[HDR];	/* the reply's */
 	int64_t deadline;
@@ -1141,12 +1462,26 @@ static int call_send(struct cfs_rpc_client *cl, struct cfs_rpc_call *c,
 	f->reused = f->conn != NULL;
 	if (!f->conn) {
 		rc = dial(f->peer, f->deadline, &f->conn);
-		if (rc)
+		if (!rc && cl->id)
+			rc = client_handshake(cl->id, f->conn, f->deadline);
+		if (rc) {
+			conn_free(f->conn);
+			f->conn = NULL;
 			return rc;
+		}
 	}
 	f->x = (struct xfer){ .send = true };
-	xfer_add(&f->x, f->head.p, f->head.len);
-	xfer_add(&f->x, c->bulk, c->bulk_len);
+	if (f->conn->sec) {
+		free(f->sealed.p);
+		rc = seal_record(f->conn->sec, f->head.p, f->head.len, c->bulk,
+				 c->bulk_len, &f->sealed);
+		if (rc)
+			return rc;
+		xfer_add(&f->x, f->sealed.p, f->sealed.len);
+	} else {
+		xfer_add(&f->x, f->head.p, f->head.len);
+		xfer_add(&f->x, c->bulk, c->bulk_len);
+	}
 	xfer_start(f->conn, &f->x, f->deadline);
 	return 0;
 }
@@ -1309,8 +1644,10 @@ void cfs_rpc_call_many(struct cfs_rpc_client *cl, const char *const *addrs,
 	}
 	if (noted)
 		wait_end(cl, calls, n);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		free(f[i].head.p);
+		free(f[i].sealed.p);
+	}
 	free(f);
 }
 

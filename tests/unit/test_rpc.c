@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cfs/rpc.h"
+#include "cfs/token.h"
 #include "mds.pb-c.h"
 #include "rpc.pb-c.h"
 
@@ -481,9 +482,210 @@ START_TEST(test_a_late_copy_of_a_finished_request_is_refused)
 }
 END_TEST
 
+/* ---- secured connections ---- */
+
+static char cluster_dir[64], other_dir[64];
+
+/* An identity from a new token of role in dir. */
+static struct cfs_rpc_identity *identity(const char *dir, enum cfs_role role,
+					 bool encrypt, unsigned admit)
+{
+	struct cfs_token t = { .role = role, .subtree = "/" };
+	struct cfs_rpc_identity *id;
+	char line[CFS_TOKEN_MAX], why[128];
+
+	ck_assert_int_eq(cfs_token_issue(dir, &t, line, sizeof(line)), 0);
+	ck_assert_int_eq(cfs_rpc_identity_new(line, encrypt, admit, &id, why,
+					      sizeof(why)),
+			 0);
+	return id;
+}
+
+static void clusters(void)
+{
+	snprintf(cluster_dir, sizeof(cluster_dir), "/tmp/cfs_rpc_sec_XXXXXX");
+	snprintf(other_dir, sizeof(other_dir), "/tmp/cfs_rpc_sec_XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(cluster_dir));
+	ck_assert_ptr_nonnull(mkdtemp(other_dir));
+	ck_assert_int_eq(cfs_cluster_init(cluster_dir, addr), 0);
+	ck_assert_int_eq(cfs_cluster_init(other_dir, addr), 0);
+}
+
+static void clusters_gone(void)
+{
+	char cmd[200];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", cluster_dir, other_dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* One echo call with a bulk from client cl: its status. */
+static int echo(struct cfs_rpc_client *cl, size_t bulk_len)
+{
+	Cfs__MdsName n = CFS__MDS_NAME__INIT;
+	struct cfs_rpc_call c = { .method = 1, .req = &n.base,
+				  .rep_desc = &cfs__mds_xattr_reply__descriptor,
+				  .timeout_ms = 2000 };
+	char *bulk = malloc(bulk_len + 1);
+	int rc;
+
+	for (size_t i = 0; i < bulk_len; i++)
+		bulk[i] = (char)i;
+	n.name.data = (uint8_t *)"secret-name";
+	n.name.len = 11;
+	c.bulk = bulk;
+	c.bulk_len = bulk_len;
+	rc = cfs_rpc_call(cl, addr, &c);
+	if (rc == 0) {
+		ck_assert_ptr_nonnull(c.rep);
+		ck_assert_mem_eq(((Cfs__MdsXattrReply *)c.rep)->value.data,
+				 "secret-name", 11);
+		ck_assert_uint_eq(c.rep_bulk_len, bulk_len);
+		if (bulk_len)
+			ck_assert_int_eq(((const char *)c.rep_bulk)[0],
+					 bulk[bulk_len - 1]);
+	}
+	cfs_rpc_call_done(&c);
+	free(bulk);
+	return rc;
+}
+
+START_TEST(test_secured_calls_work_encrypted_and_not)
+{
+	for (int encrypt = 0; encrypt < 2; encrypt++) {
+		struct cfs_rpc_identity *sid = identity(
+			cluster_dir, CFS_ROLE_MDS, encrypt,
+			1u << CFS_ROLE_CLIENT);
+		struct cfs_rpc_identity *cid = identity(
+			cluster_dir, CFS_ROLE_CLIENT, encrypt, 0);
+		struct cfs_rpc_server *srv;
+		struct cfs_rpc_client *cl;
+		uint64_t refused = cfs_rpc_refused();
+
+		cfs_rpc_set_identity(sid);
+		ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4,
+						      NULL, 4),
+				 0);
+		cfs_rpc_set_identity(cid);
+		ck_assert_int_eq(cfs_rpc_client_new(&cl), 0);
+		cfs_rpc_set_identity(NULL);
+		for (int i = 0; i < 50; i++)
+			ck_assert_int_eq(echo(cl, (size_t)i * 4099), 0);
+		ck_assert_int_eq(echo(cl, 3 << 20), 0);
+		ck_assert_uint_eq(cfs_rpc_refused(), refused);
+		cfs_rpc_client_free(cl);
+		cfs_rpc_server_stop(srv);
+		cfs_rpc_identity_free(sid);
+		cfs_rpc_identity_free(cid);
+	}
+}
+END_TEST
+
+/* Refused before anything they send is decoded, each with a clear
+ * error for the caller and one log line and count on the server: no
+ * token, a foreign cluster's, a role the daemon does not serve; and a
+ * client that would talk to a server holding a client token. */
+START_TEST(test_peers_without_a_good_token_are_refused)
+{
+	struct cfs_rpc_identity *sid = identity(cluster_dir, CFS_ROLE_OSD, true,
+						1u << CFS_ROLE_CLIENT);
+	struct cfs_rpc_identity *foreign = identity(other_dir, CFS_ROLE_CLIENT,
+						    true, 0);
+	struct cfs_rpc_identity *osd = identity(cluster_dir, CFS_ROLE_OSD, true,
+						0);
+	struct cfs_rpc_identity *good = identity(cluster_dir, CFS_ROLE_CLIENT,
+						 true, 0);
+	struct cfs_rpc_identity *as_server = identity(cluster_dir,
+						      CFS_ROLE_CLIENT, true,
+						      1u << CFS_ROLE_CLIENT);
+	struct cfs_rpc_client *plain, *f, *o, *g;
+	struct cfs_rpc_server *srv;
+	uint64_t refused = cfs_rpc_refused();
+
+	cfs_rpc_set_identity(sid);
+	ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4, NULL, 4),
+			 0);
+	cfs_rpc_set_identity(NULL);
+	ck_assert_int_eq(cfs_rpc_client_new(&plain), 0);
+	cfs_rpc_set_identity(foreign);
+	ck_assert_int_eq(cfs_rpc_client_new(&f), 0);
+	cfs_rpc_set_identity(osd);
+	ck_assert_int_eq(cfs_rpc_client_new(&o), 0);
+	cfs_rpc_set_identity(good);
+	ck_assert_int_eq(cfs_rpc_client_new(&g), 0);
+	cfs_rpc_set_identity(NULL);
+
+	ck_assert_int_ne(echo(plain, 10), 0);
+	ck_assert_int_eq(echo(f, 10), -EACCES);
+	ck_assert_int_eq(echo(o, 10), -EACCES);
+	ck_assert_int_eq(echo(g, 10), 0);
+	ck_assert_uint_ge(cfs_rpc_refused() - refused, 3);
+	cfs_rpc_server_stop(srv);
+
+	/* a server whose token is a client's is not one to talk to */
+	cfs_rpc_set_identity(as_server);
+	ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4, NULL, 4),
+			 0);
+	cfs_rpc_set_identity(NULL);
+	ck_assert_int_eq(echo(g, 10), -EACCES);
+	cfs_rpc_server_stop(srv);
+
+	cfs_rpc_client_free(plain);
+	cfs_rpc_client_free(f);
+	cfs_rpc_client_free(o);
+	cfs_rpc_client_free(g);
+	cfs_rpc_identity_free(sid);
+	cfs_rpc_identity_free(foreign);
+	cfs_rpc_identity_free(osd);
+	cfs_rpc_identity_free(good);
+	cfs_rpc_identity_free(as_server);
+}
+END_TEST
+
+/* Frames in the clear to a secured server, and bytes that only look like
+ * a handshake: hung up on, nothing run. */
+START_TEST(test_plain_frames_to_a_secured_server_run_nothing)
+{
+	struct cfs_rpc_identity *sid = identity(cluster_dir, CFS_ROLE_MDS, true,
+						1u << CFS_ROLE_CLIENT);
+	struct cfs_rpc_server *srv;
+	uint8_t junk[64], buf[256];
+	void *frame;
+	size_t len;
+	Cfs__MdsName n = CFS__MDS_NAME__INIT;
+	int fd;
+
+	cfs_rpc_set_identity(sid);
+	ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4, NULL, 4),
+			 0);
+	cfs_rpc_set_identity(NULL);
+	atomic_store(&creates, 0);
+	fd = raw_connect();
+	ck_assert_int_eq(cfs_rpc_frame_encode(3, 1, 1, 1, &n.base, NULL, 0,
+					      &frame, &len),
+			 0);
+	ck_assert_int_eq(write(fd, frame, len), (ssize_t)len);
+	free(frame);
+	while (read(fd, buf, sizeof(buf)) > 0)	/* until hung up on */
+		;
+	close(fd);
+	fd = raw_connect();
+	memset(junk, 0, sizeof(junk));
+	junk[0] = 56;
+	memcpy(junk + 8, "CFS1", 4);
+	ck_assert_int_eq(write(fd, junk, sizeof(junk)), sizeof(junk));
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+	ck_assert_int_eq(atomic_load(&creates), 0);
+	cfs_rpc_server_stop(srv);
+	cfs_rpc_identity_free(sid);
+}
+END_TEST
+
 int main(void)
 {
-	CFS_RUN_SUITE("rpc", NULL, NULL,
+	CFS_RUN_SUITE("rpc", clusters, clusters_gone,
 		      test_frame_round_trip_and_bulk,
 		      test_malformed_frames_are_rejected,
 		      test_live_call_status_bulk_and_reply_cache,
@@ -493,5 +695,8 @@ int main(void)
 		      test_a_stop_racing_a_new_connection_ends,
 		      test_concurrent_callers_each_get_their_own_reply,
 		      test_reply_cache_keeps_each_reply_until_acknowledged,
-		      test_a_late_copy_of_a_finished_request_is_refused);
+		      test_a_late_copy_of_a_finished_request_is_refused,
+		      test_secured_calls_work_encrypted_and_not,
+		      test_peers_without_a_good_token_are_refused,
+		      test_plain_frames_to_a_secured_server_run_nothing);
 }

@@ -64,6 +64,26 @@ void cfs_rpc_server_stop(struct cfs_rpc_server *srv);
 int cfs_rpc_reply(struct cfs_rpc_req *rq, const ProtobufCMessage *rep,
 		  const void *bulk, size_t bulk_len);
 
+/* Security (cfs/secure.h). An identity is a join token (cfs/token.h):
+ * cfs_rpc_identity_new parses it (-EINVAL with why for a bad one) and
+ * keeps whether frames are encrypted (else only authenticated) and, for
+ * a server, the roles it lets in (a mask of 1 << enum cfs_role).
+ * cfs_rpc_set_identity makes it the one every server and client created
+ * afterwards uses (NULL: none; it must outlive them): every connection
+ * they make or accept then starts with the handshake, and a peer that
+ * fails it is refused before anything it sends is decoded, with one log
+ * line (peer address, reason) and cfs_rpc_refused() counting it. */
+struct cfs_rpc_identity;
+struct cfs_token;
+int cfs_rpc_identity_new(const char *token, bool encrypt, unsigned admit,
+			 struct cfs_rpc_identity **out, char *why,
+			 size_t whylen);
+void cfs_rpc_identity_free(struct cfs_rpc_identity *id);
+const struct cfs_token *cfs_rpc_identity_token(
+	const struct cfs_rpc_identity *id);
+void cfs_rpc_set_identity(struct cfs_rpc_identity *id);
+uint64_t cfs_rpc_refused(void);
+
 /* A client: per peer address a dialer and a pool of idle connections,
  * made on first use and dialing again by itself. Safe to share between
  * threads. */
