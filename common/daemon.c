@@ -1,7 +1,9 @@
 /* Daemon start-up shared by cfs-mds and cfs-osd; see cfs/daemon.h. */
+#include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cfs/daemon.h"
 #include "cfs/log.h"
@@ -46,4 +48,47 @@ void cfs_malloc_for_bulk(void)
 	 * (and zeroed by the kernel) each time. */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}
+
+int cfs_daemon_identity(const char *daemon, enum cfs_role role,
+			const struct cfs_daemon_sec *sec, unsigned admit)
+{
+	static struct cfs_rpc_identity *id;	/* the process's, for good */
+	char why[160] = "";
+	int rc;
+
+	if (!sec->token[0]) {
+		if (sec->insecure) {
+			cfs_log_warn("running without a token (insecure): "
+				     "anyone who reaches this daemon's ports "
+				     "is served", "daemon=%s", daemon);
+			return CFS_DAEMON_RUN;
+		}
+		fprintf(stderr, "cfs-%s: a join token is needed: --token FILE "
+				"(cfs token create --role %s makes one), or "
+				"--insecure to run without\n",
+			daemon, cfs_role_name(role));
+		return 2;
+	}
+	rc = cfs_rpc_identity_load(sec->token, sec->encrypt, admit, &id, why,
+				   sizeof(why));
+	if (rc) {
+		fprintf(stderr, "cfs-%s: token %s: %s\n", daemon, sec->token,
+			why);
+		return 2;
+	}
+	if (cfs_rpc_identity_token(id)->role != role) {
+		fprintf(stderr, "cfs-%s: %s is a token of role %s, not %s\n",
+			daemon, sec->token,
+			cfs_role_name(cfs_rpc_identity_token(id)->role),
+			cfs_role_name(role));
+		cfs_rpc_identity_free(id);
+		id = NULL;
+		return 2;
+	}
+	cfs_rpc_set_identity(id);
+	cfs_log_info("joined with a token", "daemon=%s cluster=%s token=%s "
+		     "encrypt=%d", daemon, cfs_rpc_identity_token(id)->cluster,
+		     cfs_rpc_identity_token(id)->id, sec->encrypt);
+	return CFS_DAEMON_RUN;
 }

@@ -445,6 +445,15 @@ static int recv_body(struct conn *c, const uint8_t *hdr, struct frame *f,
 		xfer_start(c, &x, deadline);
 		rc = xfer_finish(c, &x, deadline);
 	}
+	if (!rc && f->len >= HDR + 4 && !get_le32(f->p + 4) &&
+	    !memcmp(f->p + HDR, "CFSX", 4)) {
+		/* a secured server's refusal, to a request sent in the clear */
+		cfs_log_warn("refused by the server: this end has no token",
+			     "reason=\"%.*s\"", (int)(f->len - HDR - 4 < 150 ?
+							 f->len - HDR - 4 : 150),
+			     (const char *)f->p + HDR + 4);
+		rc = -EACCES;
+	}
 	if (rc) {
 		free(f->p);
 		f->p = NULL;
@@ -494,6 +503,23 @@ int cfs_rpc_identity_new(const char *token, bool encrypt, unsigned admit,
 	id->admit = admit;
 	*out = id;
 	return 0;
+}
+
+int cfs_rpc_identity_load(const char *path, bool encrypt, unsigned admit,
+			  struct cfs_rpc_identity **out, char *why,
+			  size_t whylen)
+{
+	char line[CFS_TOKEN_MAX];
+	int rc = cfs_token_read_file(path, line, sizeof(line));
+
+	if (rc) {
+		snprintf(why, whylen, "cannot read %s: %s", path,
+			 strerror(-rc));
+		return rc;
+	}
+	rc = cfs_rpc_identity_new(line, encrypt, admit, out, why, whylen);
+	sodium_memzero(line, sizeof(line));
+	return rc;
 }
 
 void cfs_rpc_identity_free(struct cfs_rpc_identity *id)

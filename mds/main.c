@@ -39,6 +39,7 @@ static const struct cfs_config_key keys[] = {
 	    "largest size of the metadata store (MiB)"),
 	KEY("session-timeout-ms", CFS_CFG_INT, "10000", session_timeout_ms, 1000,
 	    3600000, "drop the opens and locks of a client silent this long"),
+	CFS_DAEMON_SEC_KEYS(struct mds_config, sec),
 };
 
 int main(int argc, char **argv)
@@ -52,6 +53,9 @@ int main(int argc, char **argv)
 	rc = cfs_daemon_setup("mds", keys, sizeof(keys) / sizeof(keys[0]),
 			      &mds.cfg, offsetof(struct mds_config, log_level),
 			      argc, argv, &sigs);
+	if (rc == CFS_DAEMON_RUN)
+		rc = cfs_daemon_identity("mds", CFS_ROLE_MDS, &mds.cfg.sec,
+					 ~0u);
 	if (rc != CFS_DAEMON_RUN)
 		return rc;
 

@@ -14,6 +14,7 @@
 
 #include "cfs/clock.h"
 #include "cfs/config.h"
+#include "cfs/daemon.h"
 #include "cfs/map.h"
 #include "cfs/rpc.h"
 #include "mds.pb-c.h"
@@ -33,6 +34,7 @@ struct mds_config {
 	long long down_after_ms;
 	long long map_size_mb;
 	long long session_timeout_ms;
+	struct cfs_daemon_sec sec;
 };
 
 struct mutation;

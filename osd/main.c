@@ -31,6 +31,7 @@ static const struct cfs_config_key keys[] = {
 	    "interval of heartbeats to the MDS"),
 	KEY("timeout-ms", CFS_CFG_INT, "4000", timeout_ms, 100, 600000,
 	    "timeout of calls to peer OSDs"),
+	CFS_DAEMON_SEC_KEYS(struct osd_config, sec),
 };
 
 int main(int argc, char **argv)
@@ -43,6 +44,9 @@ int main(int argc, char **argv)
 	rc = cfs_daemon_setup("osd", keys, sizeof(keys) / sizeof(keys[0]),
 			      &osd.cfg, offsetof(struct osd_config, log_level),
 			      argc, argv, &sigs);
+	if (rc == CFS_DAEMON_RUN)
+		rc = cfs_daemon_identity("osd", CFS_ROLE_OSD, &osd.cfg.sec,
+					 ~0u);
 	if (rc != CFS_DAEMON_RUN)
 		return rc;
 

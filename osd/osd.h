@@ -11,6 +11,7 @@
 
 #include "cfs/clock.h"
 #include "cfs/config.h"
+#include "cfs/daemon.h"
 #include "cfs/map.h"
 #include "cfs/rpc.h"
 #include "store.h"
@@ -25,6 +26,7 @@ struct osd_config {
 	long long workers;
 	long long heartbeat_ms;
 	long long timeout_ms;
+	struct cfs_daemon_sec sec;
 };
 
 struct osd {

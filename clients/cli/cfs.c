@@ -7,6 +7,8 @@
  *                              the acting primary first
  *   cfs fsck MDS_DATA_DIR      check the namespace of an MDS store (safe
  *                              beside a running MDS); exit 1 on problems
+ *   --token FILE (or $CFS_TOKEN) before the command: the token the
+ *   commands that reach the cluster join with (an admin's or a client's)
  *   cfs init, cfs token, cfs secret
  *                              the cluster's identity and join tokens
  *                              (token.c)
@@ -36,9 +38,14 @@ static struct cfs_map *map_of(const char *mds, struct cfs_map_holder *maps,
 	rc = cfs_rpc_client_new(rpc);
 	if (!rc)
 		rc = cfs_map_fetch(maps, *rpc, mds, 3000);
-	if (rc) {
+	if (rc == -EACCES || rc == -EPROTO)
+		fprintf(stderr, "cfs: the MDS at %s did not accept this "
+				"command's token (--token FILE or $CFS_TOKEN: "
+				"an admin or client token)\n", mds);
+	else if (rc)
 		fprintf(stderr, "cfs: cannot reach the MDS at %s: %s\n", mds,
 			strerror(-rc));
+	if (rc) {
 		cfs_rpc_client_free(*rpc);
 		cfs_map_holder_destroy(maps);
 		return NULL;
@@ -119,9 +126,14 @@ static int cmd_df(const char *mds)
 
 	if (!rc)
 		rc = cfs_statfs(cl, &sv);
-	if (rc) {
+	if (rc == -EACCES || rc == -EPROTO)
+		fprintf(stderr, "cfs: the MDS at %s did not accept this "
+				"command's token (--token FILE or $CFS_TOKEN: "
+				"an admin or client token)\n", mds);
+	else if (rc)
 		fprintf(stderr, "cfs: cannot reach the MDS at %s: %s\n", mds,
 			strerror(-rc));
+	if (rc) {
 		cfs_client_free(cl);
 		return 1;
 	}
@@ -172,9 +184,21 @@ static int cmd_fsck(const char *dir)
 
 int main(int argc, char **argv)
 {
+	const char *token = getenv("CFS_TOKEN");
+	char why[200];
 	int rc = 2;
 
 	cfs_log_init("cfs", CFS_LOG_ERROR);
+	if (argc >= 3 && !strcmp(argv[1], "--token")) {
+		token = argv[2];
+		argv[2] = argv[0];
+		argc -= 2;
+		argv += 2;
+	}
+	if (token && *token && cfs_join(token, false, why, sizeof(why))) {
+		fprintf(stderr, "cfs: %s\n", why);
+		return 2;
+	}
 	if (argc == 3 && !strcmp(argv[1], "status"))
 		return cmd_status(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "df"))
@@ -192,7 +216,8 @@ int main(int argc, char **argv)
 	if (rc != 2)
 		return rc;
 	fprintf(stderr,
-		"usage: cfs status MDS_ADDRESS\n"
+		"usage: cfs [--token FILE] COMMAND ... ($CFS_TOKEN: the same)\n"
+		"       cfs status MDS_ADDRESS\n"
 		"       cfs df MDS_ADDRESS\n"
 		"       cfs locate MDS_ADDRESS INO [INDEX]\n"
 		"       cfs fsck MDS_DATA_DIR\n"

@@ -13,7 +13,9 @@
  * metadata call; three attempts), writeback_mb=N (64: memory for writes
  * not yet on the OSDs; 0 and strict: none, each write waits for them),
  * no_uring (serve /dev/fuse only, even where the kernel offers FUSE over
- * io_uring; see uring.c), no_allow_other (see below). Standard FUSE
+ * io_uring; see uring.c), no_allow_other (see below), token=FILE (the
+ * join token: a client's, cfs token create --role client; insecure
+ * instead reaches a cluster that runs without tokens). Standard FUSE
  * options (ro, ...) pass through to libfuse. Permissions are checked by
  * the kernel from cached attributes (default_permissions, always on) and
  * by the MDS; so a mount made by root serves every user (allow_other),
@@ -32,6 +34,8 @@
 
 struct options {
 	char *mds;
+	char *token;
+	int insecure;
 	double attr_timeout, entry_timeout, cache_lease;
 	int strict;
 	int connect_timeout;
@@ -53,6 +57,8 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("strict", strict),
 	OPT("no_uring", no_uring),
 	OPT("no_allow_other", no_allow_other),
+	OPT("token=%s", token),
+	OPT("insecure", insecure),
 	OPT("-h", help),
 	OPT("--help", help),
 	FUSE_OPT_END
@@ -84,6 +90,9 @@ static void usage(const char *prog)
 	       "  -o no_uring            serve /dev/fuse only, not io_uring\n"
 	       "  -o no_allow_other      a root mount serves root alone (it\n"
 	       "                         serves every user by default)\n"
+	       "  -o token=FILE          the join token (cfs token create\n"
+	       "                         --role client)\n"
+	       "  -o insecure            no token: a cluster without them\n"
 	       "  -o connect_timeout=MS  give up reaching the MDS (5000)\n"
 	       "  -o mds_timeout=MS      retry a metadata call after (5000)\n\n",
 	       prog);
@@ -102,7 +111,7 @@ int main(int argc, char **argv)
 	struct fuse_loop_config *loop = NULL;
 	struct fuse_session *se = NULL;
 	struct cfs_fuse f = { 0 };
-	char fsname[300];
+	char fsname[300], why[200];
 	int rc = 1;
 
 	cfs_log_init("fuse", CFS_LOG_WARN);
@@ -130,13 +139,26 @@ int main(int argc, char **argv)
 	/* lookups answered from listings no older than the kernel's caches */
 	co.dir_lease_ms = (int)(1000 * (o.attr_timeout < o.entry_timeout ?
 					o.attr_timeout : o.entry_timeout));
+	rc = cfs_join(o.token, o.insecure, why, sizeof(why));
+	if (rc) {
+		fprintf(stderr, "cfs-fuse: %s (-o token=FILE, or -o insecure "
+				"for a cluster without tokens)\n", why);
+		rc = 2;
+		goto out;
+	}
 	/* before any thread starts: a fork keeps only the calling thread
 	 * (without -f, errors from here on go to /dev/null) */
 	fuse_daemonize(cmd.foreground);
 	rc = cfs_client_new(&f.cl, &co);
 	if (rc) {
-		fprintf(stderr, "cfs-fuse: cannot reach the MDS at %s: %s\n",
-			o.mds, strerror(-rc));
+		fprintf(stderr, "cfs-fuse: %s %s: %s\n",
+			rc == -EACCES ? "refused by the cluster at" :
+					"cannot reach the MDS at",
+			o.mds,
+			rc != -EACCES ? strerror(-rc) :
+			o.token ? "its token is not accepted (the line above "
+				  "says why)" :
+				  "it needs a token (-o token=FILE)");
 		rc = 1;
 		goto out;
 	}
@@ -193,6 +215,7 @@ out:
 	cfs_client_free(f.cl);
 	free(cmd.mountpoint);
 	free(o.mds);
+	free(o.token);
 	fuse_opt_free_args(&args);
 	return rc ? 1 : 0;
 }

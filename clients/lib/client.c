@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cfs/log.h"
+#include "cfs/token.h"
 #include "client_priv.h"
 #include "mds.pb-c.h"
 
@@ -39,6 +40,43 @@ static void *keepalive_main(void *p)
 		}
 	}
 	return NULL;
+}
+
+int cfs_join(const char *token, bool insecure, char *why, size_t whylen)
+{
+	static struct cfs_rpc_identity *id;	/* the process's, for good */
+	const unsigned roles = 1u << CFS_ROLE_CLIENT | 1u << CFS_ROLE_ADMIN |
+			       1u << CFS_ROLE_GATEWAY;
+	int rc;
+
+	if (!token) {
+		if (insecure)
+			return 0;
+		snprintf(why, whylen, "a join token is needed (cfs token "
+				      "create --role client makes one)");
+		return -EINVAL;
+	}
+	if (id)
+		return -EALREADY;
+	rc = cfs_rpc_identity_load(token, true, 0, &id, why, whylen);
+	if (rc) {
+		char inner[200];
+
+		snprintf(inner, sizeof(inner), "%s", why);
+		snprintf(why, whylen, "token %s: %s", token, inner);
+		return rc;
+	}
+	if (!(roles & 1u << cfs_rpc_identity_token(id)->role)) {
+		snprintf(why, whylen, "%s is a token of role %s: a client "
+				      "joins with a client, admin or gateway "
+				      "token", token,
+			 cfs_role_name(cfs_rpc_identity_token(id)->role));
+		cfs_rpc_identity_free(id);
+		id = NULL;
+		return -EINVAL;
+	}
+	cfs_rpc_set_identity(id);
+	return 0;
 }
 
 int cfs_client_new(struct cfs_client **out, const struct cfs_client_opts *o)
@@ -79,6 +117,8 @@ int cfs_client_new(struct cfs_client **out, const struct cfs_client_opts *o)
 
 		rc = cfs_map_fetch(&cl->maps, cl->rpc, cl->mds,
 				   left < 1000 ? (left > 0 ? left : 1) : 1000);
+		if (rc == -EACCES)
+			break;	/* refused, not down: asking again won't help */
 		if (rc && cfs_mono_ms() < deadline)
 			usleep(100 * 1000);
 	} while (rc && cfs_mono_ms() < deadline);

@@ -71,8 +71,15 @@ struct cfs_dirent_list {
 	void *priv;
 };
 
+/* The token this process joins the cluster with (a client's, an
+ * admin's or a gateway's), for every client created after: 0, or -errno
+ * with why. NULL token with insecure: none (a cluster without tokens);
+ * NULL without insecure: -EINVAL, saying how to get one. */
+int cfs_join(const char *token, bool insecure, char *why, size_t whylen);
+
 /* Connect: fetch the map from the MDS (retrying until the connect
- * timeout) and follow its updates. -ETIMEDOUT if the MDS never answers. */
+ * timeout) and follow its updates. -ETIMEDOUT if the MDS never answers,
+ * -EACCES if it refuses this process's token (cfs_join). */
 int cfs_client_new(struct cfs_client **out, const struct cfs_client_opts *o);
 void cfs_client_free(struct cfs_client *cl);
 uint64_t cfs_client_epoch(struct cfs_client *cl);

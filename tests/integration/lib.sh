@@ -41,6 +41,10 @@ cluster_up() {
 	MNT=$("$CLUSTER" up --nodes "$nodes" --dir "$T/c" --port-base "$port" -- "$@") ||
 		{ echo "FAIL: cluster did not start"; tail -n 20 "$T"/c/logs/*.log; exit 1; }
 	MDS=127.0.0.1:$port
+	# the cluster's tokens: cfs commands join with the admin's, second
+	# mounts with the client's
+	export CFS_TOKEN=$T/c/tokens/admin.token
+	CLIENT_TOKEN=$T/c/tokens/client.token
 }
 
 cluster() { "$CLUSTER" "$1" --dir "$T/c" "${@:2}"; }
@@ -53,7 +57,8 @@ mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts;
 second_mount() {
 	local dir=$1
 	mkdir -p "$dir"
-	"$CFS_BIN/cfs-fuse" "$MDS" "$dir" -f "${@:2}" >>"$T/fuse2.log" 2>&1 &
+	"$CFS_BIN/cfs-fuse" "$MDS" "$dir" -f -o "token=$CLIENT_TOKEN" "${@:2}" \
+		>>"$T/fuse2.log" 2>&1 &
 	MOUNT_PID=$!
 	echo "$MOUNT_PID $dir" >>"$T/mounts"
 	wait_for 10 'mounted "$dir"'

@@ -78,6 +78,10 @@ struct cfs_token;
 int cfs_rpc_identity_new(const char *token, bool encrypt, unsigned admit,
 			 struct cfs_rpc_identity **out, char *why,
 			 size_t whylen);
+/* The same from a token file (its first line). */
+int cfs_rpc_identity_load(const char *path, bool encrypt, unsigned admit,
+			  struct cfs_rpc_identity **out, char *why,
+			  size_t whylen);
 void cfs_rpc_identity_free(struct cfs_rpc_identity *id);
 const struct cfs_token *cfs_rpc_identity_token(
 	const struct cfs_rpc_identity *id);
