@@ -305,6 +305,7 @@ struct conn {
 	nng_stream *s;
 	nng_aio *aio;
 	struct cfs_secure *sec;	/* NULL: the connection is not secured */
+	int peer_role;		/* the peer's token's (server side), or -1 */
 	struct conn *next;
 };
 
@@ -317,6 +318,7 @@ static int conn_new(nng_stream *s, struct conn **out)
 		return -ENOMEM;
 	}
 	c->s = s;
+	c->peer_role = -1;
 	*out = c;
 	return 0;
 }
@@ -666,6 +668,7 @@ out:
 		return refuse(c, "server", why, rc);
 	}
 	c->sec = s;
+	c->peer_role = (int)peer.role;
 	return 0;
 }
 
@@ -834,8 +837,8 @@ static void finish_reply(struct cfs_rpc_req *rq, int status, struct frame *out)
 }
 
 /* Run one request; the reply in *out (p NULL: send none). */
-static void serve_one(struct cfs_rpc_server *srv, const struct frame *in,
-		      struct frame *out)
+static void serve_one(struct cfs_rpc_server *srv, const struct conn *c,
+		      const struct frame *in, struct frame *out)
 {
 	struct cfs_rpc_req rq;
 	ProtobufCMessage *body;
@@ -852,6 +855,7 @@ static void serve_one(struct cfs_rpc_server *srv, const struct frame *in,
 		finish_reply(&rq, rc, out);
 		return;
 	}
+	rq.peer_role = c->peer_role;
 	m = &srv->methods[rq.method];
 	if (m->cache_reply) {
 		void *kept;
@@ -942,7 +946,7 @@ static void *conn_main(void *p)
 					     "frame", "rc=%d", rc);
 			break;
 		}
-		serve_one(srv, &in, &out);
+		serve_one(srv, c, &in, &out);
 		free(in.p);
 		if (!out.p)
 			break;

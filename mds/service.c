@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cfs/log.h"
+#include "cfs/token.h"
 #include "mds.h"
 #include "mds.pb-c.h"
 
@@ -795,11 +796,29 @@ static int h_get_map(void *arg, struct cfs_rpc_req *rq,
 	return rc;
 }
 
+/* Only a storage target joins the map and reports for it: on a secured
+ * connection the peer's token must be an OSD's (a client's token used to
+ * register is refused, and logged). */
+static bool peer_is_osd(const struct cfs_rpc_req *rq)
+{
+	if (rq->peer_role < 0 || rq->peer_role == CFS_ROLE_OSD)
+		return true;
+	cfs_log_warn("refused an OSD call from a non-OSD token",
+		     "method=%u role=%s client=%016lx", rq->method,
+		     cfs_role_name((enum cfs_role)rq->peer_role),
+		     (unsigned long)rq->client_id);
+	return false;
+}
+
 static int h_osd_register(void *arg, struct cfs_rpc_req *rq,
 			  const ProtobufCMessage *m)
 {
 	Cfs__MdsOsdRegisterReply rep = CFS__MDS_OSD_REGISTER_REPLY__INIT;
-	int rc = mds_osd_register(MDS(arg), (const void *)m, &rep.id);
+	int rc;
+
+	if (!peer_is_osd(rq))
+		return -EACCES;
+	rc = mds_osd_register(MDS(arg), (const void *)m, &rep.id);
 
 	if (rc)
 		return rc;
@@ -814,7 +833,8 @@ static int h_osd_register(void *arg, struct cfs_rpc_req *rq,
 static int h_osd_heartbeat(void *arg, struct cfs_rpc_req *rq,
 			   const ProtobufCMessage *m)
 {
-	(void)rq;
+	if (!peer_is_osd(rq))
+		return -EACCES;
 	return mds_osd_heartbeat(MDS(arg), (const void *)m);
 }
 

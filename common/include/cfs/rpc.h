@@ -29,6 +29,8 @@ struct cfs_rpc_req {
 	uint64_t client_id;
 	uint64_t request_id;
 	uint64_t acked;		/* the client has the replies below this id */
+	int peer_role;		/* the peer's token's role (enum cfs_role) on
+				 * a secured connection, else -1 */
 	const void *bulk;	/* the request's bulk tail; valid during the handler */
 	size_t bulk_len;
 	void *reply;		/* private: the packed reply frame */

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# No one in without a token of this cluster: mounts with no token, a
+# changed one, another cluster's or an expired one are refused with a
+# clear error and nothing mounted; an OSD started with a client's token
+# does not start; names and xattr values crossing the wire to the MDS
+# are not in the captured bytes; the bytes of earlier connections (their
+# handshakes and frames) sent again change nothing, and the MDS keeps
+# serving.
+. "$(dirname "$0")/lib.sh"
+cluster_up 2 7590
+CL=$T/c/cluster
+CFS=$CFS_BIN/cfs
+
+# refused_mount NAME TOKEN_OPTION... : the mount fails at once, names why
+refused_mount() {
+	local name=$1 dir=$T/m$RANDOM out rc
+	shift
+	mkdir -p "$dir"
+	out=$(timeout 20 "$CFS_BIN/cfs-fuse" "$MDS" "$dir" -f "$@" 2>&1)
+	rc=$?
+	check "$name: cfs-fuse exits non-zero (rc $rc)" '[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]'
+	check "$name: nothing is mounted" '! mounted "$dir"'
+	echo "$out" | tail -n 2 | sed 's/^/     /'
+	LAST_OUT=$out
+}
+
+refused_mount "no token"
+check "... saying a token is needed" 'grep -q "a join token is needed" <<<"$LAST_OUT"'
+
+sed 's/^cfs1\.ey/cfs1.eZ/' "$CLIENT_TOKEN" >"$T/changed.token"
+refused_mount "a changed token" -o "token=$T/changed.token"
+check "... naming the token and what is wrong" 'grep -q "token $T/changed.token: " <<<"$LAST_OUT"'
+
+"$CFS" init --dir "$T/other" --mds "$MDS" >/dev/null
+"$CFS" token create --dir "$T/other" --role client >"$T/other.token"
+refused_mount "another cluster's token" -o "token=$T/other.token"
+check "... the MDS logged why" 'grep -q "refused a peer.*a token of another cluster" "$T/c/logs/mds.log"'
+
+"$CFS" token create --dir "$CL" --role client --ttl 1s >"$T/short.token"
+expires=$(($(date +%s) + 2))
+wait_for 5 '[ "$(date +%s)" -ge "$expires" ]'
+refused_mount "an expired token" -o "token=$T/short.token"
+check "... the MDS logged why" 'grep -q "refused a peer.*an expired token" "$T/c/logs/mds.log"'
+
+refused_mount "an OSD's token for a mount" -o "token=$T/c/tokens/osd.token"
+check "... a client joins with a client's token" 'grep -q "token of role osd" <<<"$LAST_OUT"'
+
+out=$("$CFS_BIN/cfs-osd" --listen 127.0.0.9:7690 --mds "$MDS" --data "$T/osd9" \
+	--token "$CLIENT_TOKEN" 2>&1)
+rc=$?
+check "an OSD started with a client's token does not start (rc $rc)" '[ "$rc" = 2 ]'
+check "... saying so" 'grep -q "a token of role client, not osd" <<<"$out"'
+check "... and the cluster still has its 2 OSDs" '[ "$("$CFS" status "$MDS" | grep -c " up ")" = 2 ]'
+
+# the wire, seen through a capturing forwarder in front of the MDS
+PROXY_PORT=7595
+mkdir -p "$T/wire"
+python3 "$ROOT/tests/integration/tcp_proxy.py" $PROXY_PORT "$MDS" "$T/wire" &
+proxy=$!
+trap 'kill "$proxy" 2>/dev/null; cleanup' EXIT
+wait_for 5 '(: </dev/tcp/127.0.0.1/$PROXY_PORT) 2>/dev/null' || bad "the forwarder did not listen"
+mkdir -p "$T/w"
+"$CFS_BIN/cfs-fuse" 127.0.0.1:$PROXY_PORT "$T/w" -f -o "token=$CLIENT_TOKEN" \
+	>>"$T/fuse_w.log" 2>&1 &
+w=$!
+echo "$w $T/w" >>"$T/mounts"
+wait_for 10 'mounted "$T/w"' || bad "the mount through the forwarder did not come up"
+name=quarterly-salaries-ZQX7
+value=the-password-is-KJH4
+echo data >"$T/w/$name"
+setfattr -n user.note -v "$value" "$T/w/$name"
+ln -s "target-$value" "$T/w/link-$name"
+check "the mount through the forwarder works" '[ "$(getfattr --only-values -n user.note "$T/w/$name")" = "$value" ]'
+mkdir "$T/w/replay-me" && rmdir "$T/w/replay-me"
+fusermount3 -u "$T/w"
+wait_for 10 '! kill -0 "$w" 2>/dev/null'
+check "bytes went over the wire ($(cat "$T"/wire/* | wc -c))" '[ "$(cat "$T"/wire/* | wc -c)" -gt 1000 ]'
+check "no file name in them" '! grep -qa "$name" "$T"/wire/*'
+check "no xattr value or link target in them" '! grep -qa "$value" "$T"/wire/*'
+
+# every captured connection, sent to the MDS again as it was
+refused_before=$(grep -c "refused a peer" "$T/c/logs/mds.log")
+python3 - "$T/wire" "${MDS#*:}" <<'EOF'
+import glob, socket, sys
+for f in sorted(glob.glob(sys.argv[1] + "/*.up")):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=5)
+    try:
+        s.sendall(open(f, "rb").read())
+        while s.recv(65536):
+            pass
+    except OSError:
+        pass
+    s.close()
+EOF
+check "replayed connections are refused and logged" '[ "$(grep -c "refused a peer" "$T/c/logs/mds.log")" -gt "$refused_before" ]'
+check "... as not finishing the handshake" 'grep -q "the handshake did not finish" "$T/c/logs/mds.log"'
+check "nothing they asked for was done (replay-me stays gone)" '[ ! -e "$MNT/replay-me" ]'
+check "the MDS serves on" 'mkdir "$MNT/after" && [ -d "$MNT/after" ]'
+check "... and the file made through the forwarder is there, once" '[ "$(ls "$MNT" | grep -c "^$name\$")" = 1 ]'
+
+finish
