@@ -7,6 +7,13 @@
  * packed. A connection carries one call at a time: a request, then its
  * reply.
  *
+ * Secured (the process has an identity, cfs_rpc_set_identity): a
+ * connection starts with the handshake of secure.c, its three messages
+ * as [u32 length][u32 0][bytes]; then each frame travels as a sealed
+ * record, [u32 frame length][u32 0][the frame, sealed][16-byte tag]. A
+ * server that refuses a peer sends it "CFSX" and the reason in place of
+ * its WELCOME, and hangs up.
+ *
  * Why streams and not nng's REQ/REP sockets: a REQ/REP message passes
  * from nng's poller thread to one of its task threads and then to the
  * thread waiting for it, on each side; every hand-off wakes a thread,
