@@ -312,7 +312,7 @@ struct conn {
 	nng_stream *s;
 	nng_aio *aio;
 	struct cfs_secure *sec;	/* NULL: the connection is not secured */
-	int peer_role;		/* the peer's token's (server side), or -1 */
+	struct cfs_token *peer;	/* server side, secured: the peer's token */
 	struct conn *next;
 };
 
@@ -325,7 +325,6 @@ static int conn_new(nng_stream *s, struct conn **out)
 		return -ENOMEM;
 	}
 	c->s = s;
-	c->peer_role = -1;
 	*out = c;
 	return 0;
 }
@@ -341,6 +340,7 @@ static void conn_free(struct conn *c)
 		cfs_secure_wipe(c->sec);
 		free(c->sec);
 	}
+	free(c->peer);
 	free(c);
 }
 
@@ -674,8 +674,14 @@ out:
 		free(s);
 		return refuse(c, "server", why, rc);
 	}
+	c->peer = malloc(sizeof(*c->peer));
+	if (!c->peer) {
+		cfs_secure_wipe(s);
+		free(s);
+		return -ENOMEM;
+	}
+	*c->peer = peer;
 	c->sec = s;
-	c->peer_role = (int)peer.role;
 	return 0;
 }
 
@@ -862,7 +868,7 @@ static void serve_one(struct cfs_rpc_server *srv, const struct conn *c,
 		finish_reply(&rq, rc, out);
 		return;
 	}
-	rq.peer_role = c->peer_role;
+	rq.peer = c->peer;
 	m = &srv->methods[rq.method];
 	if (m->cache_reply) {
 		void *kept;

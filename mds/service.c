@@ -104,16 +104,24 @@ static bool open_dec(struct mds *mds, uint64_t client, uint64_t ino)
 
 /* ---- conversions ---- */
 
-static int cred_from(const Cfs__Cred *c, struct cfs_cred *cr)
+/* The caller's credentials; a token with root squash makes uid and gid
+ * 0 nobody's, as an NFS server's root_squash does. */
+static int cred_from(const struct cfs_rpc_req *rq, const Cfs__Cred *c,
+		     struct cfs_cred *cr)
 {
+	bool squash = rq->peer && rq->peer->squash;
+
 	if (!c)
 		return -EINVAL;
-	cr->uid = c->uid;
-	cr->gid = c->gid;
+	cr->uid = squash && c->uid == 0 ? CFS_NOBODY : c->uid;
+	cr->gid = squash && c->gid == 0 ? CFS_NOBODY : c->gid;
 	cr->ngroups = c->n_groups < CFS_MAX_GROUPS ? (uint32_t)c->n_groups :
 						     CFS_MAX_GROUPS;
 	if (cr->ngroups)
 		memcpy(cr->groups, c->groups, cr->ngroups * sizeof(uint32_t));
+	for (uint32_t i = 0; squash && i < cr->ngroups; i++)
+		if (cr->groups[i] == 0)
+			cr->groups[i] = CFS_NOBODY;
 	cr->umask = c->umask & 0777;
 	return 0;
 }
@@ -183,7 +191,7 @@ static int h_lookup(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m
 	struct cfs_cred cr;
 	struct cfs_inode in;
 	MDB_txn *txn;
-	int rc = cred_from(r->cred, &cr);
+	int rc = cred_from(rq, r->cred, &cr);
 
 	if (!rc)
 		rc = cfs_ns_begin(&MDS(arg)->ns, NULL, false, &txn);
@@ -248,7 +256,7 @@ static int h_readdir(void *arg, struct cfs_rpc_req *rq,
 
 	if (max > 1024)
 		max = 1024;
-	rc = cred_from(r->cred, &cr);
+	rc = cred_from(rq, r->cred, &cr);
 	if (rc)
 		return rc;
 	/* not zeroed: up to 400 KiB, and every entry returned is filled */
@@ -323,7 +331,7 @@ static int h_getxattr(void *arg, struct cfs_rpc_req *rq,
 	struct cfs_cred cr;
 	MDB_txn *txn;
 	size_t len = 0;
-	int rc = cred_from(r->cred, &cr);
+	int rc = cred_from(rq, r->cred, &cr);
 
 	if (!rc)
 		rc = xattr_name(&r->name, name);
@@ -350,7 +358,7 @@ static int h_listxattr(void *arg, struct cfs_rpc_req *rq,
 	struct cfs_cred cr;
 	MDB_txn *txn;
 	size_t len = 0;
-	int rc = cred_from(r->cred, &cr);
+	int rc = cred_from(rq, r->cred, &cr);
 
 	if (!rc)
 		rc = cfs_ns_begin(&MDS(arg)->ns, NULL, false, &txn);
@@ -372,7 +380,7 @@ static int h_access(void *arg, struct cfs_rpc_req *rq,
 	const Cfs__MdsOpen *r = (const void *)m;
 	struct cfs_cred cr;
 	MDB_txn *txn;
-	int rc = cred_from(r->cred, &cr);
+	int rc = cred_from(rq, r->cred, &cr);
 
 	(void)rq;
 	if (!rc)
@@ -390,8 +398,11 @@ static int h_open(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 	struct cfs_cred cr;
 	struct cfs_inode in;
 	MDB_txn *txn;
-	int rc = cred_from(r->cred, &cr);
+	int rc = cred_from(rq, r->cred, &cr);
 
+	if (!rc && rq->peer && rq->peer->ro &&
+	    ((r->flags & O_ACCMODE) != O_RDONLY || (r->flags & O_TRUNC)))
+		rc = -EROFS;
 	if (!rc)
 		rc = cfs_ns_begin(&MDS(arg)->ns, NULL, false, &txn);
 	if (rc)
@@ -579,7 +590,8 @@ static int do_release_orphan(struct mds *mds, MDB_txn *txn, void *p)
 
 /* The caller's credentials from field 1 of a request, where its type
  * has one (it must then be set); types without one need none. */
-static int req_cred(const ProtobufCMessage *m, struct cfs_cred *cr)
+static int req_cred(const struct cfs_rpc_req *rq, const ProtobufCMessage *m,
+		    struct cfs_cred *cr)
 {
 	const ProtobufCFieldDescriptor *f =
 		protobuf_c_message_descriptor_get_field(m->descriptor, 1);
@@ -588,7 +600,7 @@ static int req_cred(const ProtobufCMessage *m, struct cfs_cred *cr)
 	if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE ||
 	    f->descriptor != &cfs__cred__descriptor)
 		return 0;
-	return cred_from(*(const Cfs__Cred *const *)((const char *)m +
+	return cred_from(rq, *(const Cfs__Cred *const *)((const char *)m +
 						     f->offset), cr);
 }
 
@@ -597,10 +609,12 @@ static int mutate(struct mds *mds, struct cfs_rpc_req *rq,
 		  int (*fn)(struct mds *, MDB_txn *, void *), bool entry)
 {
 	struct op o = { .req = m, .client = rq->client_id };
-	int rc = req_cred(m, &o.cr);
+	int rc = req_cred(rq, m, &o.cr);
 
 	if (rc)
 		return rc;
+	if (rq->peer && rq->peer->ro)
+		return -EROFS;	/* a read-only token changes nothing */
 	if (m->descriptor == &cfs__mds_xattr__descriptor) {
 		rc = xattr_name(&((const Cfs__MdsXattr *)m)->name, o.name);
 		if (rc)
@@ -801,12 +815,11 @@ static int h_get_map(void *arg, struct cfs_rpc_req *rq,
  * register is refused, and logged). */
 static bool peer_is_osd(const struct cfs_rpc_req *rq)
 {
-	if (rq->peer_role < 0 || rq->peer_role == CFS_ROLE_OSD)
+	if (!rq->peer || rq->peer->role == CFS_ROLE_OSD)
 		return true;
 	cfs_log_warn("refused an OSD call from a non-OSD token",
-		     "method=%u role=%s client=%016lx", rq->method,
-		     cfs_role_name((enum cfs_role)rq->peer_role),
-		     (unsigned long)rq->client_id);
+		     "method=%u role=%s token=%s", rq->method,
+		     cfs_role_name(rq->peer->role), rq->peer->id);
 	return false;
 }
 

@@ -18,6 +18,7 @@
 
 #include "cfs/crc.h"
 #include "cfs/log.h"
+#include "cfs/token.h"
 #include "osd.h"
 #include "osd.pb-c.h"
 
@@ -203,6 +204,8 @@ static int run_change(struct osd *osd, struct cfs_rpc_req *rq,
 	int peers[CFS_MAX_REPLICAS], npeers = 0, rc;
 	bool primary, duplicate = false;
 
+	if (rq->peer && rq->peer->ro)
+		return -EROFS;	/* a read-only token changes no data */
 	catch_up(osd, ch->map_epoch);
 	map = cfs_map_get(&osd->maps);
 	if (!map)

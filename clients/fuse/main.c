@@ -21,12 +21,13 @@
  * by the MDS; so a mount made by root serves every user (allow_other),
  * as a multi-user file system must, unless no_allow_other keeps it to
  * root alone. */
-#include <unistd.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cfs/daemon.h"
 #include "cfs/log.h"
@@ -75,6 +76,24 @@ static int take_nonopt(void *data, const char *arg, int key,
 		return 0;
 	}
 	return 1;
+}
+
+/* Whether name is one of the -o options on the command line. */
+static bool mount_option(int argc, char **argv, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (int i = 1; i < argc; i++) {
+		const char *o = !strcmp(argv[i], "-o") && i + 1 < argc ?
+					argv[++i] :
+				!strncmp(argv[i], "-o", 2) ? argv[i] + 2 :
+							     NULL;
+
+		for (; o && *o; o += strcspn(o, ","), o += *o == ',')
+			if (!strncmp(o, name, n) && (o[n] == ',' || !o[n]))
+				return true;
+	}
+	return false;
 }
 
 static void usage(const char *prog)
@@ -146,6 +165,10 @@ int main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
+	/* a read-only token: the kernel refuses changes at once (the MDS
+	 * and OSDs refuse them anyway, as an explicit -o rw shows) */
+	if (cfs_joined_readonly() && !mount_option(argc, argv, "rw"))
+		fuse_opt_add_arg(&args, "-oro");
 	/* before any thread starts: a fork keeps only the calling thread
 	 * (without -f, errors from here on go to /dev/null) */
 	fuse_daemonize(cmd.foreground);

@@ -42,9 +42,16 @@ static void *keepalive_main(void *p)
 	return NULL;
 }
 
+static struct cfs_rpc_identity *joined;	/* the process's, for good */
+
+bool cfs_joined_readonly(void)
+{
+	return joined && cfs_rpc_identity_token(joined)->ro;
+}
+
 int cfs_join(const char *token, bool insecure, char *why, size_t whylen)
 {
-	static struct cfs_rpc_identity *id;	/* the process's, for good */
+	struct cfs_rpc_identity *id;
 	const unsigned roles = 1u << CFS_ROLE_CLIENT | 1u << CFS_ROLE_ADMIN |
 			       1u << CFS_ROLE_GATEWAY;
 	int rc;
@@ -56,7 +63,7 @@ int cfs_join(const char *token, bool insecure, char *why, size_t whylen)
 				      "create --role client makes one)");
 		return -EINVAL;
 	}
-	if (id)
+	if (joined)
 		return -EALREADY;
 	rc = cfs_rpc_identity_load(token, true, 0, &id, why, whylen);
 	if (rc) {
@@ -72,9 +79,9 @@ int cfs_join(const char *token, bool insecure, char *why, size_t whylen)
 				      "token", token,
 			 cfs_role_name(cfs_rpc_identity_token(id)->role));
 		cfs_rpc_identity_free(id);
-		id = NULL;
 		return -EINVAL;
 	}
+	joined = id;
 	cfs_rpc_set_identity(id);
 	return 0;
 }

@@ -2,7 +2,8 @@
 # No one in without a token of this cluster: mounts with no token, a
 # changed one, another cluster's or an expired one are refused with a
 # clear error and nothing mounted; an OSD started with a client's token
-# does not start; names and xattr values crossing the wire to the MDS
+# does not start; a read-only token changes nothing, even with the
+# kernel's -o rw; a squash token makes root nobody; names and xattr values crossing the wire to the MDS
 # are not in the captured bytes; the bytes of earlier connections (their
 # handshakes and frames) sent again change nothing, and the MDS keeps
 # serving.
@@ -51,6 +52,42 @@ rc=$?
 check "an OSD started with a client's token does not start (rc $rc)" '[ "$rc" = 2 ]'
 check "... saying so" 'grep -q "a token of role client, not osd" <<<"$out"'
 check "... and the cluster still has its 2 OSDs" '[ "$("$CFS" status "$MDS" | grep -c " up ")" = 2 ]'
+
+# a read-only token: every change refused by the MDS and the OSDs
+# themselves (-o rw keeps the kernel from refusing first)
+echo before >"$MNT/ro-file"
+mkdir "$MNT/ro-dir"
+"$CFS" token create --dir "$CL" --role client --ro >"$T/ro.token"
+second_mount "$T/ro" -o "token=$T/ro.token" -o rw || bad "the read-only mount did not come up"
+erofs() {	# erofs NAME COMMAND...: fails with "Read-only file system"
+	local out rc
+	out=$("${@:2}" 2>&1)
+	rc=$?
+	check "read-only token: $1 fails with EROFS" '[ "$rc" -ne 0 ] && grep -q "Read-only file system" <<<"$out"'
+}
+check "read-only token: reading works" '[ "$(cat "$T/ro/ro-file")" = before ]'
+erofs "create" touch "$T/ro/new"
+erofs "write" sh -c "echo x >>'$T/ro/ro-file'"
+erofs "truncate" truncate -s 0 "$T/ro/ro-file"
+erofs "mkdir" mkdir "$T/ro/d2"
+erofs "rmdir" rmdir "$T/ro/ro-dir"
+erofs "unlink" rm -f "$T/ro/ro-file"
+erofs "rename" mv "$T/ro/ro-file" "$T/ro/moved"
+erofs "chmod" chmod 600 "$T/ro/ro-file"
+erofs "setxattr" setfattr -n user.x -v y "$T/ro/ro-file"
+erofs "link" ln "$T/ro/ro-file" "$T/ro/hard"
+erofs "symlink" ln -s ro-file "$T/ro/soft"
+check "read-only token: the file is as it was" '[ "$(cat "$MNT/ro-file")" = before ]'
+second_mount "$T/ro2" -o "token=$T/ro.token" || bad "the read-only mount did not come up"
+check "read-only token without -o rw: mounted read-only" 'grep -q " $T/ro2 fuse.cfs ro," /proc/mounts'
+
+# root squash: root through a squash token is nobody
+"$CFS" token create --dir "$CL" --role client --squash >"$T/squash.token"
+second_mount "$T/sq" -o "token=$T/squash.token" || bad "the squash mount did not come up"
+echo mine >"$MNT/root-only" && chmod 600 "$MNT/root-only"
+check "squash: root cannot read a root-only file" '! cat "$T/sq/root-only" 2>/dev/null'
+mkdir -m 1777 "$MNT/pub"
+check "squash: root creates files as nobody" 'touch "$T/sq/pub/f" && [ "$(stat -c %u:%g "$MNT/pub/f")" = 65534:65534 ]'
 
 # the wire, seen through a capturing forwarder in front of the MDS
 PROXY_PORT=7595

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #define CFS_MAX_GROUPS 64
+#define CFS_NOBODY 65534	/* uid and gid root is squashed to */
 
 struct cfs_cred {
 	uint32_t uid, gid;

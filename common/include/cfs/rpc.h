@@ -22,6 +22,7 @@
 
 struct cfs_rpc_server;
 struct cfs_rpc_client;
+struct cfs_token;
 
 /* One request as a handler sees it. */
 struct cfs_rpc_req {
@@ -29,8 +30,9 @@ struct cfs_rpc_req {
 	uint64_t client_id;
 	uint64_t request_id;
 	uint64_t acked;		/* the client has the replies below this id */
-	int peer_role;		/* the peer's token's role (enum cfs_role) on
-				 * a secured connection, else -1 */
+	const struct cfs_token *peer;	/* the peer's token on a secured
+					 * connection (its role, read-only,
+					 * squash, subtree), else NULL */
 	const void *bulk;	/* the request's bulk tail; valid during the handler */
 	size_t bulk_len;
 	void *reply;		/* private: the packed reply frame */
