@@ -277,15 +277,41 @@ static void attr_from(const Cfs__Attr *p, struct cfs_attr *a)
 	a->ctime_ns = p->ctime_ns;
 }
 
-/* Merge what this client wrote but has not yet told the MDS. */
-static void merge_local(struct cfs_client *cl, struct cfs_attr *a)
+/* Our change of ino's size or mtime has reached the MDS (merge_local). */
+static void settled_locked(struct cfs_client *cl, uint64_t ino)
+{
+	struct open_inode *o = client_inode(cl, ino, false);
+
+	if (o)
+		o->settled_ns = cfs_mono_ns();
+}
+
+static void settled(struct cfs_client *cl, uint64_t ino)
+{
+	pthread_mutex_lock(&cl->ilock);
+	settled_locked(cl, ino);
+	pthread_mutex_unlock(&cl->ilock);
+}
+
+/* Merge what this client knows better than the MDS's answer a, to a
+ * request sent at asked_ns: what it wrote but has not yet told the MDS,
+ * and what it told the MDS after the request left (a reply to an older
+ * request, arriving late, must not take a size back: an fsync racing a
+ * getattr made a file 8 KiB shorter in the exerciser). */
+static void merge_local(struct cfs_client *cl, struct cfs_attr *a,
+			int64_t asked_ns)
 {
 	struct open_inode *o;
 
 	pthread_mutex_lock(&cl->ilock);
 	o = client_inode(cl, a->ino, false);
 	if (o) {
-		if (o->dirty) {
+		if (asked_ns < o->settled_ns) {
+			a->size = o->size;	/* the answer predates ours */
+			if (o->mtime_ns > a->mtime_ns)
+				a->mtime_ns = a->ctime_ns = o->mtime_ns;
+			a->blocks = (a->size + 511) / 512;
+		} else if (o->dirty) {
 			if (o->size > a->size)
 				a->size = o->size;
 			if (o->mtime_ns > a->mtime_ns)
@@ -334,15 +360,16 @@ static int mds_call(struct cfs_client *cl, uint32_t method,
 	return cfs_rpc_call(cl->rpc, cl->mds, c);
 }
 
-/* The attributes of an MdsEntry reply (rc: the call's result). */
+/* The attributes of an MdsEntry reply to a request sent at asked (rc:
+ * the call's result). */
 static int entry_reply(struct cfs_client *cl, int rc, struct cfs_rpc_call *c,
-		       struct cfs_attr *out)
+		       int64_t asked, struct cfs_attr *out)
 {
 	if (rc == 0 && (!c->rep || !((Cfs__MdsEntry *)c->rep)->attr))
 		rc = -EBADMSG;
 	if (rc == 0 && out) {
 		attr_from(((Cfs__MdsEntry *)c->rep)->attr, out);
-		merge_local(cl, out);
+		merge_local(cl, out, asked);
 	}
 	cfs_rpc_call_done(c);
 	return rc;
@@ -352,9 +379,10 @@ static int entry_call(struct cfs_client *cl, uint32_t method,
 		      const ProtobufCMessage *req, struct cfs_attr *out)
 {
 	struct cfs_rpc_call c;
+	int64_t asked = cfs_mono_ns();
 	int rc = mds_call(cl, method, req, &cfs__mds_entry__descriptor, &c);
 
-	return entry_reply(cl, rc, &c, out);
+	return entry_reply(cl, rc, &c, asked, out);
 }
 
 /* A call that adds or removes a name: out (NULL for a removal) gets the
@@ -367,6 +395,7 @@ static int name_change_call(struct cfs_client *cl, uint32_t method,
 {
 	struct cfs_rpc_call c;
 	const Cfs__MdsEntry *e;
+	int64_t asked = cfs_mono_ns();
 	int rc = mds_call(cl, method, req, &cfs__mds_entry__descriptor, &c);
 
 	e = (const Cfs__MdsEntry *)c.rep;
@@ -375,7 +404,7 @@ static int name_change_call(struct cfs_client *cl, uint32_t method,
 	if (rc == 0 && e && e->parent)
 		attr_from(e->parent, dir);
 	if (out)
-		return entry_reply(cl, rc, &c, out);
+		return entry_reply(cl, rc, &c, asked, out);
 	cfs_rpc_call_done(&c);
 	return rc;
 }
@@ -411,7 +440,7 @@ int cfs_lookup(struct cfs_client *cl, const struct cfs_cred *cr,
 		rc = dc_answer(cl, parent, name, len, out, asof_ns);
 	}
 	if (rc == 0)
-		merge_local(cl, out);
+		merge_local(cl, out, *asof_ns);
 	if (rc <= 0)
 		return rc;
 	cred_to(cr, &c);
@@ -432,7 +461,7 @@ int cfs_getattr(struct cfs_client *cl, uint64_t ino, struct cfs_attr *out,
 	int rc;
 
 	if (asof_ns && dc_getattr(cl, ino, out, asof_ns) == 0) {
-		merge_local(cl, out);
+		merge_local(cl, out, *asof_ns);
 		return 0;
 	}
 	r.ino = ino;
@@ -517,8 +546,11 @@ int cfs_setattr(struct cfs_client *cl, const struct cfs_cred *cr,
 			o->dirty = false;
 			client_drop_prefetch(cl, o);
 		}
+		settled_locked(cl, ino);
 		pthread_mutex_unlock(&cl->ilock);
 		out->size = in->size;
+	} else if (rc == 0 && (valid & (CFS_ATTR_MTIME | CFS_ATTR_MTIME_NOW))) {
+		settled(cl, ino);
 	}
 	dc_end(cl, ino, begun, rc, out);
 	pthread_mutex_unlock(order_lock(cl, ino));
@@ -702,7 +734,8 @@ int cfs_readdir(struct cfs_client *cl, const struct cfs_cred *cr,
 {
 	if (dc_readdir(cl, ino, cookie, max, out) == 0) {
 		for (size_t i = 0; i < out->n; i++)
-			merge_local(cl, &out->entries[i].attr);
+			merge_local(cl, &out->entries[i].attr,
+				    out->entries[i].asof_ns);
 		return 0;
 	}
 	return client_readdir(cl, cr, ino, cookie, max, out);
@@ -744,7 +777,7 @@ int client_readdir(struct cfs_client *cl, const struct cfs_cred *cr,
 			e->namelen = rep->entries[i]->name.len;
 			e->cookie = rep->entries[i]->cookie;
 			attr_from(rep->entries[i]->attr, &e->attr);
-			merge_local(cl, &e->attr);
+			merge_local(cl, &e->attr, asked);
 			e->asof_ns = asked;
 			dc_got_attr(cl, &e->attr, asked);
 		}
@@ -958,7 +991,9 @@ int cfs_open(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 					  &rc);
 	else
 		rc = cfs_rpc_call(cl->rpc, cl->mds, &call);
-	rc = entry_reply(cl, rc, &call, out);
+	rc = entry_reply(cl, rc, &call, begun, out);
+	if (rc == 0 && (flags & O_TRUNC))
+		settled(cl, ino);
 	if (flags & O_TRUNC)
 		dc_end(cl, ino, begun, rc, out);
 	else if (rc == 0)
@@ -1251,6 +1286,8 @@ int cfs_flush(struct cfs_client *cl, uint64_t ino)
 
 		meta_rc = entry_call(cl, CFS__MDS_METHOD__MDS_WRITTEN, &r.base,
 				     &a);
+		if (!meta_rc)
+			settled(cl, ino);
 		dc_end(cl, ino, begun, meta_rc, &a);
 	}
 	pthread_mutex_unlock(order_lock(cl, ino));

@@ -38,6 +38,10 @@ struct open_inode {
 	uint64_t size;		/* known size, including our own writes */
 	int64_t mtime_ns;	/* of our last write */
 	bool dirty;		/* size/mtime not yet sent to the MDS */
+	/* when (mono ns) our last change of size or mtime was known to have
+	 * reached the MDS: a reply to a request sent before may not show it,
+	 * and our size is the newer */
+	int64_t settled_ns;
 	bool atime_due;		/* relatime: the next read updates atime */
 	int64_t atime_ns;	/* a read's atime not yet at the MDS (0: none) */
 	struct cfs_cred atime_cred;	/* of that reader */
