@@ -574,7 +574,7 @@ static int recv_msg(struct conn *c, uint8_t *m, size_t max, size_t *len,
 		    int64_t deadline)
 {
 	struct xfer x = { .n = 0 };
-	uint8_t h[HDR];
+	uint8_t h[HDR] = { 0 };
 	int rc;
 
 	xfer_add(&x, h, HDR);

@@ -15,7 +15,8 @@
  * no_uring (serve /dev/fuse only, even where the kernel offers FUSE over
  * io_uring; see uring.c), no_allow_other (see below), token=FILE (the
  * join token: a client's, cfs token create --role client; insecure
- * instead reaches a cluster that runs without tokens). Standard FUSE
+ * instead reaches a cluster that runs without tokens), root_squash (root
+ * acts as nobody, uid and gid 65534, as NFS's option). Standard FUSE
  * options (ro, ...) pass through to libfuse. Permissions are checked by
  * the kernel from cached attributes (default_permissions, always on) and
  * by the MDS; so a mount made by root serves every user (allow_other),
@@ -37,6 +38,7 @@ struct options {
 	char *mds;
 	char *token;
 	int insecure;
+	int root_squash;
 	double attr_timeout, entry_timeout, cache_lease;
 	int strict;
 	int connect_timeout;
@@ -60,6 +62,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("no_allow_other", no_allow_other),
 	OPT("token=%s", token),
 	OPT("insecure", insecure),
+	OPT("root_squash", root_squash),
 	OPT("-h", help),
 	OPT("--help", help),
 	FUSE_OPT_END
@@ -112,6 +115,7 @@ static void usage(const char *prog)
 	       "  -o token=FILE          the join token (cfs token create\n"
 	       "                         --role client)\n"
 	       "  -o insecure            no token: a cluster without them\n"
+	       "  -o root_squash         root acts as nobody on this mount\n"
 	       "  -o connect_timeout=MS  give up reaching the MDS (5000)\n"
 	       "  -o mds_timeout=MS      retry a metadata call after (5000)\n\n",
 	       prog);
@@ -186,6 +190,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	pthread_mutex_init(&f.nocaps_lock, NULL);
+	f.root_squash = o.root_squash;
 	f.attr_timeout = o.attr_timeout;
 	f.entry_timeout = o.entry_timeout;
 	f.cache_lease = o.cache_lease;

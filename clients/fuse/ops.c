@@ -26,6 +26,8 @@ static void req_cred(fuse_req_t req, struct cfs_cred *cr)
 	cr->gid = ctx->gid;
 	cr->ngroups = 0;
 	cr->umask = ctx->umask;	/* the kernel leaves it to us (dont_mask) */
+	if (ctx->uid == 0 && F(req)->root_squash)
+		cr->uid = cr->gid = CFS_NOBODY;	/* as NFS's root_squash */
 	if (ctx->uid == 0)
 		return;	/* root passes every check that groups could */
 	n = fuse_req_getgroups(req, CFS_MAX_GROUPS, (gid_t *)cr->groups);

@@ -88,6 +88,9 @@ echo mine >"$MNT/root-only" && chmod 600 "$MNT/root-only"
 check "squash: root cannot read a root-only file" '! cat "$T/sq/root-only" 2>/dev/null'
 mkdir -m 1777 "$MNT/pub"
 check "squash: root creates files as nobody" 'touch "$T/sq/pub/f" && [ "$(stat -c %u:%g "$MNT/pub/f")" = 65534:65534 ]'
+second_mount "$T/rs" -o root_squash || bad "the -o root_squash mount did not come up"
+check "-o root_squash: root cannot read a root-only file" '! cat "$T/rs/root-only" 2>/dev/null'
+check "-o root_squash: root creates files as nobody" 'touch "$T/rs/pub/g" && [ "$(stat -c %u:%g "$MNT/pub/g")" = 65534:65534 ]'
 
 # the wire, seen through a capturing forwarder in front of the MDS
 PROXY_PORT=7595
