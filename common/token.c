@@ -563,7 +563,8 @@ static json_t *entry_of(const struct cluster *c, const char *id)
 	return NULL;
 }
 
-int cfs_token_revoke(const char *dir, const char *id)
+/* Token id's revoked mark: set it (revoke) or read it. */
+static int revoked_mark(const char *dir, const char *id, bool revoke)
 {
 	struct cluster c;
 	json_t *e;
@@ -574,6 +575,8 @@ int cfs_token_revoke(const char *dir, const char *id)
 	e = entry_of(&c, id);
 	if (!e)
 		rc = -ESRCH;
+	else if (!revoke)
+		rc = json_is_true(json_object_get(e, "revoked"));
 	else if (json_object_set_new(e, "revoked", json_true()))
 		rc = -ENOMEM;
 	else
@@ -582,18 +585,14 @@ int cfs_token_revoke(const char *dir, const char *id)
 	return rc;
 }
 
+int cfs_token_revoke(const char *dir, const char *id)
+{
+	return revoked_mark(dir, id, true);
+}
+
 int cfs_token_revoked(const char *dir, const char *id)
 {
-	struct cluster c;
-	json_t *e;
-	int rc = cluster_open(dir, &c, false);
-
-	if (rc)
-		return rc;
-	e = entry_of(&c, id);
-	rc = e ? json_is_true(json_object_get(e, "revoked")) : -ESRCH;
-	cluster_close(&c);
-	return rc;
+	return revoked_mark(dir, id, false);
 }
 
 int cfs_secret_rotate(const char *dir, int64_t grace)
