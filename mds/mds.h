@@ -84,9 +84,15 @@ struct mds {
 	struct cfs_lock_table locks;
 	struct feed feed;		/* other clients' changes (feed.h) */
 
-	pthread_mutex_t open_lock;	/* guards opens[] and sessions[] */
+	pthread_mutex_t open_lock;	/* guards opens[], sessions[], doomed */
 	struct open_count *opens[OPEN_BUCKETS];
 	struct session *sessions[SESSION_BUCKETS];
+	/* inodes that lost their last link while open (orphans): the last
+	 * close of one frees it. Noted at the same moment, under the same
+	 * lock, as the unlink asks whether it is open, so that a close
+	 * racing the unlink cannot miss it. */
+	uint64_t *doomed;
+	size_t ndoomed, capdoomed;
 
 	pthread_mutex_t mlock;		/* guards members, nmembers, epoch */
 	struct member *members;

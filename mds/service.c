@@ -39,6 +39,30 @@ static bool open_anywhere(struct mds *mds, uint64_t ino)
 	return false;
 }
 
+/* ino's index in the doomed list, or ndoomed. open_lock held. */
+static size_t doomed_find(const struct mds *mds, uint64_t ino)
+{
+	size_t i = 0;
+
+	while (i < mds->ndoomed && mds->doomed[i] != ino)
+		i++;
+	return i;
+}
+
+/* Take ino out of the doomed list: whether it was there. open_lock held. */
+static bool doomed_take(struct mds *mds, uint64_t ino)
+{
+	size_t i = doomed_find(mds, ino);
+
+	if (i == mds->ndoomed)
+		return false;
+	mds->doomed[i] = mds->doomed[--mds->ndoomed];
+	return true;
+}
+
+/* Asked by the namespace as an inode loses its last link: open, it
+ * stays as an orphan, and its last close frees it (without memory for
+ * the note, the next start's reaping does). */
 bool mds_is_open(void *p, uint64_t ino)
 {
 	struct mds *mds = p;
@@ -46,6 +70,19 @@ bool mds_is_open(void *p, uint64_t ino)
 
 	pthread_mutex_lock(&mds->open_lock);
 	open = open_anywhere(mds, ino);
+	if (open && doomed_find(mds, ino) == mds->ndoomed) {
+		if (mds->ndoomed == mds->capdoomed) {
+			size_t cap = mds->capdoomed ? mds->capdoomed * 2 : 64;
+			uint64_t *d = realloc(mds->doomed, cap * sizeof(*d));
+
+			if (d) {
+				mds->doomed = d;
+				mds->capdoomed = cap;
+			}
+		}
+		if (mds->ndoomed < mds->capdoomed)
+			mds->doomed[mds->ndoomed++] = ino;
+	}
 	pthread_mutex_unlock(&mds->open_lock);
 	return open;
 }
@@ -84,7 +121,8 @@ static void open_inc(struct mds *mds, uint64_t client, uint64_t ino)
 	pthread_mutex_unlock(&mds->open_lock);
 }
 
-/* Returns true when that was the last open of ino by any client. */
+/* Returns true when that was the last open of ino by any client and ino
+ * lost its last link while open: the caller frees the orphan. */
 static bool open_dec(struct mds *mds, uint64_t client, uint64_t ino)
 {
 	struct open_count **pp, *o;
@@ -96,7 +134,7 @@ static bool open_dec(struct mds *mds, uint64_t client, uint64_t ino)
 	if (o && --o->count == 0) {
 		*pp = o->next;
 		free(o);
-		last = !open_anywhere(mds, ino);
+		last = !open_anywhere(mds, ino) && doomed_take(mds, ino);
 	}
 	pthread_mutex_unlock(&mds->open_lock);
 	return last;
@@ -581,11 +619,9 @@ static int do_removexattr(struct mds *mds, MDB_txn *txn, void *p)
 	return cfs_ns_removexattr(&mds->ns, txn, &o->cr, r->ino, o->name);
 }
 
-static int do_release_orphan(struct mds *mds, MDB_txn *txn, void *p)
+static int do_free_if_orphan(struct mds *mds, MDB_txn *txn, void *p)
 {
-	struct op *o = p;
-
-	return cfs_ns_release_orphan(&mds->ns, txn, o->out.ino);
+	return cfs_ns_release_orphan(&mds->ns, txn, *(uint64_t *)p);
 }
 
 /* The caller's credentials from field 1 of a request, where its type
@@ -655,21 +691,13 @@ static int h_release(void *arg, struct cfs_rpc_req *rq,
 		     const ProtobufCMessage *m)
 {
 	const Cfs__MdsIno *r = (const void *)m;
-	struct op o = { .req = m };
-	MDB_txn *txn;
+	uint64_t ino = r->ino;
 	int rc;
 
-	if (!open_dec(MDS(arg), rq->client_id, r->ino))
+	if (!open_dec(MDS(arg), rq->client_id, ino))
 		return 0;
-	/* last close: an unlinked file (nlink 0) is freed now */
-	rc = cfs_ns_begin(&MDS(arg)->ns, NULL, false, &txn);
-	if (rc)
-		return rc;
-	rc = cfs_ns_getattr(&MDS(arg)->ns, txn, r->ino, &o.out);
-	cfs_ns_abort(txn);
-	if (rc || o.out.nlink > 0)
-		return 0;
-	rc = mds_mutate(MDS(arg), do_release_orphan, &o, rq->client_id);
+	/* the last close of a file unlinked while open: freed now */
+	rc = mds_mutate(MDS(arg), do_free_if_orphan, &ino, rq->client_id);
 	return rc == -ENOENT ? 0 : rc;
 }
 
@@ -735,11 +763,6 @@ static int h_keepalive(void *arg, struct cfs_rpc_req *rq,
 	return 0;
 }
 
-static int do_free_if_orphan(struct mds *mds, MDB_txn *txn, void *p)
-{
-	return cfs_ns_release_orphan(&mds->ns, txn, *(uint64_t *)p);
-}
-
 void mds_sessions_expire(struct mds *mds)
 {
 	int64_t now = cfs_mono_ms();
@@ -773,7 +796,8 @@ void mds_sessions_expire(struct mds *mds)
 					}
 					*pp = o->next;
 					if (!open_anywhere(mds, o->ino) &&
-					    nclosed < 256)
+					    nclosed < 256 &&
+					    doomed_take(mds, o->ino))
 						closed[nclosed++] = o->ino;
 					free(o);
 				}
