@@ -34,6 +34,7 @@ void cfs_map_holder_destroy(struct cfs_map_holder *h)
 {
 	if (h->following) {
 		h->stop = true;
+		cfs_sub_stop(h->sub);	/* its blocking receive ends */
 		pthread_join(h->thread, NULL);
 		cfs_sub_close(h->sub);
 		h->following = false;
@@ -145,6 +146,11 @@ int cfs_map_fetch(struct cfs_map_holder *h, struct cfs_rpc_client *cl,
 	return rc;
 }
 
+/* Receives without a timeout, ended by cfs_sub_stop: nng 1.5's sub
+ * socket could crash a task thread (a list removal through a null node,
+ * nng issue 1523, fixed in 1.7) when a receive's timeout raced a message,
+ * and this loop timed out five times a second; an OSD died so in the
+ * soak. */
 static void *follow_main(void *p)
 {
 	struct cfs_map_holder *h = p;
@@ -153,7 +159,7 @@ static void *follow_main(void *p)
 		ProtobufCMessage *m;
 
 		if (cfs_sub_recv(h->sub, &cfs__cluster_map__descriptor, &m,
-				 200) == 0)
+				 -1) == 0)
 			cfs_map_install(h, (Cfs__ClusterMap *)m);
 	}
 	return NULL;

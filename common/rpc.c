@@ -1814,7 +1814,8 @@ int cfs_sub_recv(struct cfs_sub *s, const ProtobufCMessageDescriptor *d,
 	nng_msg *msg;
 	int rv;
 
-	nng_socket_set_ms(s->sock, NNG_OPT_RECVTIMEO, timeout_ms);
+	nng_socket_set_ms(s->sock, NNG_OPT_RECVTIMEO,
+			  timeout_ms < 0 ? NNG_DURATION_INFINITE : timeout_ms);
 	rv = nng_recvmsg(s->sock, &msg, 0);
 	if (rv)
 		return nng_to_errno(rv);
@@ -1822,6 +1823,12 @@ int cfs_sub_recv(struct cfs_sub *s, const ProtobufCMessageDescriptor *d,
 					 nng_msg_body(msg));
 	nng_msg_free(msg);
 	return *out ? 0 : -EBADMSG;
+}
+
+void cfs_sub_stop(struct cfs_sub *s)
+{
+	if (s)
+		nng_close(s->sock);
 }
 
 void cfs_sub_close(struct cfs_sub *s)

@@ -80,6 +80,7 @@ wait "${pids[@]}"
 fsx_result default "default mount, 2 processes"
 fsx_result strict "-o strict"
 fsx_result two "two mounts, close-to-open, a syncer"
+check "no daemon crashed under them" '! "$CLUSTER" status --dir "$T/c" | grep -q " dead"'
 
 # OSDs SIGKILLed and restarted, one at a time, for as long as a run lasts
 up_count() { "$CFS_BIN/cfs" status "$MDS" 2>/dev/null | awk '/ of .* OSDs up/ {print $1}'; }
@@ -97,6 +98,7 @@ done
 wait "$fsx_pid"
 fsx_result kill "default mount, $kills OSD kills"
 check "at least one OSD was killed during the run" '[ "$kills" -ge 1 ]'
+check "no daemon crashed in the kill run" '! "$CLUSTER" status --dir "$T/c" | grep -q " dead"'
 check "cfs fsck finds the namespace consistent" '"$CFS_BIN/cfs" fsck "$T/c/mds"'
 # every file a run removed while open is freed once closed (a close
 # racing the unlink left some as open orphans for the mount's lifetime)

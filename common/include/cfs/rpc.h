@@ -154,10 +154,14 @@ int cfs_pub_open(struct cfs_pub **out, const char *addr);
 int cfs_pub_send(struct cfs_pub *p, const ProtobufCMessage *m);
 void cfs_pub_close(struct cfs_pub *p);
 int cfs_sub_open(struct cfs_sub **out, const char *addr);
-/* Wait up to timeout_ms for the next message: 0, -ETIMEDOUT or -EBADMSG.
+/* Wait up to timeout_ms (-1: until cfs_sub_stop) for the next message:
+ * 0, -ETIMEDOUT or -EBADMSG.
  * Free *out with protobuf_c_message_free_unpacked(). */
 int cfs_sub_recv(struct cfs_sub *s, const ProtobufCMessageDescriptor *d,
 		 ProtobufCMessage **out, int timeout_ms);
+/* End a receive blocked in another thread (it returns an error); the
+ * subscription is then only good for cfs_sub_close. */
+void cfs_sub_stop(struct cfs_sub *s);
 void cfs_sub_close(struct cfs_sub *s);
 
 /* "host:port" to "tcp://host:port"; URLs pass through. */
