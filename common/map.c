@@ -1,5 +1,6 @@
 /* Holding and following the cluster map. See include/cfs/map.h. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -19,7 +20,7 @@ void cfs_map_holder_init(struct cfs_map_holder *h)
 	pthread_cond_init(&h->changed, &ca);
 	pthread_condattr_destroy(&ca);
 	h->cur = NULL;
-	h->sub = NULL;
+	h->cl = NULL;
 	h->following = false;
 	h->stop = false;
 }
@@ -33,10 +34,11 @@ static void map_free(struct cfs_map *m)
 void cfs_map_holder_destroy(struct cfs_map_holder *h)
 {
 	if (h->following) {
+		pthread_mutex_lock(&h->lock);
 		h->stop = true;
-		cfs_sub_stop(h->sub);	/* its blocking receive ends */
-		pthread_join(h->thread, NULL);
-		cfs_sub_close(h->sub);
+		pthread_cond_broadcast(&h->changed);
+		pthread_mutex_unlock(&h->lock);
+		pthread_join(h->thread, NULL);	/* within a poll's wait */
 		h->following = false;
 	}
 	if (h->cur)
@@ -70,9 +72,11 @@ bool cfs_map_install(struct cfs_map_holder *h, Cfs__ClusterMap *pb)
 		map_free(m);
 	if (old)
 		cfs_map_put(h, old);
-	if (installed)
+	if (installed) {
+		cfs_rpc_revoke(pb->revoked, pb->n_revoked);
 		cfs_log_debug("map installed", "epoch=%lu osds=%zu",
 			      (unsigned long)pb->epoch, pb->n_osds);
+	}
 	return installed;
 }
 
@@ -123,10 +127,14 @@ void cfs_map_wait_newer(struct cfs_map_holder *h, uint64_t epoch,
 	pthread_mutex_unlock(&h->lock);
 }
 
-int cfs_map_fetch(struct cfs_map_holder *h, struct cfs_rpc_client *cl,
-		  const char *mds_addr, int timeout_ms)
+#define FOLLOW_WAIT_MS 1000	/* a poll's wait: the longest a stop waits */
+
+/* GET_MAP: the map at once (after 0, wait 0) or once newer than after. */
+static int get_map(struct cfs_map_holder *h, struct cfs_rpc_client *cl,
+		   const char *mds_addr, uint64_t after, uint32_t wait_ms,
+		   int timeout_ms)
 {
-	Cfs__MdsEmpty req = CFS__MDS_EMPTY__INIT;
+	Cfs__MdsGetMap req = CFS__MDS_GET_MAP__INIT;
 	struct cfs_rpc_call c = {
 		.method = CFS__MDS_METHOD__MDS_GET_MAP,
 		.req = &req.base,
@@ -134,8 +142,11 @@ int cfs_map_fetch(struct cfs_map_holder *h, struct cfs_rpc_client *cl,
 		.timeout_ms = timeout_ms,
 		.rep_keep = true,	/* installed as the current map */
 	};
-	int rc = cfs_rpc_call(cl, mds_addr, &c);
+	int rc;
 
+	req.after = after;
+	req.wait_ms = wait_ms;
+	rc = cfs_rpc_call(cl, mds_addr, &c);
 	if (rc == 0 && !c.rep)
 		rc = -EBADMSG;
 	if (rc == 0) {
@@ -146,36 +157,42 @@ int cfs_map_fetch(struct cfs_map_holder *h, struct cfs_rpc_client *cl,
 	return rc;
 }
 
-/* Receives without a timeout, ended by cfs_sub_stop: nng 1.5's sub
- * socket could crash a task thread (a list removal through a null node,
- * nng issue 1523, fixed in 1.7) when a receive's timeout raced a message,
- * and this loop timed out five times a second; an OSD died so in the
- * soak. */
+int cfs_map_fetch(struct cfs_map_holder *h, struct cfs_rpc_client *cl,
+		  const char *mds_addr, int timeout_ms)
+{
+	return get_map(h, cl, mds_addr, 0, 0, timeout_ms);
+}
+
+/* Polls the MDS for a newer map, over and over; after a failure (the
+ * MDS down or restarting) it waits a little, or for the stop. */
 static void *follow_main(void *p)
 {
 	struct cfs_map_holder *h = p;
 
 	while (!h->stop) {
-		ProtobufCMessage *m;
+		int rc = get_map(h, h->cl, h->mds, cfs_map_epoch(h),
+				 FOLLOW_WAIT_MS, FOLLOW_WAIT_MS + 5000);
 
-		if (cfs_sub_recv(h->sub, &cfs__cluster_map__descriptor, &m,
-				 -1) == 0)
-			cfs_map_install(h, (Cfs__ClusterMap *)m);
+		if (rc && !h->stop) {
+			struct timespec ts = cfs_mono_deadline(200);
+
+			pthread_mutex_lock(&h->lock);
+			if (!h->stop)
+				pthread_cond_timedwait(&h->changed, &h->lock,
+						       &ts);
+			pthread_mutex_unlock(&h->lock);
+		}
 	}
 	return NULL;
 }
 
-int cfs_map_follow(struct cfs_map_holder *h, const char *pub_addr)
+int cfs_map_follow(struct cfs_map_holder *h, struct cfs_rpc_client *cl,
+		   const char *mds_addr)
 {
-	int rc = cfs_sub_open(&h->sub, pub_addr);
-
-	if (rc)
-		return rc;
-	if (pthread_create(&h->thread, NULL, follow_main, h)) {
-		cfs_sub_close(h->sub);
-		h->sub = NULL;
+	h->cl = cl;
+	snprintf(h->mds, sizeof(h->mds), "%s", mds_addr);
+	if (pthread_create(&h->thread, NULL, follow_main, h))
 		return -EAGAIN;
-	}
 	h->following = true;
 	return 0;
 }

@@ -44,8 +44,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <nng/nng.h>
-#include <nng/protocol/pubsub0/pub.h>
-#include <nng/protocol/pubsub0/sub.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <sodium.h>
@@ -313,6 +311,7 @@ struct conn {
 	nng_aio *aio;
 	struct cfs_secure *sec;	/* NULL: the connection is not secured */
 	struct cfs_token *peer;	/* server side, secured: the peer's token */
+	uint64_t revoked_seen;	/* the revocation list it was checked against */
 	struct conn *next;
 };
 
@@ -555,6 +554,47 @@ uint64_t cfs_rpc_refused(void)
 	return atomic_load(&refused);
 }
 
+/* The revoked token ids, sorted; revoked_gen counts the lists set. */
+static pthread_mutex_t revoked_lock = PTHREAD_MUTEX_INITIALIZER;
+static char (*revoked_ids)[sizeof(((struct cfs_token *)0)->id)];
+static size_t nrevoked;
+static _Atomic uint64_t revoked_gen;
+
+static int id_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int cfs_rpc_revoke(char *const *ids, size_t n)
+{
+	char (*list)[sizeof(*revoked_ids)] = n ? calloc(n, sizeof(*list)) :
+						 NULL;
+
+	if (n && !list)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		snprintf(list[i], sizeof(list[i]), "%s", ids[i]);
+	qsort(list, n, sizeof(*list), id_cmp);
+	pthread_mutex_lock(&revoked_lock);
+	free(revoked_ids);
+	revoked_ids = list;
+	nrevoked = n;
+	atomic_fetch_add(&revoked_gen, 1);
+	pthread_mutex_unlock(&revoked_lock);
+	return 0;
+}
+
+static bool is_revoked(const char *id)
+{
+	bool yes;
+
+	pthread_mutex_lock(&revoked_lock);
+	yes = nrevoked && bsearch(id, revoked_ids, nrevoked,
+				  sizeof(*revoked_ids), id_cmp);
+	pthread_mutex_unlock(&revoked_lock);
+	return yes;
+}
+
 /* A handshake message: [length][0][bytes]. */
 static int send_msg(struct conn *c, const uint8_t *m, size_t len,
 		    int64_t deadline)
@@ -650,6 +690,10 @@ static int server_handshake(const struct cfs_rpc_identity *id,
 			 "daemon does not serve", cfs_role_name(peer.role));
 		rc = -EACCES;
 	}
+	if (!rc && is_revoked(peer.id)) {
+		snprintf(why, sizeof(why), "token %s is revoked", peer.id);
+		rc = -EACCES;
+	}
 	if (rc) {	/* tell the peer why, then hang up */
 		char no[4 + sizeof(why)];
 		size_t n = (size_t)snprintf(no, sizeof(no), "CFSX%s", why);
@@ -724,6 +768,11 @@ static int client_handshake(const struct cfs_rpc_identity *id,
 	if (!rc && !(SERVER_ROLES & 1u << peer.role)) {
 		snprintf(why, sizeof(why), "a server holding a %s token",
 			 cfs_role_name(peer.role));
+		rc = -EACCES;
+	}
+	if (!rc && is_revoked(peer.id)) {
+		snprintf(why, sizeof(why), "a server holding revoked token "
+			 "%s", peer.id);
 		rc = -EACCES;
 	}
 	if (!rc)
@@ -920,6 +969,30 @@ static void serve_one(struct cfs_rpc_server *srv, const struct conn *c,
 	}
 }
 
+/* Whether the token a connection was let in with still stands: not
+ * expired since, not revoked since (checked when the list changed). */
+static bool peer_still_good(struct conn *c)
+{
+	uint64_t gen = atomic_load(&revoked_gen);
+	char why[96];
+
+	if (c->peer->expires && time(NULL) >= c->peer->expires) {
+		snprintf(why, sizeof(why), "token %s expired", c->peer->id);
+		refuse(c, "server", why, -EACCES);
+		return false;
+	}
+	if (gen != c->revoked_seen) {
+		c->revoked_seen = gen;
+		if (is_revoked(c->peer->id)) {
+			snprintf(why, sizeof(why), "token %s is revoked",
+				 c->peer->id);
+			refuse(c, "server", why, -EACCES);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* A connection's thread: request, handler, reply, until the peer goes,
  * sends something that is not a frame, or the server stops. With no
  * reply to send (out of memory, a fault injected) it hangs up: the
@@ -957,6 +1030,10 @@ static void *conn_main(void *p)
 			if (rc == -EBADMSG)
 				cfs_log_warn("hung up on a peer sending no "
 					     "frame", "rc=%d", rc);
+			break;
+		}
+		if (c->peer && !peer_still_good(c)) {
+			free(in.p);
 			break;
 		}
 		serve_one(srv, c, &in, &out);
@@ -1719,122 +1796,4 @@ void cfs_rpc_call_done(struct cfs_rpc_call *c)
 	c->arena = NULL;
 	c->rep_bulk = NULL;
 	c->rep_bulk_len = 0;
-}
-
-/* ---- publish / subscribe ---- */
-
-struct cfs_pub {
-	nng_socket sock;
-};
-
-struct cfs_sub {
-	nng_socket sock;
-};
-
-int cfs_pub_open(struct cfs_pub **out, const char *addr)
-{
-	struct cfs_pub *p = calloc(1, sizeof(*p));
-	char url[256];
-	int rv;
-
-	if (!p)
-		return -ENOMEM;
-	rv = nng_pub0_open(&p->sock);
-	if (rv == 0) {
-		cfs_rpc_url(addr, url, sizeof(url));
-		rv = nng_listen(p->sock, url, NULL, 0);
-		if (rv) {
-			cfs_log_error("cannot listen", "addr=%s err=\"%s\"",
-				      url, nng_strerror(rv));
-			nng_close(p->sock);
-		}
-	}
-	if (rv) {
-		free(p);
-		return nng_to_errno(rv);
-	}
-	*out = p;
-	return 0;
-}
-
-int cfs_pub_send(struct cfs_pub *p, const ProtobufCMessage *m)
-{
-	size_t len = protobuf_c_message_get_packed_size(m);
-	nng_msg *msg;
-	int rv;
-
-	if (nng_msg_alloc(&msg, len))
-		return -ENOMEM;
-	protobuf_c_message_pack(m, nng_msg_body(msg));
-	rv = nng_sendmsg(p->sock, msg, 0);
-	if (rv)
-		nng_msg_free(msg);
-	return nng_to_errno(rv);
-}
-
-void cfs_pub_close(struct cfs_pub *p)
-{
-	if (!p)
-		return;
-	nng_close(p->sock);
-	free(p);
-}
-
-int cfs_sub_open(struct cfs_sub **out, const char *addr)
-{
-	struct cfs_sub *s = calloc(1, sizeof(*s));
-	char url[256];
-	int rv;
-
-	if (!s)
-		return -ENOMEM;
-	rv = nng_sub0_open(&s->sock);
-	if (rv == 0) {
-		nng_socket_set(s->sock, NNG_OPT_SUB_SUBSCRIBE, "", 0);
-		nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ,
-				    CFS_RPC_MAX_FRAME);
-		nng_socket_set_ms(s->sock, NNG_OPT_RECONNMINT, 20);
-		nng_socket_set_ms(s->sock, NNG_OPT_RECONNMAXT, 500);
-		cfs_rpc_url(addr, url, sizeof(url));
-		rv = nng_dial(s->sock, url, NULL, NNG_FLAG_NONBLOCK);
-		if (rv)
-			nng_close(s->sock);
-	}
-	if (rv) {
-		free(s);
-		return nng_to_errno(rv);
-	}
-	*out = s;
-	return 0;
-}
-
-int cfs_sub_recv(struct cfs_sub *s, const ProtobufCMessageDescriptor *d,
-		 ProtobufCMessage **out, int timeout_ms)
-{
-	nng_msg *msg;
-	int rv;
-
-	nng_socket_set_ms(s->sock, NNG_OPT_RECVTIMEO,
-			  timeout_ms < 0 ? NNG_DURATION_INFINITE : timeout_ms);
-	rv = nng_recvmsg(s->sock, &msg, 0);
-	if (rv)
-		return nng_to_errno(rv);
-	*out = protobuf_c_message_unpack(d, NULL, nng_msg_len(msg),
-					 nng_msg_body(msg));
-	nng_msg_free(msg);
-	return *out ? 0 : -EBADMSG;
-}
-
-void cfs_sub_stop(struct cfs_sub *s)
-{
-	if (s)
-		nng_close(s->sock);
-}
-
-void cfs_sub_close(struct cfs_sub *s)
-{
-	if (!s)
-		return;
-	nng_close(s->sock);
-	free(s);
 }

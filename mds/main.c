@@ -19,8 +19,6 @@
 static const struct cfs_config_key keys[] = {
 	KEY("listen", CFS_CFG_STR, "127.0.0.1:7400", listen, 0, 0,
 	    "RPC address (host:port)"),
-	KEY("pub", CFS_CFG_STR, "127.0.0.1:7401", pub, 0, 0,
-	    "address publishing cluster map updates"),
 	KEY("data", CFS_CFG_STR, "/var/lib/claudefs/mds", data, 0, 0,
 	    "directory of the metadata store"),
 	KEY("cluster-id", CFS_CFG_STR, "claudefs", cluster_id, 0, 0,
@@ -89,16 +87,18 @@ int main(int argc, char **argv)
 	if (!rc)
 		rc = mds_purge_start(&mds);
 	if (rc) {
-		cfs_log_error("cannot start", "listen=%s pub=%s rc=%d",
-			      mds.cfg.listen, mds.cfg.pub, rc);
+		cfs_log_error("cannot start", "listen=%s rc=%d",
+			      mds.cfg.listen, rc);
 		return 1;
 	}
-	cfs_log_info("mds started", "listen=%s pub=%s data=%s epoch=%lu "
-		     "orphans_reaped=%u", mds.cfg.listen, mds.cfg.pub,
-		     mds.cfg.data, (unsigned long)mds.epoch, reaped);
+	cfs_log_info("mds started", "listen=%s data=%s epoch=%lu "
+		     "orphans_reaped=%u", mds.cfg.listen, mds.cfg.data, (unsigned long)mds.epoch, reaped);
 	sigwait(&sigs, &sig);
 	cfs_log_info("mds stopping", "signal=%d", sig);
-	mds.stop = true;
+	pthread_mutex_lock(&mds.mlock);
+	mds.stop = true;	/* map long polls end */
+	pthread_cond_broadcast(&mds.mchanged);
+	pthread_mutex_unlock(&mds.mlock);
 	cfs_rpc_server_stop(mds.rpc);
 	pthread_join(mds.purger, NULL);
 	mds_members_stop(&mds);

@@ -17,6 +17,7 @@
 #include "cfs/daemon.h"
 #include "cfs/map.h"
 #include "cfs/rpc.h"
+#include "cfs/token.h"
 #include "mds.pb-c.h"
 #include "feed.h"
 #include "locks.h"
@@ -24,7 +25,6 @@
 
 struct mds_config {
 	char listen[CFS_CONFIG_STR_MAX];
-	char pub[CFS_CONFIG_STR_MAX];
 	char data[CFS_CONFIG_STR_MAX];
 	char cluster_id[CFS_CONFIG_STR_MAX];
 	char log_level[CFS_CONFIG_STR_MAX];
@@ -94,11 +94,14 @@ struct mds {
 	uint64_t *doomed;
 	size_t ndoomed, capdoomed;
 
-	pthread_mutex_t mlock;		/* guards members, nmembers, epoch */
+	pthread_mutex_t mlock;		/* guards members, nmembers, epoch,
+					 * revoked, nrevoked */
+	pthread_cond_t mchanged;	/* the epoch grew */
 	struct member *members;
 	size_t nmembers;
 	uint64_t epoch;
-	struct cfs_pub *pub;
+	char (*revoked)[sizeof(((struct cfs_token *)0)->id)];	/* token ids */
+	size_t nrevoked;
 	pthread_t monitor, purger;
 	volatile bool stop;
 };
@@ -125,6 +128,11 @@ int mds_members_start(struct mds *mds);
 void mds_members_stop(struct mds *mds);
 /* A snapshot of the map; free with mds_map_free(). */
 Cfs__ClusterMap *mds_map_build(struct mds *mds);
+/* Wait up to wait_ms for the epoch to pass after. */
+void mds_map_wait(struct mds *mds, uint64_t after, int wait_ms);
+/* Revoke tokens by id (16 hex digits each; -EINVAL otherwise): kept in
+ * the store, in the map from the next epoch, refused by this MDS now. */
+int mds_revoke(struct mds *mds, char *const *ids, size_t n);
 void mds_map_free(Cfs__ClusterMap *m);
 int mds_osd_register(struct mds *mds, const Cfs__MdsOsdRegister *req,
 		     uint32_t *id);

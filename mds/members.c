@@ -1,7 +1,8 @@
-/* Cluster membership: OSD registration, heartbeats, down-marking, and the
- * cluster map built from them and published on every epoch change (and
- * once a second, so a subscriber that joins late catches up). Records
- * and the epoch are persisted, so epochs only grow across restarts. */
+/* Cluster membership: OSD registration, heartbeats, down-marking, token
+ * revocation, and the cluster map built from them, which OSDs and clients
+ * follow by long poll (MDS_GET_MAP waits for an epoch past theirs).
+ * Records, revocations and the epoch are persisted, so epochs only grow
+ * across restarts. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -45,6 +46,61 @@ static int do_persist(struct mds *mds, MDB_txn *txn, void *p)
 	return cfs_ns_meta_put(&mds->ns, txn, "epoch", ps->epoch);
 }
 
+#define REVOKED "revoked:"	/* meta key prefix, then the token id */
+
+static int revoked_add(struct mds *mds, const char *id)
+{
+	void *nr;
+
+	for (size_t i = 0; i < mds->nrevoked; i++)
+		if (!strcmp(mds->revoked[i], id))
+			return 0;
+	nr = realloc(mds->revoked, (mds->nrevoked + 1) *
+				   sizeof(*mds->revoked));
+	if (!nr)
+		return -ENOMEM;
+	mds->revoked = nr;
+	snprintf(mds->revoked[mds->nrevoked++], sizeof(*mds->revoked), "%s",
+		 id);
+	return 0;
+}
+
+/* Make this process refuse the revoked tokens (mlock held). */
+static int revoked_apply(struct mds *mds)
+{
+	char *ids[mds->nrevoked + 1];
+
+	for (size_t i = 0; i < mds->nrevoked; i++)
+		ids[i] = mds->revoked[i];
+	return cfs_rpc_revoke(ids, mds->nrevoked);
+}
+
+static int revoked_load(struct mds *mds, MDB_txn *txn)
+{
+	MDB_cursor *cur;
+	MDB_val k = { strlen(REVOKED), REVOKED }, v;
+	int rc = cfs_ns_errno(mdb_cursor_open(txn, mds->ns.meta, &cur));
+
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	     rc == 0 && k.mv_size > strlen(REVOKED) &&
+	     !memcmp(k.mv_data, REVOKED, strlen(REVOKED));
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		char id[sizeof(*mds->revoked)];
+		size_t n = k.mv_size - strlen(REVOKED);
+
+		if (n >= sizeof(id))
+			continue;
+		memcpy(id, (char *)k.mv_data + strlen(REVOKED), n);
+		id[n] = 0;
+		if (revoked_add(mds, id))
+			break;
+	}
+	mdb_cursor_close(cur);
+	return revoked_apply(mds);
+}
+
 int mds_members_load(struct mds *mds)
 {
 	MDB_txn *txn;
@@ -52,7 +108,13 @@ int mds_members_load(struct mds *mds)
 	MDB_val k, v;
 	int rc;
 
+	pthread_condattr_t ca;
+
 	pthread_mutex_init(&mds->mlock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&mds->mchanged, &ca);
+	pthread_condattr_destroy(&ca);
 	rc = cfs_ns_begin(&mds->ns, NULL, false, &txn);
 	if (rc)
 		return rc;
@@ -96,6 +158,8 @@ int mds_members_load(struct mds *mds)
 	}
 	mdb_cursor_close(cur);
 	rc = rc == MDB_NOTFOUND ? 0 : cfs_ns_errno(rc);
+	if (!rc)
+		rc = revoked_load(mds, txn);
 out:
 	cfs_ns_abort(txn);
 	return rc;
@@ -107,8 +171,9 @@ struct map_snapshot {
 	Cfs__OsdInfo **ptrs;
 	Cfs__OsdInfo *infos;
 	struct member *copies;
-	char listen[CFS_CONFIG_STR_MAX], pub[CFS_CONFIG_STR_MAX],
-		cluster_id[CFS_CONFIG_STR_MAX];
+	char **revoked;
+	char (*ids)[sizeof(((struct mds *)0)->revoked[0])];
+	char listen[CFS_CONFIG_STR_MAX], cluster_id[CFS_CONFIG_STR_MAX];
 };
 
 Cfs__ClusterMap *mds_map_build(struct mds *mds)
@@ -124,13 +189,21 @@ Cfs__ClusterMap *mds_map_build(struct mds *mds)
 	s->ptrs = calloc(n + 1, sizeof(*s->ptrs));
 	s->infos = calloc(n + 1, sizeof(*s->infos));
 	s->copies = calloc(n + 1, sizeof(*s->copies));
-	if (!s->ptrs || !s->infos || !s->copies) {
+	s->revoked = calloc(mds->nrevoked + 1, sizeof(*s->revoked));
+	s->ids = calloc(mds->nrevoked + 1, sizeof(*s->ids));
+	if (!s->ptrs || !s->infos || !s->copies || !s->revoked || !s->ids) {
 		pthread_mutex_unlock(&mds->mlock);
 		mds_map_free(&s->map);
 		return NULL;
 	}
 	if (n)
 		memcpy(s->copies, mds->members, n * sizeof(*s->copies));
+	for (size_t i = 0; i < mds->nrevoked; i++) {
+		memcpy(s->ids[i], mds->revoked[i], sizeof(s->ids[i]));
+		s->revoked[i] = s->ids[i];
+	}
+	s->map.revoked = s->revoked;
+	s->map.n_revoked = mds->nrevoked;
 	s->map.epoch = mds->epoch;
 	pthread_mutex_unlock(&mds->mlock);
 	for (size_t i = 0; i < n; i++) {
@@ -150,7 +223,6 @@ Cfs__ClusterMap *mds_map_build(struct mds *mds)
 		s->ptrs[i] = o;
 	}
 	snprintf(s->listen, sizeof(s->listen), "%s", mds->cfg.listen);
-	snprintf(s->pub, sizeof(s->pub), "%s", mds->cfg.pub);
 	snprintf(s->cluster_id, sizeof(s->cluster_id), "%s",
 		 mds->cfg.cluster_id);
 	s->mds_addrs[0] = s->listen;
@@ -158,7 +230,6 @@ Cfs__ClusterMap *mds_map_build(struct mds *mds)
 	s->map.cluster_id = s->cluster_id;
 	s->map.mds = s->mds_addrs;
 	s->map.n_mds = 1;
-	s->map.mds_pub = s->pub;
 	s->map.pg_count = (uint32_t)mds->cfg.pg_count;
 	s->map.replicas = (uint32_t)mds->cfg.replicas;
 	s->map.osds = s->ptrs;
@@ -175,21 +246,24 @@ void mds_map_free(Cfs__ClusterMap *m)
 	free(s->ptrs);
 	free(s->infos);
 	free(s->copies);
+	free(s->revoked);
+	free(s->ids);
 	free(s);
 }
 
-static void publish(struct mds *mds)
+void mds_map_wait(struct mds *mds, uint64_t after, int wait_ms)
 {
-	Cfs__ClusterMap *m = mds_map_build(mds);
+	struct timespec ts = cfs_mono_deadline(wait_ms);
 
-	if (!m)
-		return;
-	if (mds->pub)
-		cfs_pub_send(mds->pub, &m->base);
-	mds_map_free(m);
+	pthread_mutex_lock(&mds->mlock);
+	while (mds->epoch <= after && !mds->stop)
+		if (pthread_cond_timedwait(&mds->mchanged, &mds->mlock, &ts))
+			break;
+	pthread_mutex_unlock(&mds->mlock);
 }
 
-/* Persist (optionally a member record and) the epoch, then publish. */
+/* Persist (optionally a member record and) the epoch, then wake the
+ * followers. */
 static void epoch_changed(struct mds *mds, const struct member *m)
 {
 	struct persist ps = { .has_rec = m != NULL };
@@ -212,7 +286,55 @@ static void epoch_changed(struct mds *mds, const struct member *m)
 	if (rc)
 		cfs_log_error("cannot persist cluster map", "epoch=%lu rc=%d",
 			      (unsigned long)ps.epoch, rc);
-	publish(mds);
+	pthread_mutex_lock(&mds->mlock);
+	pthread_cond_broadcast(&mds->mchanged);
+	pthread_mutex_unlock(&mds->mlock);
+}
+
+struct revoke {
+	char *const *ids;
+	size_t n;
+};
+
+static int do_revoke(struct mds *mds, MDB_txn *txn, void *p)
+{
+	struct revoke *r = p;
+
+	for (size_t i = 0; i < r->n; i++) {
+		char key[sizeof(REVOKED) + sizeof(*mds->revoked)];
+		int rc;
+
+		snprintf(key, sizeof(key), REVOKED "%s", r->ids[i]);
+		rc = cfs_ns_meta_put(&mds->ns, txn, key, (uint64_t)time(NULL));
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int mds_revoke(struct mds *mds, char *const *ids, size_t n)
+{
+	struct revoke r = { ids, n };
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (strlen(ids[i]) != sizeof(*mds->revoked) - 1 ||
+		    strspn(ids[i], "0123456789abcdef") != strlen(ids[i]))
+			return -EINVAL;
+	rc = mds_mutate(mds, do_revoke, &r, 0);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&mds->mlock);
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = revoked_add(mds, ids[i]);
+	if (!rc)
+		rc = revoked_apply(mds);
+	mds->epoch++;
+	pthread_mutex_unlock(&mds->mlock);
+	epoch_changed(mds, NULL);
+	for (size_t i = 0; i < n; i++)
+		cfs_log_warn("token revoked", "id=%s", ids[i]);
+	return rc;
 }
 
 static struct member *find_member(struct mds *mds, uint32_t id)
@@ -388,7 +510,6 @@ void mds_capacity(struct mds *mds, uint64_t *capacity, uint64_t *used)
 static void *monitor_main(void *p)
 {
 	struct mds *mds = p;
-	int64_t last_publish = 0;
 
 	while (!mds->stop) {
 		int64_t now = cfs_mono_ms();
@@ -426,10 +547,6 @@ static void *monitor_main(void *p)
 			for (size_t i = 0; i + 1 < ndowned; i++)
 				epoch_changed(mds, &downed[i]);
 			epoch_changed(mds, ndowned ? &downed[ndowned - 1] : NULL);
-			last_publish = now;
-		} else if (now - last_publish >= 1000) {
-			publish(mds);
-			last_publish = now;
 		}
 		usleep(100 * 1000);
 	}
@@ -438,10 +555,6 @@ static void *monitor_main(void *p)
 
 int mds_members_start(struct mds *mds)
 {
-	int rc = cfs_pub_open(&mds->pub, mds->cfg.pub);
-
-	if (rc)
-		return rc;
 	epoch_changed(mds, NULL);
 	if (pthread_create(&mds->monitor, NULL, monitor_main, mds))
 		return -EAGAIN;
@@ -451,8 +564,9 @@ int mds_members_start(struct mds *mds)
 void mds_members_stop(struct mds *mds)
 {
 	pthread_join(mds->monitor, NULL);
-	cfs_pub_close(mds->pub);
-	mds->pub = NULL;
+	free(mds->revoked);
+	mds->revoked = NULL;
+	mds->nrevoked = 0;
 	free(mds->members);
 	mds->members = NULL;
 	mds->nmembers = 0;

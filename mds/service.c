@@ -820,18 +820,36 @@ void mds_sessions_expire(struct mds *mds)
 
 /* ---- cluster ---- */
 
+#define MAP_WAIT_MAX 2000	/* ms a map poll may wait */
+
 static int h_get_map(void *arg, struct cfs_rpc_req *rq,
 		     const ProtobufCMessage *m)
 {
-	Cfs__ClusterMap *map = mds_map_build(MDS(arg));
+	const Cfs__MdsGetMap *r = (const Cfs__MdsGetMap *)m;
+	Cfs__ClusterMap *map;
 	int rc;
 
-	(void)m;
+	if (r->wait_ms)
+		mds_map_wait(MDS(arg), r->after, r->wait_ms < MAP_WAIT_MAX ?
+					 (int)r->wait_ms : MAP_WAIT_MAX);
+	map = mds_map_build(MDS(arg));
 	if (!map)
 		return -ENOMEM;
 	rc = cfs_rpc_reply(rq, &map->base, NULL, 0);
 	mds_map_free(map);
 	return rc;
+}
+
+/* Revocation is the administrator's: an admin token on a secured
+ * connection (a cluster without tokens has nothing to revoke). */
+static int h_revoke(void *arg, struct cfs_rpc_req *rq,
+		    const ProtobufCMessage *m)
+{
+	const Cfs__MdsRevoke *r = (const Cfs__MdsRevoke *)m;
+
+	if (!rq->peer || rq->peer->role != CFS_ROLE_ADMIN)
+		return -EACCES;
+	return mds_revoke(MDS(arg), r->ids, r->n_ids);
 }
 
 /* Only a storage target joins the map and reports for it: on a secured
@@ -947,7 +965,9 @@ static const struct cfs_rpc_method methods[] = {
 	METHOD(MDS_KEEPALIVE, mds_empty, h_keepalive, false),
 	[CFS__MDS_METHOD__MDS_WATCH] = { &cfs__mds_watch__descriptor, h_watch,
 					 false, true },
-	METHOD(MDS_GET_MAP, mds_empty, h_get_map, false),
+	[CFS__MDS_METHOD__MDS_GET_MAP] = { &cfs__mds_get_map__descriptor,
+					   h_get_map, false, true },
+	METHOD(MDS_REVOKE, mds_revoke, h_revoke, true),
 	METHOD(MDS_OSD_REGISTER, mds_osd_register, h_osd_register, true),
 	METHOD(MDS_OSD_HEARTBEAT, mds_osd_heartbeat, h_osd_heartbeat, false),
 };

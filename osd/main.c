@@ -37,7 +37,6 @@ static const struct cfs_config_key keys[] = {
 int main(int argc, char **argv)
 {
 	static struct osd osd;
-	struct cfs_map *map;
 	sigset_t sigs;
 	int sig, rc;
 
@@ -70,9 +69,7 @@ int main(int argc, char **argv)
 	rc = osd_register(&osd);
 	if (rc)
 		return 1;
-	map = cfs_map_get(&osd.maps);
-	rc = cfs_map_follow(&osd.maps, map->pb->mds_pub);
-	cfs_map_put(&osd.maps, map);
+	rc = cfs_map_follow(&osd.maps, osd.peers, osd.cfg.mds);
 	if (!rc)
 		rc = osd_heartbeat_start(&osd);
 	if (!rc)

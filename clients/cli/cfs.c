@@ -73,8 +73,13 @@ static int cmd_status(const char *mds)
 	printf("cluster %s  epoch %lu  pgs %u  replicas %u\n",
 	       m->pb->cluster_id, (unsigned long)m->pb->epoch,
 	       m->pb->pg_count, m->pb->replicas);
-	printf("mds %s (map updates on %s)\n", m->pb->n_mds ? m->pb->mds[0] : "?",
-	       m->pb->mds_pub);
+	printf("mds %s\n", m->pb->n_mds ? m->pb->mds[0] : "?");
+	if (m->pb->n_revoked) {
+		printf("revoked tokens:");
+		for (size_t i = 0; i < m->pb->n_revoked; i++)
+			printf(" %s", m->pb->revoked[i]);
+		printf("\n");
+	}
 	printf("%-5s %-22s %-10s %-10s %-4s %12s %12s\n", "OSD", "ADDRESS",
 	       "NODE", "STATE", "IN", "CAPACITY", "USED");
 	for (size_t i = 0; i < m->pb->n_osds; i++) {

@@ -5,7 +5,7 @@
  *   cfs token create --dir DIR --role ROLE [--ro] [--squash]
  *                    [--subtree PATH] [--ttl DURATION] [--mds ADDRS]
  *   cfs token list --dir DIR
- *   cfs token revoke --dir DIR ID
+ *   cfs [--token ADMIN] token revoke --dir DIR ID [--mds ADDR]
  *   cfs secret rotate --dir DIR [--grace DURATION]
  *
  * DURATION: a number with s, m, h or d (seconds without). */
@@ -16,8 +16,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "cfs/rpc.h"
 #include "cfs/token.h"
 #include "cmds.h"
+#include "libcfs.h"
+#include "mds.pb-c.h"
 
 /* Seconds in "90", "90s", "15m", "12h", "30d"; -1 if it is none. */
 static long long duration(const char *s)
@@ -150,6 +153,50 @@ static int token_create(const struct args *a)
 	return 0;
 }
 
+/* Tell the MDS (a->mds, else the first the admin token names) that id is
+ * revoked: it keeps it and hands it on in the map. */
+static int revoke_in_cluster(const struct args *a, const char *id)
+{
+	const struct cfs_token *me = cfs_joined();
+	char mds[sizeof(me->mds)];
+	char *ids[1] = { (char *)id };
+	Cfs__MdsRevoke req = CFS__MDS_REVOKE__INIT;
+	struct cfs_rpc_call c = {
+		.method = CFS__MDS_METHOD__MDS_REVOKE,
+		.req = &req.base,
+		.attempts = 3,
+	};
+	struct cfs_rpc_client *cl;
+	int rc;
+
+	if (!me) {
+		fprintf(stderr, "cfs: token revoke: %s is marked revoked in "
+				"%s, but no MDS was told: run it with the "
+				"admin token (--token FILE or $CFS_TOKEN)\n",
+			id, a->dir);
+		return 1;
+	}
+	snprintf(mds, sizeof(mds), "%s", a->mds ? a->mds : me->mds);
+	mds[strcspn(mds, ",")] = 0;
+	req.ids = ids;
+	req.n_ids = 1;
+	rc = cfs_rpc_client_new(&cl);
+	if (!rc) {
+		rc = cfs_rpc_call(cl, mds, &c);
+		cfs_rpc_call_done(&c);
+		cfs_rpc_client_free(cl);
+	}
+	if (rc) {
+		fprintf(stderr, "cfs: token revoke: %s is marked revoked in "
+				"%s, but the MDS at %s did not take it: %s\n",
+			id, a->dir, mds, strerror(-rc));
+		return 1;
+	}
+	printf("token %s revoked: the MDS at %s refuses it now, every "
+	       "daemon once it has the next map\n", id, mds);
+	return 0;
+}
+
 int cmd_token(int argc, char **argv)
 {
 	struct args a;
@@ -170,7 +217,8 @@ int cmd_token(int argc, char **argv)
 					"issued in %s\n", argv[argc - 1], a.dir);
 			return 1;
 		}
-		return rc ? failed("token revoke", a.dir, rc) : 0;
+		return rc ? failed("token revoke", a.dir, rc) :
+			    revoke_in_cluster(&a, argv[argc - 1]);
 	}
 	return 2;
 }

@@ -171,7 +171,7 @@ int main(int argc, char **argv)
 	}
 	/* a read-only token: the kernel refuses changes at once (the MDS
 	 * and OSDs refuse them anyway, as an explicit -o rw shows) */
-	if (cfs_joined_readonly() && !mount_option(argc, argv, "rw"))
+	if (cfs_joined() && cfs_joined()->ro && !mount_option(argc, argv, "rw"))
 		fuse_opt_add_arg(&args, "-oro");
 	/* before any thread starts: a fork keeps only the calling thread
 	 * (without -f, errors from here on go to /dev/null) */

@@ -44,9 +44,9 @@ static void *keepalive_main(void *p)
 
 static struct cfs_rpc_identity *joined;	/* the process's, for good */
 
-bool cfs_joined_readonly(void)
+const struct cfs_token *cfs_joined(void)
 {
-	return joined && cfs_rpc_identity_token(joined)->ro;
+	return joined ? cfs_rpc_identity_token(joined) : NULL;
 }
 
 int cfs_join(const char *token, bool insecure, char *why, size_t whylen)
@@ -89,7 +89,6 @@ int cfs_join(const char *token, bool insecure, char *why, size_t whylen)
 int cfs_client_new(struct cfs_client **out, const struct cfs_client_opts *o)
 {
 	struct cfs_client *cl = calloc(1, sizeof(*cl));
-	struct cfs_map *map;
 	int64_t deadline;
 	int rc;
 
@@ -131,9 +130,7 @@ int cfs_client_new(struct cfs_client **out, const struct cfs_client_opts *o)
 	} while (rc && cfs_mono_ms() < deadline);
 	if (rc)
 		goto fail;
-	map = cfs_map_get(&cl->maps);
-	rc = cfs_map_follow(&cl->maps, map->pb->mds_pub);
-	cfs_map_put(&cl->maps, map);
+	rc = cfs_map_follow(&cl->maps, cl->rpc, cl->mds);
 	if (rc)
 		goto fail;
 	rc = client_wb_start(cl, o->writeback_mb < 0 ? 0 :

@@ -76,8 +76,9 @@ struct cfs_dirent_list {
  * with why. NULL token with insecure: none (a cluster without tokens);
  * NULL without insecure: -EINVAL, saying how to get one. */
 int cfs_join(const char *token, bool insecure, char *why, size_t whylen);
-/* Whether the token joined with is read-only (false without one). */
-bool cfs_joined_readonly(void);
+/* The token joined with (its role, read-only, MDS addresses...), or
+ * NULL without one. */
+const struct cfs_token *cfs_joined(void);
 
 /* Connect: fetch the map from the MDS (retrying until the connect
  * timeout) and follow its updates. -ETIMEDOUT if the MDS never answers,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # No one in without a token of this cluster: mounts with no token, a
-# changed one, another cluster's or an expired one are refused with a
-# clear error and nothing mounted; an OSD started with a client's token
+# changed one, another cluster's, an expired or a revoked one are refused
+# with a clear error and nothing mounted (a revoked token's live mount is
+# cut off); an OSD started with a client's token
 # does not start; a read-only token changes nothing, even with the
 # kernel's -o rw; a squash token makes root nobody; names and xattr values crossing the wire to the MDS
 # are not in the captured bytes; the bytes of earlier connections (their
@@ -42,6 +43,29 @@ expires=$(($(date +%s) + 2))
 wait_for 5 '[ "$(date +%s)" -ge "$expires" ]'
 refused_mount "an expired token" -o "token=$T/short.token"
 check "... the MDS logged why" 'grep -q "refused a peer.*an expired token" "$T/c/logs/mds.log"'
+
+# revocation: a token in use, revoked, is cut off at once; a mount with
+# it is refused, also after the MDS restarts (it keeps the list)
+"$CFS" token create --dir "$CL" --role client >"$T/rv.token"
+rv_id=$("$CFS" token list --dir "$CL" | tail -n 1 | awk '{print $1}')
+second_mount "$T/rv" -o "token=$T/rv.token" || bad "the mount to revoke did not come up"
+echo kept >"$MNT/rv-file"
+check "before revocation the token's mount reads" '[ "$(cat "$T/rv/rv-file")" = kept ]'
+out=$("$CFS" token revoke --dir "$CL" "$rv_id" 2>&1)
+check "cfs token revoke tells the MDS ($out)" 'grep -q "token $rv_id revoked: the MDS at $MDS refuses it now" <<<"$out"'
+check "cfs token list says REVOKED" '"$CFS" token list --dir "$CL" | grep -q "^$rv_id .*REVOKED"'
+echo new >"$MNT/rv-new"
+check_within 10 "the live mount is cut off: a new name is not found through it" '! cat "$T/rv/rv-new" 2>/dev/null'
+check "... the MDS logged the revoked token" 'grep -q "refused a peer.*token $rv_id is revoked" "$T/c/logs/mds.log"'
+refused_mount "a revoked token" -o "token=$T/rv.token"
+check "... the client says the server refused it as revoked" 'grep -q "token $rv_id is revoked" <<<"$LAST_OUT"'
+cluster kill mds >/dev/null
+cluster start mds >/dev/null
+wait_for 20 '"$CFS" status "$MDS" >/dev/null 2>&1' || bad "the MDS did not come back"
+refused_mount "a revoked token, after the MDS restarted" -o "token=$T/rv.token"
+check "the cluster map carries the revocation" '"$CFS" status "$MDS" | grep -q "revoked tokens: $rv_id"'
+out=$(CFS_TOKEN=$CLIENT_TOKEN "$CFS" token revoke --dir "$CL" "$rv_id" 2>&1)
+check "a client token cannot revoke ($out)" '! CFS_TOKEN=$CLIENT_TOKEN "$CFS" token revoke --dir "$CL" "$rv_id" >/dev/null 2>&1 && grep -q "did not take it: Permission denied" <<<"$out"'
 
 refused_mount "an OSD's token for a mount" -o "token=$T/c/tokens/osd.token"
 check "... a client joins with a client's token" 'grep -q "token of role osd" <<<"$LAST_OUT"'

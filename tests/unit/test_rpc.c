@@ -642,6 +642,46 @@ START_TEST(test_peers_without_a_good_token_are_refused)
 }
 END_TEST
 
+/* A token revoked while its connection is open: the server hangs up on
+ * it at its next request and refuses it in every handshake after; the
+ * list lifted, it is let in again. */
+START_TEST(test_a_revoked_token_is_cut_off_and_refused)
+{
+	struct cfs_rpc_identity *sid = identity(cluster_dir, CFS_ROLE_OSD, true,
+						1u << CFS_ROLE_CLIENT);
+	struct cfs_rpc_identity *good = identity(cluster_dir, CFS_ROLE_CLIENT,
+						 true, 0);
+	struct cfs_rpc_identity *other = identity(cluster_dir, CFS_ROLE_CLIENT,
+						  true, 0);
+	char *ids[1] = { (char *)cfs_rpc_identity_token(good)->id };
+	struct cfs_rpc_client *g, *o;
+	struct cfs_rpc_server *srv;
+
+	cfs_rpc_set_identity(sid);
+	ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4, NULL, 4),
+			 0);
+	cfs_rpc_set_identity(good);
+	ck_assert_int_eq(cfs_rpc_client_new(&g), 0);
+	cfs_rpc_set_identity(other);
+	ck_assert_int_eq(cfs_rpc_client_new(&o), 0);
+	cfs_rpc_set_identity(NULL);
+	ck_assert_int_eq(echo(g, 10), 0);	/* a pooled connection now */
+	ck_assert_int_eq(echo(o, 10), 0);
+	ck_assert_int_eq(cfs_rpc_revoke(ids, 1), 0);
+	ck_assert_int_ne(echo(g, 10), 0);	/* hung up on */
+	ck_assert_int_eq(echo(g, 10), -EACCES);	/* refused anew */
+	ck_assert_int_eq(echo(o, 10), 0);	/* others go on */
+	ck_assert_int_eq(cfs_rpc_revoke(NULL, 0), 0);
+	ck_assert_int_eq(echo(g, 10), 0);
+	cfs_rpc_server_stop(srv);
+	cfs_rpc_client_free(g);
+	cfs_rpc_client_free(o);
+	cfs_rpc_identity_free(sid);
+	cfs_rpc_identity_free(good);
+	cfs_rpc_identity_free(other);
+}
+END_TEST
+
 /* Frames in the clear to a secured server, and bytes that only look like
  * a handshake: hung up on, nothing run. */
 START_TEST(test_plain_frames_to_a_secured_server_run_nothing)
@@ -698,5 +738,6 @@ int main(void)
 		      test_a_late_copy_of_a_finished_request_is_refused,
 		      test_secured_calls_work_encrypted_and_not,
 		      test_peers_without_a_good_token_are_refused,
-		      test_plain_frames_to_a_secured_server_run_nothing);
+		      test_plain_frames_to_a_secured_server_run_nothing,
+		      test_a_revoked_token_is_cut_off_and_refused);
 }

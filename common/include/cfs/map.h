@@ -24,7 +24,6 @@
 #define CFS_MAX_REPLICAS 8
 
 struct cfs_rpc_client;
-struct cfs_sub;
 
 struct cfs_map {
 	int refs;			/* guarded by the holder's lock */
@@ -35,8 +34,9 @@ struct cfs_map_holder {
 	pthread_mutex_t lock;		/* guards cur and refs of every map */
 	pthread_cond_t changed;		/* a newer epoch was installed */
 	struct cfs_map *cur;
-	/* subscription thread, when following a publisher */
-	struct cfs_sub *sub;
+	/* the thread following the MDS's map, when there is one */
+	struct cfs_rpc_client *cl;
+	char mds[256];
 	pthread_t thread;
 	bool following;
 	volatile bool stop;
@@ -46,7 +46,8 @@ void cfs_map_holder_init(struct cfs_map_holder *h);
 /* Stops following and drops the current map. */
 void cfs_map_holder_destroy(struct cfs_map_holder *h);
 /* Install pb (taking ownership) if its epoch is newer; else free it.
- * Returns true if installed. */
+ * Returns true if installed. Its revoked tokens are this process's
+ * from then on (cfs_rpc_revoke). */
 bool cfs_map_install(struct cfs_map_holder *h, Cfs__ClusterMap *pb);
 /* The current map with a reference, or NULL if none yet. */
 struct cfs_map *cfs_map_get(struct cfs_map_holder *h);
@@ -59,8 +60,10 @@ void cfs_map_wait_newer(struct cfs_map_holder *h, uint64_t epoch,
 /* Ask the MDS for its map and install it. */
 int cfs_map_fetch(struct cfs_map_holder *h, struct cfs_rpc_client *cl,
 		  const char *mds_addr, int timeout_ms);
-/* Start a thread that installs every map published at pub_addr. */
-int cfs_map_follow(struct cfs_map_holder *h, const char *pub_addr);
+/* Start a thread that installs each newer map of the MDS at mds_addr as
+ * it comes (a long poll over cl, which must outlive the holder). */
+int cfs_map_follow(struct cfs_map_holder *h, struct cfs_rpc_client *cl,
+		   const char *mds_addr);
 
 /* Placement. */
 uint32_t cfs_placement_pg(uint64_t ino, uint64_t index, uint32_t pg_count);

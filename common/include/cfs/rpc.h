@@ -91,6 +91,11 @@ const struct cfs_token *cfs_rpc_identity_token(
 	const struct cfs_rpc_identity *id);
 void cfs_rpc_set_identity(struct cfs_rpc_identity *id);
 uint64_t cfs_rpc_refused(void);
+/* The ids of tokens this process no longer accepts (the cluster map's
+ * list, replacing the one before): a handshake with one is refused, and
+ * a server hangs up on a connection of one at its next request (as on
+ * one whose token expired since the handshake). */
+int cfs_rpc_revoke(char *const *ids, size_t n);
 
 /* A client: per peer address a dialer and a pool of idle connections,
  * made on first use and dialing again by itself. Safe to share between
@@ -146,23 +151,6 @@ int cfs_rpc_frame_decode_request(const void *frame, size_t len,
 				 const struct cfs_rpc_method *methods,
 				 size_t nmethods, struct cfs_rpc_req *rq,
 				 ProtobufCMessage **body);
-
-/* Publish/subscribe of one message type (the cluster map). */
-struct cfs_pub;
-struct cfs_sub;
-int cfs_pub_open(struct cfs_pub **out, const char *addr);
-int cfs_pub_send(struct cfs_pub *p, const ProtobufCMessage *m);
-void cfs_pub_close(struct cfs_pub *p);
-int cfs_sub_open(struct cfs_sub **out, const char *addr);
-/* Wait up to timeout_ms (-1: until cfs_sub_stop) for the next message:
- * 0, -ETIMEDOUT or -EBADMSG.
- * Free *out with protobuf_c_message_free_unpacked(). */
-int cfs_sub_recv(struct cfs_sub *s, const ProtobufCMessageDescriptor *d,
-		 ProtobufCMessage **out, int timeout_ms);
-/* End a receive blocked in another thread (it returns an error); the
- * subscription is then only good for cfs_sub_close. */
-void cfs_sub_stop(struct cfs_sub *s);
-void cfs_sub_close(struct cfs_sub *s);
 
 /* "host:port" to "tcp://host:port"; URLs pass through. */
 void cfs_rpc_url(const char *addr, char *url, size_t len);
