@@ -44,7 +44,7 @@ UNIT_BIN   := $(patsubst tests/unit/%.c,$(BIN)/%,$(UNIT_SRC))
 
 PROGRAMS   := $(BIN)/cfs-mds $(BIN)/cfs-osd $(BIN)/cfs-fuse $(BIN)/cfs \
               $(BIN)/posix_cases $(BIN)/model $(BIN)/fsx $(BIN)/benchfiles \
-              $(BIN)/rpcfloor
+              $(BIN)/rpcfloor $(BIN)/forge
 
 .SECONDARY:
 .PHONY: all test unit integration valgrind asan soak demo demo-down deps clean
@@ -93,6 +93,10 @@ $(BIN)/posix_cases $(BIN)/model $(BIN)/fsx: $(BIN)/%: $(OBJ)/tests/posix/%.o
 $(BIN)/benchfiles: $(OBJ)/tests/bench/benchfiles.o
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^
+# A client forging OSD requests (tests/integration/test_security.sh).
+$(BIN)/forge: $(OBJ)/tests/tools/forge.o $(BUILD)/libcfs.a $(BUILD)/libcfscommon.a
+	@mkdir -p $(BIN)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 # The RPC round-trip floor (raw TCP against common/rpc.c), printed by
 # tests/bench/run.
 $(BIN)/rpcfloor: $(OBJ)/tests/bench/rpcfloor.o $(BUILD)/libcfscommon.a

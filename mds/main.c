@@ -2,6 +2,8 @@
  * wires the writer, service, membership and purge, and waits for a
  * signal. The logic lives in the files named for it (see README.md). */
 #include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -40,6 +42,39 @@ static const struct cfs_config_key keys[] = {
 	CFS_DAEMON_SEC_KEYS(struct mds_config, sec),
 };
 
+/* The key capabilities are signed with: DATA/capability.key (0600),
+ * made on the first start, so that OSDs and clients keep theirs across
+ * restarts. */
+static int cap_key_load(struct mds *mds)
+{
+	char path[CFS_CONFIG_STR_MAX + 32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/capability.key", mds->cfg.data);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, mds->cap_key, CFS_CAP_KEY);
+		close(fd);
+		if (n == CFS_CAP_KEY)
+			return 0;
+		cfs_log_error("capability key is damaged", "path=%s", path);
+		return -EIO;
+	}
+	randombytes_buf(mds->cap_key, CFS_CAP_KEY);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, mds->cap_key, CFS_CAP_KEY) != CFS_CAP_KEY ||
+	    fsync(fd)) {
+		cfs_log_error("cannot write the capability key", "path=%s "
+			      "errno=%d", path, errno);
+		if (fd >= 0)
+			close(fd);
+		return -EIO;
+	}
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct mds mds;
@@ -77,7 +112,9 @@ int main(int argc, char **argv)
 		else
 			cfs_ns_abort(txn);
 	}
-	rc = mds_members_load(&mds);
+	rc = cap_key_load(&mds);
+	if (!rc)
+		rc = mds_members_load(&mds);
 	if (!rc)
 		rc = mds_writer_start(&mds);
 	if (!rc)

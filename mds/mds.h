@@ -17,6 +17,7 @@
 #include "cfs/daemon.h"
 #include "cfs/map.h"
 #include "cfs/rpc.h"
+#include "cfs/cap.h"
 #include "cfs/token.h"
 #include "mds.pb-c.h"
 #include "feed.h"
@@ -55,6 +56,7 @@ struct member {
 struct open_count {
 	uint64_t client, ino;
 	uint32_t count;
+	uint32_t writes;	/* of them, opens that may write */
 	struct open_count *next;
 };
 
@@ -74,6 +76,7 @@ struct mds {
 	struct cfs_ns ns;
 	struct cfs_rpc_server *rpc;
 	struct cfs_rpc_client *osdc;	/* calls to OSDs (purge) */
+	uint8_t cap_key[CFS_CAP_KEY];	/* signs capabilities (cfs/cap.h) */
 
 	pthread_mutex_t wlock;		/* guards wqueue, committing, wstop */
 	pthread_cond_t wdone;		/* a batch committed */

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include "cfs/log.h"
@@ -103,7 +104,14 @@ static void session_touch(struct mds *mds, uint64_t client)
 	(*pp)->last_ms = cfs_mono_ms();
 }
 
-static void open_inc(struct mds *mds, uint64_t client, uint64_t ino)
+/* Whether an open with these flags may change the file. */
+static bool open_writes(uint32_t flags)
+{
+	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+}
+
+static void open_inc(struct mds *mds, uint64_t client, uint64_t ino,
+		     bool write)
 {
 	struct open_count **pp, *o;
 
@@ -112,18 +120,35 @@ static void open_inc(struct mds *mds, uint64_t client, uint64_t ino)
 	pp = open_slot(mds, client, ino);
 	if (*pp) {
 		(*pp)->count++;
+		(*pp)->writes += write;
 	} else if ((o = calloc(1, sizeof(*o)))) {
 		o->client = client;
 		o->ino = ino;
 		o->count = 1;
+		o->writes = write;
 		*pp = o;
 	}
 	pthread_mutex_unlock(&mds->open_lock);
 }
 
+/* Whether client holds ino open (for writing, if write). */
+static bool open_held(struct mds *mds, uint64_t client, uint64_t ino,
+		      bool write)
+{
+	struct open_count *o;
+	bool held;
+
+	pthread_mutex_lock(&mds->open_lock);
+	o = *open_slot(mds, client, ino);
+	held = o && (!write || o->writes);
+	pthread_mutex_unlock(&mds->open_lock);
+	return held;
+}
+
 /* Returns true when that was the last open of ino by any client and ino
  * lost its last link while open: the caller frees the orphan. */
-static bool open_dec(struct mds *mds, uint64_t client, uint64_t ino)
+static bool open_dec(struct mds *mds, uint64_t client, uint64_t ino,
+		     bool write)
 {
 	struct open_count **pp, *o;
 	bool last = false;
@@ -131,6 +156,8 @@ static bool open_dec(struct mds *mds, uint64_t client, uint64_t ino)
 	pthread_mutex_lock(&mds->open_lock);
 	pp = open_slot(mds, client, ino);
 	o = *pp;
+	if (o && write && o->writes)
+		o->writes--;
 	if (o && --o->count == 0) {
 		*pp = o->next;
 		free(o);
@@ -184,11 +211,13 @@ static void attr_to(const struct cfs_inode *in, Cfs__Attr *a)
  * the call changed (either may be NULL) and the cookie of a name it
  * added (0: none). */
 static int reply_entries(struct cfs_rpc_req *rq, const struct cfs_inode *in,
-			 const struct cfs_inode *dir, uint64_t cookie)
+			 const struct cfs_inode *dir, uint64_t cookie,
+			 Cfs__Capability *cap)
 {
 	Cfs__Attr a = CFS__ATTR__INIT, d = CFS__ATTR__INIT;
 	Cfs__MdsEntry e = CFS__MDS_ENTRY__INIT;
 
+	e.cap = cap;
 	if (in) {
 		attr_to(in, &a);
 		e.attr = &a;
@@ -203,7 +232,21 @@ static int reply_entries(struct cfs_rpc_req *rq, const struct cfs_inode *in,
 
 static int reply_entry(struct cfs_rpc_req *rq, const struct cfs_inode *in)
 {
-	return reply_entries(rq, in, NULL, 0);
+	return reply_entries(rq, in, NULL, 0, NULL);
+}
+
+/* A capability on ino for the caller's token (cfs/cap.h), into cap with
+ * its MAC in mac; NULL on a connection without tokens, where OSDs ask
+ * for none. */
+static Cfs__Capability *grant(struct mds *mds, const struct cfs_rpc_req *rq,
+			      uint64_t ino, bool write, Cfs__Capability *cap,
+			      uint8_t mac[CFS_CAP_MAC])
+{
+	if (!rq->peer)
+		return NULL;
+	cfs_cap_sign(mds->cap_key, ino, write, rq->peer->id,
+		     (int64_t)time(NULL) + CFS_CAP_TTL, cap, mac);
+	return cap;
 }
 
 /* A NUL-terminated copy of an xattr name from the wire. */
@@ -433,6 +476,8 @@ static int h_access(void *arg, struct cfs_rpc_req *rq,
 static int h_open(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 {
 	const Cfs__MdsOpen *r = (const void *)m;
+	Cfs__Capability cap;
+	uint8_t mac[CFS_CAP_MAC];
 	struct cfs_cred cr;
 	struct cfs_inode in;
 	MDB_txn *txn;
@@ -448,9 +493,48 @@ static int h_open(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 	rc = cfs_ns_open_check(&MDS(arg)->ns, txn, &cr, r->ino, (int)r->flags,
 			       &in);
 	if (rc == 0)
-		open_inc(MDS(arg), rq->client_id, r->ino);
+		open_inc(MDS(arg), rq->client_id, r->ino,
+			 open_writes(r->flags));
 	cfs_ns_abort(txn);
-	return rc ? rc : reply_entry(rq, &in);
+	if (rc)
+		return rc;
+	return reply_entries(rq, &in, NULL, 0,
+			     grant(MDS(arg), rq, r->ino, open_writes(r->flags),
+				   &cap, mac));
+}
+
+/* A capability asked for: granted for a file this client holds open
+ * (for writing only if one of its opens may write), or else, with the
+ * caller's credentials, for one it may open so now (a truncate by path
+ * cuts the data before it asks the MDS to set the size). */
+static int h_cap(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
+{
+	const Cfs__MdsOpen *r = (const void *)m;
+	Cfs__MdsEntry e = CFS__MDS_ENTRY__INIT;
+	Cfs__Capability cap;
+	uint8_t mac[CFS_CAP_MAC];
+	bool write = open_writes(r->flags);
+
+	if (!open_held(MDS(arg), rq->client_id, r->ino, write)) {
+		struct cfs_cred cr;
+		struct cfs_inode in;
+		MDB_txn *txn;
+		int rc = cred_from(rq, r->cred, &cr);
+
+		if (!rc && write && rq->peer && rq->peer->ro)
+			rc = -EROFS;
+		if (!rc)
+			rc = cfs_ns_begin(&MDS(arg)->ns, NULL, false, &txn);
+		if (rc)
+			return rc == -EINVAL ? -EACCES : rc;
+		rc = cfs_ns_open_check(&MDS(arg)->ns, txn, &cr, r->ino,
+				       (int)(r->flags & O_ACCMODE), &in);
+		cfs_ns_abort(txn);
+		if (rc)
+			return rc;
+	}
+	e.cap = grant(MDS(arg), rq, r->ino, write, &cap, mac);
+	return cfs_rpc_reply(rq, &e.base, NULL, 0);
 }
 
 /* ---- mutations ---- */
@@ -496,7 +580,7 @@ static int do_mknod(struct mds *mds, MDB_txn *txn, void *p)
 	if (rc == 0 && r->open && !o->opened) {
 		/* counted before commit so that an unlink racing with this
 		 * create keeps the new file as an orphan */
-		open_inc(mds, o->client, o->out.ino);
+		open_inc(mds, o->client, o->out.ino, true);
 		o->opened = true;
 	}
 	return name_changed(mds, txn, o, rc, r->parent, &r->name);
@@ -645,6 +729,8 @@ static int mutate(struct mds *mds, struct cfs_rpc_req *rq,
 		  int (*fn)(struct mds *, MDB_txn *, void *), bool entry)
 {
 	struct op o = { .req = m, .client = rq->client_id };
+	Cfs__Capability cap, *capp = NULL;
+	uint8_t mac[CFS_CAP_MAC];
 	int rc = req_cred(rq, m, &o.cr);
 
 	if (rc)
@@ -658,13 +744,18 @@ static int mutate(struct mds *mds, struct cfs_rpc_req *rq,
 	}
 	rc = mds_mutate(mds, fn, &o, o.client);
 	if (rc && o.opened)
-		open_dec(mds, o.client, o.out.ino);
+		open_dec(mds, o.client, o.out.ino, true);
 	if (rc)
 		return rc;
 	if (!entry && !o.dir)
 		return 0;
+	/* a create that opened, a truncate: the data may change next */
+	if (o.opened || (m->descriptor == &cfs__mds_setattr__descriptor &&
+			 (((const Cfs__MdsSetattr *)m)->valid &
+			  CFS__SETATTR_VALID__SETATTR_SIZE)))
+		capp = grant(mds, rq, o.out.ino, true, &cap, mac);
 	return reply_entries(rq, entry ? &o.out : NULL,
-			     o.dir ? &o.dir_after : NULL, o.cookie);
+			     o.dir ? &o.dir_after : NULL, o.cookie, capp);
 }
 
 #define MUTATOR(name, fn, entry)                                           \
@@ -694,7 +785,7 @@ static int h_release(void *arg, struct cfs_rpc_req *rq,
 	uint64_t ino = r->ino;
 	int rc;
 
-	if (!open_dec(MDS(arg), rq->client_id, ino))
+	if (!open_dec(MDS(arg), rq->client_id, ino, open_writes(r->flags)))
 		return 0;
 	/* the last close of a file unlinked while open: freed now */
 	rc = mds_mutate(MDS(arg), do_free_if_orphan, &ino, rq->client_id);
@@ -880,6 +971,10 @@ static int h_osd_register(void *arg, struct cfs_rpc_req *rq,
 	rep.map = mds_map_build(MDS(arg));
 	if (!rep.map)
 		return -ENOMEM;
+	if (rq->peer) {	/* an OSD's token: it checks capabilities */
+		rep.cap_key.data = MDS(arg)->cap_key;
+		rep.cap_key.len = CFS_CAP_KEY;
+	}
 	rc = cfs_rpc_reply(rq, &rep.base, NULL, 0);
 	mds_map_free(rep.map);
 	return rc;
@@ -968,6 +1063,7 @@ static const struct cfs_rpc_method methods[] = {
 	[CFS__MDS_METHOD__MDS_GET_MAP] = { &cfs__mds_get_map__descriptor,
 					   h_get_map, false, true },
 	METHOD(MDS_REVOKE, mds_revoke, h_revoke, true),
+	METHOD(MDS_CAP, mds_open, h_cap, false),
 	METHOD(MDS_OSD_REGISTER, mds_osd_register, h_osd_register, true),
 	METHOD(MDS_OSD_HEARTBEAT, mds_osd_heartbeat, h_osd_heartbeat, false),
 };

@@ -4,6 +4,7 @@
  * (-ENOENT) gets a fresh registration. */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cfs/log.h"
@@ -73,6 +74,10 @@ static int register_once(struct osd *osd)
 		rc = save_id(osd, rep->id);
 		cfs_map_install(&osd->maps, rep->map);
 		rep->map = NULL;	/* now the holder's */
+		if (rep->cap_key.len == CFS_CAP_KEY) {
+			memcpy(osd->cap_key, rep->cap_key.data, CFS_CAP_KEY);
+			osd->has_cap_key = true;
+		}
 	}
 	cfs_rpc_call_done(&c);
 	return rc;

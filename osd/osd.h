@@ -9,6 +9,7 @@
 
 #include <semaphore.h>
 
+#include "cfs/cap.h"
 #include "cfs/clock.h"
 #include "cfs/config.h"
 #include "cfs/daemon.h"
@@ -36,6 +37,10 @@ struct osd {
 	struct cfs_map_holder maps;
 	struct cfs_rpc_server *rpc;
 	struct cfs_rpc_client *peers;	/* to other OSDs and the MDS */
+	/* checks clients' capabilities (cfs/cap.h): from the MDS at
+	 * registration, with tokens */
+	uint8_t cap_key[CFS_CAP_KEY];
+	volatile bool has_cap_key;
 	/* Work that waits on other OSDs (a primary's change, a backfill)
 	 * holds one of workers/2 slots, so that the other workers are
 	 * always free to take forwarded changes: otherwise two OSDs full

@@ -196,6 +196,33 @@ struct change {
 	void *arg;
 };
 
+/* With tokens, only daemons (the MDS, OSDs) reach chunks without a
+ * capability: a client's data request carries one the MDS granted for
+ * that file and access, checked here (cfs/cap.h). */
+static bool from_daemon(const struct cfs_rpc_req *rq)
+{
+	return !rq->peer || rq->peer->role == CFS_ROLE_OSD ||
+	       rq->peer->role == CFS_ROLE_MDS;
+}
+
+static int may(struct osd *osd, const struct cfs_rpc_req *rq,
+	       const Cfs__Capability *cap, uint64_t ino, bool write)
+{
+	const char *why = "no capability key from the MDS yet";
+	int rc = -EAGAIN;
+
+	if (from_daemon(rq))
+		return 0;
+	if (osd->has_cap_key)
+		rc = cfs_cap_check(osd->cap_key, cap, ino, write, rq->peer->id,
+				   (int64_t)time(NULL), &why);
+	if (rc && rc != -EKEYEXPIRED)	/* an expired one is renewed */
+		cfs_log_warn("refused a data request", "ino=%lu client=%016lx "
+			     "token=%s reason=\"%s\"", (unsigned long)ino,
+			     (unsigned long)rq->client_id, rq->peer->id, why);
+	return rc;
+}
+
 static int run_change(struct osd *osd, struct cfs_rpc_req *rq,
 		      struct change *ch)
 {
@@ -372,6 +399,9 @@ static int h_write(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 
 	if (!r->chunk || rq->bulk_len == 0)
 		return -EINVAL;
+	rc = may(OSD(arg), rq, r->cap, r->chunk->ino, true);
+	if (rc)
+		return rc;
 	rc = write_extents(r, rq->bulk_len, &w);
 	if (rc == 0) {
 		rc = verify_pieces(&w, rq->bulk, r->crcs);
@@ -416,12 +446,15 @@ static int h_truncate(void *arg, struct cfs_rpc_req *rq,
 		.apply = apply_truncate,
 	};
 
+	int rc;
+
 	if (!r->chunk || r->size > CFS_CHUNK_SIZE)
 		return -EINVAL;
+	rc = may(OSD(arg), rq, r->cap, r->chunk->ino, true);
+	if (rc)
+		return rc;
 	if (r->remove && r->forwarded) {
 		/* a removal applies whatever version the replica holds */
-		int rc;
-
 		store_lock(&OSD(arg)->store, ch.chunk);
 		rc = store_remove(&OSD(arg)->store, ch.chunk);
 		store_unlock(&OSD(arg)->store, ch.chunk);
@@ -452,10 +485,12 @@ static int h_punch(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 		.msg_forwarded = &r->forwarded,
 		.apply = apply_punch,
 	};
+	int rc;
 
 	if (!r->chunk || r->offset >= CFS_CHUNK_SIZE)
 		return -EINVAL;
-	return run_change(OSD(arg), rq, &ch);
+	rc = may(OSD(arg), rq, r->cap, r->chunk->ino, true);
+	return rc ? rc : run_change(OSD(arg), rq, &ch);
 }
 
 /* ---- whole-chunk copy, read, stat ---- */
@@ -469,6 +504,8 @@ static int h_put_chunk(void *arg, struct cfs_rpc_req *rq,
 				  CFS_BLOCK_SIZE);
 	int rc;
 
+	if (!from_daemon(rq))
+		return -EACCES;	/* recovery's, between OSDs */
 	if (!r->chunk || r->size > CFS_CHUNK_SIZE || r->n_crcs != nblocks ||
 	    rq->bulk_len != nblocks * CFS_BLOCK_SIZE)
 		return -EINVAL;
@@ -496,6 +533,9 @@ static int h_read(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 	if (!r->chunk || r->offset >= CFS_CHUNK_SIZE ||
 	    r->length > CFS_CHUNK_SIZE)
 		return -EINVAL;
+	rc = may(OSD(arg), rq, r->cap, r->chunk->ino, false);
+	if (rc)
+		return rc;
 	if (!osd_serving(OSD(arg)))
 		return -ESTALE;	/* may be behind: the client reads elsewhere */
 	rc = store_read(&OSD(arg)->store, chunk_of(r->chunk), r->offset,
@@ -521,6 +561,9 @@ static int h_seek(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 
 	if (!r->chunk || r->offset >= CFS_CHUNK_SIZE)
 		return -EINVAL;
+	rc = may(OSD(arg), rq, r->cap, r->chunk->ino, false);
+	if (rc)
+		return rc;
 	if (!osd_serving(OSD(arg)))
 		return -ESTALE;
 	rc = store_seek(&OSD(arg)->store, chunk_of(r->chunk), r->offset,
@@ -669,6 +712,8 @@ static int h_backfill(void *arg, struct cfs_rpc_req *rq,
 	struct backfill b = { .osd = OSD(arg), .for_osd = r->for_osd };
 	int idx, rc = 0;
 
+	if (!from_daemon(rq))
+		return -EACCES;
 	if (r->n_versions != r->n_chunks)
 		return -EINVAL;
 	for (size_t i = 0; i < r->n_chunks; i++)

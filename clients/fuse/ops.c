@@ -347,7 +347,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (rc == 0 && S_ISREG(a.mode)) {
 		rc = open_trunc(req, &cr, ino, fi->flags);
 		if (rc)
-			cfs_release(F(req)->cl, ino);
+			cfs_release(F(req)->cl, ino, fi->flags);
 	}
 	if (rc) {
 		fuse_reply_err(req, -rc);
@@ -363,7 +363,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * open once more, and that open goes on. */
 	if (S_ISREG(a.mode) && !(fi->flags & O_TRUNC) &&
 	    cfs_size_moved(F(req)->cl, &a)) {
-		cfs_release(F(req)->cl, ino);
+		cfs_release(F(req)->cl, ino, fi->flags);
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
@@ -455,7 +455,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	/* the last close of an open file drops its flock */
 	if (fi->flock_release)
 		cfs_unlock_owner(F(req)->cl, ino, fi->lock_owner, true);
-	fuse_reply_err(req, -cfs_release(F(req)->cl, ino));
+	fuse_reply_err(req, -cfs_release(F(req)->cl, ino, fi->flags));
 }
 
 /* ---- locks: held at the MDS, so they hold across every mount ---- */
@@ -705,7 +705,7 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 	if (h->have)
 		cfs_dirents_free(&h->l);
 	free(h);
-	fuse_reply_err(req, -cfs_release(F(req)->cl, ino));
+	fuse_reply_err(req, -cfs_release(F(req)->cl, ino, fi->flags));
 }
 
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,

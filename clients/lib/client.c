@@ -108,8 +108,11 @@ int cfs_client_new(struct cfs_client **out, const struct cfs_client_opts *o)
 	pthread_mutex_init(&cl->ilock, NULL);
 	for (int i = 0; i < ORDER_LOCKS; i++)
 		pthread_mutex_init(&cl->order[i], NULL);
+	client_caps_init(cl);
 	cl->stamps = calloc(CACHE_STAMPS, sizeof(*cl->stamps));
-	if (!cl->stamps) {
+	if (!cl->stamps || !cl->caps) {
+		client_caps_free(cl);
+		free(cl->stamps);
 		free(cl);
 		return -ENOMEM;
 	}
@@ -183,6 +186,7 @@ void cfs_client_free(struct cfs_client *cl)
 	pthread_mutex_destroy(&cl->ilock);
 	for (int i = 0; i < ORDER_LOCKS; i++)
 		pthread_mutex_destroy(&cl->order[i]);
+	client_caps_free(cl);
 	free(cl);
 }
 
@@ -322,7 +326,7 @@ static void merge_local(struct cfs_client *cl, struct cfs_attr *a,
 	pthread_mutex_unlock(&cl->ilock);
 }
 
-static void cred_to(const struct cfs_cred *cr, Cfs__Cred *c)
+void client_cred_to(const struct cfs_cred *cr, Cfs__Cred *c)
 {
 	cfs__cred__init(c);
 	c->uid = cr->uid;
@@ -332,8 +336,6 @@ static void cred_to(const struct cfs_cred *cr, Cfs__Cred *c)
 	c->umask = cr->umask;
 }
 
-/* One metadata call; retried on transport errors with the same request
- * id, which the MDS's reply cache makes safe for non-idempotent calls. */
 static void mds_call_init(struct cfs_client *cl, uint32_t method,
 			  const ProtobufCMessage *req,
 			  const ProtobufCMessageDescriptor *rep_desc,
@@ -348,7 +350,7 @@ static void mds_call_init(struct cfs_client *cl, uint32_t method,
 	};
 }
 
-static int mds_call(struct cfs_client *cl, uint32_t method,
+int client_mds_call(struct cfs_client *cl, uint32_t method,
 		    const ProtobufCMessage *req,
 		    const ProtobufCMessageDescriptor *rep_desc,
 		    struct cfs_rpc_call *c)
@@ -364,6 +366,8 @@ static int entry_reply(struct cfs_client *cl, int rc, struct cfs_rpc_call *c,
 {
 	if (rc == 0 && (!c->rep || !((Cfs__MdsEntry *)c->rep)->attr))
 		rc = -EBADMSG;
+	if (rc == 0)
+		client_caps_take(cl, ((Cfs__MdsEntry *)c->rep)->cap);
 	if (rc == 0 && out) {
 		attr_from(((Cfs__MdsEntry *)c->rep)->attr, out);
 		merge_local(cl, out, asked);
@@ -377,7 +381,8 @@ static int entry_call(struct cfs_client *cl, uint32_t method,
 {
 	struct cfs_rpc_call c;
 	int64_t asked = cfs_mono_ns();
-	int rc = mds_call(cl, method, req, &cfs__mds_entry__descriptor, &c);
+	int rc = client_mds_call(cl, method, req, &cfs__mds_entry__descriptor,
+				 &c);
 
 	return entry_reply(cl, rc, &c, asked, out);
 }
@@ -393,7 +398,8 @@ static int name_change_call(struct cfs_client *cl, uint32_t method,
 	struct cfs_rpc_call c;
 	const Cfs__MdsEntry *e;
 	int64_t asked = cfs_mono_ns();
-	int rc = mds_call(cl, method, req, &cfs__mds_entry__descriptor, &c);
+	int rc = client_mds_call(cl, method, req, &cfs__mds_entry__descriptor,
+				 &c);
 
 	e = (const Cfs__MdsEntry *)c.rep;
 	dir->ino = 0;
@@ -410,7 +416,7 @@ static int plain_call(struct cfs_client *cl, uint32_t method,
 		      const ProtobufCMessage *req)
 {
 	struct cfs_rpc_call c;
-	int rc = mds_call(cl, method, req, NULL, &c);
+	int rc = client_mds_call(cl, method, req, NULL, &c);
 
 	cfs_rpc_call_done(&c);
 	return rc;
@@ -440,7 +446,7 @@ int cfs_lookup(struct cfs_client *cl, const struct cfs_cred *cr,
 		merge_local(cl, out, *asof_ns);
 	if (rc <= 0)
 		return rc;
-	cred_to(cr, &c);
+	client_cred_to(cr, &c);
 	r.cred = &c;
 	r.parent = parent;
 	r.name = BYTES(name, len);
@@ -486,7 +492,7 @@ int cfs_setattr(struct cfs_client *cl, const struct cfs_cred *cr,
 	Cfs__Cred c;
 	int rc;
 
-	cred_to(cr, &c);
+	client_cred_to(cr, &c);
 	r.cred = &c;
 	r.ino = ino;
 	if (valid & CFS_ATTR_MODE)
@@ -519,6 +525,8 @@ int cfs_setattr(struct cfs_client *cl, const struct cfs_cred *cr,
 		rc = cfs_flush(cl, ino);
 		if (!rc)
 			rc = cfs_getattr(cl, ino, &cur, NULL);
+		if (!rc && in->size < cur.size)
+			rc = client_cap_ask(cl, ino, true, cr);
 		if (!rc && in->size < cur.size)
 			rc = client_truncate_data(cl, ino, in->size, cur.size);
 		if (rc)
@@ -566,7 +574,7 @@ static int make_node(struct cfs_client *cl, uint32_t method,
 	Cfs__Cred c;
 	int rc;
 
-	cred_to(cr, &c);
+	client_cred_to(cr, &c);
 	r.cred = &c;
 	r.parent = parent;
 	r.name = BYTES(name, len);
@@ -607,7 +615,7 @@ int cfs_symlink(struct cfs_client *cl, const struct cfs_cred *cr,
 	Cfs__Cred c;
 	int rc;
 
-	cred_to(cr, &c);
+	client_cred_to(cr, &c);
 	r.cred = &c;
 	r.parent = parent;
 	r.name = BYTES(name, len);
@@ -630,7 +638,7 @@ int cfs_link(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 	Cfs__Cred c;
 	int rc;
 
-	cred_to(cr, &c);
+	client_cred_to(cr, &c);
 	r.cred = &c;
 	r.ino = ino;
 	r.newparent = newparent;
@@ -656,7 +664,7 @@ static int name_call(struct cfs_client *cl, uint32_t method,
 	Cfs__Cred c;
 	int rc;
 
-	cred_to(cr, &c);
+	client_cred_to(cr, &c);
 	r.cred = &c;
 	r.parent = parent;
 	r.name = BYTES(name, len);
@@ -687,7 +695,7 @@ int cfs_rename(struct cfs_client *cl, const struct cfs_cred *cr,
 	Cfs__Cred c;
 	int rc;
 
-	cred_to(cr, &c);
+	client_cred_to(cr, &c);
 	r.cred = &c;
 	r.parent = parent;
 	r.name = BYTES(name, len);
@@ -708,7 +716,7 @@ int cfs_readlink(struct cfs_client *cl, uint64_t ino, char *buf, size_t cap)
 	int rc;
 
 	r.ino = ino;
-	rc = mds_call(cl, CFS__MDS_METHOD__MDS_READLINK, &r.base,
+	rc = client_mds_call(cl, CFS__MDS_METHOD__MDS_READLINK, &r.base,
 		      &cfs__mds_readlink__descriptor, &c);
 	rep = (Cfs__MdsReadlink *)c.rep;
 	if (rc == 0 && !rep)
@@ -752,12 +760,12 @@ int client_readdir(struct cfs_client *cl, const struct cfs_cred *cr,
 	memset(out, 0, sizeof(*out));
 	if (!c)
 		return -ENOMEM;
-	cred_to(cr, &cc);
+	client_cred_to(cr, &cc);
 	r.cred = &cc;
 	r.ino = ino;
 	r.cookie = cookie;
 	r.max_entries = (uint32_t)max;
-	rc = mds_call(cl, CFS__MDS_METHOD__MDS_READDIR, &r.base,
+	rc = client_mds_call(cl, CFS__MDS_METHOD__MDS_READDIR, &r.base,
 		      &cfs__mds_readdir_reply__descriptor, c);
 	rep = (Cfs__MdsReaddirReply *)c->rep;
 	if (rc == 0 && !rep) {
@@ -809,7 +817,7 @@ int cfs_statfs(struct cfs_client *cl, struct statvfs *out)
 	Cfs__MdsStatfs *rep;
 	int rc;
 
-	rc = mds_call(cl, CFS__MDS_METHOD__MDS_STATFS, &r.base,
+	rc = client_mds_call(cl, CFS__MDS_METHOD__MDS_STATFS, &r.base,
 		      &cfs__mds_statfs__descriptor, &c);
 	rep = (Cfs__MdsStatfs *)c.rep;
 	if (rc == 0 && !rep)
@@ -833,7 +841,7 @@ int cfs_access(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 	Cfs__MdsOpen r = CFS__MDS_OPEN__INIT;
 	Cfs__Cred c;
 
-	cred_to(cr, &c);
+	client_cred_to(cr, &c);
 	r.cred = &c;
 	r.ino = ino;
 	r.flags = (uint32_t)mask;
@@ -852,13 +860,13 @@ static int xattr_call(struct cfs_client *cl, uint32_t method,
 	Cfs__Cred cc;
 	int rc;
 
-	cred_to(cr, &cc);
+	client_cred_to(cr, &cc);
 	r.cred = ri.cred = &cc;
 	r.ino = ri.ino = ino;
 	r.name = BYTES(name, name ? strlen(name) : 0);
 	r.value = BYTES(value, len);
 	r.flags = (uint32_t)flags;
-	rc = mds_call(cl, method,
+	rc = client_mds_call(cl, method,
 		      method == CFS__MDS_METHOD__MDS_LISTXATTR ? &ri.base :
 								 &r.base,
 		      &cfs__mds_xattr_reply__descriptor, &c);
@@ -975,7 +983,7 @@ int cfs_open(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 	Cfs__Cred c;
 	int rc, pf_rc = -ENOMEM;
 
-	cred_to(cr, &c);
+	client_cred_to(cr, &c);
 	r.cred = &c;
 	r.ino = ino;
 	r.flags = (uint32_t)flags;
@@ -1048,7 +1056,7 @@ static int send_atime(struct cfs_client *cl, const struct atime_update *u)
 	Cfs__Cred c;
 	int rc;
 
-	cred_to(&u->cred, &c);
+	client_cred_to(&u->cred, &c);
 	r.cred = &c;
 	r.ino = u->ino;
 	r.atime_ns = u->atime_ns;
@@ -1112,7 +1120,7 @@ int cfs_getlk(struct cfs_client *cl, uint64_t ino, uint64_t owner, bool flock,
 	r.end = *end;
 	r.flock = flock;
 	r.test = true;
-	rc = mds_call(cl, CFS__MDS_METHOD__MDS_LOCK, &r.base,
+	rc = client_mds_call(cl, CFS__MDS_METHOD__MDS_LOCK, &r.base,
 		      &cfs__mds_lock_reply__descriptor, &c);
 	rep = (const void *)c.rep;
 	if (rc == 0 && !rep)
@@ -1302,7 +1310,7 @@ int cfs_flush(struct cfs_client *cl, uint64_t ino)
 	return 0;
 }
 
-int cfs_release(struct cfs_client *cl, uint64_t ino)
+int cfs_release(struct cfs_client *cl, uint64_t ino, int flags)
 {
 	Cfs__MdsIno r = CFS__MDS_INO__INIT;
 	struct open_inode *o;
@@ -1325,6 +1333,7 @@ int cfs_release(struct cfs_client *cl, uint64_t ino)
 	}
 	pthread_mutex_unlock(&cl->ilock);
 	r.ino = ino;
+	r.flags = (uint32_t)flags;
 	rc2 = plain_call(cl, CFS__MDS_METHOD__MDS_RELEASE, &r.base);
 	return rc ? rc : rc2;
 }

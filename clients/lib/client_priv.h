@@ -5,10 +5,13 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "cfs/cap.h"
 #include "cfs/clock.h"
 #include "cfs/map.h"
 #include "cfs/rpc.h"
+#include "cfs/token.h"
 #include "libcfs.h"
+#include "mds.pb-c.h"
 
 #define INODE_BUCKETS 1024
 #define CACHE_STAMPS 65536
@@ -94,7 +97,44 @@ struct cfs_client {
 	 * racing a truncate (an fsync or release, which the kernel does not
 	 * order with it) cannot land its older size after the cut */
 	pthread_mutex_t order[ORDER_LOCKS];
+	/* capabilities (caps.c): with tokens only */
+	bool secured;
+	char token_id[17];
+	pthread_mutex_t caplock;
+	struct cap_entry **caps;
 };
+
+/* One metadata call to the MDS, retried on transport errors with the
+ * same request id (the MDS's reply cache makes that safe). */
+int client_mds_call(struct cfs_client *cl, uint32_t method,
+		    const ProtobufCMessage *req,
+		    const ProtobufCMessageDescriptor *rep_desc,
+		    struct cfs_rpc_call *c);
+
+/* Capabilities (caps.c). A data request to an OSD carries cap (NULL
+ * without tokens); the struct holds its storage. */
+struct client_cap {
+	Cfs__Capability *cap;
+	Cfs__Capability pb;
+	uint8_t mac[CFS_CAP_MAC];
+};
+void client_caps_init(struct cfs_client *cl);
+void client_caps_free(struct cfs_client *cl);
+/* Keep a capability an MDS reply carried (NULL: none). */
+void client_caps_take(struct cfs_client *cl, const Cfs__Capability *cap);
+/* One for ino to read (or write) with, renewed if it is near its end:
+ * 0, or -EACCES when the MDS grants none (the file not open here). */
+int client_cap(struct cfs_client *cl, uint64_t ino, bool write,
+	       struct client_cap *out);
+/* Make sure one is held, asking with the caller's credentials (for a
+ * file not open here: a truncate by path): 0 or the MDS's error. */
+int client_cap_ask(struct cfs_client *cl, uint64_t ino, bool write,
+		   const struct cfs_cred *cr);
+void client_cred_to(const struct cfs_cred *cr, Cfs__Cred *c);
+/* Whether one is held now, without asking the MDS (true without
+ * tokens). */
+bool client_cap_held(struct cfs_client *cl, uint64_t ino, bool write,
+		     struct client_cap *out);
 
 /* Fetch a fresh map from the MDS (after an OSD error). */
 void client_refresh_map(struct cfs_client *cl);

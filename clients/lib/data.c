@@ -24,7 +24,8 @@
 static bool final_error(int rc)
 {
 	return rc == -ENOSPC || rc == -EINVAL || rc == -EFBIG ||
-	       rc == -EDQUOT || rc == -EROFS || rc == -EPROTO;
+	       rc == -EDQUOT || rc == -EROFS || rc == -EPROTO ||
+	       rc == -EACCES || rc == -EKEYEXPIRED;
 }
 
 /* Send a change to the chunk's acting primary until it succeeds, fails
@@ -87,8 +88,12 @@ static int write_chunk(struct cfs_client *cl, uint64_t ino, uint64_t index,
 	size_t npieces = 0, total = 0, ncrcs = 0;
 	uint32_t *crcs = NULL;
 	uint8_t *bulk = NULL;
-	int rc = -ENOMEM;
+	struct client_cap cap;
+	int rc = client_cap(cl, ino, true, &cap);
 
+	if (rc)
+		return rc;
+	rc = -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		npieces += cfs_crc_npieces(ex[i].off, ex[i].end - ex[i].off);
 		total += (size_t)(ex[i].end - ex[i].off);
@@ -119,6 +124,7 @@ static int write_chunk(struct cfs_client *cl, uint64_t ino, uint64_t index,
 	chunk.index = index;
 	req.chunk = &chunk;
 	req.offset = ex[0].off - base;
+	req.cap = cap.cap;
 	req.crcs = crcs;
 	req.n_crcs = ncrcs;
 	if (n > 1) {
@@ -253,8 +259,11 @@ int client_read_along(struct cfs_client *cl, uint64_t ino, uint8_t *buf,
 	struct cfs_rpc_call c = read_call(cl, &req);
 	struct cfs_rpc_call *calls[2] = { other, &c };
 	const char *addrs[2] = { addr, NULL };
+	struct client_cap cap;
 
-	n = map ? read_order(map->pb, ino, 0, order) : 0;
+	/* along with the open only with a capability held from before */
+	n = map && client_cap_held(cl, ino, false, &cap) ?
+		    read_order(map->pb, ino, 0, order) : 0;
 	if (n == 0) {
 		cfs_map_put(&cl->maps, map);
 		*other_rc = cfs_rpc_call(cl->rpc, addr, other);
@@ -262,6 +271,7 @@ int client_read_along(struct cfs_client *cl, uint64_t ino, uint8_t *buf,
 	}
 	read_req(&chunk, &req, ino, 0, 0, len);
 	req.map_epoch = map->pb->epoch;
+	req.cap = cap.cap;
 	addrs[1] = map->pb->osds[order[0]]->addr;
 	cfs_rpc_call_many(cl->rpc, addrs, calls, st, 2);
 	*other_rc = st[0];
@@ -277,9 +287,13 @@ static int read_piece(struct cfs_client *cl, uint64_t ino, uint64_t index,
 	Cfs__ChunkId chunk;
 	Cfs__OsdRead req;
 	int64_t deadline = cfs_mono_ms() + cl->o.io_deadline_ms;
-	int rc = -EIO, attempt = 0;
+	struct client_cap cap;
+	int rc = client_cap(cl, ino, false, &cap), attempt = 0;
 
+	if (rc)
+		return rc;
 	read_req(&chunk, &req, ino, index, off, len);
+	req.cap = cap.cap;
 	for (;;) {
 		struct cfs_map *map = cfs_map_get(&cl->maps);
 		int order[CFS_MAX_REPLICAS], n;
@@ -294,7 +308,7 @@ static int read_piece(struct cfs_client *cl, uint64_t ino, uint64_t index,
 			if (rc == 0)
 				rc = take_read(&c, off, len, buf);
 			cfs_rpc_call_done(&c);
-			if (rc == 0)
+			if (rc == 0 || final_error(rc))
 				break;
 			cfs_log_warn("read from osd failed, trying the next",
 				     "osd=%u ino=%lu chunk=%lu rc=%d", o->id,
@@ -302,8 +316,8 @@ static int read_piece(struct cfs_client *cl, uint64_t ino, uint64_t index,
 				     rc);
 		}
 		cfs_map_put(&cl->maps, map);
-		if (rc == 0)
-			return 0;
+		if (rc == 0 || final_error(rc))
+			return rc;
 		if (cfs_mono_ms() >= deadline) {
 			cfs_log_error("read failed on every replica",
 				      "ino=%lu chunk=%lu rc=%d",
@@ -406,16 +420,22 @@ static int seek_chunk(struct cfs_client *cl, uint64_t ino, uint64_t index,
 {
 	Cfs__ChunkId chunk = CFS__CHUNK_ID__INIT;
 	Cfs__OsdSeek req = CFS__OSD_SEEK__INIT;
-	struct cfs_map *map = cfs_map_get(&cl->maps);
-	int order[CFS_MAX_REPLICAS], n, rc = -EIO;
+	struct cfs_map *map;
+	struct client_cap cap;
+	int order[CFS_MAX_REPLICAS], n, rc = client_cap(cl, ino, false, &cap);
 
+	if (rc)
+		return rc;
+	rc = -EIO;
+	map = cfs_map_get(&cl->maps);
 	chunk.ino = ino;
 	chunk.index = index;
 	req.chunk = &chunk;
 	req.offset = off;
 	req.hole = hole;
+	req.cap = cap.cap;
 	n = map ? read_order(map->pb, ino, index, order) : 0;
-	for (int i = 0; i < n && rc; i++) {
+	for (int i = 0; i < n && rc && !final_error(rc); i++) {
 		struct cfs_rpc_call c = {
 			.method = CFS__OSD_METHOD__OSD_SEEK,
 			.req = &req.base,
@@ -475,7 +495,12 @@ static int chunk_truncate(struct cfs_client *cl, uint64_t ino, uint64_t index,
 		.method = CFS__OSD_METHOD__OSD_TRUNCATE,
 		.req = &req.base,
 	};
+	struct client_cap cap;
+	int rc = client_cap(cl, ino, true, &cap);
 
+	if (rc)
+		return rc;
+	req.cap = cap.cap;
 	chunk.ino = ino;
 	chunk.index = index;
 	req.chunk = &chunk;
@@ -502,8 +527,11 @@ int client_truncate_data(struct cfs_client *cl, uint64_t ino,
 int cfs_punch(struct cfs_client *cl, uint64_t ino, uint64_t off, uint64_t len)
 {
 	uint64_t end = off + len;
+	struct client_cap cap;
 	int rc = client_wb_drain(cl, ino);
 
+	if (rc == 0)
+		rc = client_cap(cl, ino, true, &cap);
 	while (off < end && rc == 0) {
 		Cfs__ChunkId chunk = CFS__CHUNK_ID__INIT;
 		Cfs__OsdPunch req = CFS__OSD_PUNCH__INIT;
@@ -522,6 +550,7 @@ int cfs_punch(struct cfs_client *cl, uint64_t ino, uint64_t off, uint64_t len)
 		req.chunk = &chunk;
 		req.offset = coff;
 		req.length = n;
+		req.cap = cap.cap;
 		rc = primary_call(cl, ino, index, &c, &req.map_epoch);
 		off += n;
 	}

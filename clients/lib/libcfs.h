@@ -154,7 +154,7 @@ int cfs_open(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 	     int flags, struct cfs_attr *out);
 /* For a file made by cfs_mknod(open=true). */
 void cfs_opened(struct cfs_client *cl, const struct cfs_attr *a);
-int cfs_release(struct cfs_client *cl, uint64_t ino);
+int cfs_release(struct cfs_client *cl, uint64_t ino, int flags);
 /* After a read through an open file: move atime if relatime says it is
  * due. The new atime is this client's at once (merged into what
  * cfs_getattr returns) and reaches the MDS within a second or at the

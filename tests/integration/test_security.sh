@@ -3,7 +3,8 @@
 # changed one, another cluster's, an expired or a revoked one are refused
 # with a clear error and nothing mounted (a revoked token's live mount is
 # cut off); an OSD started with a client's token
-# does not start; a read-only token changes nothing, even with the
+# does not start; a client forging OSD requests for a file it cannot
+# open gets EACCES (capabilities); a read-only token changes nothing, even with the
 # kernel's -o rw; a squash token makes root nobody; names and xattr values crossing the wire to the MDS
 # are not in the captured bytes; the bytes of earlier connections (their
 # handshakes and frames) sent again change nothing, and the MDS keeps
@@ -115,6 +116,20 @@ check "squash: root creates files as nobody" 'touch "$T/sq/pub/f" && [ "$(stat -
 second_mount "$T/rs" -o root_squash || bad "the -o root_squash mount did not come up"
 check "-o root_squash: root cannot read a root-only file" '! cat "$T/rs/root-only" 2>/dev/null'
 check "-o root_squash: root creates files as nobody" 'touch "$T/rs/pub/g" && [ "$(stat -c %u:%g "$MNT/pub/g")" = 65534:65534 ]'
+
+# capabilities: a client with a good token, forging OSD requests by hand
+# for a file it may not open (tests/tools/forge.c), gets EACCES each time
+echo root-bytes >"$MNT/cap-target" && chmod 600 "$MNT/cap-target"
+echo mine >"$MNT/cap-own" && chmod 644 "$MNT/cap-own"
+out=$("$CFS_BIN/forge" "$CLIENT_TOKEN" "$MDS" 1000:1000 \
+	"$(stat -c %i "$MNT/cap-own")" "$(stat -c %i "$MNT/cap-target")" 2>&1)
+echo "$out" | sed 's/^/     /'
+for a in open-target cap-target no-cap other-file-cap altered-cap read-cap-write; do
+	check "forged: $a gets EACCES" 'grep -qx "$a rc=-13" <<<"$out"'
+done
+check "forged: the same requests with a real capability work (own-read)" 'grep -qx "own-read rc=0" <<<"$out"'
+check "... the OSDs logged the refusals" 'cat "$T"/c/logs/osd*.log | grep -q "refused a data request.*a capability for another file"'
+check "... and both files are as they were" '[ "$(cat "$MNT/cap-target")" = root-bytes ] && [ "$(cat "$MNT/cap-own")" = mine ]'
 
 # the wire, seen through a capturing forwarder in front of the MDS
 PROXY_PORT=7595
