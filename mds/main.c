@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cfs/daemon.h"
@@ -112,6 +113,7 @@ int main(int argc, char **argv)
 		else
 			cfs_ns_abort(txn);
 	}
+	mds.started_s = (int64_t)time(NULL);
 	rc = cap_key_load(&mds);
 	if (!rc)
 		rc = mds_members_load(&mds);

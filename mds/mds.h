@@ -77,6 +77,7 @@ struct mds {
 	struct cfs_rpc_server *rpc;
 	struct cfs_rpc_client *osdc;	/* calls to OSDs (purge) */
 	uint8_t cap_key[CFS_CAP_KEY];	/* signs capabilities (cfs/cap.h) */
+	int64_t started_s;		/* unix seconds, this run */
 
 	pthread_mutex_t wlock;		/* guards wqueue, committing, wstop */
 	pthread_cond_t wdone;		/* a batch committed */

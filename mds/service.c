@@ -503,10 +503,26 @@ static int h_open(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 				   &cap, mac));
 }
 
+/* Whether cap, shown by the caller, is one an earlier run of this MDS
+ * granted it for ino and this access, still valid: that run knew of the
+ * open this one forgot. */
+static bool granted_before(struct mds *mds, const struct cfs_rpc_req *rq,
+			   const Cfs__Capability *cap, uint64_t ino,
+			   bool write)
+{
+	const char *why;
+
+	return rq->peer && cap &&
+	       cfs_cap_check(mds->cap_key, cap, ino, write, rq->peer->id,
+			     (int64_t)time(NULL), &why) == 0 &&
+	       cap->expires - CFS_CAP_TTL < mds->started_s;
+}
+
 /* A capability asked for: granted for a file this client holds open
- * (for writing only if one of its opens may write), or else, with the
- * caller's credentials, for one it may open so now (a truncate by path
- * cuts the data before it asks the MDS to set the size). */
+ * (for writing only if one of its opens may write), or one an earlier
+ * run granted it, or else, with the caller's credentials, for one it may
+ * open so now (a truncate by path cuts the data before it asks the MDS
+ * to set the size). */
 static int h_cap(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 {
 	const Cfs__MdsOpen *r = (const void *)m;
@@ -515,7 +531,8 @@ static int h_cap(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 	uint8_t mac[CFS_CAP_MAC];
 	bool write = open_writes(r->flags);
 
-	if (!open_held(MDS(arg), rq->client_id, r->ino, write)) {
+	if (!open_held(MDS(arg), rq->client_id, r->ino, write) &&
+	    !granted_before(MDS(arg), rq, r->cap, r->ino, write)) {
 		struct cfs_cred cr;
 		struct cfs_inode in;
 		MDB_txn *txn;

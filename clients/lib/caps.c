@@ -134,10 +134,14 @@ static int ask(struct cfs_client *cl, uint64_t ino, bool write,
 	Cfs__MdsOpen r = CFS__MDS_OPEN__INIT;
 	Cfs__Cred c;
 	struct cfs_rpc_call call;
+	struct client_cap mine;
 	int rc;
 
 	r.ino = ino;
 	r.flags = write ? O_WRONLY : O_RDONLY;
+	/* the one held, for an MDS that restarted since it granted it */
+	if (held(cl, ino, write, now_s(), &mine) == 0)
+		r.cap = mine.cap;
 	if (cr) {
 		client_cred_to(cr, &c);
 		r.cred = &c;
