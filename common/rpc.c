@@ -549,6 +549,13 @@ void cfs_rpc_set_identity(struct cfs_rpc_identity *id)
 	atomic_store(&default_identity, id);
 }
 
+static _Atomic cfs_rpc_admit_fn default_admit;
+
+void cfs_rpc_set_admit(cfs_rpc_admit_fn fn)
+{
+	atomic_store(&default_admit, fn);
+}
+
 uint64_t cfs_rpc_refused(void)
 {
 	return atomic_load(&refused);
@@ -838,6 +845,7 @@ struct cfs_rpc_server {
 	bool stopping;
 	struct reply_cache *cache;
 	const struct cfs_rpc_identity *id;	/* NULL: not secured */
+	cfs_rpc_admit_fn admit;			/* NULL: none */
 };
 
 int cfs_rpc_reply(struct cfs_rpc_req *rq, const ProtobufCMessage *rep,
@@ -918,6 +926,7 @@ static void serve_one(struct cfs_rpc_server *srv, const struct conn *c,
 		return;
 	}
 	rq.peer = c->peer;
+	rq.scope = 0;
 	m = &srv->methods[rq.method];
 	if (m->cache_reply) {
 		void *kept;
@@ -950,7 +959,9 @@ static void serve_one(struct cfs_rpc_server *srv, const struct conn *c,
 	if (!m->waits)
 		while (sem_wait(&srv->handlers) && errno == EINTR)
 			;
-	rc = m->fn(srv->arg, &rq, body);
+	rc = srv->admit ? srv->admit(srv->arg, &rq, body) : 0;
+	if (rc == 0)
+		rc = m->fn(srv->arg, &rq, body);
 	if (!m->waits)
 		sem_post(&srv->handlers);
 	finish_reply(&rq, rc, out);
@@ -1168,6 +1179,7 @@ int cfs_rpc_server_start(struct cfs_rpc_server **out, const char *addr,
 	srv->nmethods = nmethods;
 	srv->arg = arg;
 	srv->id = atomic_load(&default_identity);
+	srv->admit = atomic_load(&default_admit);
 	if (reply_cache_new(&srv->cache)) {
 		free(srv);
 		return -ENOMEM;

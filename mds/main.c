@@ -119,6 +119,7 @@ int main(int argc, char **argv)
 		rc = mds_members_load(&mds);
 	if (!rc)
 		rc = mds_writer_start(&mds);
+	cfs_rpc_set_admit(mds_admit);	/* subtree tokens (subtree.c) */
 	if (!rc)
 		rc = mds_service_start(&mds);
 	if (!rc)

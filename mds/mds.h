@@ -126,6 +126,15 @@ bool mds_is_open(void *mds, uint64_t ino);
  * the session timeout (called once a second). */
 void mds_sessions_expire(struct mds *mds);
 
+/* subtree.c: subtree tokens. The admit check of every request (maps 1
+ * to the subtree's root, refuses inodes outside it with EACCES); a
+ * reply's inode as the caller sees it; whether an inode lies within the
+ * caller's reach. */
+int mds_admit(void *arg, struct cfs_rpc_req *rq, ProtobufCMessage *m);
+uint64_t mds_scope_ino(const struct cfs_rpc_req *rq, uint64_t ino);
+bool mds_scope_sees(struct mds *mds, const struct cfs_rpc_req *rq,
+		    uint64_t ino);
+
 /* members.c */
 int mds_members_load(struct mds *mds);
 int mds_members_start(struct mds *mds);

@@ -1176,10 +1176,9 @@ static void init_inode(struct cfs_inode *in, uint64_t ino,
 	in->generation = 1;
 	in->atime_ns = in->mtime_ns = in->ctime_ns = in->btime_ns =
 		cfs_real_ns();
-	if (S_ISDIR(mode)) {
-		in->parent = dir->ino;
+	in->parent = dir->ino;
+	if (S_ISDIR(mode))
 		in->next_cookie = 1;
-	}
 	if (dir->mode & S_ISGID) {
 		/* a setgid directory passes on its group */
 		in->gid = dir->gid;
@@ -1382,6 +1381,8 @@ static int remove_entry(struct cfs_ns *ns, MDB_txn *txn,
 		victim.nlink = 0;
 	} else {
 		victim.nlink--;
+		if (victim.parent == parent)	/* another link's now */
+			victim.parent = 0;
 	}
 	rc = inode_put(ns, txn, &dir);
 	if (rc)
@@ -1405,9 +1406,10 @@ int cfs_ns_rmdir(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 
 /* ---- rename ---- */
 
-/* Whether dir `ino` is `ancestor` or lies below it. */
-static int is_within(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
-		     uint64_t ancestor, bool *within)
+/* Whether `ino` (a directory, or another inode by the directory of its
+ * first link) is `ancestor` or lies below it. */
+int cfs_ns_within(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
+		  uint64_t ancestor, bool *within)
 {
 	struct cfs_inode in;
 	int rc, depth = 0;
@@ -1418,7 +1420,7 @@ static int is_within(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
 			*within = true;
 			return 0;
 		}
-		if (ino == CFS_ROOT_INO)
+		if (ino == CFS_ROOT_INO || ino == 0)
 			return 0;
 		rc = inode_get(ns, txn, ino, &in);
 		if (rc)
@@ -1479,7 +1481,7 @@ int cfs_ns_rename(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 	if (have_dst && dv.ino == sv.ino)
 		return 0;	/* two links to one file: nothing to do */
 	if (S_ISDIR(src.mode) && parent != newparent) {
-		rc = is_within(ns, txn, newparent, src.ino, &within);
+		rc = cfs_ns_within(ns, txn, newparent, src.ino, &within);
 		if (rc)
 			return rc;
 		if (within)
@@ -1489,7 +1491,7 @@ int cfs_ns_rename(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 			return rc;
 	}
 	if (have_dst && exchange && S_ISDIR(dst.mode) && parent != newparent) {
-		rc = is_within(ns, txn, parent, dst.ino, &within);
+		rc = cfs_ns_within(ns, txn, parent, dst.ino, &within);
 		if (rc)
 			return rc;
 		if (within)
@@ -1508,15 +1510,17 @@ int cfs_ns_rename(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 			return rc;
 		if (parent != newparent) {
 			if (S_ISDIR(src.mode)) {
-				src.parent = newparent;
 				sp.nlink--;
 				dp->nlink++;
 			}
 			if (S_ISDIR(dst.mode)) {
-				dst.parent = parent;
 				dp->nlink--;
 				sp.nlink++;
 			}
+			if (S_ISDIR(src.mode) || src.parent == parent)
+				src.parent = newparent;
+			if (S_ISDIR(dst.mode) || dst.parent == newparent)
+				dst.parent = parent;
 		}
 		dst.ctime_ns = now;
 		rc = inode_put(ns, txn, &dst);
@@ -1553,6 +1557,8 @@ int cfs_ns_rename(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 				dp->nlink--;
 			} else {
 				dst.nlink--;
+				if (dst.parent == newparent)
+					dst.parent = 0;
 			}
 			rc = dst.nlink ? inode_put(ns, txn, &dst) :
 					 drop_inode(ns, txn, &dst);
@@ -1564,10 +1570,11 @@ int cfs_ns_rename(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 		if (rc)
 			return rc;
 		if (S_ISDIR(src.mode) && parent != newparent) {
-			src.parent = newparent;
 			sp.nlink--;
 			dp->nlink++;
 		}
+		if (S_ISDIR(src.mode) || src.parent == parent)
+			src.parent = newparent;
 	}
 	src.ctime_ns = now;
 	sp.mtime_ns = sp.ctime_ns = dp->mtime_ns = dp->ctime_ns = now;

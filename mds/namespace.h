@@ -48,7 +48,10 @@ struct cfs_inode {
 	uint64_t rdev;
 	uint64_t generation;
 	int64_t atime_ns, mtime_ns, ctime_ns, btime_ns;
-	uint64_t parent;	/* directories: the parent directory */
+	uint64_t parent;	/* directories: the parent directory; other
+				 * inodes: the directory of their first link
+				 * while it stays (0: unknown), which a
+				 * subtree token's reach is judged by */
 	uint64_t next_cookie;	/* directories: next readdir cookie */
 };
 
@@ -202,6 +205,11 @@ int cfs_ns_reap_orphans(struct cfs_ns *ns, MDB_txn *txn, unsigned *count);
 int cfs_ns_purge_next(struct cfs_ns *ns, MDB_txn *txn, uint64_t after,
 		      uint64_t *ino, uint64_t *size);
 int cfs_ns_purge_done(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino);
+
+/* Whether ino (a directory, or another inode by the directory of its
+ * first link: cfs_inode.parent) is ancestor or lies below it. */
+int cfs_ns_within(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
+		  uint64_t ancestor, bool *within);
 
 /* Store key -> val in table dbi: the one way to write a record from
  * outside this module (so the redo log sees it). */

@@ -220,10 +220,12 @@ static int reply_entries(struct cfs_rpc_req *rq, const struct cfs_inode *in,
 	e.cap = cap;
 	if (in) {
 		attr_to(in, &a);
+		a.ino = mds_scope_ino(rq, a.ino);
 		e.attr = &a;
 	}
 	if (dir) {
 		attr_to(dir, &d);
+		d.ino = mds_scope_ino(rq, d.ino);
 		e.parent = &d;
 	}
 	e.cookie = cookie;
@@ -1018,6 +1020,7 @@ static int h_watch(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 	struct feed_change *got = malloc(max * sizeof(*got));
 	Cfs__MdsChange *ch = calloc(max, sizeof(*ch));
 	Cfs__MdsChange **chp = calloc(max, sizeof(*chp));
+	size_t k = 0;
 	bool reset;
 	int rc = -ENOMEM;
 
@@ -1029,14 +1032,20 @@ static int h_watch(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 	rep.feed = MDS(arg)->feed.id;
 	rep.reset = reset;
 	for (size_t i = 0; i < n; i++) {
-		cfs__mds_change__init(&ch[i]);
-		ch[i].ino = got[i].ino;
-		ch[i].parent = got[i].parent;
-		ch[i].name.data = (uint8_t *)got[i].name;
-		ch[i].name.len = got[i].len;
-		chp[i] = &ch[i];
+		/* a subtree token sees the changes within its subtree */
+		if (!mds_scope_sees(MDS(arg), rq, got[i].parent ?
+							 got[i].parent :
+							 got[i].ino))
+			continue;
+		cfs__mds_change__init(&ch[k]);
+		ch[k].ino = mds_scope_ino(rq, got[i].ino);
+		ch[k].parent = mds_scope_ino(rq, got[i].parent);
+		ch[k].name.data = (uint8_t *)got[i].name;
+		ch[k].name.len = got[i].len;
+		chp[k] = &ch[k];
+		k++;
 	}
-	rep.n_changes = n;
+	rep.n_changes = k;
 	rep.changes = chp;
 	rc = cfs_rpc_reply(rq, &rep.base, NULL, 0);
 out:

@@ -4,7 +4,8 @@
 # with a clear error and nothing mounted (a revoked token's live mount is
 # cut off); an OSD started with a client's token
 # does not start; a client forging OSD requests for a file it cannot
-# open gets EACCES (capabilities); a read-only token changes nothing, even with the
+# open gets EACCES (capabilities); a subtree token reaches nothing
+# outside its subtree; a read-only token changes nothing, even with the
 # kernel's -o rw; a squash token makes root nobody; names and xattr values crossing the wire to the MDS
 # are not in the captured bytes; the bytes of earlier connections (their
 # handshakes and frames) sent again change nothing, and the MDS keeps
@@ -130,6 +131,22 @@ done
 check "forged: the same requests with a real capability work (own-read)" 'grep -qx "own-read rc=0" <<<"$out"'
 check "... the OSDs logged the refusals" 'cat "$T"/c/logs/osd*.log | grep -q "refused a data request.*a capability for another file"'
 check "... and both files are as they were" '[ "$(cat "$MNT/cap-target")" = root-bytes ] && [ "$(cat "$MNT/cap-own")" = mine ]'
+
+# a subtree token: its mount's root is the subtree, and nothing outside
+# is within its reach, even by inode number
+mkdir -p "$MNT/proj/sub" && echo inside >"$MNT/proj/sub/in" && echo outside >"$MNT/out-file"
+chmod 666 "$MNT/proj/sub/in" "$MNT/out-file"
+"$CFS" token create --dir "$CL" --role client --subtree /proj >"$T/subtree.token"
+second_mount "$T/st" -o "token=$T/subtree.token" || bad "the subtree mount did not come up"
+check "subtree: the mount's root is the subtree" '[ "$(ls "$T/st")" = sub ] && [ "$(cat "$T/st/sub/in")" = inside ]'
+check "subtree: what it makes lands in the subtree" 'echo made >"$T/st/sub/new" && [ "$(cat "$MNT/proj/sub/new")" = made ]'
+check "subtree: a rename within it works" 'mv "$T/st/sub/new" "$T/st/moved" && [ "$(cat "$MNT/proj/moved")" = made ]'
+out=$("$CFS_BIN/forge" "$T/subtree.token" "$MDS" 0:0 \
+	"$(stat -c %i "$MNT/proj/sub/in")" "$(stat -c %i "$MNT/out-file")" 2>&1)
+echo "$out" | sed 's/^/     /'
+check "subtree: a file outside, by its inode number, even as root: EACCES" 'grep -qx "open-target rc=-13" <<<"$out" && grep -qx "cap-target rc=-13" <<<"$out"'
+check "subtree: a file inside, by its inode number, opens" 'grep -qx "own-read rc=0" <<<"$out"'
+check "... the file outside is as it was" '[ "$(cat "$MNT/out-file")" = outside ]'
 
 # the wire, seen through a capturing forwarder in front of the MDS
 PROXY_PORT=7595

@@ -171,6 +171,46 @@ START_TEST(test_hard_links_and_symlinks)
 }
 END_TEST
 
+/* Whether ino lies within dir (a subtree token's reach). */
+static bool within(uint64_t ino, uint64_t dir)
+{
+	bool w = false;
+
+	ck_assert_int_eq(W(cfs_ns_within(&ns, txn, ino, dir, &w)), 0);
+	return w;
+}
+
+/* A file is within the directory of its first link, through renames;
+ * once that link goes, within none (its other links may be anywhere). */
+START_TEST(test_a_file_is_within_the_directory_of_its_first_link)
+{
+	uint64_t a = mk(&root, CFS_ROOT_INO, "wa", S_IFDIR | 0755);
+	uint64_t b = mk(&root, CFS_ROOT_INO, "wb", S_IFDIR | 0755);
+	uint64_t sub = mk(&root, a, "sub", S_IFDIR | 0755);
+	uint64_t f = mk(&root, sub, "f", S_IFREG | 0644);
+	uint64_t s;
+	struct cfs_inode in;
+
+	ck_assert_int_eq(W(cfs_ns_symlink(&ns, txn, &root, sub, "l", 1, "f",
+					  1, &in)), 0);
+	s = in.ino;
+	ck_assert(within(f, a) && within(f, sub) && within(s, a));
+	ck_assert(!within(f, b) && within(f, CFS_ROOT_INO));
+	ck_assert_int_eq(W(cfs_ns_rename(&ns, txn, &root, sub, "f", 1, b, "f",
+					 1, 0)), 0);
+	ck_assert(within(f, b) && !within(f, a));
+	ck_assert_int_eq(W(cfs_ns_rename(&ns, txn, &root, a, "sub", 3, b,
+					 "sub", 3, 0)), 0);
+	ck_assert(within(s, b) && !within(s, a));
+	/* a second link elsewhere, then the first goes */
+	ck_assert_int_eq(W(cfs_ns_link(&ns, txn, &root, f, a, "g", 1, &in)),
+			 0);
+	ck_assert(within(f, b) && !within(f, a));
+	ck_assert_int_eq(W(cfs_ns_unlink(&ns, txn, &root, b, "f", 1)), 0);
+	ck_assert(!within(f, b) && !within(f, a) && !within(f, CFS_ROOT_INO));
+}
+END_TEST
+
 START_TEST(test_rename_rules)
 {
 	uint64_t a = mk(&root, CFS_ROOT_INO, "a", S_IFDIR | 0755);
@@ -677,5 +717,6 @@ int main(void)
 		      test_fsck_clean_after_every_kind_of_change,
 		      test_an_old_readdir_index_is_converted_on_open,
 		      test_fsck_finds_damage,
-		      test_acl_enforced_by_the_mds_and_inherited);
+		      test_acl_enforced_by_the_mds_and_inherited,
+		      test_a_file_is_within_the_directory_of_its_first_link);
 }

@@ -33,6 +33,8 @@ struct cfs_rpc_req {
 	const struct cfs_token *peer;	/* the peer's token on a secured
 					 * connection (its role, read-only,
 					 * squash, subtree), else NULL */
+	uint64_t scope;		/* left by the server's admit check for its
+				 * handler (the MDS: a subtree's root) */
 	const void *bulk;	/* the request's bulk tail; valid during the handler */
 	size_t bulk_len;
 	void *reply;		/* private: the packed reply frame */
@@ -50,6 +52,13 @@ struct cfs_rpc_method {
 	bool waits;		/* a long poll: waits for news without taking
 				 * one of the server's workers */
 };
+
+/* A check run before every handler of the servers started after
+ * cfs_rpc_set_admit (NULL: none), with the request it may rewrite: a
+ * nonzero return is the reply's status and the handler does not run. */
+typedef int (*cfs_rpc_admit_fn)(void *arg, struct cfs_rpc_req *rq,
+				ProtobufCMessage *req);
+void cfs_rpc_set_admit(cfs_rpc_admit_fn fn);
 
 /* Listen on addr ("host:port" or an nng URL); each connection is served
  * by a thread of its own, and at most nworkers handlers (other than
