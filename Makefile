@@ -4,6 +4,7 @@
 #   make unit       unit tests only (Check)
 #   make asan       unit tests under AddressSanitizer + UBSan (build-asan/)
 #   make valgrind   unit tests under valgrind: no leaks, no invalid accesses
+#   make fuzz       every libFuzzer target for FUZZ_S seconds (60) each
 #   make soak       the long runs (about an hour): the data exerciser over
 #                   many seeds in every configuration
 #   make demo       a 3-node cluster under /tmp/claudefs-demo, mounted
@@ -38,7 +39,9 @@ STORE_OBJ  := $(OBJ)/mds/namespace.o $(OBJ)/mds/redo.o $(OBJ)/mds/acl.o \
 OSD_OBJ    := $(patsubst %.c,$(OBJ)/%.o,$(filter-out osd/main.c,$(wildcard osd/*.c)))
 LIBCFS_OBJ := $(patsubst %.c,$(OBJ)/%.o,$(wildcard clients/lib/*.c))
 # the parts of cfs-fuse that need no FUSE session, for the unit tests
-FUSE_CORE_OBJ := $(OBJ)/clients/fuse/handouts.o
+FUSE_CORE_OBJ := $(OBJ)/clients/fuse/handouts.o $(OBJ)/clients/fuse/ringreq.o
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN   := $(patsubst tests/fuzz/%.c,$(BIN)/%,$(FUZZ_SRC))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BIN)/%,$(UNIT_SRC))
 
@@ -47,7 +50,7 @@ PROGRAMS   := $(BIN)/cfs-mds $(BIN)/cfs-osd $(BIN)/cfs-fuse $(BIN)/cfs \
               $(BIN)/rpcfloor $(BIN)/forge
 
 .SECONDARY:
-.PHONY: all test unit integration valgrind asan soak demo demo-down deps clean
+.PHONY: all test unit integration valgrind asan fuzz fuzz-bin soak demo demo-down deps clean
 all: $(PROGRAMS) $(UNIT_BIN)
 
 # Every object depends on the generated headers; -MMD tracks the rest.
@@ -60,11 +63,11 @@ $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: proto/%.proto
 
 $(OBJ)/gen/%.o: $(GEN)/%.c $(PROTO_HDR)
 	@mkdir -p $(dir $@)
-	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-parameter -MMD -c $< -o $@
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-parameter -MMD -MP -c $< -o $@
 
 $(OBJ)/%.o: %.c $(PROTO_HDR)
 	@mkdir -p $(dir $@)
-	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -c $< -o $@
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libcfscommon.a: $(COMMON_OBJ)
 	$(call say,AR,$@)ar rcs $@ $^
@@ -132,6 +135,20 @@ soak: deps
 	@$(MAKE) --no-print-directory all
 	@FSX_RUNS=$${SOAK_RUNS:-10} FSX_REPLAYS=3000 tests/integration/test_fsx.sh
 
+# The fuzz targets (tests/fuzz), built by clang with libFuzzer, ASan and
+# UBSan into build-fuzz; tests/fuzz/run runs each from its seed corpus.
+$(BIN)/fuzz_%: $(OBJ)/tests/fuzz/fuzz_%.o $(MDS_OBJ) $(OSD_OBJ) $(FUSE_CORE_OBJ) $(BUILD)/libcfscommon.a
+	@mkdir -p $(BIN)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+fuzz-bin: $(FUZZ_BIN)
+
+fuzz: deps
+	@tests/deps.sh --fuzz
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang-14 OPT=-O1 \
+	  EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined" fuzz-bin
+	@tests/fuzz/run build-fuzz $${FUZZ_S:-60}
+
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
@@ -145,6 +162,6 @@ demo-down:
 	@deploy/local/cfs-cluster down --dir /tmp/claudefs-demo
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
--include $(shell find $(OBJ) build-asan/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(OBJ) build-asan/obj build-fuzz/obj -name '*.d' 2>/dev/null)

@@ -111,39 +111,67 @@ static int set_json(const struct cfs_config_key *k, void *cfg, json_t *v,
 	return -EINVAL;
 }
 
-static int load_file(const struct cfs_config_key *keys, size_t nkeys,
-		     void *cfg, const char *path, char *err, size_t errlen)
+/* The keys of a parsed JSON object; what names where it came from. */
+static int apply_json(const struct cfs_config_key *keys, size_t nkeys,
+		      void *cfg, json_t *root, const char *what, char *err,
+		      size_t errlen)
 {
-	json_error_t jerr;
-	json_t *root, *v;
+	json_t *v;
 	const char *name;
-	int rc = 0;
+	int rc;
 
-	root = json_load_file(path, 0, &jerr);
-	if (!root) {
-		snprintf(err, errlen, "config file %s: line %d: %s", path,
-			 jerr.line, jerr.text);
-		return -EINVAL;
-	}
 	if (!json_is_object(root)) {
-		snprintf(err, errlen, "config file %s: not a JSON object", path);
-		rc = -EINVAL;
-		goto out;
+		snprintf(err, errlen, "config %s: not a JSON object", what);
+		return -EINVAL;
 	}
 	json_object_foreach(root, name, v) {
 		const struct cfs_config_key *k = find_key(keys, nkeys, name);
 
 		if (!k) {
-			snprintf(err, errlen, "config file %s: unknown key '%s'",
-				 path, name);
-			rc = -EINVAL;
-			goto out;
+			snprintf(err, errlen, "config %s: unknown key '%s'",
+				 what, name);
+			return -EINVAL;
 		}
 		rc = set_json(k, cfg, v, err, errlen);
 		if (rc)
-			goto out;
+			return rc;
 	}
-out:
+	return 0;
+}
+
+int cfs_config_parse(const struct cfs_config_key *keys, size_t nkeys,
+		     void *cfg, const char *text, size_t len, char *err,
+		     size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(text, len, 0, &jerr);
+	int rc;
+
+	if (!root) {
+		snprintf(err, errlen, "config text: line %d: %s", jerr.line,
+			 jerr.text);
+		return -EINVAL;
+	}
+	rc = apply_json(keys, nkeys, cfg, root, "text", err, errlen);
+	json_decref(root);
+	return rc;
+}
+
+static int load_file(const struct cfs_config_key *keys, size_t nkeys,
+		     void *cfg, const char *path, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root = json_load_file(path, 0, &jerr);
+	char what[4200];
+	int rc;
+
+	if (!root) {
+		snprintf(err, errlen, "config file %s: line %d: %s", path,
+			 jerr.line, jerr.text);
+		return -EINVAL;
+	}
+	snprintf(what, sizeof(what), "file %s", path);
+	rc = apply_json(keys, nkeys, cfg, root, what, err, errlen);
 	json_decref(root);
 	return rc;
 }

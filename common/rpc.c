@@ -581,7 +581,8 @@ int cfs_rpc_revoke(char *const *ids, size_t n)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		snprintf(list[i], sizeof(list[i]), "%s", ids[i]);
-	qsort(list, n, sizeof(*list), id_cmp);
+	if (n)	/* qsort's base must not be NULL, even for none */
+		qsort(list, n, sizeof(*list), id_cmp);
 	pthread_mutex_lock(&revoked_lock);
 	free(revoked_ids);
 	revoked_ids = list;
@@ -869,6 +870,16 @@ int cfs_rpc_reply(struct cfs_rpc_req *rq, const ProtobufCMessage *rep,
 	}
 	*f = m;
 	return 0;
+}
+
+void cfs_rpc_req_done(struct cfs_rpc_req *rq)
+{
+	struct frame *f = rq->reply;
+
+	if (f)
+		free(f->p);
+	free(f);
+	rq->reply = NULL;
 }
 
 /* The reply to send: the handler's, with status set, or an empty one;

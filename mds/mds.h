@@ -119,7 +119,9 @@ int mds_mutate(struct mds *mds, int (*fn)(struct mds *, MDB_txn *, void *),
 int mds_writer_start(struct mds *mds);
 void mds_writer_stop(struct mds *mds);
 
-/* service.c */
+/* service.c: the state the handlers share, and the handlers (by method
+ * number; the fuzzer calls them directly); then the RPC server. */
+const struct cfs_rpc_method *mds_service_init(struct mds *mds, size_t *n);
 int mds_service_start(struct mds *mds);
 bool mds_is_open(void *mds, uint64_t ino);
 /* Close the opens and drop the locks of clients silent for longer than

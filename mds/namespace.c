@@ -82,7 +82,8 @@ static void key_ino_bytes(struct key *k, uint64_t ino, const void *s,
 			  size_t len)
 {
 	put_be64(k->b, ino);
-	memcpy(k->b + 8, s, len);
+	if (len)	/* an empty name from the wire has no bytes at all */
+		memcpy(k->b + 8, s, len);
 	k->len = 8 + len;
 }
 

@@ -378,8 +378,8 @@ static int read_record(struct cfs_redo *r, uint64_t off, uint64_t seq,
 	return 0;
 }
 
-static int apply_record(const uint8_t *p, uint64_t len, cfs_redo_apply_fn fn,
-			void *arg)
+int cfs_redo_decode(const uint8_t *p, uint64_t len, cfs_redo_apply_fn fn,
+		    void *arg)
 {
 	const uint8_t *end = p + len;
 
@@ -425,7 +425,7 @@ int cfs_redo_replay(struct cfs_redo *r, cfs_redo_apply_fn fn, void *arg,
 		}
 		if (rc)
 			break;
-		rc = apply_record(ops, len, fn, arg);
+		rc = cfs_redo_decode(ops, len, fn, arg);
 		free(ops);
 		if (rc) {
 			cfs_log_error("cannot apply a redo record", "dir=%s "

@@ -73,6 +73,10 @@ int cfs_redo_open(struct cfs_redo **out, const char *dir, size_t ring_size,
  * put (val set) or delete (val NULL) key in table. Returns an LMDB code. */
 typedef int (*cfs_redo_apply_fn)(void *arg, unsigned table, MDB_val *key,
 				 MDB_val *val);
+/* The changes of one record's body, in order, to fn: 0, -EBADMSG for a
+ * malformed body, or fn's error. */
+int cfs_redo_decode(const uint8_t *p, uint64_t len, cfs_redo_apply_fn fn,
+		    void *arg);
 /* Apply the records after the checkpoint (in the open's write
  * transaction); *applied counts them. */
 int cfs_redo_replay(struct cfs_redo *r, cfs_redo_apply_fn fn, void *arg,

@@ -1055,8 +1055,9 @@ out:
 	return rc;
 }
 
-#define METHOD(num, type, fn, cached)                                      \
-	[CFS__MDS_METHOD__##num] = { &cfs__##type##__descriptor, fn, cached }
+#define METHOD(num, type, handler, cached)                                 \
+	[CFS__MDS_METHOD__##num] = { .req_desc = &cfs__##type##__descriptor, \
+				     .fn = handler, .cache_reply = cached }
 
 static const struct cfs_rpc_method methods[] = {
 	METHOD(MDS_LOOKUP, mds_name, h_lookup, false),
@@ -1084,23 +1085,32 @@ static const struct cfs_rpc_method methods[] = {
 	METHOD(MDS_LOCK, mds_lock, h_lock, true),
 	METHOD(MDS_UNLOCK_OWNER, mds_lock, h_unlock_owner, true),
 	METHOD(MDS_KEEPALIVE, mds_empty, h_keepalive, false),
-	[CFS__MDS_METHOD__MDS_WATCH] = { &cfs__mds_watch__descriptor, h_watch,
-					 false, true },
-	[CFS__MDS_METHOD__MDS_GET_MAP] = { &cfs__mds_get_map__descriptor,
-					   h_get_map, false, true },
+	[CFS__MDS_METHOD__MDS_WATCH] = { .req_desc = &cfs__mds_watch__descriptor,
+					 .fn = h_watch, .waits = true },
+	[CFS__MDS_METHOD__MDS_GET_MAP] = {
+		.req_desc = &cfs__mds_get_map__descriptor, .fn = h_get_map,
+		.waits = true },
 	METHOD(MDS_REVOKE, mds_revoke, h_revoke, true),
 	METHOD(MDS_CAP, mds_open, h_cap, false),
 	METHOD(MDS_OSD_REGISTER, mds_osd_register, h_osd_register, true),
 	METHOD(MDS_OSD_HEARTBEAT, mds_osd_heartbeat, h_osd_heartbeat, false),
 };
 
-int mds_service_start(struct mds *mds)
+const struct cfs_rpc_method *mds_service_init(struct mds *mds, size_t *n)
 {
 	pthread_mutex_init(&mds->open_lock, NULL);
 	cfs_locks_init(&mds->locks);
 	mds->ns.is_open = mds_is_open;
 	mds->ns.is_open_arg = mds;
-	return cfs_rpc_server_start(&mds->rpc, mds->cfg.listen, methods,
-				    sizeof(methods) / sizeof(methods[0]), mds,
+	*n = sizeof(methods) / sizeof(methods[0]);
+	return methods;
+}
+
+int mds_service_start(struct mds *mds)
+{
+	size_t n;
+	const struct cfs_rpc_method *m = mds_service_init(mds, &n);
+
+	return cfs_rpc_server_start(&mds->rpc, mds->cfg.listen, m, n, mds,
 				    (int)mds->cfg.workers);
 }

@@ -60,6 +60,9 @@ struct osd {
 	volatile int64_t heartbeat_ok_ms;
 };
 
+/* The handlers' shared state and the handlers (by method number; the
+ * fuzzer calls them directly); then the RPC server. */
+const struct cfs_rpc_method *osd_service_init(struct osd *osd, size_t *n);
 int osd_service_start(struct osd *osd);
 /* Whether this OSD may serve reads and act as a primary now. */
 bool osd_serving(struct osd *osd);

@@ -755,8 +755,9 @@ out:
 	return rc;
 }
 
-#define METHOD(num, type, fn, cached)                                      \
-	[CFS__OSD_METHOD__##num] = { &cfs__##type##__descriptor, fn, cached }
+#define METHOD(num, type, handler, cached)                                 \
+	[CFS__OSD_METHOD__##num] = { .req_desc = &cfs__##type##__descriptor, \
+				     .fn = handler, .cache_reply = cached }
 
 /* A client's changes are in the reply cache: each runs once, and a copy
  * arriving late is refused rather than laid over a later change (a
@@ -773,11 +774,19 @@ static const struct cfs_rpc_method methods[] = {
 	METHOD(OSD_SEEK, osd_seek, h_seek, false),
 };
 
-int osd_service_start(struct osd *osd)
+const struct cfs_rpc_method *osd_service_init(struct osd *osd, size_t *n)
 {
 	sem_init(&osd->primary_slots, 0,
 		 osd->cfg.workers > 1 ? (unsigned)osd->cfg.workers / 2 : 1);
-	return cfs_rpc_server_start(&osd->rpc, osd->cfg.listen, methods,
-				    sizeof(methods) / sizeof(methods[0]), osd,
+	*n = sizeof(methods) / sizeof(methods[0]);
+	return methods;
+}
+
+int osd_service_start(struct osd *osd)
+{
+	size_t n;
+	const struct cfs_rpc_method *m = osd_service_init(osd, &n);
+
+	return cfs_rpc_server_start(&osd->rpc, osd->cfg.listen, m, n, osd,
 				    (int)osd->cfg.workers);
 }

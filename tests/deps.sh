@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages ClaudeFS needs to build, test and demo, if
 # any is missing. Non-interactive; a no-op when all are present.
-# --bench adds what tests/bench/run measures against and draws with.
+# --bench adds what tests/bench/run measures against and draws with;
+# --fuzz, clang and libFuzzer for make fuzz.
 set -euo pipefail
 
 pkgs=(
@@ -12,6 +13,9 @@ pkgs=(
 	check libsubunit-dev liblmdb-dev libraft-dev libcurl4-openssl-dev
 	fio attr acl util-linux valgrind bc python3
 )
+if [ "${1:-}" = --fuzz ]; then	# make fuzz: clang's libFuzzer
+	pkgs+=(clang-14 libclang-rt-14-dev)
+fi
 if [ "${1:-}" = --bench ]; then
 	pkgs+=(moosefs-master moosefs-chunkserver moosefs-client
 	       glusterfs-server glusterfs-client gnuplot-nox iproute2 tar make)

@@ -36,6 +36,7 @@
 
 #include "cfs/log.h"
 #include "cfs_fuse.h"
+#include "ringreq.h"
 
 /* The kernel's interface (include/uapi/linux/fuse.h, 7.42), newer than
  * Debian 12's headers. */
@@ -166,14 +167,13 @@ static void serve(struct uring_worker *w)
 	memcpy(&ih, w->hdr->in_out, sizeof(ih));
 	w->unique = ih.unique;
 	w->replied = false;
-	if (psz > w->u->payload || ih.len < sizeof(ih) + psz ||
-	    ih.len - sizeof(ih) - psz > sizeof(w->hdr->op_in)) {
+	if (ring_request_check(&ih, psz, w->u->payload,
+			       sizeof(w->hdr->op_in), &oplen)) {
 		cfs_log_error("bad request on a ring", "opcode=%u len=%u",
 			      ih.opcode, ih.len);
 		reply_error(w, ih.unique, -EIO);
 		return;
 	}
-	oplen = ih.len - sizeof(ih) - psz;
 	start = w->buf + URING_FRONT - oplen - sizeof(ih);
 	memcpy(start, &ih, sizeof(ih));
 	memcpy(start + sizeof(ih), w->hdr->op_in, oplen);

@@ -41,4 +41,10 @@ int cfs_config_set(const struct cfs_config_key *keys, size_t nkeys,
 		   void *cfg, const char *name, const char *value, char *err,
 		   size_t errlen);
 
+/* Set the keys of a JSON object in text (what a --config file holds):
+ * 0, or -EINVAL with err set. */
+int cfs_config_parse(const struct cfs_config_key *keys, size_t nkeys,
+		     void *cfg, const char *text, size_t len, char *err,
+		     size_t errlen);
+
 #endif

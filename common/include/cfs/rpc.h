@@ -156,6 +156,9 @@ int cfs_rpc_frame_encode(uint32_t method, uint64_t client_id,
 			 const ProtobufCMessage *body,
 			 const void *bulk, size_t bulk_len, void **out,
 			 size_t *out_len);
+/* Free the reply a handler left in rq (for callers of handlers other
+ * than the server: the fuzzers). */
+void cfs_rpc_req_done(struct cfs_rpc_req *rq);
 int cfs_rpc_frame_decode_request(const void *frame, size_t len,
 				 const struct cfs_rpc_method *methods,
 				 size_t nmethods, struct cfs_rpc_req *rq,
