@@ -60,7 +60,8 @@ static int register_once(struct osd *osd)
 	int rc;
 
 	req.id = osd->id ? osd->id : load_id(osd);
-	req.addr = osd->cfg.listen;
+	req.addr = osd->cfg.advertise[0] ? osd->cfg.advertise :
+						 osd->cfg.listen;
 	req.node = osd->cfg.node;
 	req.domain = osd->cfg.domain[0] ? osd->cfg.domain : osd->cfg.node;
 	store_space(&osd->store, &req.capacity, &req.used);

@@ -16,6 +16,8 @@
 static const struct cfs_config_key keys[] = {
 	KEY("listen", CFS_CFG_STR, "127.0.0.1:7500", listen, 0, 0,
 	    "RPC address (host:port) clients and peers reach"),
+	KEY("advertise", CFS_CFG_STR, "", advertise, 0, 0,
+	    "address clients and peers reach this OSD at (default: listen)"),
 	KEY("mds", CFS_CFG_STR, "127.0.0.1:7400", mds, 0, 0,
 	    "MDS RPC address"),
 	KEY("data", CFS_CFG_STR, "/var/lib/claudefs/osd", data, 0, 0,

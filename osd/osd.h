@@ -20,6 +20,7 @@
 struct osd_config {
 	char listen[CFS_CONFIG_STR_MAX];
 	char mds[CFS_CONFIG_STR_MAX];
+	char advertise[CFS_CONFIG_STR_MAX];	/* "": listen's */
 	char data[CFS_CONFIG_STR_MAX];
 	char node[CFS_CONFIG_STR_MAX];
 	char domain[CFS_CONFIG_STR_MAX];

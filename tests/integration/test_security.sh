@@ -6,8 +6,9 @@
 # does not start; a client forging OSD requests for a file it cannot
 # open gets EACCES (capabilities); a subtree token reaches nothing
 # outside its subtree; a read-only token changes nothing, even with the
-# kernel's -o rw; a squash token makes root nobody; names and xattr values crossing the wire to the MDS
-# are not in the captured bytes; the bytes of earlier connections (their
+# kernel's -o rw; a squash token makes root nobody; names and xattr
+# values crossing the wire to the MDS, and file bytes to an OSD, are not
+# in the captured bytes; the bytes of earlier connections (their
 # handshakes and frames) sent again change nothing, and the MDS keeps
 # serving.
 . "$(dirname "$0")/lib.sh"
@@ -173,6 +174,27 @@ wait_for 10 '! kill -0 "$w" 2>/dev/null'
 check "bytes went over the wire ($(cat "$T"/wire/* | wc -c))" '[ "$(cat "$T"/wire/* | wc -c)" -gt 1000 ]'
 check "no file name in them" '! grep -qa "$name" "$T"/wire/*'
 check "no xattr value or link target in them" '! grep -qa "$value" "$T"/wire/*'
+
+# the wire to an OSD: a third OSD joins behind a capturing forwarder (it
+# advertises the forwarder's address), so the copies it takes cross it,
+# from the client or forwarded by a primary
+OSD_PROXY=7596
+mkdir -p "$T/wire-osd"
+python3 "$ROOT/tests/integration/tcp_proxy.py" $OSD_PROXY 127.0.0.3:7690 "$T/wire-osd" &
+oproxy=$!
+"$CFS_BIN/cfs-osd" --listen 127.0.0.3:7690 --advertise 127.0.0.1:$OSD_PROXY \
+	--mds "$MDS" --token "$T/c/tokens/osd.token" --data "$T/osd3" \
+	--node node3 >>"$T/osd3.log" 2>&1 &
+osd3=$!
+trap 'kill "$proxy" "$oproxy" "$osd3" 2>/dev/null; cleanup' EXIT
+check_within 30 "a third OSD joined through its forwarder" '[ "$("$CFS" status "$MDS" | grep -c " up ")" = 3 ]'
+for i in 1 2 3 4 5 6 7 8; do
+	yes "ledger-entry-PQ83-$i" | head -c 300000 >"$MNT/ledger-$i"
+done
+sync "$MNT"/ledger-*
+check "file bytes crossed the OSD's forwarder ($(cat "$T"/wire-osd/* | wc -c))" '[ "$(cat "$T"/wire-osd/* | wc -c)" -gt 300000 ]'
+check "no file content in them" '! grep -qa "ledger-entry-PQ83" "$T"/wire-osd/*'
+check "... and the files read back" '[ "$(head -n 1 "$MNT/ledger-8")" = ledger-entry-PQ83-8 ]'
 
 # every captured connection, sent to the MDS again as it was
 refused_before=$(grep -c "refused a peer" "$T/c/logs/mds.log")
