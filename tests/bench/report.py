@@ -23,7 +23,11 @@ UNITS = {
 }
 LOWER_IS_BETTER = {"make_j2_s"}
 NAMES = {"local": "local", "claudefs": "ClaudeFS", "moosefs": "MooseFS",
-         "glusterfs": "GlusterFS"}
+         "glusterfs": "GlusterFS", "claudefs-auth": "CFS-auth",
+         "claudefs-none": "CFS-none"}
+# ClaudeFS without encryption (frames only authenticated) and without
+# tokens at all: what authentication and encryption cost
+VARIANTS = ("claudefs-auth", "claudefs-none")
 PEERS = ("moosefs", "glusterfs")
 
 
@@ -61,7 +65,8 @@ def main():
                 vals.setdefault((t, fig), []).append(float(v))
     med = {k: statistics.median(v) for k, v in vals.items()}
 
-    cols = ["local", "claudefs", "moosefs", "glusterfs"]
+    cols = ["local", "claudefs", "moosefs", "glusterfs"] + [
+        v for v in VARIANTS if v in targets]
     hdr = "%-22s %-7s" % ("figure", "unit") + "".join(
         "%11s" % NAMES[c] for c in cols) + "%10s %10s" % ("CFS/local", "CFS/peer")
     print("\nmedians of %s runs; CFS/x > 1 means ClaudeFS is better\n" % reps)
@@ -91,10 +96,29 @@ def main():
               fmt(row["claudefs_vs_local"]) + " " + fmt(row["claudefs_vs_best_peer"]))
     for t, why in sorted(missing.items()):
         print("%s: missing: %s" % (NAMES.get(t, t), why))
+    security(rows, targets, missing)
     with open(os.path.join(out, "bench.json"), "w") as f:
         json.dump({"reps": int(reps), "missing": missing, "figures": rows}, f, indent=1)
     print("bench: wrote %s" % os.path.join(out, "bench.json"))
     chart(out, rows, targets, missing)
+
+
+def security(rows, targets, missing):
+    """what tokens and encryption cost: ClaudeFS encrypted (the default)
+    and authenticated only, against no tokens, as the share lost"""
+    if "claudefs-none" not in targets or "claudefs-none" in missing:
+        return
+    print("\nthe cost of security: share of the figure lost against no "
+          "tokens (negative: faster)\n")
+    print("%-22s %12s %12s" % ("figure", "auth only", "encrypted"))
+    for r in rows:
+        base = r.get("claudefs-none")
+        cells = []
+        for t in ("claudefs-auth", "claudefs"):
+            s = speedup(r["figure"], r.get(t), base)
+            r["cost_" + t] = None if s is None else 1 - s
+            cells.append("%12s" % ("-" if s is None else "%+.1f%%" % (100 * (1 - s))))
+        print("%-22s" % r["figure"] + "".join(cells))
 
 
 def chart(out, rows, targets, missing):
