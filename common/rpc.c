@@ -917,6 +917,24 @@ static void finish_reply(struct cfs_rpc_req *rq, int status, struct frame *out)
 	free(f);
 }
 
+/* On a secured connection the client id a handler sees is the one the
+ * client sent bound to its token (BLAKE2b of both): the reply cache,
+ * opens, locks and sessions keyed by it cannot be reached from another
+ * token by sending the same id. */
+static uint64_t bound_client_id(const struct cfs_token *peer, uint64_t id)
+{
+	uint8_t in[8 + sizeof(peer->id)], out[8];
+	uint64_t bound = 0;
+
+	put_le32(in, (uint32_t)id);
+	put_le32(in + 4, (uint32_t)(id >> 32));
+	memcpy(in + 8, peer->id, sizeof(peer->id));
+	crypto_generichash(out, sizeof(out), in, sizeof(in), NULL, 0);
+	for (int i = 0; i < 8; i++)
+		bound |= (uint64_t)out[i] << (8 * i);
+	return bound;
+}
+
 /* Run one request; the reply in *out (p NULL: send none). */
 static void serve_one(struct cfs_rpc_server *srv, const struct conn *c,
 		      const struct frame *in, struct frame *out)
@@ -938,6 +956,8 @@ static void serve_one(struct cfs_rpc_server *srv, const struct conn *c,
 	}
 	rq.peer = c->peer;
 	rq.scope = 0;
+	if (c->peer)
+		rq.client_id = bound_client_id(c->peer, rq.client_id);
 	m = &srv->methods[rq.method];
 	if (m->cache_reply) {
 		void *kept;

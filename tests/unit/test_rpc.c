@@ -21,6 +21,7 @@
 #include "check_main.h"
 
 static _Atomic int creates;
+static _Atomic uint64_t last_client;	/* the client id method 1 saw */
 
 /* method 1 echoes the name back as an xattr value and the bulk reversed */
 static int h_echo(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
@@ -31,6 +32,7 @@ static int h_echo(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 	int rc;
 
 	(void)arg;
+	atomic_store(&last_client, rq->client_id);
 	for (size_t i = 0; i < rq->bulk_len; i++)
 		rev[i] = ((const char *)rq->bulk)[rq->bulk_len - 1 - i];
 	rep.value = r->name;
@@ -560,7 +562,7 @@ START_TEST(test_secured_calls_work_encrypted_and_not)
 			cluster_dir, CFS_ROLE_CLIENT, encrypt, 0);
 		struct cfs_rpc_server *srv;
 		struct cfs_rpc_client *cl;
-		uint64_t refused = cfs_rpc_refused();
+		uint64_t refused = cfs_rpc_refused(), seen;
 
 		cfs_rpc_set_identity(sid);
 		ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4,
@@ -571,7 +573,12 @@ START_TEST(test_secured_calls_work_encrypted_and_not)
 		cfs_rpc_set_identity(NULL);
 		for (int i = 0; i < 50; i++)
 			ck_assert_int_eq(echo(cl, (size_t)i * 4099), 0);
+		/* the handler sees the client's id bound to its token:
+		 * the same for each call, not the one sent */
+		seen = atomic_load(&last_client);
 		ck_assert_int_eq(echo(cl, 3 << 20), 0);
+		ck_assert_uint_eq(atomic_load(&last_client), seen);
+		ck_assert_uint_ne(seen, cfs_rpc_client_id(cl));
 		ck_assert_uint_eq(cfs_rpc_refused(), refused);
 		cfs_rpc_client_free(cl);
 		cfs_rpc_server_stop(srv);

@@ -27,7 +27,9 @@ struct cfs_token;
 /* One request as a handler sees it. */
 struct cfs_rpc_req {
 	uint32_t method;
-	uint64_t client_id;
+	uint64_t client_id;	/* on a secured connection, bound to the
+				 * peer's token (another token sending the
+				 * same id is another client) */
 	uint64_t request_id;
 	uint64_t acked;		/* the client has the replies below this id */
 	const struct cfs_token *peer;	/* the peer's token on a secured
