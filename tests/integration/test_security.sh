@@ -196,12 +196,13 @@ check "file bytes crossed the OSD's forwarder ($(cat "$T"/wire-osd/* | wc -c))" 
 check "no file content in them" '! grep -qa "ledger-entry-PQ83" "$T"/wire-osd/*'
 check "... and the files read back" '[ "$(head -n 1 "$MNT/ledger-8")" = ledger-entry-PQ83-8 ]'
 
-# every captured connection, sent to the MDS again as it was
-refused_before=$(grep -c "refused a peer" "$T/c/logs/mds.log")
-python3 - "$T/wire" "${MDS#*:}" <<'EOF'
+# every captured connection, sent again as it was: to the MDS, and to
+# the OSD behind the forwarder (its chunks must not change)
+replay() {	# replay CAPTURE_DIR HOST PORT
+	python3 - "$@" <<'EOF'
 import glob, socket, sys
 for f in sorted(glob.glob(sys.argv[1] + "/*.up")):
-    s = socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=5)
+    s = socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=5)
     try:
         s.sendall(open(f, "rb").read())
         while s.recv(65536):
@@ -210,10 +211,22 @@ for f in sorted(glob.glob(sys.argv[1] + "/*.up")):
         pass
     s.close()
 EOF
+}
+refused_before=$(grep -c "refused a peer" "$T/c/logs/mds.log")
+replay "$T/wire" 127.0.0.1 "${MDS#*:}"
 check "replayed connections are refused and logged" '[ "$(grep -c "refused a peer" "$T/c/logs/mds.log")" -gt "$refused_before" ]'
 check "... as not finishing the handshake" 'grep -q "the handshake did not finish" "$T/c/logs/mds.log"'
 check "nothing they asked for was done (replay-me stays gone)" '[ ! -e "$MNT/replay-me" ]'
 check "the MDS serves on" 'mkdir "$MNT/after" && [ -d "$MNT/after" ]'
 check "... and the file made through the forwarder is there, once" '[ "$(ls "$MNT" | grep -c "^$name\$")" = 1 ]'
+for i in 1 2 3 4 5 6 7 8; do
+	echo "overwritten-$i" >"$MNT/ledger-$i"	# what a replayed write would undo
+done
+sync "$MNT"/ledger-*
+replay "$T/wire-osd" 127.0.0.3 7690
+check "replayed OSD connections are refused and logged" 'grep -q "refused a peer.*the handshake did not finish" "$T/osd3.log"'
+second_mount "$T/fresh" || bad "a fresh mount did not come up"
+check "... no replayed write landed: every file holds its last content, read afresh" 'for i in 1 2 3 4 5 6 7 8; do [ "$(cat "$T/fresh/ledger-$i")" = "overwritten-$i" ] || exit 1; done'
+check "the OSD serves on" '[ "$("$CFS" status "$MDS" | grep -c " up ")" = 3 ]'
 
 finish
