@@ -489,6 +489,22 @@ END_TEST
 static char cluster_dir[64], other_dir[64];
 
 /* An identity from a new token of role in dir. */
+static struct cfs_rpc_identity *identity_until(const char *dir,
+					       enum cfs_role role,
+					       int64_t expires)
+{
+	struct cfs_token t = { .role = role, .subtree = "/",
+			       .expires = expires };
+	struct cfs_rpc_identity *id;
+	char line[CFS_TOKEN_MAX], why[128];
+
+	ck_assert_int_eq(cfs_token_issue(dir, &t, line, sizeof(line)), 0);
+	ck_assert_int_eq(cfs_rpc_identity_new(line, true, 0, &id, why,
+					      sizeof(why)),
+			 0);
+	return id;
+}
+
 static struct cfs_rpc_identity *identity(const char *dir, enum cfs_role role,
 					 bool encrypt, unsigned admit)
 {
@@ -689,6 +705,36 @@ START_TEST(test_a_revoked_token_is_cut_off_and_refused)
 }
 END_TEST
 
+/* A token that expires while its connection is open: the server hangs
+ * up on it at its next request, and refuses it from then on. */
+START_TEST(test_a_token_expiring_is_cut_off)
+{
+	struct cfs_rpc_identity *sid = identity(cluster_dir, CFS_ROLE_OSD, true,
+						1u << CFS_ROLE_CLIENT);
+	int64_t ends = (int64_t)time(NULL) + 2;
+	struct cfs_rpc_identity *brief = identity_until(cluster_dir,
+							CFS_ROLE_CLIENT, ends);
+	struct cfs_rpc_client *cl;
+	struct cfs_rpc_server *srv;
+
+	cfs_rpc_set_identity(sid);
+	ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4, NULL, 4),
+			 0);
+	cfs_rpc_set_identity(brief);
+	ck_assert_int_eq(cfs_rpc_client_new(&cl), 0);
+	cfs_rpc_set_identity(NULL);
+	ck_assert_int_eq(echo(cl, 10), 0);	/* a pooled connection now */
+	while ((int64_t)time(NULL) < ends)	/* until it has expired */
+		usleep(50 * 1000);
+	ck_assert_int_ne(echo(cl, 10), 0);	/* hung up on */
+	ck_assert_int_eq(echo(cl, 10), -EACCES);	/* refused anew */
+	cfs_rpc_server_stop(srv);
+	cfs_rpc_client_free(cl);
+	cfs_rpc_identity_free(sid);
+	cfs_rpc_identity_free(brief);
+}
+END_TEST
+
 /* Frames in the clear to a secured server, and bytes that only look like
  * a handshake: hung up on, nothing run. */
 START_TEST(test_plain_frames_to_a_secured_server_run_nothing)
@@ -746,5 +792,6 @@ int main(void)
 		      test_secured_calls_work_encrypted_and_not,
 		      test_peers_without_a_good_token_are_refused,
 		      test_plain_frames_to_a_secured_server_run_nothing,
-		      test_a_revoked_token_is_cut_off_and_refused);
+		      test_a_revoked_token_is_cut_off_and_refused,
+		      test_a_token_expiring_is_cut_off);
 }
