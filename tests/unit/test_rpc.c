@@ -543,7 +543,7 @@ static int echo(struct cfs_rpc_client *cl, size_t bulk_len)
 	Cfs__MdsName n = CFS__MDS_NAME__INIT;
 	struct cfs_rpc_call c = { .method = 1, .req = &n.base,
 				  .rep_desc = &cfs__mds_xattr_reply__descriptor,
-				  .timeout_ms = 2000 };
+				  .timeout_ms = 20000 };	/* valgrind */
 	char *bulk = malloc(bulk_len + 1);
 	int rc;
 
