@@ -85,4 +85,40 @@ static inline const struct cfs_token *fuzz_peer(uint8_t sel)
 	return &peers[sel];
 }
 
+/* One request to a handler, as the RPC server would make it: the method
+ * is data[0], the peer fuzz_peer(data[1]), the body data[hdr..size-bulk)
+ * and the bulk the last bulk bytes; field `clamp` is kept to clamp_max;
+ * admit (may be NULL) runs first, as the server's would. */
+static inline void fuzz_call(const struct cfs_rpc_method *methods, size_t n,
+			     void *arg, cfs_rpc_admit_fn admit,
+			     const char *clamp, uint64_t clamp_max,
+			     const uint8_t *data, size_t size, size_t hdr,
+			     size_t bulk)
+{
+	static uint64_t request_id;
+	struct cfs_rpc_req rq = { 0 };
+	const struct cfs_rpc_method *m;
+	ProtobufCMessage *body;
+
+	if (size < hdr || hdr < 2 || bulk > size - hdr || data[0] >= n ||
+	    !methods[data[0]].req_desc)
+		return;
+	m = &methods[data[0]];
+	body = protobuf_c_message_unpack(m->req_desc, NULL, size - hdr - bulk,
+					 data + hdr);
+	if (!body)
+		return;
+	clamp_field(body, clamp, clamp_max);
+	rq.method = data[0];
+	rq.client_id = 1 + (data[1] >> 4);
+	rq.request_id = ++request_id;
+	rq.peer = fuzz_peer(data[1]);
+	rq.bulk = data + size - bulk;
+	rq.bulk_len = bulk;
+	if (!admit || admit(arg, &rq, body) == 0)
+		m->fn(arg, &rq, body);
+	cfs_rpc_req_done(&rq);
+	protobuf_c_message_free_unpacked(body, NULL);
+}
+
 #endif

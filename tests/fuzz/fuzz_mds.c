@@ -36,26 +36,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static uint64_t request_id;
-	struct cfs_rpc_req rq = { 0 };
-	const struct cfs_rpc_method *m;
-	ProtobufCMessage *body;
-
-	if (size < 2 || data[0] >= nmethods || !methods[data[0]].req_desc)
-		return 0;
-	m = &methods[data[0]];
-	body = protobuf_c_message_unpack(m->req_desc, NULL, size - 2,
-					 data + 2);
-	if (!body)
-		return 0;
-	clamp_field(body, "wait_ms", 0);
-	rq.method = data[0];
-	rq.client_id = 1 + (data[1] >> 4);
-	rq.request_id = ++request_id;
-	rq.peer = fuzz_peer(data[1]);
-	if (mds_admit(&mds, &rq, body) == 0)
-		m->fn(&mds, &rq, body);
-	cfs_rpc_req_done(&rq);
-	protobuf_c_message_free_unpacked(body, NULL);
+	fuzz_call(methods, nmethods, &mds, mds_admit, "wait_ms", 0, data, size,
+		  2, 0);
 	return 0;
 }

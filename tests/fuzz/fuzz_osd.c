@@ -62,32 +62,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static uint64_t request_id;
-	struct cfs_rpc_req rq = { 0 };
-	const struct cfs_rpc_method *m;
-	ProtobufCMessage *body;
 	size_t bulk;
 
-	if (size < 4 || data[0] >= nmethods || !methods[data[0]].req_desc)
+	if (size < 4)
 		return 0;
-	m = &methods[data[0]];
 	bulk = ((size_t)data[2] << 8 | data[3]) * 16;
-	if (bulk > size - 4)
-		bulk = size - 4;
-	body = protobuf_c_message_unpack(m->req_desc, NULL, size - 4 - bulk,
-					 data + 4);
-	if (!body)
-		return 0;
-	clamp_field(body, "map_epoch", 1);
 	osd.heartbeat_ok_ms = cfs_mono_ms();
-	rq.method = data[0];
-	rq.client_id = 1 + (data[1] >> 4);
-	rq.request_id = ++request_id;
-	rq.peer = fuzz_peer(data[1]);
-	rq.bulk = data + size - bulk;
-	rq.bulk_len = bulk;
-	m->fn(&osd, &rq, body);
-	cfs_rpc_req_done(&rq);
-	protobuf_c_message_free_unpacked(body, NULL);
+	fuzz_call(methods, nmethods, &osd, NULL, "map_epoch", 1, data, size, 4,
+		  bulk < size - 4 ? bulk : size - 4);
 	return 0;
 }
