@@ -424,6 +424,45 @@ static int cookies_upgrade(struct cfs_ns *ns, MDB_txn *txn, bool readonly)
 	return readonly ? 0 : cfs_ns_meta_put(ns, txn, "cookie_format", 2);
 }
 
+/* Since format 2 (meta "parent_format") every inode records the
+ * directory of its first link (cfs_inode.parent), which subtree tokens
+ * judge reach by; a store from before gets, for each inode other than a
+ * directory, the directory of the first entry naming it. A read-only
+ * open leaves the store as it is. */
+static int parents_upgrade(struct cfs_ns *ns, MDB_txn *txn, bool readonly)
+{
+	uint64_t format;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int err = 0, rc = cfs_ns_meta_get(ns, txn, "parent_format", &format);
+
+	if (rc == 0)
+		return format == 2 ? 0 : -EPROTO;
+	if (rc != -ENOENT || readonly)
+		return rc == -ENOENT ? 0 : rc;
+	rc = cfs_ns_errno(mdb_cursor_open(txn, ns->dentries, &cur));
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !err;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct dentry_val dv;
+		struct cfs_inode in;
+
+		if (k.mv_size < 8 || v.mv_size != sizeof(dv))
+			continue;
+		memcpy(&dv, v.mv_data, sizeof(dv));
+		if (dv.type == S_IFDIR || inode_get(ns, txn, dv.ino, &in) ||
+		    in.parent)
+			continue;
+		in.parent = get_be64(k.mv_data);
+		err = inode_put(ns, txn, &in);
+	}
+	mdb_cursor_close(cur);
+	if (!err && rc != MDB_NOTFOUND)
+		err = cfs_ns_errno(rc);
+	return err ? err : cfs_ns_meta_put(ns, txn, "parent_format", 2);
+}
+
 /* Replay: a redo record's change, in the open's transaction. */
 struct replay {
 	struct cfs_ns *ns;
@@ -506,6 +545,8 @@ static int ns_open(struct cfs_ns *ns, const char *dir,
 		rc = make_root(ns, txn);
 	if (!rc)
 		rc = cookies_upgrade(ns, txn, readonly);
+	if (!rc)
+		rc = parents_upgrade(ns, txn, readonly);
 	if (rc)
 		goto fail;
 	rc = cfs_ns_commit(txn);

@@ -704,6 +704,44 @@ START_TEST(test_an_old_readdir_index_is_converted_on_open)
 }
 END_TEST
 
+/* A store from before files recorded the directory of their first link:
+ * opening it gives each the directory of the first entry naming it. */
+START_TEST(test_an_old_store_gets_the_parents_of_its_files_on_open)
+{
+	uint64_t d = mk(&root, CFS_ROOT_INO, "pd", S_IFDIR | 0755);
+	uint64_t f = mk(&root, d, "f", S_IFREG | 0644);
+	uint64_t s = mk(&root, d, "fifo", S_IFIFO | 0644);
+	MDB_val k = { strlen("parent_format"), "parent_format" }, v;
+	uint64_t format, inos[2] = { f, s };
+	MDB_txn *t;
+
+	ck_assert_int_eq(cfs_ns_begin(&ns, NULL, true, &t), 0);
+	ck_assert_int_eq(mdb_del(t, ns.meta, &k, NULL), 0);
+	for (int i = 0; i < 2; i++) {
+		uint8_t key[8];
+		struct cfs_inode in;
+
+		for (int b = 0; b < 8; b++)
+			key[b] = (uint8_t)(inos[i] >> (56 - 8 * b));
+		k = (MDB_val){ 8, key };
+		ck_assert_int_eq(mdb_get(t, ns.inodes, &k, &v), 0);
+		memcpy(&in, v.mv_data, sizeof(in));
+		in.parent = 0;	/* as every file had it */
+		v = (MDB_val){ sizeof(in), &in };
+		ck_assert_int_eq(mdb_put(t, ns.inodes, &k, &v, 0), 0);
+	}
+	ck_assert_int_eq(cfs_ns_commit(t), 0);
+	ck_assert(!within(f, d) && !within(s, d));
+	cfs_ns_close(&ns);
+	ck_assert_int_eq(cfs_ns_open(&ns, dir, &opts), 0);
+	ck_assert(within(f, d) && within(s, d) && within(f, CFS_ROOT_INO));
+	ck_assert_int_eq(W(cfs_ns_meta_get(&ns, txn, "parent_format", &format)),
+			 0);
+	ck_assert_uint_eq(format, 2);
+	ck_assert_uint_eq(fsck_problems(), 0);
+}
+END_TEST
+
 int main(void)
 {
 	CFS_RUN_SUITE("namespace", setup, teardown,
@@ -723,5 +761,6 @@ int main(void)
 		      test_an_old_readdir_index_is_converted_on_open,
 		      test_fsck_finds_damage,
 		      test_acl_enforced_by_the_mds_and_inherited,
-		      test_a_file_is_within_the_directory_of_its_first_link);
+		      test_a_file_is_within_the_directory_of_its_first_link,
+		      test_an_old_store_gets_the_parents_of_its_files_on_open);
 }
