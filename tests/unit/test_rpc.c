@@ -491,6 +491,7 @@ static char cluster_dir[64], other_dir[64];
 /* An identity from a new token of role in dir. */
 static struct cfs_rpc_identity *identity_until(const char *dir,
 					       enum cfs_role role,
+					       bool encrypt, unsigned admit,
 					       int64_t expires)
 {
 	struct cfs_token t = { .role = role, .subtree = "/",
@@ -499,7 +500,7 @@ static struct cfs_rpc_identity *identity_until(const char *dir,
 	char line[CFS_TOKEN_MAX], why[128];
 
 	ck_assert_int_eq(cfs_token_issue(dir, &t, line, sizeof(line)), 0);
-	ck_assert_int_eq(cfs_rpc_identity_new(line, true, 0, &id, why,
+	ck_assert_int_eq(cfs_rpc_identity_new(line, encrypt, admit, &id, why,
 					      sizeof(why)),
 			 0);
 	return id;
@@ -508,15 +509,29 @@ static struct cfs_rpc_identity *identity_until(const char *dir,
 static struct cfs_rpc_identity *identity(const char *dir, enum cfs_role role,
 					 bool encrypt, unsigned admit)
 {
-	struct cfs_token t = { .role = role, .subtree = "/" };
-	struct cfs_rpc_identity *id;
-	char line[CFS_TOKEN_MAX], why[128];
+	return identity_until(dir, role, encrypt, admit, 0);
+}
 
-	ck_assert_int_eq(cfs_token_issue(dir, &t, line, sizeof(line)), 0);
-	ck_assert_int_eq(cfs_rpc_identity_new(line, encrypt, admit, &id, why,
-					      sizeof(why)),
+/* A server, or a client, holding identity id (NULL: none). */
+static struct cfs_rpc_server *serve_as(struct cfs_rpc_identity *id)
+{
+	struct cfs_rpc_server *srv;
+
+	cfs_rpc_set_identity(id);
+	ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4, NULL, 4),
 			 0);
-	return id;
+	cfs_rpc_set_identity(NULL);
+	return srv;
+}
+
+static struct cfs_rpc_client *client_as(struct cfs_rpc_identity *id)
+{
+	struct cfs_rpc_client *cl;
+
+	cfs_rpc_set_identity(id);
+	ck_assert_int_eq(cfs_rpc_client_new(&cl), 0);
+	cfs_rpc_set_identity(NULL);
+	return cl;
 }
 
 static void clusters(void)
@@ -576,17 +591,10 @@ START_TEST(test_secured_calls_work_encrypted_and_not)
 			1u << CFS_ROLE_CLIENT);
 		struct cfs_rpc_identity *cid = identity(
 			cluster_dir, CFS_ROLE_CLIENT, encrypt, 0);
-		struct cfs_rpc_server *srv;
-		struct cfs_rpc_client *cl;
+		struct cfs_rpc_server *srv = serve_as(sid);
+		struct cfs_rpc_client *cl = client_as(cid);
 		uint64_t refused = cfs_rpc_refused(), seen;
 
-		cfs_rpc_set_identity(sid);
-		ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4,
-						      NULL, 4),
-				 0);
-		cfs_rpc_set_identity(cid);
-		ck_assert_int_eq(cfs_rpc_client_new(&cl), 0);
-		cfs_rpc_set_identity(NULL);
 		for (int i = 0; i < 50; i++)
 			ck_assert_int_eq(echo(cl, (size_t)i * 4099), 0);
 		/* the handler sees the client's id bound to its token:
@@ -621,22 +629,11 @@ START_TEST(test_peers_without_a_good_token_are_refused)
 	struct cfs_rpc_identity *as_server = identity(cluster_dir,
 						      CFS_ROLE_CLIENT, true,
 						      1u << CFS_ROLE_CLIENT);
-	struct cfs_rpc_client *plain, *f, *o, *g;
-	struct cfs_rpc_server *srv;
+	struct cfs_rpc_server *srv = serve_as(sid);
+	struct cfs_rpc_client *plain = client_as(NULL), *f = client_as(foreign),
+			      *o = client_as(osd), *g = client_as(good);
 	uint64_t refused = cfs_rpc_refused();
 
-	cfs_rpc_set_identity(sid);
-	ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4, NULL, 4),
-			 0);
-	cfs_rpc_set_identity(NULL);
-	ck_assert_int_eq(cfs_rpc_client_new(&plain), 0);
-	cfs_rpc_set_identity(foreign);
-	ck_assert_int_eq(cfs_rpc_client_new(&f), 0);
-	cfs_rpc_set_identity(osd);
-	ck_assert_int_eq(cfs_rpc_client_new(&o), 0);
-	cfs_rpc_set_identity(good);
-	ck_assert_int_eq(cfs_rpc_client_new(&g), 0);
-	cfs_rpc_set_identity(NULL);
 
 	ck_assert_int_ne(echo(plain, 10), 0);
 	ck_assert_int_eq(echo(f, 10), -EACCES);
@@ -646,10 +643,7 @@ START_TEST(test_peers_without_a_good_token_are_refused)
 	cfs_rpc_server_stop(srv);
 
 	/* a server whose token is a client's is not one to talk to */
-	cfs_rpc_set_identity(as_server);
-	ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4, NULL, 4),
-			 0);
-	cfs_rpc_set_identity(NULL);
+	srv = serve_as(as_server);
 	ck_assert_int_eq(echo(g, 10), -EACCES);
 	cfs_rpc_server_stop(srv);
 
@@ -677,17 +671,9 @@ START_TEST(test_a_revoked_token_is_cut_off_and_refused)
 	struct cfs_rpc_identity *other = identity(cluster_dir, CFS_ROLE_CLIENT,
 						  true, 0);
 	char *ids[1] = { (char *)cfs_rpc_identity_token(good)->id };
-	struct cfs_rpc_client *g, *o;
-	struct cfs_rpc_server *srv;
+	struct cfs_rpc_server *srv = serve_as(sid);
+	struct cfs_rpc_client *g = client_as(good), *o = client_as(other);
 
-	cfs_rpc_set_identity(sid);
-	ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4, NULL, 4),
-			 0);
-	cfs_rpc_set_identity(good);
-	ck_assert_int_eq(cfs_rpc_client_new(&g), 0);
-	cfs_rpc_set_identity(other);
-	ck_assert_int_eq(cfs_rpc_client_new(&o), 0);
-	cfs_rpc_set_identity(NULL);
 	ck_assert_int_eq(echo(g, 10), 0);	/* a pooled connection now */
 	ck_assert_int_eq(echo(o, 10), 0);
 	ck_assert_int_eq(cfs_rpc_revoke(ids, 1), 0);
@@ -712,17 +698,11 @@ START_TEST(test_a_token_expiring_is_cut_off)
 	struct cfs_rpc_identity *sid = identity(cluster_dir, CFS_ROLE_OSD, true,
 						1u << CFS_ROLE_CLIENT);
 	int64_t ends = (int64_t)time(NULL) + 2;
-	struct cfs_rpc_identity *brief = identity_until(cluster_dir,
-							CFS_ROLE_CLIENT, ends);
-	struct cfs_rpc_client *cl;
-	struct cfs_rpc_server *srv;
+	struct cfs_rpc_identity *brief = identity_until(
+		cluster_dir, CFS_ROLE_CLIENT, true, 0, ends);
+	struct cfs_rpc_server *srv = serve_as(sid);
+	struct cfs_rpc_client *cl = client_as(brief);
 
-	cfs_rpc_set_identity(sid);
-	ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4, NULL, 4),
-			 0);
-	cfs_rpc_set_identity(brief);
-	ck_assert_int_eq(cfs_rpc_client_new(&cl), 0);
-	cfs_rpc_set_identity(NULL);
 	ck_assert_int_eq(echo(cl, 10), 0);	/* a pooled connection now */
 	while ((int64_t)time(NULL) < ends)	/* until it has expired */
 		usleep(50 * 1000);
@@ -741,17 +721,13 @@ START_TEST(test_plain_frames_to_a_secured_server_run_nothing)
 {
 	struct cfs_rpc_identity *sid = identity(cluster_dir, CFS_ROLE_MDS, true,
 						1u << CFS_ROLE_CLIENT);
-	struct cfs_rpc_server *srv;
+	struct cfs_rpc_server *srv = serve_as(sid);
 	uint8_t junk[64], buf[256];
 	void *frame;
 	size_t len;
 	Cfs__MdsName n = CFS__MDS_NAME__INIT;
 	int fd;
 
-	cfs_rpc_set_identity(sid);
-	ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4, NULL, 4),
-			 0);
-	cfs_rpc_set_identity(NULL);
 	atomic_store(&creates, 0);
 	fd = raw_connect();
 	ck_assert_int_eq(cfs_rpc_frame_encode(3, 1, 1, 1, &n.base, NULL, 0,
