@@ -10,7 +10,10 @@
  * Secured (the process has an identity, cfs_rpc_set_identity): a
  * connection starts with the handshake of secure.c, its three messages
  * as [u32 length][u32 0][bytes]; then each frame travels as a sealed
- * record, [u32 frame length][u32 0][the frame, sealed][16-byte tag]. A
+ * record (recv_sealed): its header and envelope sealed under the
+ * connection's key, its bulk apart under a key of its own that the
+ * envelope's record carries, so a daemon passing a request on (the
+ * primary OSD to the replicas) sends the bulk as it came. A
  * server that refuses a peer sends it "CFSX" and the reason in place of
  * its WELCOME, and hangs up.
  *
@@ -403,44 +406,108 @@ static void xfer_add(struct xfer *x, const void *p, size_t len)
 					    .iov_len = len };
 }
 
+/* A bulk as a secured connection brought it, kept while its request is
+ * handled so that a daemon passing the request on sends it as it came
+ * (cfs_rpc_call.bulk_sealed), on a connection that seals the same way. */
+struct sealed_bulk {
+	uint8_t key[CFS_SECURE_KEY], tag[CFS_SECURE_TAG];
+	uint8_t *ct;		/* encrypted: the bulk as received; else NULL
+				 * (it travels as it is) */
+	bool encrypt, aes;
+};
+
+static void sealed_bulk_free(struct sealed_bulk *sb)
+{
+	if (!sb)
+		return;
+	free(sb->ct);
+	sodium_memzero(sb->key, sizeof(sb->key));
+	free(sb);
+}
+
 /* The rest of a sealed record whose header is in hdr, opened: the frame
- * it carries, in a new buffer. */
+ * it carries, in a new buffer, and if keep is not NULL its bulk as it
+ * came (NULL without one). A record: [u32 head length n][u32 bulk
+ * length b][the frame's header and envelope, and with a bulk its key,
+ * sealed][tag], then with a bulk [the bulk sealed under its key][tag]
+ * (cfs/secure.h). */
 static int recv_sealed(struct conn *c, const uint8_t *hdr, struct frame *f,
-		       int64_t deadline)
+		       struct sealed_bulk **keep, int64_t deadline)
 {
 	struct xfer x = { .n = 0 };
-	size_t n = get_le32(hdr), total;
-	int rc;
+	size_t n = get_le32(hdr), b = get_le32(hdr + 4), total;
+	size_t key = b ? CFS_SECURE_KEY : 0;
+	struct sealed_bulk *sb = NULL;
+	uint8_t *head = NULL;
+	int rc = -ENOMEM;
 
-	if (get_le32(hdr + 4) || n < HDR || n > CFS_RPC_MAX_FRAME)
+	f->p = NULL;
+	if (n < HDR || n + b > CFS_RPC_MAX_FRAME)
 		return -EBADMSG;
-	f->p = malloc(n + CFS_SECURE_TAG);
-	if (!f->p)
-		return -ENOMEM;
-	xfer_add(&x, f->p, n + CFS_SECURE_TAG);
+	head = malloc(n + key + CFS_SECURE_TAG);
+	f->p = malloc(n + b);
+	if (b)
+		sb = calloc(1, sizeof(*sb));
+	if (!head || !f->p || (b && !sb))
+		goto out;
+	sb = b ? sb : NULL;
+	xfer_add(&x, head, n + key + CFS_SECURE_TAG);
+	if (b) {
+		sb->encrypt = c->sec->encrypt;
+		sb->aes = c->sec->aes;
+		if (sb->encrypt && !(sb->ct = malloc(b)))
+			goto out;
+		xfer_add(&x, sb->ct ? sb->ct : f->p + n, b);
+		xfer_add(&x, sb->tag, CFS_SECURE_TAG);
+	}
 	xfer_start(c, &x, deadline);
 	rc = xfer_finish(c, &x, deadline);
-	if (!rc && (cfs_secure_open(c->sec, f->p, n, f->p + n) ||
-		    frame_header(f->p, &total) || total != n))
-		rc = -EBADMSG;
+	if (rc)
+		goto out;
+	rc = -EBADMSG;
+	if (cfs_secure_open(c->sec, head, n + key, key, head + n + key) ||
+	    frame_header(head, &total) || get_le32(head) != n - HDR ||
+	    get_le32(head + 4) != b)
+		goto out;
+	memcpy(f->p, head, n);
+	if (b) {
+		memcpy(sb->key, head + n, CFS_SECURE_KEY);
+		if (cfs_secure_open_bulk(c->sec, sb->key,
+					 sb->ct ? sb->ct : f->p + n, b, f->p + n,
+					 sb->tag))
+			goto out;
+	}
+	f->len = n + b;
+	rc = 0;
+out:
+	if (head) {
+		sodium_memzero(head + n, key);
+		free(head);
+	}
 	if (rc) {
 		free(f->p);
 		f->p = NULL;
-		return rc;
 	}
-	f->len = n;
-	return 0;
+	if (keep && !rc)
+		*keep = sb;
+	else
+		sealed_bulk_free(sb);
+	return rc;
 }
 
-/* The rest of a frame whose header is in hdr: into a new buffer. */
+/* The rest of a frame whose header is in hdr: into a new buffer; on a
+ * secured connection, its bulk as it came into *keep if not NULL (see
+ * recv_sealed). */
 static int recv_body(struct conn *c, const uint8_t *hdr, struct frame *f,
-		     int64_t deadline)
+		     struct sealed_bulk **keep, int64_t deadline)
 {
 	struct xfer x = { .n = 0 };
 	int rc;
 
+	if (keep)
+		*keep = NULL;
 	if (c->sec)
-		return recv_sealed(c, hdr, f, deadline);
+		return recv_sealed(c, hdr, f, keep, deadline);
 	rc = frame_header(hdr, &f->len);
 	if (rc)
 		return rc;
@@ -794,24 +861,78 @@ static int client_handshake(const struct cfs_rpc_identity *id,
 	return 0;
 }
 
-/* The bytes of a frame (pieces a and b) as a sealed record, malloc'd:
- * [length][0][the frame, sealed][tag]. */
-static int seal_record(struct cfs_secure *s, const void *a, size_t alen,
-		       const void *b, size_t blen, struct frame *out)
-{
-	size_t n = alen + blen;
+/* A frame as a sealed record, to send as its pieces (record_add). */
+struct record {
+	uint8_t *p;		/* [n][b][head and bulk key, sealed][tag],
+				 * then the bulk's tag */
+	size_t len;		/* up to the bulk's tag */
+	const void *bulk;	/* the bulk as sent: sealed into ct, passed
+				 * on as it came, or authenticated only */
+	size_t bulk_len;
+	uint8_t *ct;		/* malloc'd here, or NULL */
+};
 
-	out->len = HDR + n + CFS_SECURE_TAG;
-	out->p = malloc(out->len);
-	if (!out->p)
+static void record_free(struct record *r)
+{
+	free(r->p);
+	free(r->ct);
+	*r = (struct record){ .p = NULL };
+}
+
+/* Seal a frame, its header and envelope (hlen bytes at head; the header
+ * gives the bulk's length) and its bulk (at bulk, where it lies), as a
+ * record (see recv_sealed): the bulk under a new key of its own, or if
+ * fwd is the way it came and this connection seals the same way, as it
+ * came. */
+static int seal_record(struct cfs_secure *s, const uint8_t *head, size_t hlen,
+		       const void *bulk, const struct sealed_bulk *fwd,
+		       struct record *r)
+{
+	size_t blen = get_le32(head + 4);
+	size_t key = blen ? CFS_SECURE_KEY : 0;
+	uint8_t *k, *tag;
+
+	*r = (struct record){ .bulk = bulk, .bulk_len = blen };
+	r->len = HDR + hlen + key + CFS_SECURE_TAG;
+	r->p = malloc(r->len + (blen ? CFS_SECURE_TAG : 0));
+	if (!r->p)
 		return -ENOMEM;
-	put_le32(out->p, (uint32_t)n);
-	put_le32(out->p + 4, 0);
-	memcpy(out->p + HDR, a, alen);
-	if (blen)
-		memcpy(out->p + HDR + alen, b, blen);
-	cfs_secure_seal(s, out->p + HDR, n, out->p + HDR + n);
+	put_le32(r->p, (uint32_t)hlen);
+	put_le32(r->p + 4, (uint32_t)blen);
+	memcpy(r->p + HDR, head, hlen);
+	k = r->p + HDR + hlen;
+	tag = r->p + r->len;
+	if (!blen) {
+		/* nothing */
+	} else if (fwd && fwd->encrypt == s->encrypt && fwd->aes == s->aes) {
+		memcpy(k, fwd->key, CFS_SECURE_KEY);
+		memcpy(tag, fwd->tag, CFS_SECURE_TAG);
+		if (fwd->ct)
+			r->bulk = fwd->ct;
+	} else {
+		randombytes_buf(k, CFS_SECURE_KEY);
+		if (s->encrypt) {
+			r->ct = malloc(blen);
+			if (!r->ct) {
+				record_free(r);
+				return -ENOMEM;
+			}
+			r->bulk = r->ct;
+		}
+		cfs_secure_seal_bulk(s, k, bulk, blen, r->ct, tag);
+	}
+	cfs_secure_seal(s, r->p + HDR, hlen + key, key, k + key);
 	return 0;
+}
+
+/* A record's pieces onto a send. */
+static void record_add(struct xfer *x, const struct record *r)
+{
+	xfer_add(x, r->p, r->len);
+	if (r->bulk_len) {
+		xfer_add(x, r->bulk, r->bulk_len);
+		xfer_add(x, r->p + r->len, CFS_SECURE_TAG);
+	}
 }
 
 /* ---- server ---- */
@@ -937,7 +1058,8 @@ static uint64_t bound_client_id(const struct cfs_token *peer, uint64_t id)
 
 /* Run one request; the reply in *out (p NULL: send none). */
 static void serve_one(struct cfs_rpc_server *srv, const struct conn *c,
-		      const struct frame *in, struct frame *out)
+		      const struct frame *in, const struct sealed_bulk *sb,
+		      struct frame *out)
 {
 	struct cfs_rpc_req rq;
 	ProtobufCMessage *body;
@@ -956,6 +1078,7 @@ static void serve_one(struct cfs_rpc_server *srv, const struct conn *c,
 	}
 	rq.peer = c->peer;
 	rq.scope = 0;
+	rq.bulk_sealed = sb;
 	if (c->peer)
 		rq.client_id = bound_client_id(c->peer, rq.client_id);
 	m = &srv->methods[rq.method];
@@ -1051,6 +1174,8 @@ static void *conn_main(void *p)
 		uint8_t hdr[HDR];
 		struct xfer x = { .n = 0 };
 		struct frame in, out;
+		struct sealed_bulk *sb;
+		struct record rec = { .p = NULL };
 		int64_t deadline;
 		bool stopping;
 		int rc;
@@ -1067,7 +1192,7 @@ static void *conn_main(void *p)
 		if (stopping || xfer_finish(c, &x, 0))
 			break;
 		deadline = cfs_mono_ms() + BODY_TIMEOUT_MS;
-		rc = recv_body(c, hdr, &in, deadline);
+		rc = recv_body(c, hdr, &in, &sb, deadline);
 		if (rc) {
 			if (rc == -EBADMSG)
 				cfs_log_warn("hung up on a peer sending no "
@@ -1076,27 +1201,32 @@ static void *conn_main(void *p)
 		}
 		if (c->peer && !peer_still_good(c)) {
 			free(in.p);
+			sealed_bulk_free(sb);
 			break;
 		}
-		serve_one(srv, c, &in, &out);
+		serve_one(srv, c, &in, sb, &out);
 		free(in.p);
+		sealed_bulk_free(sb);
 		if (!out.p)
 			break;
-		if (c->sec) {
-			struct frame sealed;
-
-			rc = seal_record(c->sec, out.p, out.len, NULL, 0,
-					 &sealed);
-			free(out.p);
-			if (rc)
-				break;
-			out = sealed;
-		}
 		x = (struct xfer){ .send = true };
-		xfer_add(&x, out.p, out.len);
+		if (c->sec) {
+			size_t hlen = HDR + get_le32(out.p);
+
+			rc = seal_record(c->sec, out.p, hlen, out.p + hlen,
+					 NULL, &rec);
+			if (rc) {
+				free(out.p);
+				break;
+			}
+			record_add(&x, &rec);
+		} else {
+			xfer_add(&x, out.p, out.len);
+		}
 		xfer_start(c, &x, deadline = cfs_mono_ms() + BODY_TIMEOUT_MS);
 		rc = xfer_finish(c, &x, deadline);
 		free(out.p);
+		record_free(&rec);
 		if (rc)
 			break;
 	}
@@ -1606,7 +1736,7 @@ struct inflight {
 	struct conn *conn;
 	bool reused;		/* conn came from the idle list */
 	struct frame head;	/* the request's header and envelope */
-	struct frame sealed;	/* on a secured connection: what is sent */
+	struct record sealed;	/* on a secured connection: what is sent */
 	struct xfer x;
 	uint8_t hdr[HDR];	/* the reply's */
 	int64_t deadline;
@@ -1635,12 +1765,12 @@ static int call_send(struct cfs_rpc_client *cl, struct cfs_rpc_call *c,
 	}
 	f->x = (struct xfer){ .send = true };
 	if (f->conn->sec) {
-		free(f->sealed.p);
+		record_free(&f->sealed);
 		rc = seal_record(f->conn->sec, f->head.p, f->head.len, c->bulk,
-				 c->bulk_len, &f->sealed);
+				 c->bulk_sealed, &f->sealed);
 		if (rc)
 			return rc;
-		xfer_add(&f->x, f->sealed.p, f->sealed.len);
+		record_add(&f->x, &f->sealed);
 	} else {
 		xfer_add(&f->x, f->head.p, f->head.len);
 		xfer_add(&f->x, c->bulk, c->bulk_len);
@@ -1673,7 +1803,7 @@ static int call_received(struct cfs_rpc_call *c, struct inflight *f)
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	rc = recv_body(f->conn, f->hdr, m, f->deadline);
+	rc = recv_body(f->conn, f->hdr, m, NULL, f->deadline);
 	if (rc) {
 		free(m);
 		return rc;
@@ -1809,7 +1939,7 @@ void cfs_rpc_call_many(struct cfs_rpc_client *cl, const char *const *addrs,
 		wait_end(cl, calls, n);
 	for (int i = 0; i < n; i++) {
 		free(f[i].head.p);
-		free(f[i].sealed.p);
+		record_free(&f[i].sealed);
 	}
 	free(f);
 }

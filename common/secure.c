@@ -217,7 +217,7 @@ int cfs_secure_client_keys(struct cfs_secure_hs *hs,
 		return rc;
 	}
 	memcpy(finished, th, 32);
-	cfs_secure_seal(s, finished, 32, finished + 32);
+	cfs_secure_seal(s, finished, 32, 0, finished + 32);
 	return 0;
 }
 
@@ -229,7 +229,7 @@ int cfs_secure_finish(struct cfs_secure_hs *hs, struct cfs_secure *s,
 	if (len != CFS_SECURE_FINISHED)
 		return -EACCES;
 	memcpy(m, finished, 32);
-	if (cfs_secure_open(s, m, 32, finished + 32) ||
+	if (cfs_secure_open(s, m, 32, 0, finished + 32) ||
 	    sodium_memcmp(m, hs->th, 32))
 		return -EACCES;
 	return 0;
@@ -243,46 +243,90 @@ static void nonce_of(uint64_t n, uint8_t *nonce, size_t len)
 		nonce[i] = (uint8_t)(n >> (8 * i));
 }
 
-void cfs_secure_seal(struct cfs_secure *s, uint8_t *buf, size_t len,
-		     uint8_t tag[CFS_SECURE_TAG])
+/* The AEAD of a connection: m (mlen bytes) encrypted into c, it and ad
+ * authenticated by tag; open is the reverse, 0 or -EBADMSG. */
+static void aead_seal(bool aes, const uint8_t *key, const uint8_t *nonce,
+		      const uint8_t *m, size_t mlen, uint8_t *c,
+		      const uint8_t *ad, size_t adlen, uint8_t *tag)
 {
-	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
-	/* encrypted: the frame is the message; not: the associated data */
-	size_t mlen = s->encrypt ? len : 0;
-	const uint8_t *ad = s->encrypt ? NULL : buf;
-	size_t adlen = s->encrypt ? 0 : len;
-
-	nonce_of(s->txn++, nonce, sizeof(nonce));
-	if (s->aes)
-		crypto_aead_aes256gcm_encrypt_detached(buf, tag, NULL, buf, mlen,
+	if (aes)
+		crypto_aead_aes256gcm_encrypt_detached(c, tag, NULL, m, mlen,
 						       ad, adlen, NULL, nonce,
-						       s->tx);
+						       key);
 	else
 		crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
-			buf, tag, NULL, buf, mlen, ad, adlen, NULL, nonce,
-			s->tx);
+			c, tag, NULL, m, mlen, ad, adlen, NULL, nonce, key);
+}
+
+static int aead_open(bool aes, const uint8_t *key, const uint8_t *nonce,
+		     const uint8_t *c, size_t clen, uint8_t *m,
+		     const uint8_t *ad, size_t adlen, const uint8_t *tag)
+{
+	int rc;
+
+	if (aes)
+		rc = crypto_aead_aes256gcm_decrypt_detached(
+			m, NULL, c, clen, tag, ad, adlen, nonce, key);
+	else
+		rc = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
+			m, NULL, c, clen, tag, ad, adlen, nonce, key);
+	return rc ? -EBADMSG : 0;
+}
+
+void cfs_secure_seal(struct cfs_secure *s, uint8_t *buf, size_t len,
+		     size_t secret, uint8_t tag[CFS_SECURE_TAG])
+{
+	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+	/* encrypted: all of it; not: the associated data but the secret */
+	size_t adlen = s->encrypt ? 0 : len - secret;
+
+	nonce_of(s->txn++, nonce, sizeof(nonce));
+	aead_seal(s->aes, s->tx, nonce, buf + adlen, len - adlen, buf + adlen,
+		  buf, adlen, tag);
 }
 
 int cfs_secure_open(struct cfs_secure *s, uint8_t *buf, size_t len,
-		    const uint8_t tag[CFS_SECURE_TAG])
+		    size_t secret, const uint8_t tag[CFS_SECURE_TAG])
 {
 	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
-	size_t clen = s->encrypt ? len : 0;
-	const uint8_t *ad = s->encrypt ? NULL : buf;
-	size_t adlen = s->encrypt ? 0 : len;
-	int rc;
+	size_t adlen;
 
+	if (secret > len)
+		return -EBADMSG;
+	adlen = s->encrypt ? 0 : len - secret;
 	nonce_of(s->rxn, nonce, sizeof(nonce));
-	if (s->aes)
-		rc = crypto_aead_aes256gcm_decrypt_detached(
-			buf, NULL, buf, clen, tag, ad, adlen, nonce, s->rx);
-	else
-		rc = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
-			buf, NULL, buf, clen, tag, ad, adlen, nonce, s->rx);
-	if (rc)
+	if (aead_open(s->aes, s->rx, nonce, buf + adlen, len - adlen,
+		      buf + adlen, buf, adlen, tag))
 		return -EBADMSG;
 	s->rxn++;
 	return 0;
+}
+
+void cfs_secure_seal_bulk(const struct cfs_secure *s,
+			  const uint8_t key[CFS_SECURE_KEY], const void *src,
+			  size_t len, uint8_t *dst, uint8_t tag[CFS_SECURE_TAG])
+{
+	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES] = { 0 };
+	uint8_t none;
+
+	if (s->encrypt)
+		aead_seal(s->aes, key, nonce, src, len, dst, NULL, 0, tag);
+	else
+		aead_seal(s->aes, key, nonce, src, 0, &none, src, len, tag);
+}
+
+int cfs_secure_open_bulk(const struct cfs_secure *s,
+			 const uint8_t key[CFS_SECURE_KEY], const uint8_t *src,
+			 size_t len, uint8_t *dst,
+			 const uint8_t tag[CFS_SECURE_TAG])
+{
+	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES] = { 0 };
+	uint8_t none;
+
+	if (s->encrypt)
+		return aead_open(s->aes, key, nonce, src, len, dst, NULL, 0,
+				 tag);
+	return aead_open(s->aes, key, nonce, src, 0, &none, src, len, tag);
 }
 
 void cfs_secure_wipe(struct cfs_secure *s)

@@ -116,49 +116,6 @@ static int push_chunk(struct osd *osd, const char *addr, struct chunk_id c)
 	return rc;
 }
 
-/* Forward a change (already applied here at `version`) to the other up
- * targets. req is the client's message; its version and forwarded fields
- * are set on a copy. Chunk lock held. */
-static int forward(struct osd *osd, const Cfs__ClusterMap *m,
-		   struct chunk_id c, const int *peers, int npeers,
-		   uint32_t method, const ProtobufCMessage *req,
-		   const void *bulk, size_t bulk_len)
-{
-	struct cfs_rpc_call calls[CFS_MAX_REPLICAS];
-	struct cfs_rpc_call *cp[CFS_MAX_REPLICAS] = { NULL };
-	const char *addrs[CFS_MAX_REPLICAS] = { NULL };
-	int status[CFS_MAX_REPLICAS], rc = 0;
-
-	if (npeers == 0)
-		return 0;
-	for (int i = 0; i < npeers; i++) {
-		calls[i] = (struct cfs_rpc_call){
-			.method = method,
-			.req = req,
-			.bulk = bulk,
-			.bulk_len = bulk_len,
-			.timeout_ms = (int)osd->cfg.timeout_ms,
-		};
-		cp[i] = &calls[i];
-		addrs[i] = m->osds[peers[i]]->addr;
-	}
-	cfs_rpc_call_many(osd->peers, addrs, cp, status, npeers);
-	for (int i = 0; i < npeers; i++) {
-		cfs_rpc_call_done(&calls[i]);
-		if (status[i] == -ESTALE)
-			status[i] = push_chunk(osd, addrs[i], c);
-		if (status[i]) {
-			cfs_log_warn("replica did not take change",
-				     "ino=%lu index=%lu replica=%s rc=%d",
-				     (unsigned long)c.ino,
-				     (unsigned long)c.index, addrs[i],
-				     status[i]);
-			rc = status[i] == -ENOSPC ? -ENOSPC : -EIO;
-		}
-	}
-	return rc;
-}
-
 /* The version a forwarded change may be applied on, or why not. */
 static int replica_check(struct osd *osd, struct chunk_id c,
 			 uint64_t version, bool *duplicate)
@@ -189,12 +146,56 @@ struct change {
 	protobuf_c_boolean *msg_forwarded;
 	const void *bulk;
 	size_t bulk_len;
+	const void *bulk_sealed;	/* as it came (cfs_rpc_req) */
 	int (*apply)(struct osd *osd, struct change *ch);
 	/* optional, at the primary: apply without the sync (store_pending) */
 	int (*begin)(struct osd *osd, struct change *ch,
 		     struct store_pending *p);
 	void *arg;
 };
+
+/* Forward a change (already applied here at `version`) to the other up
+ * targets: the client's message, its version and forwarded fields set,
+ * and its bulk as it came. Chunk lock held. */
+static int forward(struct osd *osd, const Cfs__ClusterMap *m,
+		   struct chunk_id c, const int *peers, int npeers,
+		   const struct change *ch)
+{
+	struct cfs_rpc_call calls[CFS_MAX_REPLICAS];
+	struct cfs_rpc_call *cp[CFS_MAX_REPLICAS] = { NULL };
+	const char *addrs[CFS_MAX_REPLICAS] = { NULL };
+	int status[CFS_MAX_REPLICAS], rc = 0;
+
+	if (npeers == 0)
+		return 0;
+	for (int i = 0; i < npeers; i++) {
+		calls[i] = (struct cfs_rpc_call){
+			.method = ch->method,
+			.req = ch->msg,
+			.bulk = ch->bulk,
+			.bulk_len = ch->bulk_len,
+			.bulk_sealed = ch->bulk_sealed,
+			.timeout_ms = (int)osd->cfg.timeout_ms,
+		};
+		cp[i] = &calls[i];
+		addrs[i] = m->osds[peers[i]]->addr;
+	}
+	cfs_rpc_call_many(osd->peers, addrs, cp, status, npeers);
+	for (int i = 0; i < npeers; i++) {
+		cfs_rpc_call_done(&calls[i]);
+		if (status[i] == -ESTALE)
+			status[i] = push_chunk(osd, addrs[i], c);
+		if (status[i]) {
+			cfs_log_warn("replica did not take change",
+				     "ino=%lu index=%lu replica=%s rc=%d",
+				     (unsigned long)c.ino,
+				     (unsigned long)c.index, addrs[i],
+				     status[i]);
+			rc = status[i] == -ENOSPC ? -ENOSPC : -EIO;
+		}
+	}
+	return rc;
+}
 
 /* With tokens, only daemons (the MDS, OSDs) reach chunks without a
  * capability: a client's data request carries one the MDS granted for
@@ -269,8 +270,7 @@ static int run_change(struct osd *osd, struct cfs_rpc_req *rq,
 		store_sync_start(&pend);
 		*ch->msg_version = ch->version;
 		*ch->msg_forwarded = true;
-		rc = forward(osd, map->pb, ch->chunk, peers, npeers,
-			     ch->method, ch->msg, ch->bulk, ch->bulk_len);
+		rc = forward(osd, map->pb, ch->chunk, peers, npeers, ch);
 		sync_rc = store_sync_finish(&pend);
 		if (!rc)
 			rc = sync_rc;
@@ -281,8 +281,7 @@ static int run_change(struct osd *osd, struct cfs_rpc_req *rq,
 		goto out;
 	*ch->msg_version = ch->version;
 	*ch->msg_forwarded = true;
-	rc = forward(osd, map->pb, ch->chunk, peers, npeers, ch->method,
-		     ch->msg, ch->bulk, ch->bulk_len);
+	rc = forward(osd, map->pb, ch->chunk, peers, npeers, ch);
 out:
 	store_unlock(&osd->store, ch->chunk);
 	if (!ch->forwarded)
@@ -391,6 +390,7 @@ static int h_write(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 		.msg_forwarded = &r->forwarded,
 		.bulk = rq->bulk,
 		.bulk_len = rq->bulk_len,
+		.bulk_sealed = rq->bulk_sealed,
 		.apply = apply_write,
 		.begin = begin_write,
 		.arg = &w,

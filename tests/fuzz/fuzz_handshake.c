@@ -96,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		len = size - 1 - CFS_SECURE_TAG;
 		text = malloc(len + 1);
 		memcpy(text, data + 1, len);
-		cfs_secure_open(&s, (uint8_t *)text, len, data + 1 + len);
+		cfs_secure_open(&s, (uint8_t *)text, len, 0, data + 1 + len);
 		free(text);
 		break;
 	}

@@ -58,10 +58,33 @@ static int h_create(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m
 	return atomic_fetch_add(&creates, 1) == 0 ? 0 : -EEXIST;
 }
 
+/* method 4 passes its request on to method 1 of the server at
+ * relay_to, the bulk as it came, and answers with that one's reply */
+static struct cfs_rpc_client *relay_cl;
+static const char *relay_to = "127.0.0.1:17998";
+
+static int h_relay(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
+{
+	struct cfs_rpc_call c = {
+		.method = 1, .req = m, .bulk = rq->bulk,
+		.bulk_len = rq->bulk_len, .bulk_sealed = rq->bulk_sealed,
+		.rep_desc = &cfs__mds_xattr_reply__descriptor,
+		.timeout_ms = 20000,
+	};
+	int rc = cfs_rpc_call(relay_cl, relay_to, &c);
+
+	(void)arg;
+	if (rc == 0)
+		rc = cfs_rpc_reply(rq, c.rep, c.rep_bulk, c.rep_bulk_len);
+	cfs_rpc_call_done(&c);
+	return rc;
+}
+
 static const struct cfs_rpc_method methods[] = {
 	[1] = { &cfs__mds_name__descriptor, h_echo, false },
 	[2] = { &cfs__mds_name__descriptor, h_fail, false },
 	[3] = { &cfs__mds_name__descriptor, h_create, true },
+	[4] = { &cfs__mds_name__descriptor, h_relay, false },
 };
 
 START_TEST(test_frame_round_trip_and_bulk)
@@ -512,16 +535,23 @@ static struct cfs_rpc_identity *identity(const char *dir, enum cfs_role role,
 	return identity_until(dir, role, encrypt, admit, 0);
 }
 
-/* A server, or a client, holding identity id (NULL: none). */
-static struct cfs_rpc_server *serve_as(struct cfs_rpc_identity *id)
+/* A server on address at, or a client, holding identity id (NULL:
+ * none). */
+static struct cfs_rpc_server *serve_at(const char *at,
+				       struct cfs_rpc_identity *id)
 {
 	struct cfs_rpc_server *srv;
 
 	cfs_rpc_set_identity(id);
-	ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4, NULL, 4),
+	ck_assert_int_eq(cfs_rpc_server_start(&srv, at, methods, 5, NULL, 4),
 			 0);
 	cfs_rpc_set_identity(NULL);
 	return srv;
+}
+
+static struct cfs_rpc_server *serve_as(struct cfs_rpc_identity *id)
+{
+	return serve_at(addr, id);
 }
 
 static struct cfs_rpc_client *client_as(struct cfs_rpc_identity *id)
@@ -552,11 +582,13 @@ static void clusters_gone(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-/* One echo call with a bulk from client cl: its status. */
-static int echo(struct cfs_rpc_client *cl, size_t bulk_len)
+/* One echo call with a bulk from client cl, to method 1 or, relayed, 4:
+ * its status. */
+static int echo_by(struct cfs_rpc_client *cl, uint32_t method,
+		   size_t bulk_len)
 {
 	Cfs__MdsName n = CFS__MDS_NAME__INIT;
-	struct cfs_rpc_call c = { .method = 1, .req = &n.base,
+	struct cfs_rpc_call c = { .method = method, .req = &n.base,
 				  .rep_desc = &cfs__mds_xattr_reply__descriptor,
 				  .timeout_ms = 20000 };	/* valgrind */
 	char *bulk = malloc(bulk_len + 1);
@@ -574,13 +606,22 @@ static int echo(struct cfs_rpc_client *cl, size_t bulk_len)
 		ck_assert_mem_eq(((Cfs__MdsXattrReply *)c.rep)->value.data,
 				 "secret-name", 11);
 		ck_assert_uint_eq(c.rep_bulk_len, bulk_len);
-		if (bulk_len)
-			ck_assert_int_eq(((const char *)c.rep_bulk)[0],
-					 bulk[bulk_len - 1]);
+		for (size_t i = 0; i < bulk_len / 2; i++) {
+			char t = bulk[i];
+
+			bulk[i] = bulk[bulk_len - 1 - i];
+			bulk[bulk_len - 1 - i] = t;
+		}
+		ck_assert_mem_eq(c.rep_bulk, bulk, bulk_len);
 	}
 	cfs_rpc_call_done(&c);
 	free(bulk);
 	return rc;
+}
+
+static int echo(struct cfs_rpc_client *cl, size_t bulk_len)
+{
+	return echo_by(cl, 1, bulk_len);
 }
 
 START_TEST(test_secured_calls_work_encrypted_and_not)
@@ -607,6 +648,40 @@ START_TEST(test_secured_calls_work_encrypted_and_not)
 		cfs_rpc_client_free(cl);
 		cfs_rpc_server_stop(srv);
 		cfs_rpc_identity_free(sid);
+		cfs_rpc_identity_free(cid);
+	}
+}
+END_TEST
+
+/* A daemon passing a request on to another (an OSD to the replicas)
+ * sends the bulk as it came where the next connection seals the same
+ * way, and seals it anew where it does not: the bytes arrive either way.
+ * The middle server encrypts; the last one encrypts, or only signs. */
+START_TEST(test_a_bulk_passed_on_arrives_whole)
+{
+	for (int encrypt = 0; encrypt < 2; encrypt++) {
+		struct cfs_rpc_identity *mid = identity(
+			cluster_dir, CFS_ROLE_OSD, true,
+			1u << CFS_ROLE_CLIENT);
+		struct cfs_rpc_identity *last = identity(
+			cluster_dir, CFS_ROLE_OSD, encrypt,
+			1u << CFS_ROLE_OSD);
+		struct cfs_rpc_identity *cid = identity(
+			cluster_dir, CFS_ROLE_CLIENT, true, 0);
+		struct cfs_rpc_server *a = serve_as(mid);
+		struct cfs_rpc_server *b = serve_at(relay_to, last);
+		struct cfs_rpc_client *cl = client_as(cid);
+
+		relay_cl = client_as(mid);
+		for (int i = 0; i < 20; i++)
+			ck_assert_int_eq(echo_by(cl, 4, (size_t)i * 7919), 0);
+		ck_assert_int_eq(echo_by(cl, 4, 2 << 20), 0);
+		cfs_rpc_client_free(relay_cl);
+		cfs_rpc_client_free(cl);
+		cfs_rpc_server_stop(a);
+		cfs_rpc_server_stop(b);
+		cfs_rpc_identity_free(mid);
+		cfs_rpc_identity_free(last);
 		cfs_rpc_identity_free(cid);
 	}
 }
@@ -766,6 +841,7 @@ int main(void)
 		      test_reply_cache_keeps_each_reply_until_acknowledged,
 		      test_a_late_copy_of_a_finished_request_is_refused,
 		      test_secured_calls_work_encrypted_and_not,
+		      test_a_bulk_passed_on_arrives_whole,
 		      test_peers_without_a_good_token_are_refused,
 		      test_plain_frames_to_a_secured_server_run_nothing,
 		      test_a_revoked_token_is_cut_off_and_refused,

@@ -108,9 +108,9 @@ START_TEST(test_two_ends_agree_and_frames_go_both_ways)
 
 		memset(buf, 'x', sizeof(buf));
 		memcpy(buf, secret, strlen(secret));
-		cfs_secure_seal(from, buf, len, tag);
+		cfs_secure_seal(from, buf, len, 0, tag);
 		ck_assert_ptr_null(memmem(buf, len, "thesis", 6));
-		ck_assert_int_eq(cfs_secure_open(to, buf, len, tag), 0);
+		ck_assert_int_eq(cfs_secure_open(to, buf, len, 0, tag), 0);
 		ck_assert_mem_eq(buf, secret, strlen(secret));
 	}
 }
@@ -127,35 +127,125 @@ START_TEST(test_a_changed_replayed_or_reordered_frame_fails)
 		ck_assert_int_eq(shake(&cl, &srv, encrypt, &x, NULL, 0), 0);
 		memset(a, 1, sizeof(a));
 		memset(b, 2, sizeof(b));
-		cfs_secure_seal(&x.c, a, sizeof(a), ta);
-		cfs_secure_seal(&x.c, b, sizeof(b), tb);
+		cfs_secure_seal(&x.c, a, sizeof(a), 0, ta);
+		cfs_secure_seal(&x.c, b, sizeof(b), 0, tb);
 		if (!encrypt)	/* authenticated only: readable as sent */
 			ck_assert_int_eq(a[0], 1);
 		/* changed */
 		memcpy(c, a, sizeof(c));
 		c[10] ^= 1;
-		ck_assert_int_eq(cfs_secure_open(&x.s, c, sizeof(c), ta),
+		ck_assert_int_eq(cfs_secure_open(&x.s, c, sizeof(c), 0, ta),
 				 -EBADMSG);
 		/* cut */
 		memcpy(c, a, sizeof(c));
-		ck_assert_int_eq(cfs_secure_open(&x.s, c, sizeof(c) - 1, ta),
+		ck_assert_int_eq(cfs_secure_open(&x.s, c, sizeof(c) - 1, 0, ta),
 				 -EBADMSG);
 		/* reordered: b before a */
 		memcpy(c, b, sizeof(c));
-		ck_assert_int_eq(cfs_secure_open(&x.s, c, sizeof(c), tb),
+		ck_assert_int_eq(cfs_secure_open(&x.s, c, sizeof(c), 0, tb),
 				 -EBADMSG);
-		ck_assert_int_eq(cfs_secure_open(&x.s, a, sizeof(a), ta), 0);
+		ck_assert_int_eq(cfs_secure_open(&x.s, a, sizeof(a), 0, ta), 0);
 		/* replayed: a again */
 		memcpy(c, a, sizeof(c));
-		ck_assert_int_eq(cfs_secure_open(&x.s, c, sizeof(c), ta),
+		ck_assert_int_eq(cfs_secure_open(&x.s, c, sizeof(c), 0, ta),
 				 -EBADMSG);
-		ck_assert_int_eq(cfs_secure_open(&x.s, b, sizeof(b), tb), 0);
+		ck_assert_int_eq(cfs_secure_open(&x.s, b, sizeof(b), 0, tb), 0);
 		/* a frame sealed one way does not open the other way */
 		memset(a, 3, sizeof(a));
-		cfs_secure_seal(&x.c, a, sizeof(a), ta);
-		ck_assert_int_eq(cfs_secure_open(&x.c, a, sizeof(a), ta),
+		cfs_secure_seal(&x.c, a, sizeof(a), 0, ta);
+		ck_assert_int_eq(cfs_secure_open(&x.c, a, sizeof(a), 0, ta),
 				 -EBADMSG);
 	}
+}
+END_TEST
+
+static int count_of(uint8_t c, const uint8_t *p, size_t len)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += p[i] == c;
+	return n;
+}
+
+START_TEST(test_a_bulk_key_is_secret_even_when_frames_are_only_signed)
+{
+	struct end cl = make_end(dir, CFS_ROLE_CLIENT, 0);
+	struct end srv = make_end(dir, CFS_ROLE_OSD, 0);
+	uint8_t buf[64 + CFS_SECURE_KEY], changed[sizeof(buf)];
+	uint8_t tag[CFS_SECURE_TAG];
+	struct session x;
+
+	ck_assert_int_eq(shake(&cl, &srv, false, &x, NULL, 0), 0);
+	memset(buf, 'h', 64);
+	memset(buf + 64, 'k', CFS_SECURE_KEY);
+	cfs_secure_seal(&x.c, buf, sizeof(buf), CFS_SECURE_KEY, tag);
+	/* the frame readable as sent, its key not */
+	ck_assert_int_eq(buf[0], 'h');
+	ck_assert_int_eq(buf[63], 'h');
+	ck_assert_int_lt(count_of('k', buf + 64, CFS_SECURE_KEY), 8);
+	memcpy(changed, buf, sizeof(buf));
+	changed[3] ^= 1;	/* the part sent in the clear */
+	ck_assert_int_eq(cfs_secure_open(&x.s, changed, sizeof(changed),
+					 CFS_SECURE_KEY, tag),
+			 -EBADMSG);
+	ck_assert_int_eq(cfs_secure_open(&x.s, buf, sizeof(buf),
+					 CFS_SECURE_KEY, tag),
+			 0);
+	for (int i = 0; i < CFS_SECURE_KEY; i++)
+		ck_assert_int_eq(buf[64 + i], 'k');
+}
+END_TEST
+
+START_TEST(test_a_bulk_opens_only_with_its_key_and_unchanged)
+{
+	struct end cl = make_end(dir, CFS_ROLE_CLIENT, 0);
+	struct end srv = make_end(dir, CFS_ROLE_OSD, 0);
+	const char *secret = "file content: the thesis, chapter 3";
+	size_t len = 4096;
+	uint8_t *data = malloc(len), *ct = malloc(len), *back = malloc(len);
+	uint8_t key[CFS_SECURE_KEY], other[CFS_SECURE_KEY];
+	uint8_t tag[CFS_SECURE_TAG];
+	struct session x;
+
+	memset(key, 7, sizeof(key));
+	memset(other, 8, sizeof(other));
+	for (int encrypt = 0; encrypt < 2; encrypt++) {
+		ck_assert_int_eq(shake(&cl, &srv, encrypt, &x, NULL, 0), 0);
+		memset(data, 'x', len);
+		memcpy(data + 100, secret, strlen(secret));
+		cfs_secure_seal_bulk(&x.c, key, data, len,
+				     encrypt ? ct : NULL, tag);
+		/* what travels: the ciphertext, or the data as it is */
+		const uint8_t *wire = encrypt ? ct : data;
+
+		if (encrypt)
+			ck_assert_ptr_null(memmem(ct, len, "thesis", 6));
+		ck_assert_int_eq(cfs_secure_open_bulk(&x.s, key, wire, len,
+						      back, tag),
+				 0);
+		if (encrypt)
+			ck_assert_mem_eq(back, data, len);
+		/* sealed the same way, it opens on another connection too
+		 * (a bulk passed on as it came) */
+		ck_assert_int_eq(cfs_secure_open_bulk(&x.c, key, wire, len,
+						      back, tag),
+				 0);
+		ck_assert_int_eq(cfs_secure_open_bulk(&x.s, other, wire, len,
+						      back, tag),
+				 -EBADMSG);
+		((uint8_t *)wire)[len - 1] ^= 1;
+		ck_assert_int_eq(cfs_secure_open_bulk(&x.s, key, wire, len,
+						      back, tag),
+				 -EBADMSG);
+		((uint8_t *)wire)[len - 1] ^= 1;
+		ck_assert_int_eq(cfs_secure_open_bulk(&x.s, key, wire,
+						      len - 1, back, tag),
+				 -EBADMSG);
+	}
+	free(data);
+	free(ct);
+	free(back);
 }
 END_TEST
 
@@ -256,6 +346,8 @@ int main(void)
 	CFS_RUN_SUITE("secure", setup, teardown,
 		      test_two_ends_agree_and_frames_go_both_ways,
 		      test_a_changed_replayed_or_reordered_frame_fails,
+		      test_a_bulk_key_is_secret_even_when_frames_are_only_signed,
+		      test_a_bulk_opens_only_with_its_key_and_unchanged,
 		      test_a_captured_handshake_played_again_is_refused,
 		      test_foreign_expired_and_stolen_credentials_are_refused,
 		      test_malformed_handshakes_get_an_error);

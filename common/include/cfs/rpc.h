@@ -39,6 +39,9 @@ struct cfs_rpc_req {
 				 * handler (the MDS: a subtree's root) */
 	const void *bulk;	/* the request's bulk tail; valid during the handler */
 	size_t bulk_len;
+	const void *bulk_sealed;	/* the bulk as it came on a secured
+					 * connection, for a call passing it
+					 * on (cfs_rpc_call.bulk_sealed) */
 	void *reply;		/* private: the packed reply frame */
 };
 
@@ -121,6 +124,11 @@ struct cfs_rpc_call {
 	const ProtobufCMessage *req;
 	const void *bulk;
 	size_t bulk_len;
+	const void *bulk_sealed;	/* NULL, or the bulk_sealed of the
+					 * request whose bulk this is: sent
+					 * on as it came rather than sealed
+					 * again (where the connection seals
+					 * the same way) */
 	const ProtobufCMessageDescriptor *rep_desc;	/* NULL: no reply body wanted */
 	int timeout_ms;		/* per attempt; 0 means 5000 */
 	int attempts;		/* transport retries with the same request id; 0 means 1 */

@@ -22,7 +22,8 @@
  * on both ends, XChaCha20-Poly1305 otherwise, encrypted, or with
  * encryption off only authenticated (the frame as associated data). The
  * nonce is a per-direction counter never sent: a frame dropped, replayed
- * or reordered fails to open. */
+ * or reordered fails to open. A frame's bulk is sealed apart under a key
+ * the frame carries (cfs_secure_seal_bulk). */
 #ifndef CFS_SECURE_H
 #define CFS_SECURE_H
 
@@ -80,13 +81,32 @@ int cfs_secure_client_keys(struct cfs_secure_hs *hs,
 int cfs_secure_finish(struct cfs_secure_hs *hs, struct cfs_secure *s,
 		      const uint8_t *finished, size_t len);
 
-/* Seal buf[0..len) in place (encrypted unless s->encrypt is off) and
- * write its tag; open checks the tag and decrypts in place: 0, or
- * -EBADMSG for a frame changed, replayed, reordered or cut. */
+/* Seal buf[0..len) in place (encrypted unless s->encrypt is off, in
+ * which case only its last `secret` bytes are) and write its tag; open
+ * checks the tag and decrypts in place: 0, or -EBADMSG for a frame
+ * changed, replayed, reordered or cut. */
 void cfs_secure_seal(struct cfs_secure *s, uint8_t *buf, size_t len,
-		     uint8_t tag[CFS_SECURE_TAG]);
+		     size_t secret, uint8_t tag[CFS_SECURE_TAG]);
 int cfs_secure_open(struct cfs_secure *s, uint8_t *buf, size_t len,
-		    const uint8_t tag[CFS_SECURE_TAG]);
+		    size_t secret, const uint8_t tag[CFS_SECURE_TAG]);
+
+/* A frame's bulk (file data) is sealed apart, once, under a key of its
+ * own (random, CFS_SECURE_KEY bytes, sent as the secret of the sealed
+ * frame it follows, so its nonce is always 0), so that a daemon passing
+ * it on to another sends it as it came instead of opening and sealing
+ * it again. Encrypted: len bytes from src into dst; authenticated only:
+ * src goes on the wire as it is (dst unused) and only the tag is
+ * written. open_bulk checks the tag and, encrypted, decrypts src into
+ * dst: 0 or -EBADMSG. */
+#define CFS_SECURE_KEY 32
+void cfs_secure_seal_bulk(const struct cfs_secure *s,
+			  const uint8_t key[CFS_SECURE_KEY], const void *src,
+			  size_t len, uint8_t *dst,
+			  uint8_t tag[CFS_SECURE_TAG]);
+int cfs_secure_open_bulk(const struct cfs_secure *s,
+			 const uint8_t key[CFS_SECURE_KEY], const uint8_t *src,
+			 size_t len, uint8_t *dst,
+			 const uint8_t tag[CFS_SECURE_TAG]);
 
 /* Forget the keys. */
 void cfs_secure_wipe(struct cfs_secure *s);
