@@ -41,6 +41,7 @@ struct cfs_fuse {
 	double cache_lease;	/* ... while the change feed is live (0: no
 				 * feed followed) */
 	bool root_squash;	/* -o root_squash: root is nobody here */
+	unsigned readahead;	/* bytes the kernel may read ahead (main.c) */
 	struct inval inval;
 	/* inodes known to have no security.capability, until when (ops.c) */
 	pthread_mutex_t nocaps_lock;

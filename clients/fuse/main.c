@@ -12,6 +12,8 @@
  * connect_timeout=MS (5000), mds_timeout=MS (5000, per attempt of a
  * metadata call; three attempts), writeback_mb=N (64: memory for writes
  * not yet on the OSDs; 0 and strict: none, each write waits for them),
+ * readahead_kb=N (4096: how far the kernel reads ahead of a sequential
+ * reader; 0: the kernel's own, 128),
  * no_uring (serve /dev/fuse only, even where the kernel offers FUSE over
  * io_uring; see uring.c), no_allow_other (see below), token=FILE (the
  * join token: a client's, cfs token create --role client; insecure
@@ -44,6 +46,7 @@ struct options {
 	int connect_timeout;
 	int mds_timeout;
 	int writeback_mb;
+	int readahead_kb;
 	int no_uring;
 	int no_allow_other;
 	int help;
@@ -57,6 +60,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("connect_timeout=%d", connect_timeout),
 	OPT("mds_timeout=%d", mds_timeout),
 	OPT("writeback_mb=%d", writeback_mb),
+	OPT("readahead_kb=%d", readahead_kb),
 	OPT("strict", strict),
 	OPT("no_uring", no_uring),
 	OPT("no_allow_other", no_allow_other),
@@ -79,6 +83,50 @@ static int take_nonopt(void *data, const char *arg, int key,
 		return 0;
 	}
 	return 1;
+}
+
+/* The kernel gives a FUSE mount 128 KiB of readahead, and the INIT
+ * reply can only lower it: a sequential reader then has one 128 KiB
+ * read in flight at a time. Raised through the mount's device in sysfs
+ * (root only; elsewhere the kernel's stays), it keeps several 1 MiB
+ * reads in flight (cold sequential reads, 3 nodes on the 2-core test
+ * machine: 600 MiB/s with 128 KiB, 1.1-1.4 GiB/s with 4 MiB). The
+ * device comes from /proc/self/mountinfo: a stat of the mount point
+ * would wait for this process to serve it. */
+static void set_readahead(const char *mountpoint, unsigned kb)
+{
+	char line[4096], path[80], *real = realpath(mountpoint, NULL);
+	unsigned maj = 0, min = 0;
+	bool found = false, ok;
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+
+	while (f && real && fgets(line, sizeof(line), f)) {
+		char mnt[4096];
+		unsigned a, b;
+
+		/* id parent major:minor root mount-point ...; the newest
+		 * mount on a path is listed last */
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &a, &b, mnt) == 3 &&
+		    !strcmp(mnt, real)) {
+			maj = a;
+			min = b;
+			found = true;
+		}
+	}
+	if (f)
+		fclose(f);
+	free(real);
+	if (!found)
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj,
+		 min);
+	f = fopen(path, "w");
+	ok = f && fprintf(f, "%u\n", kb) > 0;
+	if (f && fclose(f))
+		ok = false;
+	if (!ok)
+		cfs_log_info("kept the kernel's readahead", "path=%s errno=%d",
+			     path, errno);
 }
 
 /* Whether name is one of the -o options on the command line. */
@@ -108,6 +156,8 @@ static void usage(const char *prog)
 	       "  -o cache_lease=S       ... while the MDS's change feed is live\n"
 	       "                         (30; 0: no feed, the times above only)\n"
 	       "  -o writeback_mb=N      memory for write-behind (64; 0: none)\n"
+	       "  -o readahead_kb=N      the kernel's readahead (4096; 0: its\n"
+	       "                         own, 128)\n"
 	       "  -o strict              no caching: changes seen at once\n"
 	       "  -o no_uring            serve /dev/fuse only, not io_uring\n"
 	       "  -o no_allow_other      a root mount serves root alone (it\n"
@@ -128,7 +178,7 @@ int main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct options o = { .attr_timeout = 1, .entry_timeout = 1,
 			     .cache_lease = 30, .connect_timeout = 5000,
-			     .writeback_mb = 64 };
+			     .writeback_mb = 64, .readahead_kb = 4096 };
 	struct fuse_cmdline_opts cmd = { 0 };
 	struct cfs_client_opts co = { 0 };
 	struct fuse_loop_config *loop = NULL;
@@ -191,6 +241,9 @@ int main(int argc, char **argv)
 	}
 	pthread_mutex_init(&f.nocaps_lock, NULL);
 	f.root_squash = o.root_squash;
+	f.readahead = o.readahead_kb > 0 && o.readahead_kb <= 1 << 20 ?
+			      (unsigned)o.readahead_kb << 10 :
+			      128 << 10;
 	f.attr_timeout = o.attr_timeout;
 	f.entry_timeout = o.entry_timeout;
 	f.cache_lease = o.cache_lease;
@@ -216,6 +269,8 @@ int main(int argc, char **argv)
 			cmd.mountpoint);
 		goto out_signals;
 	}
+	if (f.readahead > 128 << 10)
+		set_readahead(cmd.mountpoint, f.readahead >> 10);
 	if (uring_setup(&f, !o.no_uring)) {
 		fprintf(stderr, "cfs-fuse: cannot set up the session's I/O\n");
 		goto out_unmount;

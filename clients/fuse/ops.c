@@ -110,9 +110,11 @@ static void reply_attr(fuse_req_t req, int rc, const struct cfs_attr *a,
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	const struct cfs_fuse *f = userdata;
+
 	conn->max_write = 1 << 20;
-	conn->max_readahead = 1 << 20;
+	/* the kernel keeps the lower of this and what main.c set */
+	conn->max_readahead = f->readahead;
 	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
 		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
 	/* the kernel clears setuid/setgid on write and chown for us */

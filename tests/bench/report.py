@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 UNITS = {
-    "seq_write_1": "MiB/s", "seq_read_1": "MiB/s",
+    "seq_write_1": "MiB/s", "seq_read_1": "MiB/s", "seq_read_1_cold": "MiB/s",
     "seq_write_4": "MiB/s", "seq_read_4": "MiB/s",
     "rand_read_4k_qd16": "IOPS", "rand_write_4k_qd16": "IOPS",
     "untar_files_per_s": "files/s", "reread_files_per_s": "files/s",
