@@ -4,11 +4,11 @@
  *      CRC table][the data, at its offset], cut wherever the input ends;
  *      every store operation then runs on it: its version, reads whole
  *      and in part, a write into a partial block, a seek, a punch, a
- *      truncate, a scan, a removal
+ *      truncate, a removal
  *   1  names under the store, one per line, each made an empty file: in
  *      the pool if the line starts with 'p', else in chunks/XX/ for its
- *      first two characters XX; the store is scanned and opened again
- *      over them (the pool takes its files in)
+ *      first two characters XX; the store is scanned and its pool
+ *      opened again over them (taking its files in)
  * Any operation may fail (a damaged header, a block failing its CRC);
  * none may crash, hang, or read or write out of bounds. */
 #include <dirent.h>
@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cfs/crc.h"
+#include "cfs/map.h"
 #include "fuzz.h"
 #include "../../osd/store.h"
 
@@ -53,8 +54,9 @@ static void write_at(int fd, const void *p, size_t len, off_t off)
 		abort();
 }
 
-/* Every store operation on the chunk whose file holds what data says. */
-static void damaged_chunk(const uint8_t *data, size_t size)
+/* One store operation (op) on the chunk whose file holds what data
+ * says. */
+static void damaged_chunk(uint8_t op, const uint8_t *data, size_t size)
 {
 	struct chunk_id c = { .ino = C_INO, .index = 0 };
 	size_t k = size ? data[0] : 0, at = size ? 1 : 0, n;
@@ -65,7 +67,7 @@ static void damaged_chunk(const uint8_t *data, size_t size)
 	size_t nblocks;
 	bool found;
 	void *out;
-	int fd, seen = 0;
+	int fd;
 
 	snprintf(path, sizeof(path), "%s/chunks/%02x/%016x.0", dir, C_INO,
 		 C_INO);
@@ -82,28 +84,42 @@ static void damaged_chunk(const uint8_t *data, size_t size)
 	close(fd);
 
 	store_version(&st, c, &version);
-	if (store_read(&st, c, 0, CFS_CHUNK_SIZE, false, &out, &block_off,
-		       &crcs, &nblocks, &version, &csize) == 0) {
-		free(out);
-		free(crcs);
-	}
-	if (store_read(&st, c, 5000, 9000, false, &out, &block_off, &crcs,
-		       &nblocks, &version, &csize) == 0) {
-		free(out);
-		free(crcs);
-	}
-	store_seek(&st, c, 0, false, &found, &where);
-	store_seek(&st, c, 0, true, &found, &where);
-	memset(patch, 'w', sizeof(patch));
-	cfs_crc_pieces(ex.off, patch, ex.len, pcrcs);
 	store_lock(&st, c);
-	store_write(&st, c, &ex, 1, patch, pcrcs, version + 1);
-	store_punch(&st, c, 4000, 10000, version + 2);
-	store_truncate(&st, c, 6000, version + 3);
-	store_unlock(&st, c);
-	store_scan(&st, count, &seen);
-	store_lock(&st, c);
-	store_remove(&st, c);
+	switch (op % 7) {
+	case 0:
+		if (store_read(&st, c, 0, CFS_CHUNK_SIZE, true, &out,
+			       &block_off, &crcs, &nblocks, &version,
+			       &csize) == 0) {
+			free(out);
+			free(crcs);
+		}
+		break;
+	case 1:
+		if (store_read(&st, c, 5000, 9000, true, &out, &block_off,
+			       &crcs, &nblocks, &version, &csize) == 0) {
+			free(out);
+			free(crcs);
+		}
+		break;
+	case 2:
+		store_seek(&st, c, 0, false, &found, &where);
+		store_seek(&st, c, 0, true, &found, &where);
+		break;
+	case 3:
+		memset(patch, 'w', sizeof(patch));
+		cfs_crc_pieces(ex.off, patch, ex.len, pcrcs);
+		store_write(&st, c, &ex, 1, patch, pcrcs, version + 1);
+		break;
+	case 4:
+		store_punch(&st, c, 4000, 10000, version + 1);
+		break;
+	case 5:
+		store_truncate(&st, c, 6000, version + 1);
+		break;
+	case 6:
+		store_remove(&st, c);
+		break;
+	}
 	store_unlock(&st, c);
 	unlink(path);
 }
@@ -127,8 +143,8 @@ static void empty_pool(void)
 	closedir(d);
 }
 
-/* Names under the store, made empty files; the store scanned and
- * opened again over them; then removed. */
+/* Names under the store, made empty files; the store scanned and its
+ * pool opened again over them; then removed. */
 static void strange_names(const uint8_t *data, size_t size)
 {
 	char made[64][300], line[256];
@@ -162,15 +178,15 @@ static void strange_names(const uint8_t *data, size_t size)
 		nmade++;
 	}
 	store_scan(&st, count, &seen);
-	store_close(&st);
-	if (store_open(&st, dir))
+	pool_close(&st.pool);
+	if (pool_open(&st.pool, dir))
 		abort();
 	for (i = 0; i < nmade; i++)
 		unlink(made[i]);
 	/* the pool renames what it takes in: empty it for the next input */
-	store_close(&st);
+	pool_close(&st.pool);
 	empty_pool();
-	if (store_open(&st, dir))
+	if (pool_open(&st.pool, dir))
 		abort();
 }
 
@@ -178,9 +194,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	if (data[0] == 0)
-		damaged_chunk(data + 1, size - 1);
-	else if (data[0] == 1)
+	if (data[0] < 7)
+		damaged_chunk(data[0], data + 1, size - 1);
+	else if (data[0] == 7)
 		strange_names(data + 1, size - 1);
 	return 0;
 }
