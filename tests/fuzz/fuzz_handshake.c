@@ -4,7 +4,9 @@
  *   1  a WELCOME, to a client that sent a real HELLO
  *   2  a FINISHED, to a server that answered a real HELLO
  *   3  a token or credential's text (cfs_token_parse)
- *   4  a sealed record on an established connection (tag last)
+ *   4  a sealed record on an established connection (tag last): a
+ *      frame, one carrying a bulk key, or a bulk after its key (the
+ *      byte's value / 5, modulo 3)
  * A real cluster, its tokens and one handshake are made once. */
 #include <sodium.h>
 #include <stdio.h>
@@ -55,6 +57,26 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* A sealed frame (how 0), one whose last 32 bytes are a bulk key (1),
+ * or a bulk: a key, then the bulk (2); the tag after. */
+static void open_sealed(struct cfs_secure *s, unsigned how, uint8_t *m,
+			size_t len, const uint8_t *tag)
+{
+	uint8_t *plain;
+
+	if (how == 0) {
+		cfs_secure_open(s, m, len, 0, tag);
+	} else if (how == 1) {
+		cfs_secure_open(s, m, len,
+				len < CFS_SECURE_KEY ? len : CFS_SECURE_KEY, tag);
+	} else if (len >= CFS_SECURE_KEY) {
+		plain = malloc(len - CFS_SECURE_KEY + 1);
+		cfs_secure_open_bulk(s, m, m + CFS_SECURE_KEY,
+				     len - CFS_SECURE_KEY, plain, tag);
+		free(plain);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t out[CFS_SECURE_MSG_MAX], fin[CFS_SECURE_FINISHED];
@@ -96,7 +118,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		len = size - 1 - CFS_SECURE_TAG;
 		text = malloc(len + 1);
 		memcpy(text, data + 1, len);
-		cfs_secure_open(&s, (uint8_t *)text, len, 0, data + 1 + len);
+		open_sealed(&s, data[0] / 5 % 3, (uint8_t *)text, len,
+			    data + 1 + len);
 		free(text);
 		break;
 	}
