@@ -438,7 +438,7 @@ static int recv_sealed(struct conn *c, const uint8_t *hdr, struct frame *f,
 	size_t n = get_le32(hdr), b = get_le32(hdr + 4), total;
 	size_t key = b ? CFS_SECURE_KEY : 0;
 	struct sealed_bulk *sb = NULL;
-	uint8_t *head = NULL;
+	uint8_t *head = NULL, *wire = NULL;	/* where the bulk lands */
 	int rc = -ENOMEM;
 
 	f->p = NULL;
@@ -457,7 +457,8 @@ static int recv_sealed(struct conn *c, const uint8_t *hdr, struct frame *f,
 		sb->aes = c->sec->aes;
 		if (sb->encrypt && !(sb->ct = malloc(b)))
 			goto out;
-		xfer_add(&x, sb->ct ? sb->ct : f->p + n, b);
+		wire = sb->ct ? sb->ct : f->p + n;
+		xfer_add(&x, wire, b);
 		xfer_add(&x, sb->tag, CFS_SECURE_TAG);
 	}
 	xfer_start(c, &x, deadline);
@@ -472,8 +473,7 @@ static int recv_sealed(struct conn *c, const uint8_t *hdr, struct frame *f,
 	memcpy(f->p, head, n);
 	if (b) {
 		memcpy(sb->key, head + n, CFS_SECURE_KEY);
-		if (cfs_secure_open_bulk(c->sec, sb->key,
-					 sb->ct ? sb->ct : f->p + n, b, f->p + n,
+		if (cfs_secure_open_bulk(c->sec, sb->key, wire, b, f->p + n,
 					 sb->tag))
 			goto out;
 	}
@@ -902,14 +902,12 @@ static int seal_record(struct cfs_secure *s, const uint8_t *head, size_t hlen,
 	memcpy(r->p + HDR, head, hlen);
 	k = r->p + HDR + hlen;
 	tag = r->p + r->len;
-	if (!blen) {
-		/* nothing */
-	} else if (fwd && fwd->encrypt == s->encrypt && fwd->aes == s->aes) {
+	if (blen && fwd && fwd->encrypt == s->encrypt && fwd->aes == s->aes) {
 		memcpy(k, fwd->key, CFS_SECURE_KEY);
 		memcpy(tag, fwd->tag, CFS_SECURE_TAG);
 		if (fwd->ct)
 			r->bulk = fwd->ct;
-	} else {
+	} else if (blen) {
 		randombytes_buf(k, CFS_SECURE_KEY);
 		if (s->encrypt) {
 			r->ct = malloc(blen);
