@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cfs/layout.h"
 #include "cfs/map.h"
 
 uint32_t cfs_placement_pg(uint64_t ino, uint64_t index, uint32_t pg_count)
@@ -42,13 +43,23 @@ int cfs_map_domains(const Cfs__ClusterMap *m)
 	return n;
 }
 
-int cfs_placement_targets(const Cfs__ClusterMap *m, uint32_t pg, int *out,
-			  int max)
+int cfs_placement_width(const Cfs__ClusterMap *m, uint32_t layout)
 {
-	int want = (int)m->replicas, n = 0;
+	struct cfs_layout l;
 
-	if (want > max)
-		want = max;
+	if (cfs_layout_unpack(layout, &l))
+		return 0;
+	if (l.kind == 0)
+		return m->replicas < CFS_MAX_REPLICAS ? (int)m->replicas
+						      : CFS_MAX_REPLICAS;
+	return (int)(l.k + l.m);
+}
+
+int cfs_placement_targets(const Cfs__ClusterMap *m, uint32_t pg, int width,
+			  int *out)
+{
+	int want = width < CFS_MAX_TARGETS ? width : CFS_MAX_TARGETS, n = 0;
+
 	while (n < want) {
 		double best = -1;
 		int pick = -1;
@@ -78,11 +89,12 @@ int cfs_placement_targets(const Cfs__ClusterMap *m, uint32_t pg, int *out,
 	return n;
 }
 
-int cfs_placement_chunk(const Cfs__ClusterMap *m, uint64_t ino,
-			uint64_t index, int *out, int max)
+int cfs_placement_chunk(const Cfs__ClusterMap *m, uint32_t layout,
+			uint64_t ino, uint64_t index, int *out)
 {
-	return cfs_placement_targets(
-		m, cfs_placement_pg(ino, index, m->pg_count), out, max);
+	return cfs_placement_targets(m,
+				     cfs_placement_pg(ino, index, m->pg_count),
+				     cfs_placement_width(m, layout), out);
 }
 
 int cfs_map_osd_index(const Cfs__ClusterMap *m, uint32_t id)
@@ -93,11 +105,11 @@ int cfs_map_osd_index(const Cfs__ClusterMap *m, uint32_t id)
 	return -1;
 }
 
-int cfs_placement_primary(const Cfs__ClusterMap *m, uint64_t ino,
-			  uint64_t index)
+int cfs_placement_primary(const Cfs__ClusterMap *m, uint32_t layout,
+			  uint64_t ino, uint64_t index)
 {
-	int t[CFS_MAX_REPLICAS];
-	int n = cfs_placement_chunk(m, ino, index, t, CFS_MAX_REPLICAS);
+	int t[CFS_MAX_TARGETS];
+	int n = cfs_placement_chunk(m, layout, ino, index, t);
 
 	for (int i = 0; i < n; i++)
 		if (m->osds[t[i]]->state == CFS__OSD_STATE__OSD_UP)

@@ -176,6 +176,16 @@ struct map_snapshot {
 	char listen[CFS_CONFIG_STR_MAX], cluster_id[CFS_CONFIG_STR_MAX];
 };
 
+/* The layout of files made where no directory sets one: ec:4+2 once the
+ * map spans 6 failure domains (1.5 bytes stored per byte, any two
+ * domains may fail), before that the map's replica count. */
+static uint32_t default_layout(const Cfs__ClusterMap *m)
+{
+	struct cfs_layout ec = { CFS_LAYOUT_EC, 4, 2, CFS_LAYOUT_UNIT_SHIFT };
+
+	return cfs_map_domains(m) >= 6 ? cfs_layout_pack(&ec) : 0;
+}
+
 Cfs__ClusterMap *mds_map_build(struct mds *mds)
 {
 	struct map_snapshot *s = calloc(1, sizeof(*s));
@@ -234,6 +244,7 @@ Cfs__ClusterMap *mds_map_build(struct mds *mds)
 	s->map.replicas = (uint32_t)mds->cfg.replicas;
 	s->map.osds = s->ptrs;
 	s->map.n_osds = n;
+	mds->ns.default_layout = default_layout(&s->map);
 	return &s->map;
 }
 

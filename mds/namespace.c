@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "acl.h"
+#include "cfs/layout.h"
 #include "cfs/log.h"
 #include "namespace.h"
 #include "redo.h"
@@ -851,7 +852,12 @@ static int free_inode(struct cfs_ns *ns, MDB_txn *txn,
 	if (rc && rc != MDB_NOTFOUND)
 		return cfs_ns_errno(rc);
 	if (S_ISREG(in->mode)) {
-		v = val_of(&in->size, sizeof(in->size));
+		uint8_t rec[12];
+		uint32_t layout = cfs_inode_layout(in);
+
+		memcpy(rec, &in->size, 8);
+		memcpy(rec + 8, &layout, 4);
+		v = val_of(rec, sizeof(rec));
 		rc = ns_put(ns, txn, ns->purge, &kv, &v, 0);
 		if (rc)
 			return cfs_ns_errno(rc);
@@ -928,7 +934,7 @@ int cfs_ns_reap_orphans(struct cfs_ns *ns, MDB_txn *txn, unsigned *count)
 }
 
 int cfs_ns_purge_next(struct cfs_ns *ns, MDB_txn *txn, uint64_t after,
-		      uint64_t *ino, uint64_t *size)
+		      uint64_t *ino, uint64_t *size, uint32_t *layout)
 {
 	MDB_cursor *cur;
 	struct key k;
@@ -944,8 +950,11 @@ int cfs_ns_purge_next(struct cfs_ns *ns, MDB_txn *txn, uint64_t after,
 	if (rc == 0) {
 		*ino = get_be64(kv.mv_data);
 		*size = 0;
-		if (v.mv_size == sizeof(*size))
+		*layout = 0;	/* an entry from before layouts: 8 bytes */
+		if (v.mv_size >= sizeof(*size))
 			memcpy(size, v.mv_data, sizeof(*size));
+		if (v.mv_size == sizeof(*size) + sizeof(*layout))
+			memcpy(layout, (char *)v.mv_data + 8, sizeof(*layout));
 	}
 	mdb_cursor_close(cur);
 	return cfs_ns_errno(rc);
@@ -1203,11 +1212,19 @@ static int inherit_acl(struct cfs_ns *ns, MDB_txn *txn,
 
 /* ---- creating ---- */
 
-static void init_inode(struct cfs_inode *in, uint64_t ino,
+static void init_inode(struct cfs_ns *ns, struct cfs_inode *in, uint64_t ino,
 		       const struct cfs_cred *cr, const struct cfs_inode *dir,
 		       uint32_t mode, uint64_t rdev)
 {
+	uint32_t layout = cfs_inode_layout(dir);
+
 	memset(in, 0, sizeof(*in));
+	/* files and directories take their directory's layout; a file
+	 * where none is set, the cluster's default of the moment */
+	if (S_ISREG(mode) && layout == 0)
+		layout = ns->default_layout;
+	if (S_ISREG(mode) || S_ISDIR(mode))
+		in->flags = layout << CFS_INODE_LAYOUT_SHIFT;
 	in->rec_version = CFS_INODE_REC_VERSION;
 	in->ino = ino;
 	in->mode = mode;
@@ -1260,7 +1277,7 @@ static int create_entry(struct cfs_ns *ns, MDB_txn *txn,
 	rc = alloc_ino(ns, txn, &ino);
 	if (rc)
 		return rc;
-	init_inode(out, ino, cr, &dir, mode, rdev);
+	init_inode(ns, out, ino, cr, &dir, mode, rdev);
 	rc = inherit_acl(ns, txn, cr, &dir, out);
 	if (rc)
 		return rc;
@@ -1850,6 +1867,48 @@ static int xattr_may(struct cfs_ns *ns, MDB_txn *txn,
 	}
 }
 
+/* The virtual CFS_LAYOUT_XATTR: the layout as text ("ec:4+2"), set on a
+ * directory for the files made in it from then on, or on a file before
+ * it has data (-EBUSY after: its chunks are laid out already). */
+static int layout_get(const struct cfs_inode *in, void *buf, size_t cap,
+		      size_t *len)
+{
+	struct cfs_layout l;
+	char text[32];
+
+	if (cfs_layout_unpack(cfs_inode_layout(in), &l))
+		return -EIO;
+	cfs_layout_format(&l, text, sizeof(text));
+	*len = strlen(text);
+	if (cap && *len > cap)
+		return -ERANGE;
+	if (cap)
+		memcpy(buf, text, *len);
+	return 0;
+}
+
+static int layout_set(struct cfs_ns *ns, MDB_txn *txn, struct cfs_inode *in,
+		      const void *value, size_t len)
+{
+	struct cfs_layout l;
+	char text[32];
+
+	if (len == 0 || len >= sizeof(text))
+		return -EINVAL;
+	memcpy(text, value, len);
+	text[len] = 0;
+	if (text[len - 1] == '\n')
+		text[len - 1] = 0;
+	if (cfs_layout_parse(text, &l))
+		return -EINVAL;
+	if (S_ISREG(in->mode) && in->size > 0)
+		return -EBUSY;
+	in->flags = (in->flags & ~(0xffffu << CFS_INODE_LAYOUT_SHIFT)) |
+		    cfs_layout_pack(&l) << CFS_INODE_LAYOUT_SHIFT;
+	in->ctime_ns = cfs_real_ns();
+	return inode_put(ns, txn, in);
+}
+
 int cfs_ns_getxattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 		    uint64_t ino, const char *name, void *buf, size_t cap,
 		    size_t *len)
@@ -1868,6 +1927,8 @@ int cfs_ns_getxattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 	rc = xattr_may(ns, txn, cr, &in, name, false);
 	if (rc)
 		return rc;
+	if (!strcmp(name, CFS_LAYOUT_XATTR))
+		return layout_get(&in, buf, cap, len);
 	key_ino_bytes(&k, ino, name, nlen);
 	kv = val_of(k.b, k.len);
 	rc = mdb_get(txn, ns->xattrs, &kv, &v);
@@ -1947,6 +2008,8 @@ int cfs_ns_setxattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 	rc = xattr_may(ns, txn, cr, &in, name, true);
 	if (rc)
 		return rc;
+	if (!strcmp(name, CFS_LAYOUT_XATTR))
+		return layout_set(ns, txn, &in, value, len);
 	if (xattr_namespace(name) == XNS_ACL_ACCESS ||
 	    xattr_namespace(name) == XNS_ACL_DEFAULT) {
 		rc = cfs_acl_valid(value, len);
@@ -2002,6 +2065,8 @@ int cfs_ns_removexattr(struct cfs_ns *ns, MDB_txn *txn,
 	rc = xattr_may(ns, txn, cr, &in, name, true);
 	if (rc)
 		return rc;
+	if (!strcmp(name, CFS_LAYOUT_XATTR))
+		return layout_set(ns, txn, &in, "default", 7);
 	key_ino_bytes(&k, ino, name, nlen);
 	kv = val_of(k.b, k.len);
 	rc = ns_del(ns, txn, ns->xattrs, &kv);

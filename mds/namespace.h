@@ -13,7 +13,8 @@
  *   xattrs    ino + name           -> value
  *   symlinks  ino                  -> target
  *   orphans   ino                  -> (unlinked while open)
- *   purge     ino                  -> size (data to delete on the OSDs)
+ *   purge     ino                  -> size, layout code (data to delete
+ *                                       on the OSDs)
  *   meta      name                 -> value (next inode number, epoch,
  *                                       formats, ...)
  *   osds      id                   -> OSD registration record
@@ -35,6 +36,10 @@
 #define CFS_XATTR_SIZE_MAX 65536
 #define CFS_INODE_REC_VERSION 1
 #define CFS_INODE_HAS_ACL 1u	/* flags: an access ACL is stored */
+/* flags bits 8-23: the layout code (cfs/layout.h) of a file, or of a
+ * directory the files made in it take (0: the cluster's default) */
+#define CFS_INODE_LAYOUT_SHIFT 8
+#define CFS_LAYOUT_XATTR "user.cfs.layout"	/* read and set as text */
 
 /* The inode record as stored. */
 struct cfs_inode {
@@ -54,6 +59,11 @@ struct cfs_inode {
 				 * subtree token's reach is judged by */
 	uint64_t next_cookie;	/* directories: next readdir cookie */
 };
+
+static inline uint32_t cfs_inode_layout(const struct cfs_inode *in)
+{
+	return (in->flags >> CFS_INODE_LAYOUT_SHIFT) & 0xffffu;
+}
 
 struct cfs_redo;
 
@@ -75,6 +85,9 @@ struct cfs_ns {
 	/* asked when a link count drops to zero: keep the inode as an
 	 * orphan while it is open. NULL: nothing is ever open. */
 	bool (*is_open)(void *arg, uint64_t ino);
+	/* the layout of files made where no directory sets one: the MDS
+	 * sets it from the map (ec:4+2 from 6 failure domains) */
+	_Atomic uint32_t default_layout;
 	void *is_open_arg;
 	/* told of every change a write transaction makes to what a client
 	 * may cache: an inode (its record, xattrs, symlink target) or, with
@@ -203,7 +216,7 @@ int cfs_ns_release_orphan(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino);
 int cfs_ns_reap_orphans(struct cfs_ns *ns, MDB_txn *txn, unsigned *count);
 /* Data awaiting deletion on the OSDs: the first entry, and removal. */
 int cfs_ns_purge_next(struct cfs_ns *ns, MDB_txn *txn, uint64_t after,
-		      uint64_t *ino, uint64_t *size);
+		      uint64_t *ino, uint64_t *size, uint32_t *layout);
 int cfs_ns_purge_done(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino);
 
 /* Whether ino (a directory, or another inode by the directory of its

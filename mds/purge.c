@@ -13,7 +13,7 @@
 #include "osd.pb-c.h"
 
 static int remove_chunk(struct mds *mds, const Cfs__ClusterMap *map,
-			uint64_t ino, uint64_t index)
+			uint64_t ino, uint32_t layout, uint64_t index)
 {
 	Cfs__ChunkId chunk = CFS__CHUNK_ID__INIT;
 	Cfs__OsdTruncate req = CFS__OSD_TRUNCATE__INIT;
@@ -22,7 +22,7 @@ static int remove_chunk(struct mds *mds, const Cfs__ClusterMap *map,
 		.req = &req.base,
 		.timeout_ms = 5000,
 	};
-	int primary = cfs_placement_primary(map, ino, index), rc;
+	int primary = cfs_placement_primary(map, layout, ino, index), rc;
 
 	if (primary < 0)
 		return -EHOSTDOWN;
@@ -30,6 +30,7 @@ static int remove_chunk(struct mds *mds, const Cfs__ClusterMap *map,
 	chunk.index = index;
 	req.chunk = &chunk;
 	req.remove = true;
+	req.layout = layout;
 	req.map_epoch = map->epoch;
 	rc = cfs_rpc_call(mds->osdc, map->osds[primary]->addr, &c);
 	cfs_rpc_call_done(&c);
@@ -67,6 +68,7 @@ static void purge_done(struct mds *mds, struct purged *d)
 static void purge_pass(struct mds *mds)
 {
 	uint64_t after = 0, ino, size;
+	uint32_t layout;
 	struct purged done = { .n = 0 };
 
 	while (!mds->stop) {
@@ -77,7 +79,8 @@ static void purge_pass(struct mds *mds)
 
 		if (cfs_ns_begin(&mds->ns, NULL, false, &txn))
 			return;
-		rc = cfs_ns_purge_next(&mds->ns, txn, after, &ino, &size);
+		rc = cfs_ns_purge_next(&mds->ns, txn, after, &ino, &size,
+					       &layout);
 		cfs_ns_abort(txn);
 		if (rc)
 			break;
@@ -89,7 +92,7 @@ static void purge_pass(struct mds *mds)
 		if (chunks == 0)
 			chunks = 1;	/* a size never reported may hide data */
 		for (uint64_t i = 0; i < chunks && rc == 0; i++)
-			rc = remove_chunk(mds, map, ino, i);
+			rc = remove_chunk(mds, map, ino, layout, i);
 		mds_map_free(map);
 		if (rc == 0)
 			done.ino[done.n++] = ino;

@@ -205,6 +205,7 @@ static void attr_to(const struct cfs_inode *in, Cfs__Attr *a)
 	a->ctime_ns = in->ctime_ns;
 	a->generation = in->generation;
 	a->blocks = (in->size + 511) / 512;
+	a->layout = cfs_inode_layout(in);
 }
 
 /* An MdsEntry: in's attributes and, where given, those of the directory

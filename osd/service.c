@@ -19,6 +19,7 @@
 #include "cfs/crc.h"
 #include "cfs/log.h"
 #include "cfs/token.h"
+#include "ec.h"
 #include "osd.h"
 #include "osd.pb-c.h"
 
@@ -29,6 +30,13 @@ static struct chunk_id chunk_of(const Cfs__ChunkId *c)
 	struct chunk_id id = { c ? c->ino : 0, c ? c->index : 0 };
 
 	return id;
+}
+
+static bool is_ec(uint32_t layout)
+{
+	struct cfs_layout l;
+
+	return cfs_layout_unpack(layout, &l) == 0 && cfs_layout_is_ec(&l);
 }
 
 /* Make sure our map is at least as new as the sender's. */
@@ -48,16 +56,16 @@ bool osd_serving(struct osd *osd)
  * as indexes into m->osds; whether we are its acting primary (the first
  * up target, and serving); and whether target `also` is among them. */
 static int peers_of(struct osd *osd, const Cfs__ClusterMap *m,
-		    struct chunk_id c, int *out, bool *primary, uint32_t also,
-		    bool *has_also)
+		    uint32_t layout, struct chunk_id c, int *out, bool *primary,
+		    uint32_t also, bool *has_also)
 {
-	int t[CFS_MAX_REPLICAS], n, k = 0;
+	int t[CFS_MAX_TARGETS], n, k = 0;
 	bool seen_up = false;
 
 	*primary = false;
 	if (has_also)
 		*has_also = false;
-	n = cfs_placement_chunk(m, c.ino, c.index, t, CFS_MAX_REPLICAS);
+	n = cfs_placement_chunk(m, layout, c.ino, c.index, t);
 	for (int i = 0; i < n; i++) {
 		const Cfs__OsdInfo *o = m->osds[t[i]];
 		bool up = o->state == CFS__OSD_STATE__OSD_UP;
@@ -137,6 +145,8 @@ static int replica_check(struct osd *osd, struct chunk_id c,
  * version, forward if primary, answer. */
 struct change {
 	uint32_t method;
+	uint32_t layout;		/* the file's (cfs/layout.h) */
+	const struct ec_change *ec;	/* for an EC layout: what to do */
 	struct chunk_id chunk;
 	uint64_t map_epoch;
 	bool forwarded;
@@ -161,10 +171,10 @@ static int forward(struct osd *osd, const Cfs__ClusterMap *m,
 		   struct chunk_id c, const int *peers, int npeers,
 		   const struct change *ch)
 {
-	struct cfs_rpc_call calls[CFS_MAX_REPLICAS];
-	struct cfs_rpc_call *cp[CFS_MAX_REPLICAS] = { NULL };
-	const char *addrs[CFS_MAX_REPLICAS] = { NULL };
-	int status[CFS_MAX_REPLICAS], rc = 0;
+	struct cfs_rpc_call calls[CFS_MAX_TARGETS];
+	struct cfs_rpc_call *cp[CFS_MAX_TARGETS] = { NULL };
+	const char *addrs[CFS_MAX_TARGETS] = { NULL };
+	int status[CFS_MAX_TARGETS], rc = 0;
 
 	if (npeers == 0)
 		return 0;
@@ -229,7 +239,7 @@ static int run_change(struct osd *osd, struct cfs_rpc_req *rq,
 {
 	Cfs__OsdWriteReply rep = CFS__OSD_WRITE_REPLY__INIT;
 	struct cfs_map *map;
-	int peers[CFS_MAX_REPLICAS], npeers = 0, rc;
+	int peers[CFS_MAX_TARGETS], npeers = 0, rc;
 	bool primary, duplicate = false;
 
 	if (rq->peer && rq->peer->ro)
@@ -241,7 +251,13 @@ static int run_change(struct osd *osd, struct cfs_rpc_req *rq,
 	if (!ch->forwarded)
 		sem_wait(&osd->primary_slots);
 	store_lock(&osd->store, ch->chunk);
-	npeers = peers_of(osd, map->pb, ch->chunk, peers, &primary, 0, NULL);
+	if (ch->ec && !ch->forwarded) {
+		rc = osd_ec_change(osd, map->pb, ch->layout, ch->chunk, ch->ec,
+				   &ch->version);
+		goto out;
+	}
+	npeers = peers_of(osd, map->pb, ch->layout, ch->chunk, peers, &primary,
+			  0, NULL);
 	if (ch->forwarded) {
 		rc = replica_check(osd, ch->chunk, ch->version, &duplicate);
 		if (rc || duplicate)
@@ -336,6 +352,11 @@ static int write_extents(const Cfs__OsdWrite *r, size_t bulk_len,
 	w->ex = &w->one;
 	w->n = 1;
 	w->one = (struct store_extent){ r->offset, bulk_len };
+	if (bulk_len == 0 && r->forwarded && !r->n_extent_offsets &&
+	    !r->n_extent_lengths && !r->n_crcs) {
+		w->n = 0;	/* an EC shard the change leaves alone */
+		return 0;
+	}
 	if (r->n_extent_offsets || r->n_extent_lengths) {
 		if (r->n_extent_offsets != r->n_extent_lengths)
 			return -EINVAL;
@@ -379,8 +400,10 @@ static int h_write(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 {
 	Cfs__OsdWrite *r = (Cfs__OsdWrite *)m;
 	struct write_extents w;
+	struct ec_change ec = { .kind = EC_WRITE, .data = rq->bulk };
 	struct change ch = {
 		.method = CFS__OSD_METHOD__OSD_WRITE,
+		.layout = r->layout,
 		.chunk = chunk_of(r->chunk),
 		.map_epoch = r->map_epoch,
 		.forwarded = r->forwarded,
@@ -397,12 +420,17 @@ static int h_write(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 	};
 	int rc;
 
-	if (!r->chunk || rq->bulk_len == 0)
+	if (!r->chunk || (rq->bulk_len == 0 && !r->forwarded))
 		return -EINVAL;
 	rc = may(OSD(arg), rq, r->cap, r->chunk->ino, true);
 	if (rc)
 		return rc;
 	rc = write_extents(r, rq->bulk_len, &w);
+	if (rc == 0 && is_ec(r->layout)) {
+		ec.ex = w.ex;
+		ec.n = w.n;
+		ch.ec = &ec;
+	}
 	if (rc == 0) {
 		rc = verify_pieces(&w, rq->bulk, r->crcs);
 		if (rc)
@@ -434,8 +462,13 @@ static int h_truncate(void *arg, struct cfs_rpc_req *rq,
 		      const ProtobufCMessage *m)
 {
 	Cfs__OsdTruncate *r = (Cfs__OsdTruncate *)m;
+	struct ec_change ec = {
+		.kind = r->remove ? EC_REMOVE : EC_TRUNCATE, .off = r->size
+	};
 	struct change ch = {
 		.method = CFS__OSD_METHOD__OSD_TRUNCATE,
+		.layout = r->layout,
+		.ec = is_ec(r->layout) ? &ec : NULL,
 		.chunk = chunk_of(r->chunk),
 		.map_epoch = r->map_epoch,
 		.forwarded = r->forwarded,
@@ -474,8 +507,13 @@ static int apply_punch(struct osd *osd, struct change *ch)
 static int h_punch(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 {
 	Cfs__OsdPunch *r = (Cfs__OsdPunch *)m;
+	struct ec_change ec = {
+		.kind = EC_PUNCH, .off = r->offset, .len = r->length
+	};
 	struct change ch = {
 		.method = CFS__OSD_METHOD__OSD_PUNCH,
+		.layout = r->layout,
+		.ec = is_ec(r->layout) ? &ec : NULL,
 		.chunk = chunk_of(r->chunk),
 		.map_epoch = r->map_epoch,
 		.forwarded = r->forwarded,
@@ -487,7 +525,8 @@ static int h_punch(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 	};
 	int rc;
 
-	if (!r->chunk || r->offset >= CFS_CHUNK_SIZE)
+	if (!r->chunk || r->offset >= CFS_CHUNK_SIZE ||
+	    r->length > CFS_CHUNK_SIZE - r->offset)
 		return -EINVAL;
 	rc = may(OSD(arg), rq, r->cap, r->chunk->ino, true);
 	return rc ? rc : run_change(OSD(arg), rq, &ch);
@@ -655,17 +694,42 @@ struct backfill {
  * recovering OSD one of its targets. */
 static bool ours_for(struct backfill *b, struct chunk_id c)
 {
-	int peers[CFS_MAX_REPLICAS];
+	int peers[CFS_MAX_TARGETS];
 	bool primary, has;
 
-	peers_of(b->osd, b->map->pb, c, peers, &primary, b->for_osd, &has);
+	peers_of(b->osd, b->map->pb, 0, c, peers, &primary, b->for_osd, &has);
 	return primary && has;
+}
+
+static uint64_t peer_version(void *arg, struct chunk_id c)
+{
+	return inventory_version(&((struct backfill *)arg)->inv, c);
+}
+
+/* The chunk whose lock guards c: c, or for an EC shard its chunk. */
+static struct chunk_id lock_of(struct chunk_id c)
+{
+	struct chunk_id p = c;
+	uint32_t k, m;
+	int shard;
+
+	if (!cfs_shard_of(c.index, &p.index, &k, &m, &shard))
+		p.index = c.index;
+	return p;
 }
 
 static int backfill_chunk(void *arg, struct chunk_id c, uint64_t version)
 {
 	struct backfill *b = arg;
 	(void)version;
+	if (c.index & CFS_SHARD_BIT) {
+		store_lock(&b->osd->store, lock_of(c));
+		if (osd_ec_backfill(b->osd, b->map->pb, c, b->for_osd,
+				    peer_version, b) > 0)
+			b->pushed++;
+		store_unlock(&b->osd->store, lock_of(c));
+		return b->osd->stop ? -ESHUTDOWN : 0;
+	}
 	store_lock(&b->osd->store, c);
 	if (ours_for(b, c) &&
 	    store_version(&b->osd->store, c, &version) == 0 && version &&
@@ -681,10 +745,16 @@ static void backfill_removal(struct backfill *b, const Cfs__ChunkId *id)
 {
 	struct chunk_id c = chunk_of(id);
 	uint64_t version;
+	bool gone;
 
-	store_lock(&b->osd->store, c);
-	if (ours_for(b, c) && store_version(&b->osd->store, c, &version) == 0 &&
-	    version == 0) {
+	store_lock(&b->osd->store, lock_of(c));
+	if (c.index & CFS_SHARD_BIT)
+		gone = osd_ec_stale(b->osd, b->map->pb, c, b->for_osd);
+	else
+		gone = ours_for(b, c) &&
+		       store_version(&b->osd->store, c, &version) == 0 &&
+		       version == 0;
+	if (gone) {
 		Cfs__OsdTruncate req = CFS__OSD_TRUNCATE__INIT;
 		struct cfs_rpc_call call = {
 			.method = CFS__OSD_METHOD__OSD_TRUNCATE,
@@ -699,7 +769,7 @@ static void backfill_removal(struct backfill *b, const Cfs__ChunkId *id)
 			b->removed++;
 		cfs_rpc_call_done(&call);
 	}
-	store_unlock(&b->osd->store, c);
+	store_unlock(&b->osd->store, lock_of(c));
 }
 
 static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;

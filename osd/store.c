@@ -358,15 +358,14 @@ int store_write_begin(struct store *st, struct chunk_id c,
 		if (cfs_crc_npieces(ex[i].off, ex[i].len) > most)
 			most = cfs_crc_npieces(ex[i].off, ex[i].len);
 	}
-	if (n == 0)
-		return -EINVAL;
+	/* n == 0: the version alone (an EC shard a change leaves alone) */
 	rc = chunk_open(st, c, true, &fd);
 	if (rc)
 		return rc;
 	rc = data_size(fd, &size);
 	if (rc)
 		goto out;
-	newcrcs = malloc(most * 4);
+	newcrcs = malloc(most * 4 + 4);
 	block = malloc(B);
 	if (!newcrcs || !block) {
 		rc = -ENOMEM;
@@ -378,6 +377,8 @@ int store_write_begin(struct store *st, struct chunk_id c,
 		pos += ex[i].len;
 		crcs += cfs_crc_npieces(ex[i].off, ex[i].len);
 	}
+	if (n == 0)
+		rc = commit(fd, c, NULL, 0, 0, NULL, 0, 0, version, false);
 out:
 	free(newcrcs);
 	free(block);

@@ -5,6 +5,7 @@
  *   cfs locate MDS_ADDRESS INO [INDEX]
  *                              a chunk's placement: its targets in order,
  *                              the acting primary first
+ *   cfs layout set|get PATH    a directory's or file's layout (layout.c)
  *   cfs fsck MDS_DATA_DIR      check the namespace of an MDS store (safe
  *                              beside a running MDS); exit 1 on problems
  *   --token FILE (or $CFS_TOKEN) before the command: the token the
@@ -29,7 +30,7 @@
 
 /* The MDS's current map, or NULL after saying why on stderr. Free with
  * map_done(). */
-static struct cfs_map *map_of(const char *mds, struct cfs_map_holder *maps,
+struct cfs_map *map_of(const char *mds, struct cfs_map_holder *maps,
 			      struct cfs_rpc_client **rpc)
 {
 	int rc;
@@ -53,7 +54,7 @@ static struct cfs_map *map_of(const char *mds, struct cfs_map_holder *maps,
 	return cfs_map_get(maps);
 }
 
-static void map_done(struct cfs_map *m, struct cfs_map_holder *maps,
+void map_done(struct cfs_map *m, struct cfs_map_holder *maps,
 		     struct cfs_rpc_client *rpc)
 {
 	cfs_map_put(maps, m);
@@ -106,12 +107,12 @@ static int cmd_locate(const char *mds, const char *ino_s, const char *idx_s)
 	struct cfs_map *m = map_of(mds, &maps, &rpc);
 	uint64_t ino = strtoull(ino_s, NULL, 0);
 	uint64_t idx = idx_s ? strtoull(idx_s, NULL, 0) : 0;
-	int t[CFS_MAX_REPLICAS], n, primary;
+	int t[CFS_MAX_TARGETS], n, primary;
 
 	if (!m)
 		return 1;
-	n = cfs_placement_chunk(m->pb, ino, idx, t, CFS_MAX_REPLICAS);
-	primary = cfs_placement_primary(m->pb, ino, idx);
+	n = cfs_placement_chunk(m->pb, 0, ino, idx, t);
+	primary = cfs_placement_primary(m->pb, 0, ino, idx);
 	printf("chunk %lu.%lu pg %u:", (unsigned long)ino, (unsigned long)idx,
 	       cfs_placement_pg(ino, idx, m->pb->pg_count));
 	for (int i = 0; i < n; i++)
@@ -212,7 +213,9 @@ int main(int argc, char **argv)
 		return cmd_fsck(argv[2]);
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "locate"))
 		return cmd_locate(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
-	if (argc >= 2 && !strcmp(argv[1], "init"))
+	if (argc >= 2 && !strcmp(argv[1], "layout"))
+		rc = cmd_layout(argc - 1, argv + 1);
+	else if (argc >= 2 && !strcmp(argv[1], "init"))
 		rc = cmd_init(argc - 1, argv + 1);
 	else if (argc >= 2 && !strcmp(argv[1], "token"))
 		rc = cmd_token(argc - 1, argv + 1);
@@ -226,6 +229,10 @@ int main(int argc, char **argv)
 		"       cfs df MDS_ADDRESS\n"
 		"       cfs locate MDS_ADDRESS INO [INDEX]\n"
 		"       cfs fsck MDS_DATA_DIR\n"
+		"       cfs layout set PATH SPEC    (rep:N, ec:K+M, ec:K+M/UNIT, "
+		"default)\n"
+		"       cfs layout get PATH [MDS_ADDRESS]   ($CFS_MDS: the "
+		"same)\n"
 		"       cfs init --dir DIR [--mds ADDR[,ADDR...]]\n"
 		"       cfs token create --dir DIR --role ROLE [--ro] [--squash]\n"
 		"                        [--subtree PATH] [--ttl DURATION] "

@@ -7,5 +7,17 @@
 int cmd_init(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_secret(int argc, char **argv);
+/* cfs layout set|get (layout.c) */
+int cmd_layout(int argc, char **argv);
+
+/* The MDS's current map, or NULL after saying why on stderr; free with
+ * map_done() (cfs.c). */
+struct cfs_map;
+struct cfs_map_holder;
+struct cfs_rpc_client;
+struct cfs_map *map_of(const char *mds, struct cfs_map_holder *maps,
+		       struct cfs_rpc_client **rpc);
+void map_done(struct cfs_map *m, struct cfs_map_holder *maps,
+	      struct cfs_rpc_client *rpc);
 
 #endif

@@ -273,6 +273,7 @@ static void attr_from(const Cfs__Attr *p, struct cfs_attr *a)
 	a->rdev = p->rdev;
 	a->generation = p->generation;
 	a->blocks = p->blocks;
+	a->layout = p->layout;
 	a->atime_ns = p->atime_ns;
 	a->mtime_ns = p->mtime_ns;
 	a->ctime_ns = p->ctime_ns;
@@ -896,8 +897,19 @@ int cfs_setxattr(struct cfs_client *cl, const struct cfs_cred *cr,
 		 uint64_t ino, const char *name, const void *value,
 		 size_t len, int flags)
 {
-	return xattr_call(cl, CFS__MDS_METHOD__MDS_SETXATTR, cr, ino, name,
-			  value, len, flags, NULL, 0);
+	int rc = xattr_call(cl, CFS__MDS_METHOD__MDS_SETXATTR, cr, ino, name,
+			    value, len, flags, NULL, 0);
+	struct open_inode *o;
+
+	if (rc == 0 && !strcmp(name, "user.cfs.layout")) {
+		/* its data goes the new way from now on */
+		pthread_mutex_lock(&cl->ilock);
+		o = client_inode(cl, ino, false);
+		if (o)
+			o->layout_known = false;
+		pthread_mutex_unlock(&cl->ilock);
+	}
+	return rc;
 }
 
 int cfs_getxattr(struct cfs_client *cl, const struct cfs_cred *cr,
@@ -936,6 +948,8 @@ void cfs_opened(struct cfs_client *cl, const struct cfs_attr *a)
 	pthread_mutex_lock(&cl->ilock);
 	o = client_inode(cl, a->ino, true);
 	if (o) {
+		o->layout = a->layout;
+		o->layout_known = true;
 		o->opens++;
 		o->atime_due |= atime_due(a);
 		if (!o->dirty || a->size > o->size)
@@ -992,8 +1006,8 @@ int cfs_open(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 	mds_call_init(cl, CFS__MDS_METHOD__MDS_OPEN, &r.base,
 		      &cfs__mds_entry__descriptor, &call);
 	if (buf)
-		pf_rc = client_read_along(cl, ino, buf, pf, cl->mds, &call,
-					  &rc);
+		pf_rc = client_read_along(cl, ino, known.layout, buf, pf,
+					  cl->mds, &call, &rc);
 	else
 		rc = cfs_rpc_call(cl->rpc, cl->mds, &call);
 	rc = entry_reply(cl, rc, &call, begun, out);

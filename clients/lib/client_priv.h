@@ -49,6 +49,8 @@ struct open_inode {
 	int64_t atime_ns;	/* a read's atime not yet at the MDS (0: none) */
 	struct cfs_cred atime_cred;	/* of that reader */
 	bool locked;		/* we took locks on it: drop them on close */
+	uint32_t layout;	/* of its data (cfs/layout.h), if known */
+	bool layout_known;
 	uint32_t opens;
 	/* a small file's bytes [0, pf_len) read along with its open, for
 	 * the first read; dropped by any write or size change */
@@ -165,12 +167,12 @@ bool client_wb_pending(struct open_inode *o);
 uint64_t client_wb_mark(struct cfs_client *cl, uint64_t ino);
 bool client_wb_overlay(struct cfs_client *cl, uint64_t ino, uint64_t mark,
 		       uint64_t off, uint8_t *buf, size_t len);
-/* Read [0, len) of ino (len within its first chunk) in the same round
- * trip as another call (an open) to addr: the read's result, and the
- * other's in *other_rc. */
-int client_read_along(struct cfs_client *cl, uint64_t ino, uint8_t *buf,
-		      size_t len, const char *addr, struct cfs_rpc_call *other,
-		      int *other_rc);
+/* Read [0, len) of ino (len within its first chunk; of an EC file
+ * within its first stripe unit) in the same round trip as another call
+ * (an open) to addr: the read's result, and the other's in *other_rc. */
+int client_read_along(struct cfs_client *cl, uint64_t ino, uint32_t layout,
+		      uint8_t *buf, size_t len, const char *addr,
+		      struct cfs_rpc_call *other, int *other_rc);
 /* cfs_readdir, always asking the MDS. */
 int client_readdir(struct cfs_client *cl, const struct cfs_cred *cr,
 		   uint64_t ino, uint64_t cookie, size_t max,

@@ -5,7 +5,10 @@
  * and replicates them; on any failure the client refreshes its map and
  * retries with backoff until io_deadline_ms. Reads try the primary, then
  * the other up targets, then the down ones, and accept only blocks whose
- * CRC32C matches. */
+ * CRC32C matches. A chunk of an erasure-coded file (cfs/layout.h) is read
+ * from its data shards side by side, and what fails is rebuilt from the
+ * others (cfs/stripe.h); its changes go to its primary like any other,
+ * which codes them. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,6 +18,7 @@
 
 #include "cfs/crc.h"
 #include "cfs/log.h"
+#include "cfs/stripe.h"
 #include "client_priv.h"
 #include "osd.pb-c.h"
 
@@ -28,18 +32,41 @@ static bool final_error(int rc)
 	       rc == -EACCES || rc == -EKEYEXPIRED;
 }
 
+/* The file's layout: as its open found it, else from its attributes. */
+static int layout_of(struct cfs_client *cl, uint64_t ino, uint32_t *layout)
+{
+	struct open_inode *o;
+	struct cfs_attr a;
+	bool known = false;
+	int rc;
+
+	pthread_mutex_lock(&cl->ilock);
+	o = client_inode(cl, ino, false);
+	if (o && o->layout_known) {
+		*layout = o->layout;
+		known = true;
+	}
+	pthread_mutex_unlock(&cl->ilock);
+	if (known)
+		return 0;
+	rc = cfs_getattr(cl, ino, &a, NULL);
+	*layout = a.layout;
+	return rc;
+}
+
 /* Send a change to the chunk's acting primary until it succeeds, fails
  * for good, or the deadline passes. *epoch is the request's map_epoch
  * field, set before each attempt. */
-static int primary_call(struct cfs_client *cl, uint64_t ino, uint64_t index,
-			struct cfs_rpc_call *c, uint64_t *epoch)
+static int primary_call(struct cfs_client *cl, uint64_t ino, uint32_t layout,
+			uint64_t index, struct cfs_rpc_call *c, uint64_t *epoch)
 {
 	int64_t deadline = cfs_mono_ms() + cl->o.io_deadline_ms;
 	int rc, attempt = 0;
 
 	for (;;) {
 		struct cfs_map *map = cfs_map_get(&cl->maps);
-		int p = map ? cfs_placement_primary(map->pb, ino, index) : -1;
+		int p = map ? cfs_placement_primary(map->pb, layout, ino,
+						    index) : -1;
 
 		if (p < 0) {
 			rc = -EHOSTDOWN;
@@ -89,8 +116,11 @@ static int write_chunk(struct cfs_client *cl, uint64_t ino, uint64_t index,
 	uint32_t *crcs = NULL;
 	uint8_t *bulk = NULL;
 	struct client_cap cap;
+	uint32_t layout;
 	int rc = client_cap(cl, ino, true, &cap);
 
+	if (rc == 0)
+		rc = layout_of(cl, ino, &layout);
 	if (rc)
 		return rc;
 	rc = -ENOMEM;
@@ -125,6 +155,7 @@ static int write_chunk(struct cfs_client *cl, uint64_t ino, uint64_t index,
 	req.chunk = &chunk;
 	req.offset = ex[0].off - base;
 	req.cap = cap.cap;
+	req.layout = layout;
 	req.crcs = crcs;
 	req.n_crcs = ncrcs;
 	if (n > 1) {
@@ -135,7 +166,7 @@ static int write_chunk(struct cfs_client *cl, uint64_t ino, uint64_t index,
 	}
 	c.bulk = n > 1 ? bulk : ex[0].buf;
 	c.bulk_len = total;
-	rc = primary_call(cl, ino, index, &c, &req.map_epoch);
+	rc = primary_call(cl, ino, layout, index, &c, &req.map_epoch);
 out:
 	free(crcs);
 	free(offs);
@@ -179,12 +210,12 @@ int client_write_extents(struct cfs_client *cl, uint64_t ino,
 
 /* The chunk's targets to read from, the acting primary first: only up
  * ones, since a down or recovering target may hold an old version. */
-static int read_order(const Cfs__ClusterMap *m, uint64_t ino, uint64_t index,
-		      int *out)
+static int read_order(const Cfs__ClusterMap *m, uint32_t layout, uint64_t ino,
+		      uint64_t index, int *out)
 {
-	int t[CFS_MAX_REPLICAS], n, k = 0;
+	int t[CFS_MAX_TARGETS], n, k = 0;
 
-	n = cfs_placement_chunk(m, ino, index, t, CFS_MAX_REPLICAS);
+	n = cfs_placement_chunk(m, layout, ino, index, t);
 	for (int i = 0; i < n; i++)
 		if (m->osds[t[i]]->state == CFS__OSD_STATE__OSD_UP)
 			out[k++] = t[i];
@@ -195,33 +226,8 @@ static int read_order(const Cfs__ClusterMap *m, uint64_t ino, uint64_t index,
 static int take_read(const struct cfs_rpc_call *c, uint64_t off, size_t len,
 		     uint8_t *buf)
 {
-	const Cfs__OsdReadReply *rep = (const void *)c->rep;
-	const uint8_t *blocks = c->rep_bulk;
-	size_t nblocks;
-	uint64_t have_end;
-
-	memset(buf, 0, len);
-	if (!rep)
-		return 0;	/* no such chunk: a hole */
-	nblocks = rep->n_crcs;
-	if (c->rep_bulk_len != nblocks * CFS_BLOCK_SIZE ||
-	    rep->block_offset % CFS_BLOCK_SIZE)
-		return -EBADMSG;
-	for (size_t i = 0; i < nblocks; i++)
-		if (cfs_crc_check_block(blocks + i * CFS_BLOCK_SIZE,
-					rep->crcs[i]))
-			return -EBADMSG;
-	if (nblocks == 0)
-		return 0;
-	if (rep->block_offset > off)
-		return -EBADMSG;
-	have_end = rep->block_offset + nblocks * CFS_BLOCK_SIZE;
-	if (have_end > off) {
-		uint64_t n = have_end - off < len ? have_end - off : len;
-
-		memcpy(buf, blocks + (off - rep->block_offset), (size_t)n);
-	}
-	return 0;
+	return cfs_read_reply_take((const void *)c->rep, c->rep_bulk,
+				   c->rep_bulk_len, off, len, buf);
 }
 
 /* An OSD_READ of [off, off+len) of a chunk, and its call. */
@@ -248,28 +254,40 @@ static struct cfs_rpc_call read_call(const struct cfs_client *cl,
 	};
 }
 
-int client_read_along(struct cfs_client *cl, uint64_t ino, uint8_t *buf,
-		      size_t len, const char *addr, struct cfs_rpc_call *other,
-		      int *other_rc)
+int client_read_along(struct cfs_client *cl, uint64_t ino, uint32_t layout,
+		      uint8_t *buf, size_t len, const char *addr,
+		      struct cfs_rpc_call *other, int *other_rc)
 {
 	Cfs__ChunkId chunk;
 	Cfs__OsdRead req;
 	struct cfs_map *map = cfs_map_get(&cl->maps);
-	int order[CFS_MAX_REPLICAS], n, st[2], rc;
+	int order[CFS_MAX_TARGETS], n, st[2], rc;
 	struct cfs_rpc_call c = read_call(cl, &req);
 	struct cfs_rpc_call *calls[2] = { other, &c };
 	const char *addrs[2] = { addr, NULL };
 	struct client_cap cap;
+	struct cfs_layout l;
+	uint64_t index = 0;
 
-	/* along with the open only with a capability held from before */
-	n = map && client_cap_held(cl, ino, false, &cap) ?
-		    read_order(map->pb, ino, 0, order) : 0;
+	/* along with the open only with a capability held from before; an
+	 * EC file's first unit is the start of its first data shard */
+	n = map && client_cap_held(cl, ino, false, &cap) &&
+			    !cfs_layout_unpack(layout, &l) ?
+		    read_order(map->pb, layout, ino, 0, order) : 0;
+	if (n && cfs_layout_is_ec(&l)) {
+		int t[CFS_MAX_TARGETS];
+
+		cfs_placement_chunk(map->pb, layout, ino, 0, t);
+		index = cfs_shard_index(0, l.k, l.m, 0);
+		if (len > (1ull << l.unit_shift) || order[0] != t[0])
+			n = 0;	/* too long, or its shard is down */
+	}
 	if (n == 0) {
 		cfs_map_put(&cl->maps, map);
 		*other_rc = cfs_rpc_call(cl->rpc, addr, other);
 		return -EIO;
 	}
-	read_req(&chunk, &req, ino, 0, 0, len);
+	read_req(&chunk, &req, ino, index, 0, len);
 	req.map_epoch = map->pb->epoch;
 	req.cap = cap.cap;
 	addrs[1] = map->pb->osds[order[0]]->addr;
@@ -281,6 +299,76 @@ int client_read_along(struct cfs_client *cl, uint64_t ino, uint8_t *buf,
 	return rc;
 }
 
+/* A piece of an EC chunk: each data shard's part side by side, what
+ * fails rebuilt (cfs/stripe.h). */
+static int read_piece_ec(struct cfs_client *cl, const Cfs__ClusterMap *m,
+			 uint32_t layout, const struct client_cap *cap,
+			 uint64_t ino, uint64_t index, uint64_t off,
+			 uint8_t *buf, size_t len)
+{
+	struct cfs_layout l;
+	struct cfs_ec code;
+	struct cfs_shard_rpc s = {
+		.rpc = cl->rpc, .ino = ino, .index = index,
+		.map_epoch = m->epoch, .cap = cap->cap,
+		.timeout_ms = cl->o.osd_timeout_ms,
+	};
+	struct cfs_stripe_read r = {
+		.ec = &code, .read = (cfs_shard_reader)cfs_shard_rpc_read,
+		.ctx = &s,
+	};
+	int t[CFS_MAX_TARGETS], want[CFS_EC_MAX_K], nwant = 0, rc;
+	uint64_t offs[CFS_EC_MAX_K], lens[CFS_EC_MAX_K];
+	uint8_t *out[CFS_EC_MAX_K] = { NULL };
+
+	if (cfs_layout_unpack(layout, &l) || cfs_ec_init(&code, (int)l.k,
+							 (int)l.m))
+		return -EINVAL;
+	s.k = l.k;
+	s.m = l.m;
+	if (cfs_placement_chunk(m, layout, ino, index, t) != (int)(l.k + l.m))
+		return -EIO;	/* fewer failure domains than shards */
+	for (uint32_t i = 0; i < l.k + l.m; i++) {
+		s.addrs[i] = m->osds[t[i]]->addr;
+		if (m->osds[t[i]]->state == CFS__OSD_STATE__OSD_UP)
+			r.avail |= 1u << i;
+	}
+	for (uint32_t j = 0; j < l.k; j++) {
+		cfs_layout_shard_range(&l, off, len, j, &offs[nwant],
+				       &lens[nwant]);
+		if (lens[nwant] == 0)
+			continue;
+		out[nwant] = malloc(lens[nwant]);
+		if (!out[nwant]) {
+			rc = -ENOMEM;
+			goto done;
+		}
+		want[nwant++] = (int)j;
+	}
+	rc = cfs_stripe_read(&r, want, nwant, offs, lens, out);
+	/* each shard's part back to where it lies in the chunk, unit by
+	 * unit */
+	for (int i = 0; i < nwant && rc == 0; i++) {
+		const uint64_t u = 1ull << l.unit_shift;
+		uint64_t so = offs[i], done = 0;
+
+		while (done < lens[i]) {
+			uint64_t x = cfs_layout_chunk_offset(&l, (uint32_t)want[i],
+							     so + done);
+			uint64_t n = u - (so + done) % u;
+
+			if (n > lens[i] - done)
+				n = lens[i] - done;
+			memcpy(buf + (x - off), out[i] + done, n);
+			done += n;
+		}
+	}
+done:
+	for (int i = 0; i < nwant; i++)
+		free(out[i]);
+	return rc;
+}
+
 static int read_piece(struct cfs_client *cl, uint64_t ino, uint64_t index,
 		      uint64_t off, uint8_t *buf, size_t len)
 {
@@ -288,17 +376,29 @@ static int read_piece(struct cfs_client *cl, uint64_t ino, uint64_t index,
 	Cfs__OsdRead req;
 	int64_t deadline = cfs_mono_ms() + cl->o.io_deadline_ms;
 	struct client_cap cap;
+	struct cfs_layout l;
+	uint32_t layout;
 	int rc = client_cap(cl, ino, false, &cap), attempt = 0;
 
+	if (rc == 0)
+		rc = layout_of(cl, ino, &layout);
+	if (rc == 0 && cfs_layout_unpack(layout, &l))
+		rc = -EIO;
 	if (rc)
 		return rc;
 	read_req(&chunk, &req, ino, index, off, len);
 	req.cap = cap.cap;
 	for (;;) {
 		struct cfs_map *map = cfs_map_get(&cl->maps);
-		int order[CFS_MAX_REPLICAS], n;
+		int order[CFS_MAX_TARGETS], n;
 
-		n = map ? read_order(map->pb, ino, index, order) : 0;
+		n = map ? read_order(map->pb, layout, ino, index, order) : 0;
+		rc = -EIO;	/* every target down: wait for the map */
+		if (n && cfs_layout_is_ec(&l)) {
+			rc = read_piece_ec(cl, map->pb, layout, &cap, ino,
+					   index, off, buf, len);
+			n = 0;
+		}
 		for (int i = 0; i < n; i++) {
 			const Cfs__OsdInfo *o = map->pb->osds[order[i]];
 			struct cfs_rpc_call c = read_call(cl, &req);
@@ -422,10 +522,20 @@ static int seek_chunk(struct cfs_client *cl, uint64_t ino, uint64_t index,
 	Cfs__OsdSeek req = CFS__OSD_SEEK__INIT;
 	struct cfs_map *map;
 	struct client_cap cap;
-	int order[CFS_MAX_REPLICAS], n, rc = client_cap(cl, ino, false, &cap);
+	struct cfs_layout l;
+	uint32_t layout;
+	int order[CFS_MAX_TARGETS], n, rc = client_cap(cl, ino, false, &cap);
 
+	if (rc == 0)
+		rc = layout_of(cl, ino, &layout);
 	if (rc)
 		return rc;
+	if (cfs_layout_unpack(layout, &l) || cfs_layout_is_ec(&l)) {
+		/* an EC chunk's holes are not tracked: all data */
+		*found = !hole;
+		*at = hole ? CFS_CHUNK_SIZE : off;
+		return 0;
+	}
 	rc = -EIO;
 	map = cfs_map_get(&cl->maps);
 	chunk.ino = ino;
@@ -434,7 +544,7 @@ static int seek_chunk(struct cfs_client *cl, uint64_t ino, uint64_t index,
 	req.offset = off;
 	req.hole = hole;
 	req.cap = cap.cap;
-	n = map ? read_order(map->pb, ino, index, order) : 0;
+	n = map ? read_order(map->pb, layout, ino, index, order) : 0;
 	for (int i = 0; i < n && rc && !final_error(rc); i++) {
 		struct cfs_rpc_call c = {
 			.method = CFS__OSD_METHOD__OSD_SEEK,
@@ -498,6 +608,8 @@ static int chunk_truncate(struct cfs_client *cl, uint64_t ino, uint64_t index,
 	struct client_cap cap;
 	int rc = client_cap(cl, ino, true, &cap);
 
+	if (rc == 0)
+		rc = layout_of(cl, ino, &req.layout);
 	if (rc)
 		return rc;
 	req.cap = cap.cap;
@@ -506,7 +618,7 @@ static int chunk_truncate(struct cfs_client *cl, uint64_t ino, uint64_t index,
 	req.chunk = &chunk;
 	req.size = size;
 	req.remove = size == 0;
-	return primary_call(cl, ino, index, &c, &req.map_epoch);
+	return primary_call(cl, ino, req.layout, index, &c, &req.map_epoch);
 }
 
 int client_truncate_data(struct cfs_client *cl, uint64_t ino,
@@ -528,10 +640,13 @@ int cfs_punch(struct cfs_client *cl, uint64_t ino, uint64_t off, uint64_t len)
 {
 	uint64_t end = off + len;
 	struct client_cap cap;
+	uint32_t layout;
 	int rc = client_wb_drain(cl, ino);
 
 	if (rc == 0)
 		rc = client_cap(cl, ino, true, &cap);
+	if (rc == 0)
+		rc = layout_of(cl, ino, &layout);
 	while (off < end && rc == 0) {
 		Cfs__ChunkId chunk = CFS__CHUNK_ID__INIT;
 		Cfs__OsdPunch req = CFS__OSD_PUNCH__INIT;
@@ -551,7 +666,8 @@ int cfs_punch(struct cfs_client *cl, uint64_t ino, uint64_t off, uint64_t len)
 		req.offset = coff;
 		req.length = n;
 		req.cap = cap.cap;
-		rc = primary_call(cl, ino, index, &c, &req.map_epoch);
+		req.layout = layout;
+		rc = primary_call(cl, ino, layout, index, &c, &req.map_epoch);
 		off += n;
 	}
 	return rc;

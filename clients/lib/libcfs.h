@@ -42,6 +42,7 @@ struct cfs_client_opts {
 struct cfs_attr {
 	uint64_t ino, size, rdev, generation, blocks;
 	uint32_t mode, nlink, uid, gid;
+	uint32_t layout;	/* how its data is kept (cfs/layout.h) */
 	int64_t atime_ns, mtime_ns, ctime_ns;
 };
 

@@ -32,7 +32,7 @@ static int osd_call(uint32_t method, ProtobufCMessage *req,
 		    const void *bulk, size_t bulk_len)
 {
 	struct cfs_map *map = cfs_map_get(&cl->maps);
-	int p = map ? cfs_placement_primary(map->pb, ino, 0) : -1, rc;
+	int p = map ? cfs_placement_primary(map->pb, 0, ino, 0) : -1, rc;
 	struct cfs_rpc_call c = { .method = method, .req = req,
 				  .rep_desc = rep, .bulk = bulk,
 				  .bulk_len = bulk_len };

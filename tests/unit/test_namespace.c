@@ -12,8 +12,10 @@
 #include <unistd.h>
 
 #include "../../mds/acl.h"
+
 #include "../../mds/fsck.h"
 #include "../../mds/namespace.h"
+#include "cfs/layout.h"
 
 #include "check_main.h"
 
@@ -471,6 +473,7 @@ static bool always_open(void *arg, uint64_t ino)
 START_TEST(test_unlinked_open_file_lives_until_release_and_restart)
 {
 	uint64_t f = mk(&root, CFS_ROOT_INO, "f", S_IFREG | 0644), ino, size;
+	uint32_t layout;
 	unsigned reaped;
 	struct cfs_inode in;
 
@@ -486,8 +489,65 @@ START_TEST(test_unlinked_open_file_lives_until_release_and_restart)
 	ck_assert_int_eq(W(cfs_ns_reap_orphans(&ns, txn, &reaped)), 0);
 	ck_assert_uint_eq(reaped, 1);
 	ck_assert_int_eq(W(cfs_ns_getattr(&ns, txn, f, &in)), -ENOENT);
-	ck_assert_int_eq(W(cfs_ns_purge_next(&ns, txn, 0, &ino, &size)), 0);
+	ck_assert_int_eq(W(cfs_ns_purge_next(&ns, txn, 0, &ino, &size,
+					     &layout)), 0);
 	ck_assert_uint_eq(ino, f);
+	ck_assert_uint_eq(layout, 0);
+}
+END_TEST
+
+/* A layout set on a directory is taken by what is made in it, read back
+ * as text, kept for the purge of a file's data; a file with data keeps
+ * its own; nonsense is refused. */
+START_TEST(test_layouts_are_inherited_and_kept_for_purge)
+{
+	uint64_t d = mk(&root, CFS_ROOT_INO, "d", S_IFDIR | 0755), f, sub, g, ino, size;
+	struct cfs_setattr sa = { .valid = CFS_SET_SIZE, .size = 1 };
+	struct cfs_layout want;
+	struct cfs_inode in;
+	uint32_t layout;
+	char buf[32];
+	size_t len;
+
+	ck_assert_int_eq(W(cfs_ns_getxattr(&ns, txn, &root, d, CFS_LAYOUT_XATTR,
+					   buf, sizeof(buf), &len)), 0);
+	ck_assert(len == 7 && !memcmp(buf, "default", 7));
+	ck_assert_int_eq(W(cfs_ns_setxattr(&ns, txn, &root, d, CFS_LAYOUT_XATTR,
+					   "ec:5+5", 6, 0)), -EINVAL);
+	ck_assert_int_eq(W(cfs_ns_setxattr(&ns, txn, &root, d, CFS_LAYOUT_XATTR,
+					   "ec:4+2/256K\n", 12, 0)), 0);
+	f = mk(&root, d, "f", S_IFREG | 0644);
+	sub = mk(&root, d, "sub", S_IFDIR | 0755);
+	g = mk(&root, sub, "g", S_IFREG | 0644);
+	ck_assert_int_eq(cfs_layout_parse("ec:4+2/256K", &want), 0);
+	for (int i = 0; i < 3; i++) {
+		uint64_t x = i == 0 ? f : i == 1 ? sub : g;
+
+		ck_assert_int_eq(W(cfs_ns_getattr(&ns, txn, x, &in)), 0);
+		ck_assert_uint_eq(cfs_inode_layout(&in), cfs_layout_pack(&want));
+	}
+	ck_assert_int_eq(W(cfs_ns_getxattr(&ns, txn, &root, g, CFS_LAYOUT_XATTR,
+					   buf, sizeof(buf), &len)), 0);
+	ck_assert(len == 11 && !memcmp(buf, "ec:4+2/256K", 11));
+	/* not listed: copying a file's xattrs does not try to set it */
+	ck_assert_int_eq(W(cfs_ns_listxattr(&ns, txn, &root, g, buf,
+					    sizeof(buf), &len)), 0);
+	ck_assert_uint_eq(len, 0);
+	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &root, g, &sa, &in)), 0);
+	ck_assert_int_eq(W(cfs_ns_setxattr(&ns, txn, &root, g, CFS_LAYOUT_XATTR,
+					   "rep:2", 5, 0)), -EBUSY);
+	ck_assert_int_eq(W(cfs_ns_setxattr(&ns, txn, &root, f, CFS_LAYOUT_XATTR,
+					   "rep:2", 5, 0)), 0);
+	ck_assert_int_eq(W(cfs_ns_unlink(&ns, txn, &root, sub, "g", 1)), 0);
+	ck_assert_int_eq(W(cfs_ns_purge_next(&ns, txn, 0, &ino, &size,
+					     &layout)), 0);
+	ck_assert(ino == g && size == 1 && layout == cfs_layout_pack(&want));
+	/* back to the default for what is made from now on */
+	ck_assert_int_eq(W(cfs_ns_removexattr(&ns, txn, &root, d,
+					      CFS_LAYOUT_XATTR)), 0);
+	f = mk(&root, d, "h", S_IFREG | 0644);
+	ck_assert_int_eq(W(cfs_ns_getattr(&ns, txn, f, &in)), 0);
+	ck_assert_uint_eq(cfs_inode_layout(&in), 0);
 }
 END_TEST
 
@@ -757,6 +817,7 @@ int main(void)
 		      test_xattr_flags_limits_and_namespaces,
 		      test_unlinked_open_file_lives_until_release_and_restart,
 		      test_setattr_size_and_written,
+		      test_layouts_are_inherited_and_kept_for_purge,
 		      test_fsck_clean_after_every_kind_of_change,
 		      test_an_old_readdir_index_is_converted_on_open,
 		      test_fsck_finds_damage,

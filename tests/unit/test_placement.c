@@ -42,10 +42,10 @@ START_TEST(test_placement_is_deterministic_and_distinct_domains)
 
 	make_map(&t, 8, 2, 3);	/* 4 domains of 2 */
 	for (uint32_t pg = 0; pg < 4096; pg++) {
-		int n = cfs_placement_targets(&t.m, pg, a, 8);
+		int n = cfs_placement_targets(&t.m, pg, (int)t.m.replicas, a);
 
 		ck_assert_int_eq(n, 3);
-		ck_assert_int_eq(cfs_placement_targets(&t.m, pg, b, 8), 3);
+		ck_assert_int_eq(cfs_placement_targets(&t.m, pg, (int)t.m.replicas, b), 3);
 		ck_assert_mem_eq(a, b, sizeof(int) * 3);
 		for (int i = 0; i < n; i++)
 			for (int j = 0; j < i; j++)
@@ -62,7 +62,7 @@ START_TEST(test_replicas_capped_by_failure_domains)
 
 	make_map(&t, 2, 1, 3);
 	ck_assert_int_eq(cfs_map_domains(&t.m), 2);
-	ck_assert_int_eq(cfs_placement_targets(&t.m, 7, a, 8), 2);
+	ck_assert_int_eq(cfs_placement_targets(&t.m, 7, (int)t.m.replicas, a), 2);
 }
 END_TEST
 
@@ -73,7 +73,7 @@ START_TEST(test_primaries_are_balanced)
 
 	make_map(&t, 6, 1, 3);
 	for (uint32_t pg = 0; pg < 4096; pg++) {
-		cfs_placement_targets(&t.m, pg, a, 8);
+		cfs_placement_targets(&t.m, pg, (int)t.m.replicas, a);
 		count[a[0]]++;
 	}
 	for (int i = 0; i < 6; i++) {
@@ -89,14 +89,14 @@ START_TEST(test_primary_skips_down_targets)
 	int a[8], p;
 
 	make_map(&t, 3, 1, 3);
-	cfs_placement_chunk(&t.m, 42, 0, a, 8);
-	p = cfs_placement_primary(&t.m, 42, 0);
+	cfs_placement_chunk(&t.m, 0, 42, 0, a);
+	p = cfs_placement_primary(&t.m, 0, 42, 0);
 	ck_assert_int_eq(p, a[0]);
 	t.osd[a[0]].state = CFS__OSD_STATE__OSD_DOWN;
-	ck_assert_int_eq(cfs_placement_primary(&t.m, 42, 0), a[1]);
+	ck_assert_int_eq(cfs_placement_primary(&t.m, 0, 42, 0), a[1]);
 	t.osd[a[1]].state = CFS__OSD_STATE__OSD_DOWN;
 	t.osd[a[2]].state = CFS__OSD_STATE__OSD_DOWN;
-	ck_assert_int_eq(cfs_placement_primary(&t.m, 42, 0), -1);
+	ck_assert_int_eq(cfs_placement_primary(&t.m, 0, 42, 0), -1);
 }
 END_TEST
 
@@ -107,12 +107,12 @@ START_TEST(test_adding_a_target_moves_only_what_it_wins)
 
 	make_map(&t, 5, 1, 1);
 	for (uint32_t pg = 0; pg < 4096; pg++) {
-		cfs_placement_targets(&t.m, pg, a, 8);
+		cfs_placement_targets(&t.m, pg, (int)t.m.replicas, a);
 		before[pg] = t.osd[a[0]].id;
 	}
 	make_map(&t, 6, 1, 1);
 	for (uint32_t pg = 0; pg < 4096; pg++) {
-		cfs_placement_targets(&t.m, pg, a, 8);
+		cfs_placement_targets(&t.m, pg, (int)t.m.replicas, a);
 		if ((int)t.osd[a[0]].id != before[pg]) {
 			ck_assert_uint_eq(t.osd[a[0]].id, 6);
 			moved++;

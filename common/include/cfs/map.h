@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cfs/layout.h"
 #include "map.pb-c.h"
 
 #define CFS_CHUNK_SIZE ((uint64_t)64 << 20)
@@ -65,19 +66,22 @@ int cfs_map_fetch(struct cfs_map_holder *h, struct cfs_rpc_client *cl,
 int cfs_map_follow(struct cfs_map_holder *h, struct cfs_rpc_client *cl,
 		   const char *mds_addr);
 
-/* Placement. */
+/* Placement. A file's layout code (cfs/layout.h) says how many targets
+ * each of its chunks has: rep:N N, ec:K+M K+M, the default the map's
+ * replica count. out[] has room for CFS_MAX_TARGETS. */
 uint32_t cfs_placement_pg(uint64_t ino, uint64_t index, uint32_t pg_count);
+int cfs_placement_width(const Cfs__ClusterMap *m, uint32_t layout);
 /* Fill out[] with indexes into m->osds, best first; returns the count
- * (at most max, at most m->replicas, one per failure domain). */
-int cfs_placement_targets(const Cfs__ClusterMap *m, uint32_t pg, int *out,
-			  int max);
-/* Both steps at once, for a chunk. */
-int cfs_placement_chunk(const Cfs__ClusterMap *m, uint64_t ino,
-			uint64_t index, int *out, int max);
+ * (at most width, one per failure domain). */
+int cfs_placement_targets(const Cfs__ClusterMap *m, uint32_t pg, int width,
+			  int *out);
+/* Both steps at once, for a chunk of a file with this layout. */
+int cfs_placement_chunk(const Cfs__ClusterMap *m, uint32_t layout,
+			uint64_t ino, uint64_t index, int *out);
 /* The acting primary of a chunk: the first of its targets that is up.
  * Returns an index into m->osds, or -1 when every target is down. */
-int cfs_placement_primary(const Cfs__ClusterMap *m, uint64_t ino,
-			  uint64_t index);
+int cfs_placement_primary(const Cfs__ClusterMap *m, uint32_t layout,
+			  uint64_t ino, uint64_t index);
 /* Index into m->osds of the OSD with this id, or -1. */
 int cfs_map_osd_index(const Cfs__ClusterMap *m, uint32_t id);
 /* How many distinct failure domains the `in` OSDs span. */

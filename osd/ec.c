@@ -1,0 +1,814 @@
+/* Erasure-coded chunks at their acting primary (layouts: cfs/layout.h).
+ *
+ * A change to an EC chunk comes to the chunk's acting primary like any
+ * other (the first up target of its K+M). Under the chunk's lock the
+ * primary works stripe by stripe: for the columns [a, b) of the units a
+ * write touches it reads the old bytes of the units the write does not
+ * cover (from their shards, rebuilt from the others if they fail:
+ * cfs/stripe.h), lays the new bytes over them, codes the parity, and
+ * sends every shard its part as one change at the chunk's next version:
+ * the units it wrote, the parity, and to a shard the change leaves alone
+ * the version alone. So all shards of a chunk share one version, and
+ * the version tells which shards may be combined. A shard that answers
+ * -ESTALE (it missed changes) is rebuilt whole from the others and sent
+ * over (rebuild_shard), as is a recovering peer's by backfill.
+ *
+ * A punch or truncate zeroes the partial stripes at its ends by the
+ * same read-modify-write and cuts or punches the whole stripes between
+ * in every shard at once: the code is linear, so zero units have zero
+ * parity.
+ *
+ * Known gap: a primary killed between shards leaves the chunk's shards
+ * at two versions (a torn stripe); a read combines only shards of one
+ * version, and a later change or rebuild brings the others to it, but
+ * nothing yet rolls the stripe back when fewer than K shards took it. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfs/crc.h"
+#include "cfs/log.h"
+#include "cfs/stripe.h"
+#include "ec.h"
+#include "osd.pb-c.h"
+
+/* One chunk's shards as the map places them. */
+struct ec {
+	struct osd *osd;
+	const Cfs__ClusterMap *m;
+	struct cfs_layout l;
+	struct cfs_ec code;
+	struct chunk_id c;
+	int t[CFS_MAX_TARGETS];		/* shard i lives on m->osds[t[i]] */
+	int self;			/* our shard, -1 if none */
+	uint32_t up;			/* shards on up targets */
+	uint32_t takes;			/* and on recovering ones */
+};
+
+static int ec_setup(struct ec *e, struct osd *osd, const Cfs__ClusterMap *m,
+		    uint32_t layout, struct chunk_id c)
+{
+	int n;
+
+	memset(e, 0, sizeof(*e));
+	e->osd = osd;
+	e->m = m;
+	e->c = c;
+	e->self = -1;
+	if (cfs_layout_unpack(layout, &e->l) || !cfs_layout_is_ec(&e->l) ||
+	    cfs_ec_init(&e->code, (int)e->l.k, (int)e->l.m) ||
+	    c.index > CFS_CHUNK_INDEX_MAX)
+		return -EINVAL;
+	n = cfs_placement_chunk(m, layout, c.ino, c.index, e->t);
+	if (n != (int)(e->l.k + e->l.m)) {
+		cfs_log_warn("ec layout wider than the cluster", "ino=%lu "
+			     "width=%u domains=%d", (unsigned long)c.ino,
+			     e->l.k + e->l.m, n);
+		return -EINVAL;
+	}
+	for (int i = 0; i < n; i++) {
+		const Cfs__OsdInfo *o = m->osds[e->t[i]];
+
+		if (o->id == osd->id) {
+			e->self = i;
+			if (osd_serving(osd))
+				e->up |= 1u << i;
+			e->takes |= 1u << i;
+			continue;
+		}
+		if (o->state == CFS__OSD_STATE__OSD_UP)
+			e->up |= 1u << i;
+		if (o->state == CFS__OSD_STATE__OSD_UP ||
+		    o->state == CFS__OSD_STATE__OSD_RECOVERING)
+			e->takes |= 1u << i;
+	}
+	return 0;
+}
+
+static int width(const struct ec *e)
+{
+	return (int)(e->l.k + e->l.m);
+}
+
+static struct chunk_id shard_id(const struct ec *e, int i)
+{
+	struct chunk_id s = {
+		e->c.ino, cfs_shard_index(e->c.index, e->l.k, e->l.m, i)
+	};
+
+	return s;
+}
+
+static void shard_pb(const struct ec *e, int i, Cfs__ChunkId *pb)
+{
+	struct chunk_id s = shard_id(e, i);
+
+	cfs__chunk_id__init(pb);
+	pb->ino = s.ino;
+	pb->index = s.index;
+}
+
+/* The acting primary: the first up shard is ours. */
+static bool primary(const struct ec *e)
+{
+	for (int i = 0; i < width(e); i++)
+		if (e->up >> i & 1)
+			return i == e->self;
+	return false;
+}
+
+static int popcount(uint32_t x)
+{
+	return __builtin_popcount(x);
+}
+
+/* ---- reading shards (cfs_shard_reader) ---- */
+
+static int read_local(struct ec *e, int i, uint64_t off, uint64_t len,
+		      uint8_t *buf, uint64_t *version, uint64_t *size)
+{
+	Cfs__OsdReadReply rep = CFS__OSD_READ_REPLY__INIT;
+	uint32_t *crcs;
+	size_t nblocks;
+	void *data;
+	int rc = store_read(&e->osd->store, shard_id(e, i), off, len, false,
+			    &data, &rep.block_offset, &crcs, &nblocks,
+			    version, size);
+
+	if (rc)
+		return rc;
+	rep.crcs = crcs;
+	rep.n_crcs = nblocks;
+	rc = cfs_read_reply_take(&rep, data, nblocks * CFS_BLOCK_SIZE, off,
+				 len, buf);
+	free(data);
+	free(crcs);
+	return rc;
+}
+
+static void read_shards(void *ctx, int n, const int *shards,
+			const uint64_t *offs, const uint64_t *lens,
+			uint8_t *const *bufs, int *rcs, uint64_t *versions,
+			uint64_t *sizes)
+{
+	struct ec *e = ctx;
+	struct cfs_shard_rpc s = {
+		.rpc = e->osd->peers, .ino = e->c.ino, .index = e->c.index,
+		.map_epoch = e->m->epoch, .k = e->l.k, .m = e->l.m,
+		.timeout_ms = (int)e->osd->cfg.timeout_ms,
+	};
+	int sh[CFS_MAX_TARGETS] = { 0 }, at[CFS_MAX_TARGETS] = { 0 };
+	int rc[CFS_MAX_TARGETS] = { 0 };
+	uint64_t of[CFS_MAX_TARGETS] = { 0 }, ln[CFS_MAX_TARGETS] = { 0 };
+	uint64_t v[CFS_MAX_TARGETS] = { 0 }, sz[CFS_MAX_TARGETS] = { 0 };
+	uint8_t *b[CFS_MAX_TARGETS] = { NULL };
+	int k = 0;
+
+	for (int i = 0; i < width(e); i++)
+		s.addrs[i] = e->m->osds[e->t[i]]->addr;
+	for (int j = 0; j < n; j++) {
+		versions[j] = sizes[j] = 0;
+		if (shards[j] == e->self) {
+			rcs[j] = read_local(e, shards[j], offs[j], lens[j],
+					    bufs[j], &versions[j], &sizes[j]);
+			continue;
+		}
+		sh[k] = shards[j];
+		of[k] = offs[j];
+		ln[k] = lens[j];
+		b[k] = bufs[j];
+		at[k++] = j;
+	}
+	cfs_shard_rpc_read(&s, k, sh, of, ln, b, rc, v, sz);
+	for (int q = 0; q < k; q++) {
+		rcs[at[q]] = rc[q];
+		versions[at[q]] = v[q];
+		sizes[at[q]] = sz[q];
+	}
+}
+
+static struct cfs_stripe_read stripe_reader(struct ec *e, uint32_t avail)
+{
+	struct cfs_stripe_read r = {
+		.ec = &e->code, .read = read_shards, .ctx = e, .avail = avail,
+	};
+
+	return r;
+}
+
+/* ---- sending a change to every shard ---- */
+
+/* What one shard gets from one change. */
+struct shard_part {
+	struct store_extent *ex;
+	size_t n, cap;
+	uint8_t *bulk;			/* the extents' bytes in order */
+	size_t len;
+};
+
+static int part_add(struct shard_part *p, uint64_t off, const uint8_t *data,
+		    uint64_t len)
+{
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 8;
+		struct store_extent *ex = realloc(p->ex, cap * sizeof(*ex));
+
+		if (!ex)
+			return -ENOMEM;
+		p->ex = ex;
+		p->cap = cap;
+	}
+	if (p->n && p->ex[p->n - 1].off + p->ex[p->n - 1].len == off) {
+		p->ex[p->n - 1].len += len;	/* the next stripe's unit */
+	} else {
+		p->ex[p->n++] = (struct store_extent){ off, len };
+	}
+	{
+		uint8_t *b = realloc(p->bulk, p->len + len);
+
+		if (!b)
+			return -ENOMEM;
+		p->bulk = b;
+	}
+	memcpy(p->bulk + p->len, data, len);
+	p->len += len;
+	return 0;
+}
+
+static void parts_free(struct shard_part *parts, int n)
+{
+	for (int i = 0; i < n; i++) {
+		free(parts[i].ex);
+		free(parts[i].bulk);
+	}
+}
+
+/* One CRC per piece of each extent cut at 4 KiB boundaries. */
+static uint32_t *part_crcs(const struct shard_part *p, size_t *n)
+{
+	const uint8_t *pos = p->bulk;
+	uint32_t *crcs;
+
+	*n = 0;
+	for (size_t i = 0; i < p->n; i++)
+		*n += cfs_crc_npieces(p->ex[i].off, p->ex[i].len);
+	crcs = malloc((*n ? *n : 1) * sizeof(*crcs));
+	if (!crcs)
+		return NULL;
+	for (size_t i = 0, k = 0; i < p->n; i++) {
+		k += cfs_crc_pieces(p->ex[i].off, pos, p->ex[i].len,
+				    crcs + k);
+		pos += p->ex[i].len;
+	}
+	return crcs;
+}
+
+static int rebuild_shard(struct ec *e, int j, const char *addr);
+
+/* Apply parts[i] to every shard that takes changes at `version`: ours
+ * here, the others' forwarded in parallel; a shard that missed changes
+ * is rebuilt whole. 0 once all have it durable. */
+static int send_write(struct ec *e, struct shard_part *parts,
+		      uint64_t version)
+{
+	const int n = width(e);
+	Cfs__ChunkId ids[CFS_MAX_TARGETS];
+	Cfs__OsdWrite reqs[CFS_MAX_TARGETS];
+	struct cfs_rpc_call calls[CFS_MAX_TARGETS];
+	struct cfs_rpc_call *cp[CFS_MAX_TARGETS] = { NULL };
+	const char *addrs[CFS_MAX_TARGETS] = { NULL };
+	uint64_t *offs[CFS_MAX_TARGETS] = { NULL }, *lens[CFS_MAX_TARGETS] = {
+		NULL
+	};
+	uint32_t *crcs[CFS_MAX_TARGETS] = { NULL }, *own_crcs = NULL;
+	int at[CFS_MAX_TARGETS], st[CFS_MAX_TARGETS], k = 0, rc = 0, own;
+	struct store_pending pend;
+	size_t ncrcs;
+
+	for (int i = 0; i < n; i++) {
+		if (!(e->takes >> i & 1) || i == e->self)
+			continue;
+		crcs[k] = part_crcs(&parts[i], &ncrcs);
+		offs[k] = malloc((parts[i].n + 1) * sizeof(uint64_t));
+		lens[k] = malloc((parts[i].n + 1) * sizeof(uint64_t));
+		if (!crcs[k] || !offs[k] || !lens[k]) {
+			rc = -ENOMEM;
+			k++;
+			goto out;
+		}
+		shard_pb(e, i, &ids[k]);
+		cfs__osd_write__init(&reqs[k]);
+		reqs[k].chunk = &ids[k];
+		reqs[k].map_epoch = e->m->epoch;
+		reqs[k].version = version;
+		reqs[k].forwarded = true;
+		reqs[k].crcs = crcs[k];
+		reqs[k].n_crcs = ncrcs;
+		for (size_t x = 0; x < parts[i].n; x++) {
+			offs[k][x] = parts[i].ex[x].off;
+			lens[k][x] = parts[i].ex[x].len;
+		}
+		reqs[k].extent_offsets = offs[k];
+		reqs[k].n_extent_offsets = parts[i].n;
+		reqs[k].extent_lengths = lens[k];
+		reqs[k].n_extent_lengths = parts[i].n;
+		calls[k] = (struct cfs_rpc_call){
+			.method = CFS__OSD_METHOD__OSD_WRITE,
+			.req = &reqs[k].base,
+			.bulk = parts[i].bulk,
+			.bulk_len = parts[i].len,
+			.timeout_ms = (int)e->osd->cfg.timeout_ms,
+		};
+		cp[k] = &calls[k];
+		addrs[k] = e->m->osds[e->t[i]]->addr;
+		at[k++] = i;
+	}
+	own_crcs = part_crcs(&parts[e->self], &ncrcs);
+	if (!own_crcs) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	own = store_write_begin(&e->osd->store, shard_id(e, e->self),
+				parts[e->self].ex, parts[e->self].n,
+				parts[e->self].bulk, own_crcs, version, &pend);
+	if (own == 0)
+		store_sync_start(&pend);
+	cfs_rpc_call_many(e->osd->peers, addrs, cp, st, k);
+	if (own == 0)
+		own = store_sync_finish(&pend);
+	for (int q = 0; q < k; q++) {
+		cfs_rpc_call_done(&calls[q]);
+		if (st[q] == -ESTALE)
+			st[q] = rebuild_shard(e, at[q], addrs[q]);
+		if (st[q]) {
+			cfs_log_warn("shard did not take change", "ino=%lu "
+				     "index=%lu shard=%d osd=%s rc=%d",
+				     (unsigned long)e->c.ino,
+				     (unsigned long)e->c.index, at[q],
+				     addrs[q], st[q]);
+			rc = st[q] == -ENOSPC ? -ENOSPC : -EIO;
+		}
+	}
+	if (own)
+		rc = own;
+out:
+	for (int q = 0; q < k; q++) {
+		free(crcs[q]);
+		free(offs[q]);
+		free(lens[q]);
+	}
+	free(own_crcs);
+	return rc;
+}
+
+/* A truncate (size, or remove) or punch of every shard at `version`. */
+static int send_cut(struct ec *e, uint32_t method, uint64_t off,
+		    uint64_t len, bool remove, uint64_t version)
+{
+	const int n = width(e);
+	Cfs__ChunkId ids[CFS_MAX_TARGETS];
+	Cfs__OsdTruncate tr[CFS_MAX_TARGETS];
+	Cfs__OsdPunch pu[CFS_MAX_TARGETS];
+	struct cfs_rpc_call calls[CFS_MAX_TARGETS];
+	struct cfs_rpc_call *cp[CFS_MAX_TARGETS] = { NULL };
+	const char *addrs[CFS_MAX_TARGETS] = { NULL };
+	int at[CFS_MAX_TARGETS], st[CFS_MAX_TARGETS], k = 0, rc = 0, own;
+	struct chunk_id mine = shard_id(e, e->self);
+
+	for (int i = 0; i < n; i++) {
+		ProtobufCMessage *req;
+
+		if (!(e->takes >> i & 1) || i == e->self)
+			continue;
+		shard_pb(e, i, &ids[k]);
+		if (method == CFS__OSD_METHOD__OSD_TRUNCATE) {
+			cfs__osd_truncate__init(&tr[k]);
+			tr[k].chunk = &ids[k];
+			tr[k].size = off;
+			tr[k].remove = remove;
+			tr[k].version = version;
+			tr[k].forwarded = true;
+			tr[k].map_epoch = e->m->epoch;
+			req = &tr[k].base;
+		} else {
+			cfs__osd_punch__init(&pu[k]);
+			pu[k].chunk = &ids[k];
+			pu[k].offset = off;
+			pu[k].length = len;
+			pu[k].version = version;
+			pu[k].forwarded = true;
+			pu[k].map_epoch = e->m->epoch;
+			req = &pu[k].base;
+		}
+		calls[k] = (struct cfs_rpc_call){
+			.method = method,
+			.req = req,
+			.timeout_ms = (int)e->osd->cfg.timeout_ms,
+		};
+		cp[k] = &calls[k];
+		addrs[k] = e->m->osds[e->t[i]]->addr;
+		at[k++] = i;
+	}
+	cfs_rpc_call_many(e->osd->peers, addrs, cp, st, k);
+	if (remove)
+		own = store_remove(&e->osd->store, mine);
+	else if (method == CFS__OSD_METHOD__OSD_TRUNCATE)
+		own = store_truncate(&e->osd->store, mine, off, version);
+	else
+		own = store_punch(&e->osd->store, mine, off, len, version);
+	for (int q = 0; q < k; q++) {
+		cfs_rpc_call_done(&calls[q]);
+		if (st[q] == -ESTALE && !remove)
+			st[q] = rebuild_shard(e, at[q], addrs[q]);
+		if (st[q] == -ENOENT && remove)
+			st[q] = 0;
+		if (st[q]) {
+			cfs_log_warn("shard did not take change", "ino=%lu "
+				     "index=%lu shard=%d osd=%s rc=%d",
+				     (unsigned long)e->c.ino,
+				     (unsigned long)e->c.index, at[q],
+				     addrs[q], st[q]);
+			rc = -EIO;
+		}
+	}
+	return own ? own : rc;
+}
+
+/* ---- the read-modify-write of a write's stripes ---- */
+
+/* One stripe a write touches: the columns [a, b) of its units, which
+ * data units the write touches and which it covers over [a, b). */
+struct stripe {
+	uint64_t s, a, b;
+	uint32_t touched;
+	uint64_t covered[CFS_EC_MAX_K];	/* bytes of [a, b) written */
+};
+
+struct plan {
+	struct stripe *v;
+	size_t n, cap;
+};
+
+/* The stripes of extent [off, off+len), each part as (stripe, unit,
+ * column, length) to fn. */
+static int each_part(const struct ec *e, uint64_t off, uint64_t len,
+		     int (*fn)(void *arg, uint64_t s, uint32_t j, uint64_t col,
+			       uint64_t n, uint64_t pos),
+		     void *arg)
+{
+	const uint64_t u = 1ull << e->l.unit_shift, w = u * e->l.k;
+	uint64_t pos = 0;
+
+	while (pos < len) {
+		uint64_t x = off + pos, s = x / w, in = x % w;
+		uint32_t j = (uint32_t)(in / u);
+		uint64_t col = in % u, n = u - col;
+		int rc;
+
+		if (n > len - pos)
+			n = len - pos;
+		rc = fn(arg, s, j, col, n, pos);
+		if (rc)
+			return rc;
+		pos += n;
+	}
+	return 0;
+}
+
+static int plan_part(void *arg, uint64_t s, uint32_t j, uint64_t col,
+		     uint64_t n, uint64_t pos)
+{
+	struct plan *p = arg;
+	struct stripe *st = NULL;
+
+	(void)pos;
+	for (size_t i = 0; i < p->n && !st; i++)
+		if (p->v[i].s == s)
+			st = &p->v[i];
+	if (!st) {
+		if (p->n == p->cap) {
+			size_t cap = p->cap ? p->cap * 2 : 8;
+			struct stripe *v = realloc(p->v, cap * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			p->v = v;
+			p->cap = cap;
+		}
+		st = &p->v[p->n++];
+		memset(st, 0, sizeof(*st));
+		st->s = s;
+		st->a = col;
+		st->b = col + n;
+	}
+	if (col < st->a)
+		st->a = col;
+	if (col + n > st->b)
+		st->b = col + n;
+	st->touched |= 1u << j;
+	return 0;
+}
+
+/* Where the coverage counting goes: bytes written per unit over [a, b);
+ * overlapping extents count twice, so a unit counts as covered only when
+ * one part spans all of [a, b) (what whole-stripe writes do) */
+static int cover_part(void *arg, uint64_t s, uint32_t j, uint64_t col,
+		      uint64_t n, uint64_t pos)
+{
+	struct plan *p = arg;
+
+	(void)pos;
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i].s == s && col <= p->v[i].a &&
+		    col + n >= p->v[i].b)
+			p->v[i].covered[j] = p->v[i].b - p->v[i].a;
+	return 0;
+}
+
+/* Laying one extent's bytes into the stripe being built. */
+struct lay {
+	const struct stripe *st;
+	uint8_t **units;
+	const uint8_t *data;
+};
+
+static int lay_part(void *arg, uint64_t s, uint32_t j, uint64_t col,
+		    uint64_t n, uint64_t pos)
+{
+	struct lay *l = arg;
+
+	if (s == l->st->s)
+		memcpy(l->units[j] + (col - l->st->a), l->data + pos, n);
+	return 0;
+}
+
+/* Build one stripe's new columns and add each shard's part. */
+static int build_stripe(struct ec *e, const struct stripe *st,
+			const struct store_extent *ex, size_t nex,
+			const uint8_t *data, struct shard_part *parts)
+{
+	const int k = (int)e->l.k, n = width(e);
+	const uint64_t cols = st->b - st->a, soff = (st->s << e->l.unit_shift) +
+						   st->a;
+	uint8_t *units[CFS_MAX_TARGETS] = { NULL };
+	uint8_t *rd[CFS_EC_MAX_K];
+	int want[CFS_EC_MAX_K], nwant = 0, rc = 0;
+	uint64_t offs[CFS_EC_MAX_K], lens[CFS_EC_MAX_K];
+	const uint8_t *pos = data;
+
+	for (int i = 0; i < n; i++) {
+		units[i] = calloc(1, cols);
+		if (!units[i]) {
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
+	for (int j = 0; j < k; j++) {
+		if (st->covered[j] == cols)
+			continue;
+		want[nwant] = j;
+		offs[nwant] = soff;
+		lens[nwant] = cols;
+		rd[nwant++] = units[j];
+	}
+	if (nwant) {
+		struct cfs_stripe_read r = stripe_reader(e, e->up);
+
+		rc = cfs_stripe_read(&r, want, nwant, offs, lens, rd);
+		if (rc)
+			goto out;
+	}
+	for (size_t x = 0; x < nex; x++) {
+		struct lay l = { st, units, pos };
+
+		each_part(e, ex[x].off, ex[x].len, lay_part, &l);
+		pos += ex[x].len;
+	}
+	cfs_ec_encode(&e->code, (size_t)cols, (const uint8_t *const *)units,
+		      units + k);
+	for (int i = 0; i < n && rc == 0; i++)
+		if (i >= k || (st->touched >> i & 1))
+			rc = part_add(&parts[i], soff, units[i], cols);
+out:
+	for (int i = 0; i < n; i++)
+		free(units[i]);
+	return rc;
+}
+
+static int stripe_cmp(const void *a, const void *b)
+{
+	const struct stripe *x = a, *y = b;
+
+	return x->s < y->s ? -1 : x->s > y->s;
+}
+
+static int ec_write(struct ec *e, const struct store_extent *ex, size_t nex,
+		    const uint8_t *data, uint64_t version)
+{
+	struct shard_part parts[CFS_MAX_TARGETS];
+	struct plan p = { NULL, 0, 0 };
+	int rc = 0;
+
+	memset(parts, 0, sizeof(parts));
+	for (size_t x = 0; x < nex && rc == 0; x++)
+		rc = each_part(e, ex[x].off, ex[x].len, plan_part, &p);
+	for (size_t x = 0; x < nex && rc == 0; x++)
+		rc = each_part(e, ex[x].off, ex[x].len, cover_part, &p);
+	if (rc == 0)
+		qsort(p.v, p.n, sizeof(*p.v), stripe_cmp);
+	for (size_t i = 0; i < p.n && rc == 0; i++)
+		rc = build_stripe(e, &p.v[i], ex, nex, data, parts);
+	if (rc == 0)
+		rc = send_write(e, parts, version);
+	parts_free(parts, width(e));
+	free(p.v);
+	return rc;
+}
+
+/* Zeros over [off, end) of the chunk, by read-modify-write. */
+static int ec_zero(struct ec *e, uint64_t off, uint64_t end, uint64_t version)
+{
+	struct store_extent ex = { off, end - off };
+	uint8_t *zeros = calloc(1, end - off);
+	int rc;
+
+	if (!zeros)
+		return -ENOMEM;
+	rc = ec_write(e, &ex, 1, zeros, version);
+	free(zeros);
+	return rc;
+}
+
+/* ---- the changes ---- */
+
+int osd_ec_change(struct osd *osd, const Cfs__ClusterMap *m, uint32_t layout,
+		  struct chunk_id c, const struct ec_change *ch,
+		  uint64_t *version)
+{
+	struct ec e;
+	uint64_t w, v, a, b;
+	int rc = ec_setup(&e, osd, m, layout, c);
+
+	if (rc)
+		return rc;
+	if (e.self < 0 || !primary(&e))
+		return -ESTALE;	/* the sender's map is old: it refreshes */
+	if (popcount(e.up) < (int)e.l.k)
+		return -EIO;	/* too few shards to read back: retried */
+	rc = store_version(&osd->store, shard_id(&e, e.self), &v);
+	if (rc)
+		return rc;
+	w = (uint64_t)e.l.k << e.l.unit_shift;
+	switch (ch->kind) {
+	case EC_WRITE:
+		rc = ec_write(&e, ch->ex, ch->n, ch->data, ++v);
+		break;
+	case EC_REMOVE:
+		rc = send_cut(&e, CFS__OSD_METHOD__OSD_TRUNCATE, 0, 0, true, 0);
+		v = 0;
+		break;
+	case EC_TRUNCATE:
+		/* zero the cut stripe past the size, then cut every shard
+		 * at that stripe's end */
+		b = (ch->off + w - 1) / w * w;
+		if (b > CFS_CHUNK_SIZE)
+			b = CFS_CHUNK_SIZE;
+		rc = ch->off < b ? ec_zero(&e, ch->off, b, ++v) : 0;
+		if (rc == 0)
+			rc = send_cut(&e, CFS__OSD_METHOD__OSD_TRUNCATE,
+				      (ch->off + w - 1) / w << e.l.unit_shift,
+				      0, false, ++v);
+		break;
+	case EC_PUNCH:
+		/* the partial stripes at the ends by read-modify-write,
+		 * the whole ones between punched in every shard */
+		a = (ch->off + w - 1) / w * w;
+		b = (ch->off + ch->len) / w * w;
+		if (a >= b) {
+			rc = ec_zero(&e, ch->off, ch->off + ch->len, ++v);
+			break;
+		}
+		if (ch->off < a)
+			rc = ec_zero(&e, ch->off, a, ++v);
+		if (rc == 0 && b < ch->off + ch->len)
+			rc = ec_zero(&e, b, ch->off + ch->len, ++v);
+		if (rc == 0)
+			rc = send_cut(&e, CFS__OSD_METHOD__OSD_PUNCH,
+				      a / w << e.l.unit_shift,
+				      (b - a) / w << e.l.unit_shift, false,
+				      ++v);
+		break;
+	default:
+		rc = -EINVAL;
+	}
+	*version = v;
+	return rc;
+}
+
+/* ---- rebuilding a shard whole ---- */
+
+/* Shard j rebuilt from the others at their version and sent to addr
+ * (its target) as a whole-chunk copy. */
+static int rebuild_shard(struct ec *e, int j, const char *addr)
+{
+	Cfs__ChunkId cid;
+	Cfs__OsdPutChunk req = CFS__OSD_PUT_CHUNK__INIT;
+	struct cfs_rpc_call call = {
+		.method = CFS__OSD_METHOD__OSD_PUT_CHUNK,
+		.req = &req.base,
+		.timeout_ms = (int)e->osd->cfg.timeout_ms,
+	};
+	struct cfs_stripe_read r = stripe_reader(e, e->up & ~(1u << j));
+	uint64_t len = cfs_layout_shard_size(&e->l), off = 0, nblocks;
+	uint8_t *buf = malloc(len);
+	uint32_t *crcs = NULL;
+	int rc;
+
+	if (!buf)
+		return -ENOMEM;
+	rc = cfs_stripe_read(&r, &j, 1, &off, &len, &buf);
+	if (rc)
+		goto out;
+	nblocks = (r.size + CFS_BLOCK_SIZE - 1) / CFS_BLOCK_SIZE;
+	if (nblocks * CFS_BLOCK_SIZE > r.size)
+		memset(buf + r.size, 0, nblocks * CFS_BLOCK_SIZE - r.size);
+	crcs = malloc((nblocks + 1) * sizeof(*crcs));
+	if (!crcs) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (uint64_t b = 0; b < nblocks; b++)
+		crcs[b] = cfs_crc32c(buf + b * CFS_BLOCK_SIZE, CFS_BLOCK_SIZE);
+	shard_pb(e, j, &cid);
+	req.chunk = &cid;
+	req.version = r.version;
+	req.size = r.size;
+	req.crcs = crcs;
+	req.n_crcs = nblocks;
+	call.bulk = buf;
+	call.bulk_len = nblocks * CFS_BLOCK_SIZE;
+	rc = cfs_rpc_call(e->osd->peers, addr, &call);
+	cfs_rpc_call_done(&call);
+	cfs_log_info("rebuilt shard", "ino=%lu index=%lu shard=%d to=%s "
+		     "version=%lu bytes=%lu rc=%d", (unsigned long)e->c.ino,
+		     (unsigned long)e->c.index, j, addr,
+		     (unsigned long)r.version, (unsigned long)r.size, rc);
+out:
+	free(buf);
+	free(crcs);
+	return rc;
+}
+
+int osd_ec_backfill(struct osd *osd, const Cfs__ClusterMap *m,
+		    struct chunk_id held, uint32_t for_osd,
+		    uint64_t (*peer_version)(void *arg, struct chunk_id c),
+		    void *arg)
+{
+	struct ec e;
+	struct cfs_layout l = { CFS_LAYOUT_EC, 0, 0, CFS_LAYOUT_UNIT_SHIFT };
+	struct chunk_id c;
+	uint64_t mine, theirs;
+	int shard, rc;
+
+	if (!cfs_shard_of(held.index, &c.index, &l.k, &l.m, &shard))
+		return 0;
+	c.ino = held.ino;
+	if (ec_setup(&e, osd, m, cfs_layout_pack(&l), c) || e.self != shard ||
+	    !primary(&e))
+		return 0;
+	for (int j = 0; j < width(&e); j++) {
+		const Cfs__OsdInfo *o = m->osds[e.t[j]];
+
+		if (o->id != for_osd)
+			continue;
+		rc = store_version(&osd->store, held, &mine);
+		theirs = peer_version(arg, shard_id(&e, j));
+		if (rc || mine == 0 || theirs == mine)
+			return 0;
+		return rebuild_shard(&e, j, o->addr) == 0 ? 1 : 0;
+	}
+	return 0;
+}
+
+bool osd_ec_stale(struct osd *osd, const Cfs__ClusterMap *m,
+		  struct chunk_id theirs, uint32_t for_osd)
+{
+	struct ec e;
+	struct cfs_layout l = { CFS_LAYOUT_EC, 0, 0, CFS_LAYOUT_UNIT_SHIFT };
+	struct chunk_id c;
+	uint64_t v;
+	int shard;
+	bool has = false;
+
+	if (!cfs_shard_of(theirs.index, &c.index, &l.k, &l.m, &shard))
+		return false;
+	c.ino = theirs.ino;
+	if (ec_setup(&e, osd, m, cfs_layout_pack(&l), c) || e.self < 0 ||
+	    !primary(&e))
+		return false;
+	for (int j = 0; j < width(&e); j++)
+		has |= m->osds[e.t[j]]->id == for_osd && j == shard;
+	/* the chunk was removed while they were away */
+	return has && store_version(&osd->store, shard_id(&e, e.self), &v) == 0 &&
+	       v == 0;
+}
