@@ -245,12 +245,16 @@ static int run_change(struct osd *osd, struct cfs_rpc_req *rq,
 	if (rq->peer && rq->peer->ro)
 		return -EROFS;	/* a read-only token changes no data */
 	catch_up(osd, ch->map_epoch);
-	map = cfs_map_get(&osd->maps);
-	if (!map)
-		return -EAGAIN;
 	if (!ch->forwarded)
 		sem_wait(&osd->primary_slots);
 	store_lock(&osd->store, ch->chunk);
+	/* the map once our turn has come: changes queued behind a slow one
+	 * must not go on to targets that went down meanwhile */
+	map = cfs_map_get(&osd->maps);
+	if (!map) {
+		rc = -EAGAIN;
+		goto unlock;
+	}
 	if (ch->ec && !ch->forwarded) {
 		rc = osd_ec_change(osd, map->pb, ch->layout, ch->chunk, ch->ec,
 				   &ch->version);
@@ -299,12 +303,13 @@ static int run_change(struct osd *osd, struct cfs_rpc_req *rq,
 	*ch->msg_forwarded = true;
 	rc = forward(osd, map->pb, ch->chunk, peers, npeers, ch);
 out:
+	rep.map_epoch = map->pb->epoch;
+	cfs_map_put(&osd->maps, map);
+unlock:
 	store_unlock(&osd->store, ch->chunk);
 	if (!ch->forwarded)
 		sem_post(&osd->primary_slots);
 	rep.version = ch->version;
-	rep.map_epoch = map->pb->epoch;
-	cfs_map_put(&osd->maps, map);
 	if (rc == 0)
 		rc = cfs_rpc_reply(rq, &rep.base, NULL, 0);
 	else

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Erasure coding on a 6-node cluster: layouts set and inherited, files of
+# every shape written as ec:4+2 and read back, two OSDs SIGKILLed at once
+# while a large file is written and read and fsx runs, their shards
+# rebuilt when they return, two others killed after that, a damaged
+# shard never read, and shards removed with their file.
+. "$(dirname "$0")/lib.sh"
+CFS_DOWN_AFTER_MS=2000 cluster_up 6 7510
+layout() { cluster cfs layout "$@"; }
+
+up_count() { "$CFS_BIN/cfs" status "$MDS" | grep -c ' up '; }
+
+check "a file made on a 6-domain cluster is ec:4+2 by default" \
+	'touch "$MNT/d0" && [ "$(layout get "$MNT/d0")" = "$MNT/d0: ec:4+2" ]'
+mkdir "$MNT/ec" "$MNT/rep"
+check "a directory takes a layout" 'layout set "$MNT/ec" ec:4+2 && layout set "$MNT/rep" rep:3'
+check "a nonsense layout is refused" '! layout set "$MNT/ec" ec:4+9 2>/dev/null'
+mkdir "$MNT/ec/sub"
+check "what is made in it inherits the layout" \
+	'touch "$MNT/ec/sub/x" && [ "$(layout get "$MNT/ec/sub/x")" = "$MNT/ec/sub/x: ec:4+2" ]'
+echo data >"$MNT/rep/full"
+check "a file with data keeps its layout" '! layout set "$MNT/rep/full" ec:4+2 2>/dev/null'
+
+# files of every shape: empty, a byte, partial blocks and units, whole
+# stripes, and one crossing a 64 MiB chunk
+sizes="0 1 4095 4097 1048575 1048577 4194304 5000001 70000000"
+for s in $sizes; do
+	head -c "$s" /dev/urandom >"$T/s$s"
+	cp "$T/s$s" "$MNT/ec/s$s"
+done
+read_shapes() {
+	local s
+	for s in $sizes; do
+		cmp -s "$T/s$s" "$MNT/ec/s$s" || { echo "     s$s differs"; return 1; }
+	done
+}
+echo 3 >/proc/sys/vm/drop_caches
+check "files of every shape read back as written" 'read_shapes'
+ino=$(stat -c %i "$MNT/ec/s5000001")
+shards=$(ls "$T"/c/osd*/chunks/*/"$(printf '%016x' "$ino")".* 2>/dev/null | wc -l)
+check "an ec:4+2 chunk is six shards on six OSDs ($shards)" '[ "$shards" = 6 ]'
+
+# two OSDs killed at once while a large file is written and read back
+# and fsx runs on its own file
+head -c $((96 << 20)) /dev/urandom >"$T/big"
+( cp "$T/big" "$MNT/ec/big" && echo 3 >/proc/sys/vm/drop_caches &&
+  cmp "$T/big" "$MNT/ec/big" && echo ok >"$T/big.ok" ) >"$T/big.out" 2>&1 &
+bg=$!
+"$CFS_BIN/fsx" -n 3000 -s 11 -q "$MNT/ec/fsx" >"$T/fsx.out" 2>&1 &
+fsx=$!
+wait_for 10 '[ -s "$MNT/ec/big" ]'
+cluster kill osd2
+cluster kill osd5
+wait $bg
+check "a 96 MiB write and read-back with two OSDs killed at once" \
+	'[ -s "$T/big.ok" ] || { cat "$T/big.out"; false; }'
+wait $fsx
+fsx_rc=$?
+check "fsx with two OSDs killed under it ($(tail -n 1 "$T/fsx.out"))" '[ $fsx_rc = 0 ]'
+echo 3 >/proc/sys/vm/drop_caches
+check "every file reads right with two OSDs down" 'read_shapes'
+head -c 3000000 /dev/urandom >"$T/w"
+cp "$T/w" "$MNT/ec/w"
+echo 3 >/proc/sys/vm/drop_caches
+check "a file written with two OSDs down reads back" 'same_file "$T/w" "$MNT/ec/w"'
+used=$(du -cb "$T"/c/osd*/chunks/*/"$(printf '%016x' "$(stat -c %i "$MNT/ec/big")")".* | tail -n 1 | cut -f1)
+check "whole stripes take 1.5 times their size ($used bytes for 96 MiB, on the four left)" \
+	'[ "$used" -lt $((96 * 1048576 * 4 / 6 * 16 / 10)) ]'
+
+# back: their shards are rebuilt before they serve, so two others may go
+cluster start osd2
+cluster start osd5
+check_within 30 "the two OSDs are back up" '[ "$(up_count)" = 6 ]'
+check "the returning OSDs were sent their missing shards" \
+	'grep -q "rebuilt shard" "$T"/c/logs/osd*.log'
+cluster kill osd1
+cluster kill osd3
+echo 3 >/proc/sys/vm/drop_caches
+check "after the rebuild, two other OSDs killed: still nothing lost" \
+	'read_shapes && same_file "$T/w" "$MNT/ec/w" && same_file "$T/big" "$MNT/ec/big"'
+cluster start osd1
+cluster start osd3
+check_within 30 "all six up again" '[ "$(up_count)" = 6 ]'
+
+# damage one data shard of a file on disk (a shard file's bytes start at
+# 68 KiB: osd/store.h): reads rebuild around it and never return it
+ino=$(stat -c %i "$MNT/ec/s4194304")
+f=$(ls "$T"/c/osd*/chunks/*/"$(printf '%016x' "$ino")".8* | head -n 1)
+printf 'CORRUPT' | dd of="$f" bs=1 seek=$((68 * 1024 + 5000)) conv=notrunc status=none
+echo 3 >/proc/sys/vm/drop_caches
+check "a damaged shard is never read back" 'same_file "$T/s4194304" "$MNT/ec/s4194304"'
+
+# a file's shards go with it
+gone=$(printf '%016x' "$(stat -c %i "$MNT/ec/s70000000")")
+check "a 70 MB file has 12 shards (two chunks)" \
+	'[ "$(find "$T"/c/osd*/chunks -name "$gone.*" | wc -l)" = 12 ]'
+rm "$MNT/ec/s70000000"
+check_within 30 "a removed file's shards are deleted on every OSD" \
+	'[ "$(find "$T"/c/osd*/chunks -name "$gone.*" | wc -l)" = 0 ]'
+finish
