@@ -89,12 +89,58 @@ int cfs_placement_targets(const Cfs__ClusterMap *m, uint32_t pg, int width,
 	return n;
 }
 
+/* EC shards: each position drawn on its own, by its own rendezvous
+ * (scores of (pg, position)) among the targets in failure domains no
+ * earlier position holds. A shard's position names what it holds, so it
+ * must not shift when another target comes or goes, as it would in one
+ * ordered list: a new target takes the positions it wins (and a position
+ * after it may take the target it freed), a target gone frees only its
+ * own. */
+static int place_shards(const Cfs__ClusterMap *m, uint32_t pg, int width,
+			int *out)
+{
+	int n = 0;
+
+	while (n < width) {
+		uint32_t draw = pg * 0x9e3779b1u ^ (uint32_t)(n + 1) * 0x85ebca6bu;
+		double best = -1;
+		int pick = -1;
+
+		for (size_t i = 0; i < m->n_osds; i++) {
+			const Cfs__OsdInfo *o = m->osds[i];
+			bool taken = false;
+			double sc;
+
+			if (!o->in)
+				continue;
+			for (int j = 0; j < n && !taken; j++)
+				taken = !strcmp(m->osds[out[j]]->domain,
+						o->domain);
+			if (taken)
+				continue;
+			sc = score(draw, o->id, o->weight);
+			if (sc > best) {
+				best = sc;
+				pick = (int)i;
+			}
+		}
+		if (pick < 0)
+			break;	/* fewer domains than shards */
+		out[n++] = pick;
+	}
+	return n;
+}
+
 int cfs_placement_chunk(const Cfs__ClusterMap *m, uint32_t layout,
 			uint64_t ino, uint64_t index, int *out)
 {
-	return cfs_placement_targets(m,
-				     cfs_placement_pg(ino, index, m->pg_count),
-				     cfs_placement_width(m, layout), out);
+	uint32_t pg = cfs_placement_pg(ino, index, m->pg_count);
+	struct cfs_layout l;
+
+	if (cfs_layout_unpack(layout, &l) == 0 && cfs_layout_is_ec(&l))
+		return place_shards(m, pg, (int)(l.k + l.m), out);
+	return cfs_placement_targets(m, pg, cfs_placement_width(m, layout),
+				     out);
 }
 
 int cfs_map_osd_index(const Cfs__ClusterMap *m, uint32_t id)

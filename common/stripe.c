@@ -135,8 +135,10 @@ int cfs_stripe_read(struct cfs_stripe_read *r, const int *want, int nwant,
 		whole = r->avail >> want[i] & 1;
 	if (whole && nwant > 0) {
 		ask(r, &a, want, nwant, offs, lens, out);
+		/* version 0 is no shard at all: a hole if every shard says
+		 * so, else one that never arrived where it is asked for */
 		for (int i = 0; i < nwant && whole; i++)
-			whole = a.rc[want[i]] == 0 &&
+			whole = a.rc[want[i]] == 0 && a.version[want[i]] != 0 &&
 				a.version[want[i]] == a.version[want[0]];
 		if (whole) {
 			r->version = a.version[want[0]];

@@ -264,6 +264,7 @@ static uint32_t *part_crcs(const struct shard_part *p, size_t *n)
 }
 
 static int rebuild_shard(struct ec *e, int j, const char *addr);
+static int settle_version(struct ec *e, uint64_t *v);
 
 /* Apply parts[i] to every shard that takes changes at `version`: ours
  * here, the others' forwarded in parallel; a shard that missed changes
@@ -656,6 +657,8 @@ int osd_ec_change(struct osd *osd, const Cfs__ClusterMap *m, uint32_t layout,
 	if (popcount(e.up) < (int)e.l.k)
 		return -EIO;	/* too few shards to read back: retried */
 	rc = store_version(&osd->store, shard_id(&e, e.self), &v);
+	if (rc == 0 && v == 0)
+		rc = settle_version(&e, &v);
 	if (rc)
 		return rc;
 	w = (uint64_t)e.l.k << e.l.unit_shift;
@@ -707,6 +710,48 @@ int osd_ec_change(struct osd *osd, const Cfs__ClusterMap *m, uint32_t layout,
 
 /* ---- rebuilding a shard whole ---- */
 
+/* Shard j as the others hold it: its bytes (whole blocks), one CRC per
+ * block, its size and the version, rebuilt from K of one version. */
+struct rebuilt {
+	uint8_t *buf;
+	uint32_t *crcs;
+	uint64_t size, nblocks, version;
+};
+
+static int rebuild_bytes(struct ec *e, int j, struct rebuilt *out)
+{
+	struct cfs_stripe_read r = stripe_reader(e, e->up & ~(1u << j));
+	uint64_t len = cfs_layout_shard_size(&e->l), off = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->buf = malloc(len);
+	if (!out->buf)
+		return -ENOMEM;
+	rc = cfs_stripe_read(&r, &j, 1, &off, &len, &out->buf);
+	if (rc)
+		return rc;
+	out->size = r.size;
+	out->version = r.version;
+	out->nblocks = (r.size + CFS_BLOCK_SIZE - 1) / CFS_BLOCK_SIZE;
+	if (out->nblocks * CFS_BLOCK_SIZE > r.size)
+		memset(out->buf + r.size, 0,
+		       out->nblocks * CFS_BLOCK_SIZE - r.size);
+	out->crcs = malloc((out->nblocks + 1) * sizeof(*out->crcs));
+	if (!out->crcs)
+		return -ENOMEM;
+	for (uint64_t b = 0; b < out->nblocks; b++)
+		out->crcs[b] = cfs_crc32c(out->buf + b * CFS_BLOCK_SIZE,
+					  CFS_BLOCK_SIZE);
+	return 0;
+}
+
+static void rebuilt_free(struct rebuilt *b)
+{
+	free(b->buf);
+	free(b->crcs);
+}
+
 /* Shard j rebuilt from the others at their version and sent to addr
  * (its target) as a whole-chunk copy. */
 static int rebuild_shard(struct ec *e, int j, const char *addr)
@@ -718,44 +763,77 @@ static int rebuild_shard(struct ec *e, int j, const char *addr)
 		.req = &req.base,
 		.timeout_ms = (int)e->osd->cfg.timeout_ms,
 	};
-	struct cfs_stripe_read r = stripe_reader(e, e->up & ~(1u << j));
-	uint64_t len = cfs_layout_shard_size(&e->l), off = 0, nblocks;
-	uint8_t *buf = malloc(len);
-	uint32_t *crcs = NULL;
-	int rc;
+	struct rebuilt b;
+	int rc = rebuild_bytes(e, j, &b);
 
-	if (!buf)
-		return -ENOMEM;
-	rc = cfs_stripe_read(&r, &j, 1, &off, &len, &buf);
-	if (rc)
-		goto out;
-	nblocks = (r.size + CFS_BLOCK_SIZE - 1) / CFS_BLOCK_SIZE;
-	if (nblocks * CFS_BLOCK_SIZE > r.size)
-		memset(buf + r.size, 0, nblocks * CFS_BLOCK_SIZE - r.size);
-	crcs = malloc((nblocks + 1) * sizeof(*crcs));
-	if (!crcs) {
-		rc = -ENOMEM;
-		goto out;
+	if (rc == 0) {
+		shard_pb(e, j, &cid);
+		req.chunk = &cid;
+		req.version = b.version;
+		req.size = b.size;
+		req.crcs = b.crcs;
+		req.n_crcs = b.nblocks;
+		call.bulk = b.buf;
+		call.bulk_len = b.nblocks * CFS_BLOCK_SIZE;
+		rc = cfs_rpc_call(e->osd->peers, addr, &call);
+		cfs_rpc_call_done(&call);
 	}
-	for (uint64_t b = 0; b < nblocks; b++)
-		crcs[b] = cfs_crc32c(buf + b * CFS_BLOCK_SIZE, CFS_BLOCK_SIZE);
-	shard_pb(e, j, &cid);
-	req.chunk = &cid;
-	req.version = r.version;
-	req.size = r.size;
-	req.crcs = crcs;
-	req.n_crcs = nblocks;
-	call.bulk = buf;
-	call.bulk_len = nblocks * CFS_BLOCK_SIZE;
-	rc = cfs_rpc_call(e->osd->peers, addr, &call);
-	cfs_rpc_call_done(&call);
 	cfs_log_info("rebuilt shard", "ino=%lu index=%lu shard=%d to=%s "
 		     "version=%lu bytes=%lu rc=%d", (unsigned long)e->c.ino,
 		     (unsigned long)e->c.index, j, addr,
-		     (unsigned long)r.version, (unsigned long)r.size, rc);
-out:
-	free(buf);
-	free(crcs);
+		     (unsigned long)b.version, (unsigned long)b.size, rc);
+	rebuilt_free(&b);
+	return rc;
+}
+
+/* A primary without its shard (its position is new to it: the map
+ * changed) learns the chunk's version from the others before it orders
+ * a change, and rebuilds its shard first: else it would number the
+ * change from 0 below what the others hold. *v: the version. */
+static int settle_version(struct ec *e, uint64_t *v)
+{
+	int shards[CFS_MAX_TARGETS] = { 0 }, rcs[CFS_MAX_TARGETS], n = 0;
+	bool any = false;
+	uint64_t offs[CFS_MAX_TARGETS] = { 0 }, lens[CFS_MAX_TARGETS] = { 0 };
+	uint64_t vs[CFS_MAX_TARGETS], sizes[CFS_MAX_TARGETS];
+	uint8_t byte[CFS_MAX_TARGETS], *bufs[CFS_MAX_TARGETS] = { NULL };
+	struct rebuilt b;
+	int rc;
+
+	for (int i = 0; i < width(e); i++)
+		if ((e->up >> i & 1) && i != e->self) {
+			bufs[n] = &byte[n];
+			shards[n++] = i;
+		}
+	read_shards(e, n, shards, offs, lens, bufs, rcs, vs, sizes);
+	/* the newest version K agree on; a shard that is not there (0)
+	 * agrees with nothing: it may be one whose position moved */
+	*v = 0;
+	for (int i = 0; i < n; i++) {
+		int same = 0;
+
+		if (rcs[i] || vs[i] == 0)
+			continue;
+		for (int q = 0; q < n; q++)
+			same += rcs[q] == 0 && vs[q] == vs[i];
+		if (same >= (int)e->l.k && vs[i] > *v)
+			*v = vs[i];
+		any = true;
+	}
+	if (!any)
+		return 0;	/* no shard anywhere: a new chunk */
+	if (*v == 0)
+		return -EAGAIN;	/* shards, but no K agree yet: retried */
+	rc = rebuild_bytes(e, e->self, &b);
+	if (rc == 0)
+		rc = store_put(&e->osd->store, shard_id(e, e->self), b.buf,
+			       b.size, b.crcs, b.version);
+	cfs_log_info("rebuilt own shard before a change", "ino=%lu index=%lu "
+		     "shard=%d version=%lu rc=%d", (unsigned long)e->c.ino,
+		     (unsigned long)e->c.index, e->self,
+		     (unsigned long)b.version, rc);
+	*v = b.version;
+	rebuilt_free(&b);
 	return rc;
 }
 
@@ -811,4 +889,149 @@ bool osd_ec_stale(struct osd *osd, const Cfs__ClusterMap *m,
 	/* the chunk was removed while they were away */
 	return has && store_version(&osd->store, shard_id(&e, e.self), &v) == 0 &&
 	       v == 0;
+}
+
+/* ---- healing: every shard where the map puts it ---- */
+
+struct heal {
+	struct osd *osd;
+	const Cfs__ClusterMap *m;
+	uint64_t moved, rebuilt, removed, failed;
+};
+
+/* The version target position j holds of its shard (0: none), or -1. */
+static int64_t position_version(struct ec *e, int j)
+{
+	uint64_t off = 0, len = 0, v, size;
+	uint8_t byte, *buf = &byte;
+	int rc;
+
+	read_shards(e, 1, &j, &off, &len, &buf, &rc, &v, &size);
+	return rc ? -1 : (int64_t)v;
+}
+
+/* Our copy of shard `shard` is not at its position any more: send it to
+ * the target there if that one has an older one or none, then drop ours
+ * once it has ours or newer. */
+static void move_shard(struct heal *h, struct ec *e, struct chunk_id held,
+		       int shard, uint64_t mine)
+{
+	Cfs__ChunkId cid;
+	Cfs__OsdPutChunk req = CFS__OSD_PUT_CHUNK__INIT;
+	struct cfs_rpc_call call = {
+		.method = CFS__OSD_METHOD__OSD_PUT_CHUNK,
+		.req = &req.base,
+		.timeout_ms = (int)h->osd->cfg.timeout_ms,
+	};
+	int64_t theirs = position_version(e, shard);
+	uint64_t block_off, version, size;
+	uint32_t *crcs = NULL;
+	size_t nblocks;
+	void *data = NULL;
+	int rc;
+
+	if (theirs < 0) {
+		h->failed++;
+		return;
+	}
+	if ((uint64_t)theirs < mine) {
+		rc = store_read(&h->osd->store, held, 0, CFS_CHUNK_SIZE, true,
+				&data, &block_off, &crcs, &nblocks, &version,
+				&size);
+		if (rc == 0) {
+			shard_pb(e, shard, &cid);
+			req.chunk = &cid;
+			req.version = version;
+			req.size = size;
+			req.crcs = crcs;
+			req.n_crcs = nblocks;
+			req.if_newer = true;
+			call.bulk = data;
+			call.bulk_len = nblocks * CFS_BLOCK_SIZE;
+			rc = cfs_rpc_call(h->osd->peers,
+					  h->m->osds[e->t[shard]]->addr, &call);
+			cfs_rpc_call_done(&call);
+		}
+		free(data);
+		free(crcs);
+		cfs_log_info("moved shard to its place", "ino=%lu index=%lu "
+			     "shard=%d to=%s version=%lu rc=%d",
+			     (unsigned long)e->c.ino, (unsigned long)e->c.index,
+			     shard, h->m->osds[e->t[shard]]->addr,
+			     (unsigned long)mine, rc);
+		if (rc) {
+			h->failed++;
+			return;
+		}
+		h->moved++;
+		theirs = position_version(e, shard);
+	}
+	if (theirs >= 0 && (uint64_t)theirs >= mine &&
+	    store_remove(&h->osd->store, held) == 0)
+		h->removed++;
+}
+
+/* As the chunk's primary: every up position at our version. */
+static void fill_positions(struct heal *h, struct ec *e, uint64_t mine)
+{
+	for (int j = 0; j < width(e); j++) {
+		int64_t v;
+
+		if (j == e->self || !(e->up >> j & 1))
+			continue;
+		v = position_version(e, j);
+		if (v == (int64_t)mine)
+			continue;
+		if (v >= 0 && rebuild_shard(e, j, h->m->osds[e->t[j]]->addr) == 0)
+			h->rebuilt++;
+		else
+			h->failed++;
+	}
+}
+
+static int heal_chunk(void *arg, struct chunk_id held, uint64_t version)
+{
+	struct heal *h = arg;
+	struct cfs_layout l = { CFS_LAYOUT_EC, 0, 0, CFS_LAYOUT_UNIT_SHIFT };
+	struct chunk_id c;
+	struct ec e;
+	uint64_t mine;
+	int shard;
+
+	(void)version;
+	if (!cfs_shard_of(held.index, &c.index, &l.k, &l.m, &shard))
+		return h->osd->stop ? -ESHUTDOWN : 0;
+	c.ino = held.ino;
+	store_lock(&h->osd->store, c);
+	if (ec_setup(&e, h->osd, h->m, cfs_layout_pack(&l), c) == 0 &&
+	    store_version(&h->osd->store, held, &mine) == 0 && mine) {
+		if (e.self != shard && (e.up >> shard & 1))
+			move_shard(h, &e, held, shard, mine);
+		else if (e.self == shard && primary(&e))
+			fill_positions(h, &e, mine);
+	}
+	store_unlock(&h->osd->store, c);
+	return h->osd->stop ? -ESHUTDOWN : 0;
+}
+
+int osd_ec_heal(struct osd *osd)
+{
+	struct cfs_map *map = cfs_map_get(&osd->maps);
+	struct heal h = { .osd = osd };
+	int rc;
+
+	if (!map)
+		return -EAGAIN;
+	h.m = map->pb;
+	sem_wait(&osd->primary_slots);
+	rc = store_scan(&osd->store, heal_chunk, &h);
+	sem_post(&osd->primary_slots);
+	if (h.moved || h.rebuilt || h.removed || h.failed)
+		cfs_log_info("healed shards", "osd=%u epoch=%lu moved=%lu "
+			     "rebuilt=%lu removed=%lu failed=%lu", osd->id,
+			     (unsigned long)map->pb->epoch,
+			     (unsigned long)h.moved, (unsigned long)h.rebuilt,
+			     (unsigned long)h.removed, (unsigned long)h.failed);
+	cfs_map_put(&osd->maps, map);
+	return rc ? rc : h.failed ? -EAGAIN : 0;
 }

@@ -38,4 +38,12 @@ int osd_ec_backfill(struct osd *osd, const Cfs__ClusterMap *m,
 bool osd_ec_stale(struct osd *osd, const Cfs__ClusterMap *m,
 		  struct chunk_id theirs, uint32_t for_osd);
 
+/* One pass over the EC shards held here, for the current map: a shard
+ * whose position moved to another target is sent there (unless it has
+ * this version or newer) and then dropped here; for the chunks we act
+ * as primary of, every up position is brought to our version (rebuilt
+ * from the others). 0, or -EAGAIN if something is left for a later
+ * pass. */
+int osd_ec_heal(struct osd *osd);
+
 #endif

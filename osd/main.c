@@ -93,6 +93,7 @@ int main(int argc, char **argv)
 	pthread_cond_signal(&osd.rcond);
 	pthread_mutex_unlock(&osd.rlock);
 	pthread_join(osd.recovery, NULL);
+	pthread_join(osd.healer, NULL);
 	cfs_map_holder_destroy(&osd.maps);
 	cfs_rpc_client_free(osd.peers);
 	store_close(&osd.store);

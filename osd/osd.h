@@ -47,7 +47,7 @@ struct osd {
 	 * always free to take forwarded changes: otherwise two OSDs full
 	 * of primaries would wait on each other until timeouts. */
 	sem_t primary_slots;
-	pthread_t heartbeat, recovery;
+	pthread_t heartbeat, recovery, healer;
 	volatile bool stop;
 
 	/* Recovery: an OSD serves reads and acts as primary only once its

@@ -546,6 +546,7 @@ static int h_put_chunk(void *arg, struct cfs_rpc_req *rq,
 	struct chunk_id c = chunk_of(r->chunk);
 	size_t nblocks = (size_t)((r->size + CFS_BLOCK_SIZE - 1) /
 				  CFS_BLOCK_SIZE);
+	uint64_t have = 0;
 	int rc;
 
 	if (!from_daemon(rq))
@@ -558,9 +559,14 @@ static int h_put_chunk(void *arg, struct cfs_rpc_req *rq,
 						i * CFS_BLOCK_SIZE,
 					r->crcs[i]))
 			return -EBADMSG;
+	/* a shard moving to its new place never lands over a newer copy:
+	 * it may cross a change made meanwhile; a primary's push replaces
+	 * whatever is there (its version is the chunk's) */
 	store_lock(&OSD(arg)->store, c);
-	rc = store_put(&OSD(arg)->store, c, rq->bulk, r->size, r->crcs,
-		       r->version);
+	rc = r->if_newer ? store_version(&OSD(arg)->store, c, &have) : 0;
+	if (rc == 0 && (!r->if_newer || have < r->version))
+		rc = store_put(&OSD(arg)->store, c, rq->bulk, r->size, r->crcs,
+			       r->version);
 	store_unlock(&OSD(arg)->store, c);
 	return rc;
 }

@@ -39,6 +39,9 @@ check "files of every shape read back as written" 'read_shapes'
 ino=$(stat -c %i "$MNT/ec/s5000001")
 shards=$(ls "$T"/c/osd*/chunks/*/"$(printf '%016x' "$ino")".* 2>/dev/null | wc -l)
 check "an ec:4+2 chunk is six shards on six OSDs ($shards)" '[ "$shards" = 6 ]'
+used=$(du -cb "$T"/c/osd*/chunks/*/"$(printf '%016x' "$(stat -c %i "$MNT/ec/s70000000")")".* | tail -n 1 | cut -f1)
+check "a 70 MB file takes about 1.5 times its size ($used bytes)" \
+	'[ "$used" -lt $((70000000 * 16 / 10)) ]'
 
 # two OSDs killed at once while a large file is written and read back
 # and fsx runs on its own file
@@ -63,9 +66,6 @@ head -c 3000000 /dev/urandom >"$T/w"
 cp "$T/w" "$MNT/ec/w"
 echo 3 >/proc/sys/vm/drop_caches
 check "a file written with two OSDs down reads back" 'same_file "$T/w" "$MNT/ec/w"'
-used=$(du -cb "$T"/c/osd*/chunks/*/"$(printf '%016x' "$(stat -c %i "$MNT/ec/big")")".* | tail -n 1 | cut -f1)
-check "whole stripes take 1.5 times their size ($used bytes for 96 MiB, on the four left)" \
-	'[ "$used" -lt $((96 * 1048576 * 4 / 6 * 16 / 10)) ]'
 
 # back: their shards are rebuilt before they serve, so two others may go
 cluster start osd2
@@ -89,6 +89,23 @@ f=$(ls "$T"/c/osd*/chunks/*/"$(printf '%016x' "$ino")".8* | head -n 1)
 printf 'CORRUPT' | dd of="$f" bs=1 seek=$((68 * 1024 + 5000)) conv=notrunc status=none
 echo 3 >/proc/sys/vm/drop_caches
 check "a damaged shard is never read back" 'same_file "$T/s4194304" "$MNT/ec/s4194304"'
+
+# a seventh OSD: the positions it wins move to it (their old holders
+# send them and drop theirs), nothing is lost, nothing is kept twice
+mkdir -p "$T/c/osd7"
+cluster start osd7
+check_within 30 "a seventh OSD joins" '[ "$(up_count)" = 7 ]'
+check_within 60 "shards move to it" \
+	'[ "$(find "$T"/c/osd7/chunks -name "*.8*" | wc -l)" -gt 0 ]'
+echo 3 >/proc/sys/vm/drop_caches
+check "after the move every file reads right" \
+	'read_shapes && same_file "$T/w" "$MNT/ec/w" && same_file "$T/big" "$MNT/ec/big"'
+check_within 60 "moved shards are not kept twice (one file per shard)" \
+	'[ -z "$(find "$T"/c/osd*/chunks -name "*.8*" -printf "%f\n" | sort | uniq -d)" ]'
+echo appended >>"$MNT/ec/w"
+echo appended >>"$T/w"
+echo 3 >/proc/sys/vm/drop_caches
+check "a file changed after the move reads right" 'same_file "$T/w" "$MNT/ec/w"'
 
 # a file's shards go with it
 gone=$(printf '%016x' "$(stat -c %i "$MNT/ec/s70000000")")

@@ -214,6 +214,27 @@ START_TEST(test_too_many_lost_or_disagreeing_is_an_error)
 	m.fail[1] = -EIO;
 	ck_assert_int_eq(cfs_stripe_read(&r, want, 1, &off, &len, out),
 			 -EAGAIN);
+	/* a shard that is not where it is asked for (version 0) is no
+	 * hole: rebuilt from the others; when none is there, zeros */
+	mem_fill(&m, &ec, 5);
+	{
+		uint8_t keep[SH];
+
+		memcpy(keep, m.bytes[1], SH);
+		memset(m.bytes[1], 0, SH);
+		m.version[1] = 0;
+		ck_assert_int_eq(cfs_stripe_read(&r, want, 1, &off, &len, out),
+				 0);
+		ck_assert(!memcmp(got, keep, SH));
+		for (int i = 0; i < 6; i++) {
+			m.version[i] = 0;
+			memset(m.bytes[i], 0, SH);
+		}
+		memset(got, 1, SH);
+		ck_assert_int_eq(cfs_stripe_read(&r, want, 1, &off, &len, out),
+				 0);
+		ck_assert(got[0] == 0 && !memcmp(got, got + 1, SH - 1));
+	}
 	/* the newest version four agree on wins over older ones */
 	mem_fill(&m, &ec, 4);
 	m.version[2] = 3;

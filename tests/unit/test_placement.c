@@ -35,6 +35,8 @@ static void make_map(struct test_map *t, int n, int per_domain, int replicas)
 	t->m.replicas = (uint32_t)replicas;
 }
 
+static struct test_map t_ec;
+
 START_TEST(test_placement_is_deterministic_and_distinct_domains)
 {
 	struct test_map t;
@@ -124,6 +126,55 @@ START_TEST(test_adding_a_target_moves_only_what_it_wins)
 }
 END_TEST
 
+/* EC shards keep their positions: a shard's position names what it
+ * holds, so a target coming or going must move few positions, not shift
+ * every one after it as an ordered list would. */
+START_TEST(test_ec_shard_positions_move_little)
+{
+	struct cfs_layout l = { CFS_LAYOUT_EC, 4, 2, CFS_LAYOUT_UNIT_SHIFT };
+	uint32_t code = cfs_layout_pack(&l);
+	static uint32_t before[4096][6];
+	int a[CFS_MAX_TARGETS], moved = 0, stayed_off = 0;
+
+	make_map(&t_ec, 8, 1, 3);
+	for (uint64_t c = 0; c < 4096; c++) {
+		ck_assert_int_eq(cfs_placement_chunk(&t_ec.m, code, 7, c, a), 6);
+		for (int i = 0; i < 6; i++) {
+			before[c][i] = t_ec.osd[a[i]].id;
+			for (int j = 0; j < i; j++)
+				ck_assert_uint_ne(before[c][i], before[c][j]);
+		}
+	}
+	/* a ninth: it takes what it wins, about 6/9 of a position per
+	 * chunk; what moves elsewhere follows from that (an ordered list
+	 * would shift three or more) */
+	make_map(&t_ec, 9, 1, 3);
+	for (uint64_t c = 0; c < 4096; c++) {
+		cfs_placement_chunk(&t_ec.m, code, 7, c, a);
+		for (int i = 0; i < 6; i++)
+			moved += t_ec.osd[a[i]].id != before[c][i];
+	}
+	printf("ec:4+2, 8 -> 9 targets: %.2f positions move per chunk\n",
+	       moved / 4096.0);
+	ck_assert_int_lt(moved, 4096 * 6 / 9 * 2);
+	/* one of the nine out: positions it did not hold mostly stay */
+	t_ec.osd[2].in = false;
+	for (uint64_t c = 0; c < 4096; c++) {
+		int b[CFS_MAX_TARGETS];
+
+		t_ec.osd[2].in = true;
+		cfs_placement_chunk(&t_ec.m, code, 7, c, b);
+		t_ec.osd[2].in = false;
+		cfs_placement_chunk(&t_ec.m, code, 7, c, a);
+		for (int i = 0; i < 6; i++)
+			stayed_off += b[i] != 2 && a[i] != b[i];
+	}
+	printf("ec:4+2, one of 9 out: %.2f other positions move per chunk\n",
+	       stayed_off / 4096.0);
+	ck_assert_int_lt(stayed_off, 4096 / 2);
+}
+END_TEST
+
 int main(void)
 {
 	CFS_RUN_SUITE("placement", NULL, NULL,
@@ -131,5 +182,6 @@ int main(void)
 		      test_replicas_capped_by_failure_domains,
 		      test_primaries_are_balanced,
 		      test_primary_skips_down_targets,
-		      test_adding_a_target_moves_only_what_it_wins);
+		      test_adding_a_target_moves_only_what_it_wins,
+		      test_ec_shard_positions_move_little);
 }

@@ -34,8 +34,9 @@ struct cfs_stripe_read {
 
 /* Read [offs[i], offs[i]+lens[i]) of shard want[i] (data or parity)
  * into out[i], for i < nwant: straight from those shards when they all
- * answer at one version, else rebuilt from K shards agreeing on the
- * newest version any K agree on. 0; -EAGAIN when no K agree (a change
+ * answer at one version (not 0: a shard that is not there), else rebuilt
+ * from K shards agreeing on the newest version any K agree on (zeros when
+ * no shard is there: a hole). 0; -EAGAIN when no K agree (a change
  * under way: read again); -EIO when fewer than K answer. */
 int cfs_stripe_read(struct cfs_stripe_read *r, const int *want, int nwant,
 		    const uint64_t *offs, const uint64_t *lens,
