@@ -1597,7 +1597,10 @@ static void put_idle(struct cfs_rpc_client *cl, struct peer *p,
 
 /* A new connection to p by deadline; a peer not listening (restarting)
  * is dialled again until then, as it may come back. */
-static int dial(struct peer *p, int64_t deadline, struct conn **out)
+/* Connect to p: until the deadline while it refuses (a daemon
+ * restarting), or (patient false) just once. */
+static int dial(struct peer *p, int64_t deadline, bool patient,
+		struct conn **out)
 {
 	nng_aio *aio;
 	int rc;
@@ -1623,7 +1626,7 @@ static int dial(struct peer *p, int64_t deadline, struct conn **out)
 				nng_stream_free(s);
 			break;
 		}
-		if (rc != -ECONNREFUSED && rc != -ECONNRESET)
+		if (!patient || (rc != -ECONNREFUSED && rc != -ECONNRESET))
 			break;
 		left = deadline - cfs_mono_ms();
 		usleep((useconds_t)(left > REDIAL_MS ? REDIAL_MS :
@@ -1741,6 +1744,8 @@ struct inflight {
 	int attempts_left;
 	bool due;		/* to send (again) */
 	bool active;		/* sent; a reply is awaited */
+	bool refused;		/* its first dial was refused: the next
+				 * one waits, after the others are done */
 };
 
 /* Start sending call i: take a connection, start the write. */
@@ -1752,7 +1757,7 @@ static int call_send(struct cfs_rpc_client *cl, struct cfs_rpc_call *c,
 	f->conn = take_idle(cl, f->peer);
 	f->reused = f->conn != NULL;
 	if (!f->conn) {
-		rc = dial(f->peer, f->deadline, &f->conn);
+		rc = dial(f->peer, f->deadline, f->refused, &f->conn);
 		if (!rc && cl->id)
 			rc = client_handshake(cl->id, f->conn, f->deadline);
 		if (rc) {
@@ -1904,6 +1909,13 @@ void cfs_rpc_call_many(struct cfs_rpc_client *cl, const char *const *addrs,
 			f[i].due = false;
 			status[i] = call_send(cl, calls[i], &f[i]);
 			f[i].active = status[i] == 0;
+			/* a peer not listening (dead, or restarting) is
+			 * waited for only once the others' calls are done:
+			 * it must not hold up their sends */
+			if (status[i] == -ECONNREFUSED && !f[i].refused) {
+				f[i].refused = f[i].due = true;
+				continue;
+			}
 			if (status[i] && f[i].attempts_left > 0 &&
 			    transport_error(status[i])) {
 				f[i].attempts_left--;

@@ -1035,3 +1035,27 @@ int osd_ec_heal(struct osd *osd)
 	cfs_map_put(&osd->maps, map);
 	return rc ? rc : h.failed ? -EAGAIN : 0;
 }
+
+int osd_ec_repair(struct osd *osd, const Cfs__ClusterMap *m,
+		  struct chunk_id held)
+{
+	struct cfs_layout l = { CFS_LAYOUT_EC, 0, 0, CFS_LAYOUT_UNIT_SHIFT };
+	struct chunk_id c;
+	struct rebuilt b = { 0 };
+	struct ec e;
+	int shard, rc;
+
+	if (!cfs_shard_of(held.index, &c.index, &l.k, &l.m, &shard))
+		return -EINVAL;
+	c.ino = held.ino;
+	rc = ec_setup(&e, osd, m, cfs_layout_pack(&l), c);
+	if (rc == 0 && e.self != shard)
+		rc = -ESTALE;	/* not at its position: healing moves it */
+	if (rc == 0)
+		rc = rebuild_bytes(&e, shard, &b);
+	if (rc == 0)
+		rc = store_put(&osd->store, held, b.buf, b.size, b.crcs,
+			       b.version);
+	rebuilt_free(&b);
+	return rc;
+}

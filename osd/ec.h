@@ -46,4 +46,9 @@ bool osd_ec_stale(struct osd *osd, const Cfs__ClusterMap *m,
  * pass. */
 int osd_ec_heal(struct osd *osd);
 
+/* Shard chunk `held` of ours failed its CRCs at rest: rebuild it from
+ * the others in place. With the chunk's lock held. 0 if repaired. */
+int osd_ec_repair(struct osd *osd, const Cfs__ClusterMap *m,
+		  struct chunk_id held);
+
 #endif

@@ -33,6 +33,10 @@ static const struct cfs_config_key keys[] = {
 	    "interval of heartbeats to the MDS"),
 	KEY("timeout-ms", CFS_CFG_INT, "4000", timeout_ms, 100, 600000,
 	    "timeout of calls to peer OSDs"),
+	KEY("scrub-mbps", CFS_CFG_INT, "16", scrub_mbps, 0, 100000,
+	    "how fast the scrubber re-reads data at rest, MiB/s (0: never)"),
+	KEY("scrub-interval-s", CFS_CFG_INT, "86400", scrub_interval_s, 1,
+	    31536000, "the time from one scrub pass's start to the next's"),
 	CFS_DAEMON_SEC_KEYS(struct osd_config, sec),
 };
 
@@ -76,6 +80,8 @@ int main(int argc, char **argv)
 		rc = osd_heartbeat_start(&osd);
 	if (!rc)
 		rc = osd_recovery_start(&osd);
+	if (!rc)
+		rc = osd_scrub_start(&osd);
 	osd_recovery_request(&osd);	/* what we hold may be stale */
 	if (rc) {
 		cfs_log_error("cannot follow the cluster map", "rc=%d", rc);
@@ -94,6 +100,8 @@ int main(int argc, char **argv)
 	pthread_mutex_unlock(&osd.rlock);
 	pthread_join(osd.recovery, NULL);
 	pthread_join(osd.healer, NULL);
+	if (osd.scrubbing)
+		pthread_join(osd.scrubber, NULL);
 	cfs_map_holder_destroy(&osd.maps);
 	cfs_rpc_client_free(osd.peers);
 	store_close(&osd.store);

@@ -28,6 +28,7 @@ struct osd_config {
 	long long workers;
 	long long heartbeat_ms;
 	long long timeout_ms;
+	long long scrub_mbps, scrub_interval_s;
 	struct cfs_daemon_sec sec;
 };
 
@@ -47,7 +48,8 @@ struct osd {
 	 * always free to take forwarded changes: otherwise two OSDs full
 	 * of primaries would wait on each other until timeouts. */
 	sem_t primary_slots;
-	pthread_t heartbeat, recovery, healer;
+	pthread_t heartbeat, recovery, healer, scrubber;
+	bool scrubbing;			/* the scrubber runs (scrub_mbps > 0) */
 	volatile bool stop;
 
 	/* Recovery: an OSD serves reads and acts as primary only once its
@@ -70,6 +72,9 @@ bool osd_serving(struct osd *osd);
 /* recovery.c: ask for (another) recovery pass; start the thread. */
 void osd_recovery_request(struct osd *osd);
 int osd_recovery_start(struct osd *osd);
+/* scrub.c: the thread re-reading data at rest and repairing it. */
+int osd_scrub_start(struct osd *osd);
+
 /* Register with the MDS (retrying until it answers or stop is set). */
 int osd_register(struct osd *osd);
 int osd_heartbeat_start(struct osd *osd);

@@ -5,7 +5,8 @@
 # rebuilt when they return, two others killed after that, a damaged
 # shard never read, and shards removed with their file.
 . "$(dirname "$0")/lib.sh"
-CFS_DOWN_AFTER_MS=2000 cluster_up 6 7510
+CFS_DOWN_AFTER_MS=2000 CFS_OSD_FLAGS="--scrub-interval-s 4 --scrub-mbps 200" \
+	cluster_up 6 7510
 layout() { cluster cfs layout "$@"; }
 
 up_count() { "$CFS_BIN/cfs" status "$MDS" | grep -c ' up '; }
@@ -89,6 +90,9 @@ f=$(ls "$T"/c/osd*/chunks/*/"$(printf '%016x' "$ino")".8* | head -n 1)
 printf 'CORRUPT' | dd of="$f" bs=1 seek=$((68 * 1024 + 5000)) conv=notrunc status=none
 echo 3 >/proc/sys/vm/drop_caches
 check "a damaged shard is never read back" 'same_file "$T/s4194304" "$MNT/ec/s4194304"'
+check_within 30 "the scrubber repairs the shard and logs it" \
+	'grep -q "scrub repaired\" ino=$ino .* rc=0" "$T"/c/logs/osd*.log &&
+	 ! dd if="$f" bs=1 skip=$((68 * 1024 + 5000)) count=7 status=none | grep -q CORRUPT'
 
 # a seventh OSD: the positions it wins move to it (their old holders
 # send them and drop theirs), nothing is lost, nothing is kept twice

@@ -227,6 +227,42 @@ START_TEST(test_call_to_dead_address_times_out)
 }
 END_TEST
 
+/* Calls side by side, one to a port nobody listens on: the live one is
+ * answered at once, not after the dead one's timeout (a primary OSD's
+ * forwards while a replica has just died). */
+START_TEST(test_a_dead_peer_does_not_hold_up_the_others)
+{
+	struct cfs_rpc_server *srv;
+	struct cfs_rpc_client *cl;
+	Cfs__MdsName n = CFS__MDS_NAME__INIT;
+	struct cfs_rpc_call live = { .method = 1, .req = &n.base,
+				     .timeout_ms = 1500 };
+	struct cfs_rpc_call dead = live;
+	struct cfs_rpc_call *calls[2] = { &dead, &live };
+	const char *addrs[2] = { "127.0.0.1:1", addr };
+	int status[2];
+	struct timespec a, b;
+
+	ck_assert_int_eq(cfs_rpc_server_start(&srv, addr, methods, 4, NULL, 4),
+			 0);
+	ck_assert_int_eq(cfs_rpc_client_new(&cl), 0);
+	n.name.data = (uint8_t *)"x";
+	n.name.len = 1;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	cfs_rpc_call_many(cl, addrs, calls, status, 2);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ck_assert(status[1] == 0 && status[0] == -ETIMEDOUT);
+	/* the dead one waited its timeout for a restart; the live one's
+	 * reply was not lost meanwhile */
+	ck_assert_ptr_null(live.rep);	/* no reply body was asked for */
+	ck_assert(b.tv_sec - a.tv_sec < 3);
+	cfs_rpc_call_done(&dead);
+	cfs_rpc_call_done(&live);
+	cfs_rpc_client_free(cl);
+	cfs_rpc_server_stop(srv);
+}
+END_TEST
+
 /* A call made while the server restarts waits for it; calls after it
  * find the connections the client kept dead and go on new ones. */
 START_TEST(test_calls_go_on_across_a_server_restart)
@@ -834,6 +870,7 @@ int main(void)
 		      test_malformed_frames_are_rejected,
 		      test_live_call_status_bulk_and_reply_cache,
 		      test_call_to_dead_address_times_out,
+		      test_a_dead_peer_does_not_hold_up_the_others,
 		      test_calls_go_on_across_a_server_restart,
 		      test_garbage_on_the_port_is_refused_and_serving_goes_on,
 		      test_a_stop_racing_a_new_connection_ends,
