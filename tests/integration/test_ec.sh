@@ -74,11 +74,19 @@ cluster start osd5
 check_within 30 "the two OSDs are back up" '[ "$(up_count)" = 6 ]'
 check "the returning OSDs were sent their missing shards" \
 	'grep -q "rebuilt shard" "$T"/c/logs/osd*.log'
+# now one after the other, with a file being written across both
+head -c $((40 << 20)) /dev/urandom >"$T/w2"
+( cp "$T/w2" "$MNT/ec/w2" && echo ok >"$T/w2.ok" ) >"$T/w2.out" 2>&1 &
+bg=$!
 cluster kill osd1
+wait_for 10 '[ "$(up_count)" = 5 ]'
 cluster kill osd3
+wait $bg
+check "a 40 MiB write across two OSDs killed one after the other" \
+	'[ -s "$T/w2.ok" ] || { cat "$T/w2.out"; false; }'
 echo 3 >/proc/sys/vm/drop_caches
 check "after the rebuild, two other OSDs killed: still nothing lost" \
-	'read_shapes && same_file "$T/w" "$MNT/ec/w" && same_file "$T/big" "$MNT/ec/big"'
+	'read_shapes && same_file "$T/w" "$MNT/ec/w" && same_file "$T/big" "$MNT/ec/big" && same_file "$T/w2" "$MNT/ec/w2"'
 cluster start osd1
 cluster start osd3
 check_within 30 "all six up again" '[ "$(up_count)" = 6 ]'
