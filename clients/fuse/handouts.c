@@ -97,7 +97,8 @@ bool handouts_add(struct handouts *h, int64_t now, int64_t until_ns,
 	r->ino = ino;
 	r->parent = parent;
 	r->len = (uint16_t)len;
-	memcpy(r->name, name, len);
+	if (len)	/* an inode handed out by ino alone has no name */
+		memcpy(r->name, name, len);
 	h->head += size;
 	h->used += pad + size;
 	return true;
