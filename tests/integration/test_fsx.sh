@@ -14,17 +14,22 @@
 #     FSX_KILL_GAP seconds (5) of calm after each comes back (without it
 #     the run spends most of its time failing over: 450 s instead of 120).
 # Seeds are printed; FSX_SEED=N replays a run, FSX_RUNS=K runs K seeds in
-# each configuration (make soak). A failing run prints its last
+# each configuration (make soak). FSX_NODES=6 runs it all on six nodes,
+# where files are ec:4+2 by default (make soak does both). A failing run prints its last
 # operations and leaves its whole log in the test's directory.
 . "$(dirname "$0")/lib.sh"
-CFS_DOWN_AFTER_MS=2000 cluster_up 3 "${FSX_PORT:-7580}"
+nodes=${FSX_NODES:-3}
+CFS_DOWN_AFTER_MS=2000 cluster_up "$nodes" "${FSX_PORT:-7580}"
 
 ops=${FSX_OPS:-100000}
 runs=${FSX_RUNS:-1}
 replays=${FSX_REPLAYS:-300}
 seed=${FSX_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 FSX=$CFS_BIN/fsx
-echo "     fsx seed $seed, $runs x $ops operations per configuration"
+touch "$MNT/.probe"
+echo "     fsx seed $seed, $runs x $ops operations per configuration, $nodes nodes" \
+	"(files are $(cluster cfs layout get "$MNT/.probe" | cut -d' ' -f2))"
+rm -f "$MNT/.probe"
 
 local_dir=$(mktemp -d /var/tmp/cfs-fsx.XXXXXX)
 trap 'rm -rf "$local_dir"; cleanup' EXIT
@@ -89,11 +94,11 @@ kills=0 k=2
 while kill -0 "$fsx_pid" 2>/dev/null; do
 	cluster kill "osd$k" >/dev/null
 	kills=$((kills + 1))
-	wait_for 30 '[ "$(up_count)" = 2 ]' || { bad "osd$k was not marked down"; break; }
+	wait_for 30 '[ "$(up_count)" = $((nodes - 1)) ]' || { bad "osd$k was not marked down"; break; }
 	cluster start "osd$k" >/dev/null
-	wait_for 30 '[ "$(up_count)" = 3 ]' || { bad "osd$k did not come back"; break; }
+	wait_for 30 '[ "$(up_count)" = "$nodes" ]' || { bad "osd$k did not come back"; break; }
 	wait_for "${FSX_KILL_GAP:-5}" '! kill -0 "$fsx_pid" 2>/dev/null'
-	k=$((k % 3 + 1))
+	k=$((k % nodes + 1))
 done
 wait "$fsx_pid"
 fsx_result kill "default mount, $kills OSD kills"
