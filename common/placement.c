@@ -55,33 +55,42 @@ int cfs_placement_width(const Cfs__ClusterMap *m, uint32_t layout)
 	return (int)(l.k + l.m);
 }
 
+/* The `in` target with the highest score for key among those in failure
+ * domains out[0..n) does not hold; -1 if there is none. */
+static int best_free(const Cfs__ClusterMap *m, uint32_t key, const int *out,
+		     int n)
+{
+	double best = -1;
+	int pick = -1;
+
+	for (size_t i = 0; i < m->n_osds; i++) {
+		const Cfs__OsdInfo *o = m->osds[i];
+		bool taken = false;
+		double s;
+
+		if (!o->in)
+			continue;
+		for (int j = 0; j < n && !taken; j++)
+			taken = !strcmp(m->osds[out[j]]->domain, o->domain);
+		if (taken)
+			continue;
+		s = score(key, o->id, o->weight);
+		if (s > best) {
+			best = s;
+			pick = (int)i;
+		}
+	}
+	return pick;
+}
+
 int cfs_placement_targets(const Cfs__ClusterMap *m, uint32_t pg, int width,
 			  int *out)
 {
 	int want = width < CFS_MAX_TARGETS ? width : CFS_MAX_TARGETS, n = 0;
 
 	while (n < want) {
-		double best = -1;
-		int pick = -1;
+		int pick = best_free(m, pg, out, n);
 
-		for (size_t i = 0; i < m->n_osds; i++) {
-			const Cfs__OsdInfo *o = m->osds[i];
-			bool taken = false;
-			double s;
-
-			if (!o->in)
-				continue;
-			for (int j = 0; j < n && !taken; j++)
-				taken = !strcmp(m->osds[out[j]]->domain,
-						o->domain);
-			if (taken)
-				continue;
-			s = score(pg, o->id, o->weight);
-			if (s > best) {
-				best = s;
-				pick = (int)i;
-			}
-		}
 		if (pick < 0)
 			break;
 		out[n++] = pick;
@@ -102,28 +111,10 @@ static int place_shards(const Cfs__ClusterMap *m, uint32_t pg, int width,
 	int n = 0;
 
 	while (n < width) {
-		uint32_t draw = pg * 0x9e3779b1u ^ (uint32_t)(n + 1) * 0x85ebca6bu;
-		double best = -1;
-		int pick = -1;
+		int pick = best_free(m, pg * 0x9e3779b1u ^
+					     (uint32_t)(n + 1) * 0x85ebca6bu,
+				     out, n);
 
-		for (size_t i = 0; i < m->n_osds; i++) {
-			const Cfs__OsdInfo *o = m->osds[i];
-			bool taken = false;
-			double sc;
-
-			if (!o->in)
-				continue;
-			for (int j = 0; j < n && !taken; j++)
-				taken = !strcmp(m->osds[out[j]]->domain,
-						o->domain);
-			if (taken)
-				continue;
-			sc = score(draw, o->id, o->weight);
-			if (sc > best) {
-				best = sc;
-				pick = (int)i;
-			}
-		}
 		if (pick < 0)
 			break;	/* fewer domains than shards */
 		out[n++] = pick;

@@ -32,6 +32,17 @@
 #include "ec.h"
 #include "osd.pb-c.h"
 
+struct chunk_id osd_chunk_guard(struct chunk_id c)
+{
+	struct chunk_id g = c;
+	uint32_t k, m;
+	int shard;
+
+	if (!cfs_shard_of(c.index, &g.index, &k, &m, &shard))
+		g.index = c.index;
+	return g;
+}
+
 /* One chunk's shards as the map places them. */
 struct ec {
 	struct osd *osd;

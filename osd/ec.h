@@ -5,6 +5,10 @@
 
 #include "osd.h"
 
+/* The chunk whose lock guards stored chunk c: c itself, or for an EC
+ * shard its chunk (whose primary orders the shard's changes). */
+struct chunk_id osd_chunk_guard(struct chunk_id c);
+
 enum ec_kind { EC_WRITE, EC_TRUNCATE, EC_REMOVE, EC_PUNCH };
 
 struct ec_change {

@@ -27,18 +27,6 @@ struct scrub {
 	int64_t started_ms;
 };
 
-/* The chunk whose lock guards c: c, or an EC shard's chunk. */
-static struct chunk_id guard_of(struct chunk_id c)
-{
-	struct chunk_id p = c;
-	uint32_t k, m;
-	int shard;
-
-	if (!cfs_shard_of(c.index, &p.index, &k, &m, &shard))
-		p.index = c.index;
-	return p;
-}
-
 /* A replicated chunk from another up target holding the same version. */
 static int repair_copy(struct scrub *s, struct chunk_id c, uint64_t version)
 {
@@ -98,7 +86,7 @@ static void pace(struct scrub *s)
 static int scrub_chunk(void *arg, struct chunk_id c, uint64_t version)
 {
 	struct scrub *s = arg;
-	struct chunk_id g = guard_of(c);
+	struct chunk_id g = osd_chunk_guard(c);
 	uint64_t block_off, size;
 	uint32_t *crcs = NULL;
 	size_t nblocks = 0;

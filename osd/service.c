@@ -717,28 +717,16 @@ static uint64_t peer_version(void *arg, struct chunk_id c)
 	return inventory_version(&((struct backfill *)arg)->inv, c);
 }
 
-/* The chunk whose lock guards c: c, or for an EC shard its chunk. */
-static struct chunk_id lock_of(struct chunk_id c)
-{
-	struct chunk_id p = c;
-	uint32_t k, m;
-	int shard;
-
-	if (!cfs_shard_of(c.index, &p.index, &k, &m, &shard))
-		p.index = c.index;
-	return p;
-}
-
 static int backfill_chunk(void *arg, struct chunk_id c, uint64_t version)
 {
 	struct backfill *b = arg;
 	(void)version;
 	if (c.index & CFS_SHARD_BIT) {
-		store_lock(&b->osd->store, lock_of(c));
+		store_lock(&b->osd->store, osd_chunk_guard(c));
 		if (osd_ec_backfill(b->osd, b->map->pb, c, b->for_osd,
 				    peer_version, b) > 0)
 			b->pushed++;
-		store_unlock(&b->osd->store, lock_of(c));
+		store_unlock(&b->osd->store, osd_chunk_guard(c));
 		return b->osd->stop ? -ESHUTDOWN : 0;
 	}
 	store_lock(&b->osd->store, c);
@@ -758,7 +746,7 @@ static void backfill_removal(struct backfill *b, const Cfs__ChunkId *id)
 	uint64_t version;
 	bool gone;
 
-	store_lock(&b->osd->store, lock_of(c));
+	store_lock(&b->osd->store, osd_chunk_guard(c));
 	if (c.index & CFS_SHARD_BIT)
 		gone = osd_ec_stale(b->osd, b->map->pb, c, b->for_osd);
 	else
@@ -780,7 +768,7 @@ static void backfill_removal(struct backfill *b, const Cfs__ChunkId *id)
 			b->removed++;
 		cfs_rpc_call_done(&call);
 	}
-	store_unlock(&b->osd->store, lock_of(c));
+	store_unlock(&b->osd->store, osd_chunk_guard(c));
 }
 
 static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
