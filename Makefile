@@ -134,7 +134,8 @@ valgrind: all
 # test_fsx.sh, and its regression logs replayed 3,000 times
 soak: deps
 	@$(MAKE) --no-print-directory all
-	@FSX_RUNS=$${SOAK_RUNS:-10} FSX_REPLAYS=3000 tests/integration/test_fsx.sh
+	@FSX_RUNS=$${SOAK_RUNS:-10} FSX_OPS=$${SOAK_OPS:-100000} FSX_REPLAYS=3000 \
+	  tests/integration/test_fsx.sh
 	@FSX_NODES=6 FSX_RUNS=$${SOAK_RUNS:-10} FSX_OPS=$${SOAK_EC_OPS:-20000} \
 	  FSX_REPLAYS=30 tests/integration/test_fsx.sh
 
