@@ -3,6 +3,8 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cfs/daemon.h"
@@ -91,4 +93,30 @@ int cfs_daemon_identity(const char *daemon, enum cfs_role role,
 		     "encrypt=%d", daemon, cfs_rpc_identity_token(id)->cluster,
 		     cfs_rpc_identity_token(id)->id, sec->encrypt);
 	return CFS_DAEMON_RUN;
+}
+
+bool cfs_fault(const char *name)
+{
+	static const char *faults;
+	static bool read;
+	size_t n = strlen(name);
+
+	if (!read) {
+		faults = getenv("CFS_FAULT");
+		read = true;
+	}
+	for (const char *p = faults; p && *p; p += strcspn(p, ",")) {
+		p += *p == ',';
+		if (!strncmp(p, name, n) && (p[n] == ',' || p[n] == 0))
+			return true;
+	}
+	return false;
+}
+
+void cfs_fault_point(const char *name)
+{
+	if (!cfs_fault(name))
+		return;
+	cfs_log_error("fault point reached: killing myself", "point=%s", name);
+	raise(SIGKILL);
 }

@@ -36,6 +36,9 @@ static const struct cfs_config_key keys[] = {
 	    "placement groups"),
 	KEY("down-after-ms", CFS_CFG_INT, "3000", down_after_ms, 100, 600000,
 	    "mark an OSD down after this long without a heartbeat"),
+	KEY("out-after-s", CFS_CFG_INT, "600", out_after_s, 1, 31536000,
+	    "take a down OSD out of placement after this long (its data is "
+	    "rebuilt elsewhere)"),
 	KEY("map-size-mb", CFS_CFG_INT, "16384", map_size_mb, 16, 1 << 24,
 	    "largest size of the metadata store (MiB)"),
 	KEY("session-timeout-ms", CFS_CFG_INT, "10000", session_timeout_ms, 1000,

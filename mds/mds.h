@@ -33,6 +33,7 @@ struct mds_config {
 	long long replicas;
 	long long pg_count;
 	long long down_after_ms;
+	long long out_after_s;
 	long long map_size_mb;
 	long long session_timeout_ms;
 	struct cfs_daemon_sec sec;
@@ -45,11 +46,15 @@ struct member {
 	char addr[64], node[64], domain[64];
 	uint64_t capacity, used;
 	Cfs__OsdState state;
-	bool in;
+	bool in;	/* counted by placement */
+	bool removed;	/* cfs osd rm: not in the map, its id never reused */
+	bool out_refused;	/* down past out_after_s, but kept in (logged) */
 	bool stale;	/* marked down since it was last up: it missed changes */
 	uint64_t down_epoch;	/* the epoch it was marked down at, if stale */
 	uint64_t up_epoch;	/* the epoch it was last marked up at */
 	int64_t last_heartbeat_ms;
+	int64_t down_since_ms;	/* when marked down (for out_after_s) */
+	Cfs__HealState heal;	/* as its last heartbeat said */
 };
 
 /* Opens of one inode by one client (hashed by inode). */
@@ -152,6 +157,8 @@ void mds_map_free(Cfs__ClusterMap *m);
 int mds_osd_register(struct mds *mds, const Cfs__MdsOsdRegister *req,
 		     uint32_t *id);
 int mds_osd_heartbeat(struct mds *mds, const Cfs__MdsOsdHeartbeat *hb);
+/* cfs osd out|in|rm (Cfs__OsdAdminOp). */
+int mds_osd_admin(struct mds *mds, uint32_t id, int op);
 void mds_capacity(struct mds *mds, uint64_t *capacity, uint64_t *used);
 
 /* purge.c */

@@ -17,12 +17,14 @@
 /* What is persisted of a member (runtime state is not). */
 struct member_rec {
 	uint32_t id;
-	uint16_t in;
+	uint16_t in;		/* REC_OUT, REC_IN or REC_REMOVED */
 	uint16_t stale;
 	char addr[64], node[64], domain[64];
 	uint64_t capacity;
 	uint64_t down_epoch;	/* absent in records written before it */
 };
+
+enum { REC_OUT, REC_IN, REC_REMOVED };
 
 struct persist {
 	struct member_rec rec;
@@ -143,7 +145,8 @@ int mds_members_load(struct mds *mds)
 			m = &nm[mds->nmembers++];
 			memset(m, 0, sizeof(*m));
 			m->id = r.id;
-			m->in = r.in;
+			m->in = r.in == REC_IN;
+			m->removed = r.in == REC_REMOVED;
 			m->stale = r.stale;
 			m->down_epoch = r.down_epoch;
 			memcpy(m->addr, r.addr, sizeof(m->addr));
@@ -216,10 +219,13 @@ Cfs__ClusterMap *mds_map_build(struct mds *mds)
 	s->map.n_revoked = mds->nrevoked;
 	s->map.epoch = mds->epoch;
 	pthread_mutex_unlock(&mds->mlock);
+	s->map.n_osds = 0;
 	for (size_t i = 0; i < n; i++) {
-		Cfs__OsdInfo *o = &s->infos[i];
+		Cfs__OsdInfo *o = &s->infos[s->map.n_osds];
 		struct member *m = &s->copies[i];
 
+		if (m->removed)
+			continue;
 		cfs__osd_info__init(o);
 		o->id = m->id;
 		o->addr = m->addr;
@@ -230,7 +236,10 @@ Cfs__ClusterMap *mds_map_build(struct mds *mds)
 		o->in = m->in;
 		o->capacity = m->capacity;
 		o->used = m->used;
-		s->ptrs[i] = o;
+		o->up_epoch = m->up_epoch;
+		if (m->heal.base.descriptor)
+			o->heal = &m->heal;
+		s->ptrs[s->map.n_osds++] = o;
 	}
 	snprintf(s->listen, sizeof(s->listen), "%s", mds->cfg.listen);
 	snprintf(s->cluster_id, sizeof(s->cluster_id), "%s",
@@ -243,7 +252,6 @@ Cfs__ClusterMap *mds_map_build(struct mds *mds)
 	s->map.pg_count = (uint32_t)mds->cfg.pg_count;
 	s->map.replicas = (uint32_t)mds->cfg.replicas;
 	s->map.osds = s->ptrs;
-	s->map.n_osds = n;
 	mds->ns.default_layout = default_layout(&s->map);
 	return &s->map;
 }
@@ -285,7 +293,7 @@ static void epoch_changed(struct mds *mds, const struct member *m)
 	pthread_mutex_unlock(&mds->mlock);
 	if (m) {
 		ps.rec.id = m->id;
-		ps.rec.in = m->in;
+		ps.rec.in = m->removed ? REC_REMOVED : m->in ? REC_IN : REC_OUT;
 		ps.rec.stale = m->stale;
 		memcpy(ps.rec.addr, m->addr, sizeof(ps.rec.addr));
 		memcpy(ps.rec.node, m->node, sizeof(ps.rec.node));
@@ -373,8 +381,14 @@ int mds_osd_register(struct mds *mds, const Cfs__MdsOsdRegister *req,
 		if (x->id > max_id)
 			max_id = x->id;
 		if ((req->id && x->id == req->id) ||
-		    (!req->id && !strcmp(x->addr, req->addr)))
+		    (!req->id && !x->removed && !strcmp(x->addr, req->addr)))
 			m = x;
+	}
+	if (m && m->removed) {
+		pthread_mutex_unlock(&mds->mlock);
+		cfs_log_warn("refused a removed osd", "osd=%u addr=%s", req->id,
+			     req->addr);
+		return -EPERM;
 	}
 	if (!m) {
 		struct member *nm = realloc(mds->members,
@@ -453,13 +467,23 @@ int mds_osd_heartbeat(struct mds *mds, const Cfs__MdsOsdHeartbeat *hb)
 
 	pthread_mutex_lock(&mds->mlock);
 	m = find_member(mds, hb->id);
-	if (!m) {
+	if (!m || m->removed) {
 		pthread_mutex_unlock(&mds->mlock);
-		return -ENOENT;
+		return m ? -EPERM : -ENOENT;
 	}
 	m->last_heartbeat_ms = cfs_mono_ms();
 	m->capacity = hb->capacity;
 	m->used = hb->used;
+	if (hb->heal) {
+		/* by field: the message (and any unknown fields) is freed */
+		cfs__heal_state__init(&m->heal);
+		m->heal.epoch = hb->heal->epoch;
+		m->heal.degraded = hb->heal->degraded;
+		m->heal.degraded_bytes = hb->heal->degraded_bytes;
+		m->heal.running = hb->heal->running;
+		m->heal.copied_bytes = hb->heal->copied_bytes;
+		m->heal.rate = hb->heal->rate;
+	}
 	want = hb->ready ? CFS__OSD_STATE__OSD_UP :
 			   CFS__OSD_STATE__OSD_RECOVERING;
 	if (m->state == CFS__OSD_STATE__OSD_DOWN) {
@@ -498,9 +522,12 @@ int mds_osd_heartbeat(struct mds *mds, const Cfs__MdsOsdHeartbeat *hb)
 	return rc;
 }
 
+/* What users can store: raw space divided by what the default layout
+ * keeps of each byte (3 for rep:3, 1.5 for ec:4+2). */
 void mds_capacity(struct mds *mds, uint64_t *capacity, uint64_t *used)
 {
 	uint64_t copies = mds->cfg.replicas > 0 ? (uint64_t)mds->cfg.replicas : 1;
+	struct cfs_layout l;
 
 	*capacity = *used = 0;
 	pthread_mutex_lock(&mds->mlock);
@@ -513,9 +540,99 @@ void mds_capacity(struct mds *mds, uint64_t *capacity, uint64_t *used)
 	if (copies > mds->nmembers && mds->nmembers)
 		copies = mds->nmembers;
 	pthread_mutex_unlock(&mds->mlock);
-	/* what users can store: raw space divided by the copies kept */
+	if (cfs_layout_unpack(mds->ns.default_layout, &l) == 0 &&
+	    cfs_layout_is_ec(&l)) {
+		*capacity = *capacity / (l.k + l.m) * l.k;
+		*used = *used / (l.k + l.m) * l.k;
+		return;
+	}
 	*capacity /= copies;
 	*used /= copies;
+}
+
+/* Out of placement (its chunks are rebuilt on others from the other
+ * copies), and back in: it may hold stale data, so it is put down and
+ * recovers (backfilled by its peers) before it is up again. mlock
+ * held. */
+static void set_in(struct mds *mds, struct member *m, bool in)
+{
+	m->in = in;
+	if (in && m->state != CFS__OSD_STATE__OSD_DOWN) {
+		m->state = CFS__OSD_STATE__OSD_DOWN;
+		m->down_since_ms = cfs_mono_ms();
+	}
+	mds->epoch++;
+}
+
+/* Whether m may leave placement: the failure domains left must still
+ * hold every copy or shard of the files made by default (6 for ec:4+2,
+ * the replica count else); with fewer, its data would have nowhere to
+ * go and EC files that wide would stop working. mlock held. */
+static bool may_leave(struct mds *mds, const struct member *m, int *left,
+		      int *need)
+{
+	struct cfs_layout l;
+
+	*need = cfs_layout_unpack(mds->ns.default_layout, &l) == 0 &&
+				cfs_layout_is_ec(&l) ?
+			(int)(l.k + l.m) :
+			(int)mds->cfg.replicas;
+	*left = 0;
+	for (size_t i = 0; i < mds->nmembers; i++) {
+		const struct member *o = &mds->members[i];
+		bool seen = false;
+
+		if (o == m || !o->in)
+			continue;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = &mds->members[j] != m && mds->members[j].in &&
+			       !strcmp(mds->members[j].domain, o->domain);
+		*left += !seen;
+	}
+	return !m->in || *left >= *need;
+}
+
+int mds_osd_admin(struct mds *mds, uint32_t id, int op)
+{
+	struct member *m, copy;
+	static const char *const what[] = { "", "out", "in", "removed" };
+	uint64_t epoch;
+	int left, need;
+
+	if (op < CFS__OSD_ADMIN_OP__OSD_ADMIN_OUT ||
+	    op > CFS__OSD_ADMIN_OP__OSD_ADMIN_RM)
+		return -EINVAL;
+	pthread_mutex_lock(&mds->mlock);
+	m = find_member(mds, id);
+	if (!m || m->removed) {
+		pthread_mutex_unlock(&mds->mlock);
+		return -ENOENT;
+	}
+	if (op != CFS__OSD_ADMIN_OP__OSD_ADMIN_IN &&
+	    !may_leave(mds, m, &left, &need)) {
+		pthread_mutex_unlock(&mds->mlock);
+		cfs_log_warn("refused to take an osd out", "osd=%u "
+			     "domains_left=%d needed=%d", id, left, need);
+		return -EBUSY;
+	}
+	if (op == CFS__OSD_ADMIN_OP__OSD_ADMIN_RM) {
+		m->removed = true;
+		m->in = false;
+		m->state = CFS__OSD_STATE__OSD_DOWN;
+		mds->epoch++;
+	} else if (m->in != (op == CFS__OSD_ADMIN_OP__OSD_ADMIN_IN)) {
+		set_in(mds, m, op == CFS__OSD_ADMIN_OP__OSD_ADMIN_IN);
+	} else {
+		pthread_mutex_unlock(&mds->mlock);
+		return 0;
+	}
+	copy = *m;
+	epoch = mds->epoch;
+	pthread_mutex_unlock(&mds->mlock);
+	cfs_log_warn("osd marked by the administrator", "osd=%u now=%s "
+		     "epoch=%lu", id, what[op], (unsigned long)epoch);
+	epoch_changed(mds, &copy);
+	return 0;
 }
 
 static void *monitor_main(void *p)
@@ -532,7 +649,7 @@ static void *monitor_main(void *p)
 		for (size_t i = 0; i < mds->nmembers; i++) {
 			struct member *m = &mds->members[i];
 
-			if (m->state != CFS__OSD_STATE__OSD_DOWN &&
+			if (m->state != CFS__OSD_STATE__OSD_DOWN && !m->removed &&
 			    now - m->last_heartbeat_ms >
 				    mds->cfg.down_after_ms) {
 				m->state = CFS__OSD_STATE__OSD_DOWN;
@@ -541,6 +658,7 @@ static void *monitor_main(void *p)
 				if (!m->stale)
 					m->down_epoch = mds->epoch + 1;
 				m->stale = true;
+				m->down_since_ms = now;
 				if (ndowned < 16)
 					downed[ndowned++] = *m;
 				changed = true;
@@ -549,6 +667,33 @@ static void *monitor_main(void *p)
 					     m->id, m->addr,
 					     (long)(now - m->last_heartbeat_ms));
 			}
+		}
+		for (size_t i = 0; i < mds->nmembers; i++) {
+			struct member *m = &mds->members[i];
+
+			int left, need;
+
+			if (m->state != CFS__OSD_STATE__OSD_DOWN || !m->in ||
+			    now - m->down_since_ms <
+				    mds->cfg.out_after_s * 1000)
+				continue;
+			if (!may_leave(mds, m, &left, &need)) {
+				if (!m->out_refused)
+					cfs_log_warn("not marking a down osd out: "
+						     "too few failure domains "
+						     "would be left", "osd=%u "
+						     "domains_left=%d needed=%d",
+						     m->id, left, need);
+				m->out_refused = true;
+				continue;
+			}
+			m->in = false;
+			if (ndowned < 16)
+				downed[ndowned++] = *m;
+			changed = true;
+			cfs_log_warn("osd marked out", "osd=%u addr=%s down_s=%ld",
+				     m->id, m->addr,
+				     (long)(now - m->down_since_ms) / 1000);
 		}
 		if (changed)
 			mds->epoch++;

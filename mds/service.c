@@ -963,6 +963,18 @@ static int h_revoke(void *arg, struct cfs_rpc_req *rq,
 	return mds_revoke(MDS(arg), r->ids, r->n_ids);
 }
 
+/* cfs osd out|in|rm: the administrator's (on a cluster without tokens,
+ * anyone's, as everything else there). */
+static int h_osd_admin(void *arg, struct cfs_rpc_req *rq,
+		       const ProtobufCMessage *m)
+{
+	const Cfs__MdsOsdAdmin *r = (const Cfs__MdsOsdAdmin *)m;
+
+	if (rq->peer && rq->peer->role != CFS_ROLE_ADMIN)
+		return -EACCES;
+	return mds_osd_admin(MDS(arg), r->id, (int)r->op);
+}
+
 /* Only a storage target joins the map and reports for it: on a secured
  * connection the peer's token must be an OSD's (a client's token used to
  * register is refused, and logged). */
@@ -1092,6 +1104,7 @@ static const struct cfs_rpc_method methods[] = {
 		.req_desc = &cfs__mds_get_map__descriptor, .fn = h_get_map,
 		.waits = true },
 	METHOD(MDS_REVOKE, mds_revoke, h_revoke, true),
+	METHOD(MDS_OSD_ADMIN, mds_osd_admin, h_osd_admin, true),
 	METHOD(MDS_CAP, mds_open, h_cap, false),
 	METHOD(MDS_OSD_REGISTER, mds_osd_register, h_osd_register, true),
 	METHOD(MDS_OSD_HEARTBEAT, mds_osd_heartbeat, h_osd_heartbeat, false),

@@ -54,6 +54,7 @@ struct ec {
 	int self;			/* our shard, -1 if none */
 	uint32_t up;			/* shards on up targets */
 	uint32_t takes;			/* and on recovering ones */
+	struct store_takers takers;	/* by position, the OSDs of takes */
 };
 
 static int ec_setup(struct ec *e, struct osd *osd, const Cfs__ClusterMap *m,
@@ -93,6 +94,10 @@ static int ec_setup(struct ec *e, struct osd *osd, const Cfs__ClusterMap *m,
 		    o->state == CFS__OSD_STATE__OSD_RECOVERING)
 			e->takes |= 1u << i;
 	}
+	for (int i = 0; i < n; i++)
+		if (e->takes >> i & 1)
+			e->takers.id[i] = m->osds[e->t[i]]->id;
+	e->takers.epoch = m->epoch;
 	return 0;
 }
 
@@ -274,7 +279,8 @@ static uint32_t *part_crcs(const struct shard_part *p, size_t *n)
 	return crcs;
 }
 
-static int rebuild_shard(struct ec *e, int j, const char *addr);
+static int rebuild_shard(struct osd_heal *h, struct ec *e, int j,
+			 bool if_newer);
 static int settle_version(struct ec *e, uint64_t *v);
 
 /* Apply parts[i] to every shard that takes changes at `version`: ours
@@ -314,6 +320,8 @@ static int send_write(struct ec *e, struct shard_part *parts,
 		reqs[k].map_epoch = e->m->epoch;
 		reqs[k].version = version;
 		reqs[k].forwarded = true;
+		reqs[k].takers = e->takers.id;
+		reqs[k].n_takers = (size_t)n;
 		reqs[k].crcs = crcs[k];
 		reqs[k].n_crcs = ncrcs;
 		for (size_t x = 0; x < parts[i].n; x++) {
@@ -335,6 +343,16 @@ static int send_write(struct ec *e, struct shard_part *parts,
 		addrs[k] = e->m->osds[e->t[i]]->addr;
 		at[k++] = i;
 	}
+	/* crash tests: a primary dying with the change on too few shards
+	 * (rolled back), or on K of them, its own among them (rolled
+	 * forward) */
+	if (cfs_fault("ec-between-shards")) {
+		cfs_rpc_call_many(e->osd->peers, addrs, cp, st, (k + 1) / 2);
+		cfs_fault_point("ec-between-shards");
+	}
+	if (cfs_fault("ec-after-k-shards"))
+		cfs_rpc_call_many(e->osd->peers, addrs, cp, st,
+				  (int)e->l.k - 1);
 	own_crcs = part_crcs(&parts[e->self], &ncrcs);
 	if (!own_crcs) {
 		rc = -ENOMEM;
@@ -342,16 +360,21 @@ static int send_write(struct ec *e, struct shard_part *parts,
 	}
 	own = store_write_begin(&e->osd->store, shard_id(e, e->self),
 				parts[e->self].ex, parts[e->self].n,
-				parts[e->self].bulk, own_crcs, version, &pend);
+				parts[e->self].bulk, own_crcs, version,
+				&e->takers, &pend);
 	if (own == 0)
 		store_sync_start(&pend);
+	if (cfs_fault("ec-after-k-shards")) {
+		store_sync_finish(&pend);
+		cfs_fault_point("ec-after-k-shards");
+	}
 	cfs_rpc_call_many(e->osd->peers, addrs, cp, st, k);
 	if (own == 0)
 		own = store_sync_finish(&pend);
 	for (int q = 0; q < k; q++) {
 		cfs_rpc_call_done(&calls[q]);
 		if (st[q] == -ESTALE)
-			st[q] = rebuild_shard(e, at[q], addrs[q]);
+			st[q] = rebuild_shard(NULL, e, at[q], false);
 		if (st[q]) {
 			cfs_log_warn("shard did not take change", "ino=%lu "
 				     "index=%lu shard=%d osd=%s rc=%d",
@@ -400,6 +423,8 @@ static int send_cut(struct ec *e, uint32_t method, uint64_t off,
 			tr[k].remove = remove;
 			tr[k].version = version;
 			tr[k].forwarded = true;
+			tr[k].takers = e->takers.id;
+			tr[k].n_takers = (size_t)n;
 			tr[k].map_epoch = e->m->epoch;
 			req = &tr[k].base;
 		} else {
@@ -409,6 +434,8 @@ static int send_cut(struct ec *e, uint32_t method, uint64_t off,
 			pu[k].length = len;
 			pu[k].version = version;
 			pu[k].forwarded = true;
+			pu[k].takers = e->takers.id;
+			pu[k].n_takers = (size_t)n;
 			pu[k].map_epoch = e->m->epoch;
 			req = &pu[k].base;
 		}
@@ -425,13 +452,15 @@ static int send_cut(struct ec *e, uint32_t method, uint64_t off,
 	if (remove)
 		own = store_remove(&e->osd->store, mine);
 	else if (method == CFS__OSD_METHOD__OSD_TRUNCATE)
-		own = store_truncate(&e->osd->store, mine, off, version);
+		own = store_truncate(&e->osd->store, mine, off, version,
+				     &e->takers);
 	else
-		own = store_punch(&e->osd->store, mine, off, len, version);
+		own = store_punch(&e->osd->store, mine, off, len, version,
+				  &e->takers);
 	for (int q = 0; q < k; q++) {
 		cfs_rpc_call_done(&calls[q]);
 		if (st[q] == -ESTALE && !remove)
-			st[q] = rebuild_shard(e, at[q], addrs[q]);
+			st[q] = rebuild_shard(NULL, e, at[q], false);
 		if (st[q] == -ENOENT && remove)
 			st[q] = 0;
 		if (st[q]) {
@@ -584,7 +613,7 @@ static int build_stripe(struct ec *e, const struct stripe *st,
 		rd[nwant++] = units[j];
 	}
 	if (nwant) {
-		struct cfs_stripe_read r = stripe_reader(e, e->up);
+		struct cfs_stripe_read r = stripe_reader(e, e->takes);
 
 		rc = cfs_stripe_read(&r, want, nwant, offs, lens, rd);
 		if (rc)
@@ -596,6 +625,8 @@ static int build_stripe(struct ec *e, const struct stripe *st,
 		each_part(e, ex[x].off, ex[x].len, lay_part, &l);
 		pos += ex[x].len;
 	}
+	if (nwant)
+		cfs_fault_point("ec-before-parity");
 	cfs_ec_encode(&e->code, (size_t)cols, (const uint8_t *const *)units,
 		      units + k);
 	for (int i = 0; i < n && rc == 0; i++)
@@ -651,6 +682,173 @@ static int ec_zero(struct ec *e, uint64_t off, uint64_t end, uint64_t version)
 	return rc;
 }
 
+/* ---- torn stripes ----
+ *
+ * Every shard takes every change at the chunk's next version, so the
+ * shards of a chunk differ only while a change is under way. A primary
+ * that died between shards leaves its change on some: if fewer than K
+ * took it (and no shard out of reach may hold it), it was never
+ * acknowledged and cannot be read back, so the shards that took it roll
+ * back with their records (osd/store.h); if K or more did, it is read
+ * and the others rebuilt (rolled forward). A primary resolves a chunk
+ * before its first change in each map epoch (primaries change only with
+ * the map) and after a change of its own failed. */
+
+static struct osd_resolved *resolved_slot(struct osd *osd, struct chunk_id c)
+{
+	return &osd->resolved[cfs_hash64(c.ino * 31 + c.index) %
+			      (sizeof(osd->resolved) /
+			       sizeof(osd->resolved[0]))];
+}
+
+static bool is_resolved(struct ec *e)
+{
+	struct osd_resolved *r = resolved_slot(e->osd, e->c);
+	bool yes;
+
+	pthread_mutex_lock(&e->osd->resolved_lock);
+	yes = r->ino == e->c.ino && r->index == e->c.index &&
+	      r->epoch == e->m->epoch;
+	pthread_mutex_unlock(&e->osd->resolved_lock);
+	return yes;
+}
+
+static void set_resolved(struct ec *e, bool yes)
+{
+	struct osd_resolved *r = resolved_slot(e->osd, e->c);
+
+	pthread_mutex_lock(&e->osd->resolved_lock);
+	if (yes)
+		*r = (struct osd_resolved){ e->c.ino, e->c.index, e->m->epoch };
+	else if (r->ino == e->c.ino && r->index == e->c.index)
+		r->epoch = 0;
+	pthread_mutex_unlock(&e->osd->resolved_lock);
+}
+
+/* Shard j back to what it held at version `to`, as version `as`. */
+static int roll_back(struct ec *e, int j, uint64_t to, uint64_t as)
+{
+	Cfs__ChunkId cid;
+	Cfs__OsdRollback req = CFS__OSD_ROLLBACK__INIT;
+	struct cfs_rpc_call call = {
+		.method = CFS__OSD_METHOD__OSD_ROLLBACK,
+		.req = &req.base,
+		.timeout_ms = (int)e->osd->cfg.timeout_ms,
+	};
+	int rc;
+
+	if (j == e->self)
+		return store_rollback(&e->osd->store, shard_id(e, j), to, as);
+	shard_pb(e, j, &cid);
+	req.chunk = &cid;
+	req.to_version = to;
+	req.as_version = as;
+	rc = cfs_rpc_call(e->osd->peers, e->m->osds[e->t[j]]->addr, &call);
+	cfs_rpc_call_done(&call);
+	return rc;
+}
+
+/* Whether the OSD at position j now is one the change recorded in w
+ * went to and has been up since it was sent: what it holds is what it
+ * took. */
+static bool witness(const struct ec *e, const struct store_takers *w, int j)
+{
+	const Cfs__OsdInfo *o = e->m->osds[e->t[j]];
+
+	return w->id[j] && w->id[j] == o->id && o->up_epoch &&
+	       o->up_epoch <= w->epoch;
+}
+
+/* With the chunk's lock held: 0 once no shard holds a change that was
+ * never acknowledged; -EAGAIN while shards out of reach may say it was.
+ * Every shard asked is first fenced off from the primary before us (it
+ * may still be sending): what it answers stays true. A change was never
+ * acknowledged if an OSD it went to (its record names them) is found
+ * without it, or if fewer than K took it and the shards out of reach
+ * could not make K. It is then undone where it was taken, and every
+ * shard that answered is renumbered past it (the version is never used
+ * again: a shard out of reach may hold it). */
+static int resolve(struct ec *e)
+{
+	int64_t v[CFS_MAX_TARGETS];
+	bool back[CFS_MAX_TARGETS] = { false };
+	struct store_takers went[CFS_MAX_TARGETS], *w = NULL;
+	int n = width(e), known = 0, at_newest = 0, rc = 0;
+	uint64_t newest = 0;
+	bool missed = false;
+
+	if (is_resolved(e))
+		return 0;
+	osd_ec_fence(e->osd, e->m->epoch);
+	for (int j = 0; j < n; j++) {
+		uint64_t mine;
+
+		v[j] = -1;
+		if (j == e->self && store_version(&e->osd->store,
+						  shard_id(e, j), &mine) == 0) {
+			v[j] = (int64_t)mine;
+			back[j] = store_can_roll_back(&e->osd->store,
+						      shard_id(e, j), mine,
+						      &went[j]);
+		} else if (j != e->self && (e->takes >> j & 1)) {
+			v[j] = osd_peer_version(e->osd,
+						e->m->osds[e->t[j]]->addr,
+						e->m->epoch, shard_id(e, j),
+						&back[j], &went[j],
+						e->m->epoch);
+		}
+		if (v[j] < 0)
+			continue;
+		known += v[j] > 0;
+		if ((uint64_t)v[j] > newest)
+			newest = (uint64_t)v[j];
+	}
+	for (int j = 0; j < n; j++)
+		if (v[j] > 0 && (uint64_t)v[j] == newest) {
+			at_newest++;
+			if (back[j])
+				w = &went[j];
+		}
+	if (newest == 0 || at_newest >= (int)e->l.k)
+		goto done;
+	/* an OSD the change went to, there since, answering without it
+	 * (else a position without it says nothing: its holder may be
+	 * one the map moved it from, or one that left and came back) */
+	for (int j = 0; j < n && w; j++)
+		missed |= v[j] >= 0 && (uint64_t)v[j] < newest &&
+			  witness(e, w, j);
+	if (!missed && at_newest + n - known >= (int)e->l.k) {
+		cfs_log_info("stripe waits for shards out of reach", "ino=%lu "
+			     "index=%lu version=%lu took=%d answered=%d",
+			     (unsigned long)e->c.ino, (unsigned long)e->c.index,
+			     (unsigned long)newest, at_newest, known);
+		return -EAGAIN;	/* it may be on K: wait for them */
+	}
+	for (int j = 0; j < n && rc == 0; j++) {
+		/* out of reach, lagging more, or without the shard (unless
+		 * a witness of the first change of a new chunk): rebuilt
+		 * later, as lagging */
+		if (v[j] < 0 || (uint64_t)v[j] + 1 < newest ||
+		    (v[j] == 0 && !(w && witness(e, w, j))))
+			continue;
+		if ((uint64_t)v[j] == newest && !back[j])
+			rc = -EIO;	/* no record: cannot be undone */
+		else
+			rc = roll_back(e, j, newest - 1, newest + 1);
+		cfs_log_warn("torn stripe: a change never acknowledged undone",
+			     "ino=%lu index=%lu shard=%d version=%lu took=%d "
+			     "k=%u missed=%d rc=%d", (unsigned long)e->c.ino,
+			     (unsigned long)e->c.index, j,
+			     (unsigned long)v[j], at_newest, e->l.k, missed,
+			     rc);
+	}
+	if (rc)
+		return rc;
+done:
+	set_resolved(e, true);
+	return 0;
+}
+
 /* ---- the changes ---- */
 
 int osd_ec_change(struct osd *osd, const Cfs__ClusterMap *m, uint32_t layout,
@@ -667,6 +865,10 @@ int osd_ec_change(struct osd *osd, const Cfs__ClusterMap *m, uint32_t layout,
 		return -ESTALE;	/* the sender's map is old: it refreshes */
 	if (popcount(e.up) < (int)e.l.k)
 		return -EIO;	/* too few shards to read back: retried */
+	if (ch->kind != EC_REMOVE)
+		rc = resolve(&e);
+	if (rc)
+		return rc;
 	rc = store_version(&osd->store, shard_id(&e, e.self), &v);
 	if (rc == 0 && v == 0)
 		rc = settle_version(&e, &v);
@@ -715,6 +917,10 @@ int osd_ec_change(struct osd *osd, const Cfs__ClusterMap *m, uint32_t layout,
 	default:
 		rc = -EINVAL;
 	}
+	if (rc)
+		set_resolved(&e, false);	/* it may have torn it */
+	else if (ch->kind == EC_WRITE)
+		cfs_fault_point("ec-before-ack");
 	*version = v;
 	return rc;
 }
@@ -731,7 +937,7 @@ struct rebuilt {
 
 static int rebuild_bytes(struct ec *e, int j, struct rebuilt *out)
 {
-	struct cfs_stripe_read r = stripe_reader(e, e->up & ~(1u << j));
+	struct cfs_stripe_read r = stripe_reader(e, e->takes & ~(1u << j));
 	uint64_t len = cfs_layout_shard_size(&e->l), off = 0;
 	int rc;
 
@@ -763,10 +969,13 @@ static void rebuilt_free(struct rebuilt *b)
 	free(b->crcs);
 }
 
-/* Shard j rebuilt from the others at their version and sent to addr
- * (its target) as a whole-chunk copy. */
-static int rebuild_shard(struct ec *e, int j, const char *addr)
+/* Shard j rebuilt from the others at their version and sent to its
+ * target as a whole-chunk copy (if_newer: only over an older one); with
+ * h, counted as a healing pass's copy. */
+static int rebuild_shard(struct osd_heal *h, struct ec *e, int j,
+			 bool if_newer)
 {
+	const char *addr = e->m->osds[e->t[j]]->addr;
 	Cfs__ChunkId cid;
 	Cfs__OsdPutChunk req = CFS__OSD_PUT_CHUNK__INIT;
 	struct cfs_rpc_call call = {
@@ -784,6 +993,7 @@ static int rebuild_shard(struct ec *e, int j, const char *addr)
 		req.size = b.size;
 		req.crcs = b.crcs;
 		req.n_crcs = b.nblocks;
+		req.if_newer = if_newer;
 		call.bulk = b.buf;
 		call.bulk_len = b.nblocks * CFS_BLOCK_SIZE;
 		rc = cfs_rpc_call(e->osd->peers, addr, &call);
@@ -793,6 +1003,8 @@ static int rebuild_shard(struct ec *e, int j, const char *addr)
 		     "version=%lu bytes=%lu rc=%d", (unsigned long)e->c.ino,
 		     (unsigned long)e->c.index, j, addr,
 		     (unsigned long)b.version, (unsigned long)b.size, rc);
+	if (rc == 0 && h)
+		osd_heal_copied(h, b.size);
 	rebuilt_free(&b);
 	return rc;
 }
@@ -812,7 +1024,7 @@ static int settle_version(struct ec *e, uint64_t *v)
 	int rc;
 
 	for (int i = 0; i < width(e); i++)
-		if ((e->up >> i & 1) && i != e->self) {
+		if ((e->takes >> i & 1) && i != e->self) {
 			bufs[n] = &byte[n];
 			shards[n++] = i;
 		}
@@ -874,7 +1086,7 @@ int osd_ec_backfill(struct osd *osd, const Cfs__ClusterMap *m,
 		theirs = peer_version(arg, shard_id(&e, j));
 		if (rc || mine == 0 || theirs == mine)
 			return 0;
-		return rebuild_shard(&e, j, o->addr) == 0 ? 1 : 0;
+		return rebuild_shard(NULL, &e, j, false) == 0 ? 1 : 0;
 	}
 	return 0;
 }
@@ -902,13 +1114,7 @@ bool osd_ec_stale(struct osd *osd, const Cfs__ClusterMap *m,
 	       v == 0;
 }
 
-/* ---- healing: every shard where the map puts it ---- */
-
-struct heal {
-	struct osd *osd;
-	const Cfs__ClusterMap *m;
-	uint64_t moved, rebuilt, removed, failed;
-};
+/* ---- healing: every shard where the map puts it (heal.c) ---- */
 
 /* The version target position j holds of its shard (0: none), or -1. */
 static int64_t position_version(struct ec *e, int j)
@@ -923,8 +1129,9 @@ static int64_t position_version(struct ec *e, int j)
 
 /* Our copy of shard `shard` is not at its position any more: send it to
  * the target there if that one has an older one or none, then drop ours
- * once it has ours or newer. */
-static void move_shard(struct heal *h, struct ec *e, struct chunk_id held,
+ * once it has ours or newer. Without the chunk's lock: the target may
+ * be the primary, which may be forwarding to us. */
+static void move_shard(struct osd_heal *h, struct ec *e, struct chunk_id held,
 		       int shard, uint64_t mine)
 {
 	Cfs__ChunkId cid;
@@ -975,76 +1182,108 @@ static void move_shard(struct heal *h, struct ec *e, struct chunk_id held,
 			return;
 		}
 		h->moved++;
+		osd_heal_copied(h, size);
 		theirs = position_version(e, shard);
 	}
-	if (theirs >= 0 && (uint64_t)theirs >= mine &&
-	    store_remove(&h->osd->store, held) == 0)
+	if (theirs < 0 || (uint64_t)theirs < mine)
+		return;
+	store_lock(&h->osd->store, e->c);
+	if (store_version(&h->osd->store, held, &version) == 0 &&
+	    version == mine && store_remove(&h->osd->store, held) == 0)
 		h->removed++;
+	store_unlock(&h->osd->store, e->c);
 }
 
-/* As the chunk's primary: every up position at our version. */
-static void fill_positions(struct heal *h, struct ec *e, uint64_t mine)
+/* Every up position at our version, rebuilt from the others: by the
+ * acting primary under the chunk's lock, or (if_newer, without it) by
+ * the first up position holding the chunk when the primary does not.
+ * The positions left short. */
+static int fill_positions(struct osd_heal *h, struct ec *e, uint64_t mine,
+			  bool if_newer)
 {
+	int shy = 0;
+
 	for (int j = 0; j < width(e); j++) {
 		int64_t v;
 
-		if (j == e->self || !(e->up >> j & 1))
+		if (j == e->self)
 			continue;
+		if (!(e->up >> j & 1)) {
+			shy++;
+			continue;
+		}
 		v = position_version(e, j);
-		if (v == (int64_t)mine)
+		if (v == (int64_t)mine || (if_newer && v > (int64_t)mine))
 			continue;
-		if (v >= 0 && rebuild_shard(e, j, h->m->osds[e->t[j]]->addr) == 0)
+		if (v >= 0 && rebuild_shard(h, e, j, if_newer) == 0) {
 			h->rebuilt++;
-		else
-			h->failed++;
+			continue;
+		}
+		h->failed++;
+		shy++;
 	}
+	return shy;
 }
 
-static int heal_chunk(void *arg, struct chunk_id held, uint64_t version)
+/* Whether no up position before ours holds the chunk at our version or
+ * newer (so the filling is ours). */
+static bool first_holder(struct osd_heal *h, struct ec *e, uint64_t mine)
 {
-	struct heal *h = arg;
+	for (int j = 0; j < e->self; j++) {
+		int64_t v;
+
+		if (!(e->up >> j & 1))
+			continue;
+		v = position_version(e, j);
+		if (v < 0) {
+			h->failed++;
+			return false;
+		}
+		if ((uint64_t)v >= mine)
+			return false;
+	}
+	return true;
+}
+
+void osd_ec_heal_chunk(struct osd_heal *h, struct chunk_id held)
+{
 	struct cfs_layout l = { CFS_LAYOUT_EC, 0, 0, CFS_LAYOUT_UNIT_SHIFT };
 	struct chunk_id c;
 	struct ec e;
-	uint64_t mine;
-	int shard;
+	uint64_t mine, size;
+	int shard, shy = -1;
+	bool fill = false;
 
-	(void)version;
 	if (!cfs_shard_of(held.index, &c.index, &l.k, &l.m, &shard))
-		return h->osd->stop ? -ESHUTDOWN : 0;
+		return;
 	c.ino = held.ino;
 	store_lock(&h->osd->store, c);
-	if (ec_setup(&e, h->osd, h->m, cfs_layout_pack(&l), c) == 0 &&
-	    store_version(&h->osd->store, held, &mine) == 0 && mine) {
-		if (e.self != shard && (e.up >> shard & 1))
-			move_shard(h, &e, held, shard, mine);
-		else if (e.self == shard && primary(&e))
-			fill_positions(h, &e, mine);
+	if (ec_setup(&e, h->osd, h->m, cfs_layout_pack(&l), c) ||
+	    store_stat(&h->osd->store, held, &mine, &size) || !mine) {
+		store_unlock(&h->osd->store, c);
+		return;
+	}
+	if (e.self == shard && primary(&e)) {
+		/* a torn stripe first (it may take ours back) */
+		if (resolve(&e) == 0 &&
+		    store_stat(&h->osd->store, held, &mine, &size) == 0)
+			shy = mine ? fill_positions(h, &e, mine, false) : 0;
+		else
+			h->failed++;	/* a shard that may say is away */
+	} else if (e.self == shard) {
+		fill = first_holder(h, &e, mine);
 	}
 	store_unlock(&h->osd->store, c);
-	return h->osd->stop ? -ESHUTDOWN : 0;
-}
-
-int osd_ec_heal(struct osd *osd)
-{
-	struct cfs_map *map = cfs_map_get(&osd->maps);
-	struct heal h = { .osd = osd };
-	int rc;
-
-	if (!map)
-		return -EAGAIN;
-	h.m = map->pb;
-	sem_wait(&osd->primary_slots);
-	rc = store_scan(&osd->store, heal_chunk, &h);
-	sem_post(&osd->primary_slots);
-	if (h.moved || h.rebuilt || h.removed || h.failed)
-		cfs_log_info("healed shards", "osd=%u epoch=%lu moved=%lu "
-			     "rebuilt=%lu removed=%lu failed=%lu", osd->id,
-			     (unsigned long)map->pb->epoch,
-			     (unsigned long)h.moved, (unsigned long)h.rebuilt,
-			     (unsigned long)h.removed, (unsigned long)h.failed);
-	cfs_map_put(&osd->maps, map);
-	return rc ? rc : h.failed ? -EAGAIN : 0;
+	if (e.self != shard && (e.up >> shard & 1))
+		move_shard(h, &e, held, shard, mine);
+	else if (e.self != shard)
+		h->failed++;	/* its position is down: a later pass */
+	if (fill)
+		shy = fill_positions(h, &e, mine, true);
+	if (shy > 0) {
+		h->degraded++;
+		h->degraded_bytes += size * (uint64_t)shy;
+	}
 }
 
 int osd_ec_repair(struct osd *osd, const Cfs__ClusterMap *m,

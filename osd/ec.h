@@ -42,13 +42,11 @@ int osd_ec_backfill(struct osd *osd, const Cfs__ClusterMap *m,
 bool osd_ec_stale(struct osd *osd, const Cfs__ClusterMap *m,
 		  struct chunk_id theirs, uint32_t for_osd);
 
-/* One pass over the EC shards held here, for the current map: a shard
- * whose position moved to another target is sent there (unless it has
- * this version or newer) and then dropped here; for the chunks we act
- * as primary of, every up position is brought to our version (rebuilt
- * from the others). 0, or -EAGAIN if something is left for a later
- * pass. */
-int osd_ec_heal(struct osd *osd);
+/* Heal EC shard chunk `held` of ours for the pass's map (heal.c): sent
+ * to its position if that moved (and dropped here once there); as the
+ * acting primary, or as the first up position holding the chunk when
+ * the primary does not, every up position brought to our version. */
+void osd_ec_heal_chunk(struct osd_heal *h, struct chunk_id held);
 
 /* Shard chunk `held` of ours failed its CRCs at rest: rebuild it from
  * the others in place. With the chunk's lock held. 0 if repaired. */

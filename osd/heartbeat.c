@@ -88,12 +88,17 @@ int osd_register(struct osd *osd)
 {
 	int rc, tries = 0;
 
-	while ((rc = register_once(osd)) != 0 && !osd->stop) {
+	while ((rc = register_once(osd)) != 0 && !osd->stop && rc != -EPERM) {
 		if (tries++ % 10 == 0)
 			cfs_log_warn("cannot register with mds, retrying",
 				     "mds=%s rc=%d", osd->cfg.mds, rc);
 		usleep(500 * 1000);
 	}
+	if (rc == -EPERM)
+		cfs_log_error("the MDS refuses this OSD: it was removed (cfs "
+			      "osd rm); wipe the data directory to join again "
+			      "as a new OSD", "mds=%s data=%s", osd->cfg.mds,
+			      osd->cfg.data);
 	if (rc == 0)
 		cfs_log_info("registered", "osd=%u mds=%s epoch=%lu", osd->id,
 			     osd->cfg.mds,
@@ -107,6 +112,7 @@ static void *heartbeat_main(void *p)
 
 	while (!osd->stop) {
 		Cfs__MdsOsdHeartbeat hb = CFS__MDS_OSD_HEARTBEAT__INIT;
+		Cfs__HealState heal;
 		struct cfs_rpc_call c = {
 			.method = CFS__MDS_METHOD__MDS_OSD_HEARTBEAT,
 			.req = &hb.base,
@@ -118,6 +124,8 @@ static void *heartbeat_main(void *p)
 		hb.map_epoch = cfs_map_epoch(&osd->maps);
 		hb.ready = osd->ready;
 		hb.recovered_epoch = osd->recovered_epoch;
+		osd_heal_state(osd, &heal);
+		hb.heal = &heal;
 		store_space(&osd->store, &hb.capacity, &hb.used);
 		rc = cfs_rpc_call(osd->peers, osd->cfg.mds, &c);
 		cfs_rpc_call_done(&c);
@@ -133,6 +141,14 @@ static void *heartbeat_main(void *p)
 			 * backfill us: try again until one is */
 			osd->heartbeat_ok_ms = cfs_mono_ms();
 			osd_recovery_request(osd);
+		}
+		if (rc == -EPERM && osd->ready) {
+			/* cfs osd rm: we stop serving once the lease ends */
+			cfs_log_error("removed from the cluster (cfs osd rm): "
+				      "not serving; wipe the data directory to "
+				      "join again as a new OSD", "osd=%u",
+				      osd->id);
+			osd->ready = false;
 		}
 		if (rc == -ENOENT && osd_register(osd) == 0)
 			osd_recovery_request(osd);

@@ -37,6 +37,8 @@ static const struct cfs_config_key keys[] = {
 	    "how fast the scrubber re-reads data at rest, MiB/s (0: never)"),
 	KEY("scrub-interval-s", CFS_CFG_INT, "86400", scrub_interval_s, 1,
 	    31536000, "the time from one scrub pass's start to the next's"),
+	KEY("rebuild-mbps", CFS_CFG_INT, "64", rebuild_mbps, 0, 100000,
+	    "how fast healing copies data to other OSDs, MiB/s (0: no limit)"),
 	CFS_DAEMON_SEC_KEYS(struct osd_config, sec),
 };
 
@@ -58,6 +60,9 @@ int main(int argc, char **argv)
 	cfs_map_holder_init(&osd.maps);
 	pthread_mutex_init(&osd.rlock, NULL);
 	pthread_cond_init(&osd.rcond, NULL);
+	pthread_mutex_init(&osd.heal_lock, NULL);
+	pthread_mutex_init(&osd.resolved_lock, NULL);
+	cfs__heal_state__init(&osd.heal);
 	rc = store_open(&osd.store, osd.cfg.data);
 	if (rc) {
 		cfs_log_error("cannot open chunk store", "dir=%s rc=%d",
@@ -80,6 +85,8 @@ int main(int argc, char **argv)
 		rc = osd_heartbeat_start(&osd);
 	if (!rc)
 		rc = osd_recovery_start(&osd);
+	if (!rc)
+		rc = osd_heal_start(&osd);
 	if (!rc)
 		rc = osd_scrub_start(&osd);
 	osd_recovery_request(&osd);	/* what we hold may be stale */

@@ -15,6 +15,7 @@
 #include "cfs/daemon.h"
 #include "cfs/map.h"
 #include "cfs/rpc.h"
+#include "map.pb-c.h"
 #include "store.h"
 
 struct osd_config {
@@ -29,6 +30,7 @@ struct osd_config {
 	long long heartbeat_ms;
 	long long timeout_ms;
 	long long scrub_mbps, scrub_interval_s;
+	long long rebuild_mbps;
 	struct cfs_daemon_sec sec;
 };
 
@@ -61,7 +63,34 @@ struct osd {
 	volatile bool ready;
 	volatile uint64_t recovered_epoch;	/* map epoch of the last pass */
 	volatile int64_t heartbeat_ok_ms;
+
+	/* EC chunks whose last change here left every shard consistent,
+	 * with the map epoch it ran at (ec.c, resolve): a direct-mapped
+	 * cache, a miss only costs a round of version queries. */
+	pthread_mutex_t resolved_lock;
+	/* forwarded EC shard changes of maps older than this are refused:
+	 * a primary that settles a torn stripe fences off the one before
+	 * it (which may still be sending) */
+	uint64_t ec_fence;
+	struct osd_resolved {
+		uint64_t ino, index, epoch;
+	} resolved[4096];
+
+	/* Healing (heal.c): what the heartbeat reports of it. */
+	pthread_mutex_t heal_lock;
+	Cfs__HealState heal;
 };
+
+/* One healing pass's work and counts (heal.c; ec.c heals shards). */
+struct osd_heal {
+	struct osd *osd;
+	const Cfs__ClusterMap *m;
+	uint64_t moved, rebuilt, removed, failed, orphans;
+	uint64_t degraded, degraded_bytes;	/* left short */
+	uint64_t copied;			/* bytes, this pass */
+	int64_t started_ms;
+};
+
 
 /* The handlers' shared state and the handlers (by method number; the
  * fuzzer calls them directly); then the RPC server. */
@@ -69,9 +98,31 @@ const struct cfs_rpc_method *osd_service_init(struct osd *osd, size_t *n);
 int osd_service_start(struct osd *osd);
 /* Whether this OSD may serve reads and act as a primary now. */
 bool osd_serving(struct osd *osd);
+/* Refuse forwarded EC shard changes of maps older than epoch from now on
+ * (osd->ec_fence only grows). */
+void osd_ec_fence(struct osd *osd, uint64_t epoch);
 /* recovery.c: ask for (another) recovery pass; start the thread. */
 void osd_recovery_request(struct osd *osd);
 int osd_recovery_start(struct osd *osd);
+/* heal.c: the healing thread; a copy of its state for the heartbeat. */
+int osd_heal_start(struct osd *osd);
+void osd_heal_state(struct osd *osd, Cfs__HealState *out);
+/* Count bytes copied by a pass and sleep to keep it to rebuild_mbps. */
+void osd_heal_copied(struct osd_heal *h, uint64_t bytes);
+/* Sleep until `bytes` since started_ms fit in mbps MiB/s (or stop). */
+void osd_pace(struct osd *osd, int64_t started_ms, uint64_t bytes,
+	      long long mbps);
+/* service.c: the version another OSD holds of chunk c (0: none), or
+ * -errno, and (if asked) whether it can roll c back one version (EC
+ * shards, osd/store.h) and the OSDs that change went to; with fence, it refuses forwarded EC changes of older maps from
+ * then on. osd_push_chunk: send it our whole copy (if_newer: only over
+ * an older one). */
+int64_t osd_peer_version(struct osd *osd, const char *addr,
+			 uint64_t map_epoch, struct chunk_id c,
+			 bool *can_roll_back, struct store_takers *takers,
+			 uint64_t fence);
+int osd_push_chunk(struct osd *osd, const char *addr, struct chunk_id c,
+		   bool if_newer, uint64_t *bytes);
 /* scrub.c: the thread re-reading data at rest and repairing it. */
 int osd_scrub_start(struct osd *osd);
 

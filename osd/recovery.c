@@ -150,36 +150,9 @@ static void *recovery_main(void *p)
 	return NULL;
 }
 
-/* Healing: after every map change (and every few seconds while a pass
- * left something undone), EC shards are moved to where the map puts
- * them and the chunks we are primary of filled in (ec.c). */
-static void *heal_main(void *p)
-{
-	struct osd *osd = p;
-	uint64_t healed = 0;
-	int wait_s = 0;
-	bool again = false;
-
-	while (!osd->stop) {
-		uint64_t epoch = cfs_map_epoch(&osd->maps);
-
-		if ((epoch != healed || (again && wait_s >= 2)) &&
-		    osd_serving(osd)) {
-			again = osd_ec_heal(osd) != 0;
-			healed = epoch;
-			wait_s = 0;
-		}
-		cfs_map_wait_newer(&osd->maps, epoch, 1000);
-		wait_s++;
-	}
-	return NULL;
-}
-
 int osd_recovery_start(struct osd *osd)
 {
 	if (pthread_create(&osd->recovery, NULL, recovery_main, osd))
-		return -EAGAIN;
-	if (pthread_create(&osd->healer, NULL, heal_main, osd))
 		return -EAGAIN;
 	return 0;
 }

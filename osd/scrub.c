@@ -73,16 +73,6 @@ static int repair_copy(struct scrub *s, struct chunk_id c, uint64_t version)
 	return rc;
 }
 
-/* Sleep so that the pass keeps to scrub_mbps. */
-static void pace(struct scrub *s)
-{
-	int64_t due = (int64_t)(s->bytes * 1000 /
-				((uint64_t)s->osd->cfg.scrub_mbps << 20));
-
-	while (!s->osd->stop && cfs_mono_ms() - s->started_ms < due)
-		usleep(20 * 1000);
-}
-
 static int scrub_chunk(void *arg, struct chunk_id c, uint64_t version)
 {
 	struct scrub *s = arg;
@@ -112,7 +102,7 @@ static int scrub_chunk(void *arg, struct chunk_id c, uint64_t version)
 	store_unlock(&s->osd->store, g);
 	s->chunks++;
 	s->bytes += size;
-	pace(s);
+	osd_pace(s->osd, s->started_ms, s->bytes, s->osd->cfg.scrub_mbps);
 	return s->osd->stop ? -ESHUTDOWN : 0;
 }
 

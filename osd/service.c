@@ -46,6 +46,16 @@ static void catch_up(struct osd *osd, uint64_t epoch)
 		cfs_map_wait_newer(&osd->maps, epoch - 1, 1000);
 }
 
+void osd_ec_fence(struct osd *osd, uint64_t epoch)
+{
+	uint64_t cur = __atomic_load_n(&osd->ec_fence, __ATOMIC_ACQUIRE);
+
+	while (epoch > cur &&
+	       !__atomic_compare_exchange_n(&osd->ec_fence, &cur, epoch, false,
+					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
+}
+
 bool osd_serving(struct osd *osd)
 {
 	return osd->ready && cfs_mono_ms() - osd->heartbeat_ok_ms <
@@ -84,8 +94,11 @@ static int peers_of(struct osd *osd, const Cfs__ClusterMap *m,
 	return k;
 }
 
-/* Send the whole chunk to a replica that fell behind. Chunk lock held. */
-static int push_chunk(struct osd *osd, const char *addr, struct chunk_id c)
+/* Send our whole copy of chunk c to the OSD at addr: a replica that fell
+ * behind (chunk lock held, we are primary) or, if_newer, a target that
+ * may hold a newer copy already. *bytes: what was sent. */
+int osd_push_chunk(struct osd *osd, const char *addr, struct chunk_id c,
+		   bool if_newer, uint64_t *bytes)
 {
 	Cfs__ChunkId cid = CFS__CHUNK_ID__INIT;
 	Cfs__OsdPutChunk req = CFS__OSD_PUT_CHUNK__INIT;
@@ -111,17 +124,60 @@ static int push_chunk(struct osd *osd, const char *addr, struct chunk_id c)
 	req.size = size;
 	req.crcs = crcs;
 	req.n_crcs = nblocks;
+	req.if_newer = if_newer;
 	call.bulk = data;
 	call.bulk_len = nblocks * CFS_BLOCK_SIZE;
 	rc = cfs_rpc_call(osd->peers, addr, &call);
 	cfs_rpc_call_done(&call);
-	cfs_log_info("pushed whole chunk to lagging replica",
-		     "ino=%lu index=%lu to=%s version=%lu rc=%d",
-		     (unsigned long)c.ino, (unsigned long)c.index, addr,
-		     (unsigned long)version, rc);
+	cfs_log_info("pushed whole chunk", "ino=%lu index=%lu to=%s "
+		     "version=%lu bytes=%lu rc=%d", (unsigned long)c.ino,
+		     (unsigned long)c.index, addr, (unsigned long)version,
+		     (unsigned long)size, rc);
+	if (bytes)
+		*bytes = rc ? 0 : size;
 	free(data);
 	free(crcs);
 	return rc;
+}
+
+int64_t osd_peer_version(struct osd *osd, const char *addr,
+			 uint64_t map_epoch, struct chunk_id c,
+			 bool *can_roll_back, struct store_takers *takers,
+			 uint64_t fence)
+{
+	Cfs__ChunkId cid = CFS__CHUNK_ID__INIT;
+	Cfs__OsdRead req = CFS__OSD_READ__INIT;
+	struct cfs_rpc_call call = {
+		.method = CFS__OSD_METHOD__OSD_READ,
+		.req = &req.base,
+		.rep_desc = &cfs__osd_read_reply__descriptor,
+		.timeout_ms = (int)osd->cfg.timeout_ms,
+	};
+	int64_t v;
+	int rc;
+
+	cid.ino = c.ino;
+	cid.index = c.index;
+	req.chunk = &cid;
+	req.map_epoch = map_epoch;
+	req.fence = fence;
+	rc = cfs_rpc_call(osd->peers, addr, &call);
+	if (rc == 0 && !call.rep)
+		rc = -EBADMSG;
+	v = rc ? rc : (int64_t)((const Cfs__OsdReadReply *)call.rep)->version;
+	if (can_roll_back) {
+		const Cfs__OsdReadReply *rep = (const void *)call.rep;
+
+		*can_roll_back = rc == 0 && rep->can_roll_back;
+		memset(takers, 0, sizeof(*takers));
+		for (size_t i = 0; *can_roll_back && i < rep->n_takers &&
+				   i < sizeof(takers->id) / sizeof(takers->id[0]);
+		     i++)
+			takers->id[i] = rep->takers[i];
+		takers->epoch = *can_roll_back ? rep->takers_epoch : 0;
+	}
+	cfs_rpc_call_done(&call);
+	return v;
 }
 
 /* The version a forwarded change may be applied on, or why not. */
@@ -194,7 +250,8 @@ static int forward(struct osd *osd, const Cfs__ClusterMap *m,
 	for (int i = 0; i < npeers; i++) {
 		cfs_rpc_call_done(&calls[i]);
 		if (status[i] == -ESTALE)
-			status[i] = push_chunk(osd, addrs[i], c);
+			status[i] = osd_push_chunk(osd, addrs[i], c, false,
+						   NULL);
 		if (status[i]) {
 			cfs_log_warn("replica did not take change",
 				     "ino=%lu index=%lu replica=%s rc=%d",
@@ -247,7 +304,7 @@ static int run_change(struct osd *osd, struct cfs_rpc_req *rq,
 	catch_up(osd, ch->map_epoch);
 	if (!ch->forwarded)
 		sem_wait(&osd->primary_slots);
-	store_lock(&osd->store, ch->chunk);
+	store_lock(&osd->store, osd_chunk_guard(ch->chunk));
 	/* the map once our turn has come: changes queued behind a slow one
 	 * must not go on to targets that went down meanwhile */
 	map = cfs_map_get(&osd->maps);
@@ -262,6 +319,12 @@ static int run_change(struct osd *osd, struct cfs_rpc_req *rq,
 	}
 	npeers = peers_of(osd, map->pb, ch->layout, ch->chunk, peers, &primary,
 			  0, NULL);
+	if (ch->forwarded && (ch->chunk.index & CFS_SHARD_BIT) &&
+	    ch->map_epoch <
+		    __atomic_load_n(&osd->ec_fence, __ATOMIC_ACQUIRE)) {
+		rc = -EAGAIN;	/* fenced off: a newer primary settles it */
+		goto out;
+	}
 	if (ch->forwarded) {
 		rc = replica_check(osd, ch->chunk, ch->version, &duplicate);
 		if (rc || duplicate)
@@ -306,7 +369,7 @@ out:
 	rep.map_epoch = map->pb->epoch;
 	cfs_map_put(&osd->maps, map);
 unlock:
-	store_unlock(&osd->store, ch->chunk);
+	store_unlock(&osd->store, osd_chunk_guard(ch->chunk));
 	if (!ch->forwarded)
 		sem_post(&osd->primary_slots);
 	rep.version = ch->version;
@@ -326,13 +389,19 @@ struct write_extents {
 	size_t n;
 };
 
-static int apply_write(struct osd *osd, struct change *ch)
+/* The OSDs a forwarded EC change goes to (cfs/store.h), or NULL. */
+static const struct store_takers *takers_of(const uint32_t *ids, size_t n,
+					    uint64_t epoch,
+					    struct store_takers *buf)
 {
-	const Cfs__OsdWrite *r = (const void *)ch->msg;
-	const struct write_extents *w = ch->arg;
-
-	return store_write(&osd->store, ch->chunk, w->ex, w->n, ch->bulk,
-			   r->crcs, ch->version);
+	if (n == 0)
+		return NULL;
+	memset(buf, 0, sizeof(*buf));
+	buf->epoch = epoch;
+	for (size_t i = 0; i < n && i < sizeof(buf->id) / sizeof(buf->id[0]);
+	     i++)
+		buf->id[i] = ids[i];
+	return buf;
 }
 
 static int begin_write(struct osd *osd, struct change *ch,
@@ -340,9 +409,20 @@ static int begin_write(struct osd *osd, struct change *ch,
 {
 	const Cfs__OsdWrite *r = (const void *)ch->msg;
 	const struct write_extents *w = ch->arg;
+	struct store_takers t;
 
 	return store_write_begin(&osd->store, ch->chunk, w->ex, w->n,
-				 ch->bulk, r->crcs, ch->version, p);
+				 ch->bulk, r->crcs, ch->version,
+				 takers_of(r->takers, r->n_takers, r->map_epoch, &t),
+				 p);
+}
+
+static int apply_write(struct osd *osd, struct change *ch)
+{
+	struct store_pending p;
+	int rc = begin_write(osd, ch, &p);
+
+	return rc ? rc : store_sync_finish(&p);
 }
 
 /* The extents of r over a bulk of bulk_len bytes, checked: each inside
@@ -457,10 +537,13 @@ static int h_write(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 static int apply_truncate(struct osd *osd, struct change *ch)
 {
 	const Cfs__OsdTruncate *r = (const void *)ch->msg;
+	struct store_takers t;
 
 	if (r->remove)
 		return store_remove(&osd->store, ch->chunk);
-	return store_truncate(&osd->store, ch->chunk, r->size, ch->version);
+	return store_truncate(&osd->store, ch->chunk, r->size, ch->version,
+			      takers_of(r->takers, r->n_takers, r->map_epoch,
+					&t));
 }
 
 static int h_truncate(void *arg, struct cfs_rpc_req *rq,
@@ -504,9 +587,11 @@ static int h_truncate(void *arg, struct cfs_rpc_req *rq,
 static int apply_punch(struct osd *osd, struct change *ch)
 {
 	const Cfs__OsdPunch *r = (const void *)ch->msg;
+	struct store_takers t;
 
 	return store_punch(&osd->store, ch->chunk, r->offset, r->length,
-			   ch->version);
+			   ch->version,
+			   takers_of(r->takers, r->n_takers, r->map_epoch, &t));
 }
 
 static int h_punch(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
@@ -562,17 +647,37 @@ static int h_put_chunk(void *arg, struct cfs_rpc_req *rq,
 	/* a shard moving to its new place never lands over a newer copy:
 	 * it may cross a change made meanwhile; a primary's push replaces
 	 * whatever is there (its version is the chunk's) */
-	store_lock(&OSD(arg)->store, c);
+	store_lock(&OSD(arg)->store, osd_chunk_guard(c));
 	rc = r->if_newer ? store_version(&OSD(arg)->store, c, &have) : 0;
 	if (rc == 0 && (!r->if_newer || have < r->version))
 		rc = store_put(&OSD(arg)->store, c, rq->bulk, r->size, r->crcs,
 			       r->version);
-	store_unlock(&OSD(arg)->store, c);
+	store_unlock(&OSD(arg)->store, osd_chunk_guard(c));
 	return rc;
+}
+
+static int h_rollback(void *arg, struct cfs_rpc_req *rq,
+		      const ProtobufCMessage *m)
+{
+	const Cfs__OsdRollback *r = (const void *)m;
+	Cfs__OsdWriteReply rep = CFS__OSD_WRITE_REPLY__INIT;
+	struct chunk_id c = chunk_of(r->chunk);
+	int rc;
+
+	if (!from_daemon(rq))
+		return -EACCES;
+	if (!r->chunk || !(c.index & CFS_SHARD_BIT))
+		return -EINVAL;
+	store_lock(&OSD(arg)->store, osd_chunk_guard(c));
+	rc = store_rollback(&OSD(arg)->store, c, r->to_version, r->as_version);
+	store_unlock(&OSD(arg)->store, osd_chunk_guard(c));
+	rep.version = r->as_version;
+	return rc ? rc : cfs_rpc_reply(rq, &rep.base, NULL, 0);
 }
 
 static int h_read(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 {
+	struct store_takers takers;
 	const Cfs__OsdRead *r = (const void *)m;
 	Cfs__OsdReadReply rep = CFS__OSD_READ_REPLY__INIT;
 	uint32_t *crcs;
@@ -586,11 +691,25 @@ static int h_read(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 	rc = may(OSD(arg), rq, r->cap, r->chunk->ino, false);
 	if (rc)
 		return rc;
-	if (!osd_serving(OSD(arg)))
-		return -ESTALE;	/* may be behind: the client reads elsewhere */
+	/* may be behind: the client reads elsewhere; a peer may read us
+	 * while we recover (an EC primary settling a stripe: the versions
+	 * in the reply tell it what we hold) */
+	if (!osd_serving(OSD(arg)) && !from_daemon(rq))
+		return -ESTALE;
 	rc = store_read(&OSD(arg)->store, chunk_of(r->chunk), r->offset,
 			r->length, false, &data, &rep.block_offset, &crcs, &nblocks,
 			&rep.version, &rep.chunk_size);
+	if (r->fence && from_daemon(rq))
+		osd_ec_fence(OSD(arg), r->fence);
+	if (rc == 0 && r->length == 0)
+		rep.can_roll_back = store_can_roll_back(&OSD(arg)->store,
+							chunk_of(r->chunk),
+							rep.version, &takers);
+	if (rep.can_roll_back) {
+		rep.takers = takers.id;
+		rep.n_takers = sizeof(takers.id) / sizeof(takers.id[0]);
+		rep.takers_epoch = takers.epoch;
+	}
 	if (rc)
 		return rc;
 	rep.crcs = crcs;
@@ -733,7 +852,7 @@ static int backfill_chunk(void *arg, struct chunk_id c, uint64_t version)
 	if (ours_for(b, c) &&
 	    store_version(&b->osd->store, c, &version) == 0 && version &&
 	    inventory_version(&b->inv, c) != version &&
-	    push_chunk(b->osd, b->addr, c) == 0)
+	    osd_push_chunk(b->osd, b->addr, c, false, NULL) == 0)
 		b->pushed++;
 	store_unlock(&b->osd->store, c);
 	return b->osd->stop ? -ESHUTDOWN : 0;
@@ -841,6 +960,7 @@ static const struct cfs_rpc_method methods[] = {
 	METHOD(OSD_STAT, osd_stat_req, h_stat, false),
 	METHOD(OSD_BACKFILL, osd_backfill, h_backfill, false),
 	METHOD(OSD_SEEK, osd_seek, h_seek, false),
+	METHOD(OSD_ROLLBACK, osd_rollback, h_rollback, true),
 };
 
 const struct cfs_rpc_method *osd_service_init(struct osd *osd, size_t *n)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cfs/crc.h"
+#include "cfs/layout.h"
 #include "cfs/log.h"
 #include "cfs/map.h"
 #include "store.h"
@@ -50,6 +51,9 @@ int store_open(struct store *st, const char *dir)
 		if (mkdir(path, 0700) && errno != EEXIST)
 			return -errno;
 	}
+	snprintf(path, sizeof(path), "%s/undo", dir);
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return -errno;
 	rc = pool_open(&st->pool, dir);
 	if (rc)
 		return rc;
@@ -199,20 +203,6 @@ static bool still_holds(int fd, struct chunk_id c, uint64_t version)
 	       (h.ino == c.ino && h.index == c.index);
 }
 
-int store_version(struct store *st, struct chunk_id c, uint64_t *version)
-{
-	int fd, rc = chunk_open(st, c, false, &fd);
-
-	*version = 0;
-	if (rc == -ENOENT)
-		return 0;
-	if (rc)
-		return rc;
-	rc = read_version(fd, version);
-	chunk_close(fd);
-	return rc;
-}
-
 /* The chunk's size: the file's, less the header and CRCs before it. */
 static int data_size(int fd, uint64_t *size)
 {
@@ -223,6 +213,25 @@ static int data_size(int fd, uint64_t *size)
 	*size = (uint64_t)sb.st_size > DATA_OFF ?
 			(uint64_t)sb.st_size - DATA_OFF : 0;
 	return 0;
+}
+
+int store_stat(struct store *st, struct chunk_id c, uint64_t *version,
+	       uint64_t *size)
+{
+	int fd, rc = chunk_open(st, c, false, &fd);
+
+	*version = 0;
+	if (size)
+		*size = 0;
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	rc = read_version(fd, version);
+	if (rc == 0 && size)
+		rc = data_size(fd, size);
+	chunk_close(fd);
+	return rc;
 }
 
 /* Read block b (zero-padded past size) and check it against its CRC. */
@@ -268,19 +277,268 @@ static int commit(int fd, struct chunk_id c, const void *data, uint64_t off,
 	return osd_uring_run(ios, k);
 }
 
+/* ---- rollback records (EC shards): see store.h ---- */
+
+#define UNDO_MAGIC "CFSUNDO1"
+
+struct undo_hdr {
+	char magic[8];
+	uint64_t from, to;	/* rolls the chunk back from `to` to `from` */
+	uint64_t size;		/* its size at `from` */
+	uint64_t first, n;	/* blocks [first, first+n) as they were */
+	uint32_t crc;		/* of the CRCs and blocks that follow */
+	uint32_t pad;
+	struct store_takers takers;	/* the OSDs the change went to */
+};
+
+static bool keeps_undo(struct chunk_id c)
+{
+	return c.index & CFS_SHARD_BIT;
+}
+
+static void undo_path(struct store *st, struct chunk_id c, char *buf,
+		      size_t len)
+{
+	snprintf(buf, len, "%s/undo/%016" PRIx64 ".%" PRIx64, st->dir, c.ino,
+		 c.index);
+}
+
+/* Record how to take chunk c (open as fd) back from version `to` to what
+ * it holds now, before a change rewrites blocks [first, last] of it (or
+ * cuts them): those blocks and their CRCs as they are, its size and
+ * version. *ufd: the record's file, written but not yet synced (the
+ * caller syncs it with the change); -1 when c keeps no records. */
+static int undo_save(struct store *st, struct chunk_id c, int fd,
+		     uint64_t first, uint64_t last, uint64_t to,
+		     const struct store_takers *takers, int *ufd)
+{
+	struct undo_hdr h = { .magic = UNDO_MAGIC, .to = to };
+	struct uring_io ios[3];
+	char path[512];
+	uint8_t *data = NULL;
+	uint32_t *crcs = NULL;
+	int rc, k = 0;
+
+	*ufd = -1;
+	if (!keeps_undo(c))
+		return 0;
+	if (takers)
+		h.takers = *takers;
+	rc = read_version(fd, &h.from);
+	if (!rc)
+		rc = data_size(fd, &h.size);
+	if (rc)
+		return rc;
+	/* blocks past the old end come back as nothing: only the size */
+	if (last >= (h.size + B - 1) / B)
+		last = h.size ? (h.size - 1) / B : 0;
+	h.first = first;
+	h.n = h.size && first <= last ? last - first + 1 : 0;
+	if (h.n) {
+		data = malloc(h.n * B);
+		crcs = calloc(h.n, 4);
+		if (!data || !crcs) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		memset(data, 0, h.n * B);
+		ios[0] = (struct uring_io){ URING_READ, fd, data, h.n * B,
+					    (off_t)(DATA_OFF + first * B), 0 };
+		ios[1] = (struct uring_io){ URING_READ, fd, crcs, h.n * 4,
+					    (off_t)(CRC_OFF + first * 4), 0 };
+		rc = osd_uring_run(ios, 2);
+		if (rc)
+			goto out;
+		h.crc = cfs_crc32c_extend(cfs_crc32c(crcs, h.n * 4), data,
+					  h.n * B);
+	}
+	undo_path(st, c, path, sizeof(path));
+	*ufd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (*ufd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	ios[k++] = (struct uring_io){ URING_WRITE, *ufd, &h, sizeof(h), 0, 0 };
+	if (h.n) {
+		ios[k++] = (struct uring_io){ URING_WRITE, *ufd, crcs, h.n * 4,
+					      (off_t)sizeof(h), 0 };
+		ios[k++] = (struct uring_io){ URING_WRITE, *ufd, data, h.n * B,
+					      (off_t)(sizeof(h) + h.n * 4), 0 };
+	}
+	rc = osd_uring_run(ios, k);
+out:
+	free(data);
+	free(crcs);
+	if (rc && *ufd >= 0) {
+		close(*ufd);
+		*ufd = -1;
+	}
+	return rc;
+}
+
+/* The record of chunk c, checked; -ESTALE if there is none that takes
+ * it back from `to`. With data (and crcs), its blocks and CRCs too
+ * (malloc'd; NULL on failure). */
+static int undo_load(struct store *st, struct chunk_id c, uint64_t to,
+		     struct undo_hdr *h, uint8_t **data, uint32_t **crcs)
+{
+	char path[512];
+	int fd, rc = 0;
+
+	if (data) {
+		*data = NULL;
+		*crcs = NULL;
+	}
+	undo_path(st, c, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESTALE : -errno;
+	if (osd_uring_pread(fd, h, sizeof(*h), 0) != (ssize_t)sizeof(*h) ||
+	    memcmp(h->magic, UNDO_MAGIC, 8) || h->to != to ||
+	    h->n > CFS_CHUNK_SIZE / B) {
+		rc = -ESTALE;
+		goto out;
+	}
+	if (!data)
+		goto out;
+	*data = malloc(h->n * B + 1);
+	*crcs = malloc(h->n * 4 + 4);
+	if (!*data || !*crcs)
+		rc = -ENOMEM;
+	else if (h->n &&
+		 (osd_uring_pread(fd, *crcs, h->n * 4, sizeof(*h)) !=
+			  (ssize_t)(h->n * 4) ||
+		  osd_uring_pread(fd, *data, h->n * B,
+				  (off_t)(sizeof(*h) + h->n * 4)) !=
+			  (ssize_t)(h->n * B) ||
+		  cfs_crc32c_extend(cfs_crc32c(*crcs, h->n * 4), *data,
+				    h->n * B) != h->crc))
+		rc = -EBADMSG;
+out:
+	close(fd);
+	if (rc && data) {
+		free(*data);
+		free(*crcs);
+		*data = NULL;
+		*crcs = NULL;
+	}
+	return rc;
+}
+
+static void undo_drop(struct store *st, struct chunk_id c)
+{
+	char path[512];
+
+	if (!keeps_undo(c))
+		return;
+	undo_path(st, c, path, sizeof(path));
+	unlink(path);
+}
+
+bool store_can_roll_back(struct store *st, struct chunk_id c,
+			 uint64_t version, struct store_takers *takers)
+{
+	struct undo_hdr h;
+	bool yes = keeps_undo(c) && version &&
+		   undo_load(st, c, version, &h, NULL, NULL) == 0 &&
+		   h.from + 1 == version;
+
+	if (takers && yes)
+		*takers = h.takers;
+	else if (takers)
+		memset(takers, 0, sizeof(*takers));
+	return yes;
+}
+
+int store_rollback(struct store *st, struct chunk_id c, uint64_t from,
+		   uint64_t as)
+{
+	struct undo_hdr h = { .size = 0 };
+	uint8_t *data = NULL;
+	uint32_t *crcs = NULL, *zeros = NULL;
+	uint64_t version, size, oldn, n;
+	int fd = -1, rc = store_stat(st, c, &version, &size);
+
+	if (rc)
+		return rc;
+	if (!keeps_undo(c) || as <= version || (version != from &&
+						 version != from + 1))
+		return -ESTALE;
+	if (version == from + 1) {
+		rc = undo_load(st, c, version, &h, &data, &crcs);
+		if (rc == 0 && h.from != from)
+			rc = -ESTALE;
+	} else {
+		h.size = size;	/* it never took the change: only renumbered */
+	}
+	if (!rc)
+		rc = chunk_open(st, c, true, &fd);
+	if (rc)
+		goto out;
+	if (version == from + 1 && ftruncate(fd, (off_t)(DATA_OFF + h.size)))
+		rc = -errno;
+	/* blocks past the old end are holes again (CRC 0) */
+	oldn = (h.size + B - 1) / B;
+	n = (size + B - 1) / B;
+	if (!rc && n > oldn) {
+		zeros = calloc(n - oldn, 4);
+		rc = zeros ? commit(fd, c, NULL, 0, 0, zeros, oldn,
+				    (size_t)(n - oldn), version, false) :
+			     -ENOMEM;
+	}
+	/* the old blocks (the last only up to the old end: the file's size
+	 * is the chunk's), then the header with the new number */
+	if (!rc)
+		rc = commit(fd, c, data, h.first * B,
+			    h.n ? (h.size - h.first * B < h.n * B ?
+					   h.size - h.first * B :
+					   h.n * B) :
+				  0,
+			    crcs, h.first, (size_t)h.n, as, true);
+	if (!rc)
+		undo_drop(st, c);
+	cfs_log_warn("rolled back a change never acknowledged", "ino=%lu "
+		     "index=%lx version=%lu back_to=%lu as=%lu rc=%d",
+		     (unsigned long)c.ino, (unsigned long)c.index,
+		     (unsigned long)version, (unsigned long)from,
+		     (unsigned long)as, rc);
+out:
+	chunk_close(fd);
+	free(data);
+	free(crcs);
+	free(zeros);
+	return rc;
+}
+
+/* Make a record durable (before the change it undoes is applied in
+ * place) and close it; -1 is none. */
+static int undo_sync(int ufd)
+{
+	struct uring_io io = { URING_FDATASYNC, ufd, NULL, 0, 0, 0 };
+	int rc;
+
+	if (ufd < 0)
+		return 0;
+	rc = osd_uring_run(&io, 1);
+	close(ufd);
+	return rc;
+}
+
 int store_write(struct store *st, struct chunk_id c,
 		const struct store_extent *ex, size_t n, const void *data,
 		const uint32_t *crcs, uint64_t version)
 {
 	struct store_pending p;
-	int rc = store_write_begin(st, c, ex, n, data, crcs, version, &p);
+	int rc = store_write_begin(st, c, ex, n, data, crcs, version, NULL, &p);
 
 	return rc ? rc : store_sync_finish(&p);
 }
 
 void store_sync_start(struct store_pending *p)
 {
-	p->started = osd_uring_sync_start(&p->fd, 1) == 0;
+	int fds[2] = { p->fd, p->ufd };
+
+	p->started = osd_uring_sync_start(fds, p->ufd >= 0 ? 2 : 1) == 0;
 }
 
 int store_sync_finish(struct store_pending *p)
@@ -288,14 +546,18 @@ int store_sync_finish(struct store_pending *p)
 	int rc;
 
 	if (p->started) {
-		rc = osd_uring_sync_wait(1);
+		rc = osd_uring_sync_wait(p->ufd >= 0 ? 2 : 1);
 	} else {
-		struct uring_io io = { URING_FDATASYNC, p->fd, NULL, 0, 0, 0 };
+		struct uring_io io[2] = {
+			{ URING_FDATASYNC, p->fd, NULL, 0, 0, 0 },
+			{ URING_FDATASYNC, p->ufd, NULL, 0, 0, 0 },
+		};
 
-		rc = osd_uring_run(&io, 1);
+		rc = osd_uring_run(io, p->ufd >= 0 ? 2 : 1);
 	}
 	chunk_close(p->fd);
-	p->fd = -1;
+	chunk_close(p->ufd);
+	p->fd = p->ufd = -1;
 	return rc;
 }
 
@@ -342,14 +604,15 @@ static int write_extent(int fd, struct chunk_id c, uint64_t off,
 int store_write_begin(struct store *st, struct chunk_id c,
 		      const struct store_extent *ex, size_t n,
 		      const void *data, const uint32_t *crcs,
-		      uint64_t version, struct store_pending *p)
+		      uint64_t version, const struct store_takers *takers,
+		      struct store_pending *p)
 {
 	const char *pos = data;
 	uint32_t *newcrcs = NULL;
 	char *block = NULL;
 	size_t most = 0;
-	uint64_t size;
-	int fd, rc;
+	uint64_t size, first = UINT64_MAX, last = 0;
+	int fd, ufd = -1, rc;
 
 	for (size_t i = 0; i < n; i++) {
 		if (ex[i].len == 0 || ex[i].off + ex[i].len > CFS_CHUNK_SIZE ||
@@ -357,12 +620,18 @@ int store_write_begin(struct store *st, struct chunk_id c,
 			return -EINVAL;
 		if (cfs_crc_npieces(ex[i].off, ex[i].len) > most)
 			most = cfs_crc_npieces(ex[i].off, ex[i].len);
+		if (ex[i].off / B < first)
+			first = ex[i].off / B;
+		if ((ex[i].off + ex[i].len - 1) / B > last)
+			last = (ex[i].off + ex[i].len - 1) / B;
 	}
 	/* n == 0: the version alone (an EC shard a change leaves alone) */
 	rc = chunk_open(st, c, true, &fd);
 	if (rc)
 		return rc;
 	rc = data_size(fd, &size);
+	if (!rc)
+		rc = undo_save(st, c, fd, first, last, version, takers, &ufd);
 	if (rc)
 		goto out;
 	newcrcs = malloc(most * 4 + 4);
@@ -384,9 +653,10 @@ out:
 	free(block);
 	if (rc) {
 		chunk_close(fd);
+		chunk_close(ufd);
 		return rc;
 	}
-	*p = (struct store_pending){ fd, false };
+	*p = (struct store_pending){ fd, ufd, false };
 	return 0;
 }
 
@@ -507,11 +777,11 @@ static int rehash_block(int fd, uint64_t b, uint64_t size, uint32_t *crc)
 }
 
 int store_truncate(struct store *st, struct chunk_id c, uint64_t size,
-		   uint64_t version)
+		   uint64_t version, const struct store_takers *takers)
 {
 	uint64_t old, nblocks = (size + B - 1) / B, oldblocks;
 	uint32_t *crcs = NULL;
-	int fd, rc;
+	int fd, ufd, rc;
 	size_t n = 0;
 
 	if (size > CFS_CHUNK_SIZE)
@@ -520,6 +790,13 @@ int store_truncate(struct store *st, struct chunk_id c, uint64_t size,
 	if (rc)
 		return rc;
 	rc = data_size(fd, &old);
+	if (!rc && old > size)
+		rc = undo_save(st, c, fd, size / B, (old - 1) / B, version,
+			       takers, &ufd);
+	else if (!rc)
+		rc = undo_save(st, c, fd, 1, 0, version, takers, &ufd);
+	if (!rc)
+		rc = undo_sync(ufd);
 	if (rc)
 		goto out;
 	if (ftruncate(fd, (off_t)(DATA_OFF + size))) {
@@ -558,16 +835,17 @@ int store_remove(struct store *st, struct chunk_id c)
 	int rc;
 
 	chunk_path(st, c, "", path, sizeof(path));
+	undo_drop(st, c);
 	rc = pool_give(&st->pool, path);
 	return rc == -ENOENT ? 0 : rc;
 }
 
 int store_punch(struct store *st, struct chunk_id c, uint64_t off,
-		uint64_t len, uint64_t version)
+		uint64_t len, uint64_t version, const struct store_takers *takers)
 {
 	uint64_t size, end, first, last;
 	uint32_t *crcs = NULL;
-	int fd, rc;
+	int fd, ufd, rc;
 	size_t n;
 
 	rc = chunk_open(st, c, false, &fd);
@@ -576,9 +854,25 @@ int store_punch(struct store *st, struct chunk_id c, uint64_t off,
 	if (rc)
 		return rc;
 	rc = data_size(fd, &size);
-	if (rc || off >= size || len == 0)
+	if (rc)
 		goto out;
+	if (off >= size || len == 0) {
+		/* nothing to punch: the change's version all the same */
+		rc = undo_save(st, c, fd, 1, 0, version, takers, &ufd);
+		if (!rc)
+			rc = undo_sync(ufd);
+		if (!rc)
+			rc = commit(fd, c, NULL, 0, 0, NULL, 0, 0, version,
+				    true);
+		goto out;
+	}
 	end = off + len < size ? off + len : size;
+	rc = undo_save(st, c, fd, off / B, (end - 1) / B, version, takers,
+		       &ufd);
+	if (!rc)
+		rc = undo_sync(ufd);
+	if (rc)
+		goto out;
 	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      (off_t)(DATA_OFF + off), (off_t)(end - off))) {
 		rc = -errno;
@@ -681,6 +975,8 @@ int store_put(struct store *st, struct chunk_id c, const void *data,
 	rc = osd_uring_run(ios, k);
 	if (!rc && rename(tpath, path))
 		rc = -errno;
+	if (!rc)
+		undo_drop(st, c);
 out:
 	chunk_close(fd);
 	if (rc)

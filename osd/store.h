@@ -54,8 +54,14 @@ void store_close(struct store *st);
 void store_lock(struct store *st, struct chunk_id c);
 void store_unlock(struct store *st, struct chunk_id c);
 
-/* Version of a chunk; 0 if absent. */
-int store_version(struct store *st, struct chunk_id c, uint64_t *version);
+/* Version and size (if wanted) of a chunk; 0 and 0 if absent. */
+int store_stat(struct store *st, struct chunk_id c, uint64_t *version,
+	       uint64_t *size);
+static inline int store_version(struct store *st, struct chunk_id c,
+				uint64_t *version)
+{
+	return store_stat(st, c, version, NULL);
+}
 
 /* One extent of a write: len bytes at off within the chunk. */
 struct store_extent {
@@ -77,14 +83,22 @@ int store_write(struct store *st, struct chunk_id c,
  * starts its sync in the background; sync_finish waits for it (or runs
  * it, if not started) and closes: 0 once durable. After a successful
  * begin, sync_finish must be called. */
+/* The OSDs an EC change goes to, by position (0: none), and the map
+ * epoch it was sent at: kept in its rollback record. */
+struct store_takers {
+	uint32_t id[20];
+	uint64_t epoch;
+};
+
 struct store_pending {
-	int fd;
+	int fd, ufd;	/* the chunk; its rollback record (-1: none) */
 	bool started;
 };
 int store_write_begin(struct store *st, struct chunk_id c,
 		      const struct store_extent *ex, size_t n,
 		      const void *data, const uint32_t *crcs,
-		      uint64_t version, struct store_pending *p);
+		      uint64_t version, const struct store_takers *takers,
+		      struct store_pending *p);
 void store_sync_start(struct store_pending *p);
 int store_sync_finish(struct store_pending *p);
 
@@ -101,10 +115,30 @@ int store_read(struct store *st, struct chunk_id c, uint64_t off,
 	       uint64_t *size);
 
 int store_truncate(struct store *st, struct chunk_id c, uint64_t size,
-		   uint64_t version);
+		   uint64_t version, const struct store_takers *takers);
 int store_remove(struct store *st, struct chunk_id c);
 int store_punch(struct store *st, struct chunk_id c, uint64_t off,
-		uint64_t len, uint64_t version);
+		uint64_t len, uint64_t version, const struct store_takers *takers);
+
+/* Rollback records: a change to an EC shard (a chunk whose index has
+ * CFS_SHARD_BIT) first records how to undo it, in DATA/undo/ (the
+ * blocks it rewrites or cuts as they were, the size and version before),
+ * durable with the change. A stripe left torn by a primary that died
+ * between shards is rolled back with it (osd/ec.c). A record is kept
+ * until the next change replaces it. `takers` (the changes' argument;
+ * NULL for replicated chunks) names the OSDs the change went to, kept in
+ * the record: one of them found without it proves it was never
+ * acknowledged.
+ * store_can_roll_back: whether c, at `version`, has a record taking it
+ * back to version - 1 (and the takers it names); store_rollback: take c
+ * back to what it held at `from`, as version `as` (a version never
+ * reused: a shard out of reach may hold the one rolled back), from
+ * `from` itself or from the change after it (by its record; else
+ * -ESTALE). With the chunk's lock held. */
+bool store_can_roll_back(struct store *st, struct chunk_id c,
+			 uint64_t version, struct store_takers *takers);
+int store_rollback(struct store *st, struct chunk_id c, uint64_t from,
+		   uint64_t as);
 
 /* SEEK_DATA (hole=false) or SEEK_HOLE from off within the chunk: sets
  * *found and *at. Past the chunk's end is all hole. */

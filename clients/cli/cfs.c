@@ -1,6 +1,10 @@
 /* cfs: the admin and user command line.
  *
- *   cfs status MDS_ADDRESS     the cluster map: epoch, OSDs, capacity
+ *   cfs status MDS_ADDRESS     the cluster map: epoch, OSDs, capacity,
+ *                              healing, and HEALTHY when every chunk has
+ *                              full redundancy
+ *   cfs osd out|in|rm ID       take an OSD out of placement, back in, or
+ *                              out for good
  *   cfs df MDS_ADDRESS         capacity and use as users see it
  *   cfs locate MDS_ADDRESS INO [INDEX]
  *                              a chunk's placement: its targets in order,
@@ -25,6 +29,7 @@
 #include "cfs/map.h"
 #include "cfs/rpc.h"
 #include "cmds.h"
+#include "mds.pb-c.h"
 #include "libcfs.h"
 #include "../../mds/fsck.h"
 
@@ -62,12 +67,78 @@ void map_done(struct cfs_map *m, struct cfs_map_holder *maps,
 	cfs_rpc_client_free(rpc);
 }
 
+/* Health from the map: every OSD in placement up and done healing the
+ * current map with nothing short of full redundancy is HEALTHY. */
+struct health {
+	int in, up, behind;
+	uint64_t degraded, degraded_bytes, rate;
+	bool running;
+};
+
+static void health_of(const Cfs__ClusterMap *m, struct health *h)
+{
+	memset(h, 0, sizeof(*h));
+	for (size_t i = 0; i < m->n_osds; i++) {
+		const Cfs__OsdInfo *o = m->osds[i];
+		const Cfs__HealState *s = o->heal;
+
+		if (s && s->running) {
+			h->running = true;
+			h->rate += s->rate;
+		}
+		if (!o->in)
+			continue;
+		h->in++;
+		if (o->state != CFS__OSD_STATE__OSD_UP)
+			continue;
+		h->up++;
+		if (!s || s->epoch != m->epoch || s->running)
+			h->behind++;
+		if (s) {
+			h->degraded += s->degraded;
+			h->degraded_bytes += s->degraded_bytes;
+		}
+	}
+}
+
+static void print_health(const struct health *h)
+{
+	if (h->up == h->in && !h->behind && !h->degraded && !h->running) {
+		printf("health: HEALTHY\n");
+		return;
+	}
+	printf("health: DEGRADED:");
+	if (h->up < h->in)
+		printf(" %d of %d OSDs in placement not up;", h->in - h->up,
+		       h->in);
+	if (h->degraded)
+		printf(" %lu chunks short of full redundancy (%.1f MiB to "
+		       "rebuild);", (unsigned long)h->degraded,
+		       h->degraded_bytes / 1048576.0);
+	if (h->running || h->behind)
+		printf(" healing (%d OSDs not done with this map)",
+		       h->behind ? h->behind : 1);
+	if (h->running && h->rate)
+		printf(" at %.1f MiB/s", h->rate / 1048576.0);
+	if (h->running && h->rate && h->degraded_bytes)
+		printf(", about %lu s left",
+		       (unsigned long)(h->degraded_bytes / h->rate + 1));
+	printf("\n");
+}
+
+static const char *state_name(const Cfs__OsdInfo *o)
+{
+	return o->state == CFS__OSD_STATE__OSD_UP	  ? "up" :
+	       o->state == CFS__OSD_STATE__OSD_RECOVERING ? "recovering" :
+							    "down";
+}
+
 static int cmd_status(const char *mds)
 {
 	struct cfs_map_holder maps;
 	struct cfs_rpc_client *rpc;
 	struct cfs_map *m = map_of(mds, &maps, &rpc);
-	int up = 0;
+	struct health h;
 
 	if (!m)
 		return 1;
@@ -81,22 +152,86 @@ static int cmd_status(const char *mds)
 			printf(" %s", m->pb->revoked[i]);
 		printf("\n");
 	}
-	printf("%-5s %-22s %-10s %-10s %-4s %12s %12s\n", "OSD", "ADDRESS",
-	       "NODE", "STATE", "IN", "CAPACITY", "USED");
+	printf("%-5s %-22s %-10s %-10s %-4s %10s %10s %9s %10s\n", "OSD",
+	       "ADDRESS", "NODE", "STATE", "IN", "CAPACITY", "USED", "SHORT",
+	       "HEALED");
 	for (size_t i = 0; i < m->pb->n_osds; i++) {
 		const Cfs__OsdInfo *o = m->pb->osds[i];
-		bool isup = o->state == CFS__OSD_STATE__OSD_UP;
+		const Cfs__HealState *s = o->heal;
 
-		up += isup;
-		printf("%-5u %-22s %-10s %-10s %-4s %11.1fG %11.1fG\n", o->id,
-		       o->addr, o->node,
-		       isup ? "up" :
-		       o->state == CFS__OSD_STATE__OSD_RECOVERING ? "recovering" :
-								     "down",
-		       o->in ? "in" : "out", o->capacity / 1e9, o->used / 1e9);
+		printf("%-5u %-22s %-10s %-10s %-4s %9.2fG %9.2fG %9lu %9.1fM"
+		       "%s\n", o->id, o->addr, o->node, state_name(o),
+		       o->in ? "in" : "out", o->capacity / 1e9, o->used / 1e9,
+		       s ? (unsigned long)s->degraded : 0ul,
+		       s ? s->copied_bytes / 1048576.0 : 0.0,
+		       s && s->running ? " healing" : "");
 	}
-	printf("%d of %zu OSDs up\n", up, m->pb->n_osds);
+	health_of(m->pb, &h);
+	printf("%d of %zu OSDs up, %d in placement\n", h.up, m->pb->n_osds,
+	       h.in);
+	print_health(&h);
 	map_done(m, &maps, rpc);
+	return 0;
+}
+
+/* cfs osd out|in|rm ID [MDS] */
+static int cmd_osd(int argc, char **argv)
+{
+	static const char *const ops[] = { "", "out", "in", "rm" };
+	const char *mds = argc == 4 ? argv[3] : getenv("CFS_MDS");
+	Cfs__MdsOsdAdmin req = CFS__MDS_OSD_ADMIN__INIT;
+	struct cfs_rpc_call c = {
+		.method = CFS__MDS_METHOD__MDS_OSD_ADMIN,
+		.req = &req.base,
+		.attempts = 3,
+	};
+	struct cfs_rpc_client *cl;
+	char *end;
+	int rc;
+
+	if (argc < 3 || argc > 4)
+		return 2;
+	for (int i = 1; i < 4; i++)
+		if (!strcmp(argv[1], ops[i]))
+			req.op = (Cfs__OsdAdminOp)i;
+	req.id = (uint32_t)strtoul(argv[2], &end, 10);
+	if (!req.op || *end || !req.id)
+		return 2;
+	if (!mds || !*mds) {
+		fprintf(stderr, "cfs: osd: which MDS? (an address after the "
+				"id, or $CFS_MDS)\n");
+		return 2;
+	}
+	rc = cfs_rpc_client_new(&cl);
+	if (!rc) {
+		rc = cfs_rpc_call(cl, mds, &c);
+		cfs_rpc_call_done(&c);
+		cfs_rpc_client_free(cl);
+	}
+	if (rc == -EACCES)
+		fprintf(stderr, "cfs: osd %s: the MDS at %s wants an admin "
+				"token (--token FILE or $CFS_TOKEN)\n",
+			argv[1], mds);
+	else if (rc == -EBUSY)
+		fprintf(stderr, "cfs: osd %s: refused: too few failure "
+				"domains would be left to hold every copy or "
+				"shard (see the MDS log); add an OSD first\n",
+			argv[1]);
+	else if (rc == -ENOENT)
+		fprintf(stderr, "cfs: osd %s: the cluster has no OSD %s\n",
+			argv[1], argv[2]);
+	else if (rc)
+		fprintf(stderr, "cfs: osd %s: the MDS at %s: %s\n", argv[1],
+			mds, strerror(-rc));
+	if (rc)
+		return 1;
+	printf("osd %u %s: %s\n", req.id,
+	       req.op == CFS__OSD_ADMIN_OP__OSD_ADMIN_OUT ? "out" :
+	       req.op == CFS__OSD_ADMIN_OP__OSD_ADMIN_IN ? "in" : "removed",
+	       req.op == CFS__OSD_ADMIN_OP__OSD_ADMIN_IN ?
+		       "it recovers, then takes its share back" :
+		       "its data is rebuilt on the others (cfs status shows "
+		       "the progress)");
 	return 0;
 }
 
@@ -215,6 +350,8 @@ int main(int argc, char **argv)
 		return cmd_locate(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
 	if (argc >= 2 && !strcmp(argv[1], "layout"))
 		rc = cmd_layout(argc - 1, argv + 1);
+	else if (argc >= 2 && !strcmp(argv[1], "osd"))
+		rc = cmd_osd(argc - 1, argv + 1);
 	else if (argc >= 2 && !strcmp(argv[1], "init"))
 		rc = cmd_init(argc - 1, argv + 1);
 	else if (argc >= 2 && !strcmp(argv[1], "token"))
@@ -229,6 +366,8 @@ int main(int argc, char **argv)
 		"       cfs df MDS_ADDRESS\n"
 		"       cfs locate MDS_ADDRESS INO [INDEX]\n"
 		"       cfs fsck MDS_DATA_DIR\n"
+		"       cfs osd out|in|rm ID [MDS_ADDRESS]  ($CFS_MDS: the "
+		"same)\n"
 		"       cfs layout set PATH SPEC    (rep:N, ec:K+M, ec:K+M/UNIT, "
 		"default)\n"
 		"       cfs layout get PATH [MDS_ADDRESS]   ($CFS_MDS: the "

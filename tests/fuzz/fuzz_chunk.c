@@ -111,10 +111,10 @@ static void damaged_chunk(uint8_t op, const uint8_t *data, size_t size)
 		store_write(&st, c, &ex, 1, patch, pcrcs, version + 1);
 		break;
 	case 4:
-		store_punch(&st, c, 4000, 10000, version + 1);
+		store_punch(&st, c, 4000, 10000, version + 1, 0);
 		break;
 	case 5:
-		store_truncate(&st, c, 6000, version + 1);
+		store_truncate(&st, c, 6000, version + 1, 0);
 		break;
 	case 6:
 		store_remove(&st, c);

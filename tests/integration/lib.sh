@@ -30,7 +30,7 @@ cleanup() {
 			tail -n 12 "$log"
 		done
 	fi
-	rm -rf "$T"
+	[ -n "${KEEP_T:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
 

@@ -3,18 +3,26 @@
 # every shape written as ec:4+2 and read back, two OSDs SIGKILLed at once
 # while a large file is written and read and fsx runs, their shards
 # rebuilt when they return, two others killed after that, a damaged
-# shard never read, and shards removed with their file.
+# shard never read, and shards removed with their file. Then healing on
+# 7 nodes: a 7th OSD takes its share, one killed for good is taken out
+# after out_after_s (8 s here) and its data rebuilt (cfs status HEALTHY),
+# a third killed then loses nothing, one taken back in, one drained
+# (cfs osd out) and removed (cfs osd rm).
 . "$(dirname "$0")/lib.sh"
-CFS_DOWN_AFTER_MS=2000 CFS_OSD_FLAGS="--scrub-interval-s 4 --scrub-mbps 200" \
-	cluster_up 6 7510
+CFS_DOWN_AFTER_MS=2000 CFS_OUT_AFTER_S=8 \
+	CFS_OSD_FLAGS="--scrub-interval-s 4 --scrub-mbps 200" cluster_up 6 7510
 layout() { cluster cfs layout "$@"; }
 
 up_count() { "$CFS_BIN/cfs" status "$MDS" | grep -c ' up '; }
+health() { cluster cfs status "$MDS" | grep '^health:'; }
+osd_id() { cat "$T/c/osd$1/osd_id"; }
 
 check "a file made on a 6-domain cluster is ec:4+2 by default" \
 	'touch "$MNT/d0" && [ "$(layout get "$MNT/d0")" = "$MNT/d0: ec:4+2" ]'
 mkdir "$MNT/ec" "$MNT/rep"
 check "a directory takes a layout" 'layout set "$MNT/ec" ec:4+2 && layout set "$MNT/rep" rep:3'
+check "no OSD is taken out when too few failure domains would be left" \
+	'! cluster cfs osd out "$(osd_id 1)" 2>/dev/null'
 check "a nonsense layout is refused" '! layout set "$MNT/ec" ec:4+9 2>/dev/null'
 mkdir "$MNT/ec/sub"
 check "what is made in it inherits the layout" \
@@ -118,7 +126,6 @@ echo appended >>"$MNT/ec/w"
 echo appended >>"$T/w"
 echo 3 >/proc/sys/vm/drop_caches
 check "a file changed after the move reads right" 'same_file "$T/w" "$MNT/ec/w"'
-
 # a file's shards go with it
 gone=$(printf '%016x' "$(stat -c %i "$MNT/ec/s70000000")")
 check "a 70 MB file has 12 shards (two chunks)" \
@@ -126,4 +133,54 @@ check "a 70 MB file has 12 shards (two chunks)" \
 rm "$MNT/ec/s70000000"
 check_within 30 "a removed file's shards are deleted on every OSD" \
 	'[ "$(find "$T"/c/osd*/chunks -name "$gone.*" | wc -l)" = 0 ]'
+sizes=${sizes% 70000000}
+check_within 60 "cfs status says HEALTHY once the moves are done" \
+	'health | grep -q HEALTHY'
+
+# an OSD dies for good: DEGRADED, then out after out_after_s, its copies
+# and shards rebuilt on the others (replicated ones too), HEALTHY again
+head -c 20000000 /dev/urandom >"$T/r"
+cp "$T/r" "$MNT/rep/r"
+read_all() {
+	read_shapes && same_file "$T/w" "$MNT/ec/w" &&
+		same_file "$T/big" "$MNT/ec/big" && same_file "$T/r" "$MNT/rep/r"
+}
+cluster kill osd4
+check_within 10 "cfs status says DEGRADED while an OSD is down" \
+	'health | grep -q DEGRADED'
+check_within 30 "the dead OSD is taken out after out_after_s" \
+	'grep -q "osd marked out\" osd=$(osd_id 4) " "$T/c/logs/mds.log"'
+check_within 90 "its data is rebuilt elsewhere: HEALTHY with 6 of 7 up" \
+	'health | grep -q HEALTHY'
+echo 3 >/proc/sys/vm/drop_caches
+check "every file reads right after the rebuild" 'read_all'
+raw=$(stat -f -c '%b * %S' "$T")
+size=$(stat -f -c '%b * %S' "$MNT")
+check "df shows the usable space: 6 OSDs' raw space at ec:4+2's 4/6" \
+	'[ $(( (size) * 100 / ((raw) * 4) )) -ge 98 ] && [ $(( (size) * 100 / ((raw) * 4) )) -le 102 ]'
+cluster kill osd6
+wait_for 10 '[ "$(up_count)" = 5 ]'
+echo 3 >/proc/sys/vm/drop_caches
+check "after the rebuild, a third OSD killed loses nothing" 'read_all'
+cluster start osd6
+cluster start osd4
+check_within 30 "the killed OSDs come back (the one out stays out)" \
+	'[ "$(up_count)" = 7 ] && cluster cfs status "$MDS" | grep -q "^$(osd_id 4) .* up *out "'
+check "an OSD taken back in" 'cluster cfs osd in "$(osd_id 4)" >/dev/null'
+check_within 90 "recovers, takes its share and the cluster is HEALTHY" \
+	'[ "$(up_count)" = 7 ] && health | grep -q HEALTHY'
+echo 3 >/proc/sys/vm/drop_caches
+check "every file reads right with it back" 'read_all'
+
+# drain one (out while it runs), then remove it for good
+check "an OSD is drained" 'cluster cfs osd out "$(osd_id 7)" >/dev/null'
+check_within 90 "its data moves to the others and its space is freed" \
+	'health | grep -q HEALTHY && [ -z "$(find "$T"/c/osd7/chunks -type f)" ]'
+check "and removed for good" 'cluster cfs osd rm "$(osd_id 7)" >/dev/null'
+check_within 10 "it leaves the map and stops serving" \
+	'! cluster cfs status "$MDS" | grep -q "^$(osd_id 7) " &&
+	 grep -q "removed from the cluster" "$T"/c/logs/osd7.log'
+echo 3 >/proc/sys/vm/drop_caches
+check "every file reads right after the removal" 'read_all'
+
 finish

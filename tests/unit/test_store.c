@@ -14,6 +14,7 @@
 
 #include "../../osd/store.h"
 #include "cfs/crc.h"
+#include "cfs/layout.h"
 #include "cfs/map.h"
 
 #include "check_main.h"
@@ -179,7 +180,7 @@ START_TEST(test_truncate_then_extend_reads_zeros)
 
 	memset(a, 'a', sizeof(a));
 	ck_assert_int_eq(put(0, a, sizeof(a), 1), 0);
-	ck_assert_int_eq(store_truncate(&st, C, 5000, 2), 0);
+	ck_assert_int_eq(store_truncate(&st, C, 5000, 2, 0), 0);
 	ck_assert_int_eq(put(9000, "z", 1, 3), 0);
 	ck_assert_int_eq(get(0, 9001, b, &v), 0);
 	memset(a + 5000, 0, 5000);
@@ -196,7 +197,7 @@ START_TEST(test_shrink_to_block_then_write_beyond)
 
 	memset(a, 'a', sizeof(a));
 	ck_assert_int_eq(put(0, a, 3 * 4096, 1), 0);
-	ck_assert_int_eq(store_truncate(&st, C, 4096, 2), 0);
+	ck_assert_int_eq(store_truncate(&st, C, 4096, 2, 0), 0);
 	/* blocks 1 and 2 are a hole now: the write past them must not
 	 * find their old CRCs */
 	ck_assert_int_eq(put(3 * 4096, a, 4096, 3), 0);
@@ -214,7 +215,7 @@ START_TEST(test_punch_hole_zeroes_range_only)
 
 	memset(a, 'p', sizeof(a));
 	ck_assert_int_eq(put(0, a, sizeof(a), 1), 0);
-	ck_assert_int_eq(store_punch(&st, C, 3000, 9000, 2), 0);
+	ck_assert_int_eq(store_punch(&st, C, 3000, 9000, 2, 0), 0);
 	memset(a + 3000, 0, 9000);
 	ck_assert_int_eq(get(0, sizeof(b), b, &v), 0);
 	ck_assert_mem_eq(a, b, sizeof(a));
@@ -340,7 +341,7 @@ START_TEST(test_deferred_sync_write)
 	crcs[1] = cfs_crc32c(a + 4096, 4096);
 	ck_assert_int_eq(store_write_begin(&st, C,
 					   &(struct store_extent){ 0, sizeof(a) },
-					   1, a, crcs, 1, &p), 0);
+					   1, a, crcs, 1, 0, &p), 0);
 	ck_assert_int_eq(get(0, sizeof(b), b, &v), 0);
 	ck_assert_mem_eq(a, b, sizeof(a));
 	ck_assert_uint_eq(v, 1);
@@ -350,7 +351,7 @@ START_TEST(test_deferred_sync_write)
 	crcs[0] = cfs_crc32c(a, 4096);
 	ck_assert_int_eq(store_write_begin(&st, C,
 					   &(struct store_extent){ 0, 4096 }, 1,
-					   a, crcs, 2, &p), 0);
+					   a, crcs, 2, 0, &p), 0);
 	ck_assert_int_eq(store_sync_finish(&p), 0);	/* no start: runs it */
 	ck_assert_int_eq(get(0, sizeof(b), b, &v), 0);
 	ck_assert_mem_eq(a, b, sizeof(a));
@@ -359,7 +360,7 @@ START_TEST(test_deferred_sync_write)
 	ck_assert_int_eq(store_write_begin(&st, C,
 					   &(struct store_extent){
 						   CFS_CHUNK_SIZE - 1, 2 },
-					   1, a, crcs, 3, &p), -EINVAL);
+					   1, a, crcs, 3, 0, &p), -EINVAL);
 	ck_assert_int_eq(store_version(&st, C, &v), 0);
 	ck_assert_uint_eq(v, 2);
 }
@@ -481,6 +482,131 @@ START_TEST(test_reads_racing_writes_see_the_unchanged_block)
 }
 END_TEST
 
+/* Rollback records of EC shards, against a model: random writes (one
+ * or several extents, partial blocks, past the end), truncations and
+ * punches, each naming its takers; after each, half the time, the
+ * change is rolled back: the shard must be byte for byte and in size
+ * what it was before, renumbered past the undone version, and the
+ * record (with its takers) used once. A first change rolls back to
+ * nothing. Many seeds; a replicated chunk keeps no records. */
+#define RB_SPAN (256u << 10)
+
+static void rb_check(struct chunk_id s, const uint8_t *model, uint64_t size,
+		     uint64_t version, unsigned seed, int step)
+{
+	static uint8_t got[RB_SPAN];
+	uint64_t v, sz;
+
+	ck_assert_int_eq(store_stat(&st, s, &v, &sz), 0);
+	ck_assert_msg(v == version && sz == size,
+		      "seed %u step %d: version %lu size %lu, want %lu %lu",
+		      seed, step, (unsigned long)v, (unsigned long)sz,
+		      (unsigned long)version, (unsigned long)size);
+	ck_assert_int_eq(get_from(s, 0, RB_SPAN, got, &v), 0);
+	ck_assert_msg(memcmp(got, model, RB_SPAN) == 0,
+		      "seed %u step %d: bytes differ from the model", seed, step);
+}
+
+START_TEST(test_ec_shard_changes_roll_back_exactly)
+{
+	static uint8_t model[RB_SPAN], before[RB_SPAN], data[3][40000];
+	static const struct store_takers T = { { 7, 0, 9, 3, 4, 12 }, 42 };
+	const struct chunk_id rep = { 0x78, 3 };
+
+	for (unsigned seed = 1; seed <= 12; seed++) {
+		struct chunk_id s = { 0x77, CFS_SHARD_BIT | seed };
+		uint64_t size = 0, version = 0, bsize;
+		struct store_takers takers;
+
+		srand(seed);
+		memset(model, 0, sizeof(model));
+		for (int step = 0; step < 40; step++) {
+			int op = rand() % 6;
+			uint64_t v = version + 1;
+
+			memcpy(before, model, sizeof(model));
+			bsize = size;
+			if (op <= 3 || version == 0) {
+				struct store_extent ex[3];
+				uint32_t crcs[3 * 12];
+				size_t n = 1 + (size_t)(rand() % 3), nc = 0;
+				uint8_t all[3 * 40000];
+				size_t at = 0;
+
+				for (size_t i = 0; i < n; i++) {
+					ex[i].len = 1 + (uint64_t)(rand() % 40000);
+					ex[i].off = (uint64_t)rand() %
+						    (RB_SPAN - ex[i].len);
+					for (size_t b = 0; b < ex[i].len; b++)
+						data[i][b] = (uint8_t)rand();
+					cfs_crc_pieces(ex[i].off, data[i],
+						       ex[i].len, crcs + nc);
+					nc += cfs_crc_npieces(ex[i].off,
+							      ex[i].len);
+					memcpy(all + at, data[i], ex[i].len);
+					at += ex[i].len;
+					memcpy(model + ex[i].off, data[i],
+					       ex[i].len);
+					if (ex[i].off + ex[i].len > size)
+						size = ex[i].off + ex[i].len;
+				}
+				struct store_pending pend;
+
+				ck_assert_int_eq(store_write_begin(&st, s, ex, n,
+								   all, crcs, v,
+								   &T, &pend),
+						 0);
+				ck_assert_int_eq(store_sync_finish(&pend), 0);
+			} else if (op == 4) {
+				uint64_t to = (uint64_t)rand() % (size + 1);
+
+				ck_assert_int_eq(store_truncate(&st, s, to, v, &T),
+						 0);
+				if (to < size)
+					memset(model + to, 0, size - to);
+				size = to;
+			} else {
+				uint64_t off = (uint64_t)rand() % (size + 1);
+				uint64_t len = (uint64_t)rand() % 50000;
+
+				ck_assert_int_eq(store_punch(&st, s, off, len,
+							     v, &T), 0);
+				if (off < size)
+					memset(model + off, 0,
+					       (off + len < size ? off + len :
+								   size) - off);
+			}
+			version = v;
+			rb_check(s, model, size, version, seed, step);
+			if (rand() % 2)
+				continue;
+			ck_assert_msg(store_can_roll_back(&st, s, version,
+							  &takers) &&
+					      !memcmp(&takers, &T, sizeof(T)),
+				      "seed %u step %d: no record", seed, step);
+			/* back to the bytes before, renumbered past it */
+			ck_assert_int_eq(store_rollback(&st, s, version - 1,
+							version + 1), 0);
+			memcpy(model, before, sizeof(model));
+			size = bsize;
+			version++;
+			rb_check(s, model, size, version, seed, step);
+			/* a record is used once; renumbering alone keeps
+			 * the bytes */
+			ck_assert(!store_can_roll_back(&st, s, version, NULL));
+			ck_assert_int_eq(store_rollback(&st, s, version - 1,
+							version + 1), -ESTALE);
+			ck_assert_int_eq(store_rollback(&st, s, version,
+							version + 2), 0);
+			version += 2;
+			rb_check(s, model, size, version, seed, step);
+		}
+	}
+	fill(rep, 10000);
+	ck_assert(!store_can_roll_back(&st, rep, 1, NULL));
+}
+END_TEST
+
 int main(void)
 {
 	CFS_RUN_SUITE("store", setup, teardown,
@@ -496,5 +622,6 @@ int main(void)
 		      test_deferred_sync_write,
 		      test_a_removed_chunks_file_is_reused_empty,
 		      test_a_large_removed_file_is_emptied_in_the_background,
-		      test_reads_racing_writes_see_the_unchanged_block);
+		      test_reads_racing_writes_see_the_unchanged_block,
+		      test_ec_shard_changes_roll_back_exactly);
 }

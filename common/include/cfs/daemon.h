@@ -46,6 +46,13 @@ int cfs_daemon_setup(const char *daemon, const struct cfs_config_key *keys,
 int cfs_daemon_identity(const char *daemon, enum cfs_role role,
 			const struct cfs_daemon_sec *sec, unsigned admit);
 
+/* Crash tests: a daemon started with CFS_FAULT=NAME[,NAME...] in its
+ * environment SIGKILLs itself when it reaches fault point NAME (logged
+ * first); cfs_fault says whether NAME is set, for a point that does part
+ * of its work first. One getenv the first time, nothing after. */
+bool cfs_fault(const char *name);
+void cfs_fault_point(const char *name);
+
 /* Keep large (bulk) allocations on the heap for reuse; called by
  * cfs_daemon_setup, and by clients that move file data. */
 void cfs_malloc_for_bulk(void);

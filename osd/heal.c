@@ -1,0 +1,262 @@
+/* Healing: every chunk where the map puts it, with full redundancy, and
+ * nothing kept where it no longer belongs.
+ *
+ * After every map change (and every 10 s while a pass left something to
+ * retry) one pass goes over every chunk held here:
+ *  - a replicated chunk we act as primary of (the first up target):
+ *    every other up target brought to our version by a whole copy, under
+ *    the chunk's lock (a target new to it after an OSD went out, one that
+ *    missed a forward);
+ *  - a replicated copy we hold but no longer a target of (a target came
+ *    in, or we went out): dropped once every target is up and holds our
+ *    version or newer; kept while one is not (it may be a last copy);
+ *    kept and counted as an orphan if no target holds the chunk at all
+ *    (deleted meanwhile, or all its holders gone: it is not ours to say);
+ *  - EC shards: ec.c (a shard away from its position moved there, each
+ *    position rebuilt by the first up position holding the chunk).
+ * Copies are paced to rebuild_mbps. A pass counts the chunks it answers
+ * for that it left short of full redundancy (a target down, a copy that
+ * failed); the heartbeat reports them with the pass's map epoch, the
+ * bytes copied and the rate (Cfs__HealState), the MDS puts them in the
+ * map it serves, and `cfs status` says HEALTHY only when every OSD has
+ * healed the current map with nothing left short.
+ *
+ * Known limit: a replicated file whose layout asks for more copies than
+ * the map's replicas (rep:4, rep:5) is healed as the map's count: the
+ * copies past it count as displaced. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfs/log.h"
+#include "ec.h"
+#include "osd.h"
+
+void osd_pace(struct osd *osd, int64_t started_ms, uint64_t bytes,
+	      long long mbps)
+{
+	int64_t due;
+
+	if (mbps <= 0)
+		return;
+	due = (int64_t)(bytes * 1000 / ((uint64_t)mbps << 20));
+	while (!osd->stop && cfs_mono_ms() - started_ms < due)
+		usleep(20 * 1000);
+}
+
+static void publish(struct osd_heal *h, bool running)
+{
+	struct osd *osd = h->osd;
+	int64_t ms = cfs_mono_ms() - h->started_ms;
+
+	pthread_mutex_lock(&osd->heal_lock);
+	osd->heal.running = running;
+	osd->heal.rate = ms > 0 ? h->copied * 1000 / (uint64_t)ms : 0;
+	if (!running) {
+		osd->heal.epoch = h->m->epoch;
+		osd->heal.degraded = h->degraded;
+		osd->heal.degraded_bytes = h->degraded_bytes;
+	}
+	pthread_mutex_unlock(&osd->heal_lock);
+}
+
+void osd_heal_copied(struct osd_heal *h, uint64_t bytes)
+{
+	h->copied += bytes;
+	pthread_mutex_lock(&h->osd->heal_lock);
+	h->osd->heal.copied_bytes += bytes;
+	pthread_mutex_unlock(&h->osd->heal_lock);
+	publish(h, true);
+	osd_pace(h->osd, h->started_ms, h->copied, h->osd->cfg.rebuild_mbps);
+}
+
+void osd_heal_state(struct osd *osd, Cfs__HealState *out)
+{
+	pthread_mutex_lock(&osd->heal_lock);
+	*out = osd->heal;
+	pthread_mutex_unlock(&osd->heal_lock);
+}
+
+/* Where chunk c's copies go: targets t[0..n), our position (-1: none),
+ * the acting primary's (-1: none up) and how many are up. */
+struct copies {
+	int t[CFS_MAX_TARGETS], n, self, acting, up;
+};
+
+static void copies_of(struct osd_heal *h, struct chunk_id c, struct copies *p)
+{
+	p->n = cfs_placement_chunk(h->m, 0, c.ino, c.index, p->t);
+	p->self = p->acting = -1;
+	p->up = 0;
+	for (int i = 0; i < p->n; i++) {
+		const Cfs__OsdInfo *o = h->m->osds[p->t[i]];
+		bool self = o->id == h->osd->id;
+		bool up = self ? osd_serving(h->osd) :
+				 o->state == CFS__OSD_STATE__OSD_UP;
+
+		if (self)
+			p->self = i;
+		if (up && p->acting < 0)
+			p->acting = i;
+		p->up += up;
+	}
+}
+
+static const char *addr_of(struct osd_heal *h, const struct copies *p, int i)
+{
+	return h->m->osds[p->t[i]]->addr;
+}
+
+/* As its acting primary, chunk lock held: every up target at our
+ * version. Whether it is left short. */
+static bool fill_copies(struct osd_heal *h, struct chunk_id c,
+			const struct copies *p, uint64_t mine)
+{
+	bool shy = p->n < cfs_placement_width(h->m, 0) || p->up < p->n;
+
+	for (int i = 0; i < p->n; i++) {
+		uint64_t bytes;
+		int64_t v;
+
+		if (i == p->self ||
+		    h->m->osds[p->t[i]]->state != CFS__OSD_STATE__OSD_UP)
+			continue;
+		v = osd_peer_version(h->osd, addr_of(h, p, i), h->m->epoch, c,
+				     NULL, NULL, 0);
+		if (v == (int64_t)mine)
+			continue;
+		if (v >= 0 && osd_push_chunk(h->osd, addr_of(h, p, i), c, false,
+					     &bytes) == 0) {
+			h->rebuilt++;
+			osd_heal_copied(h, bytes);
+			continue;
+		}
+		h->failed++;
+		shy = true;
+	}
+	return shy;
+}
+
+/* A copy no target position holds: 1 dropped, 0 kept for now (a target
+ * is down or behind: a later pass looks again), -1 kept for good (no
+ * target has the chunk). Chunk lock held. */
+static int drop_displaced(struct osd_heal *h, struct chunk_id c,
+			  const struct copies *p, uint64_t mine)
+{
+	int none = 0;
+
+	if (p->n < cfs_placement_width(h->m, 0) || p->up < p->n)
+		return 0;
+	for (int i = 0; i < p->n; i++) {
+		int64_t v = osd_peer_version(h->osd, addr_of(h, p, i),
+					     h->m->epoch, c, NULL, NULL, 0);
+
+		if (v < 0)
+			return 0;
+		none += v == 0;
+		if (v > 0 && (uint64_t)v < mine)
+			return 0;
+	}
+	if (none == p->n)
+		return -1;
+	if (none)
+		return 0;
+	return store_remove(&h->osd->store, c) == 0;
+}
+
+static void heal_copy(struct osd_heal *h, struct chunk_id c)
+{
+	struct copies p;
+	uint64_t mine, size;
+
+	store_lock(&h->osd->store, c);
+	if (store_stat(&h->osd->store, c, &mine, &size) == 0 && mine) {
+		copies_of(h, c, &p);
+		if (p.self >= 0 && p.self == p.acting) {
+			if (fill_copies(h, c, &p, mine)) {
+				h->degraded++;
+				h->degraded_bytes += size;
+			}
+		} else if (p.self < 0) {
+			int rc = drop_displaced(h, c, &p, mine);
+
+			h->removed += rc > 0;
+			h->orphans += rc < 0;
+			h->failed += rc == 0;
+		}
+	}
+	store_unlock(&h->osd->store, c);
+}
+
+static int heal_chunk(void *arg, struct chunk_id c, uint64_t version)
+{
+	struct osd_heal *h = arg;
+
+	(void)version;
+	if (c.index & CFS_SHARD_BIT)
+		osd_ec_heal_chunk(h, c);
+	else
+		heal_copy(h, c);
+	return h->osd->stop ? -ESHUTDOWN : 0;
+}
+
+/* One pass for the current map: 0, or -EAGAIN if something is left for
+ * a later one. */
+static int heal_pass(struct osd *osd)
+{
+	struct cfs_map *map = cfs_map_get(&osd->maps);
+	struct osd_heal h = { .osd = osd, .started_ms = cfs_mono_ms() };
+	int rc;
+
+	if (!map)
+		return -EAGAIN;
+	h.m = map->pb;
+	publish(&h, true);
+	sem_wait(&osd->primary_slots);
+	rc = store_scan(&osd->store, heal_chunk, &h);
+	sem_post(&osd->primary_slots);
+	if (rc == 0)
+		publish(&h, false);
+	if (h.moved || h.rebuilt || h.removed || h.failed || h.degraded ||
+	    h.orphans)
+		cfs_log_info("healed", "osd=%u epoch=%lu moved=%lu rebuilt=%lu "
+			     "removed=%lu failed=%lu degraded=%lu orphans=%lu "
+			     "bytes=%lu ms=%ld", osd->id,
+			     (unsigned long)map->pb->epoch,
+			     (unsigned long)h.moved, (unsigned long)h.rebuilt,
+			     (unsigned long)h.removed, (unsigned long)h.failed,
+			     (unsigned long)h.degraded,
+			     (unsigned long)h.orphans, (unsigned long)h.copied,
+			     (long)(cfs_mono_ms() - h.started_ms));
+	cfs_map_put(&osd->maps, map);
+	return rc ? rc : h.failed ? -EAGAIN : 0;
+}
+
+static void *heal_main(void *p)
+{
+	struct osd *osd = p;
+	uint64_t healed = 0;
+	int wait_s = 0;
+	bool again = false;
+
+	while (!osd->stop) {
+		uint64_t epoch = cfs_map_epoch(&osd->maps);
+
+		if ((epoch != healed || (again && wait_s >= 10)) &&
+		    osd_serving(osd)) {
+			again = heal_pass(osd) != 0;
+			healed = epoch;
+			wait_s = 0;
+		}
+		cfs_map_wait_newer(&osd->maps, epoch, 1000);
+		wait_s++;
+	}
+	return NULL;
+}
+
+int osd_heal_start(struct osd *osd)
+{
+	if (pthread_create(&osd->healer, NULL, heal_main, osd))
+		return -EAGAIN;
+	return 0;
+}
