@@ -7,7 +7,7 @@
 #   make fuzz       every libFuzzer target for FUZZ_S seconds (60) each
 #   make soak       the long runs (about an hour each): the data exerciser
 #                   over many seeds in every configuration, on 3 nodes
-#                   (replicated) and on 6 (ec:4+2)
+#                   (replicated) and on 6 (ec:4+2); every EC crash case
 #   make demo       a 3-node cluster under /tmp/claudefs-demo, mounted
 #   make demo-down  stop it
 #   make deps       install missing Debian packages (apt-get)
@@ -138,6 +138,7 @@ soak: deps
 	  tests/integration/test_fsx.sh
 	@FSX_NODES=6 FSX_RUNS=$${SOAK_RUNS:-10} FSX_OPS=$${SOAK_EC_OPS:-20000} \
 	  FSX_REPLAYS=30 tests/integration/test_fsx.sh
+	@CRASH_ALL=1 tests/integration/test_ec_crash.sh
 
 # The fuzz targets (tests/fuzz), built by clang with libFuzzer, ASan and
 # UBSan into build-fuzz; tests/fuzz/run runs each from its seed corpus.
