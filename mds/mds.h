@@ -109,6 +109,7 @@ struct mds {
 	struct member *members;
 	size_t nmembers;
 	uint64_t epoch;
+	uint64_t placement_epoch;	/* ClusterMap.placement_epoch */
 	char (*revoked)[sizeof(((struct cfs_token *)0)->id)];	/* token ids */
 	size_t nrevoked;
 	pthread_t monitor, purger;

@@ -123,6 +123,7 @@ int mds_members_load(struct mds *mds)
 	if (cfs_ns_meta_get(&mds->ns, txn, "epoch", &mds->epoch))
 		mds->epoch = 0;
 	mds->epoch++;
+	mds->placement_epoch = mds->epoch;	/* what moved before, unknown */
 	rc = cfs_ns_errno(mdb_cursor_open(txn, mds->ns.osds, &cur));
 	if (rc)
 		goto out;
@@ -218,6 +219,7 @@ Cfs__ClusterMap *mds_map_build(struct mds *mds)
 	s->map.revoked = s->revoked;
 	s->map.n_revoked = mds->nrevoked;
 	s->map.epoch = mds->epoch;
+	s->map.placement_epoch = mds->placement_epoch;
 	pthread_mutex_unlock(&mds->mlock);
 	s->map.n_osds = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -279,6 +281,14 @@ void mds_map_wait(struct mds *mds, uint64_t after, int wait_ms)
 		if (pthread_cond_timedwait(&mds->mchanged, &mds->mlock, &ts))
 			break;
 	pthread_mutex_unlock(&mds->mlock);
+}
+
+/* A new epoch in which the OSDs in placement (or their domains) may
+ * have changed. mlock held. */
+static void placement_changed(struct mds *mds)
+{
+	mds->epoch++;
+	mds->placement_epoch = mds->epoch;
 }
 
 /* Persist (optionally a member record and) the epoch, then wake the
@@ -369,6 +379,7 @@ int mds_osd_register(struct mds *mds, const Cfs__MdsOsdRegister *req,
 {
 	struct member *m = NULL, copy;
 	uint32_t max_id = 0;
+	bool moved = false;
 
 	if (!req->addr || !*req->addr || strlen(req->addr) >= 64 ||
 	    !req->node || strlen(req->node) >= 64 || !req->domain ||
@@ -403,7 +414,9 @@ int mds_osd_register(struct mds *mds, const Cfs__MdsOsdRegister *req,
 		memset(m, 0, sizeof(*m));
 		m->id = req->id ? req->id : max_id + 1;
 		m->in = true;
+		moved = true;
 	}
+	moved |= strcmp(m->domain, req->domain) != 0;
 	snprintf(m->addr, sizeof(m->addr), "%s", req->addr);
 	snprintf(m->node, sizeof(m->node), "%s", req->node);
 	snprintf(m->domain, sizeof(m->domain), "%s", req->domain);
@@ -412,7 +425,10 @@ int mds_osd_register(struct mds *mds, const Cfs__MdsOsdRegister *req,
 	/* whatever it held may be stale: it recovers before it is up */
 	m->state = CFS__OSD_STATE__OSD_RECOVERING;
 	m->last_heartbeat_ms = cfs_mono_ms();
-	mds->epoch++;
+	if (moved)
+		placement_changed(mds);	/* a new member, or in a new domain */
+	else
+		mds->epoch++;
 	copy = *m;
 	*id = m->id;
 	pthread_mutex_unlock(&mds->mlock);
@@ -522,13 +538,30 @@ int mds_osd_heartbeat(struct mds *mds, const Cfs__MdsOsdHeartbeat *hb)
 	return rc;
 }
 
-/* What users can store: raw space divided by what the default layout
- * keeps of each byte (3 for rep:3, 1.5 for ec:4+2). */
-void mds_capacity(struct mds *mds, uint64_t *capacity, uint64_t *used)
+/* The default layout's shape: of every `stored` pieces (copies, or
+ * shards on as many failure domains), `data` hold users' bytes: 1 of 3
+ * for rep:3, 4 of 6 for ec:4+2. */
+static void default_shape(struct mds *mds, uint64_t *data, uint64_t *stored)
 {
-	uint64_t copies = mds->cfg.replicas > 0 ? (uint64_t)mds->cfg.replicas : 1;
 	struct cfs_layout l;
 
+	if (cfs_layout_unpack(mds->ns.default_layout, &l) == 0 &&
+	    cfs_layout_is_ec(&l)) {
+		*data = l.k;
+		*stored = l.k + l.m;
+		return;
+	}
+	*data = 1;
+	*stored = mds->cfg.replicas > 0 ? (uint64_t)mds->cfg.replicas : 1;
+}
+
+/* What users can store: raw space in placement divided by the default
+ * layout's overhead (as if fewer members hold all the copies). */
+void mds_capacity(struct mds *mds, uint64_t *capacity, uint64_t *used)
+{
+	uint64_t data, stored;
+
+	default_shape(mds, &data, &stored);
 	*capacity = *used = 0;
 	pthread_mutex_lock(&mds->mlock);
 	for (size_t i = 0; i < mds->nmembers; i++) {
@@ -537,17 +570,11 @@ void mds_capacity(struct mds *mds, uint64_t *capacity, uint64_t *used)
 		*capacity += mds->members[i].capacity;
 		*used += mds->members[i].used;
 	}
-	if (copies > mds->nmembers && mds->nmembers)
-		copies = mds->nmembers;
+	if (data == 1 && stored > mds->nmembers && mds->nmembers)
+		stored = mds->nmembers;
 	pthread_mutex_unlock(&mds->mlock);
-	if (cfs_layout_unpack(mds->ns.default_layout, &l) == 0 &&
-	    cfs_layout_is_ec(&l)) {
-		*capacity = *capacity / (l.k + l.m) * l.k;
-		*used = *used / (l.k + l.m) * l.k;
-		return;
-	}
-	*capacity /= copies;
-	*used /= copies;
+	*capacity = *capacity / stored * data;
+	*used = *used / stored * data;
 }
 
 /* Out of placement (its chunks are rebuilt on others from the other
@@ -561,7 +588,7 @@ static void set_in(struct mds *mds, struct member *m, bool in)
 		m->state = CFS__OSD_STATE__OSD_DOWN;
 		m->down_since_ms = cfs_mono_ms();
 	}
-	mds->epoch++;
+	placement_changed(mds);
 }
 
 /* Whether m may leave placement: the failure domains left must still
@@ -571,12 +598,10 @@ static void set_in(struct mds *mds, struct member *m, bool in)
 static bool may_leave(struct mds *mds, const struct member *m, int *left,
 		      int *need)
 {
-	struct cfs_layout l;
+	uint64_t data, stored;
 
-	*need = cfs_layout_unpack(mds->ns.default_layout, &l) == 0 &&
-				cfs_layout_is_ec(&l) ?
-			(int)(l.k + l.m) :
-			(int)mds->cfg.replicas;
+	default_shape(mds, &data, &stored);
+	*need = (int)stored;
 	*left = 0;
 	for (size_t i = 0; i < mds->nmembers; i++) {
 		const struct member *o = &mds->members[i];
@@ -619,7 +644,7 @@ int mds_osd_admin(struct mds *mds, uint32_t id, int op)
 		m->removed = true;
 		m->in = false;
 		m->state = CFS__OSD_STATE__OSD_DOWN;
-		mds->epoch++;
+		placement_changed(mds);
 	} else if (m->in != (op == CFS__OSD_ADMIN_OP__OSD_ADMIN_IN)) {
 		set_in(mds, m, op == CFS__OSD_ADMIN_OP__OSD_ADMIN_IN);
 	} else {
@@ -643,7 +668,7 @@ static void *monitor_main(void *p)
 		int64_t now = cfs_mono_ms();
 		struct member downed[16];
 		size_t ndowned = 0;
-		bool changed = false;
+		bool changed = false, outed = false;
 
 		pthread_mutex_lock(&mds->mlock);
 		for (size_t i = 0; i < mds->nmembers; i++) {
@@ -690,12 +715,14 @@ static void *monitor_main(void *p)
 			m->in = false;
 			if (ndowned < 16)
 				downed[ndowned++] = *m;
-			changed = true;
+			changed = outed = true;
 			cfs_log_warn("osd marked out", "osd=%u addr=%s down_s=%ld",
 				     m->id, m->addr,
 				     (long)(now - m->down_since_ms) / 1000);
 		}
-		if (changed)
+		if (outed)
+			placement_changed(mds);
+		else if (changed)
 			mds->epoch++;
 		pthread_mutex_unlock(&mds->mlock);
 		mds_sessions_expire(mds);

@@ -302,6 +302,7 @@ static int send_write(struct ec *e, struct shard_part *parts,
 	int at[CFS_MAX_TARGETS], st[CFS_MAX_TARGETS], k = 0, rc = 0, own;
 	struct store_pending pend;
 	size_t ncrcs;
+	bool to_k;
 
 	for (int i = 0; i < n; i++) {
 		if (!(e->takes >> i & 1) || i == e->self)
@@ -343,14 +344,15 @@ static int send_write(struct ec *e, struct shard_part *parts,
 		addrs[k] = e->m->osds[e->t[i]]->addr;
 		at[k++] = i;
 	}
-	/* crash tests: a primary dying with the change on too few shards
-	 * (rolled back), or on K of them, its own among them (rolled
-	 * forward) */
+	/* crash tests: a primary dying with the change on too few shards,
+	 * or on K of them, its own among them; never acknowledged either
+	 * way (OSDs it went to lack it), so undone (resolve) */
+	to_k = cfs_fault("ec-after-k-shards");
 	if (cfs_fault("ec-between-shards")) {
 		cfs_rpc_call_many(e->osd->peers, addrs, cp, st, (k + 1) / 2);
 		cfs_fault_point("ec-between-shards");
 	}
-	if (cfs_fault("ec-after-k-shards"))
+	if (to_k)
 		cfs_rpc_call_many(e->osd->peers, addrs, cp, st,
 				  (int)e->l.k - 1);
 	own_crcs = part_crcs(&parts[e->self], &ncrcs);
@@ -364,7 +366,7 @@ static int send_write(struct ec *e, struct shard_part *parts,
 				&e->takers, &pend);
 	if (own == 0)
 		store_sync_start(&pend);
-	if (cfs_fault("ec-after-k-shards")) {
+	if (to_k) {
 		store_sync_finish(&pend);
 		cfs_fault_point("ec-after-k-shards");
 	}
@@ -749,14 +751,15 @@ static int roll_back(struct ec *e, int j, uint64_t to, uint64_t as)
 }
 
 /* Whether the OSD at position j now is one the change recorded in w
- * went to and has been up since it was sent: what it holds is what it
- * took. */
+ * went to, has been up since it was sent, and no OSD came into or left
+ * placement since (a position moved away and back would have dropped
+ * its shard): what it holds is what it took. */
 static bool witness(const struct ec *e, const struct store_takers *w, int j)
 {
 	const Cfs__OsdInfo *o = e->m->osds[e->t[j]];
 
 	return w->id[j] && w->id[j] == o->id && o->up_epoch &&
-	       o->up_epoch <= w->epoch;
+	       o->up_epoch <= w->epoch && e->m->placement_epoch <= w->epoch;
 }
 
 /* With the chunk's lock held: 0 once no shard holds a change that was

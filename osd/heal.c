@@ -44,12 +44,15 @@ void osd_pace(struct osd *osd, int64_t started_ms, uint64_t bytes,
 		usleep(20 * 1000);
 }
 
-static void publish(struct osd_heal *h, bool running)
+/* What the heartbeat reports of this pass: the bytes it copied, its rate,
+ * and once it is done, what it left short. */
+static void publish(struct osd_heal *h, bool running, uint64_t copied)
 {
 	struct osd *osd = h->osd;
 	int64_t ms = cfs_mono_ms() - h->started_ms;
 
 	pthread_mutex_lock(&osd->heal_lock);
+	osd->heal.copied_bytes += copied;
 	osd->heal.running = running;
 	osd->heal.rate = ms > 0 ? h->copied * 1000 / (uint64_t)ms : 0;
 	if (!running) {
@@ -63,10 +66,7 @@ static void publish(struct osd_heal *h, bool running)
 void osd_heal_copied(struct osd_heal *h, uint64_t bytes)
 {
 	h->copied += bytes;
-	pthread_mutex_lock(&h->osd->heal_lock);
-	h->osd->heal.copied_bytes += bytes;
-	pthread_mutex_unlock(&h->osd->heal_lock);
-	publish(h, true);
+	publish(h, true, bytes);
 	osd_pace(h->osd, h->started_ms, h->copied, h->osd->cfg.rebuild_mbps);
 }
 
@@ -211,12 +211,12 @@ static int heal_pass(struct osd *osd)
 	if (!map)
 		return -EAGAIN;
 	h.m = map->pb;
-	publish(&h, true);
+	publish(&h, true, 0);
 	sem_wait(&osd->primary_slots);
 	rc = store_scan(&osd->store, heal_chunk, &h);
 	sem_post(&osd->primary_slots);
 	if (rc == 0)
-		publish(&h, false);
+		publish(&h, false, 0);
 	if (h.moved || h.rebuilt || h.removed || h.failed || h.degraded ||
 	    h.orphans)
 		cfs_log_info("healed", "osd=%u epoch=%lu moved=%lu rebuilt=%lu "

@@ -121,6 +121,12 @@ int64_t osd_peer_version(struct osd *osd, const char *addr,
 			 uint64_t map_epoch, struct chunk_id c,
 			 bool *can_roll_back, struct store_takers *takers,
 			 uint64_t fence);
+/* The OSD_READ both use (and the scrubber's): [0, length) of chunk c
+ * from the OSD at addr, as a daemon; the reply in call->rep (checked
+ * present when 0 is returned); cfs_rpc_call_done(call) after. */
+int osd_peer_read(struct osd *osd, const char *addr, uint64_t map_epoch,
+		  struct chunk_id c, uint64_t length, uint64_t fence,
+		  struct cfs_rpc_call *call);
 int osd_push_chunk(struct osd *osd, const char *addr, struct chunk_id c,
 		   bool if_newer, uint64_t *bytes);
 /* scrub.c: the thread re-reading data at rest and repairing it. */

@@ -36,26 +36,15 @@ static int repair_copy(struct scrub *s, struct chunk_id c, uint64_t version)
 
 	for (int i = 0; i < n && rc; i++) {
 		const Cfs__OsdInfo *o = m->osds[t[i]];
-		Cfs__ChunkId cid = CFS__CHUNK_ID__INIT;
-		Cfs__OsdRead req = CFS__OSD_READ__INIT;
-		struct cfs_rpc_call call = {
-			.method = CFS__OSD_METHOD__OSD_READ,
-			.req = &req.base,
-			.rep_desc = &cfs__osd_read_reply__descriptor,
-			.timeout_ms = (int)s->osd->cfg.timeout_ms,
-		};
+		struct cfs_rpc_call call;
 		const Cfs__OsdReadReply *rep;
 
 		if (o->id == s->osd->id || o->state != CFS__OSD_STATE__OSD_UP)
 			continue;
-		cid.ino = c.ino;
-		cid.index = c.index;
-		req.chunk = &cid;
-		req.length = CFS_CHUNK_SIZE;
-		req.map_epoch = m->epoch;
-		rc = cfs_rpc_call(s->osd->peers, o->addr, &call);
+		rc = osd_peer_read(s->osd, o->addr, m->epoch, c, CFS_CHUNK_SIZE,
+				   0, &call);
 		rep = (const void *)call.rep;
-		if (rc == 0 && (!rep || rep->version != version ||
+		if (rc == 0 && (rep->version != version ||
 				rep->block_offset != 0 ||
 				call.rep_bulk_len != rep->n_crcs * CFS_BLOCK_SIZE ||
 				rep->n_crcs != (rep->chunk_size + CFS_BLOCK_SIZE - 1) /

@@ -94,6 +94,21 @@ static int peers_of(struct osd *osd, const Cfs__ClusterMap *m,
 	return k;
 }
 
+/* The OSDs a forwarded EC change goes to (cfs/store.h), or NULL. */
+static const struct store_takers *takers_of(const uint32_t *ids, size_t n,
+					    uint64_t epoch,
+					    struct store_takers *buf)
+{
+	if (n == 0)
+		return NULL;
+	memset(buf, 0, sizeof(*buf));
+	buf->epoch = epoch;
+	for (size_t i = 0; i < n && i < sizeof(buf->id) / sizeof(buf->id[0]);
+	     i++)
+		buf->id[i] = ids[i];
+	return buf;
+}
+
 /* Send our whole copy of chunk c to the OSD at addr: a replica that fell
  * behind (chunk lock held, we are primary) or, if_newer, a target that
  * may hold a newer copy already. *bytes: what was sent. */
@@ -140,41 +155,46 @@ int osd_push_chunk(struct osd *osd, const char *addr, struct chunk_id c,
 	return rc;
 }
 
-int64_t osd_peer_version(struct osd *osd, const char *addr,
-			 uint64_t map_epoch, struct chunk_id c,
-			 bool *can_roll_back, struct store_takers *takers,
-			 uint64_t fence)
+int osd_peer_read(struct osd *osd, const char *addr, uint64_t map_epoch,
+		  struct chunk_id c, uint64_t length, uint64_t fence,
+		  struct cfs_rpc_call *call)
 {
 	Cfs__ChunkId cid = CFS__CHUNK_ID__INIT;
 	Cfs__OsdRead req = CFS__OSD_READ__INIT;
-	struct cfs_rpc_call call = {
+	int rc;
+
+	*call = (struct cfs_rpc_call){
 		.method = CFS__OSD_METHOD__OSD_READ,
 		.req = &req.base,
 		.rep_desc = &cfs__osd_read_reply__descriptor,
 		.timeout_ms = (int)osd->cfg.timeout_ms,
 	};
-	int64_t v;
-	int rc;
-
 	cid.ino = c.ino;
 	cid.index = c.index;
 	req.chunk = &cid;
+	req.length = length;
 	req.map_epoch = map_epoch;
 	req.fence = fence;
-	rc = cfs_rpc_call(osd->peers, addr, &call);
-	if (rc == 0 && !call.rep)
-		rc = -EBADMSG;
-	v = rc ? rc : (int64_t)((const Cfs__OsdReadReply *)call.rep)->version;
-	if (can_roll_back) {
-		const Cfs__OsdReadReply *rep = (const void *)call.rep;
+	rc = cfs_rpc_call(osd->peers, addr, call);
+	call->req = NULL;	/* it was on our stack */
+	return rc == 0 && !call->rep ? -EBADMSG : rc;
+}
 
+int64_t osd_peer_version(struct osd *osd, const char *addr,
+			 uint64_t map_epoch, struct chunk_id c,
+			 bool *can_roll_back, struct store_takers *takers,
+			 uint64_t fence)
+{
+	struct cfs_rpc_call call;
+	int rc = osd_peer_read(osd, addr, map_epoch, c, 0, fence, &call);
+	const Cfs__OsdReadReply *rep = (const void *)call.rep;
+	int64_t v = rc ? rc : (int64_t)rep->version;
+
+	if (can_roll_back) {
 		*can_roll_back = rc == 0 && rep->can_roll_back;
-		memset(takers, 0, sizeof(*takers));
-		for (size_t i = 0; *can_roll_back && i < rep->n_takers &&
-				   i < sizeof(takers->id) / sizeof(takers->id[0]);
-		     i++)
-			takers->id[i] = rep->takers[i];
-		takers->epoch = *can_roll_back ? rep->takers_epoch : 0;
+		if (!*can_roll_back || !takers_of(rep->takers, rep->n_takers,
+						  rep->takers_epoch, takers))
+			memset(takers, 0, sizeof(*takers));
 	}
 	cfs_rpc_call_done(&call);
 	return v;
@@ -389,19 +409,15 @@ struct write_extents {
 	size_t n;
 };
 
-/* The OSDs a forwarded EC change goes to (cfs/store.h), or NULL. */
-static const struct store_takers *takers_of(const uint32_t *ids, size_t n,
-					    uint64_t epoch,
-					    struct store_takers *buf)
+static int apply_write(struct osd *osd, struct change *ch)
 {
-	if (n == 0)
-		return NULL;
-	memset(buf, 0, sizeof(*buf));
-	buf->epoch = epoch;
-	for (size_t i = 0; i < n && i < sizeof(buf->id) / sizeof(buf->id[0]);
-	     i++)
-		buf->id[i] = ids[i];
-	return buf;
+	const Cfs__OsdWrite *r = (const void *)ch->msg;
+	const struct write_extents *w = ch->arg;
+	struct store_takers t;
+
+	return store_write(&osd->store, ch->chunk, w->ex, w->n, ch->bulk,
+			   r->crcs, ch->version,
+			   takers_of(r->takers, r->n_takers, r->map_epoch, &t));
 }
 
 static int begin_write(struct osd *osd, struct change *ch,
@@ -415,14 +431,6 @@ static int begin_write(struct osd *osd, struct change *ch,
 				 ch->bulk, r->crcs, ch->version,
 				 takers_of(r->takers, r->n_takers, r->map_epoch, &t),
 				 p);
-}
-
-static int apply_write(struct osd *osd, struct change *ch)
-{
-	struct store_pending p;
-	int rc = begin_write(osd, ch, &p);
-
-	return rc ? rc : store_sync_finish(&p);
 }
 
 /* The extents of r over a bulk of bulk_len bytes, checked: each inside

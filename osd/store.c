@@ -526,10 +526,12 @@ static int undo_sync(int ufd)
 
 int store_write(struct store *st, struct chunk_id c,
 		const struct store_extent *ex, size_t n, const void *data,
-		const uint32_t *crcs, uint64_t version)
+		const uint32_t *crcs, uint64_t version,
+		const struct store_takers *takers)
 {
 	struct store_pending p;
-	int rc = store_write_begin(st, c, ex, n, data, crcs, version, NULL, &p);
+	int rc = store_write_begin(st, c, ex, n, data, crcs, version, takers,
+				   &p);
 
 	return rc ? rc : store_sync_finish(&p);
 }

@@ -63,6 +63,13 @@ static inline int store_version(struct store *st, struct chunk_id c,
 	return store_stat(st, c, version, NULL);
 }
 
+/* The OSDs an EC change goes to, by position (0: none), and the map
+ * epoch it was sent at: kept in its rollback record. */
+struct store_takers {
+	uint32_t id[20];
+	uint64_t epoch;
+};
+
 /* One extent of a write: len bytes at off within the chunk. */
 struct store_extent {
 	uint64_t off, len;
@@ -75,7 +82,8 @@ struct store_extent {
  * Many small extents cost one sync. */
 int store_write(struct store *st, struct chunk_id c,
 		const struct store_extent *ex, size_t n, const void *data,
-		const uint32_t *crcs, uint64_t version);
+		const uint32_t *crcs, uint64_t version,
+		const struct store_takers *takers);
 
 /* store_write in steps, so that the sync overlaps other work (the
  * primary forwarding to its replicas): begin writes data, CRCs and
@@ -83,13 +91,6 @@ int store_write(struct store *st, struct chunk_id c,
  * starts its sync in the background; sync_finish waits for it (or runs
  * it, if not started) and closes: 0 once durable. After a successful
  * begin, sync_finish must be called. */
-/* The OSDs an EC change goes to, by position (0: none), and the map
- * epoch it was sent at: kept in its rollback record. */
-struct store_takers {
-	uint32_t id[20];
-	uint64_t epoch;
-};
-
 struct store_pending {
 	int fd, ufd;	/* the chunk; its rollback record (-1: none) */
 	bool started;

@@ -59,6 +59,20 @@ struct cfs_map *map_of(const char *mds, struct cfs_map_holder *maps,
 	return cfs_map_get(maps);
 }
 
+int mds_call(const char *mds, uint32_t method, ProtobufCMessage *req)
+{
+	struct cfs_rpc_call c = { .method = method, .req = req, .attempts = 3 };
+	struct cfs_rpc_client *cl;
+	int rc = cfs_rpc_client_new(&cl);
+
+	if (rc)
+		return rc;
+	rc = cfs_rpc_call(cl, mds, &c);
+	cfs_rpc_call_done(&c);
+	cfs_rpc_client_free(cl);
+	return rc;
+}
+
 void map_done(struct cfs_map *m, struct cfs_map_holder *maps,
 		     struct cfs_rpc_client *rpc)
 {
@@ -180,12 +194,6 @@ static int cmd_osd(int argc, char **argv)
 	static const char *const ops[] = { "", "out", "in", "rm" };
 	const char *mds = argc == 4 ? argv[3] : getenv("CFS_MDS");
 	Cfs__MdsOsdAdmin req = CFS__MDS_OSD_ADMIN__INIT;
-	struct cfs_rpc_call c = {
-		.method = CFS__MDS_METHOD__MDS_OSD_ADMIN,
-		.req = &req.base,
-		.attempts = 3,
-	};
-	struct cfs_rpc_client *cl;
 	char *end;
 	int rc;
 
@@ -202,12 +210,7 @@ static int cmd_osd(int argc, char **argv)
 				"id, or $CFS_MDS)\n");
 		return 2;
 	}
-	rc = cfs_rpc_client_new(&cl);
-	if (!rc) {
-		rc = cfs_rpc_call(cl, mds, &c);
-		cfs_rpc_call_done(&c);
-		cfs_rpc_client_free(cl);
-	}
+	rc = mds_call(mds, CFS__MDS_METHOD__MDS_OSD_ADMIN, &req.base);
 	if (rc == -EACCES)
 		fprintf(stderr, "cfs: osd %s: the MDS at %s wants an admin "
 				"token (--token FILE or $CFS_TOKEN)\n",

@@ -2,6 +2,10 @@
 #ifndef CFS_CLI_CMDS_H
 #define CFS_CLI_CMDS_H
 
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
 /* cfs init, cfs token ..., cfs secret rotate (token.c): argv[0] is the
  * subcommand's name. Exit codes: 0, 1 on failure, 2 on usage. */
 int cmd_init(int argc, char **argv);
@@ -19,5 +23,8 @@ struct cfs_map *map_of(const char *mds, struct cfs_map_holder *maps,
 		       struct cfs_rpc_client **rpc);
 void map_done(struct cfs_map *m, struct cfs_map_holder *maps,
 	      struct cfs_rpc_client *rpc);
+/* One call of an admin method on the MDS (no reply body), retried 3
+ * times: 0 or -errno. */
+int mds_call(const char *mds, uint32_t method, ProtobufCMessage *req);
 
 #endif

@@ -161,12 +161,6 @@ static int revoke_in_cluster(const struct args *a, const char *id)
 	char mds[sizeof(me->mds)];
 	char *ids[1] = { (char *)id };
 	Cfs__MdsRevoke req = CFS__MDS_REVOKE__INIT;
-	struct cfs_rpc_call c = {
-		.method = CFS__MDS_METHOD__MDS_REVOKE,
-		.req = &req.base,
-		.attempts = 3,
-	};
-	struct cfs_rpc_client *cl;
 	int rc;
 
 	if (!me) {
@@ -180,12 +174,7 @@ static int revoke_in_cluster(const struct args *a, const char *id)
 	mds[strcspn(mds, ",")] = 0;
 	req.ids = ids;
 	req.n_ids = 1;
-	rc = cfs_rpc_client_new(&cl);
-	if (!rc) {
-		rc = cfs_rpc_call(cl, mds, &c);
-		cfs_rpc_call_done(&c);
-		cfs_rpc_client_free(cl);
-	}
+	rc = mds_call(mds, CFS__MDS_METHOD__MDS_REVOKE, &req.base);
 	if (rc) {
 		fprintf(stderr, "cfs: token revoke: %s is marked revoked in "
 				"%s, but the MDS at %s did not take it: %s\n",

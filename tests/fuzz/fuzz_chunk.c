@@ -108,7 +108,7 @@ static void damaged_chunk(uint8_t op, const uint8_t *data, size_t size)
 	case 3:
 		memset(patch, 'w', sizeof(patch));
 		cfs_crc_pieces(ex.off, patch, ex.len, pcrcs);
-		store_write(&st, c, &ex, 1, patch, pcrcs, version + 1);
+		store_write(&st, c, &ex, 1, patch, pcrcs, version + 1, NULL);
 		break;
 	case 4:
 		store_punch(&st, c, 4000, 10000, version + 1, 0);

@@ -48,6 +48,8 @@ cluster_up() {
 }
 
 cluster() { "$CLUSTER" "$1" --dir "$T/c" "${@:2}"; }
+# the health line of cfs status (HEALTHY, or DEGRADED: why)
+health() { cluster cfs status "$MDS" | grep '^health:'; }
 
 mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts; }
 
@@ -79,15 +81,8 @@ check() {
 	if eval "$2"; then ok "$1"; else bad "$1"; fi
 }
 
-# wait_for SECONDS 'EXPRESSION': poll the expression every 20 ms until
-# it holds (0) or SECONDS have passed (1)
-wait_for() {
-	local until=$(($(date +%s%3N) + $(awk -v s="$1" 'BEGIN { printf "%d", s * 1000 }')))
-	until eval "$2"; do
-		[ "$(date +%s%3N)" -lt "$until" ] || return 1
-		sleep 0.02
-	done
-}
+# wait_for SECONDS 'EXPRESSION' (tests/poll.sh)
+. "$ROOT/tests/poll.sh"
 
 # check_within SECONDS NAME 'EXPRESSION': pass if the expression holds
 # within SECONDS (a visibility bound: polled, never a fixed sleep)

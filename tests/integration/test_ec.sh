@@ -14,7 +14,6 @@ CFS_DOWN_AFTER_MS=2000 CFS_OUT_AFTER_S=8 \
 layout() { cluster cfs layout "$@"; }
 
 up_count() { "$CFS_BIN/cfs" status "$MDS" | grep -c ' up '; }
-health() { cluster cfs status "$MDS" | grep '^health:'; }
 osd_id() { cat "$T/c/osd$1/osd_id"; }
 
 check "a file made on a 6-domain cluster is ec:4+2 by default" \

@@ -2,8 +2,8 @@
 # Torn stripes: the primary of an ec:4+2 chunk SIGKILLs itself at each
 # step of a partial-stripe overwrite (fault points in osd/ec.c, armed by
 # CFS_FAULT): before the parity is computed; with the change sent to too
-# few shards (3 of 6: rolled back); on K shards, its own among them
-# (rolled forward); before the acknowledgement. Each twice: the writer
+# few shards (3 of 6); on K shards, its own among them (both never
+# acknowledged: undone); before the acknowledgement. Each twice: the writer
 # retries (its fsync succeeds on the next primary, which settles the
 # stripe once the dead one is back), or the writer is SIGKILLed too (the
 # change was never acknowledged: the stripe settles on the old bytes or
@@ -14,7 +14,6 @@
 . "$(dirname "$0")/lib.sh"
 CFS_DOWN_AFTER_MS=2000 cluster_up 6 7480
 
-health() { cluster cfs status "$MDS" | grep '^health:'; }
 alive() { kill -0 "$(cat "$T/c/pids/osd$1.pid")" 2>/dev/null; }
 # the node of the acting primary (first up position) of chunk 0
 primary_node() {

@@ -47,7 +47,7 @@ static int put_to(struct chunk_id c, uint64_t off, const void *data,
 	uint32_t crcs[300];
 
 	cfs_crc_pieces(off, data, len, crcs);
-	return store_write(&st, c, &e, 1, data, crcs, version);
+	return store_write(&st, c, &e, 1, data, crcs, version, NULL);
 }
 
 static int put(uint64_t off, const void *data, size_t len, uint64_t version)
@@ -314,13 +314,13 @@ START_TEST(test_write_extents_as_one_change)
 		pos += ex[i].len;
 	}
 	ck_assert_uint_eq(pos, sizeof(data));
-	ck_assert_int_eq(store_write(&st, C, ex, 4, data, crcs, 2), 0);
+	ck_assert_int_eq(store_write(&st, C, ex, 4, data, crcs, 2, NULL), 0);
 	ck_assert_int_eq(get(0, sizeof(got), got, &v), 0);
 	ck_assert_mem_eq(got, want, sizeof(want));
 	ck_assert_uint_eq(v, 2);
 	/* an empty extent is refused whole */
 	ex[1].len = 0;
-	ck_assert_int_eq(store_write(&st, C, ex, 4, data, crcs, 3), -EINVAL);
+	ck_assert_int_eq(store_write(&st, C, ex, 4, data, crcs, 3, NULL), -EINVAL);
 	ck_assert_int_eq(store_version(&st, C, &v), 0);
 	ck_assert_uint_eq(v, 2);
 }
