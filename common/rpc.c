@@ -1403,7 +1403,6 @@ void cfs_rpc_server_stop(struct cfs_rpc_server *srv)
 
 struct peer {
 	char url[128];
-	nng_stream_dialer *dialer;
 	struct conn *idle;	/* cl->lock */
 	unsigned nidle;
 };
@@ -1510,7 +1509,6 @@ void cfs_rpc_client_free(struct cfs_rpc_client *cl)
 			p->idle = c->next;
 			conn_free(c);
 		}
-		nng_stream_dialer_free(p->dialer);
 		free(p);
 	}
 	free(cl->peers);
@@ -1525,7 +1523,7 @@ static int peer_of(struct cfs_rpc_client *cl, const char *addr,
 {
 	char url[128];
 	struct peer *p;
-	int rv, rc = 0;
+	int rc = 0;
 
 	cfs_rpc_url(addr, url, sizeof(url));
 	pthread_mutex_lock(&cl->lock);
@@ -1552,13 +1550,6 @@ static int peer_of(struct cfs_rpc_client *cl, const char *addr,
 		goto out;
 	}
 	snprintf(p->url, sizeof(p->url), "%s", url);
-	rv = nng_stream_dialer_alloc(&p->dialer, url);
-	if (rv) {
-		free(p);
-		rc = nng_to_errno(rv);
-		goto out;
-	}
-	nng_stream_dialer_set_bool(p->dialer, NNG_OPT_TCP_NODELAY, true);
 	cl->peers[cl->npeers++] = p;
 	*out = p;
 out:
@@ -1595,8 +1586,35 @@ static void put_idle(struct cfs_rpc_client *cl, struct peer *p,
 	conn_free(c);
 }
 
-/* A new connection to p by deadline; a peer not listening (restarting)
- * is dialled again until then, as it may come back. */
+/* One attempt to connect to url by deadline. Each has a dialer of its
+ * own: nng 1.5's TCP dialer reuses its resolve and connect steps for the
+ * next dial while a timed-out one may still be in them (a panic, "node
+ * already on a list", seen with OSDs killed under a writer; nanomsg/nng
+ * #2209); freeing the dialer waits for its steps to end. */
+static int dial_once(const char *url, nng_aio *aio, int64_t left,
+		     struct conn **out)
+{
+	nng_stream_dialer *d;
+	nng_stream *s;
+	int rc = nng_to_errno(nng_stream_dialer_alloc(&d, url));
+
+	if (rc)
+		return rc;
+	nng_stream_dialer_set_bool(d, NNG_OPT_TCP_NODELAY, true);
+	nng_aio_set_timeout(aio, (nng_duration)left);
+	nng_stream_dialer_dial(d, aio);
+	nng_aio_wait(aio);
+	rc = nng_to_errno(nng_aio_result(aio));
+	nng_stream_dialer_free(d);
+	if (rc == 0) {
+		s = nng_aio_get_output(aio, 0);
+		rc = conn_new(s, out);
+		if (rc)
+			nng_stream_free(s);
+	}
+	return rc;
+}
+
 /* Connect to p: until the deadline while it refuses (a daemon
  * restarting), or (patient false) just once. */
 static int dial(struct peer *p, int64_t deadline, bool patient,
@@ -1614,19 +1632,9 @@ static int dial(struct peer *p, int64_t deadline, bool patient,
 			rc = -ETIMEDOUT;
 			break;
 		}
-		nng_aio_set_timeout(aio, (nng_duration)left);
-		nng_stream_dialer_dial(p->dialer, aio);
-		nng_aio_wait(aio);
-		rc = nng_to_errno(nng_aio_result(aio));
-		if (rc == 0) {
-			nng_stream *s = nng_aio_get_output(aio, 0);
-
-			rc = conn_new(s, out);
-			if (rc)
-				nng_stream_free(s);
-			break;
-		}
-		if (!patient || (rc != -ECONNREFUSED && rc != -ECONNRESET))
+		rc = dial_once(p->url, aio, left, out);
+		if (rc == 0 || !patient ||
+		    (rc != -ECONNREFUSED && rc != -ECONNRESET))
 			break;
 		left = deadline - cfs_mono_ms();
 		usleep((useconds_t)(left > REDIAL_MS ? REDIAL_MS :

@@ -263,6 +263,81 @@ START_TEST(test_a_dead_peer_does_not_hold_up_the_others)
 }
 END_TEST
 
+/* A port whose listener never accepts, its queue full: connects to it
+ * hang until their timeout. */
+static int silent_listener(struct sockaddr_in *sa, int *fillers)
+{
+	socklen_t len = sizeof(*sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	*sa = (struct sockaddr_in){ .sin_family = AF_INET,
+				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)sa, sizeof(*sa)), 0);
+	ck_assert_int_eq(listen(fd, 0), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)sa, &len), 0);
+	for (int i = 0; i < 4; i++) {	/* fill the queue */
+		fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		connect(fillers[i], (struct sockaddr *)sa, sizeof(*sa));
+	}
+	return fd;
+}
+
+struct hang_caller {
+	struct cfs_rpc_client *cl;
+	const char *addr;
+	int unexpected;
+};
+
+static void *call_hanging(void *arg)
+{
+	struct hang_caller *h = arg;
+	Cfs__MdsName n = CFS__MDS_NAME__INIT;
+
+	for (int i = 0; i < 40; i++) {
+		struct cfs_rpc_call c = { .method = 1, .req = &n.base,
+					  .timeout_ms = 5 + i % 7,
+					  .attempts = 1 };
+		int rc = cfs_rpc_call(h->cl, h->addr, &c);
+
+		h->unexpected += rc != -ETIMEDOUT;
+		cfs_rpc_call_done(&c);
+	}
+	return NULL;
+}
+
+/* Many callers at once whose connects time out, to one peer: each gets
+ * ETIMEDOUT and the process lives (nng 1.5's dialer reused the steps of
+ * a timed-out dial for the next and panicked, killing cfs-fuse while
+ * two OSDs were SIGKILLed under a writer). */
+START_TEST(test_dials_timing_out_side_by_side_end_cleanly)
+{
+	struct hang_caller h[8];
+	pthread_t th[8];
+	struct sockaddr_in sa;
+	struct cfs_rpc_client *cl;
+	char where[32];
+	int fillers[4], fd = silent_listener(&sa, fillers), unexpected = 0;
+
+	snprintf(where, sizeof(where), "127.0.0.1:%u", ntohs(sa.sin_port));
+	ck_assert_int_eq(cfs_rpc_client_new(&cl), 0);
+	for (int i = 0; i < 8; i++) {
+		h[i] = (struct hang_caller){ cl, where, 0 };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, call_hanging,
+						&h[i]), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		unexpected += h[i].unexpected;
+	}
+	ck_assert_int_eq(unexpected, 0);
+	cfs_rpc_client_free(cl);
+	for (int i = 0; i < 4; i++)
+		close(fillers[i]);
+	close(fd);
+}
+END_TEST
+
 /* A call made while the server restarts waits for it; calls after it
  * find the connections the client kept dead and go on new ones. */
 START_TEST(test_calls_go_on_across_a_server_restart)
@@ -871,6 +946,7 @@ int main(void)
 		      test_live_call_status_bulk_and_reply_cache,
 		      test_call_to_dead_address_times_out,
 		      test_a_dead_peer_does_not_hold_up_the_others,
+		      test_dials_timing_out_side_by_side_end_cleanly,
 		      test_calls_go_on_across_a_server_restart,
 		      test_garbage_on_the_port_is_refused_and_serving_goes_on,
 		      test_a_stop_racing_a_new_connection_ends,
