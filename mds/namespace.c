@@ -989,6 +989,24 @@ int cfs_ns_getattr(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
 	return inode_get(ns, txn, ino, out);
 }
 
+int cfs_ns_gone(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino, bool *gone,
+		uint64_t *size)
+{
+	struct cfs_inode in;
+	uint64_t next;
+	int rc = cfs_ns_meta_get(ns, txn, "next_ino", &next);
+
+	*gone = false;
+	*size = UINT64_MAX;
+	if (rc || ino <= CFS_ROOT_INO || ino >= next)
+		return rc;
+	rc = inode_get(ns, txn, ino, &in);
+	if (rc == 0)
+		*size = in.size;
+	*gone = rc == -ENOENT;
+	return rc == -ENOENT ? 0 : rc;
+}
+
 int cfs_ns_cookie(struct cfs_ns *ns, MDB_txn *txn, uint64_t parent,
 		  const char *name, size_t len, uint64_t *cookie)
 {

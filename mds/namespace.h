@@ -149,6 +149,11 @@ struct cfs_dirent {
 /* Read-only operations (any txn). */
 int cfs_ns_getattr(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
 		   struct cfs_inode *out);
+/* Whether ino was allocated once and no longer exists (its data is
+ * garbage; an inode past the allocator, of a store that lost recent
+ * changes, is not); if it exists, its size. */
+int cfs_ns_gone(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino, bool *gone,
+		uint64_t *size);
 /* The readdir cookie of parent's entry name. */
 int cfs_ns_cookie(struct cfs_ns *ns, MDB_txn *txn, uint64_t parent,
 		  const char *name, size_t len, uint64_t *cookie);

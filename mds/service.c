@@ -1020,6 +1020,44 @@ static int h_osd_heartbeat(void *arg, struct cfs_rpc_req *rq,
 	return mds_osd_heartbeat(MDS(arg), (const void *)m);
 }
 
+#define GONE_MAX 4096	/* inodes asked about in one call */
+
+/* Which of the OSD's inodes are gone, and the others' sizes: the chunks
+ * it may collect. The size of a file open anywhere is unknown: its
+ * writers may have data on the OSDs past the size the MDS has. */
+static int h_gone(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
+{
+	const Cfs__MdsInodes *r = (const void *)m;
+	Cfs__MdsInodes rep = CFS__MDS_INODES__INIT;
+	static __thread uint64_t gone[GONE_MAX], sizes[GONE_MAX];
+	MDB_txn *txn;
+	int rc;
+
+	if (!peer_is_osd(rq))
+		return -EACCES;
+	if (r->n_inos > GONE_MAX)
+		return -E2BIG;
+	rc = cfs_ns_begin(&MDS(arg)->ns, NULL, false, &txn);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < r->n_inos && rc == 0; i++) {
+		bool g;
+
+		rc = cfs_ns_gone(&MDS(arg)->ns, txn, r->inos[i], &g, &sizes[i]);
+		if (rc == 0 && g)
+			gone[rep.n_inos++] = r->inos[i];
+		pthread_mutex_lock(&MDS(arg)->open_lock);
+		if (open_anywhere(MDS(arg), r->inos[i]))
+			sizes[i] = UINT64_MAX;
+		pthread_mutex_unlock(&MDS(arg)->open_lock);
+	}
+	cfs_ns_abort(txn);
+	rep.inos = gone;
+	rep.sizes = sizes;
+	rep.n_sizes = r->n_inos;
+	return rc ? rc : cfs_rpc_reply(rq, &rep.base, NULL, 0);
+}
+
 /* ---- the change feed (feed.h) ---- */
 
 #define WATCH_MAX 1024		/* changes in one answer */
@@ -1108,6 +1146,7 @@ static const struct cfs_rpc_method methods[] = {
 	METHOD(MDS_CAP, mds_open, h_cap, false),
 	METHOD(MDS_OSD_REGISTER, mds_osd_register, h_osd_register, true),
 	METHOD(MDS_OSD_HEARTBEAT, mds_osd_heartbeat, h_osd_heartbeat, false),
+	METHOD(MDS_GONE, mds_inodes, h_gone, false),
 };
 
 const struct cfs_rpc_method *mds_service_init(struct mds *mds, size_t *n)

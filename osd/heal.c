@@ -25,11 +25,13 @@
  * the map's replicas (rep:4, rep:5) is healed as the map's count: the
  * copies past it count as displaced. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cfs/log.h"
 #include "ec.h"
+#include "mds.pb-c.h"
 #include "osd.h"
 
 void osd_pace(struct osd *osd, int64_t started_ms, uint64_t bytes,
@@ -188,16 +190,149 @@ static void heal_copy(struct osd_heal *h, struct chunk_id c)
 	store_unlock(&h->osd->store, c);
 }
 
-static int heal_chunk(void *arg, struct chunk_id c, uint64_t version)
+/* ---- garbage: chunks of deleted files, and past a file's end ----
+ *
+ * A pass first lists the chunks held, sorted by inode, and asks the MDS
+ * about their inodes in batches: gone (deleted) or their size. A chunk
+ * of a deleted inode, or wholly past its file's end (truncated while
+ * this OSD was away), is never healed (healing would spread it back to
+ * the targets the delete or truncate already cleared) and is removed
+ * once unchanged gc_grace_s: younger, it may be data a client is still
+ * writing past the size the MDS has. If the MDS cannot say, every chunk
+ * is healed as usual. */
+
+struct held {
+	struct chunk_id *c;
+	size_t n, cap;
+};
+
+static int list_chunk(void *arg, struct chunk_id c, uint64_t version)
 {
-	struct osd_heal *h = arg;
+	struct held *l = arg;
 
 	(void)version;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 4096;
+		struct chunk_id *grown = realloc(l->c, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		l->c = grown;
+		l->cap = cap;
+	}
+	l->c[l->n++] = c;
+	return 0;
+}
+
+static int by_ino(const void *a, const void *b)
+{
+	const struct chunk_id *x = a, *y = b;
+
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+#define GONE_BATCH 1024	/* inodes asked about in one call */
+
+/* What the MDS says of inos[0..n) (ascending): gone[i] if deleted, else
+ * size[i] (UINT64_MAX: unknown). Unknown for all if it cannot say. */
+static void ask_mds(struct osd *osd, uint64_t *inos, size_t n, bool *gone,
+		    uint64_t *size)
+{
+	Cfs__MdsInodes req = CFS__MDS_INODES__INIT;
+	struct cfs_rpc_call c = {
+		.method = CFS__MDS_METHOD__MDS_GONE,
+		.req = &req.base,
+		.rep_desc = &cfs__mds_inodes__descriptor,
+		.timeout_ms = 5000,
+	};
+	const Cfs__MdsInodes *rep;
+	size_t j = 0;
+
+	req.inos = inos;
+	req.n_inos = n;
+	for (size_t i = 0; i < n; i++) {
+		gone[i] = false;
+		size[i] = UINT64_MAX;
+	}
+	if (cfs_rpc_call(osd->peers, osd->cfg.mds, &c) == 0) {
+		rep = (const Cfs__MdsInodes *)c.rep;
+		for (size_t i = 0; i < n && rep; i++) {
+			if (j < rep->n_inos && rep->inos[j] == inos[i]) {
+				gone[i] = true;
+				j++;
+			} else if (i < rep->n_sizes) {
+				size[i] = rep->sizes[i];
+			}
+		}
+	}
+	cfs_rpc_call_done(&c);
+}
+
+/* A chunk of a deleted inode or past its file's end: removed if
+ * unchanged for gc_grace_s, else left for a later pass. */
+static void collect(struct osd_heal *h, struct chunk_id held)
+{
+	struct store *st = &h->osd->store;
+	struct chunk_id c = held;
+	uint32_t k, m;
+	int shard;
+	int64_t idle;
+
+	if (held.index & CFS_SHARD_BIT &&
+	    !cfs_shard_of(held.index, &c.index, &k, &m, &shard))
+		return;
+	store_lock(st, c);
+	if (store_idle_s(st, held, &idle) == 0 &&
+	    idle >= h->osd->cfg.gc_grace_s && store_remove(st, held) == 0)
+		h->collected++;
+	store_unlock(st, c);
+}
+
+static void heal_chunk(struct osd_heal *h, struct chunk_id c)
+{
 	if (c.index & CFS_SHARD_BIT)
 		osd_ec_heal_chunk(h, c);
 	else
 		heal_copy(h, c);
-	return h->osd->stop ? -ESHUTDOWN : 0;
+}
+
+/* The chunks held, batch by batch of inodes: each collected or healed. */
+static void heal_all(struct osd_heal *h, struct held *l)
+{
+	static __thread uint64_t inos[GONE_BATCH], size[GONE_BATCH];
+	static __thread bool gone[GONE_BATCH];
+
+	qsort(l->c, l->n, sizeof(*l->c), by_ino);
+	for (size_t i = 0, end; i < l->n && !h->osd->stop; i = end) {
+		size_t n = 0, b = 0;
+
+		for (end = i; end < l->n; end++) {
+			if (n && inos[n - 1] == l->c[end].ino)
+				continue;
+			if (n == GONE_BATCH)
+				break;
+			inos[n++] = l->c[end].ino;
+		}
+		ask_mds(h->osd, inos, n, gone, size);
+		for (size_t j = i; j < end && !h->osd->stop; j++) {
+			struct chunk_id c = l->c[j];
+			uint64_t index = c.index;
+			uint32_t k, m;
+			int shard;
+
+			while (inos[b] != c.ino)
+				b++;
+			if (c.index & CFS_SHARD_BIT)
+				cfs_shard_of(c.index, &index, &k, &m, &shard);
+			if (gone[b] || (size[b] != UINT64_MAX &&
+					index * CFS_CHUNK_SIZE >= size[b]))
+				collect(h, c);
+			else
+				heal_chunk(h, c);
+		}
+	}
 }
 
 /* One pass for the current map: 0, or -EAGAIN if something is left for
@@ -206,6 +341,7 @@ static int heal_pass(struct osd *osd)
 {
 	struct cfs_map *map = cfs_map_get(&osd->maps);
 	struct osd_heal h = { .osd = osd, .started_ms = cfs_mono_ms() };
+	struct held l = { 0 };
 	int rc;
 
 	if (!map)
@@ -213,20 +349,24 @@ static int heal_pass(struct osd *osd)
 	h.m = map->pb;
 	publish(&h, true, 0);
 	sem_wait(&osd->primary_slots);
-	rc = store_scan(&osd->store, heal_chunk, &h);
-	sem_post(&osd->primary_slots);
+	rc = store_scan(&osd->store, list_chunk, &l);
 	if (rc == 0)
+		heal_all(&h, &l);
+	sem_post(&osd->primary_slots);
+	free(l.c);
+	if (rc == 0 && !osd->stop)
 		publish(&h, false, 0);
 	if (h.moved || h.rebuilt || h.removed || h.failed || h.degraded ||
-	    h.orphans)
+	    h.orphans || h.collected)
 		cfs_log_info("healed", "osd=%u epoch=%lu moved=%lu rebuilt=%lu "
 			     "removed=%lu failed=%lu degraded=%lu orphans=%lu "
-			     "bytes=%lu ms=%ld", osd->id,
+			     "collected=%lu bytes=%lu ms=%ld", osd->id,
 			     (unsigned long)map->pb->epoch,
 			     (unsigned long)h.moved, (unsigned long)h.rebuilt,
 			     (unsigned long)h.removed, (unsigned long)h.failed,
 			     (unsigned long)h.degraded,
-			     (unsigned long)h.orphans, (unsigned long)h.copied,
+			     (unsigned long)h.orphans,
+			     (unsigned long)h.collected, (unsigned long)h.copied,
 			     (long)(cfs_mono_ms() - h.started_ms));
 	cfs_map_put(&osd->maps, map);
 	return rc ? rc : h.failed ? -EAGAIN : 0;
@@ -242,7 +382,8 @@ static void *heal_main(void *p)
 	while (!osd->stop) {
 		uint64_t epoch = cfs_map_epoch(&osd->maps);
 
-		if ((epoch != healed || (again && wait_s >= 10)) &&
+		if ((epoch != healed || (again && wait_s >= 10) ||
+		     (wait_s >= 10 && wait_s >= osd->cfg.gc_grace_s)) &&
 		    osd_serving(osd)) {
 			again = heal_pass(osd) != 0;
 			healed = epoch;

@@ -64,7 +64,7 @@ static int register_once(struct osd *osd)
 						 osd->cfg.listen;
 	req.node = osd->cfg.node;
 	req.domain = osd->cfg.domain[0] ? osd->cfg.domain : osd->cfg.node;
-	store_space(&osd->store, &req.capacity, &req.used);
+	osd_space(osd, &req.capacity, &req.used);
 	rc = cfs_rpc_call(osd->peers, osd->cfg.mds, &c);
 	rep = (Cfs__MdsOsdRegisterReply *)c.rep;
 	if (rc == 0 && (!rep || !rep->map))
@@ -126,7 +126,7 @@ static void *heartbeat_main(void *p)
 		hb.recovered_epoch = osd->recovered_epoch;
 		osd_heal_state(osd, &heal);
 		hb.heal = &heal;
-		store_space(&osd->store, &hb.capacity, &hb.used);
+		osd_space(osd, &hb.capacity, &hb.used);
 		rc = cfs_rpc_call(osd->peers, osd->cfg.mds, &c);
 		cfs_rpc_call_done(&c);
 		if (rc == 0 || rc == -ESTALE)

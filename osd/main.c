@@ -39,6 +39,12 @@ static const struct cfs_config_key keys[] = {
 	    31536000, "the time from one scrub pass's start to the next's"),
 	KEY("rebuild-mbps", CFS_CFG_INT, "64", rebuild_mbps, 0, 100000,
 	    "how fast healing copies data to other OSDs, MiB/s (0: no limit)"),
+	KEY("gc-grace-s", CFS_CFG_INT, "3600", gc_grace_s, 0, 31536000,
+	    "a chunk of a deleted file (or past its end) is removed once "
+	    "unchanged this long; healing passes run at least this often"),
+	KEY("reserve-pct", CFS_CFG_INT, "5", reserve_pct, 0, 50,
+	    "space kept for healing, deletes and changes already made: "
+	    "clients' writes get ENOSPC past the rest"),
 	CFS_DAEMON_SEC_KEYS(struct osd_config, sec),
 };
 

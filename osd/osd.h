@@ -31,6 +31,8 @@ struct osd_config {
 	long long timeout_ms;
 	long long scrub_mbps, scrub_interval_s;
 	long long rebuild_mbps;
+	long long gc_grace_s;
+	long long reserve_pct;
 	struct cfs_daemon_sec sec;
 };
 
@@ -85,7 +87,7 @@ struct osd {
 struct osd_heal {
 	struct osd *osd;
 	const Cfs__ClusterMap *m;
-	uint64_t moved, rebuilt, removed, failed, orphans;
+	uint64_t moved, rebuilt, removed, failed, orphans, collected;
 	uint64_t degraded, degraded_bytes;	/* left short */
 	uint64_t copied;			/* bytes, this pass */
 	int64_t started_ms;
@@ -96,6 +98,9 @@ struct osd_heal {
  * fuzzer calls them directly); then the RPC server. */
 const struct cfs_rpc_method *osd_service_init(struct osd *osd, size_t *n);
 int osd_service_start(struct osd *osd);
+/* The space clients may fill (the store's, less reserve_pct) and how
+ * much of it is used: what the MDS is told and df shows. */
+int osd_space(struct osd *osd, uint64_t *capacity, uint64_t *used);
 /* Whether this OSD may serve reads and act as a primary now. */
 bool osd_serving(struct osd *osd);
 /* Refuse forwarded EC shard changes of maps older than epoch from now on

@@ -489,6 +489,24 @@ static int verify_pieces(const struct write_extents *w, const uint8_t *data,
 	return 0;
 }
 
+int osd_space(struct osd *osd, uint64_t *capacity, uint64_t *used)
+{
+	int rc = store_space(&osd->store, capacity, used);
+
+	if (rc == 0)
+		*capacity -= *capacity / 100 * (uint64_t)osd->cfg.reserve_pct;
+	return rc;
+}
+
+/* A client's write on a store filled up to its reserve: the reserve is
+ * for healing and for what the replicas of accepted changes need. */
+static bool full(struct osd *osd)
+{
+	uint64_t capacity, used;
+
+	return osd_space(osd, &capacity, &used) == 0 && used >= capacity;
+}
+
 static int h_write(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 {
 	Cfs__OsdWrite *r = (Cfs__OsdWrite *)m;
@@ -518,6 +536,8 @@ static int h_write(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 	rc = may(OSD(arg), rq, r->cap, r->chunk->ino, true);
 	if (rc)
 		return rc;
+	if (!r->forwarded && full(OSD(arg)))
+		return -ENOSPC;
 	rc = write_extents(r, rq->bulk_len, &w);
 	if (rc == 0 && is_ec(r->layout)) {
 		ec.ex = w.ex;
@@ -764,7 +784,7 @@ static int h_stat(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 
 	(void)m;
 	rep.id = OSD(arg)->id;
-	rc = store_space(&OSD(arg)->store, &rep.capacity, &rep.used);
+	rc = osd_space(OSD(arg), &rep.capacity, &rep.used);
 	if (rc)
 		return rc;
 	store_scan(&OSD(arg)->store, count_chunk, &rep.chunks);

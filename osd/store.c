@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cfs/crc.h"
@@ -829,6 +830,18 @@ out:
 	free(crcs);
 	chunk_close(fd);
 	return rc;
+}
+
+int store_idle_s(struct store *st, struct chunk_id c, int64_t *secs)
+{
+	char path[512];
+	struct stat sb;
+
+	chunk_path(st, c, "", path, sizeof(path));
+	if (stat(path, &sb))
+		return -errno;
+	*secs = (int64_t)time(NULL) - (int64_t)sb.st_mtime;
+	return 0;
 }
 
 int store_remove(struct store *st, struct chunk_id c)

@@ -150,6 +150,10 @@ int store_seek(struct store *st, struct chunk_id c, uint64_t off, bool hole,
 int store_put(struct store *st, struct chunk_id c, const void *data,
 	      uint64_t size, const uint32_t *crcs, uint64_t version);
 
+/* Seconds since chunk c last changed (its file's mtime); -ENOENT if it
+ * is not held. */
+int store_idle_s(struct store *st, struct chunk_id c, int64_t *secs);
+
 /* Call fn for every chunk held; stops early if fn returns non-zero. */
 int store_scan(struct store *st,
 	       int (*fn)(void *arg, struct chunk_id c, uint64_t version),

@@ -47,6 +47,9 @@ check "writing past a full OSD fails with ENOSPC ($out)" 'grep -q "No space left
 echo 3 >/proc/sys/vm/drop_caches
 check "files written before are intact" 'cmp -s "$T/keep" "$MNT/keep"'
 check_within 6 "statfs shows the OSDs full (under 1,000 blocks free)" '[ "$(stat -f -c %a "$MNT")" -lt 1000 ]'
+# what is left on each (its 5% reserve, 3.2 MB, less writes under way)
+left=$(df --output=avail "$T"/c/osd1 "$T"/c/osd2 "$T"/c/osd3 | tail -n 3 | sort -n | head -n 1)
+check "full for clients, each OSD keeps most of its reserve ($left KiB)" '[ "$left" -ge 2048 ]'
 full_free=$(stat -f -c %a "$MNT")
 rm -f "$MNT/fill"
 check_within 10 "deleting frees the space (purge)" '[ "$(stat -f -c %a "$MNT")" -gt "$((full_free + 1000))" ]'

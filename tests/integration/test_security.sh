@@ -126,7 +126,7 @@ echo mine >"$MNT/cap-own" && chmod 644 "$MNT/cap-own"
 out=$("$CFS_BIN/forge" "$CLIENT_TOKEN" "$MDS" 1000:1000 \
 	"$(stat -c %i "$MNT/cap-own")" "$(stat -c %i "$MNT/cap-target")" 2>&1)
 echo "$out" | sed 's/^/     /'
-for a in open-target cap-target no-cap other-file-cap altered-cap read-cap-write; do
+for a in open-target cap-target no-cap other-file-cap altered-cap read-cap-write osd-only-gone; do
 	check "forged: $a gets EACCES" 'grep -qx "$a rc=-13" <<<"$out"'
 done
 check "forged: the same requests with a real capability work (own-read)" 'grep -qx "own-read rc=0" <<<"$out"'

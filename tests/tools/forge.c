@@ -11,6 +11,8 @@
  *   altered-cap       ... with that capability's inode changed to the
  *                     target (its MAC no longer matches)
  *   read-cap-write    an OSD write to OWN_INO with its read capability
+ *   osd-only-gone     MDS_GONE (which inodes are deleted: the OSDs'
+ *                     garbage collection asks it) with a client's token
  *   own-read          an OSD read of OWN_INO with its capability (the
  *                     control: the forged requests are well made)
  *
@@ -22,6 +24,7 @@
 
 #include "cfs/crc.h"
 #include "client_priv.h"
+#include "mds.pb-c.h"
 #include "osd.pb-c.h"
 
 static struct cfs_client *cl;
@@ -77,6 +80,22 @@ static int write_with(uint64_t ino, Cfs__Capability *cap)
 			sizeof(data));
 }
 
+/* A call only OSDs may make. */
+static int ask_gone(const char *mds, uint64_t ino)
+{
+	Cfs__MdsInodes r = CFS__MDS_INODES__INIT;
+	struct cfs_rpc_call c = { .method = CFS__MDS_METHOD__MDS_GONE,
+				  .req = &r.base,
+				  .rep_desc = &cfs__mds_inodes__descriptor };
+	int rc;
+
+	r.inos = &ino;
+	r.n_inos = 1;
+	rc = cfs_rpc_call(cl->rpc, mds, &c);
+	cfs_rpc_call_done(&c);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct cfs_client_opts o = { .writeback_mb = -1 };
@@ -115,6 +134,7 @@ int main(int argc, char **argv)
 	altered.pb.ino = target;
 	printf("altered-cap rc=%d\n", read_with(target, &altered.pb));
 	printf("read-cap-write rc=%d\n", write_with(own_ino, own.cap));
+	printf("osd-only-gone rc=%d\n", ask_gone(o.mds, target));
 	printf("own-read rc=%d\n", read_with(own_ino, own.cap));
 	cfs_release(cl, own_ino, O_RDONLY);
 	cfs_client_free(cl);

@@ -551,6 +551,34 @@ START_TEST(test_layouts_are_inherited_and_kept_for_purge)
 }
 END_TEST
 
+/* What an OSD's garbage collection is told: a deleted inode is gone, a
+ * live one has its size, and neither the root nor an inode the store
+ * never made (it may have lost recent changes) is gone. */
+START_TEST(test_gone_only_what_was_made_and_deleted)
+{
+	uint64_t f = mk(&root, CFS_ROOT_INO, "f", S_IFREG | 0644);
+	uint64_t g = mk(&root, CFS_ROOT_INO, "g", S_IFREG | 0644), size;
+	struct cfs_setattr sa = { .valid = CFS_SET_SIZE, .size = 12345 };
+	struct cfs_inode in;
+	bool gone;
+
+	ck_assert_int_eq(W(cfs_ns_setattr(&ns, txn, &root, g, &sa, &in)), 0);
+	ck_assert_int_eq(W(cfs_ns_unlink(&ns, txn, &root, CFS_ROOT_INO, "f",
+					 1)), 0);
+	ck_assert_int_eq(W(cfs_ns_gone(&ns, txn, f, &gone, &size)), 0);
+	ck_assert(gone && size == UINT64_MAX);
+	ck_assert_int_eq(W(cfs_ns_gone(&ns, txn, g, &gone, &size)), 0);
+	ck_assert(!gone && size == 12345);
+	ck_assert_int_eq(W(cfs_ns_gone(&ns, txn, CFS_ROOT_INO, &gone, &size)),
+			 0);
+	ck_assert(!gone && size == UINT64_MAX);
+	ck_assert_int_eq(W(cfs_ns_gone(&ns, txn, g + 1, &gone, &size)), 0);
+	ck_assert(!gone && size == UINT64_MAX);
+	ck_assert_int_eq(W(cfs_ns_gone(&ns, txn, g + 1000, &gone, &size)), 0);
+	ck_assert(!gone && size == UINT64_MAX);
+}
+END_TEST
+
 START_TEST(test_setattr_size_and_written)
 {
 	uint64_t f = mk(&root, CFS_ROOT_INO, "f", S_IFREG | 0644);
@@ -817,6 +845,7 @@ int main(void)
 		      test_xattr_flags_limits_and_namespaces,
 		      test_unlinked_open_file_lives_until_release_and_restart,
 		      test_setattr_size_and_written,
+		      test_gone_only_what_was_made_and_deleted,
 		      test_layouts_are_inherited_and_kept_for_purge,
 		      test_fsck_clean_after_every_kind_of_change,
 		      test_an_old_readdir_index_is_converted_on_open,
