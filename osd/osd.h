@@ -8,6 +8,7 @@
 #define CFS_OSD_H
 
 #include <semaphore.h>
+#include <stdatomic.h>
 
 #include "cfs/cap.h"
 #include "cfs/clock.h"
@@ -77,6 +78,8 @@ struct osd {
 	struct osd_resolved {
 		uint64_t ino, index, epoch;
 	} resolved[4096];
+
+	_Atomic uint64_t writing;	/* bytes of writes under way */
 
 	/* Healing (heal.c): what the heartbeat reports of it. */
 	pthread_mutex_t heal_lock;

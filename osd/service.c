@@ -498,13 +498,30 @@ int osd_space(struct osd *osd, uint64_t *capacity, uint64_t *used)
 	return rc;
 }
 
-/* A client's write on a store filled up to its reserve: the reserve is
- * for healing and for what the replicas of accepted changes need. */
-static bool full(struct osd *osd)
+/* Room for a write of len bytes, taken until give_room: a client's may
+ * fill the store up to its reserve, a forwarded one (a change a primary
+ * accepted) half into it; the rest is for healing and deletes. Writes
+ * under way count as written, so writers side by side do not overshoot. */
+static int take_room(struct osd *osd, uint64_t len, bool forwarded)
 {
-	uint64_t capacity, used;
+	uint64_t capacity, used, reserve, writing;
 
-	return osd_space(osd, &capacity, &used) == 0 && used >= capacity;
+	if (store_space(&osd->store, &capacity, &used))
+		return 0;	/* cannot tell: the disk will say */
+	reserve = capacity / 100 * (uint64_t)osd->cfg.reserve_pct;
+	if (forwarded)
+		reserve /= 2;
+	writing = atomic_fetch_add(&osd->writing, len) + len;
+	if (used + writing + reserve > capacity) {
+		atomic_fetch_sub(&osd->writing, len);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+static void give_room(struct osd *osd, uint64_t len)
+{
+	atomic_fetch_sub(&osd->writing, len);
 }
 
 static int h_write(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
@@ -536,8 +553,9 @@ static int h_write(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 	rc = may(OSD(arg), rq, r->cap, r->chunk->ino, true);
 	if (rc)
 		return rc;
-	if (!r->forwarded && full(OSD(arg)))
-		return -ENOSPC;
+	rc = take_room(OSD(arg), rq->bulk_len, r->forwarded);
+	if (rc)
+		return rc;
 	rc = write_extents(r, rq->bulk_len, &w);
 	if (rc == 0 && is_ec(r->layout)) {
 		ec.ex = w.ex;
@@ -555,6 +573,7 @@ static int h_write(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 	}
 	if (rc == 0)
 		rc = run_change(OSD(arg), rq, &ch);
+	give_room(OSD(arg), rq->bulk_len);
 	if (w.ex != &w.one)
 		free(w.ex);
 	return rc;
