@@ -6,8 +6,9 @@
 # shard never read, and shards removed with their file. Then healing on
 # 7 nodes: a 7th OSD takes its share, one killed for good is taken out
 # after out_after_s (8 s here) and its data rebuilt (cfs status HEALTHY),
-# a third killed then loses nothing, one taken back in, one drained
-# (cfs osd out) and removed (cfs osd rm).
+# a third killed then loses nothing, what it held of files deleted or cut
+# short while it was away collected when it returns (gc-grace-s 0 here),
+# one taken back in, one drained (cfs osd out) and removed (cfs osd rm).
 . "$(dirname "$0")/lib.sh"
 CFS_DOWN_AFTER_MS=2000 CFS_OUT_AFTER_S=8 \
 	CFS_OSD_FLAGS="--scrub-interval-s 4 --scrub-mbps 200 --gc-grace-s 0" \
