@@ -1591,6 +1591,50 @@ static void put_idle(struct cfs_rpc_client *cl, struct peer *p,
  * next dial while a timed-out one may still be in them (a panic, "node
  * already on a list", seen with OSDs killed under a writer; nanomsg/nng
  * #2209); freeing the dialer waits for its steps to end. */
+/* A dialer whose dial ended is freed only some time later: nng 1.5's
+ * poller thread may still be unlocking the dialer's mutex after the
+ * dial's aio completed (a refused connect), and freeing the dialer then
+ * panics the process ("pthread_mutex_unlock: Invalid argument"). Those
+ * resting longest are freed as each new one comes to rest. */
+#define DIALER_REST_MS 2000
+
+static pthread_mutex_t resting_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct resting {
+	nng_stream_dialer *d;
+	int64_t since;
+} *resting;
+static size_t nresting, capresting;
+
+static void dialer_rest(nng_stream_dialer *d)
+{
+	int64_t now = cfs_mono_ms();
+	size_t done = 0;
+
+	pthread_mutex_lock(&resting_lock);
+	while (done < nresting && now - resting[done].since >= DIALER_REST_MS)
+		nng_stream_dialer_free(resting[done++].d);
+	memmove(resting, resting + done, (nresting - done) * sizeof(*resting));
+	nresting -= done;
+	if (nresting == capresting) {
+		size_t cap = capresting ? 2 * capresting : 16;
+		struct resting *r = realloc(resting, cap * sizeof(*r));
+
+		if (r) {
+			resting = r;
+			capresting = cap;
+		}
+	}
+	if (nresting < capresting) {
+		resting[nresting++] = (struct resting){ d, now };
+		d = NULL;
+	}
+	pthread_mutex_unlock(&resting_lock);
+	if (d) {	/* no memory to keep it: wait out its rest here */
+		usleep(DIALER_REST_MS * 1000);
+		nng_stream_dialer_free(d);
+	}
+}
+
 static int dial_once(const char *url, nng_aio *aio, int64_t left,
 		     struct conn **out)
 {
@@ -1605,7 +1649,7 @@ static int dial_once(const char *url, nng_aio *aio, int64_t left,
 	nng_stream_dialer_dial(d, aio);
 	nng_aio_wait(aio);
 	rc = nng_to_errno(nng_aio_result(aio));
-	nng_stream_dialer_free(d);
+	dialer_rest(d);
 	if (rc == 0) {
 		s = nng_aio_get_output(aio, 0);
 		rc = conn_new(s, out);

@@ -338,6 +338,50 @@ START_TEST(test_dials_timing_out_side_by_side_end_cleanly)
 }
 END_TEST
 
+/* Many callers at once to a port nobody listens on, whose connects are
+ * refused again and again until their time is up: each gets its error
+ * and the process lives (freeing each connect's dialer as its dial
+ * ended made nng 1.5's poller unlock a freed mutex: cfs-fuse died while
+ * an MDS replica was down). */
+static void *call_refused(void *arg)
+{
+	struct hang_caller *h = arg;
+	Cfs__MdsName n = CFS__MDS_NAME__INIT;
+
+	for (int i = 0; i < 30; i++) {
+		struct cfs_rpc_call c = { .method = 1, .req = &n.base,
+					  .timeout_ms = 20 + i % 13,
+					  .attempts = 1 };
+		int rc = cfs_rpc_call(h->cl, h->addr, &c);
+
+		h->unexpected += rc != -ETIMEDOUT && rc != -ECONNREFUSED;
+		cfs_rpc_call_done(&c);
+	}
+	return NULL;
+}
+
+START_TEST(test_refused_dials_side_by_side_end_cleanly)
+{
+	struct hang_caller h[8];
+	pthread_t th[8];
+	struct cfs_rpc_client *cl;
+	int unexpected = 0;
+
+	ck_assert_int_eq(cfs_rpc_client_new(&cl), 0);
+	for (int i = 0; i < 8; i++) {
+		h[i] = (struct hang_caller){ cl, "127.0.0.1:17998", 0 };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, call_refused,
+						&h[i]), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		unexpected += h[i].unexpected;
+	}
+	ck_assert_int_eq(unexpected, 0);
+	cfs_rpc_client_free(cl);
+}
+END_TEST
+
 /* A call made while the server restarts waits for it; calls after it
  * find the connections the client kept dead and go on new ones. */
 START_TEST(test_calls_go_on_across_a_server_restart)
@@ -947,6 +991,7 @@ int main(void)
 		      test_call_to_dead_address_times_out,
 		      test_a_dead_peer_does_not_hold_up_the_others,
 		      test_dials_timing_out_side_by_side_end_cleanly,
+		      test_refused_dials_side_by_side_end_cleanly,
 		      test_calls_go_on_across_a_server_restart,
 		      test_garbage_on_the_port_is_refused_and_serving_goes_on,
 		      test_a_stop_racing_a_new_connection_ends,
