@@ -14,7 +14,7 @@
 
 BUILD   ?= build
 CC      ?= gcc
-PKGS    := fuse3 liburing libisal libsodium jansson libprotobuf-c lmdb
+PKGS    := fuse3 liburing libisal libsodium jansson libprotobuf-c lmdb raft libuv
 OPT     ?= -O2
 CFLAGS  := -std=gnu11 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE \
            -D_FILE_OFFSET_BITS=64 -pthread $(EXTRA_CFLAGS)

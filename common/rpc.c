@@ -1117,9 +1117,11 @@ static void serve_one(struct cfs_rpc_server *srv, const struct conn *c,
 	if (!m->waits)
 		sem_post(&srv->handlers);
 	finish_reply(&rq, rc, out);
+	/* -EREMCHG: not run here (not the group's leader): not kept, so
+	 * that a retry here once this server leads runs it */
 	if (m->cache_reply)
 		reply_cache_end(srv->cache, rq.client_id, rq.request_id,
-				out->p, out->len);
+				rc == -EREMCHG ? NULL : out->p, out->len);
 	protobuf_c_message_free_unpacked(body, NULL);
 	if (m->cache_reply && srv->drop_every && out->p &&
 	    atomic_fetch_add(&srv->replies, 1) % srv->drop_every == 0) {
@@ -1420,6 +1422,10 @@ struct cfs_rpc_client {
 	pthread_mutex_t wait_lock;
 	uint64_t *waiting;
 	size_t nwaiting, capwaiting;
+	/* the member of the last group address called that answered as
+	 * its leader (cfs_rpc_call) */
+	char group[CFS_RPC_GROUP_MAX];
+	unsigned group_leader;
 };
 
 /* Give calls[0..n) without one a fresh request id and note them as
@@ -1919,8 +1925,14 @@ static void call_end(struct cfs_rpc_client *cl, struct cfs_rpc_call *c,
 	}
 }
 
-void cfs_rpc_call_many(struct cfs_rpc_client *cl, const char *const *addrs,
-		       struct cfs_rpc_call *const *calls, int *status, int n)
+/* cfs_rpc_call_many of plain addresses (no groups). A peer that refuses
+ * the connection is dialed again until the call's deadline (a daemon
+ * restarting), except for the calls marked in member[] (NULL: none),
+ * which end with -ECONNREFUSED (a group's member: the next is asked). */
+static void call_many_plain(struct cfs_rpc_client *cl,
+			    const char *const *addrs,
+			    struct cfs_rpc_call *const *calls, int *status,
+			    int n, const bool *member)
 {
 	struct inflight *f = calloc((size_t)n, sizeof(*f));
 	bool again = true, noted;
@@ -1964,7 +1976,8 @@ void cfs_rpc_call_many(struct cfs_rpc_client *cl, const char *const *addrs,
 			/* a peer not listening (dead, or restarting) is
 			 * waited for only once the others' calls are done:
 			 * it must not hold up their sends */
-			if (status[i] == -ECONNREFUSED && !f[i].refused) {
+			if (status[i] == -ECONNREFUSED && !f[i].refused &&
+			    !(member && member[i])) {
 				f[i].refused = f[i].due = true;
 				continue;
 			}
@@ -2006,12 +2019,152 @@ void cfs_rpc_call_many(struct cfs_rpc_client *cl, const char *const *addrs,
 	free(f);
 }
 
+unsigned cfs_rpc_group_split(const char *group, char a[][CFS_RPC_GROUP_MAX])
+{
+	unsigned n = 0;
+
+	while (*group && n < CFS_RPC_GROUP_MEMBERS) {
+		size_t len = strcspn(group, ",");
+
+		if (len && len < CFS_RPC_GROUP_MAX) {
+			memcpy(a[n], group, len);
+			a[n++][len] = 0;
+		}
+		group += len + (group[len] == ',');
+	}
+	return n;
+}
+
+/* Whether the member called is not the one to ask: not the leader, or
+ * not there. */
+static bool group_moves_on(const struct cfs_rpc_call *c, int status)
+{
+	return status == -EREMCHG || status == -ESHUTDOWN ||
+	       (!c->answered && transport_error(status));
+}
+
+/* The member of group to call first: the one that last answered as its
+ * leader, else the first. */
+static unsigned group_first(struct cfs_rpc_client *cl, const char *group,
+			    char member[CFS_RPC_GROUP_MAX])
+{
+	char a[CFS_RPC_GROUP_MEMBERS][CFS_RPC_GROUP_MAX];
+	unsigned n = cfs_rpc_group_split(group, a), at = 0;
+
+	pthread_mutex_lock(&cl->lock);
+	if (n && !strcmp(cl->group, group))
+		at = cl->group_leader % n;
+	pthread_mutex_unlock(&cl->lock);
+	memcpy(member, n ? a[at] : "", n ? CFS_RPC_GROUP_MAX : 1);
+	return at;
+}
+
+/* A call to a group: to the member that last answered as its leader,
+ * then each other in turn, pausing after each round (100 ms, doubling
+ * to 1 s), with the same request id throughout, until the call's time
+ * (timeout_ms for each of its attempts) is spent. */
+static int call_group(struct cfs_rpc_client *cl, const char *group,
+		      struct cfs_rpc_call *c)
+{
+	char a[CFS_RPC_GROUP_MEMBERS][CFS_RPC_GROUP_MAX], first[CFS_RPC_GROUP_MAX];
+	unsigned n = cfs_rpc_group_split(group, a), tried = 0;
+	unsigned at = group_first(cl, group, first);
+	int per = c->timeout_ms > 0 ? c->timeout_ms : 5000;
+	int64_t end = cfs_mono_ms() +
+		      (int64_t)per * (c->attempts > 0 ? c->attempts : 1);
+	int pause = 100, status = -EINVAL;
+	bool noted;
+
+	if (!n)
+		return -EINVAL;
+	wait_begin(cl, &c, 1, &noted);	/* one request id, kept noted */
+	for (;;) {
+		struct cfs_rpc_call one = *c;
+		const char *addr = a[at];
+		int64_t left = end - cfs_mono_ms();
+
+		one.timeout_ms = (int)(left < per ? (left > 1 ? left : 1) : per);
+		one.attempts = 1;
+		call_many_plain(cl, &addr, (struct cfs_rpc_call *[]){ &one },
+				&status, 1, (const bool[]){ true });
+		*c = one;
+		c->timeout_ms = per;
+		if (!group_moves_on(c, status)) {
+			pthread_mutex_lock(&cl->lock);
+			snprintf(cl->group, sizeof(cl->group), "%s", group);
+			cl->group_leader = at;
+			pthread_mutex_unlock(&cl->lock);
+			break;
+		}
+		cfs_rpc_call_done(c);
+		if (cfs_mono_ms() >= end)
+			break;
+		at = (at + 1) % n;
+		if (++tried % n == 0) {
+			left = end - cfs_mono_ms();
+			usleep((useconds_t)(left < pause ? left : pause) * 1000);
+			pause = pause * 2 > 1000 ? 1000 : pause * 2;
+		}
+	}
+	if (noted)
+		wait_end(cl, &c, 1);
+	return status;
+}
+
+/* A group among calls to make at once is called at the member that
+ * last led it, beside the others; if that one does not lead (any more),
+ * the group's call goes on alone (call_group). */
+void cfs_rpc_call_many(struct cfs_rpc_client *cl, const char *const *addrs,
+		       struct cfs_rpc_call *const *calls, int *status, int n)
+{
+	const char *const *asked = addrs;
+	char (*lead)[CFS_RPC_GROUP_MAX] = NULL;
+	const char **plain = NULL;
+	bool *member = NULL;
+	int groups = 0;
+
+	for (int i = 0; i < n; i++)
+		groups += strchr(addrs[i], ',') != NULL;
+	if (groups) {
+		lead = calloc((size_t)n, sizeof(*lead));
+		plain = calloc((size_t)n, sizeof(*plain));
+		member = calloc((size_t)n, sizeof(*member));
+		if (!lead || !plain || !member) {
+			for (int i = 0; i < n; i++)
+				status[i] = -ENOMEM;
+			goto out;
+		}
+		for (int i = 0; i < n; i++) {
+			plain[i] = addrs[i];
+			if (strchr(addrs[i], ',')) {
+				group_first(cl, addrs[i], lead[i]);
+				plain[i] = lead[i];
+				member[i] = true;
+			}
+		}
+		addrs = plain;
+	}
+	call_many_plain(cl, addrs, calls, status, n, member);
+	for (int i = 0; groups && i < n; i++) {
+		if (addrs[i] != lead[i] || !group_moves_on(calls[i], status[i]))
+			continue;
+		cfs_rpc_call_done(calls[i]);
+		status[i] = call_group(cl, asked[i], calls[i]);
+	}
+out:
+	free(lead);
+	free(plain);
+	free(member);
+}
+
 int cfs_rpc_call(struct cfs_rpc_client *cl, const char *addr,
 		 struct cfs_rpc_call *c)
 {
 	int status;
 
-	cfs_rpc_call_many(cl, &addr, &c, &status, 1);
+	if (strchr(addr, ','))
+		return call_group(cl, addr, c);
+	call_many_plain(cl, &addr, &c, &status, 1, NULL);
 	return status;
 }
 

@@ -43,6 +43,9 @@ static const struct cfs_config_key keys[] = {
 	    "largest size of the metadata store (MiB)"),
 	KEY("session-timeout-ms", CFS_CFG_INT, "10000", session_timeout_ms, 1000,
 	    3600000, "drop the opens and locks of a client silent this long"),
+	KEY("peers", CFS_CFG_STR, "", peers, 0, 0,
+	    "the metadata replicas, host:port,... (this one's listen "
+	    "address among them; empty: a lone MDS)"),
 	CFS_DAEMON_SEC_KEYS(struct mds_config, sec),
 };
 
@@ -83,8 +86,6 @@ int main(int argc, char **argv)
 {
 	static struct mds mds;
 	sigset_t sigs;
-	unsigned reaped = 0;
-	MDB_txn *txn;
 	int sig, rc;
 
 	rc = cfs_daemon_setup("mds", keys, sizeof(keys) / sizeof(keys[0]),
@@ -109,20 +110,15 @@ int main(int argc, char **argv)
 			      mds.cfg.data, rc);
 		return 1;
 	}
-	/* files unlinked while open by a previous run: nobody has them now */
-	if (cfs_ns_begin(&mds.ns, NULL, true, &txn) == 0) {
-		if (cfs_ns_reap_orphans(&mds.ns, txn, &reaped) == 0)
-			cfs_ns_commit(txn);
-		else
-			cfs_ns_abort(txn);
-	}
-	mds.started_s = (int64_t)time(NULL);
 	rc = cap_key_load(&mds);
+	mds.ready = mds.cfg.peers[0] ? 0 : 1;	/* a lone MDS serves at once */
 	if (!rc)
 		rc = mds_members_load(&mds);
 	if (!rc)
 		rc = mds_writer_start(&mds);
-	cfs_rpc_set_admit(mds_admit);	/* subtree tokens (subtree.c) */
+	if (!rc)
+		rc = mds_replica_start(&mds);
+	cfs_rpc_set_admit(mds_admit);	/* the leader only; subtree tokens */
 	if (!rc)
 		rc = mds_service_start(&mds);
 	if (!rc)
@@ -134,8 +130,8 @@ int main(int argc, char **argv)
 			      mds.cfg.listen, rc);
 		return 1;
 	}
-	cfs_log_info("mds started", "listen=%s data=%s epoch=%lu "
-		     "orphans_reaped=%u", mds.cfg.listen, mds.cfg.data, (unsigned long)mds.epoch, reaped);
+	cfs_log_info("mds started", "listen=%s data=%s epoch=%lu",
+		     mds.cfg.listen, mds.cfg.data, (unsigned long)mds.epoch);
 	sigwait(&sigs, &sig);
 	cfs_log_info("mds stopping", "signal=%d", sig);
 	pthread_mutex_lock(&mds.mlock);
@@ -146,6 +142,7 @@ int main(int argc, char **argv)
 	pthread_join(mds.purger, NULL);
 	mds_members_stop(&mds);
 	mds_writer_stop(&mds);
+	mds_replica_stop(&mds);
 	cfs_rpc_client_free(mds.osdc);
 	cfs_ns_close(&mds.ns);
 	return 0;

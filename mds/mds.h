@@ -9,6 +9,7 @@
 #define CFS_MDS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -23,6 +24,7 @@
 #include "feed.h"
 #include "locks.h"
 #include "namespace.h"
+#include "replica.h"
 
 struct mds_config {
 	char listen[CFS_CONFIG_STR_MAX];
@@ -36,6 +38,7 @@ struct mds_config {
 	long long out_after_s;
 	long long map_size_mb;
 	long long session_timeout_ms;
+	char peers[CFS_CONFIG_STR_MAX];	/* the replicas, this one among them */
 	struct cfs_daemon_sec sec;
 };
 
@@ -81,8 +84,12 @@ struct mds {
 	struct cfs_ns ns;
 	struct cfs_rpc_server *rpc;
 	struct cfs_rpc_client *osdc;	/* calls to OSDs (purge) */
+	struct mds_replica *replica;	/* NULL: a lone MDS (replica.h) */
 	uint8_t cap_key[CFS_CAP_KEY];	/* signs capabilities (cfs/cap.h) */
-	int64_t started_s;		/* unix seconds, this run */
+	int64_t started_s;		/* unix seconds: began to serve */
+	/* the leadership (mds_serving's count) whose take-over is done:
+	 * requests are answered when it is the current one */
+	_Atomic uint64_t ready;
 
 	pthread_mutex_t wlock;		/* guards wqueue, committing, wstop */
 	pthread_cond_t wdone;		/* a batch committed */
@@ -134,11 +141,16 @@ bool mds_is_open(void *mds, uint64_t ino);
  * the session timeout (called once a second). */
 void mds_sessions_expire(struct mds *mds);
 
-/* subtree.c: subtree tokens. The admit check of every request (maps 1
- * to the subtree's root, refuses inodes outside it with EACCES); a
- * reply's inode as the caller sees it; whether an inode lies within the
- * caller's reach. */
+/* The check every request passes first (cfs_rpc_set_admit): only a
+ * serving MDS answers (the leader of its replicas; others -EREMCHG),
+ * MDS_RAFT aside; then subtree tokens. */
 int mds_admit(void *arg, struct cfs_rpc_req *rq, ProtobufCMessage *m);
+
+/* subtree.c: subtree tokens. The admit check (maps 1 to the subtree's
+ * root, refuses inodes outside it with EACCES); a reply's inode as the
+ * caller sees it; whether an inode lies within the caller's reach. */
+int mds_subtree_admit(void *arg, struct cfs_rpc_req *rq,
+		      ProtobufCMessage *m);
 uint64_t mds_scope_ino(const struct cfs_rpc_req *rq, uint64_t ino);
 bool mds_scope_sees(struct mds *mds, const struct cfs_rpc_req *rq,
 		    uint64_t ino);

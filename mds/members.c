@@ -103,20 +103,20 @@ static int revoked_load(struct mds *mds, MDB_txn *txn)
 	return revoked_apply(mds);
 }
 
-int mds_members_load(struct mds *mds)
+/* The members, epoch and revocations as the store has them (at the
+ * start, and when this MDS becomes its replicas' leader: the store is
+ * what the last leader left). mlock held. */
+static int members_load(struct mds *mds)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur;
 	MDB_val k, v;
 	int rc;
 
-	pthread_condattr_t ca;
-
-	pthread_mutex_init(&mds->mlock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&mds->mchanged, &ca);
-	pthread_condattr_destroy(&ca);
+	free(mds->members);
+	mds->members = NULL;
+	mds->nmembers = 0;
+	mds->nrevoked = 0;
 	rc = cfs_ns_begin(&mds->ns, NULL, false, &txn);
 	if (rc)
 		return rc;
@@ -166,6 +166,22 @@ int mds_members_load(struct mds *mds)
 		rc = revoked_load(mds, txn);
 out:
 	cfs_ns_abort(txn);
+	return rc;
+}
+
+int mds_members_load(struct mds *mds)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	pthread_mutex_init(&mds->mlock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&mds->mchanged, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_lock(&mds->mlock);
+	rc = members_load(mds);
+	pthread_mutex_unlock(&mds->mlock);
 	return rc;
 }
 
@@ -660,15 +676,88 @@ int mds_osd_admin(struct mds *mds, uint32_t id, int op)
 	return 0;
 }
 
+static int do_reap(struct mds *mds, MDB_txn *txn, void *p)
+{
+	return cfs_ns_reap_orphans(&mds->ns, txn, p);
+}
+
+#define CAP_KEY_META "capability_key"
+
+static int do_cap_key(struct mds *mds, MDB_txn *txn, void *p)
+{
+	MDB_val k = { strlen(CAP_KEY_META), CAP_KEY_META };
+	MDB_val v = { CFS_CAP_KEY, p };
+
+	return cfs_ns_put(&mds->ns, txn, mds->ns.meta, &k, &v);
+}
+
+/* The key capabilities are signed with is the store's, the same on
+ * every replica (the first serving MDS stores its own): a capability
+ * the last leader granted still holds. */
+static void cap_key_take(struct mds *mds)
+{
+	MDB_val k = { strlen(CAP_KEY_META), CAP_KEY_META }, v;
+	MDB_txn *txn;
+	int rc = cfs_ns_begin(&mds->ns, NULL, false, &txn);
+
+	if (!rc) {
+		rc = mdb_get(txn, mds->ns.meta, &k, &v);
+		if (rc == 0 && v.mv_size == CFS_CAP_KEY)
+			memcpy(mds->cap_key, v.mv_data, CFS_CAP_KEY);
+		cfs_ns_abort(txn);
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = mds_mutate(mds, do_cap_key, mds->cap_key, 0);
+	if (rc)
+		cfs_log_error("cannot take the capability key from the store",
+			      "rc=%d", rc);
+}
+
+/* This MDS begins to serve (at its start, or as its replicas' new
+ * leader): the members as the store has them, each given a heartbeat's
+ * time from now, in a new epoch; files unlinked while open that nobody
+ * has open now (opens live in the serving MDS's memory) are freed. */
+static void take_over(struct mds *mds, uint64_t terms)
+{
+	unsigned reaped = 0;
+	int rc;
+
+	pthread_mutex_lock(&mds->mlock);
+	rc = members_load(mds);
+	pthread_mutex_unlock(&mds->mlock);
+	if (rc)
+		cfs_log_error("cannot load the members", "rc=%d", rc);
+	cap_key_take(mds);
+	/* capabilities granted before now were granted for opens this
+	 * MDS does not know of (service.c, granted_before) */
+	mds->started_s = (int64_t)time(NULL);
+	if (mds_mutate(mds, do_reap, &reaped, 0) == 0 && reaped)
+		cfs_log_info("orphans reaped", "count=%u", reaped);
+	epoch_changed(mds, NULL);
+	atomic_store(&mds->ready, terms);	/* requests are answered */
+}
+
 static void *monitor_main(void *p)
 {
 	struct mds *mds = p;
+	/* a lone MDS took over at its start */
+	uint64_t led = mds->replica ? 0 : 1, terms;
 
 	while (!mds->stop) {
 		int64_t now = cfs_mono_ms();
 		struct member downed[16];
 		size_t ndowned = 0;
 		bool changed = false, outed = false;
+
+		if (!mds_serving(mds, &terms)) {	/* a follower */
+			usleep(20 * 1000);
+			continue;
+		}
+		if (terms != led) {
+			led = terms;
+			take_over(mds, terms);
+			now = cfs_mono_ms();
+		}
 
 		pthread_mutex_lock(&mds->mlock);
 		for (size_t i = 0; i < mds->nmembers; i++) {
@@ -738,7 +827,8 @@ static void *monitor_main(void *p)
 
 int mds_members_start(struct mds *mds)
 {
-	epoch_changed(mds, NULL);
+	if (!mds->replica)
+		take_over(mds, 1);
 	if (pthread_create(&mds->monitor, NULL, monitor_main, mds))
 		return -EAGAIN;
 	return 0;

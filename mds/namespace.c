@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -484,6 +485,102 @@ static int replay_change(void *arg, unsigned table, MDB_val *key,
 		return mdb_put(rp->txn, dbi, key, val, 0);
 	rc = mdb_del(rp->txn, dbi, key, NULL);
 	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* ---- replication (mds/replica.c): changes as records ---- */
+
+const uint8_t *cfs_ns_changes(struct cfs_ns *ns, size_t *len)
+{
+	*len = 0;
+	return ns->redo ? cfs_redo_changes(ns->redo, len) : NULL;
+}
+
+/* A replicated change: as replay_change, and recorded in the redo log
+ * (but not told to the change feed: the leader's told it). */
+static int apply_change(void *arg, unsigned table, MDB_val *key,
+			MDB_val *val)
+{
+	struct replay *rp = arg;
+	int rc = replay_change(arg, table, key, val);
+
+	if (rc == 0 && rp->ns->redo)
+		rc = val ? cfs_redo_put(rp->ns->redo, table, key, val) :
+			   cfs_redo_del(rp->ns->redo, table, key);
+	return rc;
+}
+
+int cfs_ns_apply(struct cfs_ns *ns, MDB_txn *txn, const uint8_t *p,
+		 size_t len)
+{
+	struct replay rp = { ns, txn };
+
+	return cfs_redo_decode(p, len, apply_change, &rp);
+}
+
+int cfs_ns_dump(struct cfs_ns *ns, MDB_txn *txn, uint8_t **buf, size_t *len)
+{
+	size_t cap = 0;
+	int rc = 0;
+
+	*buf = NULL;
+	*len = 0;
+	for (unsigned i = 0; !rc && i < NTABLES; i++) {
+		MDB_cursor *cur;
+		MDB_val k, v;
+
+		rc = mdb_cursor_open(txn, *table_dbi(ns, i), &cur);
+		if (rc)
+			break;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+		while (rc == 0) {
+			rc = cfs_redo_encode(buf, len, &cap, true, i, &k, &v);
+			if (!rc)
+				rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		}
+		mdb_cursor_close(cur);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+	}
+	if (rc) {
+		free(*buf);
+		*buf = NULL;
+		*len = 0;
+	}
+	return cfs_ns_errno(rc);
+}
+
+int cfs_ns_load(struct cfs_ns *ns, MDB_txn *txn, const uint8_t *p,
+		size_t len)
+{
+	int rc = 0;
+
+	for (unsigned i = 0; !rc && i < NTABLES; i++) {
+		MDB_dbi dbi = *table_dbi(ns, i);
+		MDB_cursor *cur;
+		MDB_val k, v;
+
+		rc = mdb_cursor_open(txn, dbi, &cur);
+		if (rc)
+			break;
+		while ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
+			uint8_t key[512];
+			MDB_val c = { .mv_size = k.mv_size, .mv_data = key };
+
+			if (k.mv_size > sizeof(key)) {
+				rc = MDB_BAD_VALSIZE;
+				break;
+			}
+			memcpy(key, k.mv_data, k.mv_size);	/* gone with it */
+			rc = apply_change(&(struct replay){ ns, txn }, i, &c,
+					  NULL);
+			if (rc)
+				break;
+		}
+		mdb_cursor_close(cur);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+	}
+	return rc ? cfs_ns_errno(rc) : cfs_ns_apply(ns, txn, p, len);
 }
 
 /* A read-write open takes the redo log first (restoring the last

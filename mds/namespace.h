@@ -234,6 +234,18 @@ int cfs_ns_within(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
 int cfs_ns_put(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi, MDB_val *key,
 	       MDB_val *val);
 
+/* Replication (mds/replica.c). The changes the open outer write
+ * transaction made so far, in the redo log's form (cfs_redo_decode),
+ * valid until it ends; apply such changes in txn (recorded like any
+ * other); every record of the store as such changes (malloc'd), and
+ * the store made exactly such a dump (every table emptied first). */
+const uint8_t *cfs_ns_changes(struct cfs_ns *ns, size_t *len);
+int cfs_ns_apply(struct cfs_ns *ns, MDB_txn *txn, const uint8_t *p,
+		 size_t len);
+int cfs_ns_dump(struct cfs_ns *ns, MDB_txn *txn, uint8_t **buf, size_t *len);
+int cfs_ns_load(struct cfs_ns *ns, MDB_txn *txn, const uint8_t *p,
+		size_t len);
+
 /* Small named values in the meta table. */
 int cfs_ns_meta_get(struct cfs_ns *ns, MDB_txn *txn, const char *key,
 		    uint64_t *val);

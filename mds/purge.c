@@ -110,7 +110,8 @@ static void *purge_main(void *p)
 	struct mds *mds = p;
 
 	while (!mds->stop) {
-		purge_pass(mds);
+		if (mds_serving(mds, NULL))	/* the leader's work */
+			purge_pass(mds);
 		for (int i = 0; i < 10 && !mds->stop; i++)
 			usleep(100 * 1000);
 	}

@@ -443,43 +443,41 @@ int cfs_redo_replay(struct cfs_redo *r, cfs_redo_apply_fn fn, void *arg,
 
 /* ---- recording ---- */
 
-static int reserve(struct cfs_redo *r, size_t more)
+int cfs_redo_encode(uint8_t **buf, size_t *len, size_t *cap, bool put,
+		    unsigned table, const MDB_val *k, const MDB_val *v)
 {
-	size_t cap = r->cap ? r->cap : 4096;
-	uint8_t *p;
+	struct op o = { .op = put ? OP_PUT : OP_DEL, .table = (uint8_t)table,
+			.klen = (uint16_t)k->mv_size,
+			.vlen = put ? (uint32_t)v->mv_size : 0 };
+	size_t need = *len + sizeof(o) + o.klen + o.vlen;
 
-	if (r->len + more <= r->cap)
-		return 0;
-	while (cap < r->len + more)
-		cap *= 2;
-	p = realloc(r->buf, cap);
-	if (!p)
-		return ENOMEM;
-	r->buf = p;
-	r->cap = cap;
+	if (need > *cap) {
+		size_t c = *cap ? *cap : 4096;
+		uint8_t *p;
+
+		while (c < need)
+			c *= 2;
+		p = realloc(*buf, c);
+		if (!p)
+			return ENOMEM;
+		*buf = p;
+		*cap = c;
+	}
+	memcpy(*buf + *len, &o, sizeof(o));
+	memcpy(*buf + *len + sizeof(o), k->mv_data, o.klen);
+	if (o.vlen)
+		memcpy(*buf + *len + sizeof(o) + o.klen, v->mv_data, o.vlen);
+	*len = need;
 	return 0;
 }
 
 static int record(struct cfs_redo *r, uint8_t op, unsigned table,
 		  const MDB_val *k, const MDB_val *v)
 {
-	struct op o = { .op = op, .table = (uint8_t)table,
-			.klen = (uint16_t)k->mv_size,
-			.vlen = v ? (uint32_t)v->mv_size : 0 };
-	int rc;
-
 	if (r->len == 0)
 		r->len = sizeof(struct rec);
-	rc = reserve(r, sizeof(o) + o.klen + o.vlen);
-	if (rc)
-		return rc;
-	memcpy(r->buf + r->len, &o, sizeof(o));
-	memcpy(r->buf + r->len + sizeof(o), k->mv_data, o.klen);
-	if (o.vlen)
-		memcpy(r->buf + r->len + sizeof(o) + o.klen, v->mv_data,
-		       o.vlen);
-	r->len += sizeof(o) + o.klen + o.vlen;
-	return 0;
+	return cfs_redo_encode(&r->buf, &r->len, &r->cap, op == OP_PUT, table,
+			       k, v);
 }
 
 int cfs_redo_put(struct cfs_redo *r, unsigned table, const MDB_val *key,
@@ -496,6 +494,12 @@ int cfs_redo_del(struct cfs_redo *r, unsigned table, const MDB_val *key)
 size_t cfs_redo_mark(const struct cfs_redo *r)
 {
 	return r->len;
+}
+
+const uint8_t *cfs_redo_changes(const struct cfs_redo *r, size_t *len)
+{
+	*len = r->len ? r->len - sizeof(struct rec) : 0;
+	return r->len ? r->buf + sizeof(struct rec) : NULL;
 }
 
 void cfs_redo_rewind(struct cfs_redo *r, size_t mark)

@@ -97,6 +97,13 @@ int cfs_redo_put(struct cfs_redo *r, unsigned table, const MDB_val *key,
 int cfs_redo_del(struct cfs_redo *r, unsigned table, const MDB_val *key);
 /* Nested transactions: an aborted child forgets what it recorded. */
 size_t cfs_redo_mark(const struct cfs_redo *r);
+/* The changes recorded so far in the open write transaction, in the
+ * form cfs_redo_decode reads (valid until the transaction ends). */
+const uint8_t *cfs_redo_changes(const struct cfs_redo *r, size_t *len);
+/* Encode one change as the log records it, appended to *buf (of *len
+ * bytes, *cap allocated, realloc'd as needed): 0 or ENOMEM. */
+int cfs_redo_encode(uint8_t **buf, size_t *len, size_t *cap, bool put,
+		    unsigned table, const MDB_val *key, const MDB_val *val);
 void cfs_redo_rewind(struct cfs_redo *r, size_t mark);
 
 /* An outer write transaction: begin before mdb_txn_begin (it may wait

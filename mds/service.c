@@ -1106,6 +1106,21 @@ out:
 	return rc;
 }
 
+int mds_admit(void *arg, struct cfs_rpc_req *rq, ProtobufCMessage *m)
+{
+	uint64_t terms;
+
+	if (rq->method != CFS__MDS_METHOD__MDS_RAFT &&
+	    (!mds_serving(arg, &terms) || terms != atomic_load(&MDS(arg)->ready)))
+		return -EREMCHG;
+	return mds_subtree_admit(arg, rq, m);
+}
+
+static int h_raft(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
+{
+	return mds_replica_recv(MDS(arg), rq, (const void *)m);
+}
+
 #define METHOD(num, type, handler, cached)                                 \
 	[CFS__MDS_METHOD__##num] = { .req_desc = &cfs__##type##__descriptor, \
 				     .fn = handler, .cache_reply = cached }
@@ -1147,6 +1162,10 @@ static const struct cfs_rpc_method methods[] = {
 	METHOD(MDS_OSD_REGISTER, mds_osd_register, h_osd_register, true),
 	METHOD(MDS_OSD_HEARTBEAT, mds_osd_heartbeat, h_osd_heartbeat, false),
 	METHOD(MDS_GONE, mds_inodes, h_gone, false),
+	/* Raft's own traffic must not wait behind the workers */
+	[CFS__MDS_METHOD__MDS_RAFT] = {
+		.req_desc = &cfs__mds_raft_data__descriptor, .fn = h_raft,
+		.waits = true },
 };
 
 const struct cfs_rpc_method *mds_service_init(struct mds *mds, size_t *n)

@@ -1,6 +1,6 @@
 /* Subtree tokens: a token restricted to a subtree (`cfs token create
  * --subtree /path`) sees that directory as its root and nothing outside
- * it. Every request passes mds_admit before its handler (cfs_rpc_set_admit):
+ * it. Every request passes mds_admit (service.c), and so this, before its handler:
  * each inode it names (its fields "ino", "parent" and "newparent") is
  * read with 1, the root, meaning the subtree's root, and must lie within
  * it: a directory by its parents, another inode by the directory of its
@@ -65,7 +65,7 @@ static int scope_field(struct mds *mds, MDB_txn *txn, uint64_t root,
 	return rc || !within ? -EACCES : 0;
 }
 
-int mds_admit(void *arg, struct cfs_rpc_req *rq, ProtobufCMessage *m)
+int mds_subtree_admit(void *arg, struct cfs_rpc_req *rq, ProtobufCMessage *m)
 {
 	static const char *const fields[] = { "ino", "parent", "newparent" };
 	struct mds *mds = arg;

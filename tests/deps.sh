@@ -10,7 +10,7 @@ pkgs=(
 	protobuf-c-compiler libprotobuf-c-dev
 	libnng-dev liburing-dev libfuse3-dev fuse3
 	libisal-dev libsodium-dev libjansson-dev
-	check libsubunit-dev liblmdb-dev libraft-dev libcurl4-openssl-dev
+	check libsubunit-dev liblmdb-dev libraft-dev libuv1-dev libcurl4-openssl-dev
 	fio attr acl util-linux valgrind bc python3
 )
 if [ "${1:-}" = --fuzz ]; then	# make fuzz: clang's libFuzzer

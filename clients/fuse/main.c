@@ -184,7 +184,7 @@ int main(int argc, char **argv)
 	struct fuse_loop_config *loop = NULL;
 	struct fuse_session *se = NULL;
 	struct cfs_fuse f = { 0 };
-	char fsname[300], why[200];
+	char fsname[2 * CFS_RPC_GROUP_MAX + 64], why[200];
 	int rc = 1;
 
 	cfs_log_init("fuse", CFS_LOG_WARN);
@@ -251,9 +251,21 @@ int main(int argc, char **argv)
 	 * (default_permissions): without it a path walk through cached
 	 * dentries would skip directory search checks. The MDS checks
 	 * every request again for itself. */
-	snprintf(fsname, sizeof(fsname),
-		 "-ofsname=cfs:%s,subtype=cfs,default_permissions%s", o.mds,
-		 geteuid() == 0 && !o.no_allow_other ? ",allow_other" : "");
+	{	/* the MDS replicas' commas escaped, as options split on them */
+		char name[2 * CFS_RPC_GROUP_MAX];
+		size_t n = 0;
+
+		for (const char *p = o.mds; *p && n + 2 < sizeof(name); p++) {
+			if (*p == ',' || *p == '\\')
+				name[n++] = '\\';
+			name[n++] = *p;
+		}
+		name[n] = 0;
+		snprintf(fsname, sizeof(fsname),
+			 "-ofsname=cfs:%s,subtype=cfs,default_permissions%s",
+			 name, geteuid() == 0 && !o.no_allow_other ?
+				       ",allow_other" : "");
+	}
 	fuse_opt_add_arg(&args, fsname);
 	rc = 1;
 	se = fuse_session_new(&args, &cfs_fuse_ops, sizeof(cfs_fuse_ops), &f);

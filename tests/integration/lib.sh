@@ -40,7 +40,7 @@ cluster_up() {
 	shift 2
 	MNT=$("$CLUSTER" up --nodes "$nodes" --dir "$T/c" --port-base "$port" -- "$@") ||
 		{ echo "FAIL: cluster did not start"; tail -n 20 "$T"/c/logs/*.log; exit 1; }
-	MDS=127.0.0.1:$port
+	MDS=$("$CLUSTER" addr --dir "$T/c")	# every MDS replica's address
 	# the cluster's tokens: cfs commands join with the admin's, second
 	# mounts with the client's
 	export CFS_TOKEN=$T/c/tokens/admin.token

@@ -44,12 +44,14 @@ static void teardown(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-/* Run one operation in its own committed write transaction. */
-#define W(expr)                                                              \
+/* Run one operation in its own committed write transaction (of store
+ * s for WS, of ns for W). */
+#define W(expr) WS(&ns, expr)
+#define WS(s, expr)                                                          \
 	({                                                                   \
 		MDB_txn *txn_;                                               \
 		int rc_;                                                     \
-		ck_assert_int_eq(cfs_ns_begin(&ns, NULL, true, &txn_), 0);   \
+		ck_assert_int_eq(cfs_ns_begin(s, NULL, true, &txn_), 0);     \
 		rc_ = (expr);                                                \
 		if (rc_ == 0)                                                \
 			ck_assert_int_eq(cfs_ns_commit(txn_), 0);            \
@@ -830,6 +832,101 @@ START_TEST(test_an_old_store_gets_the_parents_of_its_files_on_open)
 }
 END_TEST
 
+/* A second store beside ns, in a directory of its own. */
+static void other_open(struct cfs_ns *o, char *odir)
+{
+	strcpy(odir, "/tmp/cfs_ns_other_XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(odir));
+	ck_assert_int_eq(cfs_ns_open(o, odir, &opts), 0);
+}
+
+static void other_close(struct cfs_ns *o, const char *odir)
+{
+	char cmd[128];
+
+	cfs_ns_close(o);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", odir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* What a replica does (mds/replica.c): the changes of a leader's
+ * transaction applied to another store give it the same files; a dump
+ * loaded into a store holding something else leaves exactly the dump's
+ * files, and fsck finds both consistent. */
+START_TEST(test_changes_and_dumps_carry_a_store_to_another)
+{
+	struct cfs_ns a, b;
+	char adir[32], bdir[32];
+	struct cfs_inode in, got;
+	const uint8_t *ch;
+	uint8_t *copy, *dump;
+	size_t len;
+	MDB_txn *t;
+	uint64_t d, f;
+	char target[16];
+
+	other_open(&a, adir);
+	other_open(&b, bdir);
+	ck_assert_int_eq(WS(&b, cfs_ns_mknod(&b, txn, &root, CFS_ROOT_INO, "stale",
+					5, S_IFREG | 0644, 0, true, &in)),
+			 0);
+	/* the leader's transaction: made, its changes taken, aborted */
+	ck_assert_int_eq(cfs_ns_begin(&ns, NULL, true, &t), 0);
+	ck_assert_int_eq(cfs_ns_mknod(&ns, t, &root, CFS_ROOT_INO, "d", 1,
+				      S_IFDIR | 0750, 0, true, &in), 0);
+	d = in.ino;
+	ck_assert_int_eq(cfs_ns_mknod(&ns, t, &alice, d, "f", 1,
+				      S_IFREG | 0600, 0, true, &in), -EACCES);
+	ck_assert_int_eq(cfs_ns_mknod(&ns, t, &root, d, "f", 1, S_IFREG | 0600,
+				      0, true, &in), 0);
+	f = in.ino;
+	ck_assert_int_eq(cfs_ns_setxattr(&ns, t, &root, f, "user.k", "v", 1, 0),
+			 0);
+	ck_assert_int_eq(cfs_ns_symlink(&ns, t, &root, d, "l", 1, "f", 1, &in),
+			 0);
+	ch = cfs_ns_changes(&ns, &len);
+	ck_assert(ch && len > 0);
+	copy = malloc(len);
+	memcpy(copy, ch, len);
+	cfs_ns_abort(t);
+	ck_assert_int_eq(look(&root, CFS_ROOT_INO, "d", NULL), -ENOENT);
+	/* applied elsewhere: there, as made */
+	ck_assert_int_eq(WS(&a, cfs_ns_apply(&a, txn, copy, len)), 0);
+	ck_assert_int_eq(W(cfs_ns_apply(&ns, txn, copy, len)), 0);
+	free(copy);
+	ck_assert_int_eq(WS(&a, cfs_ns_lookup(&a, txn, &root, d, "f", 1, &got)), 0);
+	ck_assert_uint_eq(got.ino, f);
+	ck_assert_uint_eq(got.mode, S_IFREG | 0600);
+	ck_assert_int_eq(WS(&a, cfs_ns_getxattr(&a, txn, &root, f, "user.k",
+					   target, sizeof(target), &len)), 0);
+	ck_assert(len == 1 && target[0] == 'v');
+	ck_assert_int_eq(WS(&a, cfs_ns_readlink(&a, txn, in.ino, target,
+					   sizeof(target), &len)), 0);
+	ck_assert(len == 1 && target[0] == 'f');
+	/* the next inode number came along: a create there takes a new one */
+	ck_assert_int_eq(WS(&a, cfs_ns_mknod(&a, txn, &root, d, "g", 1,
+					S_IFREG | 0600, 0, true, &got)), 0);
+	ck_assert_uint_gt(got.ino, in.ino);
+	/* a dump of a, loaded into b: b is a, its own file gone */
+	ck_assert_int_eq(cfs_ns_begin(&a, NULL, false, &t), 0);
+	ck_assert_int_eq(cfs_ns_dump(&a, t, &dump, &len), 0);
+	cfs_ns_abort(t);
+	ck_assert_int_eq(WS(&b, cfs_ns_load(&b, txn, dump, len)), 0);
+	free(dump);
+	ck_assert_int_eq(WS(&b, cfs_ns_lookup(&b, txn, &root, CFS_ROOT_INO, "stale",
+					 5, &got)), -ENOENT);
+	ck_assert_int_eq(WS(&b, cfs_ns_lookup(&b, txn, &root, d, "g", 1, &got)), 0);
+	ck_assert_int_eq(WS(&b, cfs_ns_lookup(&b, txn, &root, d, "l", 1, &got)), 0);
+	ck_assert_uint_eq(got.ino, in.ino);
+	/* malformed changes are refused whole */
+	ck_assert_int_eq(WS(&b, cfs_ns_apply(&b, txn, (const uint8_t *)"\7xyz", 4)),
+			 -EBADMSG);
+	other_close(&a, adir);
+	other_close(&b, bdir);
+	ck_assert_uint_eq(fsck_problems(), 0);
+}
+END_TEST
+
 int main(void)
 {
 	CFS_RUN_SUITE("namespace", setup, teardown,
@@ -852,5 +949,6 @@ int main(void)
 		      test_fsck_finds_damage,
 		      test_acl_enforced_by_the_mds_and_inherited,
 		      test_a_file_is_within_the_directory_of_its_first_link,
-		      test_an_old_store_gets_the_parents_of_its_files_on_open);
+		      test_an_old_store_gets_the_parents_of_its_files_on_open,
+		      test_changes_and_dumps_carry_a_store_to_another);
 }

@@ -80,11 +80,29 @@ static int h_relay(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 	return rc;
 }
 
+/* method 5: a group's member (its number is the server's arg) answers
+ * if it leads, else -EREMCHG; the reply (cached) names who answered */
+static _Atomic int leader = 1;
+static _Atomic int group_runs;
+
+static int h_lead(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
+{
+	Cfs__MdsName rep = CFS__MDS_NAME__INIT;
+
+	(void)m;
+	if ((int)(intptr_t)arg != atomic_load(&leader))
+		return -EREMCHG;
+	atomic_fetch_add(&group_runs, 1);
+	rep.parent = (uint64_t)(intptr_t)arg;
+	return cfs_rpc_reply(rq, &rep.base, NULL, 0);
+}
+
 static const struct cfs_rpc_method methods[] = {
 	[1] = { &cfs__mds_name__descriptor, h_echo, false },
 	[2] = { &cfs__mds_name__descriptor, h_fail, false },
 	[3] = { &cfs__mds_name__descriptor, h_create, true },
 	[4] = { &cfs__mds_name__descriptor, h_relay, false },
+	[5] = { &cfs__mds_name__descriptor, h_lead, true },
 };
 
 START_TEST(test_frame_round_trip_and_bulk)
@@ -379,6 +397,69 @@ START_TEST(test_refused_dials_side_by_side_end_cleanly)
 	}
 	ck_assert_int_eq(unexpected, 0);
 	cfs_rpc_client_free(cl);
+}
+END_TEST
+
+/* A group address (the MDS replicas): a call reaches the member that
+ * leads, wherever the lead moves; -EREMCHG answers are not kept (the
+ * member that refused runs the retry once it leads); a dead member is
+ * passed over at once; a group where nobody leads answers -EREMCHG once
+ * the call's time is spent. */
+static int group_call(struct cfs_rpc_client *cl, const char *group,
+		      int timeout_ms, uint64_t *who)
+{
+	Cfs__MdsName n = CFS__MDS_NAME__INIT;
+	struct cfs_rpc_call c = { .method = 5, .req = &n.base,
+				  .rep_desc = &cfs__mds_name__descriptor,
+				  .timeout_ms = timeout_ms };
+	int rc = cfs_rpc_call(cl, group, &c);
+
+	*who = rc == 0 && c.rep ? ((Cfs__MdsName *)c.rep)->parent : 0;
+	cfs_rpc_call_done(&c);
+	return rc;
+}
+
+START_TEST(test_a_group_call_finds_its_leader)
+{
+	const char *group = "127.0.0.1:17981,127.0.0.1:17982,127.0.0.1:17983";
+	const char *addr[3] = { "127.0.0.1:17981", "127.0.0.1:17982",
+				"127.0.0.1:17983" };
+	struct cfs_rpc_server *srv[3];
+	struct cfs_rpc_client *cl;
+	struct timespec a, b;
+	uint64_t who;
+
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(cfs_rpc_server_start(&srv[i], addr[i], methods,
+						      6, (void *)(intptr_t)(i + 1),
+						      4), 0);
+	ck_assert_int_eq(cfs_rpc_client_new(&cl), 0);
+	for (int l = 3; l >= 1; l--) {
+		atomic_store(&leader, l);
+		ck_assert_int_eq(group_call(cl, group, 2000, &who), 0);
+		ck_assert_uint_eq(who, (uint64_t)l);
+	}
+	/* the leader dies and member 3 leads: passed over at once */
+	cfs_rpc_server_stop(srv[0]);
+	atomic_store(&leader, 3);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	ck_assert_int_eq(group_call(cl, group, 2000, &who), 0);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ck_assert_uint_eq(who, 3);
+	ck_assert_int_lt((b.tv_sec - a.tv_sec) * 1000 +
+				 (b.tv_nsec - a.tv_nsec) / 1000000, 500);
+	/* nobody leads for a while: the call waits it out */
+	atomic_store(&leader, 0);
+	atomic_store(&group_runs, 0);
+	ck_assert_int_eq(group_call(cl, group, 300, &who), -EREMCHG);
+	ck_assert_int_eq(atomic_load(&group_runs), 0);
+	atomic_store(&leader, 2);
+	ck_assert_int_eq(group_call(cl, group, 2000, &who), 0);
+	ck_assert_uint_eq(who, 2);
+	ck_assert_int_eq(atomic_load(&group_runs), 1);
+	cfs_rpc_client_free(cl);
+	cfs_rpc_server_stop(srv[1]);
+	cfs_rpc_server_stop(srv[2]);
 }
 END_TEST
 
@@ -992,6 +1073,7 @@ int main(void)
 		      test_a_dead_peer_does_not_hold_up_the_others,
 		      test_dials_timing_out_side_by_side_end_cleanly,
 		      test_refused_dials_side_by_side_end_cleanly,
+		      test_a_group_call_finds_its_leader,
 		      test_calls_go_on_across_a_server_restart,
 		      test_garbage_on_the_port_is_refused_and_serving_goes_on,
 		      test_a_stop_racing_a_new_connection_ends,

@@ -149,7 +149,18 @@ struct cfs_rpc_call {
 };
 
 /* Send c to addr and wait for the reply. Returns the handler's status or a
- * transport error. Call cfs_rpc_call_done() afterwards in every case. */
+ * transport error. Call cfs_rpc_call_done() afterwards in every case.
+ *
+ * addr may be a group, "host:port,host:port,...": the replicas of one
+ * service of which one leads (the MDS). A member that answers -EREMCHG
+ * (not the leader) or -ESHUTDOWN, or that does not answer, is left for
+ * the next, round after round, with the same request id, until the
+ * call's time is spent (timeout_ms for each of its attempts); the one
+ * that answered is asked first next time. */
+#define CFS_RPC_GROUP_MAX 256		/* a group's, and a member's, length */
+#define CFS_RPC_GROUP_MEMBERS 8
+/* A group's members into a[] (at most CFS_RPC_GROUP_MEMBERS): how many. */
+unsigned cfs_rpc_group_split(const char *group, char a[][CFS_RPC_GROUP_MAX]);
 int cfs_rpc_call(struct cfs_rpc_client *cl, const char *addr,
 		 struct cfs_rpc_call *c);
 /* Send n calls to their addresses at once and wait for all; status[i] is

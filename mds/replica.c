@@ -1,0 +1,886 @@
+/* Replicas of the metadata store over Raft; the design is in replica.h.
+ *
+ * Threads: Raft and everything it calls (the state machine, the
+ * transport's Raft side) run in one thread of their own, around a libuv
+ * loop. Others hand it work through `lock` and the `wake` async handle:
+ * proposals (the writer's batches) and streams to give Raft (a connect's
+ * socket pair, or one a peer opened). A pump thread per outgoing stream
+ * sends what Raft writes; RPC threads write what peers send. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <raft.h>
+#include <raft/uv.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/random.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "cfs/log.h"
+#include "mds.h"
+#include "replica.h"
+
+#define PIECE_MAX (1u << 20)	/* bytes of a stream per MDS_RAFT call */
+#define PIECE_TIMEOUT_MS 5000
+#define TICK_MS 20		/* how often the role is looked at */
+#define SNAP_MAGIC 0x31504e5353464343ull	/* "CCFSSNP1" */
+#define APPLIED_KEY "raft_applied"
+
+struct proposal {
+	struct raft_apply req;
+	struct mds_replica *rep;
+	const void *changes;
+	size_t len;
+	int rc;
+	bool done;
+	struct proposal *next;
+};
+
+/* A stream to give Raft in the loop thread: a connect's (req set) or
+ * one a peer opened. */
+struct handoff {
+	struct raft_uv_connect *req;
+	raft_uv_connect_cb cb;
+	raft_id id;
+	char address[CFS_RPC_GROUP_MAX];
+	int fd;
+	struct handoff *next;
+};
+
+/* A stream a peer opened: what it sends is written into fd. */
+struct in_stream {
+	uint64_t from, stream, next_seq;
+	int fd;
+	int refs;	/* RPC threads writing into it */
+	bool dead;
+	struct in_stream *next;
+};
+
+/* A stream to a peer: its pump thread sends what Raft writes to fd. */
+struct out_stream {
+	struct mds_replica *rep;
+	uint64_t stream;
+	int fd;
+	char address[CFS_RPC_GROUP_MAX];
+};
+
+struct mds_replica {
+	struct mds *mds;
+	raft_id id;
+	char address[CFS_RPC_GROUP_MAX];
+	char dir[CFS_CONFIG_STR_MAX + 8];
+	uv_loop_t loop;
+	uv_async_t wake;
+	uv_timer_t tick;
+	struct raft raft;
+	struct raft_io io;
+	struct raft_uv_transport tr;
+	struct raft_fsm fsm;
+	struct raft_barrier barrier;
+	raft_uv_accept_cb accept_cb;
+	pthread_t thread;
+	struct cfs_rpc_client *cl;	/* the pumps' calls */
+	/* the loop thread's */
+	uint64_t applied;	/* the last entry the store holds */
+	bool barrier_pending, closing, tr_closed;
+	uint64_t next_stream;	/* random start: a restart's are new */
+
+	pthread_mutex_t lock;	/* guards what follows */
+	pthread_cond_t cond;	/* a proposal ended, a pump ended */
+	struct proposal *queue;
+	struct handoff *handoffs;
+	struct in_stream *ins;
+	bool stopping;
+	int pumps;
+	bool serving;
+	uint64_t terms;
+	struct mds_replica_status st;
+};
+
+static struct mds_replica *REP(struct mds *mds)
+{
+	return mds->replica;
+}
+
+/* ---- the state machine: the store ---- */
+
+/* Apply one entry's changes, with its index, in a transaction. */
+static int store_apply(struct mds_replica *rep, uint64_t index,
+		       const void *p, size_t len, bool whole)
+{
+	struct cfs_ns *ns = &rep->mds->ns;
+	MDB_txn *txn;
+	int rc = cfs_ns_begin(ns, NULL, true, &txn);
+
+	if (rc)
+		return rc;
+	rc = whole ? cfs_ns_load(ns, txn, p, len) : cfs_ns_apply(ns, txn, p, len);
+	if (!rc)
+		rc = cfs_ns_meta_put(ns, txn, APPLIED_KEY, index);
+	if (rc) {
+		cfs_ns_abort(txn);
+		return rc;
+	}
+	rc = cfs_ns_commit(txn);
+	if (!rc)
+		rep->applied = index;
+	return rc;
+}
+
+/* A log entry: the changes' length (8 bytes), the changes, zeros to a
+ * multiple of 8 bytes (Raft's libuv transport sends an entry as it is
+ * but reads each at the next 8-byte boundary). */
+#define ENTRY_HEAD 8u
+
+static size_t entry_size(size_t len)
+{
+	return ENTRY_HEAD + (len + 7) / 8 * 8;
+}
+
+static void entry_fill(void *entry, const void *changes, size_t len)
+{
+	uint64_t head = len;
+
+	memset(entry, 0, entry_size(len));
+	memcpy(entry, &head, ENTRY_HEAD);
+	memcpy((uint8_t *)entry + ENTRY_HEAD, changes, len);
+}
+
+static int entry_changes(const struct raft_buffer *buf, const void **changes,
+			 size_t *len)
+{
+	uint64_t head;
+
+	if (buf->len < ENTRY_HEAD)
+		return -EBADMSG;
+	memcpy(&head, buf->base, ENTRY_HEAD);
+	if (head > buf->len - ENTRY_HEAD)
+		return -EBADMSG;
+	*changes = (const uint8_t *)buf->base + ENTRY_HEAD;
+	*len = (size_t)head;
+	return 0;
+}
+
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
+		     void **result)
+{
+	struct mds_replica *rep = fsm->data;
+	uint64_t index = raft_last_applied(&rep->raft) + 1;
+	const void *changes;
+	size_t len;
+	int rc;
+
+	*result = NULL;
+	if (index <= rep->applied)	/* the store has it (a restart) */
+		return 0;
+	rc = entry_changes(buf, &changes, &len);
+	if (!rc)
+		rc = store_apply(rep, index, changes, len, false);
+	if (rc) {
+		cfs_log_error("cannot apply a replicated change; retrying",
+			      "index=%lu applied=%lu len=%zu rc=%d",
+			      (unsigned long)index,
+			      (unsigned long)rep->applied, buf->len, rc);
+		return RAFT_IOERR;
+	}
+	return 0;
+}
+
+/* A snapshot: this head, the dump, zeros to a multiple of 8 bytes. */
+struct snap_head {
+	uint64_t magic;
+	uint64_t index;
+	uint64_t len;	/* the dump's */
+};
+
+static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
+			unsigned *n)
+{
+	struct mds_replica *rep = fsm->data;
+	struct snap_head h = { SNAP_MAGIC, raft_last_applied(&rep->raft), 0 };
+	struct cfs_ns *ns = &rep->mds->ns;
+	uint8_t *dump, *p;
+	size_t len;
+	MDB_txn *txn;
+	int rc = cfs_ns_begin(ns, NULL, false, &txn);
+
+	if (rc)
+		return RAFT_IOERR;
+	rc = cfs_ns_dump(ns, txn, &dump, &len);
+	cfs_ns_abort(txn);
+	if (rc)
+		return RAFT_NOMEM;
+	p = raft_malloc(sizeof(h) + (len + 7) / 8 * 8);
+	*bufs = raft_malloc(sizeof(**bufs));
+	if (!p || !*bufs) {
+		raft_free(p);
+		raft_free(*bufs);
+		free(dump);
+		return RAFT_NOMEM;
+	}
+	memset(p, 0, sizeof(h) + (len + 7) / 8 * 8);
+	h.len = len;
+	memcpy(p, &h, sizeof(h));
+	if (len)
+		memcpy(p + sizeof(h), dump, len);
+	free(dump);
+	(*bufs)[0].base = p;
+	(*bufs)[0].len = sizeof(h) + (len + 7) / 8 * 8;
+	*n = 1;
+	cfs_log_info("metadata snapshot taken", "index=%lu bytes=%zu",
+		     (unsigned long)h.index, len);
+	return 0;
+}
+
+static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+	struct mds_replica *rep = fsm->data;
+	struct snap_head h;
+	int rc = 0;
+
+	if (buf->len < sizeof(h))
+		return RAFT_CORRUPT;
+	memcpy(&h, buf->base, sizeof(h));
+	if (h.magic != SNAP_MAGIC || h.len > buf->len - sizeof(h)) {
+		rc = RAFT_CORRUPT;
+	} else if (h.index > rep->applied) {
+		rc = store_apply(rep, h.index, (uint8_t *)buf->base + sizeof(h),
+				 h.len, true);
+		if (rc)
+			cfs_log_error("cannot restore a metadata snapshot",
+				      "index=%lu rc=%d",
+				      (unsigned long)h.index, rc);
+		else
+			cfs_log_info("metadata restored from a snapshot",
+				     "index=%lu", (unsigned long)h.index);
+		rc = rc ? RAFT_IOERR : 0;
+	}
+	if (!rc)
+		raft_free(buf->base);
+	return rc;
+}
+
+/* ---- the transport: Raft's streams over MDS_RAFT calls ---- */
+
+static int tr_init(struct raft_uv_transport *t, raft_id id,
+		   const char *address)
+{
+	(void)t;
+	(void)id;
+	(void)address;
+	return 0;
+}
+
+static int tr_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
+{
+	struct mds_replica *rep = t->impl;
+
+	rep->accept_cb = cb;
+	return 0;
+}
+
+static void handoff_push(struct mds_replica *rep, struct handoff *h)
+{
+	pthread_mutex_lock(&rep->lock);
+	h->next = rep->handoffs;
+	rep->handoffs = h;
+	pthread_mutex_unlock(&rep->lock);
+	uv_async_send(&rep->wake);
+}
+
+static void *pump_main(void *arg)
+{
+	struct out_stream *o = arg;
+	struct mds_replica *rep = o->rep;
+	uint8_t *buf = malloc(PIECE_MAX);
+	uint64_t seq = 0;
+
+	while (buf) {
+		Cfs__MdsRaftData d = CFS__MDS_RAFT_DATA__INIT;
+		struct cfs_rpc_call c = { .method = CFS__MDS_METHOD__MDS_RAFT,
+					  .req = &d.base,
+					  .timeout_ms = PIECE_TIMEOUT_MS };
+		ssize_t n = read(o->fd, buf, PIECE_MAX);
+		int rc;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		d.from = rep->id;
+		d.address = rep->address;
+		d.stream = o->stream;
+		d.seq = seq++;
+		c.bulk = buf;
+		c.bulk_len = (size_t)n;
+		rc = cfs_rpc_call(rep->cl, o->address, &c);
+		cfs_rpc_call_done(&c);
+		if (rc) {
+			cfs_log_debug("raft stream to a peer broke", "peer=%s "
+				      "rc=%d", o->address, rc);
+			break;
+		}
+	}
+	close(o->fd);	/* Raft's next write fails: it connects again */
+	free(buf);
+	free(o);
+	pthread_mutex_lock(&rep->lock);
+	rep->pumps--;
+	pthread_cond_broadcast(&rep->cond);
+	pthread_mutex_unlock(&rep->lock);
+	return NULL;
+}
+
+static int tr_connect(struct raft_uv_transport *t, struct raft_uv_connect *req,
+		      raft_id id, const char *address, raft_uv_connect_cb cb)
+{
+	struct mds_replica *rep = t->impl;
+	struct out_stream *o = calloc(1, sizeof(*o));
+	struct handoff *h = calloc(1, sizeof(*h));
+	pthread_attr_t attr;
+	pthread_t th;
+	int sv[2], rc;
+
+	if (!o || !h || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		free(o);
+		free(h);
+		return RAFT_NOCONNECTION;
+	}
+	o->rep = rep;
+	o->fd = sv[1];
+	o->stream = rep->next_stream++;
+	snprintf(o->address, sizeof(o->address), "%s", address);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_mutex_lock(&rep->lock);
+	rc = pthread_create(&th, &attr, pump_main, o);
+	if (!rc)
+		rep->pumps++;
+	pthread_mutex_unlock(&rep->lock);
+	pthread_attr_destroy(&attr);
+	if (rc) {
+		close(sv[0]);
+		close(sv[1]);
+		free(o);
+		free(h);
+		return RAFT_NOCONNECTION;
+	}
+	h->req = req;
+	h->cb = cb;
+	h->id = id;
+	h->fd = sv[0];
+	handoff_push(rep, h);
+	return 0;
+}
+
+static void handle_free(uv_handle_t *h)
+{
+	raft_free(h);
+}
+
+/* In the loop thread: give Raft the streams handed off. */
+static void handoffs_run(struct mds_replica *rep, struct handoff *h)
+{
+	while (h) {
+		struct handoff *next = h->next;
+		uv_pipe_t *p = rep->tr_closed ? NULL : raft_malloc(sizeof(*p));
+
+		if (p && (uv_pipe_init(&rep->loop, p, 0) ||
+			  uv_pipe_open(p, h->fd))) {
+			uv_close((uv_handle_t *)p, handle_free);
+			p = NULL;
+		}
+		if (!p)
+			close(h->fd);
+		if (h->req)
+			h->cb(h->req, p ? (uv_stream_t *)p : NULL,
+			      p ? 0 : RAFT_CANCELED);
+		else if (p)
+			rep->accept_cb(&rep->tr, h->id, h->address,
+				       (uv_stream_t *)p);
+		free(h);
+		h = next;
+	}
+}
+
+static void tr_close(struct raft_uv_transport *t,
+		     raft_uv_transport_close_cb cb)
+{
+	struct mds_replica *rep = t->impl;
+	struct handoff *h;
+
+	rep->tr_closed = true;
+	pthread_mutex_lock(&rep->lock);
+	h = rep->handoffs;
+	rep->handoffs = NULL;
+	pthread_mutex_unlock(&rep->lock);
+	handoffs_run(rep, h);	/* connects end as cancelled */
+	cb(t);
+}
+
+/* An in_stream no longer wanted: its reader (Raft) sees it end. */
+static void in_kill(struct mds_replica *rep, struct in_stream *s)
+{
+	struct in_stream **pp;
+
+	s->dead = true;
+	if (s->refs)
+		return;
+	for (pp = &rep->ins; *pp && *pp != s; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = s->next;
+	close(s->fd);
+	free(s);
+}
+
+static bool send_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/* The in_stream for piece d, made (and handed to Raft) for a stream's
+ * first; NULL if d does not continue a stream. Under rep->lock. */
+static struct in_stream *in_find(struct mds_replica *rep,
+				 const Cfs__MdsRaftData *d)
+{
+	struct timeval tv = { PIECE_TIMEOUT_MS / 1000, 0 };
+	struct in_stream *s, *next;
+	struct handoff *h;
+	int sv[2];
+
+	for (s = rep->ins; s; s = s->next)
+		if (s->from == d->from && s->stream == d->stream)
+			return s->dead || s->next_seq != d->seq ? NULL : s;
+	if (d->seq != 0 || rep->stopping)
+		return NULL;
+	for (s = rep->ins; s; s = next) {	/* the peer connected again */
+		next = s->next;
+		if (s->from == d->from)
+			in_kill(rep, s);
+	}
+	s = calloc(1, sizeof(*s));
+	h = calloc(1, sizeof(*h));
+	if (!s || !h || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		free(s);
+		free(h);
+		return NULL;
+	}
+	setsockopt(sv[1], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	s->from = d->from;
+	s->stream = d->stream;
+	s->fd = sv[1];
+	s->next = rep->ins;
+	rep->ins = s;
+	h->id = d->from;
+	snprintf(h->address, sizeof(h->address), "%s", d->address);
+	h->fd = sv[0];
+	h->next = rep->handoffs;
+	rep->handoffs = h;
+	uv_async_send(&rep->wake);
+	return s;
+}
+
+int mds_replica_recv(struct mds *mds, const struct cfs_rpc_req *rq,
+		     const Cfs__MdsRaftData *d)
+{
+	struct mds_replica *rep = REP(mds);
+	struct in_stream *s;
+	bool ok;
+
+	if (rq->peer && rq->peer->role != CFS_ROLE_MDS) {
+		cfs_log_warn("refused a raft stream from a non-MDS token",
+			     "role=%s token=%s", cfs_role_name(rq->peer->role),
+			     rq->peer->id);
+		return -EACCES;
+	}
+	if (!rep)
+		return -ENOTSUP;
+	pthread_mutex_lock(&rep->lock);
+	s = in_find(rep, d);
+	if (s)
+		s->refs++;
+	pthread_mutex_unlock(&rep->lock);
+	if (!s)
+		return -EPIPE;
+	ok = send_all(s->fd, rq->bulk, rq->bulk_len);
+	pthread_mutex_lock(&rep->lock);
+	s->refs--;
+	if (ok)
+		s->next_seq++;
+	if (!ok || s->dead)
+		in_kill(rep, s);
+	pthread_mutex_unlock(&rep->lock);
+	return ok ? 0 : -EPIPE;
+}
+
+/* ---- the loop thread ---- */
+
+static void proposal_end(struct mds_replica *rep, struct proposal *p, int rc)
+{
+	pthread_mutex_lock(&rep->lock);
+	p->rc = rc;
+	p->done = true;
+	pthread_cond_broadcast(&rep->cond);
+	pthread_mutex_unlock(&rep->lock);
+}
+
+static int from_raft(int status)
+{
+	return status == 0 ? 0 :
+	       status == RAFT_NOTLEADER || status == RAFT_LEADERSHIPLOST ||
+	       status == RAFT_SHUTDOWN ? -EREMCHG : -EIO;
+}
+
+static void applied_cb(struct raft_apply *req, int status, void *result)
+{
+	struct proposal *p = req->data;
+
+	(void)result;
+	proposal_end(p->rep, p, from_raft(status));
+}
+
+static void barrier_cb(struct raft_barrier *req, int status)
+{
+	struct mds_replica *rep = req->data;
+
+	rep->barrier_pending = false;
+	if (status || raft_state(&rep->raft) != RAFT_LEADER)
+		return;
+	pthread_mutex_lock(&rep->lock);
+	rep->serving = true;
+	rep->terms++;
+	pthread_mutex_unlock(&rep->lock);
+	cfs_log_info("mds leads its replicas", "id=%lu term=%lu",
+		     (unsigned long)rep->id,
+		     (unsigned long)rep->raft.current_term);
+}
+
+/* Note the role for other threads; a new leader first applies what
+ * earlier terms left (a barrier), then serves. */
+static void look(struct mds_replica *rep)
+{
+	int role = raft_state(&rep->raft);
+	const char *addr = NULL;
+	raft_id lid = 0;
+
+	if (rep->closing)
+		return;
+	if (role == RAFT_LEADER && !rep->barrier_pending) {
+		bool serving;
+
+		pthread_mutex_lock(&rep->lock);
+		serving = rep->serving;
+		pthread_mutex_unlock(&rep->lock);
+		rep->barrier.data = rep;
+		if (!serving && raft_barrier(&rep->raft, &rep->barrier,
+					     barrier_cb) == 0)
+			rep->barrier_pending = true;
+	}
+	raft_leader(&rep->raft, &lid, &addr);
+	pthread_mutex_lock(&rep->lock);
+	if (role != RAFT_LEADER && rep->serving) {
+		rep->serving = false;
+		cfs_log_info("mds no longer leads", "id=%lu term=%lu",
+			     (unsigned long)rep->id,
+			     (unsigned long)rep->raft.current_term);
+	}
+	rep->st.replicated = true;
+	rep->st.role = role;
+	rep->st.id = rep->id;
+	rep->st.leader_id = lid;
+	snprintf(rep->st.leader, sizeof(rep->st.leader), "%s", addr ? addr : "");
+	rep->st.term = rep->raft.current_term;
+	rep->st.commit = rep->raft.commit_index;
+	rep->st.applied = raft_last_applied(&rep->raft);
+	rep->st.last = raft_last_index(&rep->raft);
+	pthread_mutex_unlock(&rep->lock);
+}
+
+static void tick_cb(uv_timer_t *t)
+{
+	look(t->data);
+}
+
+static void raft_closed(struct raft *r)
+{
+	struct mds_replica *rep = r->data;
+
+	raft_uv_close(&rep->io);
+	uv_close((uv_handle_t *)&rep->wake, NULL);
+	uv_close((uv_handle_t *)&rep->tick, NULL);
+}
+
+static void wake_cb(uv_async_t *a)
+{
+	struct mds_replica *rep = a->data;
+	struct proposal *q, *order = NULL;
+	struct handoff *h;
+	bool stopping, serving;
+
+	pthread_mutex_lock(&rep->lock);
+	q = rep->queue;
+	rep->queue = NULL;
+	h = rep->handoffs;
+	rep->handoffs = NULL;
+	stopping = rep->stopping;
+	serving = rep->serving;
+	pthread_mutex_unlock(&rep->lock);
+	handoffs_run(rep, h);
+	while (q) {	/* queued newest first */
+		struct proposal *next = q->next;
+
+		q->next = order;
+		order = q;
+		q = next;
+	}
+	for (struct proposal *p = order, *next; p; p = next) {
+		struct raft_buffer b = { .len = entry_size(p->len) };
+		int rc = RAFT_NOTLEADER;
+
+		next = p->next;
+		p->next = NULL;
+		if (serving && !rep->closing) {
+			b.base = raft_malloc(b.len);
+			rc = b.base ? 0 : RAFT_NOMEM;
+			if (b.base) {
+				entry_fill(b.base, p->changes, p->len);
+				p->req.data = p;
+				rc = raft_apply(&rep->raft, &p->req, &b, 1,
+						applied_cb);
+				if (rc)
+					raft_free(b.base);
+			}
+		}
+		if (rc)
+			proposal_end(rep, p, from_raft(rc));
+	}
+	if (stopping && !rep->closing) {
+		rep->closing = true;
+		uv_timer_stop(&rep->tick);
+		raft_close(&rep->raft, raft_closed);
+	}
+}
+
+static void *loop_main(void *arg)
+{
+	struct mds_replica *rep = arg;
+
+	uv_run(&rep->loop, UV_RUN_DEFAULT);
+	return NULL;
+}
+
+/* ---- start, stop, and what other threads call ---- */
+
+/* The peers' addresses, and which one this MDS is. */
+static int peers_parse(struct mds_replica *rep, const char *peers,
+		       struct raft_configuration *conf)
+{
+	char a[CFS_RPC_GROUP_MEMBERS][CFS_RPC_GROUP_MAX];
+	unsigned n = cfs_rpc_group_split(peers, a);
+
+	for (unsigned i = 0; i < n; i++) {
+		if (!strcmp(a[i], rep->mds->cfg.listen)) {
+			rep->id = i + 1;
+			memcpy(rep->address, a[i], sizeof(rep->address));
+		}
+		if (raft_configuration_add(conf, i + 1, a[i], RAFT_VOTER))
+			return -EINVAL;
+	}
+	if (!rep->id) {
+		cfs_log_error("this mds's listen address is not among its "
+			      "peers", "listen=%s peers=%s",
+			      rep->mds->cfg.listen, peers);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The last entry the store holds, from the store. */
+static uint64_t applied_load(struct cfs_ns *ns)
+{
+	uint64_t v = 0;
+	MDB_txn *txn;
+
+	if (cfs_ns_begin(ns, NULL, false, &txn) == 0) {
+		if (cfs_ns_meta_get(ns, txn, APPLIED_KEY, &v))
+			v = 0;
+		cfs_ns_abort(txn);
+	}
+	return v;
+}
+
+int mds_replica_start(struct mds *mds)
+{
+	struct raft_configuration conf;
+	struct mds_replica *rep;
+	int rc;
+
+	if (!mds->cfg.peers[0])
+		return 0;
+	rep = calloc(1, sizeof(*rep));
+	if (!rep)
+		return -ENOMEM;
+	rep->mds = mds;
+	pthread_mutex_init(&rep->lock, NULL);
+	pthread_cond_init(&rep->cond, NULL);
+	raft_configuration_init(&conf);
+	rc = peers_parse(rep, mds->cfg.peers, &conf);
+	if (rc)
+		goto fail_conf;
+	snprintf(rep->dir, sizeof(rep->dir), "%s/raft", mds->cfg.data);
+	if (mkdir(rep->dir, 0700) && errno != EEXIST) {
+		rc = -errno;
+		goto fail_conf;
+	}
+	if (getrandom(&rep->next_stream, sizeof(rep->next_stream), 0) !=
+	    sizeof(rep->next_stream))
+		rep->next_stream = (uint64_t)getpid() << 32;
+	rep->applied = applied_load(&mds->ns);
+	rc = cfs_rpc_client_new(&rep->cl);
+	if (rc)
+		goto fail_conf;
+	rc = -EIO;
+	if (uv_loop_init(&rep->loop))
+		goto fail_conf;
+	rep->tr = (struct raft_uv_transport){ .impl = rep, /* data is Raft's */
+		.init = tr_init, .listen = tr_listen, .connect = tr_connect,
+		.close = tr_close };
+	rep->fsm = (struct raft_fsm){ .version = 1, .data = rep,
+		.apply = fsm_apply, .snapshot = fsm_snapshot,
+		.restore = fsm_restore };
+	uv_async_init(&rep->loop, &rep->wake, wake_cb);
+	rep->wake.data = rep;
+	uv_timer_init(&rep->loop, &rep->tick);
+	rep->tick.data = rep;
+	if (raft_uv_init(&rep->io, &rep->loop, rep->dir, &rep->tr))
+		goto fail_raft;
+	raft_uv_set_connect_retry_delay(&rep->io, 200);
+	if (raft_init(&rep->raft, &rep->io, &rep->fsm, rep->id, rep->address))
+		goto fail_raft;
+	rep->raft.data = rep;
+	raft_set_pre_vote(&rep->raft, true);
+	raft_set_snapshot_threshold(&rep->raft, 8192);
+	raft_set_snapshot_trailing(&rep->raft, 4096);
+	rc = raft_bootstrap(&rep->raft, &conf);
+	if (rc && rc != RAFT_CANTBOOTSTRAP) {
+		cfs_log_error("cannot bootstrap the replicas' log", "dir=%s "
+			      "err=\"%s\"", rep->dir, raft_errmsg(&rep->raft));
+		rc = -EIO;
+		goto fail_raft;
+	}
+	mds->replica = rep;	/* the state machine needs it from here on */
+	if (raft_start(&rep->raft)) {
+		cfs_log_error("cannot start the replicas' log", "dir=%s "
+			      "err=\"%s\"", rep->dir, raft_errmsg(&rep->raft));
+		mds->replica = NULL;
+		rc = -EIO;
+		goto fail_raft;
+	}
+	raft_configuration_close(&conf);
+	uv_timer_start(&rep->tick, tick_cb, TICK_MS, TICK_MS);
+	if (pthread_create(&rep->thread, NULL, loop_main, rep)) {
+		/* nothing to unwind cleanly from here: give up the start */
+		cfs_log_error("cannot start the raft thread", "id=%lu",
+			      (unsigned long)rep->id);
+		return -EAGAIN;
+	}
+	cfs_log_info("mds replica started", "id=%lu peers=%s applied=%lu",
+		     (unsigned long)rep->id, mds->cfg.peers,
+		     (unsigned long)rep->applied);
+	return 0;
+fail_raft:
+	cfs_log_error("cannot start the mds replica", "dir=%s", rep->dir);
+fail_conf:
+	raft_configuration_close(&conf);
+	/* the loop and Raft's io hold no thread yet; the process exits */
+	return rc;
+}
+
+void mds_replica_stop(struct mds *mds)
+{
+	struct mds_replica *rep = REP(mds);
+
+	if (!rep)
+		return;
+	pthread_mutex_lock(&rep->lock);
+	rep->stopping = true;
+	pthread_mutex_unlock(&rep->lock);
+	uv_async_send(&rep->wake);
+	pthread_join(rep->thread, NULL);
+	pthread_mutex_lock(&rep->lock);
+	while (rep->ins)
+		in_kill(rep, rep->ins);
+	while (rep->pumps)	/* Raft closed their streams */
+		pthread_cond_wait(&rep->cond, &rep->lock);
+	pthread_mutex_unlock(&rep->lock);
+	uv_loop_close(&rep->loop);
+	cfs_rpc_client_free(rep->cl);
+	mds->replica = NULL;
+	free(rep);
+}
+
+bool mds_serving(struct mds *mds, uint64_t *terms)
+{
+	struct mds_replica *rep = REP(mds);
+	bool serving;
+
+	if (!rep) {
+		if (terms)
+			*terms = 1;
+		return true;
+	}
+	pthread_mutex_lock(&rep->lock);
+	serving = rep->serving;
+	if (terms)
+		*terms = rep->terms;
+	pthread_mutex_unlock(&rep->lock);
+	return serving;
+}
+
+int mds_replica_commit(struct mds *mds, const void *changes, size_t len)
+{
+	struct mds_replica *rep = REP(mds);
+	struct proposal p = { .rep = rep, .changes = changes, .len = len };
+
+	pthread_mutex_lock(&rep->lock);
+	if (!rep->serving || rep->stopping) {
+		pthread_mutex_unlock(&rep->lock);
+		return -EREMCHG;
+	}
+	p.next = rep->queue;
+	rep->queue = &p;
+	pthread_mutex_unlock(&rep->lock);
+	uv_async_send(&rep->wake);
+	pthread_mutex_lock(&rep->lock);
+	while (!p.done)
+		pthread_cond_wait(&rep->cond, &rep->lock);
+	pthread_mutex_unlock(&rep->lock);
+	return p.rc;
+}
+
+void mds_replica_status(struct mds *mds, struct mds_replica_status *st)
+{
+	struct mds_replica *rep = REP(mds);
+
+	memset(st, 0, sizeof(*st));
+	if (!rep)
+		return;
+	pthread_mutex_lock(&rep->lock);
+	*st = rep->st;
+	pthread_mutex_unlock(&rep->lock);
+}

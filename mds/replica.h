@@ -1,0 +1,69 @@
+/* Replicas of the metadata store: a Raft group (Canonical's raft, with
+ * its libuv log store under DATA/raft) of the MDSs named by `peers`.
+ *
+ * The state machine is the LMDB store and a log entry is one group
+ * commit's changes, as the redo log records them (key now has this
+ * value, key is gone). The leader runs a batch of mutations in a write
+ * transaction, takes its changes and aborts it; the changes go through
+ * Raft, and every replica, the leader too, applies them in a write
+ * transaction of its own once a majority has them in its log. The store
+ * is thus exactly the applied entries, and it keeps the index of the last
+ * one (meta "raft_applied") in the same transaction, so that entries
+ * seen again after a restart are skipped. A snapshot is every record of
+ * the store (cfs_ns_dump); restoring one empties the store first.
+ *
+ * Raft's bytes travel over the cluster's own secured RPC: each stream
+ * the Raft library opens to a peer is a socket pair whose other end a
+ * thread reads and sends on as MDS_RAFT calls; the peer writes them into
+ * a socket pair of its own whose other end it gives Raft as the accepted
+ * stream. A failed call closes the stream (Raft connects again).
+ *
+ * Serving: only the leader answers requests, once it has applied every
+ * entry of earlier terms (a barrier); the others answer -EREMCHG, and
+ * clients and OSDs, which name the MDS as the group of all replicas'
+ * addresses, move on to the next (cfs_rpc_call). Reads are served by
+ * the leader from its store: a leader cut off from the majority steps
+ * down after an election timeout (Raft's check-quorum), so a read may
+ * miss a change at most that old.
+ *
+ * Not replicated yet (lost on a failover, as on a restart): the reply
+ * cache, sessions, open counts, locks and the change feed. */
+#ifndef CFS_MDS_REPLICA_H
+#define CFS_MDS_REPLICA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfs/rpc.h"
+#include "mds.pb-c.h"
+
+struct mds;
+
+/* Parse cfg.peers (this MDS is the member whose address is cfg.listen),
+ * open DATA/raft (made with the peers as the first configuration on the
+ * first start) and run Raft in a thread of its own. Without peers, no
+ * replicas: this MDS always serves. */
+int mds_replica_start(struct mds *mds);
+/* After the RPC server stopped. */
+void mds_replica_stop(struct mds *mds);
+/* Whether this MDS serves now; with it, the count of times it became a
+ * serving leader (the work a new leader does keys on it). */
+bool mds_serving(struct mds *mds, uint64_t *terms);
+/* Have a majority log changes (a record body) and this replica apply
+ * them: 0, -EREMCHG if this MDS does not lead (or stopped leading: the
+ * changes may still be applied later), or another -errno. */
+int mds_replica_commit(struct mds *mds, const void *changes, size_t len);
+/* MDS_RAFT: a piece of a peer's stream. */
+int mds_replica_recv(struct mds *mds, const struct cfs_rpc_req *rq,
+		     const Cfs__MdsRaftData *d);
+
+struct mds_replica_status {
+	bool replicated;	/* false: a lone MDS */
+	int role;		/* RAFT_FOLLOWER, RAFT_CANDIDATE, RAFT_LEADER */
+	uint64_t id, leader_id, term, commit, applied, last;
+	char leader[CFS_RPC_GROUP_MAX];
+};
+void mds_replica_status(struct mds *mds, struct mds_replica_status *st);
+
+#endif
