@@ -7,7 +7,8 @@
 #   make fuzz       every libFuzzer target for FUZZ_S seconds (60) each
 #   make soak       the long runs (about an hour each): the data exerciser
 #                   over many seeds in every configuration, on 3 nodes
-#                   (replicated) and on 6 (ec:4+2); every EC crash case
+#                   (replicated) and on 6 (ec:4+2); every EC crash case;
+#                   20 MDS leader failovers under writers
 #   make demo       a 3-node cluster under /tmp/claudefs-demo, mounted
 #   make demo-down  stop it
 #   make deps       install missing Debian packages (apt-get)
@@ -139,6 +140,7 @@ soak: deps
 	@FSX_NODES=6 FSX_RUNS=$${SOAK_RUNS:-10} FSX_OPS=$${SOAK_EC_OPS:-20000} \
 	  FSX_REPLAYS=30 tests/integration/test_fsx.sh
 	@CRASH_ALL=1 tests/integration/test_ec_crash.sh
+	@MDS_HA_CYCLES=$${SOAK_FAILOVERS:-20} tests/integration/test_mds_ha.sh
 
 # The fuzz targets (tests/fuzz), built by clang with libFuzzer, ASan and
 # UBSan into build-fuzz; tests/fuzz/run runs each from its seed corpus.

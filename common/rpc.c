@@ -2060,8 +2060,8 @@ static unsigned group_first(struct cfs_rpc_client *cl, const char *group,
 }
 
 /* A call to a group: to the member that last answered as its leader,
- * then each other in turn, pausing after each round (100 ms, doubling
- * to 1 s), with the same request id throughout, until the call's time
+ * then each other in turn, pausing after each round (50 ms, doubling
+ * to 400 ms), with the same request id throughout, until the call's time
  * (timeout_ms for each of its attempts) is spent. */
 static int call_group(struct cfs_rpc_client *cl, const char *group,
 		      struct cfs_rpc_call *c)
@@ -2072,7 +2072,7 @@ static int call_group(struct cfs_rpc_client *cl, const char *group,
 	int per = c->timeout_ms > 0 ? c->timeout_ms : 5000;
 	int64_t end = cfs_mono_ms() +
 		      (int64_t)per * (c->attempts > 0 ? c->attempts : 1);
-	int pause = 100, status = -EINVAL;
+	int pause = 50, status = -EINVAL;
 	bool noted;
 
 	if (!n)
@@ -2103,7 +2103,7 @@ static int call_group(struct cfs_rpc_client *cl, const char *group,
 		if (++tried % n == 0) {
 			left = end - cfs_mono_ms();
 			usleep((useconds_t)(left < pause ? left : pause) * 1000);
-			pause = pause * 2 > 1000 ? 1000 : pause * 2;
+			pause = pause * 2 > 400 ? 400 : pause * 2;
 		}
 	}
 	if (noted)

@@ -119,6 +119,7 @@ static const struct {
 	{ "purge", offsetof(struct cfs_ns, purge) },
 	{ "meta", offsetof(struct cfs_ns, meta) },
 	{ "osds", offsetof(struct cfs_ns, osds) },
+	{ "done", offsetof(struct cfs_ns, done) },
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
@@ -1066,6 +1067,73 @@ int cfs_ns_purge_done(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino)
 	key_ino(&k, ino);
 	kv = val_of(k.b, k.len);
 	rc = ns_del(ns, txn, ns->purge, &kv);
+	return rc == MDB_NOTFOUND ? 0 : cfs_ns_errno(rc);
+}
+
+/* ---- requests done (service.c): what a retry is answered ---- */
+
+static MDB_val done_key(uint8_t k[16], uint64_t client, uint64_t request)
+{
+	put_be64(k, client);
+	put_be64(k + 8, request);
+	return val_of(k, 16);
+}
+
+int cfs_ns_done_put(struct cfs_ns *ns, MDB_txn *txn, uint64_t client,
+		    uint64_t request, const void *val, size_t len)
+{
+	uint8_t k[16];
+	MDB_val kv = done_key(k, client, request);
+	MDB_val v = val_of(val, len);
+
+	return cfs_ns_errno(ns_put(ns, txn, ns->done, &kv, &v, 0));
+}
+
+int cfs_ns_done_get(struct cfs_ns *ns, MDB_txn *txn, uint64_t client,
+		    uint64_t request, void *val, size_t len)
+{
+	uint8_t k[16];
+	MDB_val kv = done_key(k, client, request), v;
+	int rc = mdb_get(txn, ns->done, &kv, &v);
+
+	if (rc)
+		return cfs_ns_errno(rc);
+	if (v.mv_size != len)
+		return -EBADMSG;
+	memcpy(val, v.mv_data, len);
+	return 0;
+}
+
+int cfs_ns_done_forget(struct cfs_ns *ns, MDB_txn *txn, uint64_t client,
+		       uint64_t below, bool (*old)(const MDB_val *val))
+{
+	uint8_t k[16];
+	MDB_val kv = done_key(k, client, 0), v;
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(txn, ns->done, &cur);
+
+	if (rc)
+		return cfs_ns_errno(rc);
+	if (old)
+		kv.mv_size = 0;		/* every client's */
+	rc = mdb_cursor_get(cur, &kv, &v, old ? MDB_FIRST : MDB_SET_RANGE);
+	while (rc == 0) {
+		const uint8_t *key = kv.mv_data;
+
+		if (old ? !old(&v) :
+			  get_be64(key) != client || get_be64(key + 8) >= below) {
+			if (!old)
+				break;
+			rc = mdb_cursor_get(cur, &kv, &v, MDB_NEXT);
+			continue;
+		}
+		rc = ns_cursor_del(ns, cur, ns->done, &kv);
+		if (rc == 0)
+			rc = mdb_cursor_get(cur, &kv, &v, MDB_GET_CURRENT);
+		if (rc == EINVAL)	/* the cursor was past the last */
+			rc = MDB_NOTFOUND;
+	}
+	mdb_cursor_close(cur);
 	return rc == MDB_NOTFOUND ? 0 : cfs_ns_errno(rc);
 }
 

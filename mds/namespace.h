@@ -18,6 +18,8 @@
  *   meta      name                 -> value (next inode number, epoch,
  *                                       formats, ...)
  *   osds      id                   -> OSD registration record
+ *   done      client + request id  -> what a request that succeeded
+ *                                       answered (the MDS's, opaque here)
  */
 #ifndef CFS_MDS_NAMESPACE_H
 #define CFS_MDS_NAMESPACE_H
@@ -72,7 +74,7 @@ struct cfs_redo;
 struct cfs_ns {
 	MDB_env *env;
 	MDB_dbi inodes, dentries, cookies, xattrs, symlinks, orphans, purge,
-		meta, osds;
+		meta, osds, done;
 	/* read-write opens: commits are made durable by the redo log */
 	struct cfs_redo *redo;
 	/* the open write transactions, innermost last, each with where
@@ -228,6 +230,18 @@ int cfs_ns_purge_done(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino);
  * first link: cfs_inode.parent) is ancestor or lies below it. */
 int cfs_ns_within(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
 		  uint64_t ancestor, bool *within);
+
+/* Requests done: what the MDS answered a request (client, request id)
+ * that succeeded, kept so that a retry (across a restart or a failover)
+ * gets that answer rather than running again. val is the MDS's. get:
+ * -ENOENT if not kept. forget: the client's below request id `below`,
+ * or, with old set, every record old says is. */
+int cfs_ns_done_put(struct cfs_ns *ns, MDB_txn *txn, uint64_t client,
+		    uint64_t request, const void *val, size_t len);
+int cfs_ns_done_get(struct cfs_ns *ns, MDB_txn *txn, uint64_t client,
+		    uint64_t request, void *val, size_t len);
+int cfs_ns_done_forget(struct cfs_ns *ns, MDB_txn *txn, uint64_t client,
+		       uint64_t below, bool (*old)(const MDB_val *val));
 
 /* Store key -> val in table dbi: the one way to write a record from
  * outside this module (so the redo log sees it). */

@@ -108,10 +108,18 @@ static void purge_pass(struct mds *mds)
 static void *purge_main(void *p)
 {
 	struct mds *mds = p;
+	int64_t expired = cfs_mono_ms();
 
 	while (!mds->stop) {
-		if (mds_serving(mds, NULL))	/* the leader's work */
-			purge_pass(mds);
+		if (!mds_serving(mds, NULL)) {	/* the leader's work */
+			usleep(100 * 1000);
+			continue;
+		}
+		purge_pass(mds);
+		if (cfs_mono_ms() - expired > 60 * 1000) {
+			mds_done_expire(mds);
+			expired = cfs_mono_ms();
+		}
 		for (int i = 0; i < 10 && !mds->stop; i++)
 			usleep(100 * 1000);
 	}

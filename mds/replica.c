@@ -608,6 +608,23 @@ static void look(struct mds_replica *rep)
 	rep->st.commit = rep->raft.commit_index;
 	rep->st.applied = raft_last_applied(&rep->raft);
 	rep->st.last = raft_last_index(&rep->raft);
+	rep->st.nmembers = 0;
+	for (unsigned i = 0; i < rep->raft.configuration.n &&
+			     i < CFS_RPC_GROUP_MEMBERS; i++) {
+		const struct raft_server *s = &rep->raft.configuration.servers[i];
+
+		rep->st.members[i].id = s->id;
+		snprintf(rep->st.members[i].address,
+			 sizeof(rep->st.members[i].address), "%s", s->address);
+		rep->st.members[i].match =
+			role == RAFT_LEADER ?
+				(s->id == rep->id ?
+					 rep->st.last :
+					 rep->raft.leader_state.progress[i]
+						 .match_index) :
+				0;
+		rep->st.nmembers++;
+	}
 	pthread_mutex_unlock(&rep->lock);
 }
 

@@ -63,6 +63,12 @@ struct mds_replica_status {
 	int role;		/* RAFT_FOLLOWER, RAFT_CANDIDATE, RAFT_LEADER */
 	uint64_t id, leader_id, term, commit, applied, last;
 	char leader[CFS_RPC_GROUP_MAX];
+	unsigned nmembers;
+	struct {
+		uint64_t id;
+		char address[CFS_RPC_GROUP_MAX];
+		uint64_t match;	/* known to the leader only */
+	} members[CFS_RPC_GROUP_MEMBERS];
 };
 void mds_replica_status(struct mds *mds, struct mds_replica_status *st);
 

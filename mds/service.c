@@ -8,6 +8,7 @@
 #include <time.h>
 #include <sys/stat.h>
 
+#include "../common/replies.h"
 #include "cfs/log.h"
 #include "cfs/token.h"
 #include "mds.h"
@@ -744,6 +745,96 @@ static int req_cred(const struct cfs_rpc_req *rq, const ProtobufCMessage *m,
 						     f->offset), cr);
 }
 
+/* What a mutation that succeeded answered, kept in the store (replicated
+ * with it) until the client acknowledges the reply or for
+ * REPLY_CACHE_IDLE_MS: a retry after a failover or a restart, which the
+ * RPC reply cache (memory) no longer knows, is answered the same rather
+ * than run again (a rename retried would fail with ENOENT). */
+struct done_rec {
+	int64_t at_ns;		/* when (CLOCK_REALTIME) */
+	struct cfs_inode out, dir_after;
+	uint64_t dir, cookie;
+	uint8_t opened;
+	uint8_t pad[7];
+};
+
+struct recorded {
+	int (*fn)(struct mds *, MDB_txn *, void *);
+	struct op *o;
+	const struct cfs_rpc_req *rq;
+};
+
+static int do_recorded(struct mds *mds, MDB_txn *txn, void *p)
+{
+	struct recorded *r = p;
+	struct done_rec d = { .at_ns = cfs_real_ns() };
+	int rc = r->fn(mds, txn, r->o);
+
+	if (rc || !r->rq->request_id)
+		return rc;
+	d.out = r->o->out;
+	d.dir_after = r->o->dir_after;
+	d.dir = r->o->dir;
+	d.cookie = r->o->cookie;
+	d.opened = r->o->opened;
+	rc = cfs_ns_done_put(&mds->ns, txn, r->rq->client_id,
+			     r->rq->request_id, &d, sizeof(d));
+	if (!rc && r->rq->acked > 1)
+		rc = cfs_ns_done_forget(&mds->ns, txn, r->rq->client_id,
+					r->rq->acked, NULL);
+	return rc;
+}
+
+/* The answer kept for this request, if it ran before: true with o set. */
+static bool done_before(struct mds *mds, const struct cfs_rpc_req *rq,
+			struct op *o)
+{
+	struct done_rec d;
+	MDB_txn *txn;
+	int rc;
+
+	if (!rq->request_id || cfs_ns_begin(&mds->ns, NULL, false, &txn))
+		return false;
+	rc = cfs_ns_done_get(&mds->ns, txn, rq->client_id, rq->request_id, &d,
+			     sizeof(d));
+	cfs_ns_abort(txn);
+	if (rc)
+		return false;
+	o->out = d.out;
+	o->dir_after = d.dir_after;
+	o->dir = d.dir;
+	o->cookie = d.cookie;
+	o->opened = d.opened;
+	cfs_log_info("answered a retry from the requests done",
+		     "client=%016lx req=%lu", (unsigned long)rq->client_id,
+		     (unsigned long)rq->request_id);
+	return true;
+}
+
+static bool done_old(const MDB_val *v)
+{
+	struct done_rec d;
+
+	if (v->mv_size != sizeof(d))
+		return true;
+	memcpy(&d, v->mv_data, sizeof(d));
+	return cfs_real_ns() - d.at_ns > (int64_t)REPLY_CACHE_IDLE_MS * 1000000;
+}
+
+static int do_done_expire(struct mds *mds, MDB_txn *txn, void *p)
+{
+	(void)p;
+	return cfs_ns_done_forget(&mds->ns, txn, 0, 0, done_old);
+}
+
+void mds_done_expire(struct mds *mds)
+{
+	int rc = mds_mutate(mds, do_done_expire, NULL, 0);
+
+	if (rc && rc != -EREMCHG)
+		cfs_log_warn("cannot expire the requests done", "rc=%d", rc);
+}
+
 static int mutate(struct mds *mds, struct cfs_rpc_req *rq,
 		  const ProtobufCMessage *m,
 		  int (*fn)(struct mds *, MDB_txn *, void *), bool entry)
@@ -762,11 +853,15 @@ static int mutate(struct mds *mds, struct cfs_rpc_req *rq,
 		if (rc)
 			return rc;
 	}
-	rc = mds_mutate(mds, fn, &o, o.client);
-	if (rc && o.opened)
-		open_dec(mds, o.client, o.out.ino, true);
-	if (rc)
-		return rc;
+	if (!done_before(mds, rq, &o)) {
+		struct recorded r = { fn, &o, rq };
+
+		rc = mds_mutate(mds, do_recorded, &r, o.client);
+		if (rc && o.opened)
+			open_dec(mds, o.client, o.out.ino, true);
+		if (rc)
+			return rc;
+	}
 	if (!entry && !o.dir)
 		return 0;
 	/* a create that opened, a truncate: the data may change next */
@@ -1116,6 +1211,36 @@ int mds_admit(void *arg, struct cfs_rpc_req *rq, ProtobufCMessage *m)
 	return mds_subtree_admit(arg, rq, m);
 }
 
+static int h_replicas(void *arg, struct cfs_rpc_req *rq,
+		      const ProtobufCMessage *m)
+{
+	Cfs__MdsReplicas rep = CFS__MDS_REPLICAS__INIT;
+	Cfs__MdsReplica mem[CFS_RPC_GROUP_MEMBERS], *ptrs[CFS_RPC_GROUP_MEMBERS];
+	struct mds_replica_status *st = malloc(sizeof(*st));
+	int rc;
+
+	(void)m;
+	if (!st)
+		return -ENOMEM;
+	mds_replica_status(MDS(arg), st);
+	rep.term = st->term;
+	rep.commit = st->commit;
+	rep.applied = st->applied;
+	for (unsigned i = 0; i < st->nmembers; i++) {
+		cfs__mds_replica__init(&mem[i]);
+		mem[i].id = st->members[i].id;
+		mem[i].address = st->members[i].address;
+		mem[i].leader = st->members[i].id == st->id;
+		mem[i].match = st->members[i].match;
+		ptrs[i] = &mem[i];
+	}
+	rep.n_members = st->nmembers;
+	rep.members = ptrs;
+	rc = cfs_rpc_reply(rq, &rep.base, NULL, 0);
+	free(st);
+	return rc;
+}
+
 static int h_raft(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 {
 	return mds_replica_recv(MDS(arg), rq, (const void *)m);
@@ -1162,6 +1287,7 @@ static const struct cfs_rpc_method methods[] = {
 	METHOD(MDS_OSD_REGISTER, mds_osd_register, h_osd_register, true),
 	METHOD(MDS_OSD_HEARTBEAT, mds_osd_heartbeat, h_osd_heartbeat, false),
 	METHOD(MDS_GONE, mds_inodes, h_gone, false),
+	METHOD(MDS_REPLICAS, mds_empty, h_replicas, false),
 	/* Raft's own traffic must not wait behind the workers */
 	[CFS__MDS_METHOD__MDS_RAFT] = {
 		.req_desc = &cfs__mds_raft_data__descriptor, .fn = h_raft,

@@ -147,6 +147,36 @@ static const char *state_name(const Cfs__OsdInfo *o)
 							    "down";
 }
 
+/* The MDS replicas, as their leader sees them: who leads, and how far
+ * behind each is. */
+static void print_replicas(const char *mds, struct cfs_rpc_client *rpc)
+{
+	Cfs__MdsEmpty e = CFS__MDS_EMPTY__INIT;
+	struct cfs_rpc_call c = { .method = CFS__MDS_METHOD__MDS_REPLICAS,
+				  .req = &e.base,
+				  .rep_desc = &cfs__mds_replicas__descriptor,
+				  .timeout_ms = 3000 };
+	const Cfs__MdsReplicas *r;
+
+	if (cfs_rpc_call(rpc, mds, &c) == 0 && (r = (const void *)c.rep) &&
+	    r->n_members) {
+		printf("mds replicas: %zu, term %lu, commit %lu\n", r->n_members,
+		       (unsigned long)r->term, (unsigned long)r->commit);
+		for (size_t i = 0; i < r->n_members; i++) {
+			const Cfs__MdsReplica *m = r->members[i];
+
+			printf("  %-3lu %-22s %-8s match %-10lu lag %lu\n",
+			       (unsigned long)m->id, m->address,
+			       m->leader ? "leader" : "follower",
+			       (unsigned long)m->match,
+			       (unsigned long)(r->commit > m->match ?
+						       r->commit - m->match :
+						       0));
+		}
+	}
+	cfs_rpc_call_done(&c);
+}
+
 static int cmd_status(const char *mds)
 {
 	struct cfs_map_holder maps;
@@ -160,6 +190,7 @@ static int cmd_status(const char *mds)
 	       m->pb->cluster_id, (unsigned long)m->pb->epoch,
 	       m->pb->pg_count, m->pb->replicas);
 	printf("mds %s\n", m->pb->n_mds ? m->pb->mds[0] : "?");
+	print_replicas(mds, rpc);
 	if (m->pb->n_revoked) {
 		printf("revoked tokens:");
 		for (size_t i = 0; i < m->pb->n_revoked; i++)

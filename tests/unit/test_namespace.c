@@ -927,6 +927,41 @@ START_TEST(test_changes_and_dumps_carry_a_store_to_another)
 }
 END_TEST
 
+static bool odd_value(const MDB_val *v)
+{
+	return ((const uint8_t *)v->mv_data)[0] % 2;
+}
+
+/* Requests done: kept per client and request id, forgotten below what
+ * the client acknowledged, or when old (every client's). */
+START_TEST(test_requests_done_are_kept_until_forgotten)
+{
+	uint8_t v, got;
+
+	for (uint64_t c = 1; c <= 2; c++)
+		for (uint64_t r = 1; r <= 5; r++) {
+			v = (uint8_t)(10 * c + r);
+			ck_assert_int_eq(W(cfs_ns_done_put(&ns, txn, c, r, &v, 1)),
+					 0);
+		}
+	ck_assert_int_eq(W(cfs_ns_done_get(&ns, txn, 2, 3, &got, 1)), 0);
+	ck_assert_uint_eq(got, 23);
+	ck_assert_int_eq(W(cfs_ns_done_get(&ns, txn, 3, 1, &got, 1)), -ENOENT);
+	ck_assert_int_eq(W(cfs_ns_done_forget(&ns, txn, 1, 4, NULL)), 0);
+	ck_assert_int_eq(W(cfs_ns_done_get(&ns, txn, 1, 3, &got, 1)), -ENOENT);
+	ck_assert_int_eq(W(cfs_ns_done_get(&ns, txn, 1, 4, &got, 1)), 0);
+	ck_assert_int_eq(W(cfs_ns_done_get(&ns, txn, 2, 1, &got, 1)), 0);
+	/* the odd values of both clients go: 15, 21, 23, 25 */
+	ck_assert_int_eq(W(cfs_ns_done_forget(&ns, txn, 0, 0, odd_value)), 0);
+	ck_assert_int_eq(W(cfs_ns_done_get(&ns, txn, 1, 5, &got, 1)), -ENOENT);
+	ck_assert_int_eq(W(cfs_ns_done_get(&ns, txn, 2, 5, &got, 1)), -ENOENT);
+	ck_assert_int_eq(W(cfs_ns_done_get(&ns, txn, 1, 4, &got, 1)), 0);
+	ck_assert_int_eq(W(cfs_ns_done_get(&ns, txn, 2, 4, &got, 1)), 0);
+	ck_assert_int_eq(W(cfs_ns_done_get(&ns, txn, 2, 2, &got, 1)), 0);
+	ck_assert_uint_eq(got, 22);
+}
+END_TEST
+
 int main(void)
 {
 	CFS_RUN_SUITE("namespace", setup, teardown,
@@ -950,5 +985,6 @@ int main(void)
 		      test_acl_enforced_by_the_mds_and_inherited,
 		      test_a_file_is_within_the_directory_of_its_first_link,
 		      test_an_old_store_gets_the_parents_of_its_files_on_open,
-		      test_changes_and_dumps_carry_a_store_to_another);
+		      test_changes_and_dumps_carry_a_store_to_another,
+		      test_requests_done_are_kept_until_forgotten);
 }

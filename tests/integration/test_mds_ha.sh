@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The MDS with no single point of failure: three replicas (a Raft group)
+# on nodes 1-3. While four writers create, rename and unlink files, the
+# leader is SIGKILLed again and again (each time the new one, then
+# restarted): no operation fails, the tree ends as the operations made
+# it (each once), the longest pause of a writer stays under 5 s (the
+# pauses are printed), and every replica's store ends fsck-clean and
+# identical. With two of three replicas dead,
+# a create waits (no split brain) and completes once one returns.
+# MDS_HA_CYCLES sets the number of failovers (make soak runs 20).
+. "$(dirname "$0")/lib.sh"
+
+cluster_up 3 7700
+CYCLES=${MDS_HA_CYCLES:-4}
+
+# the replica serving now: mds, mds2 or mds3 (cfs-cluster's names)
+leader() {
+	local a k
+	a=$(cluster cfs status "$MDS" 2>/dev/null | awk '/^mds /{print $2}')
+	k=${a#127.0.0.}
+	k=${k%%:*}
+	case $k in 1) echo mds ;; 2|3) echo "mds$k" ;; esac
+}
+fsck_of() { "$CFS_BIN/cfs" fsck "$T/c/$1" 2>&1 | grep '^fsck:'; }
+
+check_within 20 "the replicas elect a leader that serves" '[ -n "$(leader)" ]'
+
+# writer I: in wI, file fJ made holding "I.J", every third renamed to
+# rJ, and at every fifth the one before removed; each operation noted in
+# $T/okI (op, J, time) once it returned, a failed one in $T/failedI
+writer() {
+	local i=$1 j=0 d=$MNT/w$i prev
+	mkdir -p "$d"
+	note() { echo "$1 $2 $(date +%s%N)" >>"$T/ok$i"; }
+	while [ ! -e "$T/stop" ]; do
+		j=$((j + 1))
+		if echo "$i.$j" >"$d/f$j" 2>>"$T/err$i"; then note c "$j"
+		else echo "c $j" >>"$T/failed$i"; continue; fi
+		if [ $((j % 3)) = 0 ]; then
+			if mv "$d/f$j" "$d/r$j" 2>>"$T/err$i"; then note m "$j"
+			else echo "m $j" >>"$T/failed$i"; fi
+		fi
+		if [ $((j % 5)) = 0 ]; then
+			prev=f$((j - 1))
+			[ $(((j - 1) % 3)) = 0 ] && prev=r$((j - 1))
+			if rm "$d/$prev" 2>>"$T/err$i"; then note u $((j - 1))
+			else echo "u $((j - 1))" >>"$T/failed$i"; fi
+		fi
+	done
+}
+for i in 1 2 3 4; do
+	writer "$i" &
+	echo $! >>"$T/writers"
+done
+done_by() { cat "$T"/ok* 2>/dev/null | wc -l; }
+
+killed_ok=0
+for c in $(seq 1 "$CYCLES"); do
+	old=$(leader)
+	[ -n "$old" ] || { bad "cycle $c: no leader to kill"; break; }
+	before=$(done_by)
+	cluster kill "$old"
+	if wait_for 20 '[ -n "$(leader)" ] && [ "$(leader)" != "$old" ] &&
+			[ "$(done_by)" -gt "$((before + 8))" ]'; then
+		killed_ok=$((killed_ok + 1))
+	else
+		bad "cycle $c: no new leader serving the writers after $old died"
+	fi
+	cluster start "$old"
+done
+touch "$T/stop"
+while read -r p; do wait "$p"; done <"$T/writers"
+check "$CYCLES leaders SIGKILLed, each followed by a new one serving" \
+	'[ "$killed_ok" = "$CYCLES" ]'
+check "no writer's operation failed" '! cat "$T"/failed* 2>/dev/null | grep -q .'
+cat "$T"/err* 2>/dev/null | head -n 5
+
+# the tree is what the operations that returned made: every file there
+# with its bytes, nothing else
+python3 - "$T" "$MNT" >"$T/tree" <<'EOF'
+import sys, os
+t, mnt = sys.argv[1], sys.argv[2]
+wrong = []
+for i in range(1, 5):
+    want = {}
+    for line in open(f"{t}/ok{i}"):
+        op, j, _ = line.split()
+        if op == "c": want[f"f{j}"] = f"{i}.{j}"
+        elif op == "m": want[f"r{j}"] = want.pop(f"f{j}")
+        else: want.pop(f"r{j}" if f"r{j}" in want else f"f{j}")
+    d = f"{mnt}/w{i}"
+    have = set(os.listdir(d))
+    wrong += [f"w{i}/{n}: extra" for n in have - set(want)]
+    for n, v in want.items():
+        if n not in have: wrong.append(f"w{i}/{n}: missing")
+        elif open(f"{d}/{n}").read().strip() != v: wrong.append(f"w{i}/{n}: bytes")
+print(len(wrong), " ".join(wrong[:10]))
+EOF
+check "all $(done_by) operations that returned are in the tree, once ($(cat "$T/tree"))" \
+	'[ "$(cut -d" " -f1 "$T/tree")" = 0 ] && [ "$(done_by)" -gt 100 ]'
+
+# the pauses: per writer, the longest gap between two operations
+python3 - "$T" >"$T/pauses" <<'EOF'
+import sys, glob
+gaps = []
+for f in glob.glob(sys.argv[1] + "/ok*"):
+    ts = [int(l.split()[2]) for l in open(f) if l.strip()]
+    gaps += [(b - a) / 1e6 for a, b in zip(ts, ts[1:])]
+gaps.sort(reverse=True)
+print("longest pauses (ms):", " ".join("%.0f" % g for g in gaps[:8]))
+print(int(gaps[0]) if gaps else 0)
+EOF
+head -n 1 "$T/pauses"
+check "the longest pause of a writer is under 5 s" \
+	'[ "$(tail -n 1 "$T/pauses")" -lt 5000 ]'
+
+# the replicas agree, once each has applied everything
+check_within 20 "every replica's store is fsck-clean and the same" \
+	'a=$(fsck_of mds) && [ -n "$a" ] && [ "$a" = "$(fsck_of mds2)" ] &&
+	 [ "$a" = "$(fsck_of mds3)" ] && grep -q " 0 problems" <<<"$a"'
+
+# two of three dead: no majority, so nothing is acknowledged ...
+lead=$(leader)
+others=$(for m in mds mds2 mds3; do [ "$m" = "$lead" ] || echo "$m"; done)
+for m in $others; do cluster kill "$m"; done
+( echo quorum >"$MNT/quorum" && touch "$T/quorum.done" ) &
+qpid=$!
+check "with two replicas dead a create waits (2 s)" \
+	'! wait_for 2 "[ -e \"$T/quorum.done\" ]"'
+cluster start "$(head -n 1 <<<"$others")"
+check_within 20 "... and completes once one replica returns" \
+	'[ -e "$T/quorum.done" ] && [ "$(cat "$MNT/quorum")" = quorum ]'
+wait "$qpid"
+cluster start "$(tail -n 1 <<<"$others")"
+check_within 20 "the returning replica catches up: all three the same" \
+	'a=$(fsck_of mds) && [ "$a" = "$(fsck_of mds2)" ] &&
+	 [ "$a" = "$(fsck_of mds3)" ]'
+
+echo "test_mds_ha.sh: $PASS passed, $FAIL failed"
