@@ -267,3 +267,97 @@ int cfs_locks_count(struct cfs_lock_table *t, uint64_t ino)
 	pthread_mutex_unlock(&t->mutex);
 	return n;
 }
+
+int cfs_locks_export(struct cfs_lock_table *t, uint64_t ino,
+		     struct cfs_lock_rec **out, size_t *n)
+{
+	struct lock_file *f;
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&t->mutex);
+	f = *file_slot(t, ino);
+	for (struct cfs_lock *l = f ? f->locks : NULL; l; l = l->next)
+		k++;
+	if (k && !(*out = calloc(k, sizeof(**out)))) {
+		pthread_mutex_unlock(&t->mutex);
+		return -ENOMEM;
+	}
+	for (struct cfs_lock *l = f ? f->locks : NULL; l; l = l->next)
+		(*out)[(*n)++] = (struct cfs_lock_rec){
+			.client = l->client, .owner = l->owner,
+			.start = l->start, .end = l->end, .pid = l->pid,
+			.type = l->type, .flock = l->flock };
+	pthread_mutex_unlock(&t->mutex);
+	return 0;
+}
+
+int cfs_locks_import(struct cfs_lock_table *t, uint64_t ino,
+		     const struct cfs_lock_rec *recs, size_t n)
+{
+	struct lock_file **fp, *f;
+	struct cfs_lock *head = NULL, **tail = &head;
+
+	for (size_t i = 0; i < n; i++) {
+		struct cfs_lock *l = calloc(1, sizeof(*l));
+
+		if (!l) {
+			free_locks(head);
+			return -ENOMEM;
+		}
+		*l = (struct cfs_lock){ .client = recs[i].client,
+			.owner = recs[i].owner, .pid = recs[i].pid,
+			.type = recs[i].type, .start = recs[i].start,
+			.end = recs[i].end, .flock = recs[i].flock };
+		*tail = l;
+		tail = &l->next;
+	}
+	pthread_mutex_lock(&t->mutex);
+	fp = file_slot(t, ino);
+	if (!*fp && head && (*fp = calloc(1, sizeof(**fp))))
+		(*fp)->ino = ino;
+	f = *fp;
+	if (f) {
+		free_locks(f->locks);
+		f->locks = head;
+		head = NULL;
+		if (!f->locks) {
+			*fp = f->next;
+			free(f);
+		}
+	}
+	pthread_mutex_unlock(&t->mutex);
+	free_locks(head);	/* no memory for the file: none kept */
+	return head ? -ENOMEM : 0;
+}
+
+void cfs_locks_clear(struct cfs_lock_table *t)
+{
+	pthread_mutex_lock(&t->mutex);
+	for (int i = 0; i < LOCK_BUCKETS; i++) {
+		while (t->buckets[i]) {
+			struct lock_file *f = t->buckets[i];
+
+			t->buckets[i] = f->next;
+			free_locks(f->locks);
+			free(f);
+		}
+	}
+	pthread_mutex_unlock(&t->mutex);
+}
+
+size_t cfs_locks_files(struct cfs_lock_table *t, uint64_t *inos, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&t->mutex);
+	for (int i = 0; i < LOCK_BUCKETS; i++)
+		for (struct lock_file *f = t->buckets[i]; f; f = f->next) {
+			if (n < max)
+				inos[n] = f->ino;
+			n++;
+		}
+	pthread_mutex_unlock(&t->mutex);
+	return n;
+}

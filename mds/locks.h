@@ -7,8 +7,9 @@
  * when their ranges overlap and one is a write lock; an owner's new lock
  * replaces what it held in that range (splitting and merging ranges);
  * unlocking a range may split a lock in two. flock locks are a separate
- * name space, whole-file, shared or exclusive. The table lives in memory:
- * locks do not survive an MDS restart. */
+ * name space, whole-file, shared or exclusive. The table lives in memory;
+ * the MDS stores each file's locks with every change (service.c), so a
+ * restarted MDS or a new leader of its replicas loads them back. */
 #ifndef CFS_MDS_LOCKS_H
 #define CFS_MDS_LOCKS_H
 
@@ -49,6 +50,23 @@ void cfs_locks_release(struct cfs_lock_table *t, uint64_t ino,
 		       uint64_t client, uint64_t owner, bool flock);
 /* Drop every lock a client holds, on every file (its session ended). */
 void cfs_locks_release_client(struct cfs_lock_table *t, uint64_t client);
+/* A lock as stored. */
+struct cfs_lock_rec {
+	uint64_t client, owner, start, end;
+	uint32_t pid;
+	int32_t type;
+	uint8_t flock;
+	uint8_t pad[7];
+};
+/* ino's locks, copied into a malloc'd array (*out NULL when none). */
+int cfs_locks_export(struct cfs_lock_table *t, uint64_t ino,
+		     struct cfs_lock_rec **out, size_t *n);
+/* ino's locks replaced by recs. */
+int cfs_locks_import(struct cfs_lock_table *t, uint64_t ino,
+		     const struct cfs_lock_rec *recs, size_t n);
+void cfs_locks_clear(struct cfs_lock_table *t);
+/* The files with locks: how many, the first max of them into inos. */
+size_t cfs_locks_files(struct cfs_lock_table *t, uint64_t *inos, size_t max);
 /* How many locks ino has (tests). */
 int cfs_locks_count(struct cfs_lock_table *t, uint64_t ino);
 

@@ -137,6 +137,9 @@ void mds_writer_stop(struct mds *mds);
 const struct cfs_rpc_method *mds_service_init(struct mds *mds, size_t *n);
 int mds_service_start(struct mds *mds);
 bool mds_is_open(void *mds, uint64_t ino);
+/* The locks as the store has them, into the table in memory (a new
+ * leader, a restart), each holder given a session. */
+int mds_locks_load(struct mds *mds);
 /* Forget the answers kept for requests done (service.c) older than the
  * reply cache keeps its own (the leader, once a minute). */
 void mds_done_expire(struct mds *mds);

@@ -728,6 +728,9 @@ static void take_over(struct mds *mds, uint64_t terms)
 	if (rc)
 		cfs_log_error("cannot load the members", "rc=%d", rc);
 	cap_key_take(mds);
+	rc = mds_locks_load(mds);
+	if (rc)
+		cfs_log_error("cannot load the locks", "rc=%d", rc);
 	/* capabilities granted before now were granted for opens this
 	 * MDS does not know of (service.c, granted_before) */
 	mds->started_s = (int64_t)time(NULL);

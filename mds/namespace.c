@@ -120,6 +120,7 @@ static const struct {
 	{ "meta", offsetof(struct cfs_ns, meta) },
 	{ "osds", offsetof(struct cfs_ns, osds) },
 	{ "done", offsetof(struct cfs_ns, done) },
+	{ "locks", offsetof(struct cfs_ns, locks) },
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
@@ -1132,6 +1133,49 @@ int cfs_ns_done_forget(struct cfs_ns *ns, MDB_txn *txn, uint64_t client,
 			rc = mdb_cursor_get(cur, &kv, &v, MDB_GET_CURRENT);
 		if (rc == EINVAL)	/* the cursor was past the last */
 			rc = MDB_NOTFOUND;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : cfs_ns_errno(rc);
+}
+
+/* ---- locks (service.c) ---- */
+
+int cfs_ns_locks_put(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
+		     const void *val, size_t len)
+{
+	struct key k;
+	MDB_val kv, v = val_of(val, len);
+	int rc;
+
+	key_ino(&k, ino);
+	kv = val_of(k.b, k.len);
+	rc = len ? ns_put(ns, txn, ns->locks, &kv, &v, 0) :
+		   ns_del(ns, txn, ns->locks, &kv);
+	return rc == MDB_NOTFOUND ? 0 : cfs_ns_errno(rc);
+}
+
+int cfs_ns_locks_each(struct cfs_ns *ns, MDB_txn *txn,
+		      int (*fn)(void *arg, uint64_t ino, const void *val,
+				size_t len),
+		      void *arg)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(txn, ns->locks, &cur);
+
+	if (rc)
+		return cfs_ns_errno(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		int err;
+
+		if (k.mv_size != 8)
+			continue;
+		err = fn(arg, get_be64(k.mv_data), v.mv_data, v.mv_size);
+		if (err) {
+			mdb_cursor_close(cur);
+			return err;
+		}
 	}
 	mdb_cursor_close(cur);
 	return rc == MDB_NOTFOUND ? 0 : cfs_ns_errno(rc);

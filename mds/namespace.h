@@ -20,6 +20,8 @@
  *   osds      id                   -> OSD registration record
  *   done      client + request id  -> what a request that succeeded
  *                                       answered (the MDS's, opaque here)
+ *   locks     ino                  -> the file's byte-range and flock
+ *                                       locks (the MDS's, opaque here)
  */
 #ifndef CFS_MDS_NAMESPACE_H
 #define CFS_MDS_NAMESPACE_H
@@ -74,7 +76,7 @@ struct cfs_redo;
 struct cfs_ns {
 	MDB_env *env;
 	MDB_dbi inodes, dentries, cookies, xattrs, symlinks, orphans, purge,
-		meta, osds, done;
+		meta, osds, done, locks;
 	/* read-write opens: commits are made durable by the redo log */
 	struct cfs_redo *redo;
 	/* the open write transactions, innermost last, each with where
@@ -242,6 +244,15 @@ int cfs_ns_done_get(struct cfs_ns *ns, MDB_txn *txn, uint64_t client,
 		    uint64_t request, void *val, size_t len);
 int cfs_ns_done_forget(struct cfs_ns *ns, MDB_txn *txn, uint64_t client,
 		       uint64_t below, bool (*old)(const MDB_val *val));
+
+/* Locks: a file's, as the MDS stores them (len 0: none, the record
+ * goes); each file's to fn (it may not change the table). */
+int cfs_ns_locks_put(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
+		     const void *val, size_t len);
+int cfs_ns_locks_each(struct cfs_ns *ns, MDB_txn *txn,
+		      int (*fn)(void *arg, uint64_t ino, const void *val,
+				size_t len),
+		      void *arg);
 
 /* Store key -> val in table dbi: the one way to write a record from
  * outside this module (so the redo log sees it). */

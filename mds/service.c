@@ -909,6 +909,88 @@ static int h_release(void *arg, struct cfs_rpc_req *rq,
 
 /* ---- locks (in memory: see locks.h) ---- */
 
+/* ---- locks, stored with every change (a new leader loads them) ---- */
+
+static int locks_store(struct mds *mds, MDB_txn *txn, uint64_t ino)
+{
+	struct cfs_lock_rec *recs;
+	size_t n;
+	int rc = cfs_locks_export(&mds->locks, ino, &recs, &n);
+
+	if (!rc)
+		rc = cfs_ns_locks_put(&mds->ns, txn, ino, recs,
+				      n * sizeof(*recs));
+	free(recs);
+	return rc;
+}
+
+/* The file's locks as the table in memory has them when the batch runs:
+ * the last of several changes' stores has them all. */
+static int do_locks_store(struct mds *mds, MDB_txn *txn, void *p)
+{
+	return locks_store(mds, txn, *(const uint64_t *)p);
+}
+
+static int stored_file(void *arg, uint64_t ino, const void *val, size_t len)
+{
+	uint64_t **inos = arg;
+
+	(void)val;
+	(void)len;
+	*(*inos)++ = ino;
+	return 0;
+}
+
+/* Every file's: those stored (some may have none now), then those in
+ * memory. */
+static int do_locks_store_all(struct mds *mds, MDB_txn *txn, void *p)
+{
+	uint64_t *inos, *end;
+	size_t n = cfs_locks_files(&mds->locks, NULL, 0);
+	MDB_stat st;
+	int rc = cfs_ns_errno(mdb_stat(txn, mds->ns.locks, &st));
+
+	(void)p;
+	if (rc)
+		return rc;
+	inos = malloc((st.ms_entries + n + 1) * sizeof(*inos));
+	if (!inos)
+		return -ENOMEM;
+	end = inos;
+	rc = cfs_ns_locks_each(&mds->ns, txn, stored_file, &end);
+	end += cfs_locks_files(&mds->locks, end, n);
+	for (uint64_t *i = inos; !rc && i < end; i++)
+		rc = locks_store(mds, txn, *i);
+	free(inos);
+	return rc;
+}
+
+static int lock_loaded(void *arg, uint64_t ino, const void *val, size_t len)
+{
+	struct mds *mds = arg;
+	const struct cfs_lock_rec *recs = val;
+	size_t n = len / sizeof(*recs);
+
+	pthread_mutex_lock(&mds->open_lock);
+	for (size_t i = 0; i < n; i++)	/* they expire if silent */
+		session_touch(mds, recs[i].client);
+	pthread_mutex_unlock(&mds->open_lock);
+	return cfs_locks_import(&mds->locks, ino, recs, n);
+}
+
+int mds_locks_load(struct mds *mds)
+{
+	MDB_txn *txn;
+	int rc = cfs_ns_begin(&mds->ns, NULL, false, &txn);
+
+	if (rc)
+		return rc;
+	cfs_locks_clear(&mds->locks);
+	rc = cfs_ns_locks_each(&mds->ns, txn, lock_loaded, mds);
+	cfs_ns_abort(txn);
+	return rc;
+}
+
 static int h_lock(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 {
 	const Cfs__MdsLock *r = (const void *)m;
@@ -930,8 +1012,11 @@ static int h_lock(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 	pthread_mutex_lock(&MDS(arg)->open_lock);
 	session_touch(MDS(arg), rq->client_id);
 	pthread_mutex_unlock(&MDS(arg)->open_lock);
-	if (!r->test)
-		return cfs_locks_set(&MDS(arg)->locks, r->ino, &want);
+	if (!r->test) {
+		rc = cfs_locks_set(&MDS(arg)->locks, r->ino, &want);
+		return rc ? rc : mds_mutate(MDS(arg), do_locks_store,
+					    (void *)&r->ino, 0);
+	}
 	rep.type = F_UNLCK;
 	if (cfs_locks_test(&MDS(arg)->locks, r->ino, &want, &held)) {
 		rep.type = held.type;
@@ -950,7 +1035,7 @@ static int h_unlock_owner(void *arg, struct cfs_rpc_req *rq,
 
 	cfs_locks_release(&MDS(arg)->locks, r->ino, rq->client_id, r->owner,
 			  r->flock);
-	return 0;
+	return mds_mutate(MDS(arg), do_locks_store, (void *)&r->ino, 0);
 }
 
 static int h_keepalive(void *arg, struct cfs_rpc_req *rq,
@@ -974,6 +1059,7 @@ void mds_sessions_expire(struct mds *mds)
 	int64_t now = cfs_mono_ms();
 	uint64_t closed[256];
 	size_t nclosed = 0;
+	bool unlocked = false;
 
 	pthread_mutex_lock(&mds->open_lock);
 	for (int b = 0; b < SESSION_BUCKETS; b++) {
@@ -1009,11 +1095,14 @@ void mds_sessions_expire(struct mds *mds)
 				}
 			}
 			cfs_locks_release_client(&mds->locks, s->client);
+			unlocked = true;
 			*sp = s->next;
 			free(s);
 		}
 	}
 	pthread_mutex_unlock(&mds->open_lock);
+	if (unlocked && mds_mutate(mds, do_locks_store_all, NULL, 0))
+		cfs_log_warn("cannot store the locks left", "clients_gone=1");
 	/* files unlinked while that client had them open are freed now */
 	for (size_t i = 0; i < nclosed; i++) {
 		int rc = mds_mutate(mds, do_free_if_orphan, &closed[i], 0);

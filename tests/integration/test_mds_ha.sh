@@ -3,15 +3,37 @@
 # on nodes 1-3. While four writers create, rename and unlink files, the
 # leader is SIGKILLed again and again (each time the new one, then
 # restarted): no operation fails, the tree ends as the operations made
-# it (each once), the longest pause of a writer stays under 5 s (the
-# pauses are printed), and every replica's store ends fsck-clean and
-# identical. With two of three replicas dead,
+# it (each once), a process's fcntl lock stays held, the longest pause
+# of a writer stays under 5 s (the pauses are printed), and every
+# replica's store ends fsck-clean and identical. With two of three replicas dead,
 # a create waits (no split brain) and completes once one returns.
 # MDS_HA_CYCLES sets the number of failovers (make soak runs 20).
 . "$(dirname "$0")/lib.sh"
 
 cluster_up 3 7700
 CYCLES=${MDS_HA_CYCLES:-4}
+
+# a process holding a write lock on $MNT/locked through every failover;
+# held: whether another process's lock attempt finds it taken
+python3 -c '
+import fcntl, sys, time
+f = open(sys.argv[1], "w")
+fcntl.lockf(f, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+while True:
+    time.sleep(1)
+' "$MNT/locked" "$T/locked" &
+HOLDER=$!
+held() {
+	python3 -c '
+import fcntl, sys
+try:
+    fcntl.lockf(open(sys.argv[1], "w"), fcntl.LOCK_EX | fcntl.LOCK_NB)
+except BlockingIOError:
+    sys.exit(0)
+sys.exit(1)
+' "$MNT/locked"
+}
 
 # the replica serving now: mds, mds2 or mds3 (cfs-cluster's names)
 leader() {
@@ -24,6 +46,7 @@ leader() {
 fsck_of() { "$CFS_BIN/cfs" fsck "$T/c/$1" 2>&1 | grep '^fsck:'; }
 
 check_within 20 "the replicas elect a leader that serves" '[ -n "$(leader)" ]'
+check_within 10 "a process holds a write lock" '[ -e "$T/locked" ] && held'
 
 # writer I: in wI, file fJ made holding "I.J", every third renamed to
 # rJ, and at every fifth the one before removed; each operation noted in
@@ -54,7 +77,7 @@ for i in 1 2 3 4; do
 done
 done_by() { cat "$T"/ok* 2>/dev/null | wc -l; }
 
-killed_ok=0
+killed_ok=0 lock_kept=0
 for c in $(seq 1 "$CYCLES"); do
 	old=$(leader)
 	[ -n "$old" ] || { bad "cycle $c: no leader to kill"; break; }
@@ -63,6 +86,7 @@ for c in $(seq 1 "$CYCLES"); do
 	if wait_for 20 '[ -n "$(leader)" ] && [ "$(leader)" != "$old" ] &&
 			[ "$(done_by)" -gt "$((before + 8))" ]'; then
 		killed_ok=$((killed_ok + 1))
+		held && lock_kept=$((lock_kept + 1))
 	else
 		bad "cycle $c: no new leader serving the writers after $old died"
 	fi
@@ -72,6 +96,11 @@ touch "$T/stop"
 while read -r p; do wait "$p"; done <"$T/writers"
 check "$CYCLES leaders SIGKILLed, each followed by a new one serving" \
 	'[ "$killed_ok" = "$CYCLES" ]'
+check "the lock is still held after every failover" \
+	'[ "$lock_kept" = "$CYCLES" ]'
+kill "$HOLDER"
+wait "$HOLDER" 2>/dev/null
+check_within 5 "... and let go when its holder ends" '! held'
 check "no writer's operation failed" '! cat "$T"/failed* 2>/dev/null | grep -q .'
 cat "$T"/err* 2>/dev/null | head -n 5
 

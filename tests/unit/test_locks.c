@@ -2,6 +2,7 @@
  * ranges, flock as its own name space, release by owner. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 
 #include "../../mds/locks.h"
 
@@ -107,10 +108,50 @@ START_TEST(test_release_client_drops_all_its_locks)
 }
 END_TEST
 
+/* A file's locks exported and imported into another table (a new
+ * leader's) hold there as they did: conflicts and all. */
+START_TEST(test_locks_carried_to_another_table_still_hold)
+{
+	struct cfs_lock_table t, u;
+	struct cfs_lock a = L(1, 1, F_WRLCK, 0, 9), b = L(2, 1, F_RDLCK, 20, 29);
+	struct cfs_lock w = L(3, 1, F_WRLCK, 25, 25), got;
+	struct cfs_lock_rec *recs;
+	uint64_t inos[4];
+	size_t n;
+
+	cfs_locks_init(&t);
+	cfs_locks_init(&u);
+	ck_assert_int_eq(cfs_locks_set(&t, 7, &a), 0);
+	ck_assert_int_eq(cfs_locks_set(&t, 7, &b), 0);
+	b.flock = true;
+	ck_assert_int_eq(cfs_locks_set(&t, 8, &b), 0);
+	ck_assert_uint_eq(cfs_locks_files(&t, inos, 4), 2);
+	ck_assert_int_eq(cfs_locks_export(&t, 7, &recs, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(cfs_locks_import(&u, 7, recs, n), 0);
+	free(recs);
+	ck_assert(cfs_locks_test(&u, 7, &w, &got));
+	ck_assert(got.client == 2 && got.type == F_RDLCK && got.start == 20);
+	ck_assert_int_eq(cfs_locks_set(&u, 7, &w), -EAGAIN);
+	ck_assert_int_eq(cfs_locks_count(&u, 8), 0);
+	/* importing none drops the file's */
+	ck_assert_int_eq(cfs_locks_export(&t, 9, &recs, &n), 0);
+	ck_assert(recs == NULL && n == 0);
+	ck_assert_int_eq(cfs_locks_import(&u, 7, NULL, 0), 0);
+	ck_assert_int_eq(cfs_locks_count(&u, 7), 0);
+	ck_assert_uint_eq(cfs_locks_files(&u, inos, 4), 0);
+	cfs_locks_clear(&t);
+	ck_assert_uint_eq(cfs_locks_files(&t, inos, 4), 0);
+	cfs_locks_destroy(&t);
+	cfs_locks_destroy(&u);
+}
+END_TEST
+
 int main(void)
 {
 	CFS_RUN_SUITE("locks", NULL, NULL, test_conflicts_between_owners_only,
 		      test_unlock_splits_and_relock_merges,
 		      test_flock_is_separate_from_posix,
-		      test_release_client_drops_all_its_locks);
+		      test_release_client_drops_all_its_locks,
+		      test_locks_carried_to_another_table_still_hold);
 }
