@@ -110,6 +110,9 @@ int main(int argc, char **argv)
 			      mds.cfg.data, rc);
 		return 1;
 	}
+	rc = mds_replica_check(&mds);
+	if (rc)
+		return 1;
 	rc = cap_key_load(&mds);
 	mds.ready = mds.cfg.peers[0] ? 0 : 1;	/* a lone MDS serves at once */
 	if (!rc)

@@ -727,18 +727,52 @@ static int peers_parse(struct mds_replica *rep, const char *peers,
 	return 0;
 }
 
-/* The last entry the store holds, from the store. */
-static uint64_t applied_load(struct cfs_ns *ns)
+/* The last entry the store holds (0: none: a new store, or a lone
+ * MDS's), and whether it holds anything but a new store's root. */
+static int applied_load(struct cfs_ns *ns, uint64_t *applied, bool *used)
 {
-	uint64_t v = 0;
+	uint64_t inodes = 0;
+	MDB_stat osds;
 	MDB_txn *txn;
+	int rc = cfs_ns_begin(ns, NULL, false, &txn);
 
-	if (cfs_ns_begin(ns, NULL, false, &txn) == 0) {
-		if (cfs_ns_meta_get(ns, txn, APPLIED_KEY, &v))
-			v = 0;
-		cfs_ns_abort(txn);
+	if (rc)
+		return rc;
+	if (cfs_ns_meta_get(ns, txn, APPLIED_KEY, applied))
+		*applied = 0;
+	rc = cfs_ns_count_inodes(ns, txn, &inodes);
+	if (!rc)
+		rc = cfs_ns_errno(mdb_stat(txn, ns->osds, &osds));
+	cfs_ns_abort(txn);
+	*used = !rc && (inodes > 1 || osds.ms_entries > 0);
+	return rc;
+}
+
+int mds_replica_check(struct mds *mds)
+{
+	uint64_t applied;
+	bool used;
+	int rc = applied_load(&mds->ns, &applied, &used);
+
+	if (rc)
+		return rc;
+	if (mds->cfg.peers[0] && !applied && used) {
+		cfs_log_error("this store is a lone MDS's: a replica starts "
+			      "from an empty store (its replicas would not "
+			      "have what it holds). Run it without --peers, "
+			      "or start the replicas on empty data "
+			      "directories and copy the files in through a "
+			      "mount", "data=%s", mds->cfg.data);
+		return -EINVAL;
 	}
-	return v;
+	if (!mds->cfg.peers[0] && applied) {
+		cfs_log_error("this store is a replica's (it holds Raft "
+			      "entries): start it with the --peers it was "
+			      "started with", "data=%s applied=%lu",
+			      mds->cfg.data, (unsigned long)applied);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int mds_replica_start(struct mds *mds)
@@ -767,8 +801,13 @@ int mds_replica_start(struct mds *mds)
 	if (getrandom(&rep->next_stream, sizeof(rep->next_stream), 0) !=
 	    sizeof(rep->next_stream))
 		rep->next_stream = (uint64_t)getpid() << 32;
-	rep->applied = applied_load(&mds->ns);
-	rc = cfs_rpc_client_new(&rep->cl);
+	{
+		bool used;
+
+		rc = applied_load(&mds->ns, &rep->applied, &used);
+	}
+	if (!rc)
+		rc = cfs_rpc_client_new(&rep->cl);
 	if (rc)
 		goto fail_conf;
 	rc = -EIO;

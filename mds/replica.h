@@ -45,6 +45,10 @@ struct mds;
  * first start) and run Raft in a thread of its own. Without peers, no
  * replicas: this MDS always serves. */
 int mds_replica_start(struct mds *mds);
+/* Before anything changes the store: -EINVAL (with why, logged) if the
+ * store is a lone MDS's and peers are set, or a replica's and they are
+ * not; stores are not converted from one to the other. */
+int mds_replica_check(struct mds *mds);
 /* After the RPC server stopped. */
 void mds_replica_stop(struct mds *mds);
 /* Whether this MDS serves now; with it, the count of times it became a

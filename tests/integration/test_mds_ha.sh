@@ -165,4 +165,12 @@ check_within 20 "the returning replica catches up: all three the same" \
 	'a=$(fsck_of mds) && [ "$a" = "$(fsck_of mds2)" ] &&
 	 [ "$a" = "$(fsck_of mds3)" ]'
 
+# stores are not reinterpreted: a replica's started alone is refused
+cluster stop mds2
+out=$(timeout 10 "$CFS_BIN/cfs-mds" --listen 127.0.0.2:7790 \
+	--data "$T/c/mds2" --insecure true 2>&1)
+rc=$?
+check "a replica's store started without --peers is refused, saying why" \
+	'[ "$rc" = 1 ] && grep -q "is a replica.s.*--peers" <<<"$out"'
+
 echo "test_mds_ha.sh: $PASS passed, $FAIL failed"
