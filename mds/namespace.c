@@ -491,6 +491,11 @@ static int replay_change(void *arg, unsigned table, MDB_val *key,
 
 /* ---- replication (mds/replica.c): changes as records ---- */
 
+int cfs_ns_lazy(struct cfs_ns *ns)
+{
+	return ns->redo ? cfs_redo_lazy(ns->redo) : 0;
+}
+
 const uint8_t *cfs_ns_changes(struct cfs_ns *ns, size_t *len)
 {
 	*len = 0;

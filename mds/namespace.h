@@ -265,6 +265,9 @@ int cfs_ns_put(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi, MDB_val *key,
  * other); every record of the store as such changes (malloc'd), and
  * the store made exactly such a dump (every table emptied first). */
 const uint8_t *cfs_ns_changes(struct cfs_ns *ns, size_t *len);
+/* Commits from now on return before they are durable (cfs_redo_lazy):
+ * a replica's changes are durable in its Raft log first. */
+int cfs_ns_lazy(struct cfs_ns *ns);
 int cfs_ns_apply(struct cfs_ns *ns, MDB_txn *txn, const uint8_t *p,
 		 size_t len);
 int cfs_ns_dump(struct cfs_ns *ns, MDB_txn *txn, uint8_t **buf, size_t *len);

@@ -59,6 +59,7 @@ struct op {
 struct cfs_redo {
 	char dir[4096];
 	int fd;			/* redo.log, O_DSYNC */
+	int lazy_fd;		/* redo.log, records not synced (-1: all are) */
 	uint64_t ring;
 	int checkpoint_ms;
 	MDB_env *env;		/* once started */
@@ -276,6 +277,7 @@ int cfs_redo_open(struct cfs_redo **out, const char *dir, size_t ring_size,
 	if (!r)
 		return -ENOMEM;
 	r->fd = -1;
+	r->lazy_fd = -1;
 	pthread_mutex_init(&r->cplock, NULL);
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_condattr_t ca;
@@ -680,6 +682,8 @@ void cfs_redo_close(struct cfs_redo *r)
 	}
 	if (r->fd >= 0)
 		close(r->fd);
+	if (r->lazy_fd >= 0)
+		close(r->lazy_fd);
 	pthread_cond_destroy(&r->cond);
 	pthread_cond_destroy(&r->kick);
 	pthread_mutex_destroy(&r->lock);
@@ -701,6 +705,17 @@ void cfs_redo_stats(struct cfs_redo *r, struct cfs_redo_stats *st)
 }
 
 /* ---- write transactions ---- */
+
+int cfs_redo_lazy(struct cfs_redo *r)
+{
+	char path[4200];
+	int rc = data_path(r, "redo.log", path, sizeof(path));
+
+	if (rc)
+		return rc;
+	r->lazy_fd = open(path, O_RDWR | O_CLOEXEC);
+	return r->lazy_fd < 0 ? -errno : 0;
+}
 
 int cfs_redo_begin(struct cfs_redo *r)
 {
@@ -792,7 +807,8 @@ int cfs_redo_commit(struct cfs_redo *r, MDB_txn *txn)
 	h.crc = cfs_crc32c_extend(cfs_crc32c(&h.seq, 16),
 				  r->buf + sizeof(h), h.len);
 	memcpy(r->buf, &h, sizeof(h));
-	rc = full_pwrite(r->fd, r->buf, size, ring_pos(r, off));
+	rc = full_pwrite(r->lazy_fd >= 0 ? r->lazy_fd : r->fd, r->buf, size,
+			 ring_pos(r, off));
 	if (rc) {
 		cfs_log_error("cannot write the redo log", "dir=%s rc=%d",
 			      r->dir, rc);

@@ -114,6 +114,12 @@ int cfs_redo_begin(struct cfs_redo *r);
 int cfs_redo_commit(struct cfs_redo *r, MDB_txn *txn);
 void cfs_redo_abort(struct cfs_redo *r, MDB_txn *txn);
 
+/* Commits from now on are not durable when they return: their records
+ * are written but not synced (a machine crash may lose the last ones;
+ * the store still recovers to a commit, never a torn one). For a
+ * replica, whose changes are durable in its Raft log already. */
+int cfs_redo_lazy(struct cfs_redo *r);
+
 /* Checkpoint now and wait for it (tests, and the unlogged commit). */
 int cfs_redo_checkpoint(struct cfs_redo *r);
 

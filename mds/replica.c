@@ -806,6 +806,8 @@ int mds_replica_start(struct mds *mds)
 
 		rc = applied_load(&mds->ns, &rep->applied, &used);
 	}
+	if (!rc)	/* the Raft log makes each change durable */
+		rc = cfs_ns_lazy(&mds->ns);
 	if (!rc)
 		rc = cfs_rpc_client_new(&rep->cl);
 	if (rc)

@@ -10,7 +10,10 @@
  * is thus exactly the applied entries, and it keeps the index of the last
  * one (meta "raft_applied") in the same transaction, so that entries
  * seen again after a restart are skipped. A snapshot is every record of
- * the store (cfs_ns_dump); restoring one empties the store first.
+ * the store (cfs_ns_dump); restoring one empties the store first. The
+ * store's commits are not synced (cfs_ns_lazy): what a machine crash
+ * takes from it, the Raft log (or a snapshot, if the store fell behind
+ * one) gives back at the next start.
  *
  * Raft's bytes travel over the cluster's own secured RPC: each stream
  * the Raft library opens to a peer is a socket pair whose other end a
