@@ -501,7 +501,9 @@ int osd_space(struct osd *osd, uint64_t *capacity, uint64_t *used)
 /* Room for a write of len bytes, taken until give_room: a client's may
  * fill the store up to its reserve, a forwarded one (a change a primary
  * accepted) half into it; the rest is for healing and deletes. Writes
- * under way count as written, so writers side by side do not overshoot. */
+ * under way count as written, so writers side by side do not overshoot;
+ * a write is let in only if it fits beside those let in before it (two
+ * that would not both fit: the first goes in, not neither). */
 static int take_room(struct osd *osd, uint64_t len, bool forwarded)
 {
 	uint64_t capacity, used, reserve, writing;
@@ -511,11 +513,12 @@ static int take_room(struct osd *osd, uint64_t len, bool forwarded)
 	reserve = capacity / 100 * (uint64_t)osd->cfg.reserve_pct;
 	if (forwarded)
 		reserve /= 2;
-	writing = atomic_fetch_add(&osd->writing, len) + len;
-	if (used + writing + reserve > capacity) {
-		atomic_fetch_sub(&osd->writing, len);
-		return -ENOSPC;
-	}
+	writing = atomic_load(&osd->writing);
+	do {
+		if (used + writing + len + reserve > capacity)
+			return -ENOSPC;
+	} while (!atomic_compare_exchange_weak(&osd->writing, &writing,
+					       writing + len));
 	return 0;
 }
 
