@@ -2,7 +2,8 @@
 # Nothing lost when daemons stop: the data of every file is intact after
 # stopping and restarting every daemon, after killing every daemon with
 # SIGKILL and starting them again, and after the OSDs die one after
-# another (each marked down before the next) and then the MDS: the last
+# another (each marked down before the next) and then the MDS (its three
+# replicas): the last
 # OSD to go down holds what was written meanwhile, comes up first, and
 # the others catch up from it.
 . "$(dirname "$0")/lib.sh"
@@ -26,7 +27,7 @@ cluster up --nodes 3 --port-base 7430 >/dev/null
 check "files intact after a clean restart of every daemon" 'verify'
 check "symlink intact after restart" '[ "$(readlink "$MNT/data/sub/link")" = ../f1 ]'
 
-for d in fuse osd1 osd2 osd3 mds; do cluster kill "$d"; done
+for d in fuse osd1 osd2 osd3 mds mds2 mds3; do cluster kill "$d"; done
 cluster up --nodes 3 --port-base 7430 >/dev/null
 check "files intact after SIGKILL of every daemon" 'verify'
 head -c 12345 /dev/urandom >"$T/new"
@@ -52,7 +53,7 @@ check "written while osd1 is down" 'same_file "$T/late" "$MNT/data/late"'
 check "osd2 marked down after SIGKILL" 'kill_marked_down osd2 2'
 check "osd3 marked down after SIGKILL" 'kill_marked_down osd3 3'
 cluster kill fuse
-cluster kill mds
+for d in mds mds2 mds3; do cluster kill "$d"; done
 restart() { cluster up --nodes 3 --port-base 7430 >/dev/null; }
 check "every OSD up again after a staggered outage" 'restart'
 echo 3 >/proc/sys/vm/drop_caches
