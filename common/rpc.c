@@ -1977,7 +1977,7 @@ static void call_many_plain(struct cfs_rpc_client *cl,
 			 * waited for only once the others' calls are done:
 			 * it must not hold up their sends */
 			if (status[i] == -ECONNREFUSED && !f[i].refused &&
-			    !(member && member[i])) {
+			    !(member && member[i]) && !calls[i]->impatient) {
 				f[i].refused = f[i].due = true;
 				continue;
 			}

@@ -137,6 +137,7 @@ int main(int argc, char **argv)
 		     mds.cfg.listen, mds.cfg.data, (unsigned long)mds.epoch);
 	sigwait(&sigs, &sig);
 	cfs_log_info("mds stopping", "signal=%d", sig);
+	mds_replica_quiet(&mds);
 	pthread_mutex_lock(&mds.mlock);
 	mds.stop = true;	/* map long polls end */
 	pthread_cond_broadcast(&mds.mchanged);

@@ -27,16 +27,19 @@
 #define PIECE_MAX (1u << 20)	/* bytes of a stream per MDS_RAFT call */
 #define PIECE_TIMEOUT_MS 5000
 #define TICK_MS 20		/* how often the role is looked at */
+#define ELECTION_MS 1000	/* Raft's election timeout (its default) */
 #define SNAP_MAGIC 0x31504e5353464343ull	/* "CCFSSNP1" */
 #define APPLIED_KEY "raft_applied"
 
+/* A batch's changes on their way through Raft. Its waiter may leave
+ * (the MDS stopping) before Raft is done with it: then whoever ends it
+ * frees it. */
 struct proposal {
 	struct raft_apply req;
 	struct mds_replica *rep;
-	const void *changes;
-	size_t len;
+	struct raft_buffer entry;	/* Raft's once raft_apply took it */
 	int rc;
-	bool done;
+	bool done, abandoned;
 	struct proposal *next;
 };
 
@@ -88,6 +91,8 @@ struct mds_replica {
 	uint64_t applied;	/* the last entry the store holds */
 	bool barrier_pending, closing, tr_closed;
 	uint64_t next_stream;	/* random start: a restart's are new */
+	int64_t heard_ms[CFS_RPC_GROUP_MEMBERS];	/* as leader, from
+							 * each member */
 
 	pthread_mutex_t lock;	/* guards what follows */
 	pthread_cond_t cond;	/* a proposal ended, a pump ended */
@@ -95,6 +100,7 @@ struct mds_replica {
 	struct handoff *handoffs;
 	struct in_stream *ins;
 	bool stopping;
+	bool quiet;	/* stopping: no more waiting for Raft */
 	int pumps;
 	bool serving;
 	uint64_t terms;
@@ -303,7 +309,8 @@ static void *pump_main(void *arg)
 		Cfs__MdsRaftData d = CFS__MDS_RAFT_DATA__INIT;
 		struct cfs_rpc_call c = { .method = CFS__MDS_METHOD__MDS_RAFT,
 					  .req = &d.base,
-					  .timeout_ms = PIECE_TIMEOUT_MS };
+					  .timeout_ms = PIECE_TIMEOUT_MS,
+					  .impatient = true };
 		ssize_t n = read(o->fd, buf, PIECE_MAX);
 		int rc;
 
@@ -535,6 +542,8 @@ static void proposal_end(struct mds_replica *rep, struct proposal *p, int rc)
 	pthread_mutex_lock(&rep->lock);
 	p->rc = rc;
 	p->done = true;
+	if (p->abandoned)
+		free(p);
 	pthread_cond_broadcast(&rep->cond);
 	pthread_mutex_unlock(&rep->lock);
 }
@@ -623,6 +632,15 @@ static void look(struct mds_replica *rep)
 					 rep->raft.leader_state.progress[i]
 						 .match_index) :
 				0;
+		/* Raft clears recent_recv every election timeout; a member
+		 * is up if it set it again within two */
+		if (role == RAFT_LEADER &&
+		    (s->id == rep->id ||
+		     rep->raft.leader_state.progress[i].recent_recv))
+			rep->heard_ms[i] = cfs_mono_ms();
+		rep->st.members[i].up = role == RAFT_LEADER &&
+					cfs_mono_ms() - rep->heard_ms[i] <
+						2 * ELECTION_MS;
 		rep->st.nmembers++;
 	}
 	pthread_mutex_unlock(&rep->lock);
@@ -666,25 +684,18 @@ static void wake_cb(uv_async_t *a)
 		q = next;
 	}
 	for (struct proposal *p = order, *next; p; p = next) {
-		struct raft_buffer b = { .len = entry_size(p->len) };
 		int rc = RAFT_NOTLEADER;
 
 		next = p->next;
 		p->next = NULL;
-		if (serving && !rep->closing) {
-			b.base = raft_malloc(b.len);
-			rc = b.base ? 0 : RAFT_NOMEM;
-			if (b.base) {
-				entry_fill(b.base, p->changes, p->len);
-				p->req.data = p;
-				rc = raft_apply(&rep->raft, &p->req, &b, 1,
-						applied_cb);
-				if (rc)
-					raft_free(b.base);
-			}
-		}
-		if (rc)
+		p->req.data = p;
+		if (serving && !rep->closing)
+			rc = raft_apply(&rep->raft, &p->req, &p->entry, 1,
+					applied_cb);
+		if (rc) {
+			raft_free(p->entry.base);
 			proposal_end(rep, p, from_raft(rc));
+		}
 	}
 	if (stopping && !rep->closing) {
 		rep->closing = true;
@@ -832,6 +843,7 @@ int mds_replica_start(struct mds *mds)
 		goto fail_raft;
 	rep->raft.data = rep;
 	raft_set_pre_vote(&rep->raft, true);
+	raft_set_election_timeout(&rep->raft, ELECTION_MS);
 	raft_set_snapshot_threshold(&rep->raft, 8192);
 	raft_set_snapshot_trailing(&rep->raft, 4096);
 	rc = raft_bootstrap(&rep->raft, &conf);
@@ -913,22 +925,52 @@ bool mds_serving(struct mds *mds, uint64_t *terms)
 int mds_replica_commit(struct mds *mds, const void *changes, size_t len)
 {
 	struct mds_replica *rep = REP(mds);
-	struct proposal p = { .rep = rep, .changes = changes, .len = len };
+	struct proposal *p = calloc(1, sizeof(*p));
+	int rc;
 
-	pthread_mutex_lock(&rep->lock);
-	if (!rep->serving || rep->stopping) {
-		pthread_mutex_unlock(&rep->lock);
-		return -EREMCHG;
+	if (p)
+		p->entry.base = raft_malloc(entry_size(len));
+	if (!p || !p->entry.base) {
+		free(p);
+		return -ENOMEM;
 	}
-	p.next = rep->queue;
-	rep->queue = &p;
+	p->rep = rep;
+	p->entry.len = entry_size(len);
+	entry_fill(p->entry.base, changes, len);
+	pthread_mutex_lock(&rep->lock);
+	if (!rep->serving || rep->quiet) {
+		rc = rep->quiet ? -ESHUTDOWN : -EREMCHG;
+		pthread_mutex_unlock(&rep->lock);
+		raft_free(p->entry.base);
+		free(p);
+		return rc;
+	}
+	p->next = rep->queue;
+	rep->queue = p;
 	pthread_mutex_unlock(&rep->lock);
 	uv_async_send(&rep->wake);
 	pthread_mutex_lock(&rep->lock);
-	while (!p.done)
+	while (!p->done && !rep->quiet)
 		pthread_cond_wait(&rep->cond, &rep->lock);
+	rc = p->done ? p->rc : -ESHUTDOWN;
+	if (p->done)
+		free(p);
+	else
+		p->abandoned = true;	/* Raft's callback frees it */
 	pthread_mutex_unlock(&rep->lock);
-	return p.rc;
+	return rc;
+}
+
+void mds_replica_quiet(struct mds *mds)
+{
+	struct mds_replica *rep = REP(mds);
+
+	if (!rep)
+		return;
+	pthread_mutex_lock(&rep->lock);
+	rep->quiet = true;
+	pthread_cond_broadcast(&rep->cond);
+	pthread_mutex_unlock(&rep->lock);
 }
 
 void mds_replica_status(struct mds *mds, struct mds_replica_status *st)

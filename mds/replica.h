@@ -52,6 +52,10 @@ int mds_replica_start(struct mds *mds);
  * store is a lone MDS's and peers are set, or a replica's and they are
  * not; stores are not converted from one to the other. */
 int mds_replica_check(struct mds *mds);
+/* The MDS is stopping: commits waiting for Raft return -ESHUTDOWN now
+ * (a peer may be gone for good), new ones at once. Before the RPC
+ * server stops, whose handlers may wait so. */
+void mds_replica_quiet(struct mds *mds);
 /* After the RPC server stopped. */
 void mds_replica_stop(struct mds *mds);
 /* Whether this MDS serves now; with it, the count of times it became a
@@ -75,6 +79,7 @@ struct mds_replica_status {
 		uint64_t id;
 		char address[CFS_RPC_GROUP_MAX];
 		uint64_t match;	/* known to the leader only */
+		bool up;	/* heard from lately (the leader knows) */
 	} members[CFS_RPC_GROUP_MEMBERS];
 };
 void mds_replica_status(struct mds *mds, struct mds_replica_status *st);

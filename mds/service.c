@@ -1321,6 +1321,7 @@ static int h_replicas(void *arg, struct cfs_rpc_req *rq,
 		mem[i].address = st->members[i].address;
 		mem[i].leader = st->members[i].id == st->id;
 		mem[i].match = st->members[i].match;
+		mem[i].up = st->members[i].up;
 		ptrs[i] = &mem[i];
 	}
 	rep.n_members = st->nmembers;

@@ -27,6 +27,8 @@
 
 #include "cfs/log.h"
 #include "cfs/map.h"
+#include <jansson.h>
+
 #include "cfs/rpc.h"
 #include "cmds.h"
 #include "mds.pb-c.h"
@@ -115,13 +117,22 @@ static void health_of(const Cfs__ClusterMap *m, struct health *h)
 	}
 }
 
-static void print_health(const struct health *h)
+static bool healthy(const struct health *h)
 {
-	if (h->up == h->in && !h->behind && !h->degraded && !h->running) {
+	return h->up == h->in && !h->behind && !h->degraded && !h->running;
+}
+
+/* silent: MDS replicas the leader has not heard from lately */
+static void print_health(const struct health *h, int silent)
+{
+	if (healthy(h) && !silent) {
 		printf("health: HEALTHY\n");
 		return;
 	}
 	printf("health: DEGRADED:");
+	if (silent)
+		printf(" %d MDS replica%s not answering;", silent,
+		       silent > 1 ? "s" : "");
 	if (h->up < h->in)
 		printf(" %d of %d OSDs in placement not up;", h->in - h->up,
 		       h->in);
@@ -147,50 +158,126 @@ static const char *state_name(const Cfs__OsdInfo *o)
 							    "down";
 }
 
-/* The MDS replicas, as their leader sees them: who leads, and how far
- * behind each is. */
-static void print_replicas(const char *mds, struct cfs_rpc_client *rpc)
+/* The MDS replicas, as their leader sees them (NULL: a lone MDS, or no
+ * answer); free with cfs_rpc_call_done(c). */
+static const Cfs__MdsReplicas *replicas_of(const char *mds,
+					   struct cfs_rpc_client *rpc,
+					   struct cfs_rpc_call *c)
 {
-	Cfs__MdsEmpty e = CFS__MDS_EMPTY__INIT;
-	struct cfs_rpc_call c = { .method = CFS__MDS_METHOD__MDS_REPLICAS,
-				  .req = &e.base,
-				  .rep_desc = &cfs__mds_replicas__descriptor,
-				  .timeout_ms = 3000 };
+	static Cfs__MdsEmpty e = CFS__MDS_EMPTY__INIT;
 	const Cfs__MdsReplicas *r;
 
-	if (cfs_rpc_call(rpc, mds, &c) == 0 && (r = (const void *)c.rep) &&
-	    r->n_members) {
-		printf("mds replicas: %zu, term %lu, commit %lu\n", r->n_members,
-		       (unsigned long)r->term, (unsigned long)r->commit);
-		for (size_t i = 0; i < r->n_members; i++) {
-			const Cfs__MdsReplica *m = r->members[i];
-
-			printf("  %-3lu %-22s %-8s match %-10lu lag %lu\n",
-			       (unsigned long)m->id, m->address,
-			       m->leader ? "leader" : "follower",
-			       (unsigned long)m->match,
-			       (unsigned long)(r->commit > m->match ?
-						       r->commit - m->match :
-						       0));
-		}
-	}
-	cfs_rpc_call_done(&c);
+	*c = (struct cfs_rpc_call){ .method = CFS__MDS_METHOD__MDS_REPLICAS,
+				    .req = &e.base,
+				    .rep_desc = &cfs__mds_replicas__descriptor,
+				    .timeout_ms = 3000 };
+	if (cfs_rpc_call(rpc, mds, c) || !(r = (const void *)c->rep) ||
+	    !r->n_members)
+		return NULL;
+	return r;
 }
 
-static int cmd_status(const char *mds)
+static uint64_t lag_of(const Cfs__MdsReplicas *r, const Cfs__MdsReplica *m)
+{
+	return r->commit > m->match ? r->commit - m->match : 0;
+}
+
+static int replicas_silent(const Cfs__MdsReplicas *r)
+{
+	int n = 0;
+
+	for (size_t i = 0; r && i < r->n_members; i++)
+		n += !r->members[i]->up;
+	return n;
+}
+
+static void print_replicas(const Cfs__MdsReplicas *r)
+{
+	if (!r)
+		return;
+	printf("mds replicas: %zu, term %lu, commit %lu\n", r->n_members,
+	       (unsigned long)r->term, (unsigned long)r->commit);
+	for (size_t i = 0; i < r->n_members; i++) {
+		const Cfs__MdsReplica *m = r->members[i];
+
+		printf("  %-3lu %-22s %-8s %-6s match %-10lu lag %lu\n",
+		       (unsigned long)m->id, m->address,
+		       m->leader ? "leader" : "follower",
+		       m->up ? "up" : "silent", (unsigned long)m->match,
+		       (unsigned long)lag_of(r, m));
+	}
+}
+
+/* cfs status --json: the same as one object. */
+static void status_json(const Cfs__ClusterMap *m, const Cfs__MdsReplicas *r,
+			const struct health *h)
+{
+	json_t *o = json_object(), *osds = json_array(), *mds = json_object();
+	json_t *reps = json_array();
+	char *text;
+
+	json_object_set_new(o, "cluster", json_string(m->cluster_id));
+	json_object_set_new(o, "epoch", json_integer((json_int_t)m->epoch));
+	json_object_set_new(mds, "leader",
+			    json_string(m->n_mds ? m->mds[0] : ""));
+	for (size_t i = 0; r && i < r->n_members; i++) {
+		const Cfs__MdsReplica *x = r->members[i];
+
+		json_array_append_new(reps, json_pack(
+			"{s:I, s:s, s:s, s:b, s:I, s:I}", "id",
+			(json_int_t)x->id, "address", x->address, "role",
+			x->leader ? "leader" : "follower", "up", x->up, "match",
+			(json_int_t)x->match, "lag",
+			(json_int_t)lag_of(r, x)));
+	}
+	if (r) {
+		json_object_set_new(mds, "term", json_integer((json_int_t)r->term));
+		json_object_set_new(mds, "commit",
+				    json_integer((json_int_t)r->commit));
+	}
+	json_object_set_new(mds, "replicas", reps);
+	json_object_set_new(o, "mds", mds);
+	for (size_t i = 0; i < m->n_osds; i++) {
+		const Cfs__OsdInfo *x = m->osds[i];
+
+		json_array_append_new(osds, json_pack(
+			"{s:i, s:s, s:s, s:s, s:b, s:I, s:I}", "id", (int)x->id,
+			"address", x->addr, "node", x->node, "state",
+			state_name(x), "in", x->in, "capacity",
+			(json_int_t)x->capacity, "used", (json_int_t)x->used));
+	}
+	json_object_set_new(o, "osds", osds);
+	json_object_set_new(o, "healthy",
+			    json_boolean(healthy(h) && !replicas_silent(r)));
+	text = json_dumps(o, JSON_INDENT(2));
+	if (text)
+		printf("%s\n", text);
+	free(text);
+	json_decref(o);
+}
+
+static int cmd_status(const char *mds, bool json)
 {
 	struct cfs_map_holder maps;
 	struct cfs_rpc_client *rpc;
 	struct cfs_map *m = map_of(mds, &maps, &rpc);
+	const Cfs__MdsReplicas *r;
+	struct cfs_rpc_call rc;
 	struct health h;
 
 	if (!m)
 		return 1;
+	r = replicas_of(mds, rpc, &rc);
+	health_of(m->pb, &h);
+	if (json) {
+		status_json(m->pb, r, &h);
+		goto out;
+	}
 	printf("cluster %s  epoch %lu  pgs %u  replicas %u\n",
 	       m->pb->cluster_id, (unsigned long)m->pb->epoch,
 	       m->pb->pg_count, m->pb->replicas);
 	printf("mds %s\n", m->pb->n_mds ? m->pb->mds[0] : "?");
-	print_replicas(mds, rpc);
+	print_replicas(r);
 	if (m->pb->n_revoked) {
 		printf("revoked tokens:");
 		for (size_t i = 0; i < m->pb->n_revoked; i++)
@@ -211,10 +298,11 @@ static int cmd_status(const char *mds)
 		       s ? s->copied_bytes / 1048576.0 : 0.0,
 		       s && s->running ? " healing" : "");
 	}
-	health_of(m->pb, &h);
 	printf("%d of %zu OSDs up, %d in placement\n", h.up, m->pb->n_osds,
 	       h.in);
-	print_health(&h);
+	print_health(&h, replicas_silent(r));
+out:
+	cfs_rpc_call_done(&rc);
 	map_done(m, &maps, rpc);
 	return 0;
 }
@@ -375,7 +463,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (argc == 3 && !strcmp(argv[1], "status"))
-		return cmd_status(argv[2]);
+		return cmd_status(argv[2], false);
+	if (argc == 4 && !strcmp(argv[1], "status") &&
+	    !strcmp(argv[2], "--json"))
+		return cmd_status(argv[3], true);
 	if (argc == 3 && !strcmp(argv[1], "df"))
 		return cmd_df(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "fsck"))
@@ -396,7 +487,7 @@ int main(int argc, char **argv)
 		return rc;
 	fprintf(stderr,
 		"usage: cfs [--token FILE] COMMAND ... ($CFS_TOKEN: the same)\n"
-		"       cfs status MDS_ADDRESS\n"
+		"       cfs status [--json] MDS_ADDRESS\n"
 		"       cfs df MDS_ADDRESS\n"
 		"       cfs locate MDS_ADDRESS INO [INDEX]\n"
 		"       cfs fsck MDS_DATA_DIR\n"

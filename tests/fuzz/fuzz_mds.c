@@ -31,6 +31,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	    mds_members_load(&mds) || mds_writer_start(&mds))
 		abort();
 	methods = mds_service_init(&mds, &nmethods);
+	mds.ready = 1;	/* a lone MDS, serving */
 	return 0;
 }
 

@@ -47,6 +47,16 @@ fsck_of() { "$CFS_BIN/cfs" fsck "$T/c/$1" 2>&1 | grep '^fsck:'; }
 
 check_within 20 "the replicas elect a leader that serves" '[ -n "$(leader)" ]'
 check_within 10 "a process holds a write lock" '[ -e "$T/locked" ] && held'
+# cfs status --json: the leader and its three replicas, all answering
+replicas_up() {
+	cluster cfs status --json "$MDS" | python3 -c '
+import json, sys
+m = json.load(sys.stdin)["mds"]
+print(sum(r["up"] for r in m["replicas"]),
+      [r["address"] for r in m["replicas"] if r["role"] == "leader"][0])'
+}
+check_within 10 "cfs status --json: 3 replicas answering, one the leader" \
+	'r=$(replicas_up) && [ "${r%% *}" = 3 ] && [ -n "${r#* }" ]'
 
 # writer I: in wI, file fJ made holding "I.J", every third renamed to
 # rJ, and at every fifth the one before removed; each operation noted in
@@ -160,10 +170,13 @@ cluster start "$(head -n 1 <<<"$others")"
 check_within 20 "... and completes once one replica returns" \
 	'[ -e "$T/quorum.done" ] && [ "$(cat "$MNT/quorum")" = quorum ]'
 wait "$qpid"
+check_within 10 "cfs status says one MDS replica is not answering" \
+	'health | grep -q "DEGRADED: 1 MDS replica not answering"' 
 cluster start "$(tail -n 1 <<<"$others")"
 check_within 20 "the returning replica catches up: all three the same" \
 	'a=$(fsck_of mds) && [ "$a" = "$(fsck_of mds2)" ] &&
 	 [ "$a" = "$(fsck_of mds3)" ]'
+check_within 10 "... and cfs status says HEALTHY" 'health | grep -q HEALTHY'
 
 # stores are not reinterpreted: a replica's started alone is refused
 cluster stop mds2

@@ -135,6 +135,9 @@ struct cfs_rpc_call {
 	uint64_t request_id;	/* 0: a fresh id is assigned; one given is
 				 * an earlier call's, sent again (a retry
 				 * of a call that got no answer) */
+	bool impatient;		/* a peer refusing the connection ends the
+				 * call (-ECONNREFUSED) rather than being
+				 * dialed again until the deadline */
 	bool rep_keep;		/* rep is the caller's, to free with
 				 * protobuf_c_message_free_unpacked(rep, NULL);
 				 * else it lives in an arena call_done frees */
