@@ -136,9 +136,9 @@ valgrind: all
 soak: deps
 	@$(MAKE) --no-print-directory all
 	@FSX_RUNS=$${SOAK_RUNS:-10} FSX_OPS=$${SOAK_OPS:-100000} FSX_REPLAYS=3000 \
-	  tests/integration/test_fsx.sh
+	  FSX_MDS_REPLICAS=3 tests/integration/test_fsx.sh
 	@FSX_NODES=6 FSX_RUNS=$${SOAK_RUNS:-10} FSX_OPS=$${SOAK_EC_OPS:-20000} \
-	  FSX_REPLAYS=30 tests/integration/test_fsx.sh
+	  FSX_REPLAYS=30 FSX_MDS_REPLICAS=3 tests/integration/test_fsx.sh
 	@CRASH_ALL=1 tests/integration/test_ec_crash.sh
 	@MDS_HA_CYCLES=$${SOAK_FAILOVERS:-20} tests/integration/test_mds_ha.sh
 

@@ -15,11 +15,15 @@
 #     the run spends most of its time failing over: 450 s instead of 120).
 # Seeds are printed; FSX_SEED=N replays a run, FSX_RUNS=K runs K seeds in
 # each configuration (make soak). FSX_NODES=6 runs it all on six nodes,
-# where files are ec:4+2 by default (make soak does both). A failing run prints its last
-# operations and leaves its whole log in the test's directory.
+# where files are ec:4+2 by default (make soak does both). One MDS in
+# make test (FSX_MDS_REPLICAS, 1: the data path is what it exercises,
+# and three replicas add two minutes); make soak runs the default three.
+# A failing run prints its last operations and leaves its whole log in
+# the test's directory.
 . "$(dirname "$0")/lib.sh"
 nodes=${FSX_NODES:-3}
-CFS_DOWN_AFTER_MS=2000 cluster_up "$nodes" "${FSX_PORT:-7580}"
+CFS_MDS_REPLICAS=${FSX_MDS_REPLICAS:-1} CFS_DOWN_AFTER_MS=2000 \
+	cluster_up "$nodes" "${FSX_PORT:-7580}"
 
 ops=${FSX_OPS:-60000}
 runs=${FSX_RUNS:-1}
