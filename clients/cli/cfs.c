@@ -203,7 +203,7 @@ static void print_replicas(const Cfs__MdsReplicas *r)
 		printf("  %-3lu %-22s %-8s %-6s match %-10lu lag %lu\n",
 		       (unsigned long)m->id, m->address,
 		       m->leader ? "leader" : "follower",
-		       m->up ? "up" : "silent", (unsigned long)m->match,
+		       m->up ? "heard" : "silent", (unsigned long)m->match,
 		       (unsigned long)lag_of(r, m));
 	}
 }
