@@ -270,19 +270,15 @@ static void ask_mds(struct osd *osd, uint64_t *inos, size_t n, bool *gone,
 	cfs_rpc_call_done(&c);
 }
 
-/* A chunk of a deleted inode or past its file's end: removed if
- * unchanged for gc_grace_s, else left for a later pass. */
-static void collect(struct osd_heal *h, struct chunk_id held)
+/* A chunk of a deleted inode or past its file's end (c: the chunk it is
+ * or whose shard it is, which its lock goes by): removed if unchanged
+ * for gc_grace_s, else left for a later pass. */
+static void collect(struct osd_heal *h, struct chunk_id held,
+		    struct chunk_id c)
 {
 	struct store *st = &h->osd->store;
-	struct chunk_id c = held;
-	uint32_t k, m;
-	int shard;
 	int64_t idle;
 
-	if (held.index & CFS_SHARD_BIT &&
-	    !cfs_shard_of(held.index, &c.index, &k, &m, &shard))
-		return;
 	store_lock(st, c);
 	if (store_idle_s(st, held, &idle) == 0 &&
 	    idle >= h->osd->cfg.gc_grace_s && store_remove(st, held) == 0)
@@ -317,20 +313,20 @@ static void heal_all(struct osd_heal *h, struct held *l)
 		}
 		ask_mds(h->osd, inos, n, gone, size);
 		for (size_t j = i; j < end && !h->osd->stop; j++) {
-			struct chunk_id c = l->c[j];
-			uint64_t index = c.index;
+			struct chunk_id held = l->c[j], c = held;
 			uint32_t k, m;
 			int shard;
 
-			while (inos[b] != c.ino)
+			while (inos[b] != held.ino)
 				b++;
-			if (c.index & CFS_SHARD_BIT)
-				cfs_shard_of(c.index, &index, &k, &m, &shard);
+			if (held.index & CFS_SHARD_BIT &&
+			    !cfs_shard_of(held.index, &c.index, &k, &m, &shard))
+				continue;	/* not a shard name we make */
 			if (gone[b] || (size[b] != UINT64_MAX &&
-					index * CFS_CHUNK_SIZE >= size[b]))
-				collect(h, c);
+					c.index * CFS_CHUNK_SIZE >= size[b]))
+				collect(h, held, c);
 			else
-				heal_chunk(h, c);
+				heal_chunk(h, held);
 		}
 	}
 }

@@ -409,17 +409,6 @@ struct write_extents {
 	size_t n;
 };
 
-static int apply_write(struct osd *osd, struct change *ch)
-{
-	const Cfs__OsdWrite *r = (const void *)ch->msg;
-	const struct write_extents *w = ch->arg;
-	struct store_takers t;
-
-	return store_write(&osd->store, ch->chunk, w->ex, w->n, ch->bulk,
-			   r->crcs, ch->version,
-			   takers_of(r->takers, r->n_takers, r->map_epoch, &t));
-}
-
 static int begin_write(struct osd *osd, struct change *ch,
 		       struct store_pending *p)
 {
@@ -431,6 +420,14 @@ static int begin_write(struct osd *osd, struct change *ch,
 				 ch->bulk, r->crcs, ch->version,
 				 takers_of(r->takers, r->n_takers, r->map_epoch, &t),
 				 p);
+}
+
+static int apply_write(struct osd *osd, struct change *ch)
+{
+	struct store_pending p;
+	int rc = begin_write(osd, ch, &p);
+
+	return rc ? rc : store_sync_finish(&p);
 }
 
 /* The extents of r over a bulk of bulk_len bytes, checked: each inside
@@ -489,12 +486,17 @@ static int verify_pieces(const struct write_extents *w, const uint8_t *data,
 	return 0;
 }
 
+static uint64_t reserve_of(const struct osd *osd, uint64_t capacity)
+{
+	return capacity / 100 * (uint64_t)osd->cfg.reserve_pct;
+}
+
 int osd_space(struct osd *osd, uint64_t *capacity, uint64_t *used)
 {
 	int rc = store_space(&osd->store, capacity, used);
 
 	if (rc == 0)
-		*capacity -= *capacity / 100 * (uint64_t)osd->cfg.reserve_pct;
+		*capacity -= reserve_of(osd, *capacity);
 	return rc;
 }
 
@@ -510,9 +512,7 @@ static int take_room(struct osd *osd, uint64_t len, bool forwarded)
 
 	if (store_space(&osd->store, &capacity, &used))
 		return 0;	/* cannot tell: the disk will say */
-	reserve = capacity / 100 * (uint64_t)osd->cfg.reserve_pct;
-	if (forwarded)
-		reserve /= 2;
+	reserve = reserve_of(osd, capacity) / (forwarded ? 2 : 1);
 	writing = atomic_load(&osd->writing);
 	do {
 		if (used + writing + len + reserve > capacity)
