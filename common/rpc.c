@@ -1592,11 +1592,6 @@ static void put_idle(struct cfs_rpc_client *cl, struct peer *p,
 	conn_free(c);
 }
 
-/* One attempt to connect to url by deadline. Each has a dialer of its
- * own: nng 1.5's TCP dialer reuses its resolve and connect steps for the
- * next dial while a timed-out one may still be in them (a panic, "node
- * already on a list", seen with OSDs killed under a writer; nanomsg/nng
- * #2209); freeing the dialer waits for its steps to end. */
 /* A dialer whose dial ended is freed only some time later: nng 1.5's
  * poller thread may still be unlocking the dialer's mutex after the
  * dial's aio completed (a refused connect), and freeing the dialer then
@@ -1641,6 +1636,11 @@ static void dialer_rest(nng_stream_dialer *d)
 	}
 }
 
+/* One attempt to connect to url by deadline. Each has a dialer of its
+ * own: nng 1.5's TCP dialer reuses its resolve and connect steps for the
+ * next dial while a timed-out one may still be in them (a panic, "node
+ * already on a list", seen with OSDs killed under a writer; nanomsg/nng
+ * #2209); the dialer is freed a while after (dialer_rest). */
 static int dial_once(const char *url, nng_aio *aio, int64_t left,
 		     struct conn **out)
 {
@@ -1925,14 +1925,11 @@ static void call_end(struct cfs_rpc_client *cl, struct cfs_rpc_call *c,
 	}
 }
 
-/* cfs_rpc_call_many of plain addresses (no groups). A peer that refuses
- * the connection is dialed again until the call's deadline (a daemon
- * restarting), except for the calls marked in member[] (NULL: none),
- * which end with -ECONNREFUSED (a group's member: the next is asked). */
+/* cfs_rpc_call_many of plain addresses (no groups). */
 static void call_many_plain(struct cfs_rpc_client *cl,
 			    const char *const *addrs,
 			    struct cfs_rpc_call *const *calls, int *status,
-			    int n, const bool *member)
+			    int n)
 {
 	struct inflight *f = calloc((size_t)n, sizeof(*f));
 	bool again = true, noted;
@@ -1977,7 +1974,7 @@ static void call_many_plain(struct cfs_rpc_client *cl,
 			 * waited for only once the others' calls are done:
 			 * it must not hold up their sends */
 			if (status[i] == -ECONNREFUSED && !f[i].refused &&
-			    !(member && member[i]) && !calls[i]->impatient) {
+			    !calls[i]->impatient) {
 				f[i].refused = f[i].due = true;
 				continue;
 			}
@@ -2043,19 +2040,17 @@ static bool group_moves_on(const struct cfs_rpc_call *c, int status)
 	       (!c->answered && transport_error(status));
 }
 
-/* The member of group to call first: the one that last answered as its
- * leader, else the first. */
+/* Which of group's n members to call first: the one that last answered
+ * as its leader, else the first. */
 static unsigned group_first(struct cfs_rpc_client *cl, const char *group,
-			    char member[CFS_RPC_GROUP_MAX])
+			    unsigned n)
 {
-	char a[CFS_RPC_GROUP_MEMBERS][CFS_RPC_GROUP_MAX];
-	unsigned n = cfs_rpc_group_split(group, a), at = 0;
+	unsigned at = 0;
 
 	pthread_mutex_lock(&cl->lock);
 	if (n && !strcmp(cl->group, group))
 		at = cl->group_leader % n;
 	pthread_mutex_unlock(&cl->lock);
-	memcpy(member, n ? a[at] : "", n ? CFS_RPC_GROUP_MAX : 1);
 	return at;
 }
 
@@ -2066,9 +2061,9 @@ static unsigned group_first(struct cfs_rpc_client *cl, const char *group,
 static int call_group(struct cfs_rpc_client *cl, const char *group,
 		      struct cfs_rpc_call *c)
 {
-	char a[CFS_RPC_GROUP_MEMBERS][CFS_RPC_GROUP_MAX], first[CFS_RPC_GROUP_MAX];
+	char a[CFS_RPC_GROUP_MEMBERS][CFS_RPC_GROUP_MAX];
 	unsigned n = cfs_rpc_group_split(group, a), tried = 0;
-	unsigned at = group_first(cl, group, first);
+	unsigned at = group_first(cl, group, n);
 	int per = c->timeout_ms > 0 ? c->timeout_ms : 5000;
 	int64_t end = cfs_mono_ms() +
 		      (int64_t)per * (c->attempts > 0 ? c->attempts : 1);
@@ -2085,10 +2080,13 @@ static int call_group(struct cfs_rpc_client *cl, const char *group,
 
 		one.timeout_ms = (int)(left < per ? (left > 1 ? left : 1) : per);
 		one.attempts = 1;
+		one.impatient = true;	/* a refusing member: the next */
 		call_many_plain(cl, &addr, (struct cfs_rpc_call *[]){ &one },
-				&status, 1, (const bool[]){ true });
+				&status, 1);
+		one.timeout_ms = c->timeout_ms;
+		one.attempts = c->attempts;
+		one.impatient = c->impatient;
 		*c = one;
-		c->timeout_ms = per;
 		if (!group_moves_on(c, status)) {
 			pthread_mutex_lock(&cl->lock);
 			snprintf(cl->group, sizeof(cl->group), "%s", group);
@@ -2117,44 +2115,53 @@ static int call_group(struct cfs_rpc_client *cl, const char *group,
 void cfs_rpc_call_many(struct cfs_rpc_client *cl, const char *const *addrs,
 		       struct cfs_rpc_call *const *calls, int *status, int n)
 {
-	const char *const *asked = addrs;
-	char (*lead)[CFS_RPC_GROUP_MAX] = NULL;
+	struct lead {
+		char addr[CFS_RPC_GROUP_MAX];
+		bool group, impatient;	/* the call's own */
+	} *lead = NULL;
 	const char **plain = NULL;
-	bool *member = NULL;
 	int groups = 0;
 
 	for (int i = 0; i < n; i++)
 		groups += strchr(addrs[i], ',') != NULL;
-	if (groups) {
-		lead = calloc((size_t)n, sizeof(*lead));
-		plain = calloc((size_t)n, sizeof(*plain));
-		member = calloc((size_t)n, sizeof(*member));
-		if (!lead || !plain || !member) {
-			for (int i = 0; i < n; i++)
-				status[i] = -ENOMEM;
-			goto out;
-		}
-		for (int i = 0; i < n; i++) {
-			plain[i] = addrs[i];
-			if (strchr(addrs[i], ',')) {
-				group_first(cl, addrs[i], lead[i]);
-				plain[i] = lead[i];
-				member[i] = true;
-			}
-		}
-		addrs = plain;
+	if (!groups) {
+		call_many_plain(cl, addrs, calls, status, n);
+		return;
 	}
-	call_many_plain(cl, addrs, calls, status, n, member);
-	for (int i = 0; groups && i < n; i++) {
-		if (addrs[i] != lead[i] || !group_moves_on(calls[i], status[i]))
+	lead = calloc((size_t)n, sizeof(*lead));
+	plain = calloc((size_t)n, sizeof(*plain));
+	for (int i = 0; i < n; i++) {
+		char a[CFS_RPC_GROUP_MEMBERS][CFS_RPC_GROUP_MAX];
+		unsigned m;
+
+		if (!lead || !plain) {
+			status[i] = -ENOMEM;
+			continue;
+		}
+		plain[i] = addrs[i];
+		if (!strchr(addrs[i], ',') ||
+		    !(m = cfs_rpc_group_split(addrs[i], a)))
+			continue;
+		memcpy(lead[i].addr, a[group_first(cl, addrs[i], m)],
+		       sizeof(lead[i].addr));
+		plain[i] = lead[i].addr;
+		lead[i].group = true;
+		lead[i].impatient = calls[i]->impatient;
+		calls[i]->impatient = true;	/* a refusing member: the next */
+	}
+	if (lead && plain)
+		call_many_plain(cl, plain, calls, status, n);
+	for (int i = 0; lead && plain && i < n; i++) {
+		if (!lead[i].group)
+			continue;
+		calls[i]->impatient = lead[i].impatient;
+		if (!group_moves_on(calls[i], status[i]))
 			continue;
 		cfs_rpc_call_done(calls[i]);
-		status[i] = call_group(cl, asked[i], calls[i]);
+		status[i] = call_group(cl, addrs[i], calls[i]);
 	}
-out:
 	free(lead);
 	free(plain);
-	free(member);
 }
 
 int cfs_rpc_call(struct cfs_rpc_client *cl, const char *addr,
@@ -2164,7 +2171,7 @@ int cfs_rpc_call(struct cfs_rpc_client *cl, const char *addr,
 
 	if (strchr(addr, ','))
 		return call_group(cl, addr, c);
-	call_many_plain(cl, &addr, &c, &status, 1, NULL);
+	call_many_plain(cl, &addr, &c, &status, 1);
 	return status;
 }
 

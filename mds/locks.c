@@ -31,15 +31,7 @@ static void free_locks(struct cfs_lock *l)
 
 void cfs_locks_destroy(struct cfs_lock_table *t)
 {
-	for (int i = 0; i < LOCK_BUCKETS; i++) {
-		while (t->buckets[i]) {
-			struct lock_file *f = t->buckets[i];
-
-			t->buckets[i] = f->next;
-			free_locks(f->locks);
-			free(f);
-		}
-	}
+	cfs_locks_clear(t);
 	pthread_mutex_destroy(&t->mutex);
 }
 

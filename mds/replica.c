@@ -922,21 +922,31 @@ bool mds_serving(struct mds *mds, uint64_t *terms)
 	return serving;
 }
 
-int mds_replica_commit(struct mds *mds, const void *changes, size_t len)
+int mds_replica_commit(struct mds *mds, MDB_txn *txn)
 {
 	struct mds_replica *rep = REP(mds);
-	struct proposal *p = calloc(1, sizeof(*p));
+	struct proposal *p;
+	size_t len;
+	const uint8_t *changes = cfs_ns_changes(&mds->ns, &len);
 	int rc;
 
+	if (!len) {	/* nothing changed */
+		cfs_ns_abort(txn);
+		return 0;
+	}
+	p = calloc(1, sizeof(*p));
 	if (p)
 		p->entry.base = raft_malloc(entry_size(len));
+	if (p && p->entry.base)
+		entry_fill(p->entry.base, changes, len);
+	/* the changes are applied in a transaction of the Raft thread */
+	cfs_ns_abort(txn);
 	if (!p || !p->entry.base) {
 		free(p);
 		return -ENOMEM;
 	}
 	p->rep = rep;
 	p->entry.len = entry_size(len);
-	entry_fill(p->entry.base, changes, len);
 	pthread_mutex_lock(&rep->lock);
 	if (!rep->serving || rep->quiet) {
 		rc = rep->quiet ? -ESHUTDOWN : -EREMCHG;

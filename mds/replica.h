@@ -38,6 +38,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <lmdb.h>
+
 #include "cfs/rpc.h"
 #include "mds.pb-c.h"
 
@@ -61,10 +63,12 @@ void mds_replica_stop(struct mds *mds);
 /* Whether this MDS serves now; with it, the count of times it became a
  * serving leader (the work a new leader does keys on it). */
 bool mds_serving(struct mds *mds, uint64_t *terms);
-/* Have a majority log changes (a record body) and this replica apply
+/* Instead of committing txn, the open outer write transaction: end it
+ * (aborted) and have a majority log its changes and this replica apply
  * them: 0, -EREMCHG if this MDS does not lead (or stopped leading: the
- * changes may still be applied later), or another -errno. */
-int mds_replica_commit(struct mds *mds, const void *changes, size_t len);
+ * changes may still be applied later), -ESHUTDOWN if it is stopping,
+ * or another -errno. */
+int mds_replica_commit(struct mds *mds, MDB_txn *txn);
 /* MDS_RAFT: a piece of a peer's stream. */
 int mds_replica_recv(struct mds *mds, const struct cfs_rpc_req *rq,
 		     const Cfs__MdsRaftData *d);

@@ -2,7 +2,6 @@
  * mds.h. */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "cfs/log.h"
 #include "mds.h"
@@ -48,32 +47,16 @@ static void run_batch(struct mds *mds, struct mutation *batch)
 		if (m->rc)
 			feed_rewind(&mds->feed, mark);
 	}
-	if (rc == 0 && mds->replica) {
-		/* replicated: the batch's changes go through Raft and are
+	if (rc == 0) {
+		/* replicated, the batch's changes go through Raft and are
 		 * applied from there, here as on every replica */
-		size_t len;
-		const uint8_t *ch = cfs_ns_changes(&mds->ns, &len);
-		uint8_t *copy = len ? malloc(len) : NULL;
-
-		if (len && !copy)
-			rc = -ENOMEM;
-		else if (len)
-			memcpy(copy, ch, len);
-		cfs_ns_abort(txn);
-		if (!rc && len)
-			rc = mds_replica_commit(mds, copy, len);
-		free(copy);
+		rc = mds->replica ? mds_replica_commit(mds, txn) :
+				    cfs_ns_commit(txn);
+		if (rc && !mds->replica)
+			cfs_log_error("metadata commit failed", "rc=%d", rc);
 		for (m = order; rc && m; m = m->next)
 			if (m->rc == 0)
 				m->rc = rc;
-	} else if (rc == 0) {
-		rc = cfs_ns_commit(txn);
-		if (rc) {
-			cfs_log_error("metadata commit failed", "rc=%d", rc);
-			for (m = order; m; m = m->next)
-				if (m->rc == 0)
-					m->rc = rc;
-		}
 	}
 	/* durable: others learn of it before anyone is answered */
 	if (rc == 0)

@@ -833,9 +833,9 @@ START_TEST(test_an_old_store_gets_the_parents_of_its_files_on_open)
 END_TEST
 
 /* A second store beside ns, in a directory of its own. */
-static void other_open(struct cfs_ns *o, char *odir)
+static void other_open(struct cfs_ns *o, char odir[32])
 {
-	strcpy(odir, "/tmp/cfs_ns_other_XXXXXX");
+	snprintf(odir, 32, "/tmp/cfs_ns_other_XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(odir));
 	ck_assert_int_eq(cfs_ns_open(o, odir, &opts), 0);
 }

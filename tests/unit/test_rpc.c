@@ -301,27 +301,54 @@ static int silent_listener(struct sockaddr_in *sa, int *fillers)
 	return fd;
 }
 
+/* A thread making calls bound to fail: calls of them, each timing out
+ * after base + i % spread ms; an error other than -ETIMEDOUT or (if
+ * refused_ok) -ECONNREFUSED is unexpected. */
 struct hang_caller {
 	struct cfs_rpc_client *cl;
 	const char *addr;
+	int calls, base, spread;
+	bool refused_ok;
 	int unexpected;
 };
 
-static void *call_hanging(void *arg)
+static void *call_failing(void *arg)
 {
 	struct hang_caller *h = arg;
 	Cfs__MdsName n = CFS__MDS_NAME__INIT;
 
-	for (int i = 0; i < 40; i++) {
+	for (int i = 0; i < h->calls; i++) {
 		struct cfs_rpc_call c = { .method = 1, .req = &n.base,
-					  .timeout_ms = 5 + i % 7,
+					  .timeout_ms = h->base + i % h->spread,
 					  .attempts = 1 };
 		int rc = cfs_rpc_call(h->cl, h->addr, &c);
 
-		h->unexpected += rc != -ETIMEDOUT;
+		h->unexpected += rc != -ETIMEDOUT &&
+				 !(h->refused_ok && rc == -ECONNREFUSED);
 		cfs_rpc_call_done(&c);
 	}
 	return NULL;
+}
+
+/* Eight such threads side by side: how many unexpected errors. */
+static int call_failing_side_by_side(struct cfs_rpc_client *cl,
+				     struct hang_caller proto)
+{
+	struct hang_caller h[8];
+	pthread_t th[8];
+	int unexpected = 0;
+
+	for (int i = 0; i < 8; i++) {
+		h[i] = proto;
+		h[i].cl = cl;
+		ck_assert_int_eq(pthread_create(&th[i], NULL, call_failing,
+						&h[i]), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		unexpected += h[i].unexpected;
+	}
+	return unexpected;
 }
 
 /* Many callers at once whose connects time out, to one peer: each gets
@@ -330,25 +357,16 @@ static void *call_hanging(void *arg)
  * two OSDs were SIGKILLed under a writer). */
 START_TEST(test_dials_timing_out_side_by_side_end_cleanly)
 {
-	struct hang_caller h[8];
-	pthread_t th[8];
 	struct sockaddr_in sa;
 	struct cfs_rpc_client *cl;
 	char where[32];
-	int fillers[4], fd = silent_listener(&sa, fillers), unexpected = 0;
+	int fillers[4], fd = silent_listener(&sa, fillers);
 
 	snprintf(where, sizeof(where), "127.0.0.1:%u", ntohs(sa.sin_port));
 	ck_assert_int_eq(cfs_rpc_client_new(&cl), 0);
-	for (int i = 0; i < 8; i++) {
-		h[i] = (struct hang_caller){ cl, where, 0 };
-		ck_assert_int_eq(pthread_create(&th[i], NULL, call_hanging,
-						&h[i]), 0);
-	}
-	for (int i = 0; i < 8; i++) {
-		pthread_join(th[i], NULL);
-		unexpected += h[i].unexpected;
-	}
-	ck_assert_int_eq(unexpected, 0);
+	ck_assert_int_eq(call_failing_side_by_side(cl, (struct hang_caller){
+				 .addr = where, .calls = 40, .base = 5,
+				 .spread = 7 }), 0);
 	cfs_rpc_client_free(cl);
 	for (int i = 0; i < 4; i++)
 		close(fillers[i]);
@@ -361,41 +379,15 @@ END_TEST
  * and the process lives (freeing each connect's dialer as its dial
  * ended made nng 1.5's poller unlock a freed mutex: cfs-fuse died while
  * an MDS replica was down). */
-static void *call_refused(void *arg)
-{
-	struct hang_caller *h = arg;
-	Cfs__MdsName n = CFS__MDS_NAME__INIT;
-
-	for (int i = 0; i < 30; i++) {
-		struct cfs_rpc_call c = { .method = 1, .req = &n.base,
-					  .timeout_ms = 20 + i % 13,
-					  .attempts = 1 };
-		int rc = cfs_rpc_call(h->cl, h->addr, &c);
-
-		h->unexpected += rc != -ETIMEDOUT && rc != -ECONNREFUSED;
-		cfs_rpc_call_done(&c);
-	}
-	return NULL;
-}
-
 START_TEST(test_refused_dials_side_by_side_end_cleanly)
 {
-	struct hang_caller h[8];
-	pthread_t th[8];
 	struct cfs_rpc_client *cl;
-	int unexpected = 0;
 
 	ck_assert_int_eq(cfs_rpc_client_new(&cl), 0);
-	for (int i = 0; i < 8; i++) {
-		h[i] = (struct hang_caller){ cl, "127.0.0.1:17998", 0 };
-		ck_assert_int_eq(pthread_create(&th[i], NULL, call_refused,
-						&h[i]), 0);
-	}
-	for (int i = 0; i < 8; i++) {
-		pthread_join(th[i], NULL);
-		unexpected += h[i].unexpected;
-	}
-	ck_assert_int_eq(unexpected, 0);
+	ck_assert_int_eq(call_failing_side_by_side(cl, (struct hang_caller){
+				 .addr = "127.0.0.1:17998", .calls = 30,
+				 .base = 20, .spread = 13, .refused_ok = true }),
+			 0);
 	cfs_rpc_client_free(cl);
 }
 END_TEST
