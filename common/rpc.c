@@ -2057,7 +2057,8 @@ static unsigned group_first(struct cfs_rpc_client *cl, const char *group,
 /* A call to a group: to the member that last answered as its leader,
  * then each other in turn, pausing after each round (50 ms, doubling
  * to 400 ms), with the same request id throughout, until the call's time
- * (timeout_ms for each of its attempts) is spent. */
+ * (timeout_ms for each of its attempts) is spent; then what a member
+ * last answered (-EREMCHG: none leads), if one did. */
 static int call_group(struct cfs_rpc_client *cl, const char *group,
 		      struct cfs_rpc_call *c)
 {
@@ -2067,7 +2068,7 @@ static int call_group(struct cfs_rpc_client *cl, const char *group,
 	int per = c->timeout_ms > 0 ? c->timeout_ms : 5000;
 	int64_t end = cfs_mono_ms() +
 		      (int64_t)per * (c->attempts > 0 ? c->attempts : 1);
-	int pause = 50, status = -EINVAL;
+	int pause = 50, status = -EINVAL, told = 0;
 	bool noted;
 
 	if (!n)
@@ -2094,9 +2095,16 @@ static int call_group(struct cfs_rpc_client *cl, const char *group,
 			pthread_mutex_unlock(&cl->lock);
 			break;
 		}
+		if (c->answered)
+			told = status;	/* a member there, not leading */
 		cfs_rpc_call_done(c);
-		if (cfs_mono_ms() >= end)
+		if (cfs_mono_ms() >= end) {
+			/* the group is there but leads nowhere: say so, not
+			 * how the last, cut-short attempt ended */
+			if (told)
+				status = told;
 			break;
+		}
 		at = (at + 1) % n;
 		if (++tried % n == 0) {
 			left = end - cfs_mono_ms();
