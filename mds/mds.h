@@ -100,7 +100,8 @@ struct mds {
 	struct cfs_lock_table locks;
 	struct feed feed;		/* other clients' changes (feed.h) */
 
-	pthread_mutex_t open_lock;	/* guards opens[], sessions[], doomed */
+	pthread_mutex_t open_lock;	/* guards opens[], sessions[], doomed,
+					 * reclaim_until_ms, incarnation */
 	struct open_count *opens[OPEN_BUCKETS];
 	struct session *sessions[SESSION_BUCKETS];
 	/* inodes that lost their last link while open (orphans): the last
@@ -109,6 +110,10 @@ struct mds {
 	 * racing the unlink cannot miss it. */
 	uint64_t *doomed;
 	size_t ndoomed, capdoomed;
+	/* until when (mono ms) clients may still tell a new leader their
+	 * opens (MDS_REOPEN); 0: not since this MDS took over */
+	int64_t reclaim_until_ms;
+	uint64_t incarnation;	/* new at each take-over (keepalive replies) */
 
 	pthread_mutex_t mlock;		/* guards members, nmembers, epoch,
 					 * revoked, nrevoked */
@@ -143,8 +148,13 @@ int mds_locks_load(struct mds *mds);
 /* Forget the answers kept for requests done (service.c) older than the
  * reply cache keeps its own (the leader, once a minute). */
 void mds_done_expire(struct mds *mds);
+/* A new leader (a restart) knows no opens: forget any it had, and keep
+ * every orphan for a session timeout, while the clients tell theirs
+ * (MDS_REOPEN, prompted by the new incarnation their keepalives see). */
+void mds_opens_forget(struct mds *mds);
 /* Close the opens and drop the locks of clients silent for longer than
- * the session timeout (called once a second). */
+ * the session timeout, and free the orphans nobody has open once that
+ * or the reclaim window ends (called once a second). */
 void mds_sessions_expire(struct mds *mds);
 
 /* The check every request passes first (cfs_rpc_set_admit): only a

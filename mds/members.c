@@ -676,11 +676,6 @@ int mds_osd_admin(struct mds *mds, uint32_t id, int op)
 	return 0;
 }
 
-static int do_reap(struct mds *mds, MDB_txn *txn, void *p)
-{
-	return cfs_ns_reap_orphans(&mds->ns, txn, p);
-}
-
 #define CAP_KEY_META "capability_key"
 
 static int do_cap_key(struct mds *mds, MDB_txn *txn, void *p)
@@ -715,11 +710,10 @@ static void cap_key_take(struct mds *mds)
 
 /* This MDS begins to serve (at its start, or as its replicas' new
  * leader): the members as the store has them, each given a heartbeat's
- * time from now, in a new epoch; files unlinked while open that nobody
- * has open now (opens live in the serving MDS's memory) are freed. */
+ * time from now, in a new epoch; the locks as stored; the opens as the
+ * clients tell them (mds_opens_forget). */
 static void take_over(struct mds *mds, uint64_t terms)
 {
-	unsigned reaped = 0;
 	int rc;
 
 	pthread_mutex_lock(&mds->mlock);
@@ -728,14 +722,13 @@ static void take_over(struct mds *mds, uint64_t terms)
 	if (rc)
 		cfs_log_error("cannot load the members", "rc=%d", rc);
 	cap_key_take(mds);
+	mds_opens_forget(mds);
 	rc = mds_locks_load(mds);
 	if (rc)
 		cfs_log_error("cannot load the locks", "rc=%d", rc);
 	/* capabilities granted before now were granted for opens this
 	 * MDS does not know of (service.c, granted_before) */
 	mds->started_s = (int64_t)time(NULL);
-	if (mds_mutate(mds, do_reap, &reaped, 0) == 0 && reaped)
-		cfs_log_info("orphans reaped", "count=%u", reaped);
 	epoch_changed(mds, NULL);
 	atomic_store(&mds->ready, terms);	/* requests are answered */
 }

@@ -1007,11 +1007,14 @@ int cfs_ns_release_orphan(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino)
 	return free_inode(ns, txn, &in);
 }
 
-int cfs_ns_reap_orphans(struct cfs_ns *ns, MDB_txn *txn, unsigned *count)
+int cfs_ns_reap_orphans(struct cfs_ns *ns, MDB_txn *txn,
+			bool (*stays)(void *arg, uint64_t ino), void *arg,
+			unsigned *count)
 {
 	MDB_cursor *cur;
+	struct key k;
 	MDB_val kv, v;
-	uint64_t inos[256];
+	uint64_t inos[256], after = 0;
 	size_t n;
 	int rc;
 
@@ -1021,13 +1024,18 @@ int cfs_ns_reap_orphans(struct cfs_ns *ns, MDB_txn *txn, unsigned *count)
 		rc = mdb_cursor_open(txn, ns->orphans, &cur);
 		if (rc)
 			return cfs_ns_errno(rc);
-		rc = mdb_cursor_get(cur, &kv, &v, MDB_FIRST);
+		key_ino(&k, after + 1);
+		kv = val_of(k.b, k.len);
+		rc = mdb_cursor_get(cur, &kv, &v, MDB_SET_RANGE);
 		while (rc == 0 && n < 256) {
 			inos[n++] = get_be64(kv.mv_data);
 			rc = mdb_cursor_get(cur, &kv, &v, MDB_NEXT);
 		}
 		mdb_cursor_close(cur);
 		for (size_t i = 0; i < n; i++) {
+			after = inos[i];
+			if (stays && stays(arg, inos[i]))
+				continue;
 			rc = cfs_ns_release_orphan(ns, txn, inos[i]);
 			if (rc)
 				return rc;

@@ -221,8 +221,11 @@ int cfs_ns_accessed(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
 		    int64_t atime_ns);
 /* The last open of an orphan closed: free it. */
 int cfs_ns_release_orphan(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino);
-/* At start: free every orphan left by a previous run. */
-int cfs_ns_reap_orphans(struct cfs_ns *ns, MDB_txn *txn, unsigned *count);
+/* Free every orphan but those stays(arg, ino) keeps (NULL: none);
+ * *count: how many were freed. */
+int cfs_ns_reap_orphans(struct cfs_ns *ns, MDB_txn *txn,
+			bool (*stays)(void *arg, uint64_t ino), void *arg,
+			unsigned *count);
 /* Data awaiting deletion on the OSDs: the first entry, and removal. */
 int cfs_ns_purge_next(struct cfs_ns *ns, MDB_txn *txn, uint64_t after,
 		      uint64_t *ino, uint64_t *size, uint32_t *layout);

@@ -62,31 +62,68 @@ static bool doomed_take(struct mds *mds, uint64_t ino)
 	return true;
 }
 
-/* Asked by the namespace as an inode loses its last link: open, it
- * stays as an orphan, and its last close frees it (without memory for
- * the note, the next start's reaping does). */
-bool mds_is_open(void *p, uint64_t ino)
+/* Note that ino's last close frees it (without memory for the note, the
+ * next reaping does). open_lock held. */
+static void doomed_note(struct mds *mds, uint64_t ino)
 {
-	struct mds *mds = p;
-	bool open;
+	if (doomed_find(mds, ino) < mds->ndoomed)
+		return;
+	if (mds->ndoomed == mds->capdoomed) {
+		size_t cap = mds->capdoomed ? mds->capdoomed * 2 : 64;
+		uint64_t *d = realloc(mds->doomed, cap * sizeof(*d));
+
+		if (!d)
+			return;
+		mds->doomed = d;
+		mds->capdoomed = cap;
+	}
+	mds->doomed[mds->ndoomed++] = ino;
+}
+
+/* Whether ino stays (or becomes) an orphan: when open somewhere, noted
+ * so that its last close frees it. As an inode loses its last link
+ * (!reaping) it also stays while clients may still be telling a new
+ * leader their opens (the reclaim window); the reaping at the window's
+ * end frees those nobody has open. */
+static bool orphan_kept(struct mds *mds, uint64_t ino, bool reaping)
+{
+	bool open, kept;
 
 	pthread_mutex_lock(&mds->open_lock);
 	open = open_anywhere(mds, ino);
-	if (open && doomed_find(mds, ino) == mds->ndoomed) {
-		if (mds->ndoomed == mds->capdoomed) {
-			size_t cap = mds->capdoomed ? mds->capdoomed * 2 : 64;
-			uint64_t *d = realloc(mds->doomed, cap * sizeof(*d));
-
-			if (d) {
-				mds->doomed = d;
-				mds->capdoomed = cap;
-			}
-		}
-		if (mds->ndoomed < mds->capdoomed)
-			mds->doomed[mds->ndoomed++] = ino;
-	}
+	if (open)
+		doomed_note(mds, ino);
+	else if (reaping)
+		doomed_take(mds, ino);
+	kept = open || (!reaping && mds->reclaim_until_ms != 0);
 	pthread_mutex_unlock(&mds->open_lock);
-	return open;
+	return kept;
+}
+
+bool mds_is_open(void *mds, uint64_t ino)
+{
+	return orphan_kept(mds, ino, false);
+}
+
+static bool orphan_stays(void *mds, uint64_t ino)
+{
+	return orphan_kept(mds, ino, true);
+}
+
+static int do_reap(struct mds *mds, MDB_txn *txn, void *p)
+{
+	return cfs_ns_reap_orphans(&mds->ns, txn, orphan_stays, mds, p);
+}
+
+/* Free the orphans nobody has open: how many. */
+static unsigned reap(struct mds *mds)
+{
+	unsigned reaped = 0;
+	int rc = mds_mutate(mds, do_reap, &reaped, 0);
+
+	if (rc)
+		cfs_log_warn("cannot reap orphans", "rc=%d", rc);
+	return reaped;
 }
 
 /* Note that client was heard from; open_lock held. */
@@ -1042,6 +1079,7 @@ static int h_keepalive(void *arg, struct cfs_rpc_req *rq,
 		       const ProtobufCMessage *m)
 {
 	struct mds *mds = MDS(arg);
+	Cfs__MdsKeepaliveReply rep = CFS__MDS_KEEPALIVE_REPLY__INIT;
 	struct session *s;
 
 	(void)m;
@@ -1050,18 +1088,81 @@ static int h_keepalive(void *arg, struct cfs_rpc_req *rq,
 	for (s = mds->sessions[rq->client_id % SESSION_BUCKETS]; s; s = s->next)
 		if (s->client == rq->client_id)
 			s->last_ms = cfs_mono_ms();
+	rep.incarnation = mds->incarnation;
 	pthread_mutex_unlock(&mds->open_lock);
+	return cfs_rpc_reply(rq, &rep.base, NULL, 0);
+}
+
+static int h_reopen(void *arg, struct cfs_rpc_req *rq,
+		    const ProtobufCMessage *m)
+{
+	const Cfs__MdsReopen *r = (const void *)m;
+	struct mds *mds = MDS(arg);
+	size_t set = 0;
+
+	for (size_t i = 0; i < r->n_opened; i++) {
+		const Cfs__MdsOpened *o = r->opened[i];
+		uint64_t ino = o->ino;
+		struct open_count **pp;
+
+		if (rq->scope && ino == CFS_ROOT_INO)
+			ino = rq->scope;
+		if (!o->count || !mds_scope_sees(mds, rq, ino))
+			continue;
+		pthread_mutex_lock(&mds->open_lock);
+		session_touch(mds, rq->client_id);
+		pp = open_slot(mds, rq->client_id, ino);
+		if (!*pp && (*pp = calloc(1, sizeof(**pp)))) {
+			(*pp)->client = rq->client_id;
+			(*pp)->ino = ino;
+		}
+		if (*pp) {
+			(*pp)->count = o->count;
+			(*pp)->writes = o->writes < o->count ? o->writes :
+							      o->count;
+			set++;
+		}
+		pthread_mutex_unlock(&mds->open_lock);
+	}
+	cfs_log_info("client told its open files", "client=%016lx files=%zu",
+		     (unsigned long)rq->client_id, set);
 	return 0;
+}
+
+void mds_opens_forget(struct mds *mds)
+{
+	pthread_mutex_lock(&mds->open_lock);
+	for (int i = 0; i < OPEN_BUCKETS; i++)
+		while (mds->opens[i]) {
+			struct open_count *o = mds->opens[i];
+
+			mds->opens[i] = o->next;
+			free(o);
+		}
+	for (int i = 0; i < SESSION_BUCKETS; i++)
+		while (mds->sessions[i]) {
+			struct session *s = mds->sessions[i];
+
+			mds->sessions[i] = s->next;
+			free(s);
+		}
+	mds->ndoomed = 0;
+	mds->reclaim_until_ms = cfs_mono_ms() + mds->cfg.session_timeout_ms;
+	mds->incarnation = (uint64_t)cfs_real_ns();
+	pthread_mutex_unlock(&mds->open_lock);
 }
 
 void mds_sessions_expire(struct mds *mds)
 {
 	int64_t now = cfs_mono_ms();
-	uint64_t closed[256];
-	size_t nclosed = 0;
-	bool unlocked = false;
+	bool closed = false, unlocked = false, reclaimed = false;
+	unsigned reaped;
 
 	pthread_mutex_lock(&mds->open_lock);
+	if (mds->reclaim_until_ms && now >= mds->reclaim_until_ms) {
+		mds->reclaim_until_ms = 0;
+		reclaimed = true;	/* reap what no client claimed */
+	}
 	for (int b = 0; b < SESSION_BUCKETS; b++) {
 		struct session **sp = &mds->sessions[b];
 
@@ -1087,11 +1188,8 @@ void mds_sessions_expire(struct mds *mds)
 						continue;
 					}
 					*pp = o->next;
-					if (!open_anywhere(mds, o->ino) &&
-					    nclosed < 256 &&
-					    doomed_take(mds, o->ino))
-						closed[nclosed++] = o->ino;
 					free(o);
+					closed = true;
 				}
 			}
 			cfs_locks_release_client(&mds->locks, s->client);
@@ -1103,14 +1201,16 @@ void mds_sessions_expire(struct mds *mds)
 	pthread_mutex_unlock(&mds->open_lock);
 	if (unlocked && mds_mutate(mds, do_locks_store_all, NULL, 0))
 		cfs_log_warn("cannot store the locks left", "clients_gone=1");
-	/* files unlinked while that client had them open are freed now */
-	for (size_t i = 0; i < nclosed; i++) {
-		int rc = mds_mutate(mds, do_free_if_orphan, &closed[i], 0);
-
-		if (rc && rc != -ENOENT)
-			cfs_log_warn("cannot free orphan", "ino=%lu rc=%d",
-				     (unsigned long)closed[i], rc);
-	}
+	/* files unlinked while those clients had them open go now */
+	if (!closed && !reclaimed)
+		return;
+	reaped = reap(mds);
+	if (reclaimed)
+		cfs_log_info("reclaim window over: orphans no client has open "
+			     "freed", "count=%u", reaped);
+	else if (reaped)
+		cfs_log_info("orphans of expired sessions freed", "count=%u",
+			     reaped);
 }
 
 /* ---- cluster ---- */
@@ -1366,6 +1466,7 @@ static const struct cfs_rpc_method methods[] = {
 	METHOD(MDS_LOCK, mds_lock, h_lock, true),
 	METHOD(MDS_UNLOCK_OWNER, mds_lock, h_unlock_owner, true),
 	METHOD(MDS_KEEPALIVE, mds_empty, h_keepalive, false),
+	METHOD(MDS_REOPEN, mds_reopen, h_reopen, false),
 	[CFS__MDS_METHOD__MDS_WATCH] = { .req_desc = &cfs__mds_watch__descriptor,
 					 .fn = h_watch, .waits = true },
 	[CFS__MDS_METHOD__MDS_GET_MAP] = {

@@ -397,7 +397,6 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	cfs_opened(F(req)->cl, &a);
 	nocaps_set(F(req), a.ino, true);	/* a new file has none */
 	fi->fh = a.ino;
 	entry_param(F(req), parent, name, &a, cfs_mono_ns(), &e);

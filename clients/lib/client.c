@@ -15,10 +15,66 @@
 #include "mds.pb-c.h"
 
 static void send_atimes(struct cfs_client *cl);
+static int plain_call(struct cfs_client *cl, uint32_t method,
+		      const ProtobufCMessage *req);
+static void opened(struct cfs_client *cl, const struct cfs_attr *a,
+		   bool write);
+
+/* An MDS that took over since this client last told one (a new leader,
+ * a restart) is told the files it has open, so that a file unlinked
+ * while open here outlives the failover: 0 once it knows. */
+static int reopen(struct cfs_client *cl)
+{
+	Cfs__MdsReopen r = CFS__MDS_REOPEN__INIT;
+	Cfs__MdsOpened *each = NULL, **ptrs = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	pthread_rwlock_wrlock(&cl->openlock);
+	pthread_mutex_lock(&cl->ilock);
+	for (size_t b = 0; b < INODE_BUCKETS && rc == 0; b++)
+		for (struct open_inode *o = cl->inodes[b]; o; o = o->next) {
+			if (!o->opens)
+				continue;
+			if (n == cap) {
+				size_t c2 = cap ? cap * 2 : 64;
+				void *e = realloc(each, c2 * sizeof(*each));
+
+				if (!e) {
+					rc = -ENOMEM;
+					break;
+				}
+				each = e;
+				cap = c2;
+			}
+			cfs__mds_opened__init(&each[n]);
+			each[n].ino = o->ino;
+			each[n].count = o->opens;
+			each[n].writes = o->writes;
+			n++;
+		}
+	pthread_mutex_unlock(&cl->ilock);
+	if (rc == 0 && n && (ptrs = malloc(n * sizeof(*ptrs)))) {
+		for (size_t i = 0; i < n; i++)
+			ptrs[i] = &each[i];
+		r.opened = ptrs;
+		r.n_opened = n;
+		rc = plain_call(cl, CFS__MDS_METHOD__MDS_REOPEN, &r.base);
+	}
+	pthread_rwlock_unlock(&cl->openlock);
+	if (n && !ptrs)
+		rc = -ENOMEM;
+	if (n)
+		cfs_log_info("told the MDS this client's open files",
+			     "files=%zu rc=%d", n, rc);
+	free(ptrs);
+	free(each);
+	return rc;
+}
 
 /* Once a second: tells the MDS this client is alive, so that its opens
- * and locks outlive short outages but not the client itself, and sends
- * the atimes of reads. */
+ * and locks outlive short outages but not the client itself (and an
+ * MDS that took over learns the opens), and sends the atimes of reads. */
 static void *keepalive_main(void *p)
 {
 	struct cfs_client *cl = p;
@@ -28,10 +84,17 @@ static void *keepalive_main(void *p)
 		struct cfs_rpc_call c = {
 			.method = CFS__MDS_METHOD__MDS_KEEPALIVE,
 			.req = &r.base,
+			.rep_desc = &cfs__mds_keepalive_reply__descriptor,
 			.timeout_ms = 1000,
 		};
 
-		cfs_rpc_call(cl->rpc, cl->mds, &c);
+		if (cfs_rpc_call(cl->rpc, cl->mds, &c) == 0 && c.rep) {
+			uint64_t inc = ((Cfs__MdsKeepaliveReply *)c.rep)
+					       ->incarnation;
+
+			if (inc != cl->told_incarnation && reopen(cl) == 0)
+				cl->told_incarnation = inc;
+		}
 		cfs_rpc_call_done(&c);
 		send_atimes(cl);
 		for (int i = 0; i < 10 && !cl->stop; i++) {
@@ -105,6 +168,7 @@ int cfs_client_new(struct cfs_client **out, const struct cfs_client_opts *o)
 		cl->o.io_deadline_ms = 30000;
 	snprintf(cl->mds, sizeof(cl->mds), "%s", o->mds);
 	cl->o.mds = cl->mds;
+	pthread_rwlock_init(&cl->openlock, NULL);
 	pthread_mutex_init(&cl->ilock, NULL);
 	for (int i = 0; i < ORDER_LOCKS; i++)
 		pthread_mutex_init(&cl->order[i], NULL);
@@ -184,6 +248,7 @@ void cfs_client_free(struct cfs_client *cl)
 		}
 	}
 	pthread_mutex_destroy(&cl->ilock);
+	pthread_rwlock_destroy(&cl->openlock);
 	for (int i = 0; i < ORDER_LOCKS; i++)
 		pthread_mutex_destroy(&cl->order[i]);
 	client_caps_free(cl);
@@ -584,7 +649,14 @@ static int make_node(struct cfs_client *cl, uint32_t method,
 	r.exclusive = exclusive;
 	r.open = open;
 	begun = dc_begin(cl, parent);
+	if (open)
+		pthread_rwlock_rdlock(&cl->openlock);
 	rc = name_change_call(cl, method, &r.base, out, &dir, &cookie);
+	if (open) {
+		if (rc == 0)
+			opened(cl, out, true);
+		pthread_rwlock_unlock(&cl->openlock);
+	}
 	dc_added(cl, parent, name, len, rc, out, true, begun, &dir, cookie);
 	return rc;
 }
@@ -941,7 +1013,15 @@ static bool atime_due(const struct cfs_attr *a)
 	       cfs_real_ns() - a->atime_ns > 86400ll * 1000000000;
 }
 
-void cfs_opened(struct cfs_client *cl, const struct cfs_attr *a)
+/* Whether an open with these flags may change the file (as the MDS
+ * counts them). */
+static bool open_writes(int flags)
+{
+	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+}
+
+static void opened(struct cfs_client *cl, const struct cfs_attr *a,
+		   bool write)
 {
 	struct open_inode *o;
 
@@ -951,6 +1031,7 @@ void cfs_opened(struct cfs_client *cl, const struct cfs_attr *a)
 		o->layout = a->layout;
 		o->layout_known = true;
 		o->opens++;
+		o->writes += write;
 		o->atime_due |= atime_due(a);
 		if (!o->dirty || a->size > o->size)
 			o->size = a->size;
@@ -1005,20 +1086,22 @@ int cfs_open(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 	begun = (flags & O_TRUNC) ? dc_begin(cl, ino) : cfs_mono_ns();
 	mds_call_init(cl, CFS__MDS_METHOD__MDS_OPEN, &r.base,
 		      &cfs__mds_entry__descriptor, &call);
+	pthread_rwlock_rdlock(&cl->openlock);
 	if (buf)
 		pf_rc = client_read_along(cl, ino, known.layout, buf, pf,
 					  cl->mds, &call, &rc);
 	else
 		rc = cfs_rpc_call(cl->rpc, cl->mds, &call);
 	rc = entry_reply(cl, rc, &call, begun, out);
+	if (rc == 0)
+		opened(cl, out, open_writes(flags));
+	pthread_rwlock_unlock(&cl->openlock);
 	if (rc == 0 && (flags & O_TRUNC))
 		settled(cl, ino);
 	if (flags & O_TRUNC)
 		dc_end(cl, ino, begun, rc, out);
 	else if (rc == 0)
 		dc_got_attr(cl, out, begun);
-	if (rc == 0)
-		cfs_opened(cl, out);
 	if (rc == 0 && pf_rc == 0 && out->size == known.size &&
 	    out->mtime_ns == known.mtime_ns) {
 		pthread_mutex_lock(&cl->ilock);
@@ -1330,6 +1413,8 @@ int cfs_release(struct cfs_client *cl, uint64_t ino, int flags)
 	struct open_inode *o;
 	int rc = cfs_flush(cl, ino), rc2;
 
+	/* the count and the MDS's change together, not torn by a reopen */
+	pthread_rwlock_rdlock(&cl->openlock);
 	pthread_mutex_lock(&cl->ilock);
 	o = client_inode(cl, ino, false);
 	if (o && o->opens == 1 && o->atime_ns) {
@@ -1340,7 +1425,10 @@ int cfs_release(struct cfs_client *cl, uint64_t ino, int flags)
 		pthread_mutex_lock(&cl->ilock);
 		o = client_inode(cl, ino, false);
 	}
+	if (o && o->writes && open_writes(flags))
+		o->writes--;
 	if (o && o->opens > 0 && --o->opens == 0) {
+		o->writes = 0;
 		client_drop_prefetch(cl, o);
 		if (!o->dirty && !o->atime_ns && !client_wb_pending(o))
 			drop_inode(cl, ino);
@@ -1349,5 +1437,6 @@ int cfs_release(struct cfs_client *cl, uint64_t ino, int flags)
 	r.ino = ino;
 	r.flags = (uint32_t)flags;
 	rc2 = plain_call(cl, CFS__MDS_METHOD__MDS_RELEASE, &r.base);
+	pthread_rwlock_unlock(&cl->openlock);
 	return rc ? rc : rc2;
 }

@@ -52,6 +52,7 @@ struct open_inode {
 	uint32_t layout;	/* of its data (cfs/layout.h), if known */
 	bool layout_known;
 	uint32_t opens;
+	uint32_t writes;	/* of them, opens that may write */
 	/* a small file's bytes [0, pf_len) read along with its open, for
 	 * the first read; dropped by any write or size change */
 	uint8_t *pf;
@@ -77,7 +78,12 @@ struct cfs_client {
 	struct cfs_map_holder maps;
 	pthread_t keepalive;	/* keeps this client's MDS session alive */
 	bool keepalive_running;
+	uint64_t told_incarnation;	/* of the MDS last told our opens */
 	volatile bool stop;
+	/* opens and releases take it to read around their MDS call and
+	 * count; a reopen (keepalive) to write, so that it tells the MDS
+	 * counts no open or release is changing meanwhile. Before ilock. */
+	pthread_rwlock_t openlock;
 	pthread_mutex_t ilock;	/* guards inodes[] and their contents */
 	struct open_inode *inodes[INODE_BUCKETS];
 	struct cache_stamp *stamps;	/* CACHE_STAMPS, by hash of ino */

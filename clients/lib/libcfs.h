@@ -108,6 +108,7 @@ int cfs_getattr(struct cfs_client *cl, uint64_t ino, struct cfs_attr *out,
 int cfs_setattr(struct cfs_client *cl, const struct cfs_cred *cr,
 		uint64_t ino, unsigned valid, const struct cfs_attr *in,
 		bool through_handle, struct cfs_attr *out);
+/* open: the new file is also open (as cfs_open; cfs_release closes). */
 int cfs_mknod(struct cfs_client *cl, const struct cfs_cred *cr,
 	      uint64_t parent, const char *name, size_t len, uint32_t mode,
 	      uint64_t rdev, bool exclusive, bool open, struct cfs_attr *out);
@@ -150,11 +151,11 @@ int cfs_removexattr(struct cfs_client *cl, const struct cfs_cred *cr,
 		    uint64_t ino, const char *name);
 
 /* Open files. cfs_open checks permission for flags and counts the open
- * at the MDS (an unlinked file lives until its last release). */
+ * at the MDS (an unlinked file lives until its last release); an MDS
+ * that took over (a new leader, a restart) is told this client's open
+ * files by the keepalive thread, within a session timeout. */
 int cfs_open(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 	     int flags, struct cfs_attr *out);
-/* For a file made by cfs_mknod(open=true). */
-void cfs_opened(struct cfs_client *cl, const struct cfs_attr *a);
 int cfs_release(struct cfs_client *cl, uint64_t ino, int flags);
 /* After a read through an open file: move atime if relatime says it is
  * due. The new atime is this client's at once (merged into what

@@ -22,6 +22,9 @@ cleanup() {
 			}
 		done <"$T/mounts"
 	fi
+	# what the test left running in the background (holders, writers)
+	# shellcheck disable=SC2046
+	kill $(jobs -p) 2>/dev/null
 	"$CLUSTER" down --dir "$T/c" >/dev/null 2>&1 || true
 	if [ "$FAIL" -gt 0 ]; then	# the evidence, before it goes
 		for log in "$T"/c/logs/*.log; do

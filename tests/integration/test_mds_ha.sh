@@ -35,6 +35,39 @@ sys.exit(1)
 ' "$MNT/locked"
 }
 
+# a process holding open a file it wrote (1 MiB) and then unlinked,
+# through every failover; on "$T/orphan.ask" it drops its cached pages,
+# reads the file through its descriptor and opened again by
+# /proc/self/fd, and answers in "$T/orphan.said"
+python3 -c '
+import hashlib, os, sys, time
+path, t = sys.argv[1], sys.argv[2]
+data = b"".join(hashlib.sha256(b"%d" % i).digest() for i in range(32768))
+fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+os.write(fd, data)
+os.fsync(fd)
+os.unlink(path)
+open(t + "/orphan.ready", "w").close()
+while True:
+    if os.path.exists(t + "/orphan.ask"):
+        os.unlink(t + "/orphan.ask")
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        a = os.pread(fd, len(data) + 1, 0)
+        with open("/proc/self/fd/%d" % fd, "rb") as f:
+            b = f.read()
+        said = "ok" if a == data and b == data else "bad %d %d" % (len(a), len(b))
+        open(t + "/orphan.said.new", "w").write(said)
+        os.rename(t + "/orphan.said.new", t + "/orphan.said")
+    time.sleep(0.1)
+' "$MNT/orphan" "$T" &
+ORPHAN=$!
+# what the holder says when asked
+orphan_reads() {
+	rm -f "$T/orphan.said"
+	touch "$T/orphan.ask"
+	wait_for 20 '[ -e "$T/orphan.said" ]' && cat "$T/orphan.said"
+}
+
 # the replica serving now: mds, mds2 or mds3 (cfs-cluster's names)
 leader() {
 	local a k
@@ -47,6 +80,9 @@ fsck_of() { "$CFS_BIN/cfs" fsck "$T/c/$1" 2>&1 | grep '^fsck:'; }
 
 check_within 20 "the replicas elect a leader that serves" '[ -n "$(leader)" ]'
 check_within 10 "a process holds a write lock" '[ -e "$T/locked" ] && held'
+check_within 10 "a process holds open a file it unlinked: an open orphan" \
+	'[ -e "$T/orphan.ready" ] &&
+	 fsck_of "$(leader)" | grep -q " 1 open orphans, 0 problems"'
 # cfs status --json: the leader and its three replicas, all answering
 replicas_up() {
 	cluster cfs status --json "$MDS" | python3 -c '
@@ -88,10 +124,11 @@ done
 done_by() { cat "$T"/ok* 2>/dev/null | wc -l; }
 
 killed_ok=0 lock_kept=0
+reclaims() { cat "$T"/c/logs/mds*.log | grep -c "reclaim window over"; }
 for c in $(seq 1 "$CYCLES"); do
 	old=$(leader)
 	[ -n "$old" ] || { bad "cycle $c: no leader to kill"; break; }
-	before=$(done_by)
+	before=$(done_by) reclaimed=$(reclaims)
 	cluster kill "$old"
 	if wait_for 20 '[ -n "$(leader)" ] && [ "$(leader)" != "$old" ] &&
 			[ "$(done_by)" -gt "$((before + 8))" ]'; then
@@ -111,6 +148,18 @@ check "the lock is still held after every failover" \
 kill "$HOLDER"
 wait "$HOLDER" 2>/dev/null
 check_within 5 "... and let go when its holder ends" '! held'
+# the last leader's window for clients to tell their opens has passed:
+# the file unlinked while open is still there, whole
+check_within 30 "the last leader's reclaim window ends" \
+	'[ "$(reclaims)" -gt "$reclaimed" ]'
+check "the file unlinked while open reads back whole after $CYCLES failovers" \
+	'[ "$(orphan_reads)" = ok ]'
+check "... and is still an open orphan on the leader's store" \
+	'fsck_of "$(leader)" | grep -q " 1 open orphans, 0 problems"'
+kill "$ORPHAN"
+wait "$ORPHAN" 2>/dev/null
+check_within 10 "... and freed once its holder closes it" \
+	'fsck_of "$(leader)" | grep -q " 0 open orphans, 0 problems"'
 check "no writer's operation failed" '! cat "$T"/failed* 2>/dev/null | grep -q .'
 cat "$T"/err* 2>/dev/null | head -n 5
 

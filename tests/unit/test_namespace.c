@@ -472,9 +472,15 @@ static bool always_open(void *arg, uint64_t ino)
 	return true;
 }
 
+static bool stays_if_g(void *arg, uint64_t ino)
+{
+	return ino == *(uint64_t *)arg;
+}
+
 START_TEST(test_unlinked_open_file_lives_until_release_and_restart)
 {
 	uint64_t f = mk(&root, CFS_ROOT_INO, "f", S_IFREG | 0644), ino, size;
+	uint64_t g = mk(&root, CFS_ROOT_INO, "g", S_IFREG | 0644);
 	uint32_t layout;
 	unsigned reaped;
 	struct cfs_inode in;
@@ -482,19 +488,29 @@ START_TEST(test_unlinked_open_file_lives_until_release_and_restart)
 	ns.is_open = always_open;
 	ck_assert_int_eq(W(cfs_ns_unlink(&ns, txn, &root, CFS_ROOT_INO, "f",
 					 1)), 0);
+	ck_assert_int_eq(W(cfs_ns_unlink(&ns, txn, &root, CFS_ROOT_INO, "g",
+					 1)), 0);
 	ns.is_open = NULL;
 	ck_assert_int_eq(W(cfs_ns_getattr(&ns, txn, f, &in)), 0);
 	ck_assert_uint_eq(in.nlink, 0);
-	/* a restart reaps it, and its data is queued for purge */
+	/* after a restart, the reaping frees those no one says are open
+	 * (g is), and their data is queued for purge */
 	cfs_ns_close(&ns);
 	ck_assert_int_eq(cfs_ns_open(&ns, dir, &opts), 0);
-	ck_assert_int_eq(W(cfs_ns_reap_orphans(&ns, txn, &reaped)), 0);
+	ck_assert_int_eq(W(cfs_ns_reap_orphans(&ns, txn, stays_if_g, &g,
+					       &reaped)), 0);
 	ck_assert_uint_eq(reaped, 1);
 	ck_assert_int_eq(W(cfs_ns_getattr(&ns, txn, f, &in)), -ENOENT);
+	ck_assert_int_eq(W(cfs_ns_getattr(&ns, txn, g, &in)), 0);
 	ck_assert_int_eq(W(cfs_ns_purge_next(&ns, txn, 0, &ino, &size,
 					     &layout)), 0);
 	ck_assert_uint_eq(ino, f);
 	ck_assert_uint_eq(layout, 0);
+	/* and once no one has g open either, it goes too */
+	ck_assert_int_eq(W(cfs_ns_reap_orphans(&ns, txn, NULL, NULL,
+					       &reaped)), 0);
+	ck_assert_uint_eq(reaped, 1);
+	ck_assert_int_eq(W(cfs_ns_getattr(&ns, txn, g, &in)), -ENOENT);
 }
 END_TEST
 
