@@ -2068,6 +2068,8 @@ static int call_group(struct cfs_rpc_client *cl, const char *group,
 	int per = c->timeout_ms > 0 ? c->timeout_ms : 5000;
 	int64_t end = cfs_mono_ms() +
 		      (int64_t)per * (c->attempts > 0 ? c->attempts : 1);
+	int member = n > 1 && per > CFS_RPC_GROUP_PATIENCE_MS ?
+			     CFS_RPC_GROUP_PATIENCE_MS : per;
 	int pause = 50, status = -EINVAL, told = 0;
 	bool noted;
 
@@ -2079,7 +2081,8 @@ static int call_group(struct cfs_rpc_client *cl, const char *group,
 		const char *addr = a[at];
 		int64_t left = end - cfs_mono_ms();
 
-		one.timeout_ms = (int)(left < per ? (left > 1 ? left : 1) : per);
+		one.timeout_ms = (int)(left < member ? (left > 1 ? left : 1) :
+						       member);
 		one.attempts = 1;
 		one.impatient = true;	/* a refusing member: the next */
 		call_many_plain(cl, &addr, (struct cfs_rpc_call *[]){ &one },

@@ -154,8 +154,13 @@ static int members_load(struct mds *mds)
 			memcpy(m->node, r.node, sizeof(m->node));
 			memcpy(m->domain, r.domain, sizeof(m->domain));
 			m->capacity = r.capacity;
-			/* assume up after a restart; heartbeats decide */
-			m->state = CFS__OSD_STATE__OSD_UP;
+			/* assume up after a restart (heartbeats decide),
+			 * and up as of this epoch: a backfill a stale one
+			 * took before counts no more. One that missed
+			 * changes serves nothing until backfilled. */
+			m->state = m->stale ? CFS__OSD_STATE__OSD_RECOVERING :
+					      CFS__OSD_STATE__OSD_UP;
+			m->up_epoch = mds->epoch;
 			m->last_heartbeat_ms = cfs_mono_ms();
 		}
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);

@@ -170,7 +170,7 @@ static const Cfs__MdsReplicas *replicas_of(const char *mds,
 	*c = (struct cfs_rpc_call){ .method = CFS__MDS_METHOD__MDS_REPLICAS,
 				    .req = &e.base,
 				    .rep_desc = &cfs__mds_replicas__descriptor,
-				    .timeout_ms = 3000 };
+				    .timeout_ms = 3000, .attempts = 3 };
 	if (cfs_rpc_call(rpc, mds, c) || !(r = (const void *)c->rep) ||
 	    !r->n_members)
 		return NULL;

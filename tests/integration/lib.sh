@@ -26,6 +26,7 @@ cleanup() {
 	# shellcheck disable=SC2046
 	kill $(jobs -p) 2>/dev/null
 	"$CLUSTER" down --dir "$T/c" >/dev/null 2>&1 || true
+	netns_down
 	if [ "$FAIL" -gt 0 ]; then	# the evidence, before it goes
 		for log in "$T"/c/logs/*.log; do
 			[ -s "$log" ] || continue
@@ -51,19 +52,61 @@ cluster_up() {
 }
 
 cluster() { "$CLUSTER" "$1" --dir "$T/c" "${@:2}"; }
+# the MDS replica serving now: mds, mds2, ... (cfs-cluster's names)
+leader() {
+	local a k
+	a=$(cluster cfs status "$MDS" 2>/dev/null | awk '/^mds /{print $2}')
+	k=${a##*.}
+	k=${k%%:*}
+	case $k in 1) echo mds ;; [2-9]) echo "mds$k" ;; esac
+}
 # the health line of cfs status (HEALTHY, or DEGRADED: why)
 health() { cluster cfs status "$MDS" | grep '^health:'; }
+
+# netns_up P NODES: network namespaces for cfs-cluster's CFS_NETNS=P:
+# P1..PNODES and Pc (the client), each with eth0 on one bridge in Psw
+# (10.77.0.K, the client 10.77.0.100); removed by cleanup. link_down K
+# and link_up K take node K's link (c: the client's) down and up again.
+NETNS_MADE=
+netns_up() {
+	local p=$1 n a
+	NETNS_MADE=$p
+	ip netns add "${p}sw" &&
+		ip -n "${p}sw" link add br0 type bridge &&
+		ip -n "${p}sw" link set br0 up || return 1
+	for n in $(seq 1 "$2") c; do
+		a=10.77.0.$n
+		[ "$n" = c ] && a=10.77.0.100
+		ip netns add "$p$n" &&
+			ip -n "${p}sw" link add "b$n" type veth peer name eth0 \
+				netns "$p$n" &&
+			ip -n "${p}sw" link set "b$n" master br0 up &&
+			ip -n "$p$n" addr add "$a/24" dev eth0 &&
+			ip -n "$p$n" link set eth0 up &&
+			ip -n "$p$n" link set lo up || return 1
+	done
+}
+netns_down() {
+	local ns
+	[ -n "$NETNS_MADE" ] || return 0
+	for ns in $(ip netns list | awk '{print $1}'); do
+		case $ns in "$NETNS_MADE"*) ip netns del "$ns" ;; esac
+	done
+}
+link_down() { ip -n "${NETNS_MADE}sw" link set "b$1" down; }
+link_up() { ip -n "${NETNS_MADE}sw" link set "b$1" up; }
 
 mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts; }
 
 # second_mount DIR [OPTIONS]: another cfs-fuse of the cluster on DIR, its
 # PID in MOUNT_PID, unmounted and stopped by cleanup; 1 if it did not
-# mount within 10 s
+# mount within 10 s. With MOUNT_NETNS, it runs in that network namespace.
 second_mount() {
-	local dir=$1
+	local dir=$1 ns=()
 	mkdir -p "$dir"
-	"$CFS_BIN/cfs-fuse" "$MDS" "$dir" -f -o "token=$CLIENT_TOKEN" "${@:2}" \
-		>>"$T/fuse2.log" 2>&1 &
+	[ -n "${MOUNT_NETNS:-}" ] && ns=(nsenter --net="/run/netns/$MOUNT_NETNS")
+	${ns[@]+"${ns[@]}"} "$CFS_BIN/cfs-fuse" "$MDS" "$dir" -f \
+		-o "token=$CLIENT_TOKEN" "${@:2}" >>"$T/fuse2.log" 2>&1 &
 	MOUNT_PID=$!
 	echo "$MOUNT_PID $dir" >>"$T/mounts"
 	wait_for 10 'mounted "$dir"'

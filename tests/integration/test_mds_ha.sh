@@ -68,14 +68,6 @@ orphan_reads() {
 	wait_for 20 '[ -e "$T/orphan.said" ]' && cat "$T/orphan.said"
 }
 
-# the replica serving now: mds, mds2 or mds3 (cfs-cluster's names)
-leader() {
-	local a k
-	a=$(cluster cfs status "$MDS" 2>/dev/null | awk '/^mds /{print $2}')
-	k=${a#127.0.0.}
-	k=${k%%:*}
-	case $k in 1) echo mds ;; 2|3) echo "mds$k" ;; esac
-}
 fsck_of() { "$CFS_BIN/cfs" fsck "$T/c/$1" 2>&1 | grep '^fsck:'; }
 
 check_within 20 "the replicas elect a leader that serves" '[ -n "$(leader)" ]'

@@ -156,10 +156,14 @@ struct cfs_rpc_call {
  *
  * addr may be a group, "host:port,host:port,...": the replicas of one
  * service of which one leads (the MDS). A member that answers -EREMCHG
- * (not the leader) or -ESHUTDOWN, or that does not answer, is left for
- * the next, round after round, with the same request id, until the
- * call's time is spent (timeout_ms for each of its attempts); the one
- * that answered is asked first next time. */
+ * (not the leader) or -ESHUTDOWN, or that does not answer within
+ * CFS_RPC_GROUP_PATIENCE_MS (a leader cut off, its packets dropped), is
+ * left for the next, round after round, with the same request id, until
+ * the call's time is spent (timeout_ms for each of its attempts); the
+ * one that answered is asked first next time. A leader merely slow
+ * loses nothing by it: asked again, it answers the same request once
+ * it is done (the reply cache). */
+#define CFS_RPC_GROUP_PATIENCE_MS 2500
 #define CFS_RPC_GROUP_MAX 256		/* a group's, and a member's, length */
 #define CFS_RPC_GROUP_MEMBERS 8
 /* A group's members into a[] (at most CFS_RPC_GROUP_MEMBERS): how many. */
