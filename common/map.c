@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "cfs/clock.h"
@@ -172,6 +173,16 @@ static void *follow_main(void *p)
 	while (!h->stop) {
 		int rc = get_map(h, h->cl, h->mds, cfs_map_epoch(h),
 				 FOLLOW_WAIT_MS, FOLLOW_WAIT_MS + 5000);
+		struct cfs_map *m;
+
+		/* the replicas as the leader lists them: calls to the
+		 * group reach one added since it was named */
+		if (rc == 0 && strchr(h->mds, ',') && (m = cfs_map_get(h))) {
+			cfs_rpc_group_learn(h->mds,
+					    (const char *const *)m->pb->mds,
+					    m->pb->n_mds);
+			cfs_map_put(h, m);
+		}
 
 		if (rc && !h->stop) {
 			struct timespec ts = cfs_mono_deadline(200);

@@ -226,13 +226,16 @@ static int request_frame(uint32_t method, uint64_t client_id,
 
 /* A whole reply frame, its bulk copied in. */
 static int reply_frame(int status, const ProtobufCMessage *body,
-		       const void *bulk, size_t bulk_len, struct frame *out)
+		       const void *bulk, size_t bulk_len, const char *leader,
+		       struct frame *out)
 {
 	Cfs__RpcReply env = CFS__RPC_REPLY__INIT;
 	int rc;
 
 	env.version = CFS_PROTO_VERSION;
 	env.status = status;
+	if (leader)
+		env.leader = (char *)leader;
 	rc = body_pack(body, &env.body);
 	if (rc)
 		return rc;
@@ -973,7 +976,7 @@ int cfs_rpc_reply(struct cfs_rpc_req *rq, const ProtobufCMessage *rep,
 {
 	struct frame *f = rq->reply;
 	struct frame m;
-	int rc = reply_frame(0, rep, bulk, bulk_len, &m);
+	int rc = reply_frame(0, rep, bulk, bulk_len, NULL, &m);
 
 	if (rc)
 		return rc;
@@ -1014,7 +1017,9 @@ static void finish_reply(struct cfs_rpc_req *rq, int status, struct frame *out)
 	rq->reply = NULL;
 	out->p = NULL;
 	if (!f) {
-		if (reply_frame(status, NULL, NULL, 0, out))
+		if (reply_frame(status, NULL, NULL, 0,
+				status == -EREMCHG && rq->leader[0] ?
+					rq->leader : NULL, out))
 			out->p = NULL;
 		return;
 	}
@@ -1767,6 +1772,8 @@ static int parse_reply(struct cfs_rpc_call *c)
 	if (!env)
 		return -EBADMSG;
 	rc = status_from_wire(env->status);
+	if (rc == -EREMCHG)
+		snprintf(c->leader, sizeof(c->leader), "%s", env->leader);
 	if (env->version != CFS_PROTO_VERSION)
 		rc = -EPROTO;
 	else if (c->rep_desc && env->body.len) {
@@ -2032,12 +2039,91 @@ unsigned cfs_rpc_group_split(const char *group, char a[][CFS_RPC_GROUP_MAX])
 	return n;
 }
 
+/* What the groups a process names are now (cfs_rpc_group_learn): a few
+ * (a client or an OSD names one, the MDS). */
+#define LEARNT_MAX 4
+static pthread_mutex_t learnt_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char name[CFS_RPC_GROUP_MAX], members[CFS_RPC_GROUP_MAX];
+} learnt[LEARNT_MAX];
+static unsigned learnt_next;
+
+void cfs_rpc_group_learn(const char *group, const char *const *members,
+			 size_t n)
+{
+	char now[CFS_RPC_GROUP_MAX] = "";
+	size_t len = 0, i, slot = LEARNT_MAX;
+
+	for (i = 0; i < n; i++) {
+		size_t m = strlen(members[i]);
+
+		if (!m || strchr(members[i], ',') ||
+		    len + m + 1 >= sizeof(now))
+			continue;
+		if (len)
+			now[len++] = ',';
+		memcpy(now + len, members[i], m + 1);
+		len += m;
+	}
+	if (!len || strlen(group) >= CFS_RPC_GROUP_MAX)
+		return;
+	pthread_mutex_lock(&learnt_lock);
+	for (i = 0; i < LEARNT_MAX && slot == LEARNT_MAX; i++)
+		if (!strcmp(learnt[i].name, group))
+			slot = i;
+	if (slot == LEARNT_MAX)
+		slot = learnt_next++ % LEARNT_MAX;
+	snprintf(learnt[slot].name, sizeof(learnt[slot].name), "%s", group);
+	memcpy(learnt[slot].members, now, len + 1);
+	pthread_mutex_unlock(&learnt_lock);
+}
+
+/* group's members as learnt, else as it names them: how many. */
+static unsigned group_members(const char *group, char a[][CFS_RPC_GROUP_MAX])
+{
+	char now[CFS_RPC_GROUP_MAX];
+	bool known = false;
+
+	pthread_mutex_lock(&learnt_lock);
+	for (size_t i = 0; i < LEARNT_MAX && !known; i++)
+		if (learnt[i].name[0] && !strcmp(learnt[i].name, group)) {
+			memcpy(now, learnt[i].members, sizeof(now));
+			known = true;
+		}
+	pthread_mutex_unlock(&learnt_lock);
+	return cfs_rpc_group_split(known ? now : group, a);
+}
+
 /* Whether the member called is not the one to ask: not the leader, or
  * not there. */
 static bool group_moves_on(const struct cfs_rpc_call *c, int status)
 {
 	return status == -EREMCHG || status == -ESHUTDOWN ||
 	       (!c->answered && transport_error(status));
+}
+
+/* A member that does not lead named the one that does: its index in
+ * a[] (added, and learnt for the group, if the group does not name it:
+ * a replica added since), else the next after at. */
+static unsigned group_redirect(const char *group,
+			       char a[][CFS_RPC_GROUP_MAX], unsigned *n,
+			       const char *leader, unsigned at)
+{
+	const char *ptrs[CFS_RPC_GROUP_MEMBERS];
+	unsigned k = 0;
+
+	while (k < *n && strcmp(a[k], leader))
+		k++;
+	if (k < *n)
+		return k;
+	if (*n == CFS_RPC_GROUP_MEMBERS)
+		return (at + 1) % *n;
+	snprintf(a[k], CFS_RPC_GROUP_MAX, "%s", leader);
+	(*n)++;
+	for (unsigned i = 0; i < *n; i++)
+		ptrs[i] = a[i];
+	cfs_rpc_group_learn(group, ptrs, *n);
+	return k;
 }
 
 /* Which of group's n members to call first: the one that last answered
@@ -2063,7 +2149,7 @@ static int call_group(struct cfs_rpc_client *cl, const char *group,
 		      struct cfs_rpc_call *c)
 {
 	char a[CFS_RPC_GROUP_MEMBERS][CFS_RPC_GROUP_MAX];
-	unsigned n = cfs_rpc_group_split(group, a), tried = 0;
+	unsigned n = group_members(group, a), tried = 0;
 	unsigned at = group_first(cl, group, n);
 	int per = c->timeout_ms > 0 ? c->timeout_ms : 5000;
 	int64_t end = cfs_mono_ms() +
@@ -2084,6 +2170,7 @@ static int call_group(struct cfs_rpc_client *cl, const char *group,
 		one.timeout_ms = (int)(left < member ? (left > 1 ? left : 1) :
 						       member);
 		one.attempts = 1;
+		one.leader[0] = 0;
 		one.impatient = true;	/* a refusing member: the next */
 		call_many_plain(cl, &addr, (struct cfs_rpc_call *[]){ &one },
 				&status, 1);
@@ -2108,7 +2195,9 @@ static int call_group(struct cfs_rpc_client *cl, const char *group,
 				status = told;
 			break;
 		}
-		at = (at + 1) % n;
+		at = status == -EREMCHG && c->leader[0] ?
+			     group_redirect(group, a, &n, c->leader, at) :
+			     (at + 1) % n;
 		if (++tried % n == 0) {
 			left = end - cfs_mono_ms();
 			usleep((useconds_t)(left < pause ? left : pause) * 1000);
@@ -2151,7 +2240,7 @@ void cfs_rpc_call_many(struct cfs_rpc_client *cl, const char *const *addrs,
 		}
 		plain[i] = addrs[i];
 		if (!strchr(addrs[i], ',') ||
-		    !(m = cfs_rpc_group_split(addrs[i], a)))
+		    !(m = group_members(addrs[i], a)))
 			continue;
 		memcpy(lead[i].addr, a[group_first(cl, addrs[i], m)],
 		       sizeof(lead[i].addr));

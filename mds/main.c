@@ -46,6 +46,10 @@ static const struct cfs_config_key keys[] = {
 	KEY("peers", CFS_CFG_STR, "", peers, 0, 0,
 	    "the metadata replicas, host:port,... (this one's listen "
 	    "address among them; empty: a lone MDS)"),
+	KEY("join", CFS_CFG_BOOL, "false", join, 0, 0,
+	    "this replica joins a running group (cfs mds add, at the "
+	    "leader): it starts empty and takes the group's configuration; "
+	    "peers names the group"),
 	CFS_DAEMON_SEC_KEYS(struct mds_config, sec),
 };
 

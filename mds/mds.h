@@ -39,6 +39,7 @@ struct mds_config {
 	long long map_size_mb;
 	long long session_timeout_ms;
 	char peers[CFS_CONFIG_STR_MAX];	/* the replicas, this one among them */
+	bool join;	/* added to a running group (cfs mds add) */
 	struct cfs_daemon_sec sec;
 };
 
@@ -188,6 +189,9 @@ int mds_osd_register(struct mds *mds, const Cfs__MdsOsdRegister *req,
 int mds_osd_heartbeat(struct mds *mds, const Cfs__MdsOsdHeartbeat *hb);
 /* cfs osd out|in|rm (Cfs__OsdAdminOp). */
 int mds_osd_admin(struct mds *mds, uint32_t id, int op);
+/* cfs mds add|remove (mds_replica_change), then a new epoch: the map
+ * lists the members. */
+int mds_replicas_change(struct mds *mds, bool add, const char *address);
 void mds_capacity(struct mds *mds, uint64_t *capacity, uint64_t *used);
 
 /* purge.c */

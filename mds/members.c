@@ -192,7 +192,8 @@ int mds_members_load(struct mds *mds)
 
 struct map_snapshot {
 	Cfs__ClusterMap map;	/* first: the snapshot is freed through it */
-	char *mds_addrs[1];
+	char *mds_addrs[CFS_RPC_GROUP_MEMBERS];
+	struct mds_replica_status replicas;
 	Cfs__OsdInfo **ptrs;
 	Cfs__OsdInfo *infos;
 	struct member *copies;
@@ -267,11 +268,18 @@ Cfs__ClusterMap *mds_map_build(struct mds *mds)
 	snprintf(s->listen, sizeof(s->listen), "%s", mds->cfg.listen);
 	snprintf(s->cluster_id, sizeof(s->cluster_id), "%s",
 		 mds->cfg.cluster_id);
-	s->mds_addrs[0] = s->listen;
 	s->map.version = CFS_PROTO_VERSION;
 	s->map.cluster_id = s->cluster_id;
 	s->map.mds = s->mds_addrs;
-	s->map.n_mds = 1;
+	/* this MDS (the leader), then its replicas: what a group address
+	 * that clients and OSDs were given does not name is learnt here */
+	s->mds_addrs[s->map.n_mds++] = s->listen;
+	mds_replica_status(mds, &s->replicas);
+	for (unsigned i = 0; i < s->replicas.nmembers &&
+			     s->map.n_mds < CFS_RPC_GROUP_MEMBERS; i++)
+		if (strcmp(s->replicas.members[i].address, s->listen))
+			s->mds_addrs[s->map.n_mds++] =
+				s->replicas.members[i].address;
 	s->map.pg_count = (uint32_t)mds->cfg.pg_count;
 	s->map.replicas = (uint32_t)mds->cfg.replicas;
 	s->map.osds = s->ptrs;
@@ -385,6 +393,19 @@ int mds_revoke(struct mds *mds, char *const *ids, size_t n)
 	for (size_t i = 0; i < n; i++)
 		cfs_log_warn("token revoked", "id=%s", ids[i]);
 	return rc;
+}
+
+int mds_replicas_change(struct mds *mds, bool add, const char *address)
+{
+	int rc = mds_replica_change(mds, add, address);
+
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&mds->mlock);
+	mds->epoch++;
+	pthread_mutex_unlock(&mds->mlock);
+	epoch_changed(mds, NULL);
+	return 0;
 }
 
 static struct member *find_member(struct mds *mds, uint32_t id)

@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "cfs/crc.h"
 #include "cfs/log.h"
 #include "mds.h"
 #include "replica.h"
@@ -31,16 +32,33 @@
 #define SNAP_MAGIC 0x31504e5353464343ull	/* "CCFSSNP1" */
 #define APPLIED_KEY "raft_applied"
 
-/* A batch's changes on their way through Raft. Its waiter may leave
- * (the MDS stopping) before Raft is done with it: then whoever ends it
- * frees it. */
+/* What a thread waits for the loop to do, first in the object it is
+ * part of. The waiter may leave first (the MDS stopping, a deadline):
+ * then whoever ends it frees the object (waited_end). */
+struct waited {
+	int rc;
+	bool done, abandoned;
+};
+
+/* A batch's changes on their way through Raft. */
 struct proposal {
+	struct waited w;
 	struct raft_apply req;
 	struct mds_replica *rep;
 	struct raft_buffer entry;	/* Raft's once raft_apply took it */
-	int rc;
-	bool done, abandoned;
 	struct proposal *next;
+};
+
+/* A change of the group's members (cfs mds add|remove), one at a time:
+ * an add is raft_add (a spare) then raft_assign to voter, which Raft
+ * commits once the new member caught up with the log. */
+struct member_change {
+	struct waited w;
+	struct raft_change req;
+	struct mds_replica *rep;
+	bool add, assigned;
+	raft_id id;
+	char address[CFS_RPC_GROUP_MAX];
 };
 
 /* A stream to give Raft in the loop thread: a connect's (req set) or
@@ -97,6 +115,7 @@ struct mds_replica {
 	pthread_mutex_t lock;	/* guards what follows */
 	pthread_cond_t cond;	/* a proposal ended, a pump ended */
 	struct proposal *queue;
+	struct member_change *change;	/* to start */
 	struct handoff *handoffs;
 	struct in_stream *ins;
 	bool stopping;
@@ -537,22 +556,71 @@ int mds_replica_recv(struct mds *mds, const struct cfs_rpc_req *rq,
 
 /* ---- the loop thread ---- */
 
-static void proposal_end(struct mds_replica *rep, struct proposal *p, int rc)
+static void waited_end(struct mds_replica *rep, struct waited *w, int rc)
 {
 	pthread_mutex_lock(&rep->lock);
-	p->rc = rc;
-	p->done = true;
-	if (p->abandoned)
-		free(p);
+	w->rc = rc;
+	w->done = true;
+	if (w->abandoned)
+		free(w);	/* the object it is first in */
 	pthread_cond_broadcast(&rep->cond);
 	pthread_mutex_unlock(&rep->lock);
 }
 
+/* Raft's status as an errno. */
 static int from_raft(int status)
 {
-	return status == 0 ? 0 :
-	       status == RAFT_NOTLEADER || status == RAFT_LEADERSHIPLOST ||
-	       status == RAFT_SHUTDOWN ? -EREMCHG : -EIO;
+	static const int errs[] = {
+		[RAFT_NOTLEADER] = -EREMCHG, [RAFT_LEADERSHIPLOST] = -EREMCHG,
+		[RAFT_SHUTDOWN] = -EREMCHG, [RAFT_DUPLICATEID] = -EEXIST,
+		[RAFT_DUPLICATEADDRESS] = -EEXIST, [RAFT_BADID] = -ENOENT,
+		[RAFT_NOTFOUND] = -ENOENT, [RAFT_CANTCHANGE] = -EBUSY,
+		[RAFT_BUSY] = -EBUSY, [RAFT_NOCONNECTION] = -EHOSTUNREACH,
+		[RAFT_NOMEM] = -ENOMEM,
+	};
+
+	if (status == 0)
+		return 0;
+	return status > 0 && (size_t)status < sizeof(errs) / sizeof(errs[0]) &&
+		       errs[status] ? errs[status] : -EIO;
+}
+
+static void change_end(struct mds_replica *rep, struct member_change *c,
+		       int status)
+{
+	cfs_log_info(c->add ? "mds replica added" : "mds replica removed",
+		     "id=%lu address=%s rc=%d", (unsigned long)c->id,
+		     c->address, from_raft(status));
+	waited_end(rep, &c->w, from_raft(status));
+}
+
+static void change_cb(struct raft_change *req, int status)
+{
+	struct member_change *c = req->data;
+
+	if (status == 0 && c->add && !c->assigned) {
+		c->assigned = true;	/* a voter once it caught up */
+		status = raft_assign(&c->rep->raft, &c->req, c->id, RAFT_VOTER,
+				     change_cb);
+		if (status == 0)
+			return;
+	}
+	change_end(c->rep, c, status);
+}
+
+static void change_start(struct mds_replica *rep, struct member_change *c,
+			 bool serving)
+{
+	int rc = RAFT_NOTLEADER;
+
+	c->req.data = c;
+	if (serving && !rep->closing)
+		rc = c->add ? raft_add(&rep->raft, &c->req, c->id, c->address,
+				       change_cb) :
+			      raft_remove(&rep->raft, &c->req, c->id,
+					  change_cb);
+	if (rc)
+		change_end(rep, c, rc);
 }
 
 static void applied_cb(struct raft_apply *req, int status, void *result)
@@ -560,7 +628,7 @@ static void applied_cb(struct raft_apply *req, int status, void *result)
 	struct proposal *p = req->data;
 
 	(void)result;
-	proposal_end(p->rep, p, from_raft(status));
+	waited_end(p->rep, &p->w, from_raft(status));
 }
 
 static void barrier_cb(struct raft_barrier *req, int status)
@@ -664,12 +732,15 @@ static void wake_cb(uv_async_t *a)
 {
 	struct mds_replica *rep = a->data;
 	struct proposal *q, *order = NULL;
+	struct member_change *c;
 	struct handoff *h;
 	bool stopping, serving;
 
 	pthread_mutex_lock(&rep->lock);
 	q = rep->queue;
 	rep->queue = NULL;
+	c = rep->change;
+	rep->change = NULL;
 	h = rep->handoffs;
 	rep->handoffs = NULL;
 	stopping = rep->stopping;
@@ -694,9 +765,11 @@ static void wake_cb(uv_async_t *a)
 					applied_cb);
 		if (rc) {
 			raft_free(p->entry.base);
-			proposal_end(rep, p, from_raft(rc));
+			waited_end(rep, &p->w, from_raft(rc));
 		}
 	}
+	if (c)
+		change_start(rep, c, serving);
 	if (stopping && !rep->closing) {
 		rep->closing = true;
 		uv_timer_stop(&rep->tick);
@@ -714,13 +787,28 @@ static void *loop_main(void *arg)
 
 /* ---- start, stop, and what other threads call ---- */
 
-/* The peers' addresses, and which one this MDS is. */
+/* The Raft id of a replica added to a running group: from its address,
+ * so that the joiner and the leader adding it agree without being told
+ * (the first members' are their positions in peers, 1 to 8). */
+static raft_id joiner_id(const char *address)
+{
+	return 1ull << 32 | cfs_crc32c(address, strlen(address));
+}
+
+/* The peers' addresses, and which one this MDS is: a joiner starts with
+ * no configuration (the leader's entries bring the group's). */
 static int peers_parse(struct mds_replica *rep, const char *peers,
 		       struct raft_configuration *conf)
 {
 	char a[CFS_RPC_GROUP_MEMBERS][CFS_RPC_GROUP_MAX];
 	unsigned n = cfs_rpc_group_split(peers, a);
 
+	if (rep->mds->cfg.join) {
+		rep->id = joiner_id(rep->mds->cfg.listen);
+		snprintf(rep->address, sizeof(rep->address), "%s",
+			 rep->mds->cfg.listen);
+		return 0;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		if (!strcmp(a[i], rep->mds->cfg.listen)) {
 			rep->id = i + 1;
@@ -774,6 +862,11 @@ int mds_replica_check(struct mds *mds)
 			      "or start the replicas on empty data "
 			      "directories and copy the files in through a "
 			      "mount", "data=%s", mds->cfg.data);
+		return -EINVAL;
+	}
+	if (mds->cfg.join && !mds->cfg.peers[0]) {
+		cfs_log_error("a joining replica needs --peers: the group's "
+			      "addresses", "data=%s", mds->cfg.data);
 		return -EINVAL;
 	}
 	if (!mds->cfg.peers[0] && applied) {
@@ -846,7 +939,7 @@ int mds_replica_start(struct mds *mds)
 	raft_set_election_timeout(&rep->raft, ELECTION_MS);
 	raft_set_snapshot_threshold(&rep->raft, 8192);
 	raft_set_snapshot_trailing(&rep->raft, 4096);
-	rc = raft_bootstrap(&rep->raft, &conf);
+	rc = mds->cfg.join ? 0 : raft_bootstrap(&rep->raft, &conf);
 	if (rc && rc != RAFT_CANTBOOTSTRAP) {
 		cfs_log_error("cannot bootstrap the replicas' log", "dir=%s "
 			      "err=\"%s\"", rep->dir, raft_errmsg(&rep->raft));
@@ -897,6 +990,7 @@ void mds_replica_stop(struct mds *mds)
 		in_kill(rep, rep->ins);
 	while (rep->pumps)	/* Raft closed their streams */
 		pthread_cond_wait(&rep->cond, &rep->lock);
+	free(rep->change);	/* one the loop never started */
 	pthread_mutex_unlock(&rep->lock);
 	uv_loop_close(&rep->loop);
 	cfs_rpc_client_free(rep->cl);
@@ -920,6 +1014,19 @@ bool mds_serving(struct mds *mds, uint64_t *terms)
 		*terms = rep->terms;
 	pthread_mutex_unlock(&rep->lock);
 	return serving;
+}
+
+/* The waiter's side, lock held: its result (unfinished: the one given)
+ * and the object freed, or left to waited_end. */
+static int waited_leave(struct waited *w, int unfinished)
+{
+	int rc = w->done ? w->rc : unfinished;
+
+	if (w->done)
+		free(w);
+	else
+		w->abandoned = true;
+	return rc;
 }
 
 int mds_replica_commit(struct mds *mds, MDB_txn *txn)
@@ -960,13 +1067,64 @@ int mds_replica_commit(struct mds *mds, MDB_txn *txn)
 	pthread_mutex_unlock(&rep->lock);
 	uv_async_send(&rep->wake);
 	pthread_mutex_lock(&rep->lock);
-	while (!p->done && !rep->quiet)
+	while (!p->w.done && !rep->quiet)
 		pthread_cond_wait(&rep->cond, &rep->lock);
-	rc = p->done ? p->rc : -ESHUTDOWN;
-	if (p->done)
-		free(p);
-	else
-		p->abandoned = true;	/* Raft's callback frees it */
+	rc = waited_leave(&p->w, -ESHUTDOWN);
+	pthread_mutex_unlock(&rep->lock);
+	return rc;
+}
+
+#define CHANGE_WAIT_MS 60000	/* for a new member to catch up */
+
+int mds_replica_change(struct mds *mds, bool add, const char *address)
+{
+	struct mds_replica *rep = REP(mds);
+	struct member_change *c;
+	struct timespec ts;
+	int rc = 0;
+
+	if (!rep)
+		return -EINVAL;	/* a lone MDS has no group */
+	if (!*address || strlen(address) >= sizeof(c->address) ||
+	    strchr(address, ','))
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->rep = rep;
+	c->add = add;
+	snprintf(c->address, sizeof(c->address), "%s", address);
+	c->id = joiner_id(address);
+	pthread_mutex_lock(&rep->lock);
+	if (!add) {	/* the member's id, as the configuration has it */
+		c->id = 0;
+		for (unsigned i = 0; i < rep->st.nmembers; i++)
+			if (!strcmp(rep->st.members[i].address, address))
+				c->id = rep->st.members[i].id;
+		if (!c->id)
+			rc = -ENOENT;
+		else if (c->id == rep->id)
+			rc = -EBUSY;	/* not the leader itself */
+	}
+	if (!rc && (!rep->serving || rep->quiet))
+		rc = rep->quiet ? -ESHUTDOWN : -EREMCHG;
+	if (!rc && rep->change)
+		rc = -EBUSY;
+	if (rc) {
+		pthread_mutex_unlock(&rep->lock);
+		free(c);
+		return rc;
+	}
+	rep->change = c;
+	pthread_mutex_unlock(&rep->lock);
+	uv_async_send(&rep->wake);
+	clock_gettime(CLOCK_REALTIME, &ts);	/* the condition's clock */
+	ts.tv_sec += CHANGE_WAIT_MS / 1000;
+	pthread_mutex_lock(&rep->lock);
+	while (!c->w.done && !rep->quiet &&
+	       pthread_cond_timedwait(&rep->cond, &rep->lock, &ts) != ETIMEDOUT)
+		;
+	rc = waited_leave(&c->w, rep->quiet ? -ESHUTDOWN : -ETIMEDOUT);
 	pthread_mutex_unlock(&rep->lock);
 	return rc;
 }
@@ -980,6 +1138,19 @@ void mds_replica_quiet(struct mds *mds)
 	pthread_mutex_lock(&rep->lock);
 	rep->quiet = true;
 	pthread_cond_broadcast(&rep->cond);
+	pthread_mutex_unlock(&rep->lock);
+}
+
+void mds_replica_leader(struct mds *mds, char *out, size_t len)
+{
+	struct mds_replica *rep = REP(mds);
+
+	*out = 0;
+	if (!rep)
+		return;
+	pthread_mutex_lock(&rep->lock);
+	if (rep->st.leader_id != rep->id)
+		snprintf(out, len, "%s", rep->st.leader);
 	pthread_mutex_unlock(&rep->lock);
 }
 

@@ -29,8 +29,16 @@
  * down after an election timeout (Raft's check-quorum), so a read may
  * miss a change at most that old.
  *
- * Not replicated yet (lost on a failover, as on a restart): the reply
- * cache, sessions, open counts, locks and the change feed. */
+ * Members: the first are those of `peers` (Raft ids 1.. by position;
+ * the first start bootstraps the log with them); later ones join a
+ * running group (`join`: no bootstrap, an id from the address) and are
+ * added by the leader (cfs mds add; cfs mds remove lets one go). The
+ * leader's cluster map lists every member's address, so that clients
+ * and OSDs reach members their configuration does not name.
+ *
+ * What else a new leader must know is in the store (locks, requests
+ * done) or told by the clients (their open files, mds.h); the RPC
+ * reply cache and the change feed start anew. */
 #ifndef CFS_MDS_REPLICA_H
 #define CFS_MDS_REPLICA_H
 
@@ -69,6 +77,14 @@ bool mds_serving(struct mds *mds, uint64_t *terms);
  * changes may still be applied later), -ESHUTDOWN if it is stopping,
  * or another -errno. */
 int mds_replica_commit(struct mds *mds, MDB_txn *txn);
+/* cfs mds add|remove at the leader: the replica at address joins the
+ * group (it runs with `join`) or leaves it; 0 once the new
+ * configuration is committed (an added one has caught up), -EREMCHG not
+ * the leader, -EEXIST already a member, -ENOENT no such member, -EBUSY
+ * another change under way (or removing the leader itself: move the
+ * leadership first, by stopping it), -EHOSTUNREACH the new one did not
+ * catch up (not running?), -ETIMEDOUT, -EINVAL a lone MDS. */
+int mds_replica_change(struct mds *mds, bool add, const char *address);
 /* MDS_RAFT: a piece of a peer's stream. */
 int mds_replica_recv(struct mds *mds, const struct cfs_rpc_req *rq,
 		     const Cfs__MdsRaftData *d);
@@ -87,5 +103,8 @@ struct mds_replica_status {
 	} members[CFS_RPC_GROUP_MEMBERS];
 };
 void mds_replica_status(struct mds *mds, struct mds_replica_status *st);
+/* The leader's address as this replica knows it ("" if unknown, or
+ * itself), for a caller it turns away (-EREMCHG). */
+void mds_replica_leader(struct mds *mds, char *out, size_t len);
 
 #endif

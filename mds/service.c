@@ -1247,6 +1247,17 @@ static int h_revoke(void *arg, struct cfs_rpc_req *rq,
 	return mds_revoke(MDS(arg), r->ids, r->n_ids);
 }
 
+/* cfs mds add|remove: the administrator's (as cfs osd below). */
+static int h_replica_change(void *arg, struct cfs_rpc_req *rq,
+			    const ProtobufCMessage *m)
+{
+	const Cfs__MdsReplicaChange *r = (const void *)m;
+
+	if (rq->peer && rq->peer->role != CFS_ROLE_ADMIN)
+		return -EACCES;
+	return mds_replicas_change(MDS(arg), r->add, r->address);
+}
+
 /* cfs osd out|in|rm: the administrator's (on a cluster without tokens,
  * anyone's, as everything else there). */
 static int h_osd_admin(void *arg, struct cfs_rpc_req *rq,
@@ -1395,8 +1406,12 @@ int mds_admit(void *arg, struct cfs_rpc_req *rq, ProtobufCMessage *m)
 	uint64_t terms;
 
 	if (rq->method != CFS__MDS_METHOD__MDS_RAFT &&
-	    (!mds_serving(arg, &terms) || terms != atomic_load(&MDS(arg)->ready)))
+	    (!mds_serving(arg, &terms) ||
+	     terms != atomic_load(&MDS(arg)->ready))) {
+		/* the caller may not know the leader's address (added) */
+		mds_replica_leader(arg, rq->leader, sizeof(rq->leader));
 		return -EREMCHG;
+	}
 	return mds_subtree_admit(arg, rq, m);
 }
 
@@ -1474,6 +1489,7 @@ static const struct cfs_rpc_method methods[] = {
 		.waits = true },
 	METHOD(MDS_REVOKE, mds_revoke, h_revoke, true),
 	METHOD(MDS_OSD_ADMIN, mds_osd_admin, h_osd_admin, true),
+	METHOD(MDS_REPLICA_CHANGE, mds_replica_change, h_replica_change, true),
 	METHOD(MDS_CAP, mds_open, h_cap, false),
 	METHOD(MDS_OSD_REGISTER, mds_osd_register, h_osd_register, true),
 	METHOD(MDS_OSD_HEARTBEAT, mds_osd_heartbeat, h_osd_heartbeat, false),

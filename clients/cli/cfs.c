@@ -5,6 +5,8 @@
  *                              full redundancy
  *   cfs osd out|in|rm ID       take an OSD out of placement, back in, or
  *                              out for good
+ *   cfs mds add|remove ADDRESS a replica into the MDS's Raft group (one
+ *                              started with --join), or out of it
  *   cfs df MDS_ADDRESS         capacity and use as users see it
  *   cfs locate MDS_ADDRESS INO [INDEX]
  *                              a chunk's placement: its targets in order,
@@ -61,9 +63,11 @@ struct cfs_map *map_of(const char *mds, struct cfs_map_holder *maps,
 	return cfs_map_get(maps);
 }
 
-int mds_call(const char *mds, uint32_t method, ProtobufCMessage *req)
+int mds_call(const char *mds, uint32_t method, ProtobufCMessage *req,
+	     int timeout_ms)
 {
-	struct cfs_rpc_call c = { .method = method, .req = req, .attempts = 3 };
+	struct cfs_rpc_call c = { .method = method, .req = req,
+				  .timeout_ms = timeout_ms, .attempts = 3 };
 	struct cfs_rpc_client *cl;
 	int rc = cfs_rpc_client_new(&cl);
 
@@ -307,6 +311,59 @@ out:
 	return 0;
 }
 
+/* cfs mds add|remove ADDRESS [MDS] */
+static int cmd_mds(int argc, char **argv)
+{
+	const char *mds = argc == 4 ? argv[3] : getenv("CFS_MDS");
+	Cfs__MdsReplicaChange req = CFS__MDS_REPLICA_CHANGE__INIT;
+	int rc;
+
+	if (argc < 3 || argc > 4 ||
+	    (strcmp(argv[1], "add") && strcmp(argv[1], "remove")))
+		return 2;
+	if (!mds || !*mds) {
+		fprintf(stderr, "cfs: mds: which MDS? (its replicas' addresses "
+				"after the one to %s, or $CFS_MDS)\n", argv[1]);
+		return 2;
+	}
+	req.add = !strcmp(argv[1], "add");
+	req.address = argv[2];
+	/* an added replica catches up first: up to a minute */
+	rc = mds_call(mds, CFS__MDS_METHOD__MDS_REPLICA_CHANGE, &req.base,
+		      20000);
+	if (rc == -EACCES)
+		fprintf(stderr, "cfs: mds %s: the MDS at %s wants an admin "
+				"token (--token FILE or $CFS_TOKEN)\n",
+			argv[1], mds);
+	else if (rc == -EEXIST)
+		fprintf(stderr, "cfs: mds add: %s is a replica already\n",
+			argv[2]);
+	else if (rc == -ENOENT)
+		fprintf(stderr, "cfs: mds remove: %s is not a replica\n",
+			argv[2]);
+	else if (rc == -EBUSY)
+		fprintf(stderr, "cfs: mds %s: refused: another change is under "
+				"way, or %s leads (stop it first: another "
+				"replica takes over)\n", argv[1], argv[2]);
+	else if (rc == -EHOSTUNREACH)
+		fprintf(stderr, "cfs: mds add: %s did not catch up with the "
+				"replicas: is it running, with --join true and "
+				"--peers?\n", argv[2]);
+	else if (rc == -EINVAL)
+		fprintf(stderr, "cfs: mds %s: the MDS at %s has no replicas "
+				"(or %s is not an address)\n", argv[1], mds,
+			argv[2]);
+	else if (rc)
+		fprintf(stderr, "cfs: mds %s: the MDS at %s: %s\n", argv[1],
+			mds, strerror(-rc));
+	if (rc)
+		return 1;
+	printf("mds %s: %s: %s\n", argv[1], argv[2],
+	       req.add ? "a replica now (it has caught up)" :
+			 "no longer a replica (stop it)");
+	return 0;
+}
+
 /* cfs osd out|in|rm ID [MDS] */
 static int cmd_osd(int argc, char **argv)
 {
@@ -329,7 +386,7 @@ static int cmd_osd(int argc, char **argv)
 				"id, or $CFS_MDS)\n");
 		return 2;
 	}
-	rc = mds_call(mds, CFS__MDS_METHOD__MDS_OSD_ADMIN, &req.base);
+	rc = mds_call(mds, CFS__MDS_METHOD__MDS_OSD_ADMIN, &req.base, 0);
 	if (rc == -EACCES)
 		fprintf(stderr, "cfs: osd %s: the MDS at %s wants an admin "
 				"token (--token FILE or $CFS_TOKEN)\n",
@@ -477,6 +534,8 @@ int main(int argc, char **argv)
 		rc = cmd_layout(argc - 1, argv + 1);
 	else if (argc >= 2 && !strcmp(argv[1], "osd"))
 		rc = cmd_osd(argc - 1, argv + 1);
+	else if (argc >= 2 && !strcmp(argv[1], "mds"))
+		rc = cmd_mds(argc - 1, argv + 1);
 	else if (argc >= 2 && !strcmp(argv[1], "init"))
 		rc = cmd_init(argc - 1, argv + 1);
 	else if (argc >= 2 && !strcmp(argv[1], "token"))
@@ -493,6 +552,7 @@ int main(int argc, char **argv)
 		"       cfs fsck MDS_DATA_DIR\n"
 		"       cfs osd out|in|rm ID [MDS_ADDRESS]  ($CFS_MDS: the "
 		"same)\n"
+		"       cfs mds add|remove REPLICA_ADDRESS [MDS_ADDRESS]\n"
 		"       cfs layout set PATH SPEC    (rep:N, ec:K+M, ec:K+M/UNIT, "
 		"default)\n"
 		"       cfs layout get PATH [MDS_ADDRESS]   ($CFS_MDS: the "

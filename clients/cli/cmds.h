@@ -24,7 +24,8 @@ struct cfs_map *map_of(const char *mds, struct cfs_map_holder *maps,
 void map_done(struct cfs_map *m, struct cfs_map_holder *maps,
 	      struct cfs_rpc_client *rpc);
 /* One call of an admin method on the MDS (no reply body), retried 3
- * times: 0 or -errno. */
-int mds_call(const char *mds, uint32_t method, ProtobufCMessage *req);
+ * times of timeout_ms (0: 5 s): 0 or -errno. */
+int mds_call(const char *mds, uint32_t method, ProtobufCMessage *req,
+	     int timeout_ms);
 
 #endif

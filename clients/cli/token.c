@@ -174,7 +174,7 @@ static int revoke_in_cluster(const struct args *a, const char *id)
 	mds[strcspn(mds, ",")] = 0;
 	req.ids = ids;
 	req.n_ids = 1;
-	rc = mds_call(mds, CFS__MDS_METHOD__MDS_REVOKE, &req.base);
+	rc = mds_call(mds, CFS__MDS_METHOD__MDS_REVOKE, &req.base, 0);
 	if (rc) {
 		fprintf(stderr, "cfs: token revoke: %s is marked revoked in "
 				"%s, but the MDS at %s did not take it: %s\n",

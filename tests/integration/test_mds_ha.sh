@@ -6,7 +6,8 @@
 # it (each once), a process's fcntl lock stays held, the longest pause
 # of a writer stays under 5 s (the pauses are printed), and every
 # replica's store ends fsck-clean and identical. With two of three replicas dead,
-# a create waits (no split brain) and completes once one returns.
+# a create waits (no split brain) and completes once one returns. Then
+# a dead replica is replaced for good (cfs mds remove, add).
 # MDS_HA_CYCLES sets the number of failovers (make soak runs 20).
 . "$(dirname "$0")/lib.sh"
 
@@ -218,6 +219,38 @@ check_within 20 "the returning replica catches up: all three the same" \
 	'a=$(fsck_of mds) && [ "$a" = "$(fsck_of mds2)" ] &&
 	 [ "$a" = "$(fsck_of mds3)" ]'
 check_within 10 "... and cfs status says HEALTHY" 'health | grep -q HEALTHY'
+
+# a node replaced for good: mds3 dies and leaves the group, a replica on
+# node 4 joins it (cfs mds remove, add), and leads in its turn: the
+# mount reaches it although its MDS address does not name node 4
+cluster kill mds3
+check "cfs mds remove takes the dead replica out of the group" \
+	'cluster cfs mds remove 127.0.0.3:7700 "$MDS"'
+cluster start mds4
+check "cfs mds add takes in a new one on node 4, once caught up" \
+	'cluster cfs mds add 127.0.0.4:7700 "$MDS"'
+members() {
+	cluster cfs status --json "$MDS" | python3 -c '
+import json, sys
+m = json.load(sys.stdin)["mds"]["replicas"]
+print(" ".join(sorted(r["address"] for r in m if r["up"])), len(m))'
+}
+check_within 10 "the group is 3 again, all answering (127.0.0.1,2,4)" \
+	'[ "$(members)" = "127.0.0.1:7700 127.0.0.2:7700 127.0.0.4:7700 3" ] &&
+	 health | grep -q HEALTHY'
+for c in 1 2 3 4; do
+	l=$(leader)
+	[ -z "$l" ] || [ "$l" = mds4 ] && break
+	cluster kill "$l"
+	wait_for 20 '[ -n "$(leader)" ] && [ "$(leader)" != "$l" ]'
+	cluster start "$l"
+done
+check "the new replica leads after failovers" '[ "$(leader)" = mds4 ]'
+check "... and the mount's files are served through it" \
+	'echo replaced >"$MNT/replaced" && [ "$(cat "$MNT/replaced")" = replaced ]'
+check_within 20 "its store is the others', fsck-clean" \
+	'a=$(fsck_of mds4) && [ "$a" = "$(fsck_of mds)" ] &&
+	 [ "$a" = "$(fsck_of mds2)" ] && grep -q " 0 problems" <<<"$a"'
 
 # stores are not reinterpreted: a replica's started alone is refused
 cluster stop mds2

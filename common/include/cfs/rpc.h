@@ -25,6 +25,8 @@ struct cfs_rpc_client;
 struct cfs_token;
 
 /* One request as a handler sees it. */
+#define CFS_RPC_GROUP_MAX 256	/* a group address's, and a member's, length */
+
 struct cfs_rpc_req {
 	uint32_t method;
 	uint64_t client_id;	/* on a secured connection, bound to the
@@ -42,6 +44,9 @@ struct cfs_rpc_req {
 	const void *bulk_sealed;	/* the bulk as it came on a secured
 					 * connection, for a call passing it
 					 * on (cfs_rpc_call.bulk_sealed) */
+	char leader[CFS_RPC_GROUP_MAX];	/* set with -EREMCHG (a group's
+					 * member that does not lead): the
+					 * leader, sent to the caller */
 	void *reply;		/* private: the packed reply frame */
 };
 
@@ -147,6 +152,8 @@ struct cfs_rpc_call {
 	size_t rep_bulk_len;
 	bool answered;		/* the server's reply came: the status is
 				 * its handler's, not the transport's */
+	char leader[CFS_RPC_GROUP_MAX];	/* with -EREMCHG: the leader, if
+					 * the member named it */
 	void *msg;		/* private */
 	void *arena;		/* private */
 };
@@ -164,10 +171,14 @@ struct cfs_rpc_call {
  * loses nothing by it: asked again, it answers the same request once
  * it is done (the reply cache). */
 #define CFS_RPC_GROUP_PATIENCE_MS 2500
-#define CFS_RPC_GROUP_MAX 256		/* a group's, and a member's, length */
 #define CFS_RPC_GROUP_MEMBERS 8
 /* A group's members into a[] (at most CFS_RPC_GROUP_MEMBERS): how many. */
 unsigned cfs_rpc_group_split(const char *group, char a[][CFS_RPC_GROUP_MAX]);
+/* From now on this process's calls to group (as it was named) walk these
+ * members instead: the replicas as the leader's map lists them, which
+ * may be ones the name does not hold (cfs mds add). */
+void cfs_rpc_group_learn(const char *group, const char *const *members,
+			 size_t n);
 int cfs_rpc_call(struct cfs_rpc_client *cl, const char *addr,
 		 struct cfs_rpc_call *c);
 /* Send n calls to their addresses at once and wait for all; status[i] is
