@@ -108,6 +108,118 @@ void feed_publish(struct feed *f)
 	f->nbatch = 0;
 }
 
+/* A note as bytes: client, ino, parent (8 each), the name's length (2),
+ * the name; after one flags byte for the whole. */
+#define NOTE_HEAD 26
+#define FEED_LOST 1	/* flags: a change went unnoted: a new run */
+
+uint8_t *feed_encode(struct feed *f, size_t *len)
+{
+	size_t n = 1;
+	uint8_t *out, *p;
+
+	*len = 0;
+	for (size_t i = 0; i < f->nbatch; i++)
+		n += NOTE_HEAD + f->batch[i].len;
+	if (n == 1 && !f->lost)
+		return NULL;
+	out = malloc(n);
+	if (!out)
+		return NULL;	/* unnoted: followers' clients reset later */
+	p = out;
+	*p++ = f->lost ? FEED_LOST : 0;
+	for (size_t i = 0; i < f->nbatch; i++) {
+		const struct feed_change *c = &f->batch[i];
+
+		memcpy(p, &c->client, 8);
+		memcpy(p + 8, &c->ino, 8);
+		memcpy(p + 16, &c->parent, 8);
+		memcpy(p + 24, &c->len, 2);
+		memcpy(p + NOTE_HEAD, c->name, c->len);
+		p += NOTE_HEAD + c->len;
+	}
+	f->nbatch = 0;
+	f->lost = false;
+	*len = n;
+	return out;
+}
+
+/* Each note of bytes p (len) into fn(arg, note); how many, or -EBADMSG. */
+static long notes_each(const uint8_t *p, size_t len,
+		       void (*fn)(void *, const struct feed_change *),
+		       void *arg)
+{
+	const uint8_t *end = p + len;
+	long n = 0;
+
+	if (len == 0)
+		return 0;
+	for (p++; p < end; n++) {
+		struct feed_change c = { 0 };
+
+		if ((size_t)(end - p) < NOTE_HEAD)
+			return -EBADMSG;
+		memcpy(&c.client, p, 8);
+		memcpy(&c.ino, p + 8, 8);
+		memcpy(&c.parent, p + 16, 8);
+		memcpy(&c.len, p + 24, 2);
+		if (c.len > CFS_NAME_MAX ||
+		    (size_t)(end - p) < (size_t)NOTE_HEAD + c.len)
+			return -EBADMSG;
+		memcpy(c.name, p + NOTE_HEAD, c.len);
+		if (fn)
+			fn(arg, &c);
+		p += NOTE_HEAD + c.len;
+	}
+	return n;
+}
+
+long feed_count(const uint8_t *p, size_t len)
+{
+	return notes_each(p, len, NULL, NULL);
+}
+
+static void note_publish(void *arg, const struct feed_change *c)
+{
+	struct feed *f = arg;
+	struct feed_change *r = &f->ring[++f->seq % FEED_RING];
+
+	*r = *c;
+	r->seq = f->seq;
+	for (struct feed_waiter *w = f->waiters; w; w = w->next)
+		if (c->client != w->client && !w->woken) {
+			w->woken = true;
+			pthread_cond_signal(&w->cond);
+		}
+}
+
+void feed_apply(struct feed *f, const uint8_t *p, size_t len)
+{
+	if (len == 0)
+		return;
+	pthread_mutex_lock(&f->lock);
+	if (p[0] & FEED_LOST) {	/* a new run, the same on every replica */
+		f->id = (f->id * 0x9e3779b97f4a7c15ull + 1) | 1;
+		f->held_from = f->seq;
+		for (struct feed_waiter *w = f->waiters; w; w = w->next)
+			if (!w->woken) {
+				w->woken = true;
+				pthread_cond_signal(&w->cond);
+			}
+	}
+	notes_each(p, len, note_publish, f);
+	pthread_mutex_unlock(&f->lock);
+}
+
+void feed_replicated(struct feed *f, uint64_t id, uint64_t seq)
+{
+	pthread_mutex_lock(&f->lock);
+	f->id = id | 1;
+	f->seq = seq;
+	f->held_from = seq;
+	pthread_mutex_unlock(&f->lock);
+}
+
 void feed_watch(struct feed *f, uint64_t id, uint64_t after,
 		uint64_t caller, int wait_ms, size_t max,
 		struct feed_change *out, size_t *n, uint64_t *seq,
@@ -127,7 +239,7 @@ void feed_watch(struct feed *f, uint64_t id, uint64_t after,
 	pthread_mutex_lock(&f->lock);
 	for (;;) {
 		*reset = id != f->id || after > f->seq ||
-			 f->seq - after > FEED_RING;
+			 after < f->held_from || f->seq - after > FEED_RING;
 		if (*reset) {
 			*n = 0;
 			after = f->seq;

@@ -14,6 +14,12 @@
  * longer holds what it missed, is told to reset (drop all it caches).
  * A change that cannot be noted (out of memory) starts a new run.
  *
+ * Replicated (replica.c), the notes of a batch travel in its Raft entry
+ * and every replica publishes them as it applies it, numbered on from
+ * the count its store keeps, in a run named by the cluster: a new
+ * leader goes on with the same run and numbers, and its clients keep
+ * their caches across a failover.
+ *
  * Threads: notes are made by the one committing writer (leader), into
  * the batch's list; publishing and watching take the feed's lock. */
 #ifndef CFS_MDS_FEED_H
@@ -43,6 +49,7 @@ struct feed {
 	uint64_t id;
 	pthread_mutex_t lock;	/* guards seq, ring and waiters */
 	uint64_t seq;		/* the last published */
+	uint64_t held_from;	/* the ring holds (held_from, seq] */
 	struct feed_change *ring;	/* FEED_RING, by seq */
 	/* watchers waiting, each woken only by changes of other clients'
 	 * (a lone client's own commits wake nobody) */
@@ -66,6 +73,18 @@ void feed_note(void *feed, uint64_t ino, uint64_t parent, const char *name,
 size_t feed_mark(struct feed *f);
 void feed_rewind(struct feed *f, size_t mark);
 void feed_publish(struct feed *f);
+
+/* Replicated: the batch as bytes for a Raft entry (malloc'd, *len; NULL
+ * with *len 0 if nothing to tell), the batch emptied; how many notes
+ * bytes hold (-EBADMSG if malformed); publish them, numbered on from
+ * the feed's count (the store's, which the applier moves on by as many
+ * in the same transaction). */
+uint8_t *feed_encode(struct feed *f, size_t *len);
+long feed_count(const uint8_t *p, size_t len);
+void feed_apply(struct feed *f, const uint8_t *p, size_t len);
+/* Replicated: the run is the cluster's (id) and the count the store's
+ * (at the start, after a snapshot): the ring holds nothing before it. */
+void feed_replicated(struct feed *f, uint64_t id, uint64_t seq);
 
 /* Wait up to wait_ms for changes after `after` of run `id` and copy up
  * to max of them, other than the caller's, into out (*n); *seq is the

@@ -134,59 +134,114 @@ static struct mds_replica *REP(struct mds *mds)
 /* ---- the state machine: the store ---- */
 
 /* Apply one entry's changes, with its index, in a transaction. */
-static int store_apply(struct mds_replica *rep, uint64_t index,
-		       const void *p, size_t len, bool whole)
-{
-	struct cfs_ns *ns = &rep->mds->ns;
-	MDB_txn *txn;
-	int rc = cfs_ns_begin(ns, NULL, true, &txn);
+/* The change feed's count, kept in the store with what it counts. */
+#define FEED_KEY "feed_seq"
 
+/* The change feed's run on every replica: the cluster's. */
+static uint64_t feed_id(const struct mds *mds)
+{
+	const char *c = mds->cfg.cluster_id;
+
+	return (uint64_t)cfs_crc32c(c, strlen(c)) << 32 | 0x5eed;
+}
+
+/* Apply an entry's changes (whole: a snapshot's dump) and its feed notes
+ * in one transaction with the index and the feed's count; then publish
+ * the notes (a snapshot: the feed goes on from its count). */
+static int store_apply(struct mds_replica *rep, uint64_t index,
+		       const void *p, size_t len, bool whole,
+		       const uint8_t *feed, size_t flen)
+{
+	struct mds *mds = rep->mds;
+	struct cfs_ns *ns = &mds->ns;
+	long notes = feed_count(feed, flen);
+	uint64_t seq = mds->feed.seq;	/* only this thread moves it */
+	MDB_txn *txn;
+	int rc;
+
+	if (notes < 0)
+		return -EBADMSG;
+	rc = cfs_ns_begin(ns, NULL, true, &txn);
 	if (rc)
 		return rc;
 	rc = whole ? cfs_ns_load(ns, txn, p, len) : cfs_ns_apply(ns, txn, p, len);
 	if (!rc)
 		rc = cfs_ns_meta_put(ns, txn, APPLIED_KEY, index);
+	if (!rc && whole && cfs_ns_meta_get(ns, txn, FEED_KEY, &seq))
+		seq = 0;
+	if (!rc && !whole)
+		rc = cfs_ns_meta_put(ns, txn, FEED_KEY, seq + (uint64_t)notes);
 	if (rc) {
 		cfs_ns_abort(txn);
 		return rc;
 	}
 	rc = cfs_ns_commit(txn);
-	if (!rc)
-		rep->applied = index;
-	return rc;
+	if (rc)
+		return rc;
+	rep->applied = index;
+	if (whole)
+		feed_replicated(&mds->feed, feed_id(mds), seq);
+	else
+		feed_apply(&mds->feed, feed, flen);
+	return 0;
 }
 
-/* A log entry: the changes' length (8 bytes), the changes, zeros to a
- * multiple of 8 bytes (Raft's libuv transport sends an entry as it is
- * but reads each at the next 8-byte boundary). */
+/* A log entry: a head (8 bytes: the changes' length, with ENTRY_FEED
+ * set when the change feed's notes follow them: then their length, 8
+ * bytes more), the changes, the notes, zeros to a multiple of 8 bytes
+ * (Raft's libuv transport sends an entry as it is but reads each at the
+ * next 8-byte boundary). */
 #define ENTRY_HEAD 8u
+#define ENTRY_FEED (1ull << 63)
 
-static size_t entry_size(size_t len)
+struct entry {
+	const void *changes;
+	size_t len;
+	const uint8_t *feed;
+	size_t flen;
+};
+
+static size_t entry_size(size_t len, size_t flen)
 {
-	return ENTRY_HEAD + (len + 7) / 8 * 8;
+	return 2 * ENTRY_HEAD + (len + flen + 7) / 8 * 8;
 }
 
-static void entry_fill(void *entry, const void *changes, size_t len)
+static void entry_fill(void *entry, const void *changes, size_t len,
+		       const void *feed, size_t flen)
 {
-	uint64_t head = len;
+	uint64_t head = len | ENTRY_FEED, fl = flen;
+	uint8_t *p = entry;
 
-	memset(entry, 0, entry_size(len));
-	memcpy(entry, &head, ENTRY_HEAD);
-	memcpy((uint8_t *)entry + ENTRY_HEAD, changes, len);
+	memset(entry, 0, entry_size(len, flen));
+	memcpy(p, &head, ENTRY_HEAD);
+	memcpy(p + ENTRY_HEAD, &fl, ENTRY_HEAD);
+	memcpy(p + 2 * ENTRY_HEAD, changes, len);
+	if (flen)
+		memcpy(p + 2 * ENTRY_HEAD + len, feed, flen);
 }
 
-static int entry_changes(const struct raft_buffer *buf, const void **changes,
-			 size_t *len)
+static int entry_parse(const struct raft_buffer *buf, struct entry *e)
 {
-	uint64_t head;
+	const uint8_t *base = buf->base;
+	uint64_t head, fl = 0;
+	size_t at = ENTRY_HEAD;
 
 	if (buf->len < ENTRY_HEAD)
 		return -EBADMSG;
-	memcpy(&head, buf->base, ENTRY_HEAD);
-	if (head > buf->len - ENTRY_HEAD)
+	memcpy(&head, base, ENTRY_HEAD);
+	if (head & ENTRY_FEED) {	/* older entries have no notes */
+		if (buf->len < 2 * ENTRY_HEAD)
+			return -EBADMSG;
+		memcpy(&fl, base + ENTRY_HEAD, ENTRY_HEAD);
+		head &= ~ENTRY_FEED;
+		at += ENTRY_HEAD;
+	}
+	if (head > buf->len - at || fl > buf->len - at - head)
 		return -EBADMSG;
-	*changes = (const uint8_t *)buf->base + ENTRY_HEAD;
-	*len = (size_t)head;
+	e->changes = base + at;
+	e->len = (size_t)head;
+	e->feed = base + at + head;
+	e->flen = (size_t)fl;
 	return 0;
 }
 
@@ -195,16 +250,16 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 {
 	struct mds_replica *rep = fsm->data;
 	uint64_t index = raft_last_applied(&rep->raft) + 1;
-	const void *changes;
-	size_t len;
+	struct entry e;
 	int rc;
 
 	*result = NULL;
 	if (index <= rep->applied)	/* the store has it (a restart) */
 		return 0;
-	rc = entry_changes(buf, &changes, &len);
+	rc = entry_parse(buf, &e);
 	if (!rc)
-		rc = store_apply(rep, index, changes, len, false);
+		rc = store_apply(rep, index, e.changes, e.len, false, e.feed,
+				 e.flen);
 	if (rc) {
 		cfs_log_error("cannot apply a replicated change; retrying",
 			      "index=%lu applied=%lu len=%zu rc=%d",
@@ -274,7 +329,7 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 		rc = RAFT_CORRUPT;
 	} else if (h.index > rep->applied) {
 		rc = store_apply(rep, h.index, (uint8_t *)buf->base + sizeof(h),
-				 h.len, true);
+				 h.len, true, NULL, 0);
 		if (rc)
 			cfs_log_error("cannot restore a metadata snapshot",
 				      "index=%lu rc=%d",
@@ -827,8 +882,10 @@ static int peers_parse(struct mds_replica *rep, const char *peers,
 }
 
 /* The last entry the store holds (0: none: a new store, or a lone
- * MDS's), and whether it holds anything but a new store's root. */
-static int applied_load(struct cfs_ns *ns, uint64_t *applied, bool *used)
+ * MDS's), whether it holds anything but a new store's root, and the
+ * change feed's count. */
+static int applied_load(struct cfs_ns *ns, uint64_t *applied, bool *used,
+			uint64_t *feed_seq)
 {
 	uint64_t inodes = 0;
 	MDB_stat osds;
@@ -839,6 +896,8 @@ static int applied_load(struct cfs_ns *ns, uint64_t *applied, bool *used)
 		return rc;
 	if (cfs_ns_meta_get(ns, txn, APPLIED_KEY, applied))
 		*applied = 0;
+	if (cfs_ns_meta_get(ns, txn, FEED_KEY, feed_seq))
+		*feed_seq = 0;
 	rc = cfs_ns_count_inodes(ns, txn, &inodes);
 	if (!rc)
 		rc = cfs_ns_errno(mdb_stat(txn, ns->osds, &osds));
@@ -849,9 +908,9 @@ static int applied_load(struct cfs_ns *ns, uint64_t *applied, bool *used)
 
 int mds_replica_check(struct mds *mds)
 {
-	uint64_t applied;
+	uint64_t applied, feed_seq;
 	bool used;
-	int rc = applied_load(&mds->ns, &applied, &used);
+	int rc = applied_load(&mds->ns, &applied, &used, &feed_seq);
 
 	if (rc)
 		return rc;
@@ -906,9 +965,12 @@ int mds_replica_start(struct mds *mds)
 	    sizeof(rep->next_stream))
 		rep->next_stream = (uint64_t)getpid() << 32;
 	{
+		uint64_t feed_seq;
 		bool used;
 
-		rc = applied_load(&mds->ns, &rep->applied, &used);
+		rc = applied_load(&mds->ns, &rep->applied, &used, &feed_seq);
+		if (!rc)	/* the cluster's feed, where the store left it */
+			feed_replicated(&mds->feed, feed_id(mds), feed_seq);
 	}
 	if (!rc)	/* the Raft log makes each change durable */
 		rc = cfs_ns_lazy(&mds->ns);
@@ -1033,19 +1095,23 @@ int mds_replica_commit(struct mds *mds, MDB_txn *txn)
 {
 	struct mds_replica *rep = REP(mds);
 	struct proposal *p;
-	size_t len;
+	size_t len, flen;
 	const uint8_t *changes = cfs_ns_changes(&mds->ns, &len);
+	/* the batch's feed notes go with it: every replica publishes them */
+	uint8_t *feed = feed_encode(&mds->feed, &flen);
 	int rc;
 
 	if (!len) {	/* nothing changed */
+		free(feed);
 		cfs_ns_abort(txn);
 		return 0;
 	}
 	p = calloc(1, sizeof(*p));
 	if (p)
-		p->entry.base = raft_malloc(entry_size(len));
+		p->entry.base = raft_malloc(entry_size(len, flen));
 	if (p && p->entry.base)
-		entry_fill(p->entry.base, changes, len);
+		entry_fill(p->entry.base, changes, len, feed, flen);
+	free(feed);
 	/* the changes are applied in a transaction of the Raft thread */
 	cfs_ns_abort(txn);
 	if (!p || !p->entry.base) {
@@ -1053,7 +1119,7 @@ int mds_replica_commit(struct mds *mds, MDB_txn *txn)
 		return -ENOMEM;
 	}
 	p->rep = rep;
-	p->entry.len = entry_size(len);
+	p->entry.len = entry_size(len, flen);
 	pthread_mutex_lock(&rep->lock);
 	if (!rep->serving || rep->quiet) {
 		rc = rep->quiet ? -ESHUTDOWN : -EREMCHG;

@@ -37,8 +37,9 @@
  * and OSDs reach members their configuration does not name.
  *
  * What else a new leader must know is in the store (locks, requests
- * done) or told by the clients (their open files, mds.h); the RPC
- * reply cache and the change feed start anew. */
+ * done) or told by the clients (their open files, mds.h), and the
+ * change feed's notes travel in the entries (feed.h); the RPC reply
+ * cache starts anew. */
 #ifndef CFS_MDS_REPLICA_H
 #define CFS_MDS_REPLICA_H
 

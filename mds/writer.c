@@ -58,7 +58,9 @@ static void run_batch(struct mds *mds, struct mutation *batch)
 			if (m->rc == 0)
 				m->rc = rc;
 	}
-	/* durable: others learn of it before anyone is answered */
+	/* durable: others learn of it before anyone is answered
+	 * (replicated, the notes went with the entry and were published
+	 * as it was applied: nothing is left here) */
 	if (rc == 0)
 		feed_publish(&mds->feed);
 	else

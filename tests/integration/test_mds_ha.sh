@@ -11,7 +11,7 @@
 # MDS_HA_CYCLES sets the number of failovers (make soak runs 20).
 . "$(dirname "$0")/lib.sh"
 
-cluster_up 3 7700
+cluster_up 3 7700 ${MDS_HA_FUSE:+-o "$MDS_HA_FUSE"}
 CYCLES=${MDS_HA_CYCLES:-4}
 
 # a process holding a write lock on $MNT/locked through every failover;
@@ -115,16 +115,31 @@ for i in 1 2 3 4; do
 	echo $! >>"$T/writers"
 done
 done_by() { cat "$T"/ok* 2>/dev/null | wc -l; }
+# the operations each writer did: "N1 N2 N3 N4"
+each_done() { for i in 1 2 3 4; do cat "$T/ok$i" 2>/dev/null | wc -l; done | xargs; }
+# whether every writer did more than in $1 ("N1 N2 N3 N4")
+all_past() {
+	local was=($1) now i
+	now=($(each_done))
+	for i in 0 1 2 3; do [ "${now[$i]}" -gt "${was[$i]}" ] || return 1; done
+}
 
 killed_ok=0 lock_kept=0
 reclaims() { cat "$T"/c/logs/mds*.log | grep -c "reclaim window over"; }
 for c in $(seq 1 "$CYCLES"); do
 	old=$(leader)
 	[ -n "$old" ] || { bad "cycle $c: no leader to kill"; break; }
-	before=$(done_by) reclaimed=$(reclaims)
+	reclaimed=$(reclaims)
 	cluster kill "$old"
+	# the next kill waits for every writer to go on after this one
+	# (counted once the old leader is dead): a pause measured is one
+	# failover's, not two
+	before=$(each_done)
+	echo "$(date +%s.%N) cycle $c killed $old, writers at $before" >>"$T/cycles"
 	if wait_for 20 '[ -n "$(leader)" ] && [ "$(leader)" != "$old" ] &&
-			[ "$(done_by)" -gt "$((before + 8))" ]'; then
+			all_past "$before"'; then
+		echo "$(date +%s.%N) cycle $c: $(leader) serves, writers at" \
+			"$(each_done)" >>"$T/cycles"
 		killed_ok=$((killed_ok + 1))
 		held && lock_kept=$((lock_kept + 1))
 	else

@@ -193,9 +193,66 @@ START_TEST(test_a_watcher_of_another_run_or_too_far_behind_resets)
 }
 END_TEST
 
+/* Replicated: the leader's batch travels as bytes, and a replica that
+ * applies them (here a second feed, as a follower's) numbers them as
+ * the leader would, in the cluster's run; a watcher of the old leader
+ * goes on at the new one without a reset, and one from before the
+ * replica's start (its ring holds nothing earlier) resets. */
+START_TEST(test_replicated_notes_number_the_same_on_every_replica)
+{
+	struct feed other;
+	struct cfs_inode d, f;
+	uint64_t seq;
+	uint8_t *bytes;
+	size_t len, n;
+	bool reset;
+	MDB_txn *txn;
+
+	ck_assert_int_eq(feed_init(&other), 0);
+	feed_replicated(&feed, 42, 100);
+	feed_replicated(&other, 42, 100);
+	feed.client = 7;
+	ck_assert_int_eq(cfs_ns_begin(&ns, NULL, true, &txn), 0);
+	ck_assert_int_eq(cfs_ns_mknod(&ns, txn, &root, CFS_ROOT_INO, "d", 1,
+				      S_IFDIR | 0755, 0, true, &d), 0);
+	ck_assert_int_eq(cfs_ns_mknod(&ns, txn, &root, d.ino, "f", 1,
+				      S_IFREG | 0644, 0, true, &f), 0);
+	ck_assert_int_eq(cfs_ns_commit(txn), 0);
+	bytes = feed_encode(&feed, &len);
+	ck_assert_ptr_nonnull(bytes);
+	ck_assert_uint_eq(feed.nbatch, 0);
+	ck_assert_int_gt(feed_count(bytes, len), 1);
+	ck_assert_int_eq(feed_count(bytes, len - 1), -EBADMSG);
+	feed_apply(&feed, bytes, len);
+	feed_apply(&other, bytes, len);
+	ck_assert_uint_eq(feed.seq, 100 + (uint64_t)feed_count(bytes, len));
+	ck_assert_uint_eq(other.seq, feed.seq);
+	ck_assert_uint_eq(other.id, feed.id);
+	for (uint64_t s = 101; s <= feed.seq; s++) {
+		const struct feed_change *a = &feed.ring[s % FEED_RING];
+		const struct feed_change *b = &other.ring[s % FEED_RING];
+
+		ck_assert_uint_eq(a->seq, b->seq);
+		ck_assert_uint_eq(a->ino, b->ino);
+		ck_assert_uint_eq(a->parent, b->parent);
+		ck_assert_uint_eq(a->client, 7);
+	}
+	/* a watcher at 100 of the first goes on at the other */
+	feed_watch(&other, feed.id, 100, 9, 0, 64, got, &n, &seq, &reset);
+	ck_assert(!reset);
+	ck_assert_uint_eq(n, (size_t)feed_count(bytes, len));
+	/* one from before the count the replica started at resets */
+	feed_watch(&other, feed.id, 99, 9, 0, 64, got, &n, &seq, &reset);
+	ck_assert(reset);
+	free(bytes);
+	feed_fini(&other);
+}
+END_TEST
+
 int main(void)
 {
 	CFS_RUN_SUITE("feed", setup, teardown,
 		      test_each_change_names_what_it_made_stale,
-		      test_a_watcher_of_another_run_or_too_far_behind_resets);
+		      test_a_watcher_of_another_run_or_too_far_behind_resets,
+		      test_replicated_notes_number_the_same_on_every_replica);
 }
