@@ -1619,7 +1619,9 @@ static void dialer_rest(nng_stream_dialer *d)
 	pthread_mutex_lock(&resting_lock);
 	while (done < nresting && now - resting[done].since >= DIALER_REST_MS)
 		nng_stream_dialer_free(resting[done++].d);
-	memmove(resting, resting + done, (nresting - done) * sizeof(*resting));
+	if (done)	/* (resting is NULL before the first) */
+		memmove(resting, resting + done,
+			(nresting - done) * sizeof(*resting));
 	nresting -= done;
 	if (nresting == capresting) {
 		size_t cap = capresting ? 2 * capresting : 16;
