@@ -57,6 +57,7 @@ struct member_change {
 	struct raft_change req;
 	struct mds_replica *rep;
 	bool add, assigned;
+	int undoing;	/* an add that failed, its spare being removed */
 	raft_id id;
 	char address[CFS_RPC_GROUP_MAX];
 };
@@ -643,21 +644,39 @@ static int from_raft(int status)
 static void change_end(struct mds_replica *rep, struct member_change *c,
 		       int status)
 {
-	cfs_log_info(c->add ? "mds replica added" : "mds replica removed",
-		     "id=%lu address=%s rc=%d", (unsigned long)c->id,
-		     c->address, from_raft(status));
-	waited_end(rep, &c->w, from_raft(status));
+	int rc = from_raft(status);
+
+	if (rc)
+		cfs_log_warn("mds replica change failed", "op=%s id=%lu "
+			     "address=%s rc=%d", c->add ? "add" : "remove",
+			     (unsigned long)c->id, c->address, rc);
+	else
+		cfs_log_info(c->add ? "mds replica added" :
+				      "mds replica removed",
+			     "id=%lu address=%s", (unsigned long)c->id,
+			     c->address);
+	waited_end(rep, &c->w, rc);
 }
 
 static void change_cb(struct raft_change *req, int status)
 {
 	struct member_change *c = req->data;
 
+	if (c->undoing) {	/* the spare is gone (or not): the add failed */
+		change_end(c->rep, c, c->undoing);
+		return;
+	}
 	if (status == 0 && c->add && !c->assigned) {
 		c->assigned = true;	/* a voter once it caught up */
 		status = raft_assign(&c->rep->raft, &c->req, c->id, RAFT_VOTER,
 				     change_cb);
 		if (status == 0)
+			return;
+	}
+	if (status && c->add && c->assigned) {
+		/* it never caught up: not left in the group as a spare */
+		c->undoing = status;
+		if (raft_remove(&c->rep->raft, &c->req, c->id, change_cb) == 0)
 			return;
 	}
 	change_end(c->rep, c, status);
@@ -1145,15 +1164,17 @@ int mds_replica_commit(struct mds *mds, MDB_txn *txn)
 int mds_replica_change(struct mds *mds, bool add, const char *address)
 {
 	struct mds_replica *rep = REP(mds);
+	const char *port = strrchr(address, ':');
 	struct member_change *c;
 	struct timespec ts;
 	int rc = 0;
 
 	if (!rep)
 		return -EINVAL;	/* a lone MDS has no group */
-	if (!*address || strlen(address) >= sizeof(c->address) ||
-	    strchr(address, ','))
-		return -EINVAL;
+	if (!port || port == address || !port[1] ||
+	    strspn(port + 1, "0123456789") != strlen(port + 1) ||
+	    strlen(address) >= sizeof(c->address) || strchr(address, ','))
+		return -EINVAL;	/* host:port */
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;

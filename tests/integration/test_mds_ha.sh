@@ -249,6 +249,12 @@ check_within 10 "... and cfs status says HEALTHY" 'health | grep -q HEALTHY'
 # a node replaced for good: mds3 dies and leaves the group, a replica on
 # node 4 joins it (cfs mds remove, add), and leads in its turn: the
 # mount reaches it although its MDS address does not name node 4
+check "cfs mds add of an address where no replica runs fails, saying why" \
+	'out=$(cluster cfs mds add 127.0.0.9:7700 "$MDS" 2>&1); rc=$?
+	 [ "$rc" = 1 ] && grep -q "did not catch up" <<<"$out"'
+check "... and leaves the group as it was: HEALTHY" 'health | grep -q HEALTHY'
+check "cfs mds add of what is not an address is refused" \
+	'! cluster cfs mds add bogus "$MDS" 2>/dev/null'
 cluster kill mds3
 check "cfs mds remove takes the dead replica out of the group" \
 	'cluster cfs mds remove 127.0.0.3:7700 "$MDS"'
