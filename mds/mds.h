@@ -102,7 +102,7 @@ struct mds {
 	struct feed feed;		/* other clients' changes (feed.h) */
 
 	pthread_mutex_t open_lock;	/* guards opens[], sessions[], doomed,
-					 * reclaim_until_ms, incarnation */
+					 * reclaim_*, incarnation */
 	struct open_count *opens[OPEN_BUCKETS];
 	struct session *sessions[SESSION_BUCKETS];
 	/* inodes that lost their last link while open (orphans): the last
@@ -114,6 +114,7 @@ struct mds {
 	/* until when (mono ms) clients may still tell a new leader their
 	 * opens (MDS_REOPEN); 0: not since this MDS took over */
 	int64_t reclaim_until_ms;
+	uint64_t reclaim_below_ino;	/* the inodes that existed then */
 	uint64_t incarnation;	/* new at each take-over (keepalive replies) */
 
 	pthread_mutex_t mlock;		/* guards members, nmembers, epoch,

@@ -81,10 +81,10 @@ static void doomed_note(struct mds *mds, uint64_t ino)
 }
 
 /* Whether ino stays (or becomes) an orphan: when open somewhere, noted
- * so that its last close frees it. As an inode loses its last link
- * (!reaping) it also stays while clients may still be telling a new
- * leader their opens (the reclaim window); the reaping at the window's
- * end frees those nobody has open. */
+ * so that its last close frees it. As an inode made before the take-over
+ * loses its last link (!reaping), it also stays while clients may still
+ * be telling a new leader their opens (the reclaim window); the reaping
+ * at the window's end frees those nobody has open. */
 static bool orphan_kept(struct mds *mds, uint64_t ino, bool reaping)
 {
 	bool open, kept;
@@ -95,7 +95,9 @@ static bool orphan_kept(struct mds *mds, uint64_t ino, bool reaping)
 		doomed_note(mds, ino);
 	else if (reaping)
 		doomed_take(mds, ino);
-	kept = open || (!reaping && mds->reclaim_until_ms != 0);
+	/* (an inode made since the take-over was opened here if at all) */
+	kept = open || (!reaping && mds->reclaim_until_ms != 0 &&
+			ino < mds->reclaim_below_ino);
 	pthread_mutex_unlock(&mds->open_lock);
 	return kept;
 }
@@ -1131,7 +1133,16 @@ static int h_reopen(void *arg, struct cfs_rpc_req *rq,
 
 void mds_opens_forget(struct mds *mds)
 {
+	uint64_t next = UINT64_MAX;	/* unknown: every inode may be */
+	MDB_txn *txn;
+
+	if (cfs_ns_begin(&mds->ns, NULL, false, &txn) == 0) {
+		if (cfs_ns_meta_get(&mds->ns, txn, "next_ino", &next))
+			next = UINT64_MAX;
+		cfs_ns_abort(txn);
+	}
 	pthread_mutex_lock(&mds->open_lock);
+	mds->reclaim_below_ino = next;
 	for (int i = 0; i < OPEN_BUCKETS; i++)
 		while (mds->opens[i]) {
 			struct open_count *o = mds->opens[i];
