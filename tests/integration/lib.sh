@@ -60,6 +60,15 @@ leader() {
 	k=${k%%:*}
 	case $k in 1) echo mds ;; [2-9]) echo "mds$k" ;; esac
 }
+# whether the MDS replica at address $1 is heard from by the leader and
+# caught up (less than 100 entries behind)
+follows() {
+	cluster cfs status --json "$MDS" 2>/dev/null | python3 -c '
+import json, sys
+m = json.load(sys.stdin)["mds"]["replicas"]
+r = [x for x in m if x["address"] == sys.argv[1]]
+sys.exit(0 if r and r[0]["up"] and r[0]["lag"] < 100 else 1)' "$1"
+}
 # the health line of cfs status (HEALTHY, or DEGRADED: why)
 health() { cluster cfs status "$MDS" | grep '^health:'; }
 

@@ -65,13 +65,6 @@ check_within 25 "the link back: that create completes through the new leader" \
 	'[ -e "$T/minority.ok" ] && [ "$(cat "$MNT/minority")" = minority ]'
 wait "$MINORITY"
 # (the stores are compared once the writer stops, below)
-follows() {	# the replica at $1 is heard from and caught up
-	cluster cfs status --json "$MDS" | python3 -c '
-import json, sys
-m = json.load(sys.stdin)["mds"]["replicas"]
-r = [x for x in m if x["address"] == sys.argv[1]]
-sys.exit(0 if r and r[0]["up"] and r[0]["lag"] < 100 else 1)' "$1"
-}
 check_within 20 "... and the old leader follows, caught up" \
 	'follows "10.77.0.$k:7720"'
 
