@@ -258,7 +258,8 @@ check_within 10 "... and cfs status says HEALTHY" 'health | grep -q HEALTHY'
 check "cfs mds add of an address where no replica runs fails, saying why" \
 	'out=$(cluster cfs mds add 127.0.0.9:7700 "$MDS" 2>&1); rc=$?
 	 [ "$rc" = 1 ] && grep -q "did not catch up" <<<"$out"'
-check "... and leaves the group as it was: HEALTHY" 'health | grep -q HEALTHY'
+check_within 5 "... and leaves the group as it was: HEALTHY" \
+	'health | grep -q HEALTHY'
 check "cfs mds add of what is not an address is refused" \
 	'! cluster cfs mds add bogus "$MDS" 2>/dev/null'
 cluster kill mds3
