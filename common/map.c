@@ -151,7 +151,15 @@ static int get_map(struct cfs_map_holder *h, struct cfs_rpc_client *cl,
 	if (rc == 0 && !c.rep)
 		rc = -EBADMSG;
 	if (rc == 0) {
-		cfs_map_install(h, (Cfs__ClusterMap *)c.rep);
+		Cfs__ClusterMap *m = (Cfs__ClusterMap *)c.rep;
+
+		/* the replicas as the leader lists them: calls to the group
+		 * reach one added since it was named */
+		if (strchr(mds_addr, ','))
+			cfs_rpc_group_learn(mds_addr,
+					    (const char *const *)m->mds,
+					    m->n_mds);
+		cfs_map_install(h, m);
 		c.rep = NULL;
 	}
 	cfs_rpc_call_done(&c);
@@ -173,16 +181,6 @@ static void *follow_main(void *p)
 	while (!h->stop) {
 		int rc = get_map(h, h->cl, h->mds, cfs_map_epoch(h),
 				 FOLLOW_WAIT_MS, FOLLOW_WAIT_MS + 5000);
-		struct cfs_map *m;
-
-		/* the replicas as the leader lists them: calls to the
-		 * group reach one added since it was named */
-		if (rc == 0 && strchr(h->mds, ',') && (m = cfs_map_get(h))) {
-			cfs_rpc_group_learn(h->mds,
-					    (const char *const *)m->pb->mds,
-					    m->pb->n_mds);
-			cfs_map_put(h, m);
-		}
 
 		if (rc && !h->stop) {
 			struct timespec ts = cfs_mono_deadline(200);

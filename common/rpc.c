@@ -1774,8 +1774,14 @@ static int parse_reply(struct cfs_rpc_call *c)
 	if (!env)
 		return -EBADMSG;
 	rc = status_from_wire(env->status);
-	if (rc == -EREMCHG)
-		snprintf(c->leader, sizeof(c->leader), "%s", env->leader);
+	if (rc == -EREMCHG && env->leader[0]) {
+		size_t n = strlen(env->leader) + 1;
+		char *l = n <= CFS_RPC_GROUP_MAX ? arena_alloc(&c->arena, n) :
+						   NULL;
+
+		if (l)
+			c->leader = memcpy(l, env->leader, n);
+	}
 	if (env->version != CFS_PROTO_VERSION)
 		rc = -EPROTO;
 	else if (c->rep_desc && env->body.len) {
@@ -2048,7 +2054,7 @@ static pthread_mutex_t learnt_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	char name[CFS_RPC_GROUP_MAX], members[CFS_RPC_GROUP_MAX];
 } learnt[LEARNT_MAX];
-static unsigned learnt_next;
+static _Atomic unsigned learnt_next;	/* 0: none learnt (most calls) */
 
 void cfs_rpc_group_learn(const char *group, const char *const *members,
 			 size_t n)
@@ -2086,6 +2092,8 @@ static unsigned group_members(const char *group, char a[][CFS_RPC_GROUP_MAX])
 	char now[CFS_RPC_GROUP_MAX];
 	bool known = false;
 
+	if (!atomic_load(&learnt_next))
+		return cfs_rpc_group_split(group, a);
 	pthread_mutex_lock(&learnt_lock);
 	for (size_t i = 0; i < LEARNT_MAX && !known; i++)
 		if (learnt[i].name[0] && !strcmp(learnt[i].name, group)) {
@@ -2151,7 +2159,7 @@ static int call_group(struct cfs_rpc_client *cl, const char *group,
 		      struct cfs_rpc_call *c)
 {
 	char a[CFS_RPC_GROUP_MEMBERS][CFS_RPC_GROUP_MAX];
-	unsigned n = group_members(group, a), tried = 0;
+	unsigned n = group_members(group, a), tried = 0, next;
 	unsigned at = group_first(cl, group, n);
 	int per = c->timeout_ms > 0 ? c->timeout_ms : 5000;
 	int64_t end = cfs_mono_ms() +
@@ -2172,7 +2180,7 @@ static int call_group(struct cfs_rpc_client *cl, const char *group,
 		one.timeout_ms = (int)(left < member ? (left > 1 ? left : 1) :
 						       member);
 		one.attempts = 1;
-		one.leader[0] = 0;
+		one.leader = NULL;
 		one.impatient = true;	/* a refusing member: the next */
 		call_many_plain(cl, &addr, (struct cfs_rpc_call *[]){ &one },
 				&status, 1);
@@ -2189,6 +2197,9 @@ static int call_group(struct cfs_rpc_client *cl, const char *group,
 		}
 		if (c->answered)
 			told = status;	/* a member there, not leading */
+		next = status == -EREMCHG && c->leader ?
+			       group_redirect(group, a, &n, c->leader, at) :
+			       (at + 1) % n;
 		cfs_rpc_call_done(c);
 		if (cfs_mono_ms() >= end) {
 			/* the group is there but leads nowhere: say so, not
@@ -2197,9 +2208,7 @@ static int call_group(struct cfs_rpc_client *cl, const char *group,
 				status = told;
 			break;
 		}
-		at = status == -EREMCHG && c->leader[0] ?
-			     group_redirect(group, a, &n, c->leader, at) :
-			     (at + 1) % n;
+		at = next;
 		if (++tried % n == 0) {
 			left = end - cfs_mono_ms();
 			usleep((useconds_t)(left < pause ? left : pause) * 1000);
@@ -2291,6 +2300,7 @@ void cfs_rpc_call_done(struct cfs_rpc_call *c)
 	c->rep = NULL;
 	c->msg = NULL;
 	c->arena = NULL;
+	c->leader = NULL;
 	c->rep_bulk = NULL;
 	c->rep_bulk_len = 0;
 }

@@ -78,32 +78,46 @@ void feed_rewind(struct feed *f, size_t mark)
 	f->nbatch = mark;
 }
 
+/* Wake the watchers c is news to (all: c NULL, a new run). f->lock held. */
+static void wake(struct feed *f, const struct feed_change *c)
+{
+	for (struct feed_waiter *w = f->waiters; w; w = w->next)
+		if ((!c || c->client != w->client) && !w->woken) {
+			w->woken = true;
+			pthread_cond_signal(&w->cond);
+		}
+}
+
+/* c, numbered next, into the ring. f->lock held. */
+static void note_publish(void *arg, const struct feed_change *c)
+{
+	struct feed *f = arg;
+	struct feed_change *r = &f->ring[++f->seq % FEED_RING];
+
+	*r = *c;
+	r->seq = f->seq;
+	wake(f, c);
+}
+
+/* A new run (a change went unnoted): every client starts afresh. f->lock
+ * held. */
+static void new_run(struct feed *f, uint64_t id)
+{
+	f->id = id;
+	f->held_from = f->seq;
+	wake(f, NULL);
+}
+
 void feed_publish(struct feed *f)
 {
 	if (f->nbatch == 0 && !f->lost)
 		return;
 	pthread_mutex_lock(&f->lock);
-	if (f->lost) {
-		/* a change went unnoted: every client starts afresh */
-		f->id = new_id();
-		f->lost = false;
-	}
-	for (size_t i = 0; i < f->nbatch; i++) {
-		struct feed_change *c = &f->ring[++f->seq % FEED_RING];
-
-		*c = f->batch[i];
-		c->seq = f->seq;
-	}
-	for (struct feed_waiter *w = f->waiters; w; w = w->next) {
-		bool news = f->nbatch == 0;	/* a new run: news to all */
-
-		for (size_t i = 0; i < f->nbatch && !news; i++)
-			news = f->batch[i].client != w->client;
-		if (news && !w->woken) {
-			w->woken = true;
-			pthread_cond_signal(&w->cond);
-		}
-	}
+	if (f->lost)
+		new_run(f, new_id());
+	f->lost = false;
+	for (size_t i = 0; i < f->nbatch; i++)
+		note_publish(f, &f->batch[i]);
 	pthread_mutex_unlock(&f->lock);
 	f->nbatch = 0;
 }
@@ -179,34 +193,13 @@ long feed_count(const uint8_t *p, size_t len)
 	return notes_each(p, len, NULL, NULL);
 }
 
-static void note_publish(void *arg, const struct feed_change *c)
-{
-	struct feed *f = arg;
-	struct feed_change *r = &f->ring[++f->seq % FEED_RING];
-
-	*r = *c;
-	r->seq = f->seq;
-	for (struct feed_waiter *w = f->waiters; w; w = w->next)
-		if (c->client != w->client && !w->woken) {
-			w->woken = true;
-			pthread_cond_signal(&w->cond);
-		}
-}
-
 void feed_apply(struct feed *f, const uint8_t *p, size_t len)
 {
 	if (len == 0)
 		return;
 	pthread_mutex_lock(&f->lock);
-	if (p[0] & FEED_LOST) {	/* a new run, the same on every replica */
-		f->id = (f->id * 0x9e3779b97f4a7c15ull + 1) | 1;
-		f->held_from = f->seq;
-		for (struct feed_waiter *w = f->waiters; w; w = w->next)
-			if (!w->woken) {
-				w->woken = true;
-				pthread_cond_signal(&w->cond);
-			}
-	}
+	if (p[0] & FEED_LOST)	/* a new run, the same on every replica */
+		new_run(f, (f->id * 0x9e3779b97f4a7c15ull + 1) | 1);
 	notes_each(p, len, note_publish, f);
 	pthread_mutex_unlock(&f->lock);
 }

@@ -1211,12 +1211,17 @@ int cfs_ns_getattr(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
 	return inode_get(ns, txn, ino, out);
 }
 
+int cfs_ns_next_ino(struct cfs_ns *ns, MDB_txn *txn, uint64_t *next)
+{
+	return cfs_ns_meta_get(ns, txn, "next_ino", next);
+}
+
 int cfs_ns_gone(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino, bool *gone,
 		uint64_t *size)
 {
 	struct cfs_inode in;
 	uint64_t next;
-	int rc = cfs_ns_meta_get(ns, txn, "next_ino", &next);
+	int rc = cfs_ns_next_ino(ns, txn, &next);
 
 	*gone = false;
 	*size = UINT64_MAX;

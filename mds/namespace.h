@@ -153,6 +153,9 @@ struct cfs_dirent {
 /* Read-only operations (any txn). */
 int cfs_ns_getattr(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
 		   struct cfs_inode *out);
+/* The number the next new inode takes: every inode made so far is
+ * below it. */
+int cfs_ns_next_ino(struct cfs_ns *ns, MDB_txn *txn, uint64_t *next);
 /* Whether ino was allocated once and no longer exists (its data is
  * garbage; an inode past the allocator, of a store that lost recent
  * changes, is not); if it exists, its size. */

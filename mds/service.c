@@ -144,12 +144,6 @@ static void session_touch(struct mds *mds, uint64_t client)
 	(*pp)->last_ms = cfs_mono_ms();
 }
 
-/* Whether an open with these flags may change the file. */
-static bool open_writes(uint32_t flags)
-{
-	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
-}
-
 static void open_inc(struct mds *mds, uint64_t client, uint64_t ino,
 		     bool write)
 {
@@ -537,13 +531,13 @@ static int h_open(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 			       &in);
 	if (rc == 0)
 		open_inc(MDS(arg), rq->client_id, r->ino,
-			 open_writes(r->flags));
+			 cfs_open_writes(r->flags));
 	cfs_ns_abort(txn);
 	if (rc)
 		return rc;
 	return reply_entries(rq, &in, NULL, 0,
-			     grant(MDS(arg), rq, r->ino, open_writes(r->flags),
-				   &cap, mac));
+			     grant(MDS(arg), rq, r->ino,
+				   cfs_open_writes(r->flags), &cap, mac));
 }
 
 /* Whether cap, shown by the caller, is one an earlier run of this MDS
@@ -572,7 +566,7 @@ static int h_cap(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 	Cfs__MdsEntry e = CFS__MDS_ENTRY__INIT;
 	Cfs__Capability cap;
 	uint8_t mac[CFS_CAP_MAC];
-	bool write = open_writes(r->flags);
+	bool write = cfs_open_writes(r->flags);
 
 	if (!open_held(MDS(arg), rq->client_id, r->ino, write) &&
 	    !granted_before(MDS(arg), rq, r->cap, r->ino, write)) {
@@ -939,7 +933,8 @@ static int h_release(void *arg, struct cfs_rpc_req *rq,
 	uint64_t ino = r->ino;
 	int rc;
 
-	if (!open_dec(MDS(arg), rq->client_id, ino, open_writes(r->flags)))
+	if (!open_dec(MDS(arg), rq->client_id, ino,
+		      cfs_open_writes(r->flags)))
 		return 0;
 	/* the last close of a file unlinked while open: freed now */
 	rc = mds_mutate(MDS(arg), do_free_if_orphan, &ino, rq->client_id);
@@ -1137,7 +1132,7 @@ void mds_opens_forget(struct mds *mds)
 	MDB_txn *txn;
 
 	if (cfs_ns_begin(&mds->ns, NULL, false, &txn) == 0) {
-		if (cfs_ns_meta_get(&mds->ns, txn, "next_ino", &next))
+		if (cfs_ns_next_ino(&mds->ns, txn, &next))
 			next = UINT64_MAX;
 		cfs_ns_abort(txn);
 	}

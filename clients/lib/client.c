@@ -1013,13 +1013,6 @@ static bool atime_due(const struct cfs_attr *a)
 	       cfs_real_ns() - a->atime_ns > 86400ll * 1000000000;
 }
 
-/* Whether an open with these flags may change the file (as the MDS
- * counts them). */
-static bool open_writes(int flags)
-{
-	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
-}
-
 static void opened(struct cfs_client *cl, const struct cfs_attr *a,
 		   bool write)
 {
@@ -1094,7 +1087,7 @@ int cfs_open(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 		rc = cfs_rpc_call(cl->rpc, cl->mds, &call);
 	rc = entry_reply(cl, rc, &call, begun, out);
 	if (rc == 0)
-		opened(cl, out, open_writes(flags));
+		opened(cl, out, cfs_open_writes(flags));
 	pthread_rwlock_unlock(&cl->openlock);
 	if (rc == 0 && (flags & O_TRUNC))
 		settled(cl, ino);
@@ -1425,7 +1418,7 @@ int cfs_release(struct cfs_client *cl, uint64_t ino, int flags)
 		pthread_mutex_lock(&cl->ilock);
 		o = client_inode(cl, ino, false);
 	}
-	if (o && o->writes && open_writes(flags))
+	if (o && o->writes && cfs_open_writes(flags))
 		o->writes--;
 	if (o && o->opens > 0 && --o->opens == 0) {
 		o->writes = 0;

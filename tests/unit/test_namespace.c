@@ -19,8 +19,10 @@
 
 #include "check_main.h"
 
+#define STORE_DIR 32	/* a store's directory name, bytes */
+
 static struct cfs_ns ns;
-static char dir[64];
+static char dir[STORE_DIR];
 static const struct cfs_ns_opts opts = { .map_size = 64 << 20,
 					 .log_size = 1 << 20 };
 static const struct cfs_cred root = { .uid = 0 };
@@ -28,20 +30,33 @@ static const struct cfs_cred alice = { .uid = 1000, .gid = 1000,
 				       .ngroups = 1, .groups = { 2000 } };
 static const struct cfs_cred bob = { .uid = 1001, .gid = 1001 };
 
+/* A store in a new directory of its own (d: STORE_DIR bytes), and its
+ * end. */
+static void store_open(struct cfs_ns *s, char *d)
+{
+	/* mkdtemp's template: it replaces the six Xs */
+	snprintf(d, STORE_DIR, "/tmp/cfs_ns_test_XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(d));
+	ck_assert_int_eq(cfs_ns_open(s, d, &opts), 0);
+}
+
+static void store_close(struct cfs_ns *s, const char *d)
+{
+	char cmd[128];
+
+	cfs_ns_close(s);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", d);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/cfs_ns_test_XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	ck_assert_int_eq(cfs_ns_open(&ns, dir, &opts), 0);
+	store_open(&ns, dir);
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	cfs_ns_close(&ns);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	store_close(&ns, dir);
 }
 
 /* Run one operation in its own committed write transaction (of store
@@ -848,23 +863,6 @@ START_TEST(test_an_old_store_gets_the_parents_of_its_files_on_open)
 }
 END_TEST
 
-/* A second store beside ns, in a directory of its own. */
-static void other_open(struct cfs_ns *o, char odir[32])
-{
-	snprintf(odir, 32, "/tmp/cfs_ns_other_XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(odir));
-	ck_assert_int_eq(cfs_ns_open(o, odir, &opts), 0);
-}
-
-static void other_close(struct cfs_ns *o, const char *odir)
-{
-	char cmd[128];
-
-	cfs_ns_close(o);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", odir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
 /* What a replica does (mds/replica.c): the changes of a leader's
  * transaction applied to another store give it the same files; a dump
  * loaded into a store holding something else leaves exactly the dump's
@@ -872,7 +870,7 @@ static void other_close(struct cfs_ns *o, const char *odir)
 START_TEST(test_changes_and_dumps_carry_a_store_to_another)
 {
 	struct cfs_ns a, b;
-	char adir[32], bdir[32];
+	char adir[STORE_DIR], bdir[STORE_DIR];
 	struct cfs_inode in, got;
 	const uint8_t *ch;
 	uint8_t *copy, *dump;
@@ -881,8 +879,8 @@ START_TEST(test_changes_and_dumps_carry_a_store_to_another)
 	uint64_t d, f;
 	char target[16];
 
-	other_open(&a, adir);
-	other_open(&b, bdir);
+	store_open(&a, adir);
+	store_open(&b, bdir);
 	ck_assert_int_eq(WS(&b, cfs_ns_mknod(&b, txn, &root, CFS_ROOT_INO, "stale",
 					5, S_IFREG | 0644, 0, true, &in)),
 			 0);
@@ -937,8 +935,8 @@ START_TEST(test_changes_and_dumps_carry_a_store_to_another)
 	/* malformed changes are refused whole */
 	ck_assert_int_eq(WS(&b, cfs_ns_apply(&b, txn, (const uint8_t *)"\7xyz", 4)),
 			 -EBADMSG);
-	other_close(&a, adir);
-	other_close(&b, bdir);
+	store_close(&a, adir);
+	store_close(&b, bdir);
 	ck_assert_uint_eq(fsck_problems(), 0);
 }
 END_TEST

@@ -6,6 +6,7 @@
 #ifndef CFS_CAP_H
 #define CFS_CAP_H
 
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -15,6 +16,14 @@
 #define CFS_CAP_MAC 32
 #define CFS_CAP_TTL 600		/* seconds a capability lasts */
 #define CFS_CAP_RENEW 120	/* a client renews one this close to its end */
+
+/* Whether an open with these flags may change the file: the MDS counts
+ * it as a writer and grants it a capability to write (and the client
+ * counts its opens the same way, to tell a new MDS). */
+static inline bool cfs_open_writes(uint32_t flags)
+{
+	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+}
 
 /* Fill cap (its mac pointing at mac[]) for ino, write, the holder's token
  * id, expiring at expires (unix seconds). */

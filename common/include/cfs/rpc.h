@@ -152,8 +152,8 @@ struct cfs_rpc_call {
 	size_t rep_bulk_len;
 	bool answered;		/* the server's reply came: the status is
 				 * its handler's, not the transport's */
-	char leader[CFS_RPC_GROUP_MAX];	/* with -EREMCHG: the leader, if
-					 * the member named it */
+	const char *leader;	/* with -EREMCHG: the leader, if the member
+				 * named it (in the call's arena) */
 	void *msg;		/* private */
 	void *arena;		/* private */
 };
