@@ -13,13 +13,9 @@
 
 void cfs_map_holder_init(struct cfs_map_holder *h)
 {
-	pthread_condattr_t ca;
 
 	pthread_mutex_init(&h->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&h->changed, &ca);
-	pthread_condattr_destroy(&ca);
+	cfs_mono_cond_init(&h->changed);
 	h->cur = NULL;
 	h->cl = NULL;
 	h->following = false;

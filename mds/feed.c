@@ -220,14 +220,10 @@ void feed_watch(struct feed *f, uint64_t id, uint64_t after,
 {
 	struct feed_waiter me = { .client = caller };
 	struct timespec until;
-	pthread_condattr_t ca;
 	bool waited = false;
 
 	*n = 0;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&me.cond, &ca);
-	pthread_condattr_destroy(&ca);
+	cfs_mono_cond_init(&me.cond);
 	until = cfs_mono_deadline(wait_ms);
 	pthread_mutex_lock(&f->lock);
 	for (;;) {

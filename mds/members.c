@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cfs/clock.h"
 #include "cfs/log.h"
 #include "mds.h"
 
@@ -176,14 +177,10 @@ out:
 
 int mds_members_load(struct mds *mds)
 {
-	pthread_condattr_t ca;
 	int rc;
 
 	pthread_mutex_init(&mds->mlock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&mds->mchanged, &ca);
-	pthread_condattr_destroy(&ca);
+	cfs_mono_cond_init(&mds->mchanged);
 	pthread_mutex_lock(&mds->mlock);
 	rc = members_load(mds);
 	pthread_mutex_unlock(&mds->mlock);

@@ -280,12 +280,8 @@ int cfs_redo_open(struct cfs_redo **out, const char *dir, size_t ring_size,
 	r->lazy_fd = -1;
 	pthread_mutex_init(&r->cplock, NULL);
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&r->cond, NULL);
-	pthread_cond_init(&r->kick, &ca);
-	pthread_condattr_destroy(&ca);
+	cfs_mono_cond_init(&r->kick);
 	r->checkpoint_ms = checkpoint_ms;
 	r->ring = ring_size ? ring_size : CFS_REDO_RING_DEFAULT;
 	rc = snprintf(r->dir, sizeof(r->dir), "%s", dir) <

@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "cfs/clock.h"
 #include "cfs/crc.h"
 #include "cfs/log.h"
 #include "mds.h"
@@ -970,7 +971,7 @@ int mds_replica_start(struct mds *mds)
 		return -ENOMEM;
 	rep->mds = mds;
 	pthread_mutex_init(&rep->lock, NULL);
-	pthread_cond_init(&rep->cond, NULL);
+	cfs_mono_cond_init(&rep->cond);
 	raft_configuration_init(&conf);
 	rc = peers_parse(rep, mds->cfg.peers, &conf);
 	if (rc)
@@ -1205,8 +1206,7 @@ int mds_replica_change(struct mds *mds, bool add, const char *address)
 	rep->change = c;
 	pthread_mutex_unlock(&rep->lock);
 	uv_async_send(&rep->wake);
-	clock_gettime(CLOCK_REALTIME, &ts);	/* the condition's clock */
-	ts.tv_sec += CHANGE_WAIT_MS / 1000;
+	ts = cfs_mono_deadline(CHANGE_WAIT_MS);
 	pthread_mutex_lock(&rep->lock);
 	while (!c->w.done && !rep->quiet &&
 	       pthread_cond_timedwait(&rep->cond, &rep->lock, &ts) != ETIMEDOUT)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cfs/clock.h"
 #include "cfs/daemon.h"
 #include "cfs/log.h"
 #include "osd.h"
@@ -66,6 +67,8 @@ int main(int argc, char **argv)
 	cfs_map_holder_init(&osd.maps);
 	pthread_mutex_init(&osd.rlock, NULL);
 	pthread_cond_init(&osd.rcond, NULL);
+	pthread_mutex_init(&osd.room_lock, NULL);
+	cfs_mono_cond_init(&osd.room_freed);
 	pthread_mutex_init(&osd.heal_lock, NULL);
 	pthread_mutex_init(&osd.resolved_lock, NULL);
 	cfs__heal_state__init(&osd.heal);

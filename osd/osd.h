@@ -79,7 +79,12 @@ struct osd {
 		uint64_t ino, index, epoch;
 	} resolved[4096];
 
-	_Atomic uint64_t writing;	/* bytes of writes under way */
+	/* Room for writes (service.c, take_room): bytes of writes under
+	 * way, and how many client writes wait for some of them to end. */
+	pthread_mutex_t room_lock;
+	pthread_cond_t room_freed;
+	uint64_t writing;
+	int room_waiters;
 
 	/* Healing (heal.c): what the heartbeat reports of it. */
 	pthread_mutex_t heal_lock;

@@ -146,7 +146,6 @@ static void *emptier_main(void *arg)
 
 int pool_open(struct file_pool *p, const char *dir)
 {
-	pthread_condattr_t ca;
 	struct dirent *de;
 	DIR *d;
 
@@ -160,10 +159,7 @@ int pool_open(struct file_pool *p, const char *dir)
 	if (!d)
 		return -errno;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->work, &ca);
-	pthread_condattr_destroy(&ca);
+	cfs_mono_cond_init(&p->work);
 	/* a crash or stop before a file was emptied leaves data in it */
 	while ((de = readdir(d))) {
 		char path[400];

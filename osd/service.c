@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cfs/clock.h"
 #include "cfs/crc.h"
 #include "cfs/log.h"
 #include "cfs/token.h"
@@ -503,28 +504,54 @@ int osd_space(struct osd *osd, uint64_t *capacity, uint64_t *used)
 /* Room for a write of len bytes, taken until give_room: a client's may
  * fill the store up to its reserve, a forwarded one (a change a primary
  * accepted) half into it; the rest is for healing and deletes. Writes
- * under way count as written, so writers side by side do not overshoot;
- * a write is let in only if it fits beside those let in before it (two
- * that would not both fit: the first goes in, not neither). */
+ * under way count as written, so writers side by side do not overshoot.
+ * A client's write that would fit were it not for those waits (up to
+ * ROOM_WAIT_MS) for them to end: ENOSPC means the store is full, not
+ * busy. Forwarded writes never wait, and at most a quarter of the
+ * workers do, so that the writes under way find workers to end on. */
+#define ROOM_WAIT_MS 3000
+
 static int take_room(struct osd *osd, uint64_t len, bool forwarded)
 {
-	uint64_t capacity, used, reserve, writing;
+	struct timespec until = cfs_mono_deadline(ROOM_WAIT_MS);
+	uint64_t capacity, used, reserve;
+	bool waiting = false;
+	int rc = 0;
 
-	if (store_space(&osd->store, &capacity, &used))
-		return 0;	/* cannot tell: the disk will say */
-	reserve = reserve_of(osd, capacity) / (forwarded ? 2 : 1);
-	writing = atomic_load(&osd->writing);
-	do {
-		if (used + writing + len + reserve > capacity)
-			return -ENOSPC;
-	} while (!atomic_compare_exchange_weak(&osd->writing, &writing,
-					       writing + len));
-	return 0;
+	pthread_mutex_lock(&osd->room_lock);
+	/* cannot tell (rc 0, no space figures): the disk will say */
+	while (store_space(&osd->store, &capacity, &used) == 0) {
+		reserve = reserve_of(osd, capacity) / (forwarded ? 2 : 1);
+		if (used + osd->writing + len + reserve <= capacity)
+			break;
+		if (forwarded || used + len + reserve > capacity ||
+		    (!waiting && osd->room_waiters >= osd->cfg.workers / 4)) {
+			rc = -ENOSPC;
+			break;
+		}
+		if (!waiting)
+			osd->room_waiters++;
+		waiting = true;
+		if (pthread_cond_timedwait(&osd->room_freed, &osd->room_lock,
+					   &until) == ETIMEDOUT) {
+			rc = -ENOSPC;
+			break;
+		}
+	}
+	if (waiting)
+		osd->room_waiters--;
+	if (rc == 0)
+		osd->writing += len;
+	pthread_mutex_unlock(&osd->room_lock);
+	return rc;
 }
 
 static void give_room(struct osd *osd, uint64_t len)
 {
-	atomic_fetch_sub(&osd->writing, len);
+	pthread_mutex_lock(&osd->room_lock);
+	osd->writing -= len;
+	pthread_cond_broadcast(&osd->room_freed);
+	pthread_mutex_unlock(&osd->room_lock);
 }
 
 static int h_write(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)

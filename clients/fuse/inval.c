@@ -298,14 +298,10 @@ static void *inval_main(void *p)
 int inval_start(struct cfs_fuse *f)
 {
 	struct inval *v = &f->inval;
-	pthread_condattr_t ca;
 
 	pthread_mutex_init(&v->lock, NULL);
 	pthread_mutex_init(&v->hlock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&v->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	cfs_mono_cond_init(&v->cond);
 	if (handouts_init(&v->handouts, HANDOUT_RING) ||
 	    pthread_create(&v->thread, NULL, inval_main, f))
 		return -1;

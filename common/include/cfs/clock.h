@@ -4,6 +4,7 @@
 #ifndef CFS_CLOCK_H
 #define CFS_CLOCK_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -37,6 +38,17 @@ static inline struct timespec cfs_mono_deadline(int64_t ms)
 		ts.tv_nsec -= 1000000000;
 	}
 	return ts;
+}
+
+/* A condition variable whose timed waits take cfs_mono_deadline's. */
+static inline void cfs_mono_cond_init(pthread_cond_t *c)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(c, &ca);
+	pthread_condattr_destroy(&ca);
 }
 
 static inline int64_t cfs_real_ns(void)
