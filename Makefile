@@ -141,6 +141,7 @@ soak: deps
 	  FSX_REPLAYS=30 FSX_MDS_REPLICAS=3 tests/integration/test_fsx.sh
 	@CRASH_ALL=1 tests/integration/test_ec_crash.sh
 	@MDS_HA_CYCLES=$${SOAK_FAILOVERS:-20} tests/integration/test_mds_ha.sh
+	@EC_KILL_CYCLES=$${SOAK_EC_KILLS:-10} tests/integration/soak_ec_kills.sh
 
 # The fuzz targets (tests/fuzz), built by clang with libFuzzer, ASan and
 # UBSan into build-fuzz; tests/fuzz/run runs each from its seed corpus.

@@ -46,6 +46,11 @@ static const struct cfs_config_key keys[] = {
 	KEY("peers", CFS_CFG_STR, "", peers, 0, 0,
 	    "the metadata replicas, host:port,... (this one's listen "
 	    "address among them; empty: a lone MDS)"),
+	KEY("snapshot-entries", CFS_CFG_INT, "8192", snapshot_entries, 16,
+	    1 << 24, "a replica snapshots its store every this many log "
+	    "entries, keeping half as many behind it (disk use stays "
+	    "bounded; a replica further behind catches up from the "
+	    "snapshot)"),
 	KEY("join", CFS_CFG_BOOL, "false", join, 0, 0,
 	    "this replica joins a running group (cfs mds add, at the "
 	    "leader): it starts empty and takes the group's configuration; "

@@ -38,6 +38,7 @@ struct mds_config {
 	long long out_after_s;
 	long long map_size_mb;
 	long long session_timeout_ms;
+	long long snapshot_entries;
 	char peers[CFS_CONFIG_STR_MAX];	/* the replicas, this one among them */
 	bool join;	/* added to a running group (cfs mds add) */
 	struct cfs_daemon_sec sec;

@@ -4,6 +4,7 @@
  * Records, revocations and the epoch are persisted, so epochs only grow
  * across restarts. */
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -769,6 +770,14 @@ static void *monitor_main(void *p)
 		bool changed = false, outed = false;
 
 		if (!mds_serving(mds, &terms)) {	/* a follower */
+			if (mds_replica_removed(mds)) {
+				cfs_log_warn("this replica was removed from "
+					     "the group (cfs mds remove): "
+					     "stopping", "listen=%s",
+					     mds->cfg.listen);
+				kill(getpid(), SIGTERM);
+				break;
+			}
 			usleep(20 * 1000);
 			continue;
 		}

@@ -109,6 +109,10 @@ struct mds_replica {
 	struct cfs_rpc_client *cl;	/* the pumps' calls */
 	/* the loop thread's */
 	uint64_t applied;	/* the last entry the store holds */
+	/* a snapshot being taken: the store as of index (a read
+	 * transaction, dumped off the loop by fsm_snapshot_async) */
+	MDB_txn *snap_txn;
+	uint64_t snap_index;
 	bool barrier_pending, closing, tr_closed;
 	uint64_t next_stream;	/* random start: a restart's are new */
 	int64_t heard_ms[CFS_RPC_GROUP_MEMBERS];	/* as leader, from
@@ -126,6 +130,8 @@ struct mds_replica {
 	bool serving;
 	uint64_t terms;
 	struct mds_replica_status st;
+	int64_t leader_ms;	/* a leader was last known then */
+	int64_t removed_check_ms;	/* the monitor's, last asked then */
 };
 
 static struct mds_replica *REP(struct mds *mds)
@@ -272,7 +278,11 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 	return 0;
 }
 
-/* A snapshot: this head, the dump, zeros to a multiple of 8 bytes. */
+/* A snapshot: this head, the dump, zeros to a multiple of 8 bytes.
+ * Raft's loop only opens a read transaction (fsm_snapshot); the dump,
+ * which takes long for a big store, runs in a worker thread
+ * (fsm_snapshot_async) while the loop goes on applying, so heartbeats
+ * are never late for it; fsm_snapshot_finalize frees it all. */
 struct snap_head {
 	uint64_t magic;
 	uint64_t index;
@@ -283,38 +293,64 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 			unsigned *n)
 {
 	struct mds_replica *rep = fsm->data;
-	struct snap_head h = { SNAP_MAGIC, raft_last_applied(&rep->raft), 0 };
-	struct cfs_ns *ns = &rep->mds->ns;
-	uint8_t *dump, *p;
-	size_t len;
-	MDB_txn *txn;
-	int rc = cfs_ns_begin(ns, NULL, false, &txn);
 
-	if (rc)
-		return RAFT_IOERR;
-	rc = cfs_ns_dump(ns, txn, &dump, &len);
-	cfs_ns_abort(txn);
+	*bufs = NULL;
+	*n = 0;
+	rep->snap_index = raft_last_applied(&rep->raft);
+	return cfs_ns_begin(&rep->mds->ns, NULL, false, &rep->snap_txn) ?
+	       RAFT_BUSY : 0;
+}
+
+static int fsm_snapshot_async(struct raft_fsm *fsm,
+			      struct raft_buffer *bufs[], unsigned *n)
+{
+	struct mds_replica *rep = fsm->data;
+	struct snap_head h = { SNAP_MAGIC, rep->snap_index, 0 };
+	size_t len, padded;
+	uint8_t *dump, *p;
+	int rc = cfs_ns_dump(&rep->mds->ns, rep->snap_txn, &dump, &len);
+
+	cfs_ns_abort(rep->snap_txn);
+	rep->snap_txn = NULL;
 	if (rc)
 		return RAFT_NOMEM;
-	p = raft_malloc(sizeof(h) + (len + 7) / 8 * 8);
-	*bufs = raft_malloc(sizeof(**bufs));
+	padded = sizeof(h) + (len + 7) / 8 * 8;
+	p = calloc(1, padded);
+	*bufs = calloc(1, sizeof(**bufs));
 	if (!p || !*bufs) {
-		raft_free(p);
-		raft_free(*bufs);
+		free(p);
+		free(*bufs);
+		*bufs = NULL;
 		free(dump);
 		return RAFT_NOMEM;
 	}
-	memset(p, 0, sizeof(h) + (len + 7) / 8 * 8);
 	h.len = len;
 	memcpy(p, &h, sizeof(h));
 	if (len)
 		memcpy(p + sizeof(h), dump, len);
 	free(dump);
 	(*bufs)[0].base = p;
-	(*bufs)[0].len = sizeof(h) + (len + 7) / 8 * 8;
+	(*bufs)[0].len = padded;
 	*n = 1;
 	cfs_log_info("metadata snapshot taken", "index=%lu bytes=%zu",
 		     (unsigned long)h.index, len);
+	return 0;
+}
+
+static int fsm_snapshot_finalize(struct raft_fsm *fsm,
+				 struct raft_buffer *bufs[], unsigned *n)
+{
+	struct mds_replica *rep = fsm->data;
+
+	if (rep->snap_txn) {	/* the dump never ran */
+		cfs_ns_abort(rep->snap_txn);
+		rep->snap_txn = NULL;
+	}
+	for (unsigned i = 0; *bufs && i < *n; i++)
+		free((*bufs)[i].base);
+	free(*bufs);
+	*bufs = NULL;
+	*n = 0;
 	return 0;
 }
 
@@ -751,6 +787,8 @@ static void look(struct mds_replica *rep)
 			     (unsigned long)rep->id,
 			     (unsigned long)rep->raft.current_term);
 	}
+	if (lid)
+		rep->leader_ms = cfs_mono_ms();
 	rep->st.replicated = true;
 	rep->st.role = role;
 	rep->st.id = rep->id;
@@ -970,6 +1008,7 @@ int mds_replica_start(struct mds *mds)
 	if (!rep)
 		return -ENOMEM;
 	rep->mds = mds;
+	rep->leader_ms = cfs_mono_ms();	/* give the group time to be heard */
 	pthread_mutex_init(&rep->lock, NULL);
 	cfs_mono_cond_init(&rep->cond);
 	raft_configuration_init(&conf);
@@ -1004,23 +1043,35 @@ int mds_replica_start(struct mds *mds)
 	rep->tr = (struct raft_uv_transport){ .impl = rep, /* data is Raft's */
 		.init = tr_init, .listen = tr_listen, .connect = tr_connect,
 		.close = tr_close };
-	rep->fsm = (struct raft_fsm){ .version = 1, .data = rep,
+	rep->fsm = (struct raft_fsm){ .version = 3, .data = rep,
 		.apply = fsm_apply, .snapshot = fsm_snapshot,
-		.restore = fsm_restore };
+		.restore = fsm_restore,
+		.snapshot_finalize = fsm_snapshot_finalize,
+		.snapshot_async = fsm_snapshot_async };
 	uv_async_init(&rep->loop, &rep->wake, wake_cb);
 	rep->wake.data = rep;
 	uv_timer_init(&rep->loop, &rep->tick);
 	rep->tick.data = rep;
 	if (raft_uv_init(&rep->io, &rep->loop, rep->dir, &rep->tr))
 		goto fail_raft;
+	/* raft 0.15's libuv I/O has async_work (the snapshot dump's
+	 * thread) but still says version 1; upstream says 2 since 0.16
+	 * (commit 269e541, "uv: set io version to 2") */
+	if (rep->io.version < 2 && rep->io.async_work)
+		rep->io.version = 2;
 	raft_uv_set_connect_retry_delay(&rep->io, 200);
-	if (raft_init(&rep->raft, &rep->io, &rep->fsm, rep->id, rep->address))
+	if (raft_init(&rep->raft, &rep->io, &rep->fsm, rep->id, rep->address)) {
+		cfs_log_error("cannot start raft", "err=\"%s\"",
+			      raft_errmsg(&rep->raft));
 		goto fail_raft;
+	}
 	rep->raft.data = rep;
 	raft_set_pre_vote(&rep->raft, true);
 	raft_set_election_timeout(&rep->raft, ELECTION_MS);
-	raft_set_snapshot_threshold(&rep->raft, 8192);
-	raft_set_snapshot_trailing(&rep->raft, 4096);
+	raft_set_snapshot_threshold(&rep->raft,
+				    (unsigned)mds->cfg.snapshot_entries);
+	raft_set_snapshot_trailing(&rep->raft,
+				   (unsigned)mds->cfg.snapshot_entries / 2);
 	rc = mds->cfg.join ? 0 : raft_bootstrap(&rep->raft, &conf);
 	if (rc && rc != RAFT_CANTBOOTSTRAP) {
 		cfs_log_error("cannot bootstrap the replicas' log", "dir=%s "
@@ -1239,6 +1290,55 @@ void mds_replica_leader(struct mds *mds, char *out, size_t len)
 	if (rep->st.leader_id != rep->id)
 		snprintf(out, len, "%s", rep->st.leader);
 	pthread_mutex_unlock(&rep->lock);
+}
+
+/* How long a member that knows no leader waits before it asks whether
+ * it was removed, and between two askings. */
+#define REMOVED_CHECK_MS 5000
+
+bool mds_replica_removed(struct mds *mds)
+{
+	static Cfs__MdsEmpty e = CFS__MDS_EMPTY__INIT;
+	struct mds_replica *rep = REP(mds);
+	struct mds_replica_status *st;
+	struct cfs_rpc_call c;
+	const Cfs__MdsReplicas *r;
+	char group[CFS_RPC_GROUP_MAX] = "";
+	bool named = false, removed;
+	int64_t now = cfs_mono_ms();
+
+	if (!rep || now - rep->removed_check_ms < REMOVED_CHECK_MS ||
+	    !(st = malloc(sizeof(*st))))
+		return false;
+	rep->removed_check_ms = now;
+	pthread_mutex_lock(&rep->lock);
+	*st = rep->st;
+	if (now - rep->leader_ms < REMOVED_CHECK_MS)
+		st->nmembers = 0;	/* led lately: not removed */
+	pthread_mutex_unlock(&rep->lock);
+	for (unsigned i = 0; i < st->nmembers; i++) {
+		size_t at = strlen(group);
+
+		if (st->members[i].id == st->id)
+			named = true;
+		else
+			snprintf(group + at, sizeof(group) - at, "%s%s",
+				 at ? "," : "", st->members[i].address);
+	}
+	free(st);
+	if (!named || !group[0])
+		return false;
+	c = (struct cfs_rpc_call){ .method = CFS__MDS_METHOD__MDS_REPLICAS,
+				   .req = &e.base,
+				   .rep_desc = &cfs__mds_replicas__descriptor,
+				   .timeout_ms = 2000 };
+	removed = cfs_rpc_call(rep->cl, group, &c) == 0 &&
+		  (r = (const void *)c.rep) && r->n_members;
+	for (size_t i = 0; removed && i < r->n_members; i++)
+		if (r->members[i]->id == rep->id)
+			removed = false;
+	cfs_rpc_call_done(&c);
+	return removed;
 }
 
 void mds_replica_status(struct mds *mds, struct mds_replica_status *st)

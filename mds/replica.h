@@ -90,6 +90,14 @@ int mds_replica_change(struct mds *mds, bool add, const char *address);
 int mds_replica_recv(struct mds *mds, const struct cfs_rpc_req *rq,
 		     const Cfs__MdsRaftData *d);
 
+/* Whether this replica was taken out of the group (cfs mds remove)
+ * while it was down or cut off: a leader stops sending to a member it
+ * removes, so the member is never told. One whose configuration names it
+ * but that knew no leader for 5 s asks the others (at most every 5 s,
+ * one call); true if their leader's members leave it out. A joiner not
+ * yet added (its configuration does not name it) is never removed. */
+bool mds_replica_removed(struct mds *mds);
+
 struct mds_replica_status {
 	bool replicated;	/* false: a lone MDS */
 	int role;		/* RAFT_FOLLOWER, RAFT_CANDIDATE, RAFT_LEADER */

@@ -360,7 +360,7 @@ static int cmd_mds(int argc, char **argv)
 		return 1;
 	printf("mds %s: %s: %s\n", argv[1], argv[2],
 	       req.add ? "a replica now (it has caught up)" :
-			 "no longer a replica (stop it)");
+			 "no longer a replica (it stops)");
 	return 0;
 }
 

@@ -8,10 +8,14 @@
 # replica's store ends fsck-clean and identical. With two of three replicas dead,
 # a create waits (no split brain) and completes once one returns. Then
 # a dead replica is replaced for good (cfs mds remove, add).
+# Replicas snapshot every 128 log entries here (8192 by default), so
+# that failovers, restarts and the new replica's catch-up all go through
+# snapshots, and each Raft log stays small.
 # MDS_HA_CYCLES sets the number of failovers (make soak runs 20).
 . "$(dirname "$0")/lib.sh"
 
-cluster_up 3 7700 ${MDS_HA_FUSE:+-o "$MDS_HA_FUSE"}
+CFS_MDS_FLAGS="--snapshot-entries 128" cluster_up 3 7700 \
+	${MDS_HA_FUSE:+-o "$MDS_HA_FUSE"}
 CYCLES=${MDS_HA_CYCLES:-4}
 
 # a process holding a write lock on $MNT/locked through every failover;
@@ -277,6 +281,14 @@ print(" ".join(sorted(r["address"] for r in m if r["up"])), len(m))'
 check_within 10 "the group is 3 again, all answering (127.0.0.1,2,4)" \
 	'[ "$(members)" = "127.0.0.1:7700 127.0.0.2:7700 127.0.0.4:7700 3" ] &&
 	 health | grep -q HEALTHY'
+# the removed replica started again (its store still names the old
+# group) finds it was removed and stops
+cluster start mds3
+check_within 20 "a removed replica started again stops by itself, saying why" \
+	'! kill -0 "$(cat "$T/c/pids/mds3.pid")" 2>/dev/null &&
+	 grep -q "removed from the group" "$T/c/logs/mds3.log"'
+check "... and the group stays as it was" \
+	'[ "$(members)" = "127.0.0.1:7700 127.0.0.2:7700 127.0.0.4:7700 3" ]'
 for c in 1 2 3 4; do
 	l=$(leader)
 	[ -z "$l" ] || [ "$l" = mds4 ] && break
@@ -290,6 +302,16 @@ check "... and the mount's files are served through it" \
 check_within 20 "its store is the others', fsck-clean" \
 	'a=$(fsck_of mds4) && [ "$a" = "$(fsck_of mds)" ] &&
 	 [ "$a" = "$(fsck_of mds2)" ] && grep -q " 0 problems" <<<"$a"'
+check "... caught up from a snapshot (the log before it was dropped)" \
+	'grep -q "metadata restored from a snapshot" "$T/c/logs/mds4.log"'
+# whether replica $1 snapshotted and cut its log: Raft's closed segments
+# are named FIRST-LAST, and none from entry 1 is left
+log_cut() {
+	ls "$T/c/$1/raft" | grep -q "^snapshot-" &&
+		! ls "$T/c/$1/raft" | grep -q "^0*1-"
+}
+check "each replica's Raft log was cut behind a snapshot of its own" \
+	'log_cut mds && log_cut mds2 && log_cut mds4'
 
 # stores are not reinterpreted: a replica's started alone is refused
 cluster stop mds2
