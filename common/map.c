@@ -150,8 +150,9 @@ static int get_map(struct cfs_map_holder *h, struct cfs_rpc_client *cl,
 		Cfs__ClusterMap *m = (Cfs__ClusterMap *)c.rep;
 
 		/* the replicas as the leader lists them: calls to the group
-		 * reach one added since it was named */
-		if (strchr(mds_addr, ','))
+		 * reach one added since it was named (a lone MDS's
+		 * address too, once its store became a group's) */
+		if (strchr(mds_addr, ',') || m->n_mds > 1)
 			cfs_rpc_group_learn(mds_addr,
 					    (const char *const *)m->mds,
 					    m->n_mds);

@@ -2055,6 +2055,7 @@ static struct {
 	char name[CFS_RPC_GROUP_MAX], members[CFS_RPC_GROUP_MAX];
 } learnt[LEARNT_MAX];
 static _Atomic unsigned learnt_next;	/* 0: none learnt (most calls) */
+static _Atomic bool learnt_single;	/* a name of one address learnt */
 
 void cfs_rpc_group_learn(const char *group, const char *const *members,
 			 size_t n)
@@ -2075,6 +2076,8 @@ void cfs_rpc_group_learn(const char *group, const char *const *members,
 	}
 	if (!len || strlen(group) >= CFS_RPC_GROUP_MAX)
 		return;
+	if (!strchr(group, ','))
+		atomic_store(&learnt_single, true);
 	pthread_mutex_lock(&learnt_lock);
 	for (i = 0; i < LEARNT_MAX && slot == LEARNT_MAX; i++)
 		if (!strcmp(learnt[i].name, group))
@@ -2084,6 +2087,23 @@ void cfs_rpc_group_learn(const char *group, const char *const *members,
 	snprintf(learnt[slot].name, sizeof(learnt[slot].name), "%s", group);
 	memcpy(learnt[slot].members, now, len + 1);
 	pthread_mutex_unlock(&learnt_lock);
+}
+
+/* Whether addr names a group: its members, or a lone MDS's address
+ * whose map since listed replicas (a group of one grown). */
+static bool is_group(const char *addr)
+{
+	bool known = false;
+
+	if (strchr(addr, ','))
+		return true;
+	if (!atomic_load(&learnt_single))	/* data calls: at once */
+		return false;
+	pthread_mutex_lock(&learnt_lock);
+	for (size_t i = 0; i < LEARNT_MAX && !known; i++)
+		known = !strcmp(learnt[i].name, addr);
+	pthread_mutex_unlock(&learnt_lock);
+	return known;
 }
 
 /* group's members as learnt, else as it names them: how many. */
@@ -2234,7 +2254,7 @@ void cfs_rpc_call_many(struct cfs_rpc_client *cl, const char *const *addrs,
 	int groups = 0;
 
 	for (int i = 0; i < n; i++)
-		groups += strchr(addrs[i], ',') != NULL;
+		groups += is_group(addrs[i]);
 	if (!groups) {
 		call_many_plain(cl, addrs, calls, status, n);
 		return;
@@ -2250,8 +2270,7 @@ void cfs_rpc_call_many(struct cfs_rpc_client *cl, const char *const *addrs,
 			continue;
 		}
 		plain[i] = addrs[i];
-		if (!strchr(addrs[i], ',') ||
-		    !(m = group_members(addrs[i], a)))
+		if (!is_group(addrs[i]) || !(m = group_members(addrs[i], a)))
 			continue;
 		memcpy(lead[i].addr, a[group_first(cl, addrs[i], m)],
 		       sizeof(lead[i].addr));
@@ -2280,7 +2299,7 @@ int cfs_rpc_call(struct cfs_rpc_client *cl, const char *addr,
 {
 	int status;
 
-	if (strchr(addr, ','))
+	if (is_group(addr))
 		return call_group(cl, addr, c);
 	call_many_plain(cl, &addr, &c, &status, 1);
 	return status;

@@ -131,6 +131,10 @@ struct mds_replica {
 	uint64_t terms;
 	struct mds_replica_status st;
 	int64_t leader_ms;	/* a leader was last known then */
+	/* a lone MDS's store becoming a group of one's: as leader, before
+	 * serving, it logs the whole store as one entry (import_start) */
+	bool import, importing;
+	struct raft_apply import_req;
 	int64_t removed_check_ms;	/* the monitor's, last asked then */
 };
 
@@ -742,13 +746,8 @@ static void applied_cb(struct raft_apply *req, int status, void *result)
 	waited_end(p->rep, &p->w, from_raft(status));
 }
 
-static void barrier_cb(struct raft_barrier *req, int status)
+static void serve(struct mds_replica *rep)
 {
-	struct mds_replica *rep = req->data;
-
-	rep->barrier_pending = false;
-	if (status || raft_state(&rep->raft) != RAFT_LEADER)
-		return;
 	pthread_mutex_lock(&rep->lock);
 	rep->serving = true;
 	rep->terms++;
@@ -756,6 +755,75 @@ static void barrier_cb(struct raft_barrier *req, int status)
 	cfs_log_info("mds leads its replicas", "id=%lu term=%lu",
 		     (unsigned long)rep->id,
 		     (unsigned long)rep->raft.current_term);
+}
+
+static void import_cb(struct raft_apply *req, int status, void *result)
+{
+	struct mds_replica *rep = req->data;
+
+	(void)result;
+	rep->importing = false;
+	if (status) {	/* the next barrier tries again */
+		cfs_log_warn("cannot log the lone MDS's store; retrying",
+			     "err=\"%s\"", raft_strerror(status));
+		return;
+	}
+	rep->import = false;
+	cfs_log_info("the lone MDS's store is the group's now (cfs mds add "
+		     "adds replicas)", "index=%lu",
+		     (unsigned long)rep->applied);
+	if (raft_state(&rep->raft) == RAFT_LEADER)
+		serve(rep);
+}
+
+/* The store as one entry: every record, as a change that puts it. The
+ * leader applies it like any other (each record written again as it
+ * is), and replicas added later receive it, or a snapshot past it. */
+static void import_start(struct mds_replica *rep)
+{
+	struct raft_buffer buf = { 0 };
+	uint8_t *dump = NULL;
+	size_t len = 0;
+	MDB_txn *txn;
+	int rc = cfs_ns_begin(&rep->mds->ns, NULL, false, &txn);
+
+	if (!rc) {
+		rc = cfs_ns_dump(&rep->mds->ns, txn, &dump, &len);
+		cfs_ns_abort(txn);
+	}
+	if (!rc) {
+		buf.len = entry_size(len, 0);
+		buf.base = raft_malloc(buf.len);
+		rc = buf.base ? 0 : -ENOMEM;
+	}
+	if (!rc) {
+		entry_fill(buf.base, dump, len, NULL, 0);
+		rep->import_req.data = rep;
+		rc = raft_apply(&rep->raft, &rep->import_req, &buf, 1,
+				import_cb) ? -EIO : 0;
+		if (rc)
+			raft_free(buf.base);
+	}
+	free(dump);
+	if (rc)
+		cfs_log_warn("cannot log the lone MDS's store; retrying",
+			     "bytes=%zu rc=%d", len, rc);
+	rep->importing = rc == 0;
+}
+
+static void barrier_cb(struct raft_barrier *req, int status)
+{
+	struct mds_replica *rep = req->data;
+
+	rep->barrier_pending = false;
+	if (status || raft_state(&rep->raft) != RAFT_LEADER)
+		return;
+	if (rep->import) {	/* first the store goes into the log */
+		if (!rep->importing)
+			import_start(rep);
+		return;
+	}
+	serve(rep);
 }
 
 /* Note the role for other threads; a new leader first applies what
@@ -775,7 +843,7 @@ static void look(struct mds_replica *rep)
 		serving = rep->serving;
 		pthread_mutex_unlock(&rep->lock);
 		rep->barrier.data = rep;
-		if (!serving && raft_barrier(&rep->raft, &rep->barrier,
+		if (!serving && !rep->importing && raft_barrier(&rep->raft, &rep->barrier,
 					     barrier_cb) == 0)
 			rep->barrier_pending = true;
 	}
@@ -973,12 +1041,23 @@ int mds_replica_check(struct mds *mds)
 	if (rc)
 		return rc;
 	if (mds->cfg.peers[0] && !applied && used) {
-		cfs_log_error("this store is a lone MDS's: a replica starts "
-			      "from an empty store (its replicas would not "
-			      "have what it holds). Run it without --peers, "
-			      "or start the replicas on empty data "
-			      "directories and copy the files in through a "
-			      "mount", "data=%s", mds->cfg.data);
+		char a[CFS_RPC_GROUP_MEMBERS][CFS_RPC_GROUP_MAX];
+
+		if (cfs_rpc_group_split(mds->cfg.peers, a) == 1 &&
+		    !strcmp(a[0], mds->cfg.listen) && !mds->cfg.join) {
+			cfs_log_info("converting a lone MDS's store into a "
+				     "group of one replica", "data=%s",
+				     mds->cfg.data);
+			return 0;
+		}
+		cfs_log_error("this store is a lone MDS's: it becomes a "
+			      "replica group of one, started with --peers "
+			      "naming only its own address (the store goes "
+			      "into the log on that start); then start the "
+			      "others on empty data directories with --join "
+			      "true and add each: cfs mds add ADDRESS",
+			      "data=%s listen=%s", mds->cfg.data,
+			      mds->cfg.listen);
 		return -EINVAL;
 	}
 	if (mds->cfg.join && !mds->cfg.peers[0]) {
@@ -1030,6 +1109,9 @@ int mds_replica_start(struct mds *mds)
 		rc = applied_load(&mds->ns, &rep->applied, &used, &feed_seq);
 		if (!rc)	/* the cluster's feed, where the store left it */
 			feed_replicated(&mds->feed, feed_id(mds), feed_seq);
+		/* a lone MDS's (mds_replica_check let only a group of one
+		 * through) */
+		rep->import = !rc && !rep->applied && used;
 	}
 	if (!rc)	/* the Raft log makes each change durable */
 		rc = cfs_ns_lazy(&mds->ns);
