@@ -2124,9 +2124,7 @@ static unsigned group_members(const char *group, char a[][CFS_RPC_GROUP_MAX])
 	return cfs_rpc_group_split(known ? now : group, a);
 }
 
-/* Whether the member called is not the one to ask: not the leader, or
- * not there. */
-static bool group_moves_on(const struct cfs_rpc_call *c, int status)
+bool cfs_rpc_unserved(const struct cfs_rpc_call *c, int status)
 {
 	return status == -EREMCHG || status == -ESHUTDOWN ||
 	       (!c->answered && transport_error(status));
@@ -2208,7 +2206,7 @@ static int call_group(struct cfs_rpc_client *cl, const char *group,
 		one.attempts = c->attempts;
 		one.impatient = c->impatient;
 		*c = one;
-		if (!group_moves_on(c, status)) {
+		if (!cfs_rpc_unserved(c, status)) {
 			pthread_mutex_lock(&cl->lock);
 			snprintf(cl->group, sizeof(cl->group), "%s", group);
 			cl->group_leader = at;
@@ -2285,7 +2283,7 @@ void cfs_rpc_call_many(struct cfs_rpc_client *cl, const char *const *addrs,
 		if (!lead[i].group)
 			continue;
 		calls[i]->impatient = lead[i].impatient;
-		if (!group_moves_on(calls[i], status[i]))
+		if (!cfs_rpc_unserved(calls[i], status[i]))
 			continue;
 		cfs_rpc_call_done(calls[i]);
 		status[i] = call_group(cl, addrs[i], calls[i]);

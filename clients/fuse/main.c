@@ -10,7 +10,8 @@
  * of other clients' changes as they commit; 0: no feed), strict (all 0:
  * every change seen at once across mounts),
  * connect_timeout=MS (5000), mds_timeout=MS (5000, per attempt of a
- * metadata call; three attempts), writeback_mb=N (64: memory for writes
+ * metadata call; three attempts), mds_wait=S (0: a metadata call no MDS
+ * serves is asked again until one does; S: it fails after S s), writeback_mb=N (64: memory for writes
  * not yet on the OSDs; 0 and strict: none, each write waits for them),
  * readahead_kb=N (4096: how far the kernel reads ahead of a sequential
  * reader; 0: the kernel's own, 128),
@@ -45,6 +46,7 @@ struct options {
 	int strict;
 	int connect_timeout;
 	int mds_timeout;
+	int mds_wait;
 	int writeback_mb;
 	int readahead_kb;
 	int no_uring;
@@ -59,6 +61,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("cache_lease=%lf", cache_lease),
 	OPT("connect_timeout=%d", connect_timeout),
 	OPT("mds_timeout=%d", mds_timeout),
+	OPT("mds_wait=%d", mds_wait),
 	OPT("writeback_mb=%d", writeback_mb),
 	OPT("readahead_kb=%d", readahead_kb),
 	OPT("strict", strict),
@@ -167,7 +170,10 @@ static void usage(const char *prog)
 	       "  -o insecure            no token: a cluster without them\n"
 	       "  -o root_squash         root acts as nobody on this mount\n"
 	       "  -o connect_timeout=MS  give up reaching the MDS (5000)\n"
-	       "  -o mds_timeout=MS      retry a metadata call after (5000)\n\n",
+	       "  -o mds_timeout=MS      retry a metadata call after (5000)\n"
+	       "  -o mds_wait=S          give up a metadata call no MDS\n"
+	       "                         serves after S s (0: wait, as\n"
+	       "                         a hard NFS mount does)\n\n",
 	       prog);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
@@ -208,6 +214,7 @@ int main(int argc, char **argv)
 	co.mds = o.mds;
 	co.connect_timeout_ms = o.connect_timeout;
 	co.mds_timeout_ms = o.mds_timeout;
+	co.mds_wait_ms = o.mds_wait > 0 ? o.mds_wait * 1000 : 0;
 	co.writeback_mb = o.writeback_mb > 0 ? o.writeback_mb : -1;
 	/* lookups answered from listings no older than the kernel's caches */
 	co.dir_lease_ms = (int)(1000 * (o.attr_timeout < o.entry_timeout ?

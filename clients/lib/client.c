@@ -416,13 +416,41 @@ static void mds_call_init(struct cfs_client *cl, uint32_t method,
 	};
 }
 
+/* A metadata call waits out an MDS that does not answer, as a hard NFS
+ * mount does (a group with no leader, a lone MDS down): asked again,
+ * with the same request id, until one serves it, the client stops, or
+ * mds_wait_ms (if set) has passed. A warning every 30 s says so. */
+#define MDS_WAIT_WARN_MS 30000
+
 int client_mds_call(struct cfs_client *cl, uint32_t method,
 		    const ProtobufCMessage *req,
 		    const ProtobufCMessageDescriptor *rep_desc,
 		    struct cfs_rpc_call *c)
 {
-	mds_call_init(cl, method, req, rep_desc, c);
-	return cfs_rpc_call(cl->rpc, cl->mds, c);
+	int64_t start = cfs_mono_ms(), warned = start, asked;
+	uint64_t id = 0;
+	int rc;
+
+	for (;;) {
+		mds_call_init(cl, method, req, rep_desc, c);
+		c->request_id = id;
+		asked = cfs_mono_ms();
+		rc = cfs_rpc_call(cl->rpc, cl->mds, c);
+		if (!cfs_rpc_unserved(c, rc) || cl->stop ||
+		    (cl->o.mds_wait_ms &&
+		     cfs_mono_ms() - start >= cl->o.mds_wait_ms))
+			return rc;
+		id = c->request_id;
+		cfs_rpc_call_done(c);
+		if (cfs_mono_ms() - warned >= MDS_WAIT_WARN_MS) {
+			warned = cfs_mono_ms();
+			cfs_log_warn("no MDS serves; metadata calls wait",
+				     "mds=%s waited_s=%ld rc=%d", cl->mds,
+				     (long)((warned - start) / 1000), rc);
+		}
+		if (cfs_mono_ms() - asked < 1000)	/* refused at once */
+			usleep(200 * 1000);
+	}
 }
 
 /* The attributes of an MdsEntry reply to a request sent at asked (rc:

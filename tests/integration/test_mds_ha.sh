@@ -236,18 +236,32 @@ check_within 20 "every replica's store is fsck-clean and the same" \
 	'a=$(fsck_of mds) && [ -n "$a" ] && [ "$a" = "$(fsck_of mds2)" ] &&
 	 [ "$a" = "$(fsck_of mds3)" ] && grep -q " 0 problems" <<<"$a"'
 
-# two of three dead: no majority, so nothing is acknowledged ...
+# two of three dead: no majority, so nothing is acknowledged ... A
+# second mount asks each replica for 1 s (three attempts: 3 s a round)
+# and waits for one to serve, as a hard NFS mount does; a third gives up
+# after mds_wait=2 s
+second_mount "$T/m2" -o mds_timeout=1000
+second_mount "$T/m3" -o mds_timeout=1000,mds_wait=2
 lead=$(leader)
 others=$(for m in mds mds2 mds3; do [ "$m" = "$lead" ] || echo "$m"; done)
 for m in $others; do cluster kill "$m"; done
 ( echo quorum >"$MNT/quorum" && touch "$T/quorum.done" ) &
 qpid=$!
+( echo m2 >"$T/m2/quorum2" && touch "$T/quorum2.done" ) 2>"$T/quorum2.err" &
+q2pid=$!
+( echo m3 >"$T/m3/quorum3" ) 2>"$T/quorum3.err" &
+q3pid=$!
 check "with two replicas dead a create waits (2 s)" \
 	'! wait_for 2 "[ -e \"$T/quorum.done\" ]"'
+check_within 20 "... a mount with mds_wait=2 gives up, saying why" \
+	'! kill -0 "$q3pid" 2>/dev/null && [ -s "$T/quorum3.err" ]'
+check "... one that asks each replica for 1 s still waits after two rounds (7 s)" \
+	'! wait_for 5 "[ -e \"$T/quorum2.done\" ] || [ -s \"$T/quorum2.err\" ]"'
 cluster start "$(head -n 1 <<<"$others")"
-check_within 20 "... and completes once one replica returns" \
-	'[ -e "$T/quorum.done" ] && [ "$(cat "$MNT/quorum")" = quorum ]'
-wait "$qpid"
+check_within 20 "... and both complete once one replica returns" \
+	'[ -e "$T/quorum.done" ] && [ "$(cat "$MNT/quorum")" = quorum ] &&
+	 [ -e "$T/quorum2.done" ] && [ "$(cat "$MNT/quorum2")" = m2 ]'
+wait "$qpid" "$q2pid"
 check_within 10 "cfs status says one MDS replica is not answering" \
 	'health | grep -q "DEGRADED: 1 MDS replica not answering"' 
 cluster start "$(tail -n 1 <<<"$others")"

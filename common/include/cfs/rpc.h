@@ -185,6 +185,10 @@ int cfs_rpc_call(struct cfs_rpc_client *cl, const char *addr,
  * what cfs_rpc_call() would have returned for calls[i]. */
 void cfs_rpc_call_many(struct cfs_rpc_client *cl, const char *const *addrs,
 		       struct cfs_rpc_call *const *calls, int *status, int n);
+/* Whether a call that ended with status found no one to serve it: the
+ * member called does not lead (or is stopping), or nothing answered.
+ * Asked again with the same request id, it is run at most once. */
+bool cfs_rpc_unserved(const struct cfs_rpc_call *c, int status);
 /* Free what a call returned; safe on a call that failed or never ran. */
 void cfs_rpc_call_done(struct cfs_rpc_call *c);
 
