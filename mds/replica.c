@@ -23,6 +23,7 @@
 #include "cfs/clock.h"
 #include "cfs/crc.h"
 #include "cfs/log.h"
+#include "entry.h"
 #include "mds.h"
 #include "replica.h"
 
@@ -30,7 +31,6 @@
 #define PIECE_TIMEOUT_MS 5000
 #define TICK_MS 20		/* how often the role is looked at */
 #define ELECTION_MS 1000	/* Raft's election timeout (its default) */
-#define SNAP_MAGIC 0x31504e5353464343ull	/* "CCFSSNP1" */
 #define APPLIED_KEY "raft_applied"
 
 /* What a thread waits for the loop to do, first in the object it is
@@ -198,77 +198,18 @@ static int store_apply(struct mds_replica *rep, uint64_t index,
 	return 0;
 }
 
-/* A log entry: a head (8 bytes: the changes' length, with ENTRY_FEED
- * set when the change feed's notes follow them: then their length, 8
- * bytes more), the changes, the notes, zeros to a multiple of 8 bytes
- * (Raft's libuv transport sends an entry as it is but reads each at the
- * next 8-byte boundary). */
-#define ENTRY_HEAD 8u
-#define ENTRY_FEED (1ull << 63)
-
-struct entry {
-	const void *changes;
-	size_t len;
-	const uint8_t *feed;
-	size_t flen;
-};
-
-static size_t entry_size(size_t len, size_t flen)
-{
-	return 2 * ENTRY_HEAD + (len + flen + 7) / 8 * 8;
-}
-
-static void entry_fill(void *entry, const void *changes, size_t len,
-		       const void *feed, size_t flen)
-{
-	uint64_t head = len | ENTRY_FEED, fl = flen;
-	uint8_t *p = entry;
-
-	memset(entry, 0, entry_size(len, flen));
-	memcpy(p, &head, ENTRY_HEAD);
-	memcpy(p + ENTRY_HEAD, &fl, ENTRY_HEAD);
-	memcpy(p + 2 * ENTRY_HEAD, changes, len);
-	if (flen)
-		memcpy(p + 2 * ENTRY_HEAD + len, feed, flen);
-}
-
-static int entry_parse(const struct raft_buffer *buf, struct entry *e)
-{
-	const uint8_t *base = buf->base;
-	uint64_t head, fl = 0;
-	size_t at = ENTRY_HEAD;
-
-	if (buf->len < ENTRY_HEAD)
-		return -EBADMSG;
-	memcpy(&head, base, ENTRY_HEAD);
-	if (head & ENTRY_FEED) {	/* older entries have no notes */
-		if (buf->len < 2 * ENTRY_HEAD)
-			return -EBADMSG;
-		memcpy(&fl, base + ENTRY_HEAD, ENTRY_HEAD);
-		head &= ~ENTRY_FEED;
-		at += ENTRY_HEAD;
-	}
-	if (head > buf->len - at || fl > buf->len - at - head)
-		return -EBADMSG;
-	e->changes = base + at;
-	e->len = (size_t)head;
-	e->feed = base + at + head;
-	e->flen = (size_t)fl;
-	return 0;
-}
-
 static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 		     void **result)
 {
 	struct mds_replica *rep = fsm->data;
 	uint64_t index = raft_last_applied(&rep->raft) + 1;
-	struct entry e;
+	struct mds_entry e;
 	int rc;
 
 	*result = NULL;
 	if (index <= rep->applied)	/* the store has it (a restart) */
 		return 0;
-	rc = entry_parse(buf, &e);
+	rc = mds_entry_parse(buf->base, buf->len, &e);
 	if (!rc)
 		rc = store_apply(rep, index, e.changes, e.len, false, e.feed,
 				 e.flen);
@@ -282,17 +223,11 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 	return 0;
 }
 
-/* A snapshot: this head, the dump, zeros to a multiple of 8 bytes.
- * Raft's loop only opens a read transaction (fsm_snapshot); the dump,
- * which takes long for a big store, runs in a worker thread
- * (fsm_snapshot_async) while the loop goes on applying, so heartbeats
- * are never late for it; fsm_snapshot_finalize frees it all. */
-struct snap_head {
-	uint64_t magic;
-	uint64_t index;
-	uint64_t len;	/* the dump's */
-};
-
+/* A snapshot (entry.h): Raft's loop only opens a read transaction
+ * (fsm_snapshot); the dump, which takes long for a big store, runs in a
+ * worker thread (fsm_snapshot_async) while the loop goes on applying,
+ * so heartbeats are never late for it; fsm_snapshot_finalize frees it
+ * all. */
 static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 			unsigned *n)
 {
@@ -309,8 +244,7 @@ static int fsm_snapshot_async(struct raft_fsm *fsm,
 			      struct raft_buffer *bufs[], unsigned *n)
 {
 	struct mds_replica *rep = fsm->data;
-	struct snap_head h = { SNAP_MAGIC, rep->snap_index, 0 };
-	size_t len, padded;
+	size_t len;
 	uint8_t *dump, *p;
 	int rc = cfs_ns_dump(&rep->mds->ns, rep->snap_txn, &dump, &len);
 
@@ -318,8 +252,7 @@ static int fsm_snapshot_async(struct raft_fsm *fsm,
 	rep->snap_txn = NULL;
 	if (rc)
 		return RAFT_NOMEM;
-	padded = sizeof(h) + (len + 7) / 8 * 8;
-	p = calloc(1, padded);
+	p = malloc(mds_snapshot_size(len));
 	*bufs = calloc(1, sizeof(**bufs));
 	if (!p || !*bufs) {
 		free(p);
@@ -328,16 +261,13 @@ static int fsm_snapshot_async(struct raft_fsm *fsm,
 		free(dump);
 		return RAFT_NOMEM;
 	}
-	h.len = len;
-	memcpy(p, &h, sizeof(h));
-	if (len)
-		memcpy(p + sizeof(h), dump, len);
+	mds_snapshot_fill(p, rep->snap_index, dump, len);
 	free(dump);
 	(*bufs)[0].base = p;
-	(*bufs)[0].len = padded;
+	(*bufs)[0].len = mds_snapshot_size(len);
 	*n = 1;
 	cfs_log_info("metadata snapshot taken", "index=%lu bytes=%zu",
-		     (unsigned long)h.index, len);
+		     (unsigned long)rep->snap_index, len);
 	return 0;
 }
 
@@ -361,24 +291,22 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm,
 static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
 	struct mds_replica *rep = fsm->data;
-	struct snap_head h;
+	const void *dump;
+	uint64_t index;
+	size_t len;
 	int rc = 0;
 
-	if (buf->len < sizeof(h))
-		return RAFT_CORRUPT;
-	memcpy(&h, buf->base, sizeof(h));
-	if (h.magic != SNAP_MAGIC || h.len > buf->len - sizeof(h)) {
+	if (mds_snapshot_parse(buf->base, buf->len, &index, &dump, &len)) {
 		rc = RAFT_CORRUPT;
-	} else if (h.index > rep->applied) {
-		rc = store_apply(rep, h.index, (uint8_t *)buf->base + sizeof(h),
-				 h.len, true, NULL, 0);
+	} else if (index > rep->applied) {
+		rc = store_apply(rep, index, dump, len, true, NULL, 0);
 		if (rc)
 			cfs_log_error("cannot restore a metadata snapshot",
-				      "index=%lu rc=%d",
-				      (unsigned long)h.index, rc);
+				      "index=%lu rc=%d", (unsigned long)index,
+				      rc);
 		else
 			cfs_log_info("metadata restored from a snapshot",
-				     "index=%lu", (unsigned long)h.index);
+				     "index=%lu", (unsigned long)index);
 		rc = rc ? RAFT_IOERR : 0;
 	}
 	if (!rc)
@@ -792,12 +720,12 @@ static void import_start(struct mds_replica *rep)
 		cfs_ns_abort(txn);
 	}
 	if (!rc) {
-		buf.len = entry_size(len, 0);
+		buf.len = mds_entry_size(len, 0);
 		buf.base = raft_malloc(buf.len);
 		rc = buf.base ? 0 : -ENOMEM;
 	}
 	if (!rc) {
-		entry_fill(buf.base, dump, len, NULL, 0);
+		mds_entry_fill(buf.base, dump, len, NULL, 0);
 		rep->import_req.data = rep;
 		rc = raft_apply(&rep->raft, &rep->import_req, &buf, 1,
 				import_cb) ? -EIO : 0;
@@ -1261,9 +1189,9 @@ int mds_replica_commit(struct mds *mds, MDB_txn *txn)
 	}
 	p = calloc(1, sizeof(*p));
 	if (p)
-		p->entry.base = raft_malloc(entry_size(len, flen));
+		p->entry.base = raft_malloc(mds_entry_size(len, flen));
 	if (p && p->entry.base)
-		entry_fill(p->entry.base, changes, len, feed, flen);
+		mds_entry_fill(p->entry.base, changes, len, feed, flen);
 	free(feed);
 	/* the changes are applied in a transaction of the Raft thread */
 	cfs_ns_abort(txn);
@@ -1272,7 +1200,7 @@ int mds_replica_commit(struct mds *mds, MDB_txn *txn)
 		return -ENOMEM;
 	}
 	p->rep = rep;
-	p->entry.len = entry_size(len, flen);
+	p->entry.len = mds_entry_size(len, flen);
 	pthread_mutex_lock(&rep->lock);
 	if (!rep->serving || rep->quiet) {
 		rc = rep->quiet ? -ESHUTDOWN : -EREMCHG;

@@ -19,6 +19,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "../../mds/entry.h"
+#include "../../mds/feed.h"
 #include "../../mds/fsck.h"
 #include "../../mds/namespace.h"
 #include "../../mds/redo.h"
@@ -369,11 +371,60 @@ START_TEST(test_a_second_writer_and_a_foreign_data_file_are_refused)
 }
 END_TEST
 
+/* A replica's log entry and snapshot (mds/entry.h) carry redo changes:
+ * what is built parses back the same, and every cut of it is refused
+ * or parses to parts inside what is left. */
+START_TEST(test_replica_entries_parse_back_and_cuts_are_refused)
+{
+	static const uint8_t changes[] = "redo changes, 25 bytes..";
+	uint8_t notes[1 + 26 + 3] = { 0 };	/* flags, one note "abc" */
+	uint8_t entry[128], snap[128];
+	size_t elen = mds_entry_size(sizeof(changes), sizeof(notes));
+	size_t slen = mds_snapshot_size(sizeof(changes));
+	struct mds_entry e;
+	const void *dump;
+	uint64_t index;
+	size_t len;
+
+	notes[25] = 3;	/* the note's name length (u16 at 24) */
+	memcpy(notes + 27, "abc", 3);
+	ck_assert_uint_le(elen, sizeof(entry));
+	ck_assert_uint_eq(elen % 8, 0);
+	mds_entry_fill(entry, changes, sizeof(changes), notes, sizeof(notes));
+	ck_assert_int_eq(mds_entry_parse(entry, elen, &e), 0);
+	ck_assert(e.len == sizeof(changes) &&
+		  !memcmp(e.changes, changes, e.len) &&
+		  e.flen == sizeof(notes) && !memcmp(e.feed, notes, e.flen));
+	ck_assert_int_eq(feed_count(e.feed, e.flen), 1);
+	ck_assert_int_eq(feed_count(e.feed, e.flen - 1), -EBADMSG);
+	for (size_t cut = 0; cut < elen; cut++)
+		ck_assert(mds_entry_parse(entry, cut, &e) == -EBADMSG ||
+			  (const uint8_t *)e.feed + e.flen <= entry + cut);
+	ck_assert_int_eq(mds_entry_parse(entry, 2 * 8 + sizeof(changes) +
+						sizeof(notes) - 1, &e),
+			 -EBADMSG);
+
+	ck_assert_uint_le(slen, sizeof(snap));
+	mds_snapshot_fill(snap, 77, changes, sizeof(changes));
+	ck_assert_int_eq(mds_snapshot_parse(snap, slen, &index, &dump, &len),
+			 0);
+	ck_assert(index == 77 && len == sizeof(changes) &&
+		  !memcmp(dump, changes, len));
+	for (size_t cut = 0; cut < 3 * 8 + sizeof(changes); cut++)
+		ck_assert_int_eq(mds_snapshot_parse(snap, cut, &index, &dump,
+						    &len), -EBADMSG);
+	snap[0] ^= 1;	/* not a snapshot's magic */
+	ck_assert_int_eq(mds_snapshot_parse(snap, slen, &index, &dump, &len),
+			 -EBADMSG);
+}
+END_TEST
+
 int main(void)
 {
 	CFS_RUN_SUITE("redo", setup, teardown,
 		      test_a_machine_crash_loses_no_commit,
 		      test_records_across_the_ring_end_are_replayed,
 		      test_a_commit_larger_than_the_log_is_durable_at_once,
-		      test_a_second_writer_and_a_foreign_data_file_are_refused);
+		      test_a_second_writer_and_a_foreign_data_file_are_refused,
+		      test_replica_entries_parse_back_and_cuts_are_refused);
 }
