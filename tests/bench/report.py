@@ -19,15 +19,16 @@ UNITS = {
     "rand_read_4k_qd16": "IOPS", "rand_write_4k_qd16": "IOPS",
     "untar_files_per_s": "files/s", "reread_files_per_s": "files/s",
     "rewalk_files_per_s": "files/s",
-    "make_j2_s": "s",
+    "make_j2_s": "s", "failover_pause_ms": "ms",
 }
-LOWER_IS_BETTER = {"make_j2_s"}
+LOWER_IS_BETTER = {"make_j2_s", "failover_pause_ms"}
 NAMES = {"local": "local", "claudefs": "ClaudeFS", "moosefs": "MooseFS",
          "glusterfs": "GlusterFS", "claudefs-auth": "CFS-auth",
-         "claudefs-none": "CFS-none"}
+         "claudefs-none": "CFS-none", "claudefs-1mds": "CFS-1mds"}
 # ClaudeFS without encryption (frames only authenticated) and without
-# tokens at all: what authentication and encryption cost
-VARIANTS = ("claudefs-auth", "claudefs-none")
+# tokens at all: what authentication and encryption cost; with one MDS
+# rather than three replicas: what replication costs
+VARIANTS = ("claudefs-auth", "claudefs-none", "claudefs-1mds")
 PEERS = ("moosefs", "glusterfs")
 
 
@@ -97,6 +98,7 @@ def main():
     for t, why in sorted(missing.items()):
         print("%s: missing: %s" % (NAMES.get(t, t), why))
     security(rows, targets, missing)
+    replicas(rows, targets, missing)
     with open(os.path.join(out, "bench.json"), "w") as f:
         json.dump({"reps": int(reps), "missing": missing, "figures": rows}, f, indent=1)
     print("bench: wrote %s" % os.path.join(out, "bench.json"))
@@ -119,6 +121,19 @@ def security(rows, targets, missing):
             r["cost_" + t] = None if s is None else 1 - s
             cells.append("%12s" % ("-" if s is None else "%+.1f%%" % (100 * (1 - s))))
         print("%-22s" % r["figure"] + "".join(cells))
+
+
+def replicas(rows, targets, missing):
+    """what three MDS replicas (a Raft group) keep of one MDS's figures"""
+    if "claudefs-1mds" not in targets or "claudefs-1mds" in missing:
+        return
+    print("\n3 MDS replicas against one MDS: the share kept (1 = as fast)\n")
+    print("%-22s %12s" % ("figure", "3 replicas"))
+    for r in rows:
+        s = speedup(r["figure"], r.get("claudefs"), r.get("claudefs-1mds"))
+        r["replicas_vs_1mds"] = s
+        if s is not None:
+            print("%-22s %12.2f" % (r["figure"], s))
 
 
 def chart(out, rows, targets, missing):
