@@ -506,10 +506,10 @@ int osd_space(struct osd *osd, uint64_t *capacity, uint64_t *used)
  * accepted) half into it; the rest is for healing and deletes. Writes
  * under way count as written, so writers side by side do not overshoot.
  * A client's write that would fit were it not for those waits (up to
- * ROOM_WAIT_MS) for them to end: ENOSPC means the store is full, not
- * busy. Forwarded writes never wait, and at most a quarter of the
+ * ROOM_WAIT_MS, within a client's 2 s attempt) for them to end: ENOSPC
+ * means the store is full, not busy. Forwarded writes never wait, and at most a quarter of the
  * workers do, so that the writes under way find workers to end on. */
-#define ROOM_WAIT_MS 3000
+#define ROOM_WAIT_MS 1500
 
 static int take_room(struct osd *osd, uint64_t len, bool forwarded)
 {

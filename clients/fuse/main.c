@@ -10,8 +10,8 @@
  * of other clients' changes as they commit; 0: no feed), strict (all 0:
  * every change seen at once across mounts),
  * connect_timeout=MS (5000), mds_timeout=MS (5000, per attempt of a
- * metadata call; three attempts), mds_wait=S (0: a metadata call no MDS
- * serves is asked again until one does; S: it fails after S s), writeback_mb=N (64: memory for writes
+ * metadata call; three attempts), mds_wait=S (60: a metadata call no MDS
+ * serves is asked again for S s; 0: until one does), writeback_mb=N (64: memory for writes
  * not yet on the OSDs; 0 and strict: none, each write waits for them),
  * readahead_kb=N (4096: how far the kernel reads ahead of a sequential
  * reader; 0: the kernel's own, 128),
@@ -172,8 +172,10 @@ static void usage(const char *prog)
 	       "  -o connect_timeout=MS  give up reaching the MDS (5000)\n"
 	       "  -o mds_timeout=MS      retry a metadata call after (5000)\n"
 	       "  -o mds_wait=S          give up a metadata call no MDS\n"
-	       "                         serves after S s (0: wait, as\n"
-	       "                         a hard NFS mount does)\n\n",
+	       "                         serves after S s (60; 0: wait as\n"
+	       "                         long as it takes, as a hard NFS\n"
+	       "                         mount: its caller cannot be killed\n"
+	       "                         meanwhile)\n\n",
 	       prog);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
@@ -184,7 +186,8 @@ int main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct options o = { .attr_timeout = 1, .entry_timeout = 1,
 			     .cache_lease = 30, .connect_timeout = 5000,
-			     .writeback_mb = 64, .readahead_kb = 4096 };
+			     .writeback_mb = 64, .readahead_kb = 4096,
+			     .mds_wait = 60 };
 	struct fuse_cmdline_opts cmd = { 0 };
 	struct cfs_client_opts co = { 0 };
 	struct fuse_loop_config *loop = NULL;
@@ -214,7 +217,7 @@ int main(int argc, char **argv)
 	co.mds = o.mds;
 	co.connect_timeout_ms = o.connect_timeout;
 	co.mds_timeout_ms = o.mds_timeout;
-	co.mds_wait_ms = o.mds_wait > 0 ? o.mds_wait * 1000 : 0;
+	co.mds_wait_ms = o.mds_wait > 0 ? o.mds_wait * 1000 : -1;
 	co.writeback_mb = o.writeback_mb > 0 ? o.writeback_mb : -1;
 	/* lookups answered from listings no older than the kernel's caches */
 	co.dir_lease_ms = (int)(1000 * (o.attr_timeout < o.entry_timeout ?

@@ -162,6 +162,8 @@ int cfs_client_new(struct cfs_client **out, const struct cfs_client_opts *o)
 		cl->o.connect_timeout_ms = 10000;
 	if (!cl->o.mds_timeout_ms)
 		cl->o.mds_timeout_ms = 5000;
+	if (!cl->o.mds_wait_ms)
+		cl->o.mds_wait_ms = 60000;
 	if (!cl->o.osd_timeout_ms)
 		cl->o.osd_timeout_ms = 2000;
 	if (!cl->o.io_deadline_ms)
@@ -416,10 +418,12 @@ static void mds_call_init(struct cfs_client *cl, uint32_t method,
 	};
 }
 
-/* A metadata call waits out an MDS that does not answer, as a hard NFS
- * mount does (a group with no leader, a lone MDS down): asked again,
- * with the same request id, until one serves it, the client stops, or
- * mds_wait_ms (if set) has passed. A warning every 30 s says so. */
+/* A metadata call waits out an MDS that does not answer (a group with no
+ * leader, a lone MDS down): asked again, with the same request id, until
+ * one serves it, the client stops, or mds_wait_ms has passed (-1: never,
+ * as a hard NFS mount). A FUSE request the daemon has taken cannot be
+ * aborted by a signal, so its caller cannot be killed meanwhile: hence a
+ * bound by default. A warning every 30 s says so. */
 #define MDS_WAIT_WARN_MS 30000
 
 int client_mds_call(struct cfs_client *cl, uint32_t method,
@@ -437,7 +441,7 @@ int client_mds_call(struct cfs_client *cl, uint32_t method,
 		asked = cfs_mono_ms();
 		rc = cfs_rpc_call(cl->rpc, cl->mds, c);
 		if (!cfs_rpc_unserved(c, rc) || cl->stop ||
-		    (cl->o.mds_wait_ms &&
+		    (cl->o.mds_wait_ms >= 0 &&
 		     cfs_mono_ms() - start >= cl->o.mds_wait_ms))
 			return rc;
 		id = c->request_id;

@@ -32,7 +32,8 @@ struct cfs_client_opts {
 	int connect_timeout_ms;	/* give up connecting after this (10000) */
 	int mds_timeout_ms;	/* per attempt, for metadata calls (5000) */
 	int mds_wait_ms;	/* a metadata call no MDS serves is asked
-				 * again this long (0: until one does) */
+				 * again this long (60000; -1: until one
+				 * does) */
 	int osd_timeout_ms;	/* per attempt, for data calls (2000) */
 	int io_deadline_ms;	/* retrying a write or read gives up after (30000) */
 	int writeback_mb;	/* write-behind memory (64); -1: none, every
