@@ -170,7 +170,7 @@ check_within 10 "cfs status says DEGRADED while an OSD is down" \
 	'health | grep -q DEGRADED'
 # the leader logs it, whichever replica leads
 check_within 30 "the dead OSD is taken out after out_after_s" \
-	'cat "$T"/c/logs/mds*.log | grep -q "osd marked out\" osd=$(osd_id 4) "'
+	'grep -q "osd marked out\" osd=$(osd_id 4) " "$T"/c/logs/mds*.log'
 check_within 90 "its data is rebuilt elsewhere: HEALTHY with 6 of 7 up" \
 	'health | grep -q HEALTHY'
 echo 3 >/proc/sys/vm/drop_caches
