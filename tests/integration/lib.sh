@@ -145,7 +145,14 @@ check_within() {
 	if wait_for "$1" "$3"; then ok "$2"; else bad "$2 (not within $1 s)"; fi
 }
 
-same_file() { cmp -s "$1" "$2"; }
+# same_file EXPECTED ACTUAL: the same bytes; else says where they part
+# (cmp's first difference, or its read error)
+same_file() {
+	local why
+	why=$(cmp "$1" "$2" 2>&1) && return 0
+	echo "     $2: ${why:-differs}" | head -n 1
+	return 1
+}
 
 finish() {
 	echo "$(basename "$0"): $PASS passed, $FAIL failed"

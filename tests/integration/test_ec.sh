@@ -41,7 +41,7 @@ done
 read_shapes() {
 	local s
 	for s in $sizes; do
-		cmp -s "$T/s$s" "$MNT/ec/s$s" || { echo "     s$s differs"; return 1; }
+		same_file "$T/s$s" "$MNT/ec/s$s" || return 1
 	done
 }
 echo 3 >/proc/sys/vm/drop_caches
