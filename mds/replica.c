@@ -771,8 +771,8 @@ static void look(struct mds_replica *rep)
 		serving = rep->serving;
 		pthread_mutex_unlock(&rep->lock);
 		rep->barrier.data = rep;
-		if (!serving && !rep->importing && raft_barrier(&rep->raft, &rep->barrier,
-					     barrier_cb) == 0)
+		if (!serving && !rep->importing &&
+		    raft_barrier(&rep->raft, &rep->barrier, barrier_cb) == 0)
 			rep->barrier_pending = true;
 	}
 	raft_leader(&rep->raft, &lid, &addr);
@@ -1310,32 +1310,28 @@ bool mds_replica_removed(struct mds *mds)
 {
 	static Cfs__MdsEmpty e = CFS__MDS_EMPTY__INIT;
 	struct mds_replica *rep = REP(mds);
-	struct mds_replica_status *st;
 	struct cfs_rpc_call c;
 	const Cfs__MdsReplicas *r;
 	char group[CFS_RPC_GROUP_MAX] = "";
 	bool named = false, removed;
 	int64_t now = cfs_mono_ms();
 
-	if (!rep || now - rep->removed_check_ms < REMOVED_CHECK_MS ||
-	    !(st = malloc(sizeof(*st))))
+	if (!rep || now - rep->removed_check_ms < REMOVED_CHECK_MS)
 		return false;
 	rep->removed_check_ms = now;
 	pthread_mutex_lock(&rep->lock);
-	*st = rep->st;
-	if (now - rep->leader_ms < REMOVED_CHECK_MS)
-		st->nmembers = 0;	/* led lately: not removed */
-	pthread_mutex_unlock(&rep->lock);
-	for (unsigned i = 0; i < st->nmembers; i++) {
+	/* the others, unless a leader was heard lately */
+	for (unsigned i = 0; now - rep->leader_ms >= REMOVED_CHECK_MS &&
+			     i < rep->st.nmembers; i++) {
 		size_t at = strlen(group);
 
-		if (st->members[i].id == st->id)
+		if (rep->st.members[i].id == rep->id)
 			named = true;
 		else
 			snprintf(group + at, sizeof(group) - at, "%s%s",
-				 at ? "," : "", st->members[i].address);
+				 at ? "," : "", rep->st.members[i].address);
 	}
-	free(st);
+	pthread_mutex_unlock(&rep->lock);
 	if (!named || !group[0])
 		return false;
 	c = (struct cfs_rpc_call){ .method = CFS__MDS_METHOD__MDS_REPLICAS,

@@ -80,11 +80,12 @@ struct osd {
 	} resolved[4096];
 
 	/* Room for writes (service.c, take_room): bytes of writes under
-	 * way, and how many client writes wait for some of them to end. */
+	 * way, and how many client writes wait for some of them to end
+	 * (only those take the lock). */
+	_Atomic uint64_t writing;
+	_Atomic int room_waiters;
 	pthread_mutex_t room_lock;
 	pthread_cond_t room_freed;
-	uint64_t writing;
-	int room_waiters;
 
 	/* Healing (heal.c): what the heartbeat reports of it. */
 	pthread_mutex_t heal_lock;

@@ -507,51 +507,64 @@ int osd_space(struct osd *osd, uint64_t *capacity, uint64_t *used)
  * under way count as written, so writers side by side do not overshoot.
  * A client's write that would fit were it not for those waits (up to
  * ROOM_WAIT_MS, within a client's 2 s attempt) for them to end: ENOSPC
- * means the store is full, not busy. Forwarded writes never wait, and at most a quarter of the
- * workers do, so that the writes under way find workers to end on. */
+ * means the store is full, not busy. Forwarded writes never wait, and
+ * at most a quarter of the workers do, so that the writes under way
+ * find workers to end on. A write that fits takes no lock. */
 #define ROOM_WAIT_MS 1500
+
+/* 0: taken; -EBUSY: it fits once writes under way end; -ENOSPC: full. */
+static int room_try(struct osd *osd, uint64_t len, bool forwarded)
+{
+	uint64_t capacity, used, reserve, writing;
+
+	if (store_space(&osd->store, &capacity, &used)) {
+		atomic_fetch_add(&osd->writing, len);	/* the disk will say */
+		return 0;
+	}
+	reserve = reserve_of(osd, capacity) / (forwarded ? 2 : 1);
+	if (used + len + reserve > capacity)
+		return -ENOSPC;
+	writing = atomic_load(&osd->writing);
+	do {
+		if (used + writing + len + reserve > capacity)
+			return -EBUSY;
+	} while (!atomic_compare_exchange_weak(&osd->writing, &writing,
+					       writing + len));
+	return 0;
+}
 
 static int take_room(struct osd *osd, uint64_t len, bool forwarded)
 {
-	struct timespec until = cfs_mono_deadline(ROOM_WAIT_MS);
-	uint64_t capacity, used, reserve;
-	bool waiting = false;
-	int rc = 0;
+	struct timespec until;
+	int rc = room_try(osd, len, forwarded);
 
+	if (rc != -EBUSY || forwarded)
+		return rc == -EBUSY ? -ENOSPC : rc;
+	until = cfs_mono_deadline(ROOM_WAIT_MS);
 	pthread_mutex_lock(&osd->room_lock);
-	/* cannot tell (rc 0, no space figures): the disk will say */
-	while (store_space(&osd->store, &capacity, &used) == 0) {
-		reserve = reserve_of(osd, capacity) / (forwarded ? 2 : 1);
-		if (used + osd->writing + len + reserve <= capacity)
-			break;
-		if (forwarded || used + len + reserve > capacity ||
-		    (!waiting && osd->room_waiters >= osd->cfg.workers / 4)) {
-			rc = -ENOSPC;
-			break;
-		}
-		if (!waiting)
-			osd->room_waiters++;
-		waiting = true;
-		if (pthread_cond_timedwait(&osd->room_freed, &osd->room_lock,
-					   &until) == ETIMEDOUT) {
-			rc = -ENOSPC;
-			break;
-		}
+	if (atomic_load(&osd->room_waiters) < osd->cfg.workers / 4) {
+		/* counted before it looks again: a write ending meanwhile
+		 * sees it and wakes it (give_room) */
+		atomic_fetch_add(&osd->room_waiters, 1);
+		while ((rc = room_try(osd, len, false)) == -EBUSY &&
+		       pthread_cond_timedwait(&osd->room_freed,
+					      &osd->room_lock,
+					      &until) != ETIMEDOUT)
+			;
+		atomic_fetch_sub(&osd->room_waiters, 1);
 	}
-	if (waiting)
-		osd->room_waiters--;
-	if (rc == 0)
-		osd->writing += len;
 	pthread_mutex_unlock(&osd->room_lock);
-	return rc;
+	return rc == -EBUSY ? -ENOSPC : rc;
 }
 
 static void give_room(struct osd *osd, uint64_t len)
 {
-	pthread_mutex_lock(&osd->room_lock);
-	osd->writing -= len;
-	pthread_cond_broadcast(&osd->room_freed);
-	pthread_mutex_unlock(&osd->room_lock);
+	atomic_fetch_sub(&osd->writing, len);
+	if (atomic_load(&osd->room_waiters)) {
+		pthread_mutex_lock(&osd->room_lock);
+		pthread_cond_broadcast(&osd->room_freed);
+		pthread_mutex_unlock(&osd->room_lock);
+	}
 }
 
 static int h_write(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
