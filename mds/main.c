@@ -46,6 +46,10 @@ static const struct cfs_config_key keys[] = {
 	KEY("peers", CFS_CFG_STR, "", peers, 0, 0,
 	    "the metadata replicas, host:port,... (this one's listen "
 	    "address among them; empty: a lone MDS)"),
+	KEY("shards", CFS_CFG_STR, "", shards, 0, 0,
+	    "the metadata shards' replicas, one group per shard in shard "
+	    "order, host:port,...;host:port,... (this one's listen address "
+	    "in its shard's; empty: one shard, the group of peers)"),
 	KEY("snapshot-entries", CFS_CFG_INT, "8192", snapshot_entries, 16,
 	    1 << 24, "a replica snapshots its store every this many log "
 	    "entries, keeping half as many behind it (disk use stays "
@@ -111,9 +115,12 @@ int main(int argc, char **argv)
 			      mds.cfg.data, errno);
 		return 1;
 	}
+	if (mds_xshard_config(&mds))
+		return 1;
 	rc = cfs_ns_open(&mds.ns, mds.cfg.data,
 			 &(struct cfs_ns_opts){
-				 .map_size = (size_t)mds.cfg.map_size_mb << 20 });
+				 .map_size = (size_t)mds.cfg.map_size_mb << 20,
+				 .shard = mds.shard });
 	if (rc) {
 		cfs_log_error("cannot open metadata store", "dir=%s rc=%d",
 			      mds.cfg.data, rc);
@@ -128,6 +135,8 @@ int main(int argc, char **argv)
 		rc = mds_members_load(&mds);
 	if (!rc)
 		rc = mds_writer_start(&mds);
+	if (!rc)
+		rc = mds_xshard_start(&mds);
 	if (!rc)
 		rc = mds_replica_start(&mds);
 	cfs_rpc_set_admit(mds_admit);	/* the leader only; subtree tokens */
@@ -154,6 +163,7 @@ int main(int argc, char **argv)
 	cfs_rpc_server_stop(mds.rpc);
 	pthread_join(mds.purger, NULL);
 	mds_members_stop(&mds);
+	mds_xshard_stop(&mds);
 	mds_writer_stop(&mds);
 	mds_replica_stop(&mds);
 	cfs_rpc_client_free(mds.osdc);

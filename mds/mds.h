@@ -40,11 +40,15 @@ struct mds_config {
 	long long session_timeout_ms;
 	long long snapshot_entries;
 	char peers[CFS_CONFIG_STR_MAX];	/* the replicas, this one among them */
+	char shards[CFS_CONFIG_STR_MAX];	/* every shard's replicas */
 	bool join;	/* added to a running group (cfs mds add) */
 	struct cfs_daemon_sec sec;
 };
 
 struct mutation;
+struct xshard;
+
+#define MDS_SHARDS_MAX 64
 
 struct member {
 	uint32_t id;
@@ -87,6 +91,9 @@ struct mds {
 	struct cfs_rpc_server *rpc;
 	struct cfs_rpc_client *osdc;	/* calls to OSDs (purge) */
 	struct mds_replica *replica;	/* NULL: a lone MDS (replica.h) */
+	unsigned shard, nshards;	/* this MDS's shard, of how many */
+	char (*shard_groups)[CFS_RPC_GROUP_MAX];	/* each shard's replicas */
+	struct xshard *xs;		/* xshard.c; NULL: one shard */
 	uint8_t cap_key[CFS_CAP_KEY];	/* signs capabilities (cfs/cap.h) */
 	int64_t started_s;		/* unix seconds: began to serve */
 	/* the leadership (mds_serving's count) whose take-over is done:
@@ -134,9 +141,20 @@ struct mds {
 /* Run fn(mds, txn, arg) as part of a group commit (in this thread or
  * the one leading the commit), for client (whose own changes its change
  * feed leaves out; 0: the MDS's); returns fn's result, or the commit's
- * error, once the commit is durable and in the change feed. */
+ * error, once the commit is durable and in the change feed. A mutation
+ * that touches other shards' records becomes a transaction of several
+ * shards (xshard.c); fn may then run more than once (on the same
+ * records it makes the same changes). */
 int mds_mutate(struct mds *mds, int (*fn)(struct mds *, MDB_txn *, void *),
 	       void *arg, uint64_t client);
+/* writer.c: one run of fn with the view x of other shards; if fn
+ * touched them (x->remote) and succeeded, decide(mds, txn, darg) says
+ * whether its changes commit (0), or, without decide, nothing commits
+ * and it returns MDS_SPECULATED: x holds what fn read and would write. */
+#define MDS_SPECULATED 1
+int mds_mutate_x(struct mds *mds, int (*fn)(struct mds *, MDB_txn *, void *),
+		 void *arg, uint64_t client, struct cfs_ns_xctx *x,
+		 int (*decide)(struct mds *, MDB_txn *, void *), void *darg);
 int mds_writer_start(struct mds *mds);
 void mds_writer_stop(struct mds *mds);
 
@@ -180,6 +198,9 @@ int mds_members_start(struct mds *mds);
 void mds_members_stop(struct mds *mds);
 /* A snapshot of the map; free with mds_map_free(). */
 Cfs__ClusterMap *mds_map_build(struct mds *mds);
+/* The layout of files made where no directory sets one, by the map:
+ * ec:4+2 once it spans 6 failure domains, else replicas. */
+uint32_t mds_default_layout(const Cfs__ClusterMap *m);
 /* Wait up to wait_ms for the epoch to pass after. */
 void mds_map_wait(struct mds *mds, uint64_t after, int wait_ms);
 /* Revoke tokens by id (16 hex digits each; -EINVAL otherwise): kept in
@@ -195,6 +216,25 @@ int mds_osd_admin(struct mds *mds, uint32_t id, int op);
  * lists the members. */
 int mds_replicas_change(struct mds *mds, bool add, const char *address);
 void mds_capacity(struct mds *mds, uint64_t *capacity, uint64_t *used);
+
+/* xshard.c: transactions of several shards (the design is at the top
+ * of xshard.c). config: the shards from cfg.shards (before the store
+ * opens: it is this shard's); start: calls to the other shards, and a
+ * thread resolving transactions left undecided; take_over: a new
+ * leader's (the reservations as its store has them, the cluster's
+ * capability key for a shard other than 0). The handlers of MDS_X*. */
+int mds_xshard_config(struct mds *mds);
+int mds_xshard_start(struct mds *mds);
+void mds_xshard_stop(struct mds *mds);
+void mds_xshard_take_over(struct mds *mds);
+int mds_xread(struct mds *mds, struct cfs_rpc_req *rq,
+	      const Cfs__MdsXRecords *r);
+int mds_xprepare(struct mds *mds, struct cfs_rpc_req *rq,
+		 const Cfs__MdsXPrepare *r);
+int mds_xfinish(struct mds *mds, struct cfs_rpc_req *rq,
+		const Cfs__MdsXFinish *r);
+int mds_xstatus(struct mds *mds, struct cfs_rpc_req *rq,
+		const Cfs__MdsXFinish *r);
 
 /* purge.c */
 int mds_purge_start(struct mds *mds);

@@ -191,6 +191,7 @@ int mds_members_load(struct mds *mds)
 struct map_snapshot {
 	Cfs__ClusterMap map;	/* first: the snapshot is freed through it */
 	char *mds_addrs[CFS_RPC_GROUP_MEMBERS];
+	char *shards[MDS_SHARDS_MAX];
 	struct mds_replica_status replicas;
 	Cfs__OsdInfo **ptrs;
 	Cfs__OsdInfo *infos;
@@ -203,7 +204,7 @@ struct map_snapshot {
 /* The layout of files made where no directory sets one: ec:4+2 once the
  * map spans 6 failure domains (1.5 bytes stored per byte, any two
  * domains may fail), before that the map's replica count. */
-static uint32_t default_layout(const Cfs__ClusterMap *m)
+uint32_t mds_default_layout(const Cfs__ClusterMap *m)
 {
 	struct cfs_layout ec = { CFS_LAYOUT_EC, 4, 2, CFS_LAYOUT_UNIT_SHIFT };
 
@@ -278,10 +279,16 @@ Cfs__ClusterMap *mds_map_build(struct mds *mds)
 		if (strcmp(s->replicas.members[i].address, s->listen))
 			s->mds_addrs[s->map.n_mds++] =
 				s->replicas.members[i].address;
+	/* the shards (their groups as configured: a client learns each
+	 * group's later members from the group, as for shard 0) */
+	for (unsigned i = 0; mds->nshards > 1 && i < mds->nshards; i++)
+		s->shards[s->map.n_shards++] = mds->shard_groups[i];
+	s->map.shards = s->shards;
 	s->map.pg_count = (uint32_t)mds->cfg.pg_count;
 	s->map.replicas = (uint32_t)mds->cfg.replicas;
 	s->map.osds = s->ptrs;
-	mds->ns.default_layout = default_layout(&s->map);
+	if (mds->shard == 0)	/* the others take shard 0's (xshard.c) */
+		mds->ns.default_layout = mds_default_layout(&s->map);
 	return &s->map;
 }
 
@@ -746,6 +753,7 @@ static void take_over(struct mds *mds, uint64_t terms)
 	if (rc)
 		cfs_log_error("cannot load the members", "rc=%d", rc);
 	cap_key_take(mds);
+	mds_xshard_take_over(mds);
 	mds_opens_forget(mds);
 	rc = mds_locks_load(mds);
 	if (rc)

@@ -121,6 +121,7 @@ static const struct {
 	{ "osds", offsetof(struct cfs_ns, osds) },
 	{ "done", offsetof(struct cfs_ns, done) },
 	{ "locks", offsetof(struct cfs_ns, locks) },
+	{ "xact", offsetof(struct cfs_ns, xact) },
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
@@ -136,6 +137,231 @@ static unsigned table_of(struct cfs_ns *ns, MDB_dbi dbi)
 	while (i < NTABLES - 1 && *table_dbi(ns, i) != dbi)
 		i++;
 	return i;
+}
+
+/* ---- shards: records other shards own ---- */
+
+/* the mutation this thread runs, if it has a view of other shards */
+static _Thread_local struct cfs_ns_xctx *xctx;
+/* the last record fetched outside a mutation (ns->fetch) */
+static _Thread_local uint8_t *fetched;
+
+void cfs_ns_xctx_use(struct cfs_ns_xctx *x)
+{
+	xctx = x;
+}
+
+int cfs_ns_owner(const struct cfs_ns *ns, unsigned table, const void *key,
+		 size_t klen)
+{
+	(void)ns;
+	switch (table) {
+	case CFS_NS_INODES:
+	case CFS_NS_DENTRIES:
+	case CFS_NS_COOKIES:
+	case CFS_NS_XATTRS:
+	case CFS_NS_SYMLINKS:
+	case CFS_NS_ORPHANS:
+	case CFS_NS_PURGE:
+	case CFS_NS_LOCKS:
+		return klen >= 8 ? (int)cfs_ino_shard(get_be64(key)) : -1;
+	default:
+		return -1;
+	}
+}
+
+uint64_t cfs_ns_rec_ino(const struct cfs_ns_rec *rec)
+{
+	return rec->klen >= 8 ? get_be64(rec->key) : 0;
+}
+
+static bool remote_key(const struct cfs_ns *ns, unsigned table,
+		       const MDB_val *k)
+{
+	int o = cfs_ns_owner(ns, table, k->mv_data, k->mv_size);
+
+	return o >= 0 && (unsigned)o != ns->shard;
+}
+
+static struct cfs_ns_rec *recs_find(const struct cfs_ns_recs *rs,
+				    unsigned table, bool prefix,
+				    const void *key, size_t klen)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		struct cfs_ns_rec *r = &rs->r[i];
+
+		if (r->table == table && r->prefix == prefix &&
+		    r->klen == klen && memcmp(r->key, key, klen) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+int cfs_ns_recs_put(struct cfs_ns_recs *rs, const struct cfs_ns_rec *rec)
+{
+	struct cfs_ns_rec *r = recs_find(rs, rec->table, rec->prefix,
+					 rec->key, rec->klen);
+	uint8_t *val = NULL;
+
+	if (rec->present && rec->vlen) {
+		val = malloc(rec->vlen);
+		if (!val)
+			return ENOMEM;
+		memcpy(val, rec->val, rec->vlen);
+	}
+	if (!r) {
+		if (rs->n == rs->cap) {
+			size_t cap = rs->cap ? rs->cap * 2 : 8;
+			struct cfs_ns_rec *n = realloc(rs->r, cap * sizeof(*n));
+
+			if (!n) {
+				free(val);
+				return ENOMEM;
+			}
+			rs->r = n;
+			rs->cap = cap;
+		}
+		r = &rs->r[rs->n];
+		*r = *rec;
+		r->key = malloc(rec->klen ? rec->klen : 1);
+		if (!r->key) {
+			free(val);
+			return ENOMEM;
+		}
+		memcpy(r->key, rec->key, rec->klen);
+		rs->n++;
+	} else {
+		free(r->val);
+	}
+	r->present = rec->present;
+	r->val = val;
+	r->vlen = val ? rec->vlen : 0;
+	return 0;
+}
+
+void cfs_ns_recs_free(struct cfs_ns_recs *rs)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		free(rs->r[i].key);
+		free(rs->r[i].val);
+	}
+	free(rs->r);
+	memset(rs, 0, sizeof(*rs));
+}
+
+void cfs_ns_xctx_reset(struct cfs_ns_xctx *x)
+{
+	cfs_ns_recs_free(&x->writes);
+	cfs_ns_recs_free(&x->need);
+	x->used_inos = 0;
+	x->remote = false;
+}
+
+void cfs_ns_xctx_free(struct cfs_ns_xctx *x)
+{
+	cfs_ns_xctx_reset(x);
+	cfs_ns_recs_free(&x->base);
+}
+
+/* Another shard's record (a prefix probe: whether any key of the table
+ * starts with key's inode): in a mutation, from its view (or noted as
+ * needed: -EREMOTE); else asked of its owner now. 0 (*v set, valid
+ * until the thread's next such read), -ENOENT, or another -errno. */
+static int remote_get(struct cfs_ns *ns, unsigned table, bool prefix,
+		      const MDB_val *k, MDB_val *v)
+{
+	struct cfs_ns_rec q = {
+		.table = table,
+		.shard = (unsigned)cfs_ns_owner(ns, table, k->mv_data,
+						k->mv_size),
+		.prefix = prefix,
+		.key = k->mv_data,
+		.klen = k->mv_size,
+	};
+	const struct cfs_ns_rec *r = NULL;
+	int rc;
+
+	if (xctx) {
+		xctx->remote = true;
+		if (!prefix)
+			r = recs_find(&xctx->writes, table, false, q.key,
+				      q.klen);
+		if (!r)
+			r = recs_find(&xctx->base, table, prefix, q.key,
+				      q.klen);
+		if (!r) {
+			rc = cfs_ns_recs_put(&xctx->need, &q);
+			return rc ? -rc : -EREMOTE;
+		}
+	} else {
+		if (!ns->fetch)
+			return -EXDEV;
+		rc = ns->fetch(ns->fetch_arg, &q);
+		if (rc)
+			return rc;
+		free(fetched);
+		fetched = q.val;
+		r = &q;
+	}
+	if (!r->present)
+		return -ENOENT;
+	v->mv_data = r->val;
+	v->mv_size = r->vlen;
+	return 0;
+}
+
+/* A mutation's write of another shard's record: kept in its view. */
+static int remote_write(struct cfs_ns *ns, unsigned table, const MDB_val *k,
+			const MDB_val *v)
+{
+	struct cfs_ns_rec w = {
+		.table = table,
+		.shard = (unsigned)cfs_ns_owner(ns, table, k->mv_data,
+						k->mv_size),
+		.present = v != NULL,
+		.key = k->mv_data,
+		.klen = k->mv_size,
+		.val = v ? v->mv_data : NULL,
+		.vlen = v ? v->mv_size : 0,
+	};
+
+	if (!xctx)
+		return EXDEV;
+	xctx->remote = true;
+	return cfs_ns_recs_put(&xctx->writes, &w);
+}
+
+/* A point read of this store or another shard's: 0, -ENOENT, ... */
+static int ns_get(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
+		  MDB_val *v)
+{
+	unsigned t = table_of(ns, dbi);
+
+	if (remote_key(ns, t, k))
+		return remote_get(ns, t, false, k, v);
+	return cfs_ns_errno(mdb_get(txn, dbi, k, v));
+}
+
+/* Whether a mutation may write this local record: not while a
+ * transaction of several shards holds its inode (ERESTART: run it
+ * again later). */
+static int ns_writable(struct cfs_ns *ns, unsigned table, const MDB_val *k)
+{
+	if (!ns->reserved || !xctx ||
+	    cfs_ns_owner(ns, table, k->mv_data, k->mv_size) < 0)
+		return 0;
+	return ns->reserved(ns->reserved_arg, get_be64(k->mv_data),
+			    xctx->txid) ? ERESTART : 0;
+}
+
+/* The operation's time: fixed for a mutation across its runs. */
+static int64_t ns_now(void)
+{
+	if (!xctx)
+		return cfs_real_ns();
+	if (!xctx->now_ns)
+		xctx->now_ns = cfs_real_ns();
+	return xctx->now_ns;
 }
 
 /* A change that a client's cache may hold: an inode's record, xattrs
@@ -160,7 +386,14 @@ static void note_change(struct cfs_ns *ns, MDB_dbi dbi, const MDB_val *k)
 static int ns_put(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
 		  MDB_val *v, unsigned flags)
 {
-	int rc = mdb_put(txn, dbi, k, v, flags);
+	unsigned t = table_of(ns, dbi);
+	int rc;
+
+	if (remote_key(ns, t, k))
+		return remote_write(ns, t, k, v);
+	rc = ns_writable(ns, t, k);
+	if (rc == 0)
+		rc = mdb_put(txn, dbi, k, v, flags);
 
 	if (rc == 0 && ns->redo)
 		rc = cfs_redo_put(ns->redo, table_of(ns, dbi), k, v);
@@ -171,7 +404,14 @@ static int ns_put(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
 
 static int ns_del(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi, MDB_val *k)
 {
-	int rc = mdb_del(txn, dbi, k, NULL);
+	unsigned t = table_of(ns, dbi);
+	int rc;
+
+	if (remote_key(ns, t, k))
+		return remote_write(ns, t, k, NULL);
+	rc = ns_writable(ns, t, k);
+	if (rc == 0)
+		rc = mdb_del(txn, dbi, k, NULL);
 
 	if (rc == 0 && ns->redo)
 		rc = cfs_redo_del(ns->redo, table_of(ns, dbi), k);
@@ -191,7 +431,9 @@ static int ns_cursor_del(struct cfs_ns *ns, MDB_cursor *cur, MDB_dbi dbi,
 	if (k->mv_size > sizeof(key))
 		return MDB_BAD_VALSIZE;
 	memcpy(key, k->mv_data, k->mv_size);	/* gone with the record */
-	rc = mdb_cursor_del(cur, 0);
+	rc = ns_writable(ns, table_of(ns, dbi), &copy);
+	if (rc == 0)
+		rc = mdb_cursor_del(cur, 0);
 	if (rc == 0 && ns->redo)
 		rc = cfs_redo_del(ns->redo, table_of(ns, dbi), &copy);
 	if (rc == 0)
@@ -203,6 +445,13 @@ int cfs_ns_put(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi, MDB_val *key,
 	       MDB_val *val)
 {
 	return cfs_ns_errno(ns_put(ns, txn, dbi, key, val, 0));
+}
+
+int cfs_ns_del(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi, MDB_val *key)
+{
+	int rc = ns_del(ns, txn, dbi, key);
+
+	return rc == MDB_NOTFOUND ? 0 : cfs_ns_errno(rc);
 }
 
 static struct cfs_ns *ns_of(MDB_txn *txn)
@@ -325,9 +574,9 @@ static int inode_get(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
 
 	key_ino(&k, ino);
 	kv = val_of(k.b, k.len);
-	rc = mdb_get(txn, ns->inodes, &kv, &v);
+	rc = ns_get(ns, txn, ns->inodes, &kv, &v);
 	if (rc)
-		return cfs_ns_errno(rc);
+		return rc;
 	if (v.mv_size != sizeof(*out))
 		return -EIO;
 	memcpy(out, v.mv_data, sizeof(*out));
@@ -524,6 +773,93 @@ int cfs_ns_apply(struct cfs_ns *ns, MDB_txn *txn, const uint8_t *p,
 	return cfs_redo_decode(p, len, apply_change, &rp);
 }
 
+static int has_prefix(MDB_txn *txn, MDB_dbi dbi, uint64_t ino, bool *found);
+
+int cfs_ns_read(struct cfs_ns *ns, MDB_txn *txn, struct cfs_ns_rec *rec)
+{
+	MDB_val k = val_of(rec->key, rec->klen), v;
+	bool found;
+	int rc;
+
+	rec->present = false;
+	rec->val = NULL;
+	rec->vlen = 0;
+	if (rec->table >= NTABLES || rec->klen == 0 ||
+	    rec->klen > sizeof(((struct key *)0)->b) ||
+	    (rec->prefix && rec->klen != 8))
+		return -EINVAL;
+	if (rec->prefix) {
+		rc = has_prefix(txn, *table_dbi(ns, rec->table),
+				get_be64(rec->key), &found);
+		rec->present = rc == 0 && found;
+		return rc;
+	}
+	rc = mdb_get(txn, *table_dbi(ns, rec->table), &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return cfs_ns_errno(rc);
+	rec->val = malloc(v.mv_size ? v.mv_size : 1);
+	if (!rec->val)
+		return -ENOMEM;
+	memcpy(rec->val, v.mv_data, v.mv_size);
+	rec->vlen = v.mv_size;
+	rec->present = true;
+	return 0;
+}
+
+int cfs_ns_encode(const struct cfs_ns_recs *rs, unsigned shard,
+		  uint8_t **buf, size_t *len)
+{
+	size_t cap = 0;
+	int rc = 0;
+
+	*buf = NULL;
+	*len = 0;
+	for (size_t i = 0; !rc && i < rs->n; i++) {
+		const struct cfs_ns_rec *r = &rs->r[i];
+		MDB_val k = val_of(r->key, r->klen), v = val_of(r->val, r->vlen);
+
+		if (r->shard == shard)
+			rc = cfs_redo_encode(buf, len, &cap, r->present,
+					     r->table, &k, &v);
+	}
+	if (rc) {
+		free(*buf);
+		*buf = NULL;
+		*len = 0;
+	}
+	return cfs_ns_errno(rc);
+}
+
+/* A change another shard's mutation made to this store's records:
+ * through ns_put and ns_del, so the change feed hears of it. */
+static int apply_noted(void *arg, unsigned table, MDB_val *key,
+		       MDB_val *val)
+{
+	struct cfs_ns *ns = arg;
+	MDB_dbi dbi;
+	int rc;
+
+	if (table >= NTABLES ||
+	    cfs_ns_owner(ns, table, key->mv_data, key->mv_size) !=
+		    (int)ns->shard)
+		return EINVAL;
+	dbi = *table_dbi(ns, table);
+	if (val)
+		return ns_put(ns, ns->wtxn[ns->wdepth - 1], dbi, key, val, 0);
+	rc = ns_del(ns, ns->wtxn[ns->wdepth - 1], dbi, key);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int cfs_ns_apply_changes(struct cfs_ns *ns, MDB_txn *txn, const uint8_t *p,
+			 size_t len)
+{
+	if (!is_write_top(ns, txn))
+		return -EINVAL;
+	return cfs_redo_decode(p, len, apply_noted, ns);
+}
+
 int cfs_ns_dump(struct cfs_ns *ns, MDB_txn *txn, uint8_t **buf, size_t *len)
 {
 	size_t cap = 0;
@@ -590,6 +926,43 @@ int cfs_ns_load(struct cfs_ns *ns, MDB_txn *txn, const uint8_t *p,
 	return rc ? cfs_ns_errno(rc) : cfs_ns_apply(ns, txn, p, len);
 }
 
+/* The store's shard (meta "shard"; none: shard 0, as every store was
+ * before shards). A new store of another shard takes its first inode
+ * number from the shard's range; an existing one must be the shard
+ * asked for (readonly: takes the store's). */
+static int shard_check(struct cfs_ns *ns, MDB_txn *txn, unsigned want,
+		       bool readonly)
+{
+	uint64_t shard = 0, next;
+	int rc = cfs_ns_meta_get(ns, txn, "shard", &shard);
+
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (rc == -ENOENT && !readonly) {
+		rc = cfs_ns_meta_get(ns, txn, "next_ino", &next);
+		if (rc == -ENOENT && want) {	/* new */
+			shard = want;
+			rc = cfs_ns_meta_put(ns, txn, "next_ino",
+					     (uint64_t)want << CFS_SHARD_SHIFT |
+						     1);
+		} else if (rc == 0 || rc == -ENOENT) {
+			rc = 0;
+		}
+		if (!rc && shard)
+			rc = cfs_ns_meta_put(ns, txn, "shard", shard);
+		if (rc)
+			return rc;
+	}
+	if (!readonly && shard != want) {
+		cfs_log_error("the metadata store is another shard's",
+			      "store_shard=%lu shard=%u", (unsigned long)shard,
+			      want);
+		return -EINVAL;
+	}
+	ns->shard = (unsigned)shard;
+	return 0;
+}
+
 /* A read-write open takes the redo log first (restoring the last
  * checkpoint's meta pages), replays it in the open's transaction, which
  * commits with a full sync, and only then turns to logged commits. */
@@ -645,7 +1018,9 @@ static int ns_open(struct cfs_ns *ns, const char *dir,
 		if (rc)
 			goto fail;
 	}
-	rc = inode_get(ns, txn, CFS_ROOT_INO, &root);
+	rc = shard_check(ns, txn, opts->shard, readonly);
+	if (!rc && ns->shard == 0)
+		rc = inode_get(ns, txn, CFS_ROOT_INO, &root);
 	if (rc == -ENOENT && !readonly)
 		rc = make_root(ns, txn);
 	if (!rc)
@@ -792,9 +1167,9 @@ static int dentry_get(struct cfs_ns *ns, MDB_txn *txn, uint64_t parent,
 
 	key_ino_bytes(&k, parent, name, len);
 	kv = val_of(k.b, k.len);
-	rc = mdb_get(txn, ns->dentries, &kv, &v);
+	rc = ns_get(ns, txn, ns->dentries, &kv, &v);
 	if (rc)
-		return cfs_ns_errno(rc);
+		return rc;
 	if (v.mv_size != sizeof(*out))
 		return -EIO;
 	memcpy(out, v.mv_data, sizeof(*out));
@@ -882,6 +1257,7 @@ static int dentry_del(struct cfs_ns *ns, MDB_txn *txn, uint64_t parent,
 /* Whether any key of table dbi starts with the 8-byte ino prefix. */
 static int has_prefix(MDB_txn *txn, MDB_dbi dbi, uint64_t ino, bool *found)
 {
+	struct cfs_ns *ns = ns_of(txn);
 	MDB_cursor *cur;
 	struct key k;
 	MDB_val kv, v;
@@ -889,6 +1265,11 @@ static int has_prefix(MDB_txn *txn, MDB_dbi dbi, uint64_t ino, bool *found)
 
 	key_ino(&k, ino);
 	kv = val_of(k.b, k.len);
+	if (remote_key(ns, table_of(ns, dbi), &kv)) {
+		rc = remote_get(ns, table_of(ns, dbi), true, &kv, &v);
+		*found = rc == 0;
+		return rc == -ENOENT ? 0 : rc;
+	}
 	rc = mdb_cursor_open(txn, dbi, &cur);
 	if (rc)
 		return cfs_ns_errno(rc);
@@ -926,12 +1307,23 @@ static int del_prefix(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi,
 
 /* ---- inode life cycle ---- */
 
+/* A mutation run again takes the numbers its first run took (the MDS
+ * keeps them allocated: mds/xshard.c). */
 static int alloc_ino(struct cfs_ns *ns, MDB_txn *txn, uint64_t *ino)
 {
-	int rc = cfs_ns_meta_get(ns, txn, "next_ino", ino);
+	int rc;
 
+	if (xctx && xctx->used_inos < xctx->ninos) {
+		*ino = xctx->inos[xctx->used_inos++];
+		return 0;
+	}
+	rc = cfs_ns_meta_get(ns, txn, "next_ino", ino);
 	if (rc)
 		return rc;
+	if (xctx && xctx->ninos < sizeof(xctx->inos) / sizeof(*ino)) {
+		xctx->inos[xctx->ninos++] = *ino;
+		xctx->used_inos++;
+	}
 	return cfs_ns_meta_put(ns, txn, "next_ino", *ino + 1);
 }
 
@@ -971,14 +1363,17 @@ static int free_inode(struct cfs_ns *ns, MDB_txn *txn,
 
 /* in just lost its last link (a directory: was removed). While anyone
  * has it open it stays, as an orphan, so that fstat and reads through
- * the open file or directory go on working. */
+ * the open file or directory go on working. Another shard's inode
+ * becomes an orphan too: its own shard knows whether it is open, and
+ * frees it if not (mds/xshard.c). */
 static int drop_inode(struct cfs_ns *ns, MDB_txn *txn, struct cfs_inode *in)
 {
 	struct key k;
 	MDB_val kv, v = val_of("", 0);
 	int rc;
 
-	if (ns->is_open && ns->is_open(ns->is_open_arg, in->ino)) {
+	if (cfs_ino_shard(in->ino) != ns->shard ||
+	    (ns->is_open && ns->is_open(ns->is_open_arg, in->ino))) {
 		key_ino(&k, in->ino);
 		kv = val_of(k.b, k.len);
 		rc = ns_put(ns, txn, ns->orphans, &kv, &v, 0);
@@ -1388,7 +1783,7 @@ static int xattr_get_raw(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
 
 	key_ino_bytes(&k, ino, name, strlen(name));
 	kv = val_of(k.b, k.len);
-	return cfs_ns_errno(mdb_get(txn, ns->xattrs, &kv, out));
+	return ns_get(ns, txn, ns->xattrs, &kv, out);
 }
 
 static int xattr_put_raw(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
@@ -1479,7 +1874,7 @@ static void init_inode(struct cfs_ns *ns, struct cfs_inode *in, uint64_t ino,
 	in->nlink = S_ISDIR(mode) ? 2 : 1;
 	in->generation = 1;
 	in->atime_ns = in->mtime_ns = in->ctime_ns = in->btime_ns =
-		cfs_real_ns();
+		ns_now();
 	in->parent = dir->ino;
 	if (S_ISDIR(mode))
 		in->next_cookie = 1;
@@ -1628,7 +2023,7 @@ int cfs_ns_link(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 	if (rc)
 		return rc;
 	out->nlink++;
-	out->ctime_ns = dir.mtime_ns = dir.ctime_ns = cfs_real_ns();
+	out->ctime_ns = dir.mtime_ns = dir.ctime_ns = ns_now();
 	rc = inode_put(ns, txn, &dir);
 	if (rc)
 		return rc;
@@ -1679,7 +2074,7 @@ static int remove_entry(struct cfs_ns *ns, MDB_txn *txn,
 	rc = dentry_del(ns, txn, parent, name, len, &dv);
 	if (rc)
 		return rc;
-	victim.ctime_ns = dir.mtime_ns = dir.ctime_ns = cfs_real_ns();
+	victim.ctime_ns = dir.mtime_ns = dir.ctime_ns = ns_now();
 	if (want_dir) {
 		dir.nlink--;
 		victim.nlink = 0;
@@ -1743,7 +2138,7 @@ int cfs_ns_rename(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 	struct cfs_inode *dp = parent == newparent ? &sp : &dp_store;
 	struct dentry_val sv, dv;
 	bool have_dst, within, exchange = flags & RENAME_EXCHANGE;
-	int64_t now = cfs_real_ns();
+	int64_t now = ns_now();
 	int rc;
 
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
@@ -1928,7 +2323,7 @@ int cfs_ns_setattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 {
 	struct cfs_inode *in = out;
 	bool owner, root = cr->uid == 0;
-	int64_t now = cfs_real_ns();
+	int64_t now = ns_now();
 	uint32_t v = sa->valid;
 	int rc;
 
@@ -2028,7 +2423,7 @@ int cfs_ns_written(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
 		out->size = size;
 	if (mtime_ns > out->mtime_ns)
 		out->mtime_ns = mtime_ns;
-	out->ctime_ns = cfs_real_ns();
+	out->ctime_ns = ns_now();
 	return inode_put(ns, txn, out);
 }
 
@@ -2041,7 +2436,7 @@ int cfs_ns_accessed(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
 	if (rc)
 		return rc;
 	if (atime_ns <= 0)
-		atime_ns = cfs_real_ns();
+		atime_ns = ns_now();
 	if (atime_ns <= in.atime_ns)
 		return 0;	/* a later read or utimensat was first */
 	in.atime_ns = atime_ns;
@@ -2150,7 +2545,7 @@ static int layout_set(struct cfs_ns *ns, MDB_txn *txn, struct cfs_inode *in,
 		return -EBUSY;
 	in->flags = (in->flags & ~(0xffffu << CFS_INODE_LAYOUT_SHIFT)) |
 		    cfs_layout_pack(&l) << CFS_INODE_LAYOUT_SHIFT;
-	in->ctime_ns = cfs_real_ns();
+	in->ctime_ns = ns_now();
 	return inode_put(ns, txn, in);
 }
 
@@ -2270,7 +2665,7 @@ int cfs_ns_setxattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 			if (rc)
 				return rc;
 			in.flags &= ~CFS_INODE_HAS_ACL;
-			in.ctime_ns = cfs_real_ns();
+			in.ctime_ns = ns_now();
 			return inode_put(ns, txn, &in);
 		}
 		in.flags |= CFS_INODE_HAS_ACL;
@@ -2288,7 +2683,7 @@ int cfs_ns_setxattr(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 	rc = ns_put(ns, txn, ns->xattrs, &kv, &v, 0);
 	if (rc)
 		return cfs_ns_errno(rc);
-	in.ctime_ns = cfs_real_ns();
+	in.ctime_ns = ns_now();
 	return inode_put(ns, txn, &in);
 }
 
@@ -2321,6 +2716,6 @@ int cfs_ns_removexattr(struct cfs_ns *ns, MDB_txn *txn,
 		return cfs_ns_errno(rc);
 	if (xattr_namespace(name) == XNS_ACL_ACCESS)
 		in.flags &= ~CFS_INODE_HAS_ACL;
-	in.ctime_ns = cfs_real_ns();
+	in.ctime_ns = ns_now();
 	return inode_put(ns, txn, &in);
 }

@@ -22,6 +22,8 @@
  *                                       answered (the MDS's, opaque here)
  *   locks     ino                  -> the file's byte-range and flock
  *                                       locks (the MDS's, opaque here)
+ *   xact      txid + kind          -> a transaction of several shards
+ *                                       (mds/xshard.c's, opaque here)
  */
 #ifndef CFS_MDS_NAMESPACE_H
 #define CFS_MDS_NAMESPACE_H
@@ -44,6 +46,10 @@
  * directory the files made in it take (0: the cluster's default) */
 #define CFS_INODE_LAYOUT_SHIFT 8
 #define CFS_LAYOUT_XATTR "user.cfs.layout"	/* read and set as text */
+
+/* Shards (cfs/limits.h): a shard's store holds its inodes (with their
+ * xattrs, symlink targets, orphan and purge records) and the names in
+ * its directories. */
 
 /* The inode record as stored. */
 struct cfs_inode {
@@ -71,12 +77,46 @@ static inline uint32_t cfs_inode_layout(const struct cfs_inode *in)
 
 struct cfs_redo;
 
+/* A record of another shard's, as a mutation read it (present or not;
+ * prefix: whether any key starts with key's 8-byte inode), or as it
+ * wrote it (present: put val; else deleted). */
+struct cfs_ns_rec {
+	unsigned table;
+	unsigned shard;	/* the owner */
+	bool prefix, present;
+	uint8_t *key, *val;
+	size_t klen, vlen;
+};
+
+struct cfs_ns_recs {
+	struct cfs_ns_rec *r;
+	size_t n, cap;
+};
+
+/* A mutation's view of other shards (mds/xshard.c drives it): while a
+ * mutation runs with one (cfs_ns_xctx_use), the namespace reads other
+ * shards' records from `base` (what was fetched from their owners) or
+ * from its own writes, records a read of one it lacks in `need` (and
+ * fails -EREMOTE), and keeps its writes to them in `writes`, never in
+ * the store; `remote` says it touched any. The time is fixed at the
+ * first run (now_ns) and new inode numbers are kept (inos), so that a
+ * mutation run again on the same records makes the same changes. */
+struct cfs_ns_xctx {
+	struct cfs_ns_recs base, writes, need;
+	int64_t now_ns;
+	uint64_t inos[4];
+	size_t ninos, used_inos;
+	uint64_t txid;	/* a participant applying its part: the
+			 * transaction whose reservations it may write */
+	bool remote;
+};
+
 #define CFS_NS_NEST_MAX 4	/* write transactions nested in one another */
 
 struct cfs_ns {
 	MDB_env *env;
 	MDB_dbi inodes, dentries, cookies, xattrs, symlinks, orphans, purge,
-		meta, osds, done, locks;
+		meta, osds, done, locks, xact;
 	/* read-write opens: commits are made durable by the redo log */
 	struct cfs_redo *redo;
 	/* the open write transactions, innermost last, each with where
@@ -99,6 +139,17 @@ struct cfs_ns {
 	void (*changed)(void *arg, uint64_t ino, uint64_t parent,
 			const char *name, size_t len);
 	void *changed_arg;
+	unsigned shard;	/* this store's (meta "shard") */
+	/* a read of another shard's record outside a mutation (lookups
+	 * and listings name inodes of other shards): ask its owner. val
+	 * malloc'd (NULL when absent). NULL: one shard, never asked. */
+	int (*fetch)(void *arg, struct cfs_ns_rec *rec);
+	void *fetch_arg;
+	/* whether a mutation may not write the records of inode ino: a
+	 * transaction of several shards has them reserved (other than
+	 * txid's). NULL: nothing ever is. */
+	bool (*reserved)(void *arg, uint64_t ino, uint64_t txid);
+	void *reserved_arg;
 };
 
 struct cfs_ns_opts {
@@ -106,6 +157,9 @@ struct cfs_ns_opts {
 	size_t log_size;	/* a new redo log's ring; 0: 16 MiB */
 	int checkpoint_ms;	/* -1: never by time (only by the log's and the
 				 * pinned pages' growth); 0: every second */
+	unsigned shard;		/* the store's shard: a new store of shard 0
+				 * makes the root; an existing one must be
+				 * this shard's (-EINVAL) */
 };
 
 /* Open (creating if needed) the store in dir, with a root directory,
@@ -264,6 +318,8 @@ int cfs_ns_locks_each(struct cfs_ns *ns, MDB_txn *txn,
  * outside this module (so the redo log sees it). */
 int cfs_ns_put(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi, MDB_val *key,
 	       MDB_val *val);
+/* ... and delete one (0 if there was none). */
+int cfs_ns_del(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi, MDB_val *key);
 
 /* Replication (mds/replica.c). The changes the open outer write
  * transaction made so far, in the redo log's form (cfs_redo_decode),
@@ -279,6 +335,36 @@ int cfs_ns_apply(struct cfs_ns *ns, MDB_txn *txn, const uint8_t *p,
 int cfs_ns_dump(struct cfs_ns *ns, MDB_txn *txn, uint8_t **buf, size_t *len);
 int cfs_ns_load(struct cfs_ns *ns, MDB_txn *txn, const uint8_t *p,
 		size_t len);
+
+/* Shards. The thread's mutation view (NULL: none; the MDS's writer
+ * sets it around each mutation). */
+void cfs_ns_xctx_use(struct cfs_ns_xctx *x);
+void cfs_ns_xctx_reset(struct cfs_ns_xctx *x);	/* for another run */
+void cfs_ns_xctx_free(struct cfs_ns_xctx *x);
+void cfs_ns_recs_free(struct cfs_ns_recs *rs);
+/* Add a copy of rec (key, val) to rs, replacing one of the same key. */
+int cfs_ns_recs_put(struct cfs_ns_recs *rs, const struct cfs_ns_rec *rec);
+/* The shard owning a record of table with this key; -1: every shard
+ * keeps its own (meta, osds, done, locks of its inodes are its inodes'). */
+int cfs_ns_owner(const struct cfs_ns *ns, unsigned table, const void *key,
+		 size_t klen);
+/* The inode whose records a record is among (a name's: its directory);
+ * what a transaction of several shards reserves. */
+uint64_t cfs_ns_rec_ino(const struct cfs_ns_rec *rec);
+/* Read a record of this store as rec asks (a point read or a prefix
+ * probe): rec->present, rec->val malloc'd. */
+int cfs_ns_read(struct cfs_ns *ns, MDB_txn *txn, struct cfs_ns_rec *rec);
+/* The writes to shard's records as changes (cfs_redo_decode's form,
+ * malloc'd), and such changes made in txn through the namespace's own
+ * write path (the change feed hears of them). */
+int cfs_ns_encode(const struct cfs_ns_recs *rs, unsigned shard,
+		  uint8_t **buf, size_t *len);
+int cfs_ns_apply_changes(struct cfs_ns *ns, MDB_txn *txn, const uint8_t *p,
+			 size_t len);
+/* The table numbers (as the redo log and the records name them). */
+enum { CFS_NS_INODES, CFS_NS_DENTRIES, CFS_NS_COOKIES, CFS_NS_XATTRS,
+       CFS_NS_SYMLINKS, CFS_NS_ORPHANS, CFS_NS_PURGE, CFS_NS_META,
+       CFS_NS_OSDS, CFS_NS_DONE, CFS_NS_LOCKS, CFS_NS_XACT };
 
 /* Small named values in the meta table. */
 int cfs_ns_meta_get(struct cfs_ns *ns, MDB_txn *txn, const char *key,

@@ -1457,6 +1457,29 @@ static int h_raft(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
 	return mds_replica_recv(MDS(arg), rq, (const void *)m);
 }
 
+static int h_xread(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
+{
+	return mds_xread(MDS(arg), rq, (const void *)m);
+}
+
+static int h_xprepare(void *arg, struct cfs_rpc_req *rq,
+		      const ProtobufCMessage *m)
+{
+	return mds_xprepare(MDS(arg), rq, (const void *)m);
+}
+
+static int h_xfinish(void *arg, struct cfs_rpc_req *rq,
+		     const ProtobufCMessage *m)
+{
+	return mds_xfinish(MDS(arg), rq, (const void *)m);
+}
+
+static int h_xstatus(void *arg, struct cfs_rpc_req *rq,
+		     const ProtobufCMessage *m)
+{
+	return mds_xstatus(MDS(arg), rq, (const void *)m);
+}
+
 #define METHOD(num, type, handler, cached)                                 \
 	[CFS__MDS_METHOD__##num] = { .req_desc = &cfs__##type##__descriptor, \
 				     .fn = handler, .cache_reply = cached }
@@ -1501,10 +1524,19 @@ static const struct cfs_rpc_method methods[] = {
 	METHOD(MDS_OSD_HEARTBEAT, mds_osd_heartbeat, h_osd_heartbeat, false),
 	METHOD(MDS_GONE, mds_inodes, h_gone, false),
 	METHOD(MDS_REPLICAS, mds_empty, h_replicas, false),
-	/* Raft's own traffic must not wait behind the workers */
+	/* Raft's own traffic must not wait behind the workers; nor may
+	 * the shards' calls to one another (two shards' workers all
+	 * waiting on each other would hang both) */
 	[CFS__MDS_METHOD__MDS_RAFT] = {
 		.req_desc = &cfs__mds_raft_data__descriptor, .fn = h_raft,
 		.waits = true },
+#define XMETHOD(num, type, handler)                                        \
+	[CFS__MDS_METHOD__##num] = { .req_desc = &cfs__##type##__descriptor, \
+				     .fn = handler, .waits = true }
+	XMETHOD(MDS_XREAD, mds_xrecords, h_xread),
+	XMETHOD(MDS_XPREPARE, mds_xprepare, h_xprepare),
+	XMETHOD(MDS_XFINISH, mds_xfinish, h_xfinish),
+	XMETHOD(MDS_XSTATUS, mds_xfinish, h_xstatus),
 };
 
 const struct cfs_rpc_method *mds_service_init(struct mds *mds, size_t *n)

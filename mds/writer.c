@@ -10,10 +10,36 @@ struct mutation {
 	int (*fn)(struct mds *, MDB_txn *, void *);
 	void *arg;
 	uint64_t client;
+	struct cfs_ns_xctx *x;
+	int (*decide)(struct mds *, MDB_txn *, void *);
+	void *darg;
 	int rc;
 	bool done;
 	struct mutation *next;
 };
+
+/* A mutation that touched other shards and is to run again keeps the
+ * inode numbers it took (in a transaction of their own). */
+static void keep_inos(struct mds *mds, MDB_txn *txn, struct cfs_ns_xctx *x)
+{
+	MDB_txn *child;
+	uint64_t next, top = 0;
+	int rc = cfs_ns_begin(&mds->ns, txn, true, &child);
+
+	for (size_t i = 0; i < x->ninos; i++)
+		if (x->inos[i] >= top)
+			top = x->inos[i] + 1;
+	if (!rc)
+		rc = cfs_ns_meta_get(&mds->ns, child, "next_ino", &next);
+	if (!rc && next < top)
+		rc = cfs_ns_meta_put(&mds->ns, child, "next_ino", top);
+	if (!rc)
+		rc = cfs_ns_commit(child);
+	else
+		cfs_ns_abort(child);
+	if (rc)
+		cfs_log_error("cannot keep inode numbers", "rc=%d", rc);
+}
 
 /* Run a batch (newest first as queued; reverse to keep arrival order). */
 static void run_batch(struct mds *mds, struct mutation *batch)
@@ -39,11 +65,23 @@ static void run_batch(struct mds *mds, struct mutation *batch)
 			continue;
 		mark = feed_mark(&mds->feed);
 		mds->feed.client = m->client;
+		cfs_ns_xctx_reset(m->x);
+		cfs_ns_xctx_use(m->x);
 		m->rc = m->fn(mds, child, m->arg);
-		if (m->rc == 0)
+		/* it touched other shards' records: the changes it would
+		 * make are the caller's to prepare there (xshard.c), or,
+		 * prepared, decided now */
+		if (m->rc == 0 && m->x->remote)
+			m->rc = m->decide ? m->decide(mds, child, m->darg) :
+					    MDS_SPECULATED;
+		cfs_ns_xctx_use(NULL);
+		if (m->rc == 0) {
 			m->rc = cfs_ns_commit(child);
-		else
+		} else {
 			cfs_ns_abort(child);
+			if (m->x->remote && m->x->ninos)
+				keep_inos(mds, txn, m->x);
+		}
 		if (m->rc)
 			feed_rewind(&mds->feed, mark);
 	}
@@ -79,10 +117,12 @@ static void run_batch(struct mds *mds, struct mutation *batch)
  * ends one of them whose mutation is still queued leads the next. A
  * lone caller commits without waking any other thread (a writer thread
  * cost each mutation two context switches). */
-int mds_mutate(struct mds *mds, int (*fn)(struct mds *, MDB_txn *, void *),
-	       void *arg, uint64_t client)
+int mds_mutate_x(struct mds *mds, int (*fn)(struct mds *, MDB_txn *, void *),
+		 void *arg, uint64_t client, struct cfs_ns_xctx *x,
+		 int (*decide)(struct mds *, MDB_txn *, void *), void *darg)
 {
-	struct mutation m = { .fn = fn, .arg = arg, .client = client };
+	struct mutation m = { .fn = fn, .arg = arg, .client = client, .x = x,
+			      .decide = decide, .darg = darg };
 
 	pthread_mutex_lock(&mds->wlock);
 	if (mds->wstop) {

@@ -19,11 +19,16 @@ static int plain_call(struct cfs_client *cl, uint32_t method,
 		      const ProtobufCMessage *req);
 static void opened(struct cfs_client *cl, const struct cfs_attr *a,
 		   bool write);
+static void mds_call_init(struct cfs_client *cl, uint32_t method,
+			  const ProtobufCMessage *req,
+			  const ProtobufCMessageDescriptor *rep_desc,
+			  struct cfs_rpc_call *c);
 
 /* An MDS that took over since this client last told one (a new leader,
  * a restart) is told the files it has open, so that a file unlinked
  * while open here outlives the failover: 0 once it knows. */
-static int reopen(struct cfs_client *cl)
+static int reopen(struct cfs_client *cl, unsigned shard, unsigned nshards,
+		  const char *group)
 {
 	Cfs__MdsReopen r = CFS__MDS_REOPEN__INIT;
 	Cfs__MdsOpened *each = NULL, **ptrs = NULL;
@@ -34,7 +39,8 @@ static int reopen(struct cfs_client *cl)
 	pthread_mutex_lock(&cl->ilock);
 	for (size_t b = 0; b < INODE_BUCKETS && rc == 0; b++)
 		for (struct open_inode *o = cl->inodes[b]; o; o = o->next) {
-			if (!o->opens)
+			if (!o->opens ||
+			    (nshards > 1 && cfs_ino_shard(o->ino) != shard))
 				continue;
 			if (n == cap) {
 				size_t c2 = cap ? cap * 2 : 64;
@@ -59,14 +65,19 @@ static int reopen(struct cfs_client *cl)
 			ptrs[i] = &each[i];
 		r.opened = ptrs;
 		r.n_opened = n;
-		rc = plain_call(cl, CFS__MDS_METHOD__MDS_REOPEN, &r.base);
+		struct cfs_rpc_call c;
+
+		mds_call_init(cl, CFS__MDS_METHOD__MDS_REOPEN, &r.base, NULL,
+			      &c);
+		rc = cfs_rpc_call(cl->rpc, group, &c);
+		cfs_rpc_call_done(&c);
 	}
 	pthread_rwlock_unlock(&cl->openlock);
 	if (n && !ptrs)
 		rc = -ENOMEM;
 	if (n)
 		cfs_log_info("told the MDS this client's open files",
-			     "files=%zu rc=%d", n, rc);
+			     "files=%zu shard=%u rc=%d", n, shard, rc);
 	free(ptrs);
 	free(each);
 	return rc;
@@ -80,22 +91,29 @@ static void *keepalive_main(void *p)
 	struct cfs_client *cl = p;
 
 	while (!cl->stop) {
-		Cfs__MdsEmpty r = CFS__MDS_EMPTY__INIT;
-		struct cfs_rpc_call c = {
-			.method = CFS__MDS_METHOD__MDS_KEEPALIVE,
-			.req = &r.base,
-			.rep_desc = &cfs__mds_keepalive_reply__descriptor,
-			.timeout_ms = 1000,
-		};
+		unsigned n = client_shards(cl);
 
-		if (cfs_rpc_call(cl->rpc, cl->mds, &c) == 0 && c.rep) {
-			uint64_t inc = ((Cfs__MdsKeepaliveReply *)c.rep)
-					       ->incarnation;
+		for (unsigned s = 0; s < n && s < CFS_CLIENT_SHARDS_MAX; s++) {
+			Cfs__MdsEmpty r = CFS__MDS_EMPTY__INIT;
+			struct cfs_rpc_call c = {
+				.method = CFS__MDS_METHOD__MDS_KEEPALIVE,
+				.req = &r.base,
+				.rep_desc = &cfs__mds_keepalive_reply__descriptor,
+				.timeout_ms = 1000,
+			};
+			char group[CFS_RPC_GROUP_MAX];
 
-			if (inc != cl->told_incarnation && reopen(cl) == 0)
-				cl->told_incarnation = inc;
+			client_shard_group(cl, s, group, sizeof(group));
+			if (cfs_rpc_call(cl->rpc, group, &c) == 0 && c.rep) {
+				uint64_t inc = ((Cfs__MdsKeepaliveReply *)c.rep)
+						       ->incarnation;
+
+				if (inc != cl->told_incarnation[s] &&
+				    reopen(cl, s, n, group) == 0)
+					cl->told_incarnation[s] = inc;
+			}
+			cfs_rpc_call_done(&c);
 		}
-		cfs_rpc_call_done(&c);
 		send_atimes(cl);
 		for (int i = 0; i < 10 && !cl->stop; i++) {
 			client_wb_idle(cl);
@@ -404,6 +422,73 @@ void client_cred_to(const struct cfs_cred *cr, Cfs__Cred *c)
 	c->umask = cr->umask;
 }
 
+/* ---- metadata shards ---- */
+
+unsigned client_shards(struct cfs_client *cl)
+{
+	struct cfs_map *m = cfs_map_get(&cl->maps);
+	unsigned n = m && m->pb->n_shards > 1 ? (unsigned)m->pb->n_shards : 1;
+
+	if (m)
+		cfs_map_put(&cl->maps, m);
+	return n;
+}
+
+void client_shard_group(struct cfs_client *cl, unsigned shard, char *buf,
+			size_t len)
+{
+	struct cfs_map *m = shard ? cfs_map_get(&cl->maps) : NULL;
+
+	if (m && shard < m->pb->n_shards)
+		snprintf(buf, len, "%s", m->pb->shards[shard]);
+	else
+		snprintf(buf, len, "%s", cl->mds);
+	if (m)
+		cfs_map_put(&cl->maps, m);
+}
+
+/* The shard a new directory is made in: its parent and name hashed
+ * (FNV-1a), so that the directories of one parent spread. */
+static unsigned mkdir_shard(uint64_t parent, const ProtobufCBinaryData *name,
+			    unsigned n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (int i = 0; i < 8; i++)
+		h = (h ^ (uint8_t)(parent >> (8 * i))) * 0x100000001b3ull;
+	for (size_t i = 0; i < name->len; i++)
+		h = (h ^ name->data[i]) * 0x100000001b3ull;
+	return (unsigned)(h % n);
+}
+
+/* The shard a request goes to: the shard of the inode it names first
+ * (field 2 of every inode request: the inode, or a name's directory),
+ * for a link the new name's directory's, for a new directory the shard
+ * it is made in; the rest (statfs, the map) shard 0's. */
+static unsigned route(struct cfs_client *cl, uint32_t method,
+		      const ProtobufCMessage *req)
+{
+	const ProtobufCFieldDescriptor *f;
+	unsigned n = client_shards(cl);
+	uint64_t ino;
+
+	if (n == 1 || !req)
+		return 0;
+	if (method == CFS__MDS_METHOD__MDS_MKDIR) {
+		const Cfs__MdsMknod *r = (const void *)req;
+
+		return mkdir_shard(r->parent, &r->name, n);
+	}
+	f = protobuf_c_message_descriptor_get_field(
+		req->descriptor,
+		method == CFS__MDS_METHOD__MDS_LINK ? 3 : 2);
+	if (!f || f->type != PROTOBUF_C_TYPE_UINT64 ||
+	    method == CFS__MDS_METHOD__MDS_STATFS)
+		return 0;
+	memcpy(&ino, (const char *)req + f->offset, sizeof(ino));
+	return cfs_ino_shard(ino) < n ? cfs_ino_shard(ino) : 0u;
+}
+
 static void mds_call_init(struct cfs_client *cl, uint32_t method,
 			  const ProtobufCMessage *req,
 			  const ProtobufCMessageDescriptor *rep_desc,
@@ -432,6 +517,7 @@ int client_mds_call(struct cfs_client *cl, uint32_t method,
 		    struct cfs_rpc_call *c)
 {
 	int64_t start = cfs_mono_ms(), warned = start, asked;
+	char group[CFS_RPC_GROUP_MAX];
 	uint64_t id = 0;
 	int rc;
 
@@ -439,7 +525,9 @@ int client_mds_call(struct cfs_client *cl, uint32_t method,
 		mds_call_init(cl, method, req, rep_desc, c);
 		c->request_id = id;
 		asked = cfs_mono_ms();
-		rc = cfs_rpc_call(cl->rpc, cl->mds, c);
+		client_shard_group(cl, route(cl, method, req), group,
+				   sizeof(group));
+		rc = cfs_rpc_call(cl->rpc, group, c);
 		if (!cfs_rpc_unserved(c, rc) || cl->stop ||
 		    (cl->o.mds_wait_ms >= 0 &&
 		     cfs_mono_ms() - start >= cl->o.mds_wait_ms))
@@ -1100,6 +1188,7 @@ int cfs_open(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 	uint8_t *buf = pf ? malloc(pf) : NULL;
 	struct open_inode *o;
 	int64_t begun;
+	char group[CFS_RPC_GROUP_MAX];
 	Cfs__Cred c;
 	int rc, pf_rc = -ENOMEM;
 
@@ -1111,12 +1200,14 @@ int cfs_open(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 	begun = (flags & O_TRUNC) ? dc_begin(cl, ino) : cfs_mono_ns();
 	mds_call_init(cl, CFS__MDS_METHOD__MDS_OPEN, &r.base,
 		      &cfs__mds_entry__descriptor, &call);
+	client_shard_group(cl, route(cl, CFS__MDS_METHOD__MDS_OPEN, &r.base),
+			   group, sizeof(group));
 	pthread_rwlock_rdlock(&cl->openlock);
 	if (buf)
 		pf_rc = client_read_along(cl, ino, known.layout, buf, pf,
-					  cl->mds, &call, &rc);
+					  group, &call, &rc);
 	else
-		rc = cfs_rpc_call(cl->rpc, cl->mds, &call);
+		rc = cfs_rpc_call(cl->rpc, group, &call);
 	rc = entry_reply(cl, rc, &call, begun, out);
 	if (rc == 0)
 		opened(cl, out, cfs_open_writes(flags));

@@ -71,6 +71,8 @@ struct open_inode {
 	struct open_inode *next;
 };
 
+#define CFS_CLIENT_SHARDS_MAX 64	/* metadata shards followed */
+
 struct cfs_client {
 	struct cfs_client_opts o;
 	char mds[256];
@@ -78,7 +80,8 @@ struct cfs_client {
 	struct cfs_map_holder maps;
 	pthread_t keepalive;	/* keeps this client's MDS session alive */
 	bool keepalive_running;
-	uint64_t told_incarnation;	/* of the MDS last told our opens */
+	/* of each shard's MDS last told our opens */
+	uint64_t told_incarnation[CFS_CLIENT_SHARDS_MAX];
 	volatile bool stop;
 	/* opens and releases take it to read around their MDS call and
 	 * count; a reopen (keepalive) to write, so that it tells the MDS
@@ -111,6 +114,12 @@ struct cfs_client {
 	pthread_mutex_t caplock;
 	struct cap_entry **caps;
 };
+
+/* Metadata shards: how many the map names (1: none named), and the
+ * group of shard's replicas (shard 0: the configured MDS). */
+unsigned client_shards(struct cfs_client *cl);
+void client_shard_group(struct cfs_client *cl, unsigned shard, char *buf,
+			size_t len);
 
 /* One metadata call to the MDS, retried on transport errors with the
  * same request id (the MDS's reply cache makes that safe). */

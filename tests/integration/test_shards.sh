@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Metadata shards: 3 nodes, 2 shards, each a Raft group of 3 replicas.
+# New directories spread over both (an inode's number carries its
+# shard); a rename, link or removal between directories of the two is a
+# transaction of both shards, all or nothing; the randomized model test
+# (4 processes: renames and links across directories of both shards)
+# ends with the tree a local disk has; renames from one shard's
+# directory to the other's while either shard's leader is SIGKILLed,
+# again and again, leave every file in exactly one place and every
+# rename that returned done. Seeds replay: MODEL_SEED=N.
+. "$(dirname "$0")/lib.sh"
+CFS_SHARDS=2 cluster_up 3 7780
+
+SHARD1=${MDS//:7780/:7781}	# shard 1's group: the same nodes, port + 1
+shard_of() { echo $(($(stat -c %i "$1") >> 48)); }
+# shard S's serving replica, as cfs-cluster names it (mdsK, mdsK.s1)
+leader_of() {
+	local a k
+	if [ "$1" = 0 ]; then leader; return; fi
+	a=$(cluster cfs status "$SHARD1" 2>/dev/null | awk '/^mds /{print $2}')
+	k=${a##*.}
+	k=${k%%:*}
+	[ -n "$k" ] && echo "mds$k.s1"
+}
+
+for i in $(seq 1 16); do mkdir "$MNT/d$i"; done
+n1=0
+for i in $(seq 1 16); do [ "$(shard_of "$MNT/d$i")" = 1 ] && n1=$((n1 + 1)); done
+check "new directories spread over both shards ($n1 of 16 in shard 1)" \
+	'[ "$n1" -gt 0 ] && [ "$n1" -lt 16 ]'
+# A: a directory of shard 0, B: one of shard 1
+for i in $(seq 1 16); do
+	case $(shard_of "$MNT/d$i") in 0) A=$MNT/d$i ;; 1) B=$MNT/d$i ;; esac
+done
+check "a file made in a shard-1 directory is shard 1's" \
+	'echo one >"$B/new" && [ "$(shard_of "$B/new")" = 1 ] && [ "$(cat "$B/new")" = one ]'
+
+echo payload >"$A/f"
+ino=$(stat -c %i "$A/f")
+check "a rename across the shards keeps the inode and the bytes" \
+	'mv "$A/f" "$B/f" && [ ! -e "$A/f" ] && [ "$(stat -c %i "$B/f")" = "$ino" ] &&
+	 [ "$(cat "$B/f")" = payload ]'
+check "a hard link across the shards counts two links" \
+	'ln "$B/f" "$A/l" && [ "$(stat -c %h "$A/l")" = 2 ] && [ "$(stat -c %h "$B/f")" = 2 ]'
+check "removing one name across the shards leaves the other" \
+	'rm "$B/f" && [ "$(stat -c %h "$A/l")" = 1 ] && [ "$(cat "$A/l")" = payload ]'
+check "removing the last name frees it" \
+	'rm "$A/l" && [ ! -e "$A/l" ] && [ -z "$(ls "$A")" ]'
+mkdir "$A/sub"
+echo x >"$A/sub/x"
+sub_shard=$(shard_of "$A/sub")
+check "a directory moves across the shards with what it holds" \
+	'mv "$A/sub" "$B/sub" && [ "$(cat "$B/sub/x")" = x ] &&
+	 [ "$(stat -c %h "$B")" = 3 ] && [ "$(stat -c %h "$A")" = 2 ]'
+check "its .. is its new parent" \
+	'[ "$(stat -c %i "$B/sub/..")" = "$(stat -c %i "$B")" ]'
+mkdir -p "$B/sub/deep/er"
+check "a directory is not moved into itself across the shards (EINVAL)" \
+	'! mv "$B/sub" "$B/sub/deep/er/" 2>"$T/mv.err" && grep -q "subdirectory of itself" "$T/mv.err"'
+check "a directory that is not empty is not removed across the shards" \
+	'! rmdir "$B/sub" 2>/dev/null && [ -e "$B/sub/x" ]'
+check "rm -r across the shards removes everything (sub was shard $sub_shard)" \
+	'rm -r "$B/sub" && [ ! -e "$B/sub" ] && [ "$(stat -c %h "$B")" = 2 ]'
+check "tar of a tree spread over both shards reads back" \
+	'mkdir -p "$T/src/a/b" "$T/src/c" && seq 1000 >"$T/src/a/b/n" && ln -s b "$T/src/a/s" &&
+	 tar -C "$T/src" -cf - . | tar -C "$A" -xf - && diff -r "$T/src" "$A" >/dev/null'
+
+# the randomized model, against a local directory
+seed=${MODEL_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+ops=${MODEL_OPS:-300}
+echo "     model seed $seed, 4 processes x $ops operations"
+local_dir=$(mktemp -d /var/tmp/cfs-model.XXXXXX)
+trap 'rm -rf "$local_dir" "$local_dir".log.*; cleanup' EXIT
+mkdir "$MNT/m"
+"$CFS_BIN/model" "$seed" "$ops" 4 "$local_dir" >"$T/local.tree"
+"$CFS_BIN/model" "$seed" "$ops" 4 "$MNT/m" >"$T/mount.tree"
+same=0
+for k in 0 1 2 3; do cmp -s "$local_dir.log.$k" "$MNT/m.log.$k" && same=$((same + 1)); done
+check "model: every result as on a local disk ($same of 4 processes)" '[ "$same" = 4 ]'
+check "model: the final trees are identical" \
+	'cmp -s "$T/local.tree" "$T/mount.tree" || { diff "$T/local.tree" "$T/mount.tree" | head -n 20; false; }'
+
+# renames from A to B, with either shard's leader killed under them
+mkdir "$A/k" "$B/k"
+files=120
+moved_count() { if [ -e "$T/moved" ]; then wc -l <"$T/moved"; else echo 0; fi; }
+for i in $(seq 1 "$files"); do echo "file $i" >"$A/k/$i"; done
+( for i in $(seq 1 "$files"); do
+	mv "$A/k/$i" "$B/k/$i" 2>>"$T/mv.log" && echo "$i" >>"$T/moved"
+  done; echo done >"$T/mover.done" ) &
+mover=$!
+for round in 1 2 3 4; do
+	wait_for 30 '[ "$(moved_count)" -ge $((round * 20)) ] || [ -e "$T/mover.done" ]'
+	victim=$(leader_of $((round % 2)))
+	[ -n "$victim" ] || continue
+	echo "     killed $victim after $(moved_count) renames"
+	cluster kill "$victim"
+	wait_for 20 '[ -n "$(leader_of $((round % 2)))" ]'
+	cluster start "$victim"
+done
+wait $mover
+moved=$(wc -l <"$T/moved")
+once=0 twice=0 lost=0 wrong=0
+for i in $(seq 1 "$files"); do
+	a=0 b=0
+	[ -e "$A/k/$i" ] && a=1
+	[ -e "$B/k/$i" ] && b=1
+	case $a$b in 10|01) once=$((once + 1)) ;; 11) twice=$((twice + 1)) ;; 00) lost=$((lost + 1)) ;; esac
+	f=$A/k/$i
+	[ $b = 1 ] && f=$B/k/$i
+	[ -e "$f" ] && [ "$(cat "$f")" != "file $i" ] && wrong=$((wrong + 1))
+done
+check "with leaders killed, every file is in exactly one place ($once once, $twice twice, $lost lost)" \
+	'[ "$once" = "$files" ]'
+check "every rename that returned done is done ($moved of $files returned)" \
+	'while read -r i; do [ -e "$B/k/$i" ] || exit 1; done <"$T/moved"'
+check "and every file holds its bytes" '[ "$wrong" = 0 ]'
+check "the renames that failed said why ($(sort "$T/mv.log" 2>/dev/null | uniq -c | head -n 3 | tr -s ' '))" \
+	'[ "$moved" = "$files" ] || [ -s "$T/mv.log" ]'
+
+finish
