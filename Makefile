@@ -8,7 +8,8 @@
 #   make soak       the long runs (about an hour each): the data exerciser
 #                   over many seeds in every configuration, on 3 nodes
 #                   (replicated) and on 6 (ec:4+2); every EC crash case;
-#                   20 MDS leader failovers under writers
+#                   20 MDS leader failovers under writers; 2 and 4
+#                   metadata shards with long model runs
 #   make demo       a 3-node cluster under /tmp/claudefs-demo, mounted
 #   make demo-down  stop it
 #   make deps       install missing Debian packages (apt-get)
@@ -142,6 +143,8 @@ soak: deps
 	@CRASH_ALL=1 tests/integration/test_ec_crash.sh
 	@MDS_HA_CYCLES=$${SOAK_FAILOVERS:-20} tests/integration/test_mds_ha.sh
 	@EC_KILL_CYCLES=$${SOAK_EC_KILLS:-10} tests/integration/soak_ec_kills.sh
+	@for s in 2 4; do SHARDS_S=$$s MODEL_OPS=$${SOAK_MODEL_OPS:-3000} \
+	  tests/integration/test_shards.sh || exit 1; done
 
 # The fuzz targets (tests/fuzz), built by clang with libFuzzer, ASan and
 # UBSan into build-fuzz; tests/fuzz/run runs each from its seed corpus.

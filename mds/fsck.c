@@ -1,5 +1,6 @@
-/* Namespace consistency check (cfs fsck). Reads the store in one read
- * transaction, so it is safe beside a running MDS, and reports:
+/* Namespace consistency check (cfs fsck). Reads each store (one per
+ * metadata shard: names in one may point at inodes of another) in one
+ * read transaction, so it is safe beside a running MDS, and reports:
  *   - entries pointing at a missing inode, or at an inode of another type
  *   - inodes no entry points at (other than the root and listed orphans)
  *   - link counts that differ from the entries (2 + subdirectories for
@@ -56,7 +57,15 @@ static void problem(struct fsck *f, const char *fmt, ...)
 		f->problem(f->arg, msg);
 }
 
-/* Inodes are read in key order, so the array is sorted by ino. */
+static int by_ino(const void *a, const void *b)
+{
+	uint64_t x = ((const struct node *)a)->ino;
+	uint64_t y = ((const struct node *)b)->ino;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The array is sorted by ino once every store's inodes are in. */
 static struct node *find(struct fsck *f, uint64_t ino)
 {
 	size_t lo = 0, hi = f->n;
@@ -117,6 +126,19 @@ static int load_inodes(struct fsck *f, struct cfs_ns *ns, MDB_txn *txn)
 	mdb_cursor_close(cur);
 	f->rep->inodes = f->n;
 	return rc == MDB_NOTFOUND ? 0 : cfs_ns_errno(rc);
+}
+
+/* A transaction of several shards under way (its records in table
+ * xact) may show in one shard and not yet in another: counted, so that
+ * a problem seen beside one can be checked again later. */
+static int count_xact(struct fsck *f, struct cfs_ns *ns, MDB_txn *txn)
+{
+	MDB_stat st;
+	int rc = mdb_stat(txn, ns->xact, &st);
+
+	if (rc == 0)
+		f->rep->pending += st.ms_entries;
+	return cfs_ns_errno(rc);
 }
 
 static int check_dentries(struct fsck *f, struct cfs_ns *ns, MDB_txn *txn)
@@ -250,24 +272,34 @@ static int check_owned(struct fsck *f, MDB_txn *txn, MDB_dbi dbi,
 	return rc == MDB_NOTFOUND ? 0 : cfs_ns_errno(rc);
 }
 
-int cfs_ns_fsck(struct cfs_ns *ns, MDB_txn *txn, struct cfs_fsck_report *rep,
+int cfs_ns_fsck(struct cfs_ns *const *ns, MDB_txn *const *txn, size_t n,
+		struct cfs_fsck_report *rep,
 		void (*report)(void *arg, const char *msg), void *arg)
 {
 	struct fsck f = { .rep = rep, .problem = report, .arg = arg };
-	int rc;
+	int rc = 0;
 
 	memset(rep, 0, sizeof(*rep));
-	rc = load_inodes(&f, ns, txn);
-	if (!rc)
-		rc = check_dentries(&f, ns, txn);
-	if (!rc)
-		rc = check_cookies(&f, ns, txn);
-	if (!rc)
-		rc = check_owned(&f, txn, ns->xattrs, "xattr", false);
-	if (!rc)
-		rc = check_owned(&f, txn, ns->symlinks, "symlink target", false);
-	if (!rc)
-		rc = check_owned(&f, txn, ns->orphans, "orphan record", true);
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = load_inodes(&f, ns[i], txn[i]);
+	if (f.n)
+		qsort(f.nodes, f.n, sizeof(*f.nodes), by_ino);
+	for (size_t i = 0; !rc && i < n; i++) {
+		rc = check_dentries(&f, ns[i], txn[i]);
+		if (!rc)
+			rc = check_cookies(&f, ns[i], txn[i]);
+		if (!rc)
+			rc = check_owned(&f, txn[i], ns[i]->xattrs, "xattr",
+					 false);
+		if (!rc)
+			rc = check_owned(&f, txn[i], ns[i]->symlinks,
+					 "symlink target", false);
+		if (!rc)
+			rc = check_owned(&f, txn[i], ns[i]->orphans,
+					 "orphan record", true);
+		if (!rc)
+			rc = count_xact(&f, ns[i], txn[i]);
+	}
 	for (size_t i = 0; rc == 0 && i < f.n; i++) {
 		struct node *nd = &f.nodes[i];
 		bool root = nd->ino == CFS_ROOT_INO;

@@ -50,6 +50,11 @@ static const struct cfs_config_key keys[] = {
 	    "the metadata shards' replicas, one group per shard in shard "
 	    "order, host:port,...;host:port,... (this one's listen address "
 	    "in its shard's; empty: one shard, the group of peers)"),
+	KEY("fault-file", CFS_CFG_STR, "", fault_file, 0, 0,
+	    "for failure tests: a file naming a step of the transactions "
+	    "between shards (x-prepared, x-decided, x-finished, "
+	    "x-part-prepared, x-part-finished); the first MDS to reach it "
+	    "removes the file and SIGKILLs itself"),
 	KEY("snapshot-entries", CFS_CFG_INT, "8192", snapshot_entries, 16,
 	    1 << 24, "a replica snapshots its store every this many log "
 	    "entries, keeping half as many behind it (disk use stays "

@@ -41,6 +41,7 @@ struct mds_config {
 	long long snapshot_entries;
 	char peers[CFS_CONFIG_STR_MAX];	/* the replicas, this one among them */
 	char shards[CFS_CONFIG_STR_MAX];	/* every shard's replicas */
+	char fault_file[CFS_CONFIG_STR_MAX];	/* tests: xshard.c's fault() */
 	bool join;	/* added to a running group (cfs mds add) */
 	struct cfs_daemon_sec sec;
 };
@@ -227,6 +228,14 @@ int mds_xshard_config(struct mds *mds);
 int mds_xshard_start(struct mds *mds);
 void mds_xshard_stop(struct mds *mds);
 void mds_xshard_take_over(struct mds *mds);
+/* Before a client's request: wait while a transaction holds the inode
+ * it names first (xshard.c). */
+void mds_xshard_settle(struct mds *mds, uint32_t method,
+		       const ProtobufCMessage *m);
+/* A shard other than 0: shard 0's map (the OSDs), with a reference
+ * (NULL: none yet); put it back. */
+struct cfs_map *mds_shard0_map(struct mds *mds);
+void mds_shard0_map_put(struct mds *mds, struct cfs_map *m);
 int mds_xread(struct mds *mds, struct cfs_rpc_req *rq,
 	      const Cfs__MdsXRecords *r);
 int mds_xprepare(struct mds *mds, struct cfs_rpc_req *rq,

@@ -72,7 +72,9 @@ static void purge_pass(struct mds *mds)
 	struct purged done = { .n = 0 };
 
 	while (!mds->stop) {
-		Cfs__ClusterMap *map;
+		Cfs__ClusterMap *own = NULL;
+		const Cfs__ClusterMap *map;
+		struct cfs_map *shard0 = NULL;
 		MDB_txn *txn;
 		uint64_t chunks;
 		int rc = 0;
@@ -85,7 +87,12 @@ static void purge_pass(struct mds *mds)
 		if (rc)
 			break;
 		after = ino;
-		map = mds_map_build(mds);
+		/* the OSDs are in shard 0's map */
+		if (mds->shard)
+			shard0 = mds_shard0_map(mds);
+		else
+			own = mds_map_build(mds);
+		map = shard0 ? shard0->pb : own;
 		if (!map)
 			break;
 		chunks = (size + CFS_CHUNK_SIZE - 1) / CFS_CHUNK_SIZE;
@@ -93,7 +100,8 @@ static void purge_pass(struct mds *mds)
 			chunks = 1;	/* a size never reported may hide data */
 		for (uint64_t i = 0; i < chunks && rc == 0; i++)
 			rc = remove_chunk(mds, map, ino, layout, i);
-		mds_map_free(map);
+		mds_map_free(own);
+		mds_shard0_map_put(mds, shard0);
 		if (rc == 0)
 			done.ino[done.n++] = ino;
 		else

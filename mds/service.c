@@ -1418,6 +1418,7 @@ int mds_admit(void *arg, struct cfs_rpc_req *rq, ProtobufCMessage *m)
 		mds_replica_leader(arg, rq->leader, sizeof(rq->leader));
 		return -EREMCHG;
 	}
+	mds_xshard_settle(arg, rq->method, m);
 	return mds_subtree_admit(arg, rq, m);
 }
 

@@ -44,7 +44,9 @@
  * the transaction ends.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +85,31 @@ struct xshard {
 	bool started;
 	volatile bool stop;
 };
+
+/* Failure tests: the MDS that reaches the step cfg.fault_file names
+ * first takes the file (unlink: one does) and dies at once. */
+static void fault(struct mds *mds, const char *step)
+{
+	char buf[64];
+	ssize_t n;
+	int fd;
+
+	if (!mds->cfg.fault_file[0])
+		return;
+	fd = open(mds->cfg.fault_file, O_RDONLY);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	if (strcmp(buf, step) || unlink(mds->cfg.fault_file))
+		return;
+	cfs_log_warn("killed at a fault step", "step=%s", step);
+	raise(SIGKILL);
+}
 
 /* ---- configuration ---- */
 
@@ -290,6 +317,29 @@ static bool reserved(void *arg, uint64_t ino, uint64_t txid)
 				}
 	pthread_mutex_unlock(&xs->lock);
 	return held;
+}
+
+/* A client's request about an inode a transaction holds waits until it
+ * ends (at most XS_ASK_MS, then is served as things are): the
+ * transaction's changes show on every shard at once. */
+void mds_xshard_settle(struct mds *mds, uint32_t method,
+		       const ProtobufCMessage *m)
+{
+	const ProtobufCFieldDescriptor *f;
+	int64_t until;
+	uint64_t ino;
+
+	if (!mds->xs || atomic_load(&mds->xs->reserving) == 0 || !m ||
+	    method >= CFS__MDS_METHOD__MDS_KEEPALIVE)
+		return;
+	f = protobuf_c_message_descriptor_get_field(m->descriptor, 2);
+	if (!f || f->type != PROTOBUF_C_TYPE_UINT64)
+		return;
+	memcpy(&ino, (const char *)m + f->offset, sizeof(ino));
+	until = cfs_mono_ms() + XS_ASK_MS;
+	while (reserved(mds->xs, ino, 0) && cfs_mono_ms() < until &&
+	       !mds->xs->stop)
+		usleep(1000);
 }
 
 static size_t intent_find(const struct xshard *xs, uint64_t txid)
@@ -603,6 +653,8 @@ int mds_xprepare(struct mds *mds, struct cfs_rpc_req *rq,
 	if (rc && p.added)
 		intent_drop(mds->xs, r->txid);
 	free(p.inos);
+	if (rc == 0)
+		fault(mds, "x-part-prepared");
 	return rc ? rc : cfs_rpc_reply(rq, NULL, NULL, 0);
 }
 
@@ -686,6 +738,8 @@ int mds_xfinish(struct mds *mds, struct cfs_rpc_req *rq,
 	if (!mds->xs)
 		return -EINVAL;
 	rc = finish_local(mds, r->txid, r->commit);
+	if (rc == 0 && r->commit)
+		fault(mds, "x-part-finished");
 	return rc ? rc : cfs_rpc_reply(rq, NULL, NULL, 0);
 }
 
@@ -893,6 +947,7 @@ static int transact(struct mds *mds,
 			prepared++;
 	}
 	if (!rc) {
+		fault(mds, "x-prepared");
 		rc = mds_mutate_x(mds, fn, arg, client, x, decide, &t);
 		if (rc == -EREMOTE)	/* it read something new: again */
 			rc = -ESTALE;
@@ -901,7 +956,9 @@ static int transact(struct mds *mds,
 		/* a part whose prepare failed may still have been stored */
 		finish_parts(mds, t.parts, t.nparts, t.txid, false);
 	} else if (rc == 0) {
+		fault(mds, "x-decided");
 		finish_parts(mds, t.parts, t.nparts, t.txid, true);
+		fault(mds, "x-finished");
 	}
 	/* (decided but not committed here: the next leader has the record
 	 * or never will; the participants ask) */
@@ -992,6 +1049,8 @@ static int load_intents(struct mds *mds)
 	return 0;
 }
 
+static void resend_decisions(struct mds *mds, int64_t min_ms);
+
 /* Shard 0 keeps the cluster's capability key; the others take it. */
 static int cap_key_fetch(struct mds *mds, uint8_t key[CFS_CAP_KEY])
 {
@@ -1024,6 +1083,9 @@ void mds_xshard_take_over(struct mds *mds)
 	if (!mds->xs)
 		return;
 	load_intents(mds);
+	/* what the last leader decided is applied everywhere before this
+	 * one answers (a retry of that request is answered as done) */
+	resend_decisions(mds, 0);
 	if (mds->shard == 0)
 		return;
 	/* until shard 0 answers, this shard cannot sign capabilities
@@ -1081,8 +1143,8 @@ static void resolve_parts(struct mds *mds)
 	}
 }
 
-/* Decisions older than XS_ASK_MS: send them again. */
-static void resend_decisions(struct mds *mds)
+/* Decisions at least min_ms old: send them again. */
+static void resend_decisions(struct mds *mds, int64_t min_ms)
 {
 	struct {
 		uint64_t txid;
@@ -1108,7 +1170,7 @@ static void resend_decisions(struct mds *mds)
 			continue;
 		memcpy(&when, v.mv_data, 8);
 		memcpy(&n, (uint8_t *)v.mv_data + 8, 4);
-		if (wall_ms() - when < XS_ASK_MS || n > MDS_SHARDS_MAX ||
+		if (wall_ms() - when < min_ms || n > MDS_SHARDS_MAX ||
 		    v.mv_size < 12 + 4 * (size_t)n)
 			continue;
 		d[nd].txid = xact_txid(&k);
@@ -1126,16 +1188,26 @@ static void resend_decisions(struct mds *mds)
 		finish_parts(mds, d[i].parts, d[i].n, d[i].txid, true);
 }
 
+struct cfs_map *mds_shard0_map(struct mds *mds)
+{
+	return mds->xs ? cfs_map_get(&mds->xs->shard0) : NULL;
+}
+
+void mds_shard0_map_put(struct mds *mds, struct cfs_map *m)
+{
+	if (m)
+		cfs_map_put(&mds->xs->shard0, m);
+}
+
 /* The layout of new files where no directory sets one comes from the
  * map shard 0 keeps (the OSDs register there). */
 static void follow_shard0(struct mds *mds)
 {
-	struct cfs_map *m = cfs_map_get(&mds->xs->shard0);
+	struct cfs_map *m = mds_shard0_map(mds);
 
-	if (m) {
+	if (m)
 		mds->ns.default_layout = mds_default_layout(m->pb);
-		cfs_map_put(&mds->xs->shard0, m);
-	}
+	mds_shard0_map_put(mds, m);
 }
 
 static void *resolver_main(void *p)
@@ -1147,7 +1219,7 @@ static void *resolver_main(void *p)
 		if (mds_serving(mds, &terms) &&
 		    terms == atomic_load(&mds->ready)) {
 			resolve_parts(mds);
-			resend_decisions(mds);
+			resend_decisions(mds, XS_ASK_MS);
 		}
 		if (mds->shard != 0)
 			follow_shard0(mds);

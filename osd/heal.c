@@ -29,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cfs/limits.h"
 #include "cfs/log.h"
 #include "ec.h"
 #include "mds.pb-c.h"
@@ -235,10 +236,11 @@ static int by_ino(const void *a, const void *b)
 
 #define GONE_BATCH 1024	/* inodes asked about in one call */
 
-/* What the MDS says of inos[0..n) (ascending): gone[i] if deleted, else
- * size[i] (UINT64_MAX: unknown). Unknown for all if it cannot say. */
-static void ask_mds(struct osd *osd, uint64_t *inos, size_t n, bool *gone,
-		    uint64_t *size)
+/* What the MDS at group says of inos[0..n) (ascending): gone[i] if
+ * deleted, else size[i] (UINT64_MAX: unknown). Unknown for all if it
+ * cannot say. */
+static void ask_shard(struct osd *osd, const char *group, uint64_t *inos,
+		      size_t n, bool *gone, uint64_t *size)
 {
 	Cfs__MdsInodes req = CFS__MDS_INODES__INIT;
 	struct cfs_rpc_call c = {
@@ -256,7 +258,7 @@ static void ask_mds(struct osd *osd, uint64_t *inos, size_t n, bool *gone,
 		gone[i] = false;
 		size[i] = UINT64_MAX;
 	}
-	if (cfs_rpc_call(osd->peers, osd->cfg.mds, &c) == 0) {
+	if (group && cfs_rpc_call(osd->peers, group, &c) == 0) {
 		rep = (const Cfs__MdsInodes *)c.rep;
 		for (size_t i = 0; i < n && rep; i++) {
 			if (j < rep->n_inos && rep->inos[j] == inos[i]) {
@@ -268,6 +270,31 @@ static void ask_mds(struct osd *osd, uint64_t *inos, size_t n, bool *gone,
 		}
 	}
 	cfs_rpc_call_done(&c);
+}
+
+/* ... of inos of any metadata shard: each run of one shard's asked of
+ * that shard (the map names the groups of shards past 0). */
+static void ask_mds(struct osd *osd, uint64_t *inos, size_t n, bool *gone,
+		    uint64_t *size)
+{
+	struct cfs_map *map = cfs_map_get(&osd->maps);
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned s = cfs_ino_shard(inos[i]);
+		size_t j = i;
+		const char *group = s == 0 ? osd->cfg.mds :
+				    map && s < map->pb->n_shards ?
+					    map->pb->shards[s] :
+					    NULL;
+
+		while (j < n && cfs_ino_shard(inos[j]) == s)
+			j++;
+		ask_shard(osd, group, inos + i, j - i, gone + i, size + i);
+		i = j;
+	}
+	if (map)
+		cfs_map_put(&osd->maps, map);
 }
 
 /* A chunk of a deleted inode or past its file's end (c: the chunk it is

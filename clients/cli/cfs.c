@@ -12,7 +12,8 @@
  *                              a chunk's placement: its targets in order,
  *                              the acting primary first
  *   cfs layout set|get PATH    a directory's or file's layout (layout.c)
- *   cfs fsck MDS_DATA_DIR      check the namespace of an MDS store (safe
+ *   cfs fsck MDS_DATA_DIR...   check the namespace of an MDS store, or of
+ *                              one store of each shard as a whole (safe
  *                              beside a running MDS); exit 1 on problems
  *   --token FILE (or $CFS_TOKEN) before the command: the token the
  *   commands that reach the cluster join with (an admin's or a client's)
@@ -212,18 +213,22 @@ static void print_replicas(const Cfs__MdsReplicas *r)
 	}
 }
 
-/* cfs status --json: the same as one object. */
-static void status_json(const Cfs__ClusterMap *m, const Cfs__MdsReplicas *r,
-			const struct health *h)
+/* The leader's address among r's members ("" if none is). */
+static const char *leader_of(const Cfs__MdsReplicas *r)
 {
-	json_t *o = json_object(), *osds = json_array(), *mds = json_object();
-	json_t *reps = json_array();
-	char *text;
+	for (size_t i = 0; r && i < r->n_members; i++)
+		if (r->members[i]->leader)
+			return r->members[i]->address;
+	return "";
+}
 
-	json_object_set_new(o, "cluster", json_string(m->cluster_id));
-	json_object_set_new(o, "epoch", json_integer((json_int_t)m->epoch));
-	json_object_set_new(mds, "leader",
-			    json_string(m->n_mds ? m->mds[0] : ""));
+/* A group of MDS replicas as JSON: its leader, term, commit index and
+ * each replica's state and lag. */
+static json_t *replicas_json(const Cfs__MdsReplicas *r, const char *leader)
+{
+	json_t *mds = json_object(), *reps = json_array();
+
+	json_object_set_new(mds, "leader", json_string(leader));
 	for (size_t i = 0; r && i < r->n_members; i++) {
 		const Cfs__MdsReplica *x = r->members[i];
 
@@ -240,7 +245,53 @@ static void status_json(const Cfs__ClusterMap *m, const Cfs__MdsReplicas *r,
 				    json_integer((json_int_t)r->commit));
 	}
 	json_object_set_new(mds, "replicas", reps);
-	json_object_set_new(o, "mds", mds);
+	return mds;
+}
+
+/* The replicas of each metadata shard (shards[0]: shard 0's, as r). */
+struct shard_status {
+	size_t n;
+	const Cfs__MdsReplicas *r[64];
+	struct cfs_rpc_call c[64];
+};
+
+static void shards_of(const Cfs__ClusterMap *m, struct cfs_rpc_client *rpc,
+		      struct shard_status *ss)
+{
+	ss->n = m->n_shards < 64 ? m->n_shards : 64;
+	for (size_t s = 1; s < ss->n; s++)
+		ss->r[s] = replicas_of(m->shards[s], rpc, &ss->c[s]);
+}
+
+static int shards_silent(const struct shard_status *ss)
+{
+	int n = 0;
+
+	for (size_t s = 1; s < ss->n; s++)
+		n += ss->r[s] ? replicas_silent(ss->r[s]) : 1;
+	return n;
+}
+
+/* cfs status --json: the same as one object ("shards": every shard's
+ * replicas, shard 0's being "mds"). */
+static void status_json(const Cfs__ClusterMap *m, const Cfs__MdsReplicas *r,
+			const struct shard_status *ss, const struct health *h)
+{
+	json_t *o = json_object(), *osds = json_array(), *shards = json_array();
+	char *text;
+
+	json_object_set_new(o, "cluster", json_string(m->cluster_id));
+	json_object_set_new(o, "epoch", json_integer((json_int_t)m->epoch));
+	json_object_set_new(o, "mds", replicas_json(r, m->n_mds ? m->mds[0] : ""));
+	for (size_t s = 0; s < ss->n; s++) {
+		json_t *g = s ? replicas_json(ss->r[s], leader_of(ss->r[s])) :
+				replicas_json(r, m->n_mds ? m->mds[0] : "");
+
+		json_object_set_new(g, "shard", json_integer((json_int_t)s));
+		json_object_set_new(g, "group", json_string(m->shards[s]));
+		json_array_append_new(shards, g);
+	}
+	json_object_set_new(o, "shards", shards);
 	for (size_t i = 0; i < m->n_osds; i++) {
 		const Cfs__OsdInfo *x = m->osds[i];
 
@@ -252,7 +303,8 @@ static void status_json(const Cfs__ClusterMap *m, const Cfs__MdsReplicas *r,
 	}
 	json_object_set_new(o, "osds", osds);
 	json_object_set_new(o, "healthy",
-			    json_boolean(healthy(h) && !replicas_silent(r)));
+			    json_boolean(healthy(h) && !replicas_silent(r) &&
+					 !shards_silent(ss)));
 	text = json_dumps(o, JSON_INDENT(2));
 	if (text)
 		printf("%s\n", text);
@@ -267,14 +319,18 @@ static int cmd_status(const char *mds, bool json)
 	struct cfs_map *m = map_of(mds, &maps, &rpc);
 	const Cfs__MdsReplicas *r;
 	struct cfs_rpc_call rc;
+	struct shard_status *ss = calloc(1, sizeof(*ss));
 	struct health h;
 
-	if (!m)
+	if (!m || !ss) {
+		free(ss);
 		return 1;
+	}
 	r = replicas_of(mds, rpc, &rc);
+	shards_of(m->pb, rpc, ss);
 	health_of(m->pb, &h);
 	if (json) {
-		status_json(m->pb, r, &h);
+		status_json(m->pb, r, ss, &h);
 		goto out;
 	}
 	printf("cluster %s  epoch %lu  pgs %u  replicas %u\n",
@@ -282,6 +338,11 @@ static int cmd_status(const char *mds, bool json)
 	       m->pb->pg_count, m->pb->replicas);
 	printf("mds %s\n", m->pb->n_mds ? m->pb->mds[0] : "?");
 	print_replicas(r);
+	for (size_t s = 1; s < ss->n; s++) {
+		printf("shard %zu: mds %s\n", s,
+		       ss->r[s] ? leader_of(ss->r[s]) : "(no leader answers)");
+		print_replicas(ss->r[s]);
+	}
 	if (m->pb->n_revoked) {
 		printf("revoked tokens:");
 		for (size_t i = 0; i < m->pb->n_revoked; i++)
@@ -304,8 +365,11 @@ static int cmd_status(const char *mds, bool json)
 	}
 	printf("%d of %zu OSDs up, %d in placement\n", h.up, m->pb->n_osds,
 	       h.in);
-	print_health(&h, replicas_silent(r));
+	print_health(&h, replicas_silent(r) + shards_silent(ss));
 out:
+	for (size_t s = 1; s < ss->n; s++)
+		cfs_rpc_call_done(&ss->c[s]);
+	free(ss);
 	cfs_rpc_call_done(&rc);
 	map_done(m, &maps, rpc);
 	return 0;
@@ -475,23 +539,35 @@ static void print_problem(void *arg, const char *msg)
 	printf("problem: %s\n", msg);
 }
 
-static int cmd_fsck(const char *dir)
+/* cfs fsck DIR...: one store of each shard, checked as one namespace. */
+static int cmd_fsck(int n, char **dirs)
 {
 	struct cfs_fsck_report rep;
-	struct cfs_ns ns;
-	MDB_txn *txn;
-	int rc = cfs_ns_open_readonly(&ns, dir);
+	struct cfs_ns *ns = calloc((size_t)n, sizeof(*ns));
+	struct cfs_ns **nsp = calloc((size_t)n, sizeof(*nsp));
+	MDB_txn **txn = calloc((size_t)n, sizeof(*txn));
+	int rc = ns && nsp && txn ? 0 : -ENOMEM, opened = 0;
 
-	if (rc) {
-		fprintf(stderr, "cfs: cannot open the metadata store in %s: %s\n",
-			dir, strerror(-rc));
-		return 2;
+	for (; !rc && opened < n; opened++) {
+		rc = cfs_ns_open_readonly(&ns[opened], dirs[opened]);
+		if (rc) {
+			fprintf(stderr, "cfs: cannot open the metadata store "
+					"in %s: %s\n", dirs[opened],
+				strerror(-rc));
+			break;
+		}
+		nsp[opened] = &ns[opened];
+		rc = cfs_ns_begin(&ns[opened], NULL, false, &txn[opened]);
 	}
-	rc = cfs_ns_begin(&ns, NULL, false, &txn);
 	if (!rc)
-		rc = cfs_ns_fsck(&ns, txn, &rep, print_problem, NULL);
-	cfs_ns_abort(txn);
-	cfs_ns_close(&ns);
+		rc = cfs_ns_fsck(nsp, txn, (size_t)n, &rep, print_problem, NULL);
+	for (int i = 0; i < opened; i++) {
+		cfs_ns_abort(txn[i]);
+		cfs_ns_close(&ns[i]);
+	}
+	free(ns);
+	free(nsp);
+	free(txn);
 	if (rc) {
 		fprintf(stderr, "cfs: fsck failed: %s\n", strerror(-rc));
 		return 2;
@@ -499,6 +575,10 @@ static int cmd_fsck(const char *dir)
 	printf("fsck: %lu inodes, %lu entries, %lu open orphans, %lu problems\n",
 	       (unsigned long)rep.inodes, (unsigned long)rep.entries,
 	       (unsigned long)rep.orphans, (unsigned long)rep.problems);
+	if (rep.pending)
+		printf("fsck: %lu records of transactions between shards under "
+		       "way: a problem they explain goes once they end\n",
+		       (unsigned long)rep.pending);
 	return rep.problems ? 1 : 0;
 }
 
@@ -526,8 +606,8 @@ int main(int argc, char **argv)
 		return cmd_status(argv[3], true);
 	if (argc == 3 && !strcmp(argv[1], "df"))
 		return cmd_df(argv[2]);
-	if (argc == 3 && !strcmp(argv[1], "fsck"))
-		return cmd_fsck(argv[2]);
+	if (argc >= 3 && !strcmp(argv[1], "fsck"))
+		return cmd_fsck(argc - 2, argv + 2);
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "locate"))
 		return cmd_locate(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
 	if (argc >= 2 && !strcmp(argv[1], "layout"))
@@ -549,7 +629,7 @@ int main(int argc, char **argv)
 		"       cfs status [--json] MDS_ADDRESS\n"
 		"       cfs df MDS_ADDRESS\n"
 		"       cfs locate MDS_ADDRESS INO [INDEX]\n"
-		"       cfs fsck MDS_DATA_DIR\n"
+		"       cfs fsck MDS_DATA_DIR...\n"
 		"       cfs osd out|in|rm ID [MDS_ADDRESS]  ($CFS_MDS: the "
 		"same)\n"
 		"       cfs mds add|remove REPLICA_ADDRESS [MDS_ADDRESS]\n"

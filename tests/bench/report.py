@@ -24,11 +24,13 @@ UNITS = {
 LOWER_IS_BETTER = {"make_j2_s", "failover_pause_ms"}
 NAMES = {"local": "local", "claudefs": "ClaudeFS", "moosefs": "MooseFS",
          "glusterfs": "GlusterFS", "claudefs-auth": "CFS-auth",
-         "claudefs-none": "CFS-none", "claudefs-1mds": "CFS-1mds"}
+         "claudefs-none": "CFS-none", "claudefs-1mds": "CFS-1mds",
+         "claudefs-2shards": "CFS-2shards"}
 # ClaudeFS without encryption (frames only authenticated) and without
 # tokens at all: what authentication and encryption cost; with one MDS
 # rather than three replicas: what replication costs
-VARIANTS = ("claudefs-auth", "claudefs-none", "claudefs-1mds")
+VARIANTS = ("claudefs-auth", "claudefs-none", "claudefs-1mds",
+            "claudefs-2shards")
 PEERS = ("moosefs", "glusterfs")
 
 
@@ -123,17 +125,28 @@ def security(rows, targets, missing):
         print("%-22s" % r["figure"] + "".join(cells))
 
 
-def replicas(rows, targets, missing):
-    """what three MDS replicas (a Raft group) keep of one MDS's figures"""
-    if "claudefs-1mds" not in targets or "claudefs-1mds" in missing:
+def ratio_table(rows, targets, missing, t, base, key, title, column):
+    """each figure of target t as a ratio of base's (stored as key)"""
+    if t not in targets or base not in targets or t in missing or base in missing:
         return
-    print("\n3 MDS replicas against one MDS: the share kept (1 = as fast)\n")
-    print("%-22s %12s" % ("figure", "3 replicas"))
+    print("\n%s (1 = as fast)\n" % title)
+    print("%-22s %12s" % ("figure", column))
     for r in rows:
-        s = speedup(r["figure"], r.get("claudefs"), r.get("claudefs-1mds"))
-        r["replicas_vs_1mds"] = s
+        s = speedup(r["figure"], r.get(t), r.get(base))
+        r[key] = s
         if s is not None:
             print("%-22s %12.2f" % (r["figure"], s))
+
+
+def replicas(rows, targets, missing):
+    """what three MDS replicas (a Raft group) keep of one MDS's figures;
+    what two metadata shards do against one (3 replicas each)"""
+    ratio_table(rows, targets, missing, "claudefs", "claudefs-1mds",
+                "replicas_vs_1mds",
+                "3 MDS replicas against one MDS: the share kept", "3 replicas")
+    ratio_table(rows, targets, missing, "claudefs-2shards", "claudefs",
+                "shards2_vs_1", "2 metadata shards against 1: the speedup",
+                "2 shards")
 
 
 def chart(out, rows, targets, missing):

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Metadata shards: 3 nodes, 2 shards, each a Raft group of 3 replicas.
+# Metadata shards: 3 nodes, 2 shards (SHARDS_S=4: four; make soak runs
+# both with longer model runs), each a Raft group of 3 replicas.
 # New directories spread over both (an inode's number carries its
 # shard); a rename, link or removal between directories of the two is a
 # transaction of both shards, all or nothing; the randomized model test
@@ -7,12 +8,20 @@
 # ends with the tree a local disk has; renames from one shard's
 # directory to the other's while either shard's leader is SIGKILLed,
 # again and again, leave every file in exactly one place and every
-# rename that returned done. Seeds replay: MODEL_SEED=N.
+# rename that returned done; a leader killed at each step of a rename's
+# two-phase commit (coordinator or participant) leaves it all done or
+# not done. cfs fsck of both shards' stores, cfs status per shard, and
+# a shard-1 file's data deleted from the OSDs with it. Seeds replay:
+# MODEL_SEED=N.
 . "$(dirname "$0")/lib.sh"
-CFS_SHARDS=2 cluster_up 3 7780
+S=${SHARDS_S:-2}
+CFS_MDS_FLAGS="--fault-file $T/fault" CFS_SHARDS=$S cluster_up 3 7780
 
 SHARD1=${MDS//:7780/:7781}	# shard 1's group: the same nodes, port + 1
 shard_of() { echo $(($(stat -c %i "$1") >> 48)); }
+# one store of each shard (node 1's replicas), for cfs fsck
+stores=("$T/c/mds")
+for s in $(seq 1 $((S - 1))); do stores+=("$T/c/mds1.s$s"); done
 # shard S's serving replica, as cfs-cluster names it (mdsK, mdsK.s1)
 leader_of() {
 	local a k
@@ -23,13 +32,12 @@ leader_of() {
 	[ -n "$k" ] && echo "mds$k.s1"
 }
 
-for i in $(seq 1 16); do mkdir "$MNT/d$i"; done
-n1=0
-for i in $(seq 1 16); do [ "$(shard_of "$MNT/d$i")" = 1 ] && n1=$((n1 + 1)); done
-check "new directories spread over both shards ($n1 of 16 in shard 1)" \
-	'[ "$n1" -gt 0 ] && [ "$n1" -lt 16 ]'
+for i in $(seq 1 32); do mkdir "$MNT/d$i"; done
+spread=$(for i in $(seq 1 32); do shard_of "$MNT/d$i"; done | sort | uniq -c | tr -s ' \n' ' ')
+check "new directories spread over all $S shards (count shard:$spread)" \
+	'[ "$(for i in $(seq 1 32); do shard_of "$MNT/d$i"; done | sort -u | wc -l)" = "$S" ]'
 # A: a directory of shard 0, B: one of shard 1
-for i in $(seq 1 16); do
+for i in $(seq 1 32); do
 	case $(shard_of "$MNT/d$i") in 0) A=$MNT/d$i ;; 1) B=$MNT/d$i ;; esac
 done
 check "a file made in a shard-1 directory is shard 1's" \
@@ -64,6 +72,48 @@ check "rm -r across the shards removes everything (sub was shard $sub_shard)" \
 check "tar of a tree spread over both shards reads back" \
 	'mkdir -p "$T/src/a/b" "$T/src/c" && seq 1000 >"$T/src/a/b/n" && ln -s b "$T/src/a/s" &&
 	 tar -C "$T/src" -cf - . | tar -C "$A" -xf - && diff -r "$T/src" "$A" >/dev/null'
+
+check "cfs status names each shard's leader" \
+	'cluster cfs status --json "$MDS" | python3 -c "
+import json, sys
+s = json.load(sys.stdin)[\"shards\"]
+sys.exit(0 if len(s) == $S and all(x[\"leader\"] and len(x[\"replicas\"]) == 3 for x in s) else 1)"'
+check_within 10 "cfs fsck of both shards' stores finds one consistent namespace" \
+	'"$CFS_BIN/cfs" fsck "${stores[@]}" | tee "$T/fsck.out" | grep -q " 0 problems"'
+
+# a shard-1 file's data goes from the OSDs with its last name
+head -c 3000000 /dev/urandom >"$B/big"
+big=$(printf '%016x' "$(stat -c %i "$B/big")")
+check "a shard-1 file's chunks are on the OSDs" \
+	'ls "$T"/c/osd*/chunks/*/"$big".* >/dev/null 2>&1'
+rm "$B/big"
+check_within 20 "and go once it is removed" \
+	'! ls "$T"/c/osd*/chunks/*/"$big".* >/dev/null 2>&1'
+
+# a leader killed at each step of a rename between the shards (A's
+# shard coordinates, B's takes part): all done or not done
+dead() { cluster status | awk '$NF == "dead" {print $1}'; }
+for step in x-prepared x-decided x-finished x-part-prepared x-part-finished; do
+	echo "$step" >"$A/f.$step"
+	echo "$step" >"$T/fault"
+	t0=$(date +%s%N)
+	mv "$A/f.$step" "$B/f.$step" 2>"$T/mv.$step"
+	rc=$?
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	wait_for 5 '[ -n "$(dead)" ]'	# (a zombie until reaped)
+	victim=$(dead)
+	where=
+	[ -e "$A/f.$step" ] && where+=A
+	[ -e "$B/f.$step" ] && where+=B
+	check "killed at $step ($victim; mv rc $rc after $ms ms): the file is in one place ($where)" \
+		'[ ! -e "$T/fault" ] && [ -n "$victim" ] &&
+		 { [ "$where" = B ] || { [ "$where" = A ] && [ $rc != 0 ]; }; }'
+	for v in $victim; do cluster start "$v"; done
+	check_within 30 "after $step, a rename between the shards goes through again" \
+		'mv "$B/f.$step" "$A/f.$step" 2>/dev/null || mv "$A/f.$step" "$B/f.$step.2"'
+done
+check_within 30 "no transaction is left under way, and fsck is clean" \
+	'"$CFS_BIN/cfs" fsck "${stores[@]}" >"$T/fsck.out" && ! grep -q "under way" "$T/fsck.out"'
 
 # the randomized model, against a local directory
 seed=${MODEL_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}

@@ -697,7 +697,7 @@ static uint64_t fsck_problems(void)
 	struct cfs_fsck_report rep;
 
 	problems = 0;
-	ck_assert_int_eq(W(cfs_ns_fsck(&ns, txn, &rep, count_problem, NULL)), 0);
+	ck_assert_int_eq(W(cfs_ns_fsck((struct cfs_ns *[]){ &ns }, &txn, 1, &rep, count_problem, NULL)), 0);
 	ck_assert_int_eq(problems, (int)rep.problems);
 	return rep.problems;
 }

@@ -116,7 +116,7 @@ static void check_files(const struct cfs_ns_opts *opts, int n)
 	}
 	ck_assert_int_eq(cfs_ns_count_inodes(&ns, txn, &count), 0);
 	ck_assert_uint_eq(count, (uint64_t)n + 1);	/* and the root */
-	ck_assert_int_eq(cfs_ns_fsck(&ns, txn, &rep, nothing, NULL), 0);
+	ck_assert_int_eq(cfs_ns_fsck((struct cfs_ns *[]){ &ns }, &txn, 1, &rep, nothing, NULL), 0);
 	ck_assert_uint_eq(rep.problems, 0);
 	cfs_ns_abort(txn);
 	cfs_ns_close(&ns);
