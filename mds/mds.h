@@ -244,6 +244,7 @@ int mds_xfinish(struct mds *mds, struct cfs_rpc_req *rq,
 		const Cfs__MdsXFinish *r);
 int mds_xstatus(struct mds *mds, struct cfs_rpc_req *rq,
 		const Cfs__MdsXFinish *r);
+int mds_xalloc(struct mds *mds, struct cfs_rpc_req *rq);
 
 /* purge.c */
 int mds_purge_start(struct mds *mds);

@@ -1889,6 +1889,47 @@ static void init_inode(struct cfs_ns *ns, struct cfs_inode *in, uint64_t ino,
 	}
 }
 
+/* The shard a new directory named name in dir goes to, and how many
+ * levels below it spread (namespace.h, CFS_INODE_SPREAD_SHIFT). */
+static unsigned dir_place(const struct cfs_ns *ns, const struct cfs_inode *dir,
+			  const char *name, size_t len, unsigned *levels)
+{
+	unsigned spread = dir->ino == CFS_ROOT_INO ?
+				  CFS_SPREAD_LEVELS :
+				  (dir->flags >> CFS_INODE_SPREAD_SHIFT) & 3;
+	uint64_t h = 0xcbf29ce484222325ull;	/* FNV-1a */
+
+	*levels = spread ? spread - 1 : 0;
+	if (!spread || ns->nshards < 2)
+		return ns->shard;
+	for (int i = 0; i < 8; i++)
+		h = (h ^ (uint8_t)(dir->ino >> (8 * i))) * 0x100000001b3ull;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)name[i]) * 0x100000001b3ull;
+	return (unsigned)(h % ns->nshards);
+}
+
+/* A new inode number of shard: another shard's is asked of it (noted as
+ * needed, the mutation runs again with it: mds/xshard.c). */
+static int alloc_in(struct cfs_ns *ns, MDB_txn *txn, unsigned shard,
+		    uint64_t *ino)
+{
+	static const char key[] = "next_ino";
+	struct cfs_ns_rec q = { .table = CFS_NS_META, .shard = shard,
+				.key = (uint8_t *)key, .klen = sizeof(key) - 1 };
+	int rc;
+
+	if (shard == ns->shard || !xctx)
+		return alloc_ino(ns, txn, ino);
+	xctx->remote = true;
+	if (xctx->xino && cfs_ino_shard(xctx->xino) == shard) {
+		*ino = xctx->xino;
+		return 0;
+	}
+	rc = cfs_ns_recs_put(&xctx->need, &q);
+	return rc ? -rc : -EREMOTE;
+}
+
 /* Common part of mknod, mkdir and symlink: a new inode linked into parent. */
 static int create_entry(struct cfs_ns *ns, MDB_txn *txn,
 			const struct cfs_cred *cr, uint64_t parent,
@@ -1914,10 +1955,20 @@ static int create_entry(struct cfs_ns *ns, MDB_txn *txn,
 	}
 	if (rc != -ENOENT)
 		return rc;
-	rc = alloc_ino(ns, txn, &ino);
-	if (rc)
-		return rc;
-	init_inode(ns, out, ino, cr, &dir, mode, rdev);
+	if (S_ISDIR(mode)) {
+		unsigned levels, shard = dir_place(ns, &dir, name, len, &levels);
+
+		rc = alloc_in(ns, txn, shard, &ino);
+		if (rc)
+			return rc;
+		init_inode(ns, out, ino, cr, &dir, mode, rdev);
+		out->flags |= levels << CFS_INODE_SPREAD_SHIFT;
+	} else {
+		rc = alloc_ino(ns, txn, &ino);
+		if (rc)
+			return rc;
+		init_inode(ns, out, ino, cr, &dir, mode, rdev);
+	}
 	rc = inherit_acl(ns, txn, cr, &dir, out);
 	if (rc)
 		return rc;

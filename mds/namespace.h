@@ -46,6 +46,15 @@
  * directory the files made in it take (0: the cluster's default) */
 #define CFS_INODE_LAYOUT_SHIFT 8
 #define CFS_LAYOUT_XATTR "user.cfs.layout"	/* read and set as text */
+/* flags bits 24-25, directories: how many more levels below spread
+ * their new directories over the shards (the root: CFS_SPREAD_LEVELS).
+ * A directory made in one that spreads goes to the shard its parent
+ * and name hash to, and spreads one level less; one made in a directory
+ * that does not stays in its parent's shard. So the first levels (a
+ * cluster's users and projects) spread, and deep trees stay together:
+ * few operations cross shards. */
+#define CFS_INODE_SPREAD_SHIFT 24
+#define CFS_SPREAD_LEVELS 3
 
 /* Shards (cfs/limits.h): a shard's store holds its inodes (with their
  * xattrs, symlink targets, orphan and purge records) and the names in
@@ -106,6 +115,7 @@ struct cfs_ns_xctx {
 	int64_t now_ns;
 	uint64_t inos[4];
 	size_t ninos, used_inos;
+	uint64_t xino;	/* a number another shard gave a new directory */
 	uint64_t txid;	/* a participant applying its part: the
 			 * transaction whose reservations it may write */
 	bool remote;
@@ -140,6 +150,7 @@ struct cfs_ns {
 			const char *name, size_t len);
 	void *changed_arg;
 	unsigned shard;	/* this store's (meta "shard") */
+	unsigned nshards;	/* of the cluster (0 or 1: one) */
 	/* a read of another shard's record outside a mutation (lookups
 	 * and listings name inodes of other shards): ask its owner. val
 	 * malloc'd (NULL when absent). NULL: one shard, never asked. */

@@ -1481,6 +1481,13 @@ static int h_xstatus(void *arg, struct cfs_rpc_req *rq,
 	return mds_xstatus(MDS(arg), rq, (const void *)m);
 }
 
+static int h_xalloc(void *arg, struct cfs_rpc_req *rq,
+		    const ProtobufCMessage *m)
+{
+	(void)m;
+	return mds_xalloc(MDS(arg), rq);
+}
+
 #define METHOD(num, type, handler, cached)                                 \
 	[CFS__MDS_METHOD__##num] = { .req_desc = &cfs__##type##__descriptor, \
 				     .fn = handler, .cache_reply = cached }
@@ -1538,6 +1545,7 @@ static const struct cfs_rpc_method methods[] = {
 	XMETHOD(MDS_XPREPARE, mds_xprepare, h_xprepare),
 	XMETHOD(MDS_XFINISH, mds_xfinish, h_xfinish),
 	XMETHOD(MDS_XSTATUS, mds_xfinish, h_xstatus),
+	XMETHOD(MDS_XALLOC, mds_empty, h_xalloc),
 };
 
 const struct cfs_rpc_method *mds_service_init(struct mds *mds, size_t *n)

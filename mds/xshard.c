@@ -255,25 +255,80 @@ static int unserved(int rc)
 		       rc;
 }
 
-/* Fetch every record x needs from its owner into x->base. */
+/* A new inode number of shard (MDS_XALLOC). */
+static int alloc_remote(struct mds *mds, unsigned shard, uint64_t *ino)
+{
+	Cfs__MdsEmpty req = CFS__MDS_EMPTY__INIT;
+	struct cfs_rpc_call c;
+	int rc = shard_call(mds, shard, CFS__MDS_METHOD__MDS_XALLOC, &req.base,
+			    &cfs__mds_ino__descriptor, &c);
+
+	if (rc == 0 && (!c.rep || cfs_ino_shard(((Cfs__MdsIno *)c.rep)->ino) !=
+					  shard))
+		rc = -EBADMSG;
+	if (rc == 0)
+		*ino = ((Cfs__MdsIno *)c.rep)->ino;
+	cfs_rpc_call_done(&c);
+	return unserved(rc);
+}
+
+static bool is_alloc(const struct cfs_ns_rec *r)
+{
+	return r->table == CFS_NS_META && r->klen == 8 &&
+	       !memcmp(r->key, "next_ino", 8);
+}
+
+/* Fetch every record x needs from its owner into x->base (a new inode
+ * number of another shard into x->xino). */
 static int fetch_needed(struct mds *mds, struct cfs_ns_xctx *x)
 {
 	bool asked[MDS_SHARDS_MAX] = { false };
+	struct cfs_ns_recs reads = { 0 };
 	int rc = 0;
 
 	if (x->need.n == 0)
 		return -EIO;	/* -EREMOTE with nothing to fetch */
 	for (size_t i = 0; !rc && i < x->need.n; i++) {
-		unsigned s = x->need.r[i].shard;
+		const struct cfs_ns_rec *r = &x->need.r[i];
 
-		if (s >= mds->nshards || s == mds->shard)
-			return -EIO;	/* an inode of no shard */
+		if (r->shard >= mds->nshards || r->shard == mds->shard)
+			rc = -EIO;	/* an inode of no shard */
+		else if (is_alloc(r))
+			rc = alloc_remote(mds, r->shard, &x->xino);
+		else
+			rc = -cfs_ns_recs_put(&reads, r);
+	}
+	for (size_t i = 0; !rc && i < reads.n; i++) {
+		unsigned s = reads.r[i].shard;
+
 		if (asked[s])
 			continue;
 		asked[s] = true;
-		rc = unserved(read_records(mds, s, &x->need, &x->base));
+		rc = unserved(read_records(mds, s, &reads, &x->base));
 	}
+	cfs_ns_recs_free(&reads);
 	return rc;
+}
+
+static int do_alloc(struct mds *mds, MDB_txn *txn, void *p)
+{
+	uint64_t *ino = p;
+	int rc = cfs_ns_meta_get(&mds->ns, txn, "next_ino", ino);
+
+	return rc ? rc : cfs_ns_meta_put(&mds->ns, txn, "next_ino", *ino + 1);
+}
+
+int mds_xalloc(struct mds *mds, struct cfs_rpc_req *rq)
+{
+	Cfs__MdsIno rep = CFS__MDS_INO__INIT;
+	int rc;
+
+	if (rq->peer && rq->peer->role != CFS_ROLE_MDS)
+		return -EACCES;
+	if (!mds->xs)
+		return -EINVAL;
+	rc = mds_mutate(mds, do_alloc, &rep.ino, 0);
+	return rc ? rc : cfs_rpc_reply(rq, &rep.base, NULL, 0);
 }
 
 /* Outside a mutation (lookups, listings): one record, now. */
@@ -1247,6 +1302,7 @@ int mds_xshard_start(struct mds *mds)
 	pthread_mutex_init(&xs->lock, NULL);
 	cfs_map_holder_init(&xs->shard0);
 	mds->xs = xs;
+	mds->ns.nshards = mds->nshards;
 	mds->ns.fetch = fetch_one;
 	mds->ns.fetch_arg = mds;
 	mds->ns.reserved = reserved;

@@ -447,24 +447,10 @@ void client_shard_group(struct cfs_client *cl, unsigned shard, char *buf,
 		cfs_map_put(&cl->maps, m);
 }
 
-/* The shard a new directory is made in: its parent and name hashed
- * (FNV-1a), so that the directories of one parent spread. */
-static unsigned mkdir_shard(uint64_t parent, const ProtobufCBinaryData *name,
-			    unsigned n)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (int i = 0; i < 8; i++)
-		h = (h ^ (uint8_t)(parent >> (8 * i))) * 0x100000001b3ull;
-	for (size_t i = 0; i < name->len; i++)
-		h = (h ^ name->data[i]) * 0x100000001b3ull;
-	return (unsigned)(h % n);
-}
-
 /* The shard a request goes to: the shard of the inode it names first
- * (field 2 of every inode request: the inode, or a name's directory),
- * for a link the new name's directory's, for a new directory the shard
- * it is made in; the rest (statfs, the map) shard 0's. */
+ * (field 2 of every inode request: the inode, or a name's directory; a
+ * new directory's parent's shard places it), for a link the new name's
+ * directory's; the rest (statfs, the map) shard 0's. */
 static unsigned route(struct cfs_client *cl, uint32_t method,
 		      const ProtobufCMessage *req)
 {
@@ -474,11 +460,6 @@ static unsigned route(struct cfs_client *cl, uint32_t method,
 
 	if (n == 1 || !req)
 		return 0;
-	if (method == CFS__MDS_METHOD__MDS_MKDIR) {
-		const Cfs__MdsMknod *r = (const void *)req;
-
-		return mkdir_shard(r->parent, &r->name, n);
-	}
 	f = protobuf_c_message_descriptor_get_field(
 		req->descriptor,
 		method == CFS__MDS_METHOD__MDS_LINK ? 3 : 2);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Metadata shards: 3 nodes, 2 shards (SHARDS_S=4: four; make soak runs
 # both with longer model runs), each a Raft group of 3 replicas.
-# New directories spread over both (an inode's number carries its
-# shard); a rename, link or removal between directories of the two is a
+# New directories of the first three levels spread over both (an
+# inode's number carries its shard), deeper ones stay with their parent; a rename, link or removal between directories of the two is a
 # transaction of both shards, all or nothing; the randomized model test
 # (4 processes: renames and links across directories of both shards)
 # ends with the tree a local disk has; renames from one shard's
@@ -40,6 +40,9 @@ check "new directories spread over all $S shards (count shard:$spread)" \
 for i in $(seq 1 32); do
 	case $(shard_of "$MNT/d$i") in 0) A=$MNT/d$i ;; 1) B=$MNT/d$i ;; esac
 done
+mkdir -p "$MNT/t/u/v/w/x/y"
+check "below the first three levels, directories stay in their parent's shard" \
+	'for d in w w/x w/x/y; do [ "$(shard_of "$MNT/t/u/v/$d")" = "$(shard_of "$MNT/t/u/v")" ] || exit 1; done'
 check "a file made in a shard-1 directory is shard 1's" \
 	'echo one >"$B/new" && [ "$(shard_of "$B/new")" = 1 ] && [ "$(cat "$B/new")" = one ]'
 
