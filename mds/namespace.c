@@ -143,8 +143,9 @@ static unsigned table_of(struct cfs_ns *ns, MDB_dbi dbi)
 
 /* the mutation this thread runs, if it has a view of other shards */
 static _Thread_local struct cfs_ns_xctx *xctx;
-/* the last record fetched outside a mutation (ns->fetch) */
-static _Thread_local uint8_t *fetched;
+/* records fetched outside a mutation (ns->fetch): those a listing
+ * names, all at once (while it runs), and the last one read alone */
+static _Thread_local struct cfs_ns_recs listed, fetched;
 
 void cfs_ns_xctx_use(struct cfs_ns_xctx *x)
 {
@@ -294,14 +295,20 @@ static int remote_get(struct cfs_ns *ns, unsigned table, bool prefix,
 			return rc ? -rc : -EREMOTE;
 		}
 	} else {
-		if (!ns->fetch)
-			return -EXDEV;
-		rc = ns->fetch(ns->fetch_arg, &q);
-		if (rc)
-			return rc;
-		free(fetched);
-		fetched = q.val;
-		r = &q;
+		r = recs_find(&listed, table, prefix, q.key, q.klen);
+		if (!r) {
+			struct cfs_ns_recs want = { .r = &q, .n = 1, .cap = 1 };
+
+			if (!ns->fetch)
+				return -EXDEV;
+			cfs_ns_recs_free(&fetched);
+			rc = ns->fetch(ns->fetch_arg, &want, &fetched);
+			if (rc)
+				return rc;
+			r = recs_find(&fetched, table, prefix, q.key, q.klen);
+			if (!r)
+				return -EBADMSG;
+		}
 	}
 	if (!r->present)
 		return -ENOENT;
@@ -1692,6 +1699,54 @@ int cfs_ns_readlink(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino, char *buf,
 	return 0;
 }
 
+/* The inodes of other shards that a listing of up to max names after
+ * cookie names, asked of their owners all at once (else one call each). */
+static int fetch_listed(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
+			uint64_t cookie, size_t max)
+{
+	struct cfs_ns_recs want = { 0 };
+	MDB_cursor *cur;
+	struct key k;
+	MDB_val kv, v;
+	size_t seen = 0;
+	int rc;
+
+	cfs_ns_recs_free(&listed);
+	if (!ns->fetch || xctx)
+		return 0;
+	key_ino_u64(&k, ino, cookie + 1);
+	kv = val_of(k.b, k.len);
+	rc = mdb_cursor_open(txn, ns->cookies, &cur);
+	if (rc)
+		return cfs_ns_errno(rc);
+	for (rc = mdb_cursor_get(cur, &kv, &v, MDB_SET_RANGE);
+	     rc == 0 && seen++ < max && kv.mv_size == 16 &&
+	     get_be64(kv.mv_data) == ino && v.mv_size > 8;
+	     rc = mdb_cursor_get(cur, &kv, &v, MDB_NEXT)) {
+		uint64_t child = get_be64(v.mv_data);
+		struct key ck;
+		struct cfs_ns_rec q = { .table = CFS_NS_INODES,
+					.shard = cfs_ino_shard(child) };
+
+		if (q.shard == ns->shard)
+			continue;
+		key_ino(&ck, child);
+		q.key = ck.b;
+		q.klen = ck.len;
+		rc = cfs_ns_recs_put(&want, &q);
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		cfs_ns_recs_free(&want);
+		return cfs_ns_errno(rc);
+	}
+	rc = want.n ? ns->fetch(ns->fetch_arg, &want, &listed) : 0;
+	cfs_ns_recs_free(&want);
+	return rc;
+}
+
 int cfs_ns_readdir(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 		   uint64_t ino, uint64_t cookie, struct cfs_dirent *out,
 		   size_t max, size_t *n, bool *eof)
@@ -1710,6 +1765,9 @@ int cfs_ns_readdir(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 	if (!S_ISDIR(dir.mode))
 		return -ENOTDIR;
 	rc = may(ns, txn, cr, &dir, R_OK);
+	if (rc)
+		return rc;
+	rc = fetch_listed(ns, txn, ino, cookie, max);
 	if (rc)
 		return rc;
 	key_ino_u64(&k, ino, cookie + 1);
@@ -1733,15 +1791,21 @@ int cfs_ns_readdir(struct cfs_ns *ns, MDB_txn *txn, const struct cfs_cred *cr,
 		memcpy(d->name, (uint8_t *)v.mv_data + 8, d->namelen);
 		d->name[d->namelen] = '\0';
 		d->cookie = get_be64((uint8_t *)kv.mv_data + 8);
-		if (inode_get(ns, txn, get_be64(v.mv_data), &d->attr) == 0)
+		rc = inode_get(ns, txn, get_be64(v.mv_data), &d->attr);
+		if (rc == 0)
 			(*n)++;
+		else if (rc != -ENOENT)	/* (another shard not answering) */
+			break;
 		rc = mdb_cursor_get(cur, &kv, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(cur);
+	cfs_ns_recs_free(&listed);
 	if (rc == MDB_NOTFOUND) {
 		*eof = true;
 		rc = 0;
 	}
+	if (rc < 0)
+		return rc;
 	return *eof || *n == max ? 0 : cfs_ns_errno(rc);
 }
 

@@ -151,10 +151,12 @@ struct cfs_ns {
 	void *changed_arg;
 	unsigned shard;	/* this store's (meta "shard") */
 	unsigned nshards;	/* of the cluster (0 or 1: one) */
-	/* a read of another shard's record outside a mutation (lookups
-	 * and listings name inodes of other shards): ask its owner. val
-	 * malloc'd (NULL when absent). NULL: one shard, never asked. */
-	int (*fetch)(void *arg, struct cfs_ns_rec *rec);
+	/* reads of other shards' records outside a mutation (lookups and
+	 * listings name inodes of other shards): ask their owners for
+	 * every record of want, each as read added to got. NULL: one
+	 * shard, never asked. */
+	int (*fetch)(void *arg, const struct cfs_ns_recs *want,
+		     struct cfs_ns_recs *got);
 	void *fetch_arg;
 	/* whether a mutation may not write the records of inode ino: a
 	 * transaction of several shards has them reserved (other than

@@ -80,6 +80,10 @@ struct xshard {
 	_Atomic size_t reserving;	/* nintents, read without the lock */
 	uint64_t inflight[XS_INFLIGHT_MAX];	/* decisions being made here */
 	size_t ninflight;
+	/* decisions every participant took: their records go in one
+	 * commit, by the resolver (not one commit each) */
+	uint64_t forget[XS_INFLIGHT_MAX];
+	size_t nforget;
 	struct cfs_map_holder shard0;	/* shard 0's map (other shards) */
 	pthread_t resolver;
 	bool started;
@@ -331,25 +335,26 @@ int mds_xalloc(struct mds *mds, struct cfs_rpc_req *rq)
 	return rc ? rc : cfs_rpc_reply(rq, &rep.base, NULL, 0);
 }
 
-/* Outside a mutation (lookups, listings): one record, now. */
-static int fetch_one(void *arg, struct cfs_ns_rec *rec)
+/* Outside a mutation (lookups, listings): the records of want, now,
+ * one call per shard; those of no shard are absent. */
+static int fetch_now(void *arg, const struct cfs_ns_recs *want,
+		     struct cfs_ns_recs *got)
 {
 	struct mds *mds = arg;
-	struct cfs_ns_recs one = { .r = rec, .n = 1, .cap = 1 }, out = { 0 };
-	int rc;
+	bool asked[MDS_SHARDS_MAX] = { false };
+	int rc = 0;
 
-	if (rec->shard >= mds->nshards)
-		return -ENOENT;	/* no such shard: no such inode */
-	rc = unserved(read_records(mds, rec->shard, &one, &out));
-	if (rc == 0 && out.n != 1)
-		rc = -EBADMSG;
-	if (rc == 0) {
-		rec->present = out.r[0].present;
-		rec->val = out.r[0].val;	/* the caller's now */
-		rec->vlen = out.r[0].vlen;
-		out.r[0].val = NULL;
+	for (size_t i = 0; !rc && i < want->n; i++) {
+		struct cfs_ns_rec r = want->r[i];
+
+		if (r.shard >= mds->nshards || r.shard == mds->shard) {
+			r.present = false;
+			rc = -cfs_ns_recs_put(got, &r);
+		} else if (!asked[r.shard]) {
+			asked[r.shard] = true;
+			rc = unserved(read_records(mds, r.shard, want, got));
+		}
 	}
-	cfs_ns_recs_free(&out);
 	return rc;
 }
 
@@ -948,12 +953,48 @@ static int decide(struct mds *mds, MDB_txn *txn, void *arg)
 	return rc;
 }
 
+struct forget {
+	const uint64_t *txids;
+	size_t n;
+};
+
 static int do_forget(struct mds *mds, MDB_txn *txn, void *arg)
 {
-	uint8_t kb[9];
-	MDB_val k = xact_key(kb, *(uint64_t *)arg, KIND_DECIDED);
+	const struct forget *f = arg;
+	int rc = 0;
 
-	return cfs_ns_del(&mds->ns, txn, mds->ns.xact, &k);
+	for (size_t i = 0; !rc && i < f->n; i++) {
+		uint8_t kb[9];
+		MDB_val k = xact_key(kb, f->txids[i], KIND_DECIDED);
+
+		rc = cfs_ns_del(&mds->ns, txn, mds->ns.xact, &k);
+	}
+	return rc;
+}
+
+static void forget_now(struct mds *mds, const uint64_t *txids, size_t n)
+{
+	struct cfs_ns_xctx x = { 0 };
+	struct forget f = { txids, n };
+
+	if (n)
+		mds_mutate_x(mds, do_forget, &f, 0, &x, NULL, NULL);
+	cfs_ns_xctx_free(&x);
+}
+
+/* The decisions every participant took, forgotten together. */
+static void forget_taken(struct mds *mds)
+{
+	struct xshard *xs = mds->xs;
+	uint64_t txids[XS_INFLIGHT_MAX];
+	size_t n;
+
+	pthread_mutex_lock(&xs->lock);
+	n = xs->nforget;
+	memcpy(txids, xs->forget, n * sizeof(*txids));
+	xs->nforget = 0;
+	pthread_mutex_unlock(&xs->lock);
+	forget_now(mds, txids, n);
 }
 
 /* Tell every participant the outcome; once all took a commit, forget
@@ -966,10 +1007,16 @@ static void finish_parts(struct mds *mds, const unsigned *parts, size_t n,
 	for (size_t i = 0; i < n; i++)
 		took += finish_part(mds, parts[i], txid, commit) == 0;
 	if (commit && took == n) {
-		struct cfs_ns_xctx x = { 0 };
+		struct xshard *xs = mds->xs;
+		bool full;
 
-		mds_mutate_x(mds, do_forget, &txid, 0, &x, NULL, NULL);
-		cfs_ns_xctx_free(&x);
+		pthread_mutex_lock(&xs->lock);
+		full = xs->nforget == XS_INFLIGHT_MAX;
+		if (!full)
+			xs->forget[xs->nforget++] = txid;
+		pthread_mutex_unlock(&xs->lock);
+		if (full)
+			forget_now(mds, &txid, 1);
 	}
 }
 
@@ -1133,7 +1180,7 @@ static int do_cap_key(struct mds *mds, MDB_txn *txn, void *key)
 void mds_xshard_take_over(struct mds *mds)
 {
 	uint8_t key[CFS_CAP_KEY];
-	int rc;
+	int rc = -EAGAIN;
 
 	if (!mds->xs)
 		return;
@@ -1273,6 +1320,7 @@ static void *resolver_main(void *p)
 	while (!mds->xs->stop) {
 		if (mds_serving(mds, &terms) &&
 		    terms == atomic_load(&mds->ready)) {
+			forget_taken(mds);
 			resolve_parts(mds);
 			resend_decisions(mds, XS_ASK_MS);
 		}
@@ -1303,7 +1351,7 @@ int mds_xshard_start(struct mds *mds)
 	cfs_map_holder_init(&xs->shard0);
 	mds->xs = xs;
 	mds->ns.nshards = mds->nshards;
-	mds->ns.fetch = fetch_one;
+	mds->ns.fetch = fetch_now;
 	mds->ns.fetch_arg = mds;
 	mds->ns.reserved = reserved;
 	mds->ns.reserved_arg = xs;

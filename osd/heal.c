@@ -327,7 +327,8 @@ static void heal_all(struct osd_heal *h, struct held *l)
 	static __thread uint64_t inos[GONE_BATCH], size[GONE_BATCH];
 	static __thread bool gone[GONE_BATCH];
 
-	qsort(l->c, l->n, sizeof(*l->c), by_ino);
+	if (l->n)	/* (qsort's base may not be NULL) */
+		qsort(l->c, l->n, sizeof(*l->c), by_ino);
 	for (size_t i = 0, end; i < l->n && !h->osd->stop; i = end) {
 		size_t n = 0, b = 0;
 
