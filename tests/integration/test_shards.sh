@@ -76,6 +76,22 @@ check "tar of a tree spread over both shards reads back" \
 	'mkdir -p "$T/src/a/b" "$T/src/c" && seq 1000 >"$T/src/a/b/n" && ln -s b "$T/src/a/s" &&
 	 tar -C "$T/src" -cf - . | tar -C "$A" -xf - && diff -r "$T/src" "$A" >/dev/null'
 
+# a second mount hears of changes in every shard (a change feed each)
+second_mount "$T/m2"
+M2B=$T/m2/${B#"$MNT"/}
+touch "$B/probe"
+wait_for 5 '[ -e "$M2B/probe" ]'	# its feeds are followed
+[ -e "$M2B/seen" ]	# (a miss it may cache)
+touch "$B/seen"
+check_within 0.3 "another mount sees a name made in a shard-1 directory within 0.3 s" \
+	'[ -e "$M2B/seen" ]'
+stat -c %a "$M2B/seen" >/dev/null
+chmod 600 "$B/seen"
+check_within 0.3 "and a shard-1 inode's new mode (attribute timeout: 1 s)" \
+	'[ "$(stat -c %a "$M2B/seen")" = 600 ]'
+rm "$B/seen"
+check_within 0.3 "and its removal" '[ ! -e "$M2B/seen" ]'
+
 check "cfs status names each shard's leader" \
 	'cluster cfs status --json "$MDS" | python3 -c "
 import json, sys
