@@ -450,7 +450,7 @@ void client_shard_group(struct cfs_client *cl, unsigned shard, char *buf,
 /* The shard a request goes to: the shard of the inode it names first
  * (field 2 of every inode request: the inode, or a name's directory; a
  * new directory's parent's shard places it), for a link the new name's
- * directory's; the rest (statfs, the map) shard 0's. */
+ * directory's; the rest (the map) shard 0's. */
 static unsigned route(struct cfs_client *cl, uint32_t method,
 		      const ProtobufCMessage *req)
 {
@@ -463,8 +463,7 @@ static unsigned route(struct cfs_client *cl, uint32_t method,
 	f = protobuf_c_message_descriptor_get_field(
 		req->descriptor,
 		method == CFS__MDS_METHOD__MDS_LINK ? 3 : 2);
-	if (!f || f->type != PROTOBUF_C_TYPE_UINT64 ||
-	    method == CFS__MDS_METHOD__MDS_STATFS)
+	if (!f || f->type != PROTOBUF_C_TYPE_UINT64)
 		return 0;
 	memcpy(&ino, (const char *)req + f->offset, sizeof(ino));
 	return cfs_ino_shard(ino) < n ? cfs_ino_shard(ino) : 0u;
@@ -1006,6 +1005,16 @@ int cfs_statfs(struct cfs_client *cl, struct statvfs *out)
 		out->f_namemax = rep->namemax;
 	}
 	cfs_rpc_call_done(&c);
+	/* shard 0 knows the space; every shard its own inodes (a shard
+	 * that cannot say, as for a subtree token, adds none) */
+	for (unsigned s = 1; rc == 0 && s < client_shards(cl); s++) {
+		r.ino = (uint64_t)s << CFS_SHARD_SHIFT;
+		if (client_mds_call(cl, CFS__MDS_METHOD__MDS_STATFS, &r.base,
+				    &cfs__mds_statfs__descriptor, &c) == 0 &&
+		    (rep = (Cfs__MdsStatfs *)c.rep) && rep->files > rep->ffree)
+			out->f_files += rep->files - rep->ffree;
+		cfs_rpc_call_done(&c);
+	}
 	return rc;
 }
 

@@ -92,6 +92,13 @@ check_within 0.3 "and a shard-1 inode's new mode (attribute timeout: 1 s)" \
 rm "$B/seen"
 check_within 0.3 "and its removal" '[ ! -e "$M2B/seen" ]'
 
+iused() { df -P -i "$MNT" | awk 'END {print $3}'; }
+before=$(iused)
+for i in $(seq 1 50); do : >"$B/n$i"; done
+check "df -i counts the inodes of every shard ($before, then $(iused) after 50 in shard 1)" \
+	'[ $(($(iused) - before)) = 50 ]'
+rm -f "$B"/n*
+
 check "cfs status names each shard's leader" \
 	'cluster cfs status --json "$MDS" | python3 -c "
 import json, sys
