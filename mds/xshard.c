@@ -476,12 +476,17 @@ static void intents_clear(struct xshard *xs)
 	pthread_mutex_unlock(&xs->lock);
 }
 
-static void inflight(struct xshard *xs, uint64_t txid, bool on)
+/* Note txid as being decided here (false: too many are), or no more. */
+static bool inflight(struct xshard *xs, uint64_t txid, bool on)
 {
+	bool noted = true;
+
 	pthread_mutex_lock(&xs->lock);
 	if (on && xs->ninflight < XS_INFLIGHT_MAX) {
 		xs->inflight[xs->ninflight++] = txid;
-	} else if (!on) {
+	} else if (on) {
+		noted = false;
+	} else {
 		for (size_t i = 0; i < xs->ninflight; i++)
 			if (xs->inflight[i] == txid) {
 				xs->inflight[i] = xs->inflight[--xs->ninflight];
@@ -489,6 +494,7 @@ static void inflight(struct xshard *xs, uint64_t txid, bool on)
 			}
 	}
 	pthread_mutex_unlock(&xs->lock);
+	return noted;
 }
 
 static bool is_inflight(struct xshard *xs, uint64_t txid)
@@ -1042,7 +1048,13 @@ static int transact(struct mds *mds,
 	for (size_t i = 0; !rc && i < t.nparts; i++)
 		rc = cfs_ns_encode(&x->writes, t.parts[i], &t.changes[i],
 				   &t.clen[i]);
-	inflight(mds->xs, t.txid, true);
+	/* unnoted, a participant asking would be told it was aborted */
+	if (!rc && !inflight(mds->xs, t.txid, true))
+		rc = -EAGAIN;
+	if (rc) {
+		xt_free(&t);
+		return rc;
+	}
 	while (!rc && prepared < t.nparts) {
 		rc = prepare_part(mds, &t, prepared);
 		if (!rc)
@@ -1062,9 +1074,11 @@ static int transact(struct mds *mds,
 		finish_parts(mds, t.parts, t.nparts, t.txid, true);
 		fault(mds, "x-finished");
 	}
-	/* (decided but not committed here: the next leader has the record
-	 * or never will; the participants ask) */
-	inflight(mds->xs, t.txid, false);
+	/* decided but not committed here: the next leader has the record
+	 * or never will, and the participants ask it; this MDS, should it
+	 * still answer meanwhile, says pending (until it takes over again) */
+	if (!(rc && t.decided))
+		inflight(mds->xs, t.txid, false);
 	xt_free(&t);
 	return rc;
 }
@@ -1184,6 +1198,9 @@ void mds_xshard_take_over(struct mds *mds)
 
 	if (!mds->xs)
 		return;
+	pthread_mutex_lock(&mds->xs->lock);
+	mds->xs->ninflight = 0;	/* the store says what was decided */
+	pthread_mutex_unlock(&mds->xs->lock);
 	load_intents(mds);
 	/* what the last leader decided is applied everywhere before this
 	 * one answers (a retry of that request is answered as done) */
