@@ -390,8 +390,8 @@ static void note_change(struct cfs_ns *ns, MDB_dbi dbi, const MDB_val *k)
 /* Every change to the store goes through ns_put, ns_del and
  * ns_cursor_del, so that the redo log records it and the change feed
  * hears of it. They return LMDB's codes. */
-static int ns_put(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
-		  MDB_val *v, unsigned flags)
+static int ns_change(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi,
+		     MDB_val *k, MDB_val *v, unsigned flags)
 {
 	unsigned t = table_of(ns, dbi);
 	int rc;
@@ -400,31 +400,25 @@ static int ns_put(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
 		return remote_write(ns, t, k, v);
 	rc = ns_writable(ns, t, k);
 	if (rc == 0)
-		rc = mdb_put(txn, dbi, k, v, flags);
-
+		rc = v ? mdb_put(txn, dbi, k, v, flags) :
+			 mdb_del(txn, dbi, k, NULL);
 	if (rc == 0 && ns->redo)
-		rc = cfs_redo_put(ns->redo, table_of(ns, dbi), k, v);
+		rc = v ? cfs_redo_put(ns->redo, t, k, v) :
+			 cfs_redo_del(ns->redo, t, k);
 	if (rc == 0)
 		note_change(ns, dbi, k);
 	return rc;
 }
 
+static int ns_put(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi, MDB_val *k,
+		  MDB_val *v, unsigned flags)
+{
+	return ns_change(ns, txn, dbi, k, v, flags);
+}
+
 static int ns_del(struct cfs_ns *ns, MDB_txn *txn, MDB_dbi dbi, MDB_val *k)
 {
-	unsigned t = table_of(ns, dbi);
-	int rc;
-
-	if (remote_key(ns, t, k))
-		return remote_write(ns, t, k, NULL);
-	rc = ns_writable(ns, t, k);
-	if (rc == 0)
-		rc = mdb_del(txn, dbi, k, NULL);
-
-	if (rc == 0 && ns->redo)
-		rc = cfs_redo_del(ns->redo, table_of(ns, dbi), k);
-	if (rc == 0)
-		note_change(ns, dbi, k);
-	return rc;
+	return ns_change(ns, txn, dbi, k, NULL, 0);
 }
 
 /* Delete the record under cur, whose key is k. */

@@ -154,6 +154,26 @@ same_file() {
 	return 1
 }
 
+# model_run DIR: the randomized model (tests/posix/model.c), seed
+# $MODEL_SEED (else a random one, printed), $MODEL_OPS operations (300)
+# from 4 processes, on a local directory and on DIR (made here). Leaves
+# the results in $T/local.log.K and DIR.log.K, the final trees in
+# $T/local.tree and $T/mount.tree.
+MODEL_PROCS=4
+model_run() {
+	local seed=${MODEL_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+	local ops=${MODEL_OPS:-300} local_dir k
+	echo "     model seed $seed, $MODEL_PROCS processes x $ops operations"
+	local_dir=$(mktemp -d "$T/model.XXXXXX")
+	mkdir "$1"
+	"$CFS_BIN/model" "$seed" "$ops" "$MODEL_PROCS" "$local_dir" >"$T/local.tree"
+	"$CFS_BIN/model" "$seed" "$ops" "$MODEL_PROCS" "$1" >"$T/mount.tree"
+	for k in $(seq 0 $((MODEL_PROCS - 1))); do
+		mv "$local_dir.log.$k" "$T/local.log.$k"
+	done
+	rm -rf "$local_dir"
+}
+
 finish() {
 	echo "$(basename "$0"): $PASS passed, $FAIL failed"
 	[ "$FAIL" -eq 0 ]

@@ -7,28 +7,20 @@
 . "$(dirname "$0")/lib.sh"
 cluster_up 3 7550
 
-seed=${MODEL_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
-ops=${MODEL_OPS:-400}
-procs=4
-echo "     model seed $seed, $procs processes x $ops operations"
-local_dir=$(mktemp -d /var/tmp/cfs-model.XXXXXX)
-trap 'rm -rf "$local_dir" "$local_dir".log.*; cleanup' EXIT
-mkdir "$MNT/m"
-"$CFS_BIN/model" "$seed" "$ops" "$procs" "$local_dir" >"$T/local.tree"
-"$CFS_BIN/model" "$seed" "$ops" "$procs" "$MNT/m" >"$T/mount.tree"
+MODEL_OPS=${MODEL_OPS:-400} model_run "$MNT/m"
 
-for k in $(seq 0 $((procs - 1))); do
-	if cmp -s "$local_dir.log.$k" "$MNT/m.log.$k"; then
-		ok "process $k: all $ops results as on a local disk"
+for k in $(seq 0 $((MODEL_PROCS - 1))); do
+	if cmp -s "$T/local.log.$k" "$MNT/m.log.$k"; then
+		ok "process $k: all results as on a local disk"
 	else
-		bad "process $k: results differ (seed $seed; < local, > ClaudeFS):"
-		diff "$local_dir.log.$k" "$MNT/m.log.$k" | head -n 20 | sed 's/^/     /'
+		bad "process $k: results differ (< local, > ClaudeFS):"
+		diff "$T/local.log.$k" "$MNT/m.log.$k" | head -n 20 | sed 's/^/     /'
 	fi
 done
 if cmp -s "$T/local.tree" "$T/mount.tree"; then
 	ok "final trees identical ($(wc -l <"$T/local.tree") entries)"
 else
-	bad "final trees differ (seed $seed; < local, > ClaudeFS):"
+	bad "final trees differ (< local, > ClaudeFS):"
 	diff "$T/local.tree" "$T/mount.tree" | head -n 40 | sed 's/^/     /'
 fi
 check "cfs fsck finds the namespace consistent" '"$CFS_BIN/cfs" fsck "$T/c/mds"'

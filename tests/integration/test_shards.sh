@@ -142,16 +142,9 @@ check_within 30 "no transaction is left under way, and fsck is clean" \
 	'"$CFS_BIN/cfs" fsck "${stores[@]}" >"$T/fsck.out" && ! grep -q "under way" "$T/fsck.out"'
 
 # the randomized model, against a local directory
-seed=${MODEL_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
-ops=${MODEL_OPS:-300}
-echo "     model seed $seed, 4 processes x $ops operations"
-local_dir=$(mktemp -d /var/tmp/cfs-model.XXXXXX)
-trap 'rm -rf "$local_dir" "$local_dir".log.*; cleanup' EXIT
-mkdir "$MNT/m"
-"$CFS_BIN/model" "$seed" "$ops" 4 "$local_dir" >"$T/local.tree"
-"$CFS_BIN/model" "$seed" "$ops" 4 "$MNT/m" >"$T/mount.tree"
+model_run "$MNT/m"
 same=0
-for k in 0 1 2 3; do cmp -s "$local_dir.log.$k" "$MNT/m.log.$k" && same=$((same + 1)); done
+for k in 0 1 2 3; do cmp -s "$T/local.log.$k" "$MNT/m.log.$k" && same=$((same + 1)); done
 check "model: every result as on a local disk ($same of 4 processes)" '[ "$same" = 4 ]'
 check "model: the final trees are identical" \
 	'cmp -s "$T/local.tree" "$T/mount.tree" || { diff "$T/local.tree" "$T/mount.tree" | head -n 20; false; }'
