@@ -145,6 +145,10 @@ soak: deps
 	@EC_KILL_CYCLES=$${SOAK_EC_KILLS:-10} tests/integration/soak_ec_kills.sh
 	@for s in 2 4; do SHARDS_S=$$s MODEL_OPS=$${SOAK_MODEL_OPS:-3000} \
 	  tests/integration/test_shards.sh || exit 1; done
+	@for s in $$(seq 1 $${SOAK_CACHE_SEEDS:-100}); do \
+	  CFS_SEED=$$s CFS_STEPS=10000 CK_DEFAULT_TIMEOUT=300 $(BIN)/test_cache >/dev/null 2>&1 || \
+	  { echo "test_cache failed: CFS_SEED=$$s $(BIN)/test_cache replays it"; exit 1; }; \
+	done; echo "test_cache: $${SOAK_CACHE_SEEDS:-100} seeds passed"
 
 # The fuzz targets (tests/fuzz), built by clang with libFuzzer, ASan and
 # UBSan into build-fuzz; tests/fuzz/run runs each from its seed corpus.

@@ -12,6 +12,8 @@
  *                              a chunk's placement: its targets in order,
  *                              the acting primary first
  *   cfs layout set|get PATH    a directory's or file's layout (layout.c)
+ *   cfs cache status|drop|warm|passthrough ... PATH
+ *                              the mount's client data cache (cache.c)
  *   cfs fsck MDS_DATA_DIR...   check the namespace of an MDS store, or of
  *                              one store of each shard as a whole (safe
  *                              beside a running MDS); exit 1 on problems
@@ -622,6 +624,8 @@ int main(int argc, char **argv)
 		rc = cmd_token(argc - 1, argv + 1);
 	else if (argc >= 2 && !strcmp(argv[1], "secret"))
 		rc = cmd_secret(argc - 1, argv + 1);
+	else if (argc >= 2 && !strcmp(argv[1], "cache"))
+		rc = cmd_cache(argc - 1, argv + 1);
 	if (rc != 2)
 		return rc;
 	fprintf(stderr,
@@ -637,6 +641,8 @@ int main(int argc, char **argv)
 		"default)\n"
 		"       cfs layout get PATH [MDS_ADDRESS]   ($CFS_MDS: the "
 		"same)\n"
+		"       cfs cache status|drop PATH | cfs cache warm PATH...\n"
+		"       cfs cache passthrough on|off PATH\n"
 		"       cfs init --dir DIR [--mds ADDR[,ADDR...]]\n"
 		"       cfs token create --dir DIR --role ROLE [--ro] [--squash]\n"
 		"                        [--subtree PATH] [--ttl DURATION] "

@@ -13,6 +13,8 @@ int cmd_token(int argc, char **argv);
 int cmd_secret(int argc, char **argv);
 /* cfs layout set|get (layout.c) */
 int cmd_layout(int argc, char **argv);
+/* cfs cache status|drop|warm (cache.c) */
+int cmd_cache(int argc, char **argv);
 
 /* The MDS's current map, or NULL after saying why on stderr; free with
  * map_done() (cfs.c). */

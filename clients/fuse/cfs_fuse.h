@@ -6,9 +6,11 @@
 
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
+#include <linux/fuse.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "handouts.h"
 #include "libcfs.h"
@@ -31,6 +33,19 @@ struct inval {
 	bool live;		/* the change feed is live: handouts allowed */
 };
 
+/* FUSE passthrough (passthrough.c): per inode, the opens running in
+ * caching mode and in passthrough, and the backing the latter use. */
+struct passthrough {
+	pthread_mutex_t lock;
+	bool wanted;		/* a cache, and not -o no_passthrough: set
+				 * before mounting */
+	bool offered;		/* the kernel offered it at INIT */
+	bool asked;		/* INIT asked for it, not refused since */
+	bool on;		/* ... and copies are handed out (pt_switch) */
+	struct pt_inode *tab[1024];
+};
+#define PT_FH (1ull << 63)	/* a file handle open in passthrough */
+
 struct cfs_fuse {
 	struct cfs_client *cl;
 	struct fuse_session *se;
@@ -43,6 +58,7 @@ struct cfs_fuse {
 	bool root_squash;	/* -o root_squash: root is nobody here */
 	unsigned readahead;	/* bytes the kernel may read ahead (main.c) */
 	struct inval inval;
+	struct passthrough pt;
 	/* inodes known to have no security.capability, until when (ops.c) */
 	pthread_mutex_t nocaps_lock;
 	struct nocaps {
@@ -74,6 +90,29 @@ bool inval_handout(struct cfs_fuse *f, int64_t now, uint64_t ino,
  * -o no_uring): set up after mounting, stopped after the session. */
 int uring_setup(struct cfs_fuse *f, bool enabled);
 void uring_stop(struct cfs_fuse *f);
+
+/* Passthrough (passthrough.c). The session's I/O (uring.c) tells of
+ * the kernel's INIT (pt_offered), lets the reply ask for it
+ * (pt_init_reply: true if it changed the reply), and passes every reply
+ * by pt_patch. An open or create calls pt_open just before its reply,
+ * which sets fi->fh (PT_FH in it for a passthrough open) and the reply's
+ * flags; a release (or a reply the kernel did not take) calls
+ * pt_release. pt_refresh: another client changed ino: a
+ * copy the kernel reads is brought up to date. */
+void pt_init(struct cfs_fuse *f);
+void pt_offered(struct cfs_fuse *f, const struct fuse_init_in *in);
+bool pt_init_reply(struct cfs_fuse *f, struct fuse_init_out *out);
+void pt_patch(struct iovec *iov, int count);
+void pt_open(struct cfs_fuse *f, uint64_t ino, int flags,
+	     const struct cfs_attr *a, struct fuse_file_info *fi);
+void pt_release(struct cfs_fuse *f, uint64_t ino,
+		const struct fuse_file_info *fi);
+bool pt_active(struct cfs_fuse *f, uint64_t ino);
+/* Hand copies out (on) or not from the next open: -EOPNOTSUPP for on
+ * where the kernel has no passthrough. */
+int pt_switch(struct cfs_fuse *f, bool on);
+void pt_refresh(struct cfs_fuse *f, uint64_t ino);
+void pt_free(struct cfs_fuse *f);
 
 extern const struct fuse_lowlevel_ops cfs_fuse_ops;
 

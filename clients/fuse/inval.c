@@ -120,6 +120,7 @@ static void feed_inode(void *arg, uint64_t ino)
 {
 	struct cfs_fuse *f = arg;
 
+	cfs_cache_stale(f->cl, ino);	/* its copy, before the next open */
 	pthread_mutex_lock(&f->inval.lock);
 	queue(&f->inval, DROP_ATTRS, true, ino, NULL, 0);
 	pthread_mutex_unlock(&f->inval.lock);
@@ -179,9 +180,11 @@ static void drop(struct cfs_fuse *f, const struct drop *d)
 {
 	switch (d->kind) {
 	case DROP_PAGES:
+		pt_refresh(f, d->ino);
 		fuse_lowlevel_notify_inval_inode(f->se, d->ino, 0, 0);
 		break;
 	case DROP_ATTRS:
+		pt_refresh(f, d->ino);
 		fuse_lowlevel_notify_inval_inode(f->se, d->ino, -1, 0);
 		break;
 	case DROP_ENTRY:

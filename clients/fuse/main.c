@@ -31,6 +31,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "cfs/daemon.h"
@@ -51,6 +53,9 @@ struct options {
 	int readahead_kb;
 	int no_uring;
 	int no_allow_other;
+	char *cache_dir;
+	char *cache_size;
+	int no_passthrough;
 	int help;
 };
 
@@ -67,6 +72,9 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("strict", strict),
 	OPT("no_uring", no_uring),
 	OPT("no_allow_other", no_allow_other),
+	OPT("cache_dir=%s", cache_dir),
+	OPT("cache_size=%s", cache_size),
+	OPT("no_passthrough", no_passthrough),
 	OPT("token=%s", token),
 	OPT("insecure", insecure),
 	OPT("root_squash", root_squash),
@@ -132,6 +140,55 @@ static void set_readahead(const char *mountpoint, unsigned kb)
 			     path, errno);
 }
 
+/* SIZE: bytes, or with K, M, G or T (powers of 1024); 0 if not one. */
+static uint64_t parse_size(const char *s)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	const char *units = "KMGT";
+	const char *u = *end ? strchr(units, *end) : NULL;
+
+	if (end == s || (*end && (!u || end[1])))
+		return 0;
+	return (uint64_t)v << (u ? 10 * (u - units + 1) : 0);
+}
+
+/* The data cache's directory (DIR/<cluster id>, made here) and size:
+ * -o cache_dir (none for "none"), else /var/cache/claudefs for root;
+ * -o cache_size, else 10% of the file system it is on, at least 1 GiB.
+ * 0, 1 without a cache, -1 with a message for a bad option. */
+static int cache_setup(const struct options *o, char *dir, size_t len,
+		       uint64_t *bytes)
+{
+	const char *base = o->cache_dir ? o->cache_dir :
+			   geteuid() == 0 ? "/var/cache/claudefs" : NULL;
+	const struct cfs_token *t = cfs_joined();
+	struct statvfs sv;
+
+	if (!base || !strcmp(base, "none") || o->strict)
+		return 1;
+	*bytes = 0;
+	if (o->cache_size && !(*bytes = parse_size(o->cache_size))) {
+		fprintf(stderr, "cfs-fuse: cache_size=%s: not a size (bytes, "
+				"or with K, M, G, T)\n", o->cache_size);
+		return -1;
+	}
+	snprintf(dir, len, "%s/%s", base, t ? t->cluster : "open");
+	if ((mkdir(base, 0700) && errno != EEXIST) ||
+	    (mkdir(dir, 0700) && errno != EEXIST)) {
+		fprintf(stderr, "cfs-fuse: cache_dir: cannot make %s: %s\n",
+			dir, strerror(errno));
+		return -1;
+	}
+	if (!*bytes) {
+		*bytes = statvfs(dir, &sv) ? 0 :
+			 (uint64_t)sv.f_blocks * sv.f_frsize / 10;
+		if (*bytes < (1ull << 30))
+			*bytes = 1ull << 30;
+	}
+	return 0;
+}
+
 /* Whether name is one of the -o options on the command line. */
 static bool mount_option(int argc, char **argv, const char *name)
 {
@@ -193,10 +250,11 @@ int main(int argc, char **argv)
 	struct fuse_loop_config *loop = NULL;
 	struct fuse_session *se = NULL;
 	struct cfs_fuse f = { 0 };
-	char fsname[2 * CFS_RPC_GROUP_MAX + 64], why[200];
+	char fsname[2 * CFS_RPC_GROUP_MAX + 64], why[200], cache_dir[4096];
 	int rc = 1;
 
 	cfs_log_init("fuse", CFS_LOG_WARN);
+	pt_init(&f);
 	cfs_malloc_for_bulk();
 	if (fuse_opt_parse(&args, &o, opt_spec, take_nonopt))
 		return 2;
@@ -235,6 +293,13 @@ int main(int argc, char **argv)
 		fuse_opt_add_arg(&args, "-oro");
 	/* before any thread starts: a fork keeps only the calling thread
 	 * (without -f, errors from here on go to /dev/null) */
+	rc = cache_setup(&o, cache_dir, sizeof(cache_dir), &co.cache_bytes);
+	if (rc < 0) {
+		rc = 2;
+		goto out;
+	}
+	co.cache_dir = rc == 0 ? cache_dir : NULL;
+	f.pt.wanted = co.cache_dir && !o.no_passthrough;
 	fuse_daemonize(cmd.foreground);
 	rc = cfs_client_new(&f.cl, &co);
 	if (rc) {
@@ -315,12 +380,15 @@ out_signals:
 	fuse_remove_signal_handlers(se);
 out:
 	inval_free(&f);
+	pt_free(&f);
 	if (se)
 		fuse_session_destroy(se);
 	cfs_client_free(f.cl);
 	free(cmd.mountpoint);
 	free(o.mds);
 	free(o.token);
+	free(o.cache_dir);
+	free(o.cache_size);
 	fuse_opt_free_args(&args);
 	return rc ? 1 : 0;
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -376,9 +377,14 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	dropping = inval_take(F(req), ino);
 	fi->keep_cache = cfs_cache_valid(F(req)->cl, &a) && !dropping &&
 			 !(fi->flags & O_TRUNC);
+	pt_open(F(req), ino, fi->flags, &a, fi);
+	/* the kernel reads a passthrough file without us: relatime's
+	 * update is made at the open instead of at the first read */
+	if ((fi->fh & PT_FH) && (fi->flags & O_ACCMODE) == O_RDONLY)
+		cfs_accessed(F(req)->cl, &cr, ino);
 	fuse_lowlevel_notify_inval_inode(F(req)->se, ino, -1, 0);
-	fi->fh = ino;
-	fuse_reply_open(req, fi);
+	if (fuse_reply_open(req, fi))
+		pt_release(F(req), ino, fi);	/* the kernel never had it */
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -398,9 +404,10 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	nocaps_set(F(req), a.ino, true);	/* a new file has none */
-	fi->fh = a.ino;
 	entry_param(F(req), parent, name, &a, cfs_mono_ns(), &e);
-	fuse_reply_create(req, &e, fi);
+	pt_open(F(req), a.ino, fi->flags, &a, fi);
+	if (fuse_reply_create(req, &e, fi))
+		pt_release(F(req), a.ino, fi);	/* the kernel never had it */
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -456,6 +463,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	/* the last close of an open file drops its flock */
 	if (fi->flock_release)
 		cfs_unlock_owner(F(req)->cl, ino, fi->lock_owner, true);
+	pt_release(F(req), ino, fi);
 	fuse_reply_err(req, -cfs_release(F(req)->cl, ino, fi->flags));
 }
 
@@ -731,11 +739,64 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_statfs(req, &sv);
 }
 
+/* ---- the data cache's controls (cfs cache): a virtual xattr ---- */
+
+#define CACHE_XATTR "user.cfs.cache"
+
+/* The mount's cache figures, and the file's: "key: value" lines. */
+static int cache_status(struct cfs_fuse *f, uint64_t ino, char *buf,
+			size_t cap)
+{
+	struct cfs_cache_stats s;
+	bool on = cfs_cache_stats(f->cl, ino, &s);
+	int n = snprintf(
+		buf, cap,
+		"cache: %s\npassthrough: %s\nentries: %lu\nused_bytes: %lu\n"
+		"size_bytes: %lu\nhits: %lu\nhit_bytes: %lu\nmisses: %lu\n"
+		"fill_bytes: %lu\npassthrough_opens: %lu\n"
+		"passthrough_bytes: %lu\ncorrupt_blocks: %lu\nevicted: %lu\n"
+		"file_size: %lu\nfile_cached_bytes: %lu\nfile_current: %s\n"
+		"file_passthrough_opens: %u\n",
+		on ? "on" : "off", f->pt.on ? "on" : "off",
+		(unsigned long)s.entries, (unsigned long)s.used,
+		(unsigned long)s.cap, (unsigned long)s.hits,
+		(unsigned long)s.hit_bytes, (unsigned long)s.misses,
+		(unsigned long)s.fill_bytes, (unsigned long)s.backing_opens,
+		(unsigned long)s.backing_bytes, (unsigned long)s.corrupt,
+		(unsigned long)s.evicted, (unsigned long)s.file_size,
+		(unsigned long)s.file_cached, s.file_current ? "yes" : "no",
+		s.file_pins);
+
+	return n < (int)cap ? n : -ERANGE;
+}
+
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
 	struct cfs_cred cr;
 
+	if (!strcmp(name, CACHE_XATTR)) {
+		/* "drop": the file's copy (the root's: every copy), "drop
+		 * all": every copy; "passthrough=on|off": for the mount,
+		 * from the next open. No MDS call: it works while one is
+		 * away. */
+		int rc = -EINVAL;
+
+		if (size == 4 && !memcmp(value, "drop", 4)) {
+			cfs_cache_drop(F(req)->cl, ino == FUSE_ROOT_ID ? 0 : ino);
+			rc = 0;
+		} else if (size == 8 && !memcmp(value, "drop all", 8)) {
+			cfs_cache_drop(F(req)->cl, 0);
+			rc = 0;
+		} else if (size == 14 && !memcmp(value, "passthrough=on", 14)) {
+			rc = pt_switch(F(req), true);
+		} else if (size == 15 &&
+			   !memcmp(value, "passthrough=off", 15)) {
+			rc = pt_switch(F(req), false);
+		}
+		fuse_reply_err(req, -rc);
+		return;
+	}
 	req_cred(req, &cr);
 	if (is_caps(name))
 		nocaps_set(F(req), ino, false);
@@ -764,13 +825,16 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
-	buf = size ? malloc(size) : NULL;
+	buf = malloc(size ? size : 4096);
 	req_cred(req, &cr);
-	if (size && !buf) {
+	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	n = cfs_getxattr(F(req)->cl, &cr, ino, name, buf, size);
+	if (!strcmp(name, CACHE_XATTR))
+		n = cache_status(F(req), ino, buf, size ? size : 4096);
+	else
+		n = cfs_getxattr(F(req)->cl, &cr, ino, name, buf, size);
 	if (is_caps(name) && n == -ENODATA)
 		nocaps_set(F(req), ino, true);
 	reply_xattr(req, size, n, buf);

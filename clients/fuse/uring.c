@@ -12,9 +12,10 @@
  * libfuse 3.14 knows nothing of this, so the session gets custom I/O:
  * - read passes through, noting the kernel's INIT request and whether it
  *   offers io_uring;
- * - the INIT reply gets FUSE_OVER_IO_URING added, and once the kernel
- *   has taken it the threads start and register their entries (the
- *   kernel routes requests to the rings once every CPU has one);
+ * - the INIT reply gets FUSE_OVER_IO_URING added (and FUSE passthrough,
+ *   passthrough.c, which also sees every reply go out), and once the
+ *   kernel has taken it the threads start and register their entries
+ *   (the kernel routes requests to the rings once every CPU has one);
  * - a thread rebuilds each request as /dev/fuse would carry it (in
  *   header, operation header, payload: laid out in front of the payload
  *   buffer, so nothing large is copied) and hands it to
@@ -85,6 +86,7 @@ struct uring {
 	struct cfs_fuse *f;
 	bool enabled;		/* not -o no_uring */
 	uint64_t init_unique;	/* the kernel's INIT, once read */
+	bool init_pending;	/* its reply not yet sent */
 	bool offered;		/* the kernel offered io_uring in it */
 	size_t payload;		/* bytes of each entry's payload buffer */
 	struct uring_worker *w;
@@ -257,7 +259,8 @@ static void start_workers(struct uring *u)
 
 static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 {
-	struct uring *u = ((struct cfs_fuse *)userdata)->uring;
+	struct cfs_fuse *f = userdata;
+	struct uring *u = f->uring;
 	ssize_t n = read(fd, buf, len);
 	const struct fuse_in_header *ih = buf;
 
@@ -266,14 +269,16 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 		const struct fuse_init_in *in = (const void *)(ih + 1);
 
 		u->init_unique = ih->unique;
+		u->init_pending = true;
 		u->offered = u->enabled && (in->flags & FUSE_INIT_EXT) &&
 			     (in->flags2 & URING_INIT_FLAG2);
+		pt_offered(f, in);
 	}
 	return n;
 }
 
-/* The INIT reply, with io_uring asked for; the rings start once the
- * kernel took it. */
+/* The INIT reply, with io_uring and passthrough asked for where the
+ * kernel offers them; the rings start once the kernel took it. */
 static ssize_t init_reply(struct uring *u, int fd, const struct iovec *iov,
 			  int count)
 {
@@ -287,8 +292,11 @@ static ssize_t init_reply(struct uring *u, int fd, const struct iovec *iov,
 		return writev(fd, iov, count);
 	memcpy(&out, iov[1].iov_base,
 	       iov[1].iov_len < sizeof(out) ? iov[1].iov_len : sizeof(out));
-	out.flags |= FUSE_INIT_EXT;
-	out.flags2 |= URING_INIT_FLAG2;
+	if (u->offered) {
+		out.flags |= FUSE_INIT_EXT;
+		out.flags2 |= URING_INIT_FLAG2;
+	}
+	pt_init_reply(u->f, &out);
 	oh.len = sizeof(oh) + sizeof(out);
 	u->payload = out.max_write > FUSE_MIN_READ_BUFFER ? out.max_write :
 							   FUSE_MIN_READ_BUFFER;
@@ -296,7 +304,8 @@ static ssize_t init_reply(struct uring *u, int fd, const struct iovec *iov,
 		u->payload = (size_t)out.max_pages * 4096;
 	n = writev(fd, v, 2);
 	if (n >= 0) {
-		start_workers(u);
+		if (u->offered)
+			start_workers(u);
 		n = (ssize_t)(iov[0].iov_len + iov[1].iov_len);
 	}
 	return n;
@@ -308,10 +317,13 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count,
 	struct uring *u = ((struct cfs_fuse *)userdata)->uring;
 	const struct fuse_out_header *oh = iov[0].iov_base;
 
+	pt_patch(iov, count);
 	if (serving && oh->unique == serving->unique && !serving->replied)
 		return reply_to_ring(serving, iov, count);
-	if (u->offered && !u->w && oh->unique == u->init_unique)
+	if (u->init_pending && oh->unique == u->init_unique) {
+		u->init_pending = false;
 		return init_reply(u, fd, iov, count);
+	}
 	return writev(fd, iov, count);
 }
 

@@ -229,6 +229,15 @@ int cfs_client_new(struct cfs_client **out, const struct cfs_client_opts *o)
 	rc = dc_start(cl, o->dir_lease_ms);
 	if (rc)
 		goto fail;
+	if (o->cache_dir) {
+		rc = client_cache_open(cl, o->cache_dir, o->cache_bytes);
+		if (rc)
+			cfs_log_warn("no data cache: cannot take its directory",
+				     "dir=%s rc=%d%s", o->cache_dir, rc,
+				     rc == -EBUSY ? " (another mount uses "
+						    "it)" : "");
+		rc = 0;
+	}
 	if (pthread_create(&cl->keepalive, NULL, keepalive_main, cl)) {
 		rc = -EAGAIN;
 		goto fail;
@@ -253,6 +262,7 @@ void cfs_client_free(struct cfs_client *cl)
 		client_wb_stop(cl);
 	if (cl->rpc)
 		send_atimes(cl);
+	client_cache_close(cl);
 	free(cl->stamps);
 	dc_stop(cl);
 	cfs_map_holder_destroy(&cl->maps);
@@ -697,6 +707,7 @@ int cfs_setattr(struct cfs_client *cl, const struct cfs_cred *cr,
 			rc = client_truncate_data(cl, ino, in->size, cur.size);
 		if (rc)
 			return rc;
+		client_cache_changed(cl, ino, CACHE_SIZE, in->size, NULL, 0);
 	}
 	if (valid & (CFS_ATTR_ATIME | CFS_ATTR_ATIME_NOW)) {
 		/* an atime set now supersedes a read's not yet sent */
@@ -1201,6 +1212,8 @@ int cfs_open(struct cfs_client *cl, const struct cfs_cred *cr, uint64_t ino,
 	rc = entry_reply(cl, rc, &call, begun, out);
 	if (rc == 0)
 		opened(cl, out, cfs_open_writes(flags));
+	if (rc == 0 && !(flags & O_TRUNC))
+		client_cache_opened(cl, out);
 	pthread_rwlock_unlock(&cl->openlock);
 	if (rc == 0 && (flags & O_TRUNC))
 		settled(cl, ino);
@@ -1534,6 +1547,7 @@ int cfs_release(struct cfs_client *cl, uint64_t ino, int flags)
 	if (o && o->writes && cfs_open_writes(flags))
 		o->writes--;
 	if (o && o->opens > 0 && --o->opens == 0) {
+		client_cache_closed(cl, ino);
 		o->writes = 0;
 		client_drop_prefetch(cl, o);
 		if (!o->dirty && !o->atime_ns && !client_wb_pending(o))

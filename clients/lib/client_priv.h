@@ -113,7 +113,28 @@ struct cfs_client {
 	char token_id[17];
 	pthread_mutex_t caplock;
 	struct cap_entry **caps;
+	struct cache *cache;	/* the data cache (cache.c; NULL: none) */
 };
+
+/* The data cache (cache.c). Opened by cfs_client_new with cache_dir:
+ * -EBUSY if another mount holds the directory. Opened: a regular file
+ * was opened with these attributes (an entry of another version goes).
+ * Read: a current entry's bytes for the whole range (len), checked, or
+ * 0, with *gen for a fill of what the OSDs return. Changed: this client
+ * changed the file (or another did: CACHE_OTHERS). Closed: its last
+ * open closed (the entry's meta is written). */
+enum cache_change { CACHE_WRITE, CACHE_SIZE, CACHE_PUNCH, CACHE_OTHERS };
+int client_cache_open(struct cfs_client *cl, const char *dir, uint64_t bytes);
+void client_cache_close(struct cfs_client *cl);
+void client_cache_opened(struct cfs_client *cl, const struct cfs_attr *a);
+size_t client_cache_read(struct cfs_client *cl, uint64_t ino, uint64_t off,
+			 void *buf, size_t len, uint64_t *gen);
+void client_cache_fill(struct cfs_client *cl, uint64_t ino, uint64_t gen,
+		       uint64_t off, const void *buf, size_t len);
+void client_cache_changed(struct cfs_client *cl, uint64_t ino,
+			  enum cache_change what, uint64_t off,
+			  const void *buf, uint64_t len);
+int client_cache_closed(struct cfs_client *cl, uint64_t ino);
 
 /* Metadata shards: how many the map names (1: none named), and the
  * group of shard's replicas (shard 0: the configured MDS). */

@@ -463,13 +463,15 @@ ssize_t cfs_read(struct cfs_client *cl, uint64_t ino, uint64_t off, void *buf,
 {
 	uint8_t *p = buf;
 	struct open_inode *o;
-	uint64_t size, mark;
+	uint64_t size, mark, gen;
 	size_t done;
 	int rc, attempt = 0;
+	bool dirty;
 
 	/* the first read of a small file: bytes read along with its open */
 	pthread_mutex_lock(&cl->ilock);
 	o = client_inode(cl, ino, false);
+	dirty = o && (o->dirty || client_wb_pending(o));
 	if (o && o->pf && off < o->pf_len &&
 	    (off + len <= o->pf_len || o->size <= o->pf_len)) {
 		done = len < o->pf_len - off ? len : o->pf_len - (size_t)off;
@@ -477,6 +479,8 @@ ssize_t cfs_read(struct cfs_client *cl, uint64_t ino, uint64_t off, void *buf,
 		if (off + done == o->pf_len)
 			client_drop_prefetch(cl, o);
 		pthread_mutex_unlock(&cl->ilock);
+		if (!dirty && !client_cache_read(cl, ino, off, NULL, 0, &gen))
+			client_cache_fill(cl, ino, gen, off, p, done);
 		return (ssize_t)done;
 	}
 	pthread_mutex_unlock(&cl->ilock);
@@ -487,6 +491,9 @@ ssize_t cfs_read(struct cfs_client *cl, uint64_t ino, uint64_t off, void *buf,
 		return 0;
 	if (len > size - off)
 		len = (size_t)(size - off);
+	/* the client cache: what this client read before, unchanged since */
+	if (!dirty && client_cache_read(cl, ino, off, p, len, &gen) == len)
+		return (ssize_t)len;
 	/* the OSDs' bytes, then ours not yet there on top of them */
 	do {
 		if (attempt++ == 3)	/* writes keep landing: let them */
@@ -511,6 +518,8 @@ ssize_t cfs_read(struct cfs_client *cl, uint64_t ino, uint64_t off, void *buf,
 		if (done == 0 && rc)
 			return rc;
 	} while (!client_wb_overlay(cl, ino, mark, off, p, done));
+	if (!dirty)
+		client_cache_fill(cl, ino, gen, off, p, done);
 	return (ssize_t)done;
 }
 
@@ -643,6 +652,7 @@ int cfs_punch(struct cfs_client *cl, uint64_t ino, uint64_t off, uint64_t len)
 	uint32_t layout;
 	int rc = client_wb_drain(cl, ino);
 
+	client_cache_changed(cl, ino, CACHE_PUNCH, off, NULL, len);
 	if (rc == 0)
 		rc = client_cap(cl, ino, true, &cap);
 	if (rc == 0)

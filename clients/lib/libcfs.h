@@ -40,6 +40,9 @@ struct cfs_client_opts {
 				 * write goes to the OSDs before it returns */
 	int dir_lease_ms;	/* answer lookups from directory listings this
 				 * old at most (0: never); see cfs_lookup */
+	const char *cache_dir;	/* the data cache's directory (NULL: none;
+				 * see cfs_cache_backing) */
+	uint64_t cache_bytes;	/* ... and its bound */
 };
 
 struct cfs_attr {
@@ -236,6 +239,36 @@ ssize_t cfs_write(struct cfs_client *cl, uint64_t ino, uint64_t off,
 /* Reads up to the end of the file; returns the bytes read. */
 ssize_t cfs_read(struct cfs_client *cl, uint64_t ino, uint64_t off, void *buf,
 		 size_t len);
+/* The data cache (cache_dir): files read here kept on local disk, whole
+ * blocks with their CRC32C, and read from there again while nothing says
+ * they changed (an open's attributes, the change feed, our own writes).
+ * cfs_cache_backing: a descriptor of a whole, current and checked copy of
+ * the file, for the kernel to read from (FUSE passthrough); it stays
+ * until as many cfs_cache_unpin. While held, this client's changes to the
+ * file are made in the copy too, and cfs_cache_refresh brings it to the
+ * version the attributes say (another client's change), reading the
+ * file from the OSDs; only a refresh at an open (at_open, the open's
+ * attributes) makes the copy current again. cfs_cache_stale: another client changed it.
+ * cfs_cache_drop: forget a file's copy (0: every copy). cfs_cache_stats:
+ * false without a cache; the file's own figures with ino. */
+struct cfs_cache_stats {
+	uint64_t hits, hit_bytes, misses, fill_bytes;
+	uint64_t backing_opens, backing_bytes;	/* copies handed out */
+	uint64_t corrupt, evicted;	/* blocks failing their CRC, entries */
+	uint64_t entries, used, cap;
+	uint64_t file_size, file_cached;
+	bool file_current;
+	uint32_t file_pins;
+};
+int cfs_cache_backing(struct cfs_client *cl, uint64_t ino);
+void cfs_cache_unpin(struct cfs_client *cl, uint64_t ino);
+int cfs_cache_refresh(struct cfs_client *cl, const struct cfs_attr *a,
+		      bool at_open);
+void cfs_cache_stale(struct cfs_client *cl, uint64_t ino);
+void cfs_cache_drop(struct cfs_client *cl, uint64_t ino);
+bool cfs_cache_stats(struct cfs_client *cl, uint64_t ino,
+		     struct cfs_cache_stats *out);
+
 /* SEEK_DATA or SEEK_HOLE (whence) from off: the offset, or -ENXIO. */
 int64_t cfs_lseek(struct cfs_client *cl, uint64_t ino, uint64_t off,
 		  int whence);

@@ -425,6 +425,7 @@ ssize_t cfs_write(struct cfs_client *cl, uint64_t ino, uint64_t off,
 	struct open_inode *o;
 	int rc;
 
+	client_cache_changed(cl, ino, CACHE_WRITE, off, buf, len);
 	if (!cl->wb_limit || len > WB_EXTENT) {
 		/* straight through, after what is buffered before it */
 		rc = client_wb_drain(cl, ino);

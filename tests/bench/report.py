@@ -17,6 +17,7 @@ UNITS = {
     "seq_write_1": "MiB/s", "seq_read_1": "MiB/s", "seq_read_1_cold": "MiB/s",
     "seq_write_4": "MiB/s", "seq_read_4": "MiB/s",
     "rand_read_4k_qd16": "IOPS", "rand_write_4k_qd16": "IOPS",
+    "seq_read_1_cached": "MiB/s", "rand_read_4k_cached": "IOPS",
     "untar_files_per_s": "files/s", "reread_files_per_s": "files/s",
     "rewalk_files_per_s": "files/s",
     "make_j2_s": "s", "failover_pause_ms": "ms",
@@ -25,12 +26,13 @@ LOWER_IS_BETTER = {"make_j2_s", "failover_pause_ms"}
 NAMES = {"local": "local", "claudefs": "ClaudeFS", "moosefs": "MooseFS",
          "glusterfs": "GlusterFS", "claudefs-auth": "CFS-auth",
          "claudefs-none": "CFS-none", "claudefs-1mds": "CFS-1mds",
-         "claudefs-2shards": "CFS-2shards"}
+         "claudefs-2shards": "CFS-2shards", "claudefs-nopt": "CFS-nopt"}
 # ClaudeFS without encryption (frames only authenticated) and without
 # tokens at all: what authentication and encryption cost; with one MDS
-# rather than three replicas: what replication costs
+# rather than three replicas: what replication costs; the client cache's
+# re-reads served by cfs-fuse rather than by the kernel (passthrough off)
 VARIANTS = ("claudefs-auth", "claudefs-none", "claudefs-1mds",
-            "claudefs-2shards")
+            "claudefs-2shards", "claudefs-nopt")
 PEERS = ("moosefs", "glusterfs")
 
 

@@ -107,18 +107,45 @@ link_up() { ip -n "${NETNS_MADE}sw" link set "b$1" up; }
 
 mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts; }
 
-# second_mount DIR [OPTIONS]: another cfs-fuse of the cluster on DIR, its
-# PID in MOUNT_PID, unmounted and stopped by cleanup; 1 if it did not
-# mount within 10 s. With MOUNT_NETNS, it runs in that network namespace.
+# second_mount DIR [OPTIONS]: another cfs-fuse of the cluster on DIR (its
+# data cache in DIR.cache), its PID in MOUNT_PID, unmounted and stopped
+# by cleanup; 1 if it did not mount within 10 s. With MOUNT_NETNS, it
+# runs in that network namespace.
 second_mount() {
 	local dir=$1 ns=()
 	mkdir -p "$dir"
 	[ -n "${MOUNT_NETNS:-}" ] && ns=(nsenter --net="/run/netns/$MOUNT_NETNS")
 	${ns[@]+"${ns[@]}"} "$CFS_BIN/cfs-fuse" "$MDS" "$dir" -f \
-		-o "token=$CLIENT_TOKEN" "${@:2}" >>"$T/fuse2.log" 2>&1 &
+		-o "token=$CLIENT_TOKEN,cache_dir=$dir.cache" "${@:2}" >>"$T/fuse2.log" 2>&1 &
 	MOUNT_PID=$!
 	echo "$MOUNT_PID $dir" >>"$T/mounts"
 	wait_for 10 'mounted "$dir"'
+}
+
+# cold_caches: the next reads of every mount reach the OSDs: the kernel's
+# page cache and each mount's data cache (cfs cache drop) are emptied
+cold_caches() {
+	local m
+	echo 3 >/proc/sys/vm/drop_caches
+	for m in "$MNT" $(awk '{ print $2 }' "$T/mounts" 2>/dev/null); do
+		"$CFS_BIN/cfs" cache drop "$m" 2>/dev/null
+	done
+	return 0
+}
+
+# fd7_reads_as FILE: descriptor 7, read whole from its start, holds
+# FILE's bytes (a file the test holds open across others' changes)
+fd7_reads_as() {
+	python3 -c '
+import os, sys
+os.lseek(7, 0, 0)
+got = b""
+while True:
+	b = os.read(7, 1 << 20)
+	if not b:
+		break
+	got += b
+sys.exit(got != open(sys.argv[1], "rb").read())' "$1"
 }
 
 ok() { PASS=$((PASS + 1)); echo "ok   $*"; }

@@ -37,14 +37,14 @@ for c in $(seq 1 "$CYCLES"); do
 	wait "$bg"
 	check "cycle $c: 96 MiB written with osd$a and osd$b killed ${delay}00 ms in" \
 		'[ -s "$T/big$c.ok" ] || { cat "$T/big$c.out"; false; }'
-	echo 3 >/proc/sys/vm/drop_caches
+	cold_caches
 	check "cycle $c: ... reads back with them down" \
 		'cmp "$T/big" "$MNT/ec/big$c"'
 	cluster start "osd$a"
 	cluster start "osd$b"
 	check_within 60 "cycle $c: HEALTHY once they are back" \
 		'[ "$(up_count)" = 6 ] && health | grep -q HEALTHY'
-	echo 3 >/proc/sys/vm/drop_caches
+	cold_caches
 	check "cycle $c: every file so far reads back" \
 		'all_read "$c"'
 done

@@ -44,7 +44,7 @@ read_shapes() {
 		same_file "$T/s$s" "$MNT/ec/s$s" || return 1
 	done
 }
-echo 3 >/proc/sys/vm/drop_caches
+cold_caches
 check "files of every shape read back as written" 'read_shapes'
 ino=$(stat -c %i "$MNT/ec/s5000001")
 shards=$(ls "$T"/c/osd*/chunks/*/"$(printf '%016x' "$ino")".* 2>/dev/null | wc -l)
@@ -56,7 +56,7 @@ check "a 70 MB file takes about 1.5 times its size ($used bytes)" \
 # two OSDs killed at once while a large file is written and read back
 # and fsx runs on its own file
 head -c $((96 << 20)) /dev/urandom >"$T/big"
-( cp "$T/big" "$MNT/ec/big" && echo 3 >/proc/sys/vm/drop_caches &&
+( cp "$T/big" "$MNT/ec/big" && cold_caches &&
   cmp "$T/big" "$MNT/ec/big" && echo ok >"$T/big.ok" ) >"$T/big.out" 2>&1 &
 bg=$!
 "$CFS_BIN/fsx" -n 3000 -s 11 -q "$MNT/ec/fsx" >"$T/fsx.out" 2>&1 &
@@ -70,11 +70,11 @@ check "a 96 MiB write and read-back with two OSDs killed at once" \
 wait $fsx
 fsx_rc=$?
 check "fsx with two OSDs killed under it ($(tail -n 1 "$T/fsx.out"))" '[ $fsx_rc = 0 ]'
-echo 3 >/proc/sys/vm/drop_caches
+cold_caches
 check "every file reads right with two OSDs down" 'read_shapes'
 head -c 3000000 /dev/urandom >"$T/w"
 cp "$T/w" "$MNT/ec/w"
-echo 3 >/proc/sys/vm/drop_caches
+cold_caches
 check "a file written with two OSDs down reads back" 'same_file "$T/w" "$MNT/ec/w"'
 
 # back: their shards are rebuilt before they serve, so two others may go
@@ -93,7 +93,7 @@ cluster kill osd3
 wait $bg
 check "a 40 MiB write across two OSDs killed one after the other" \
 	'[ -s "$T/w2.ok" ] || { cat "$T/w2.out"; false; }'
-echo 3 >/proc/sys/vm/drop_caches
+cold_caches
 check "after the rebuild, two other OSDs killed: still nothing lost" \
 	'read_shapes && same_file "$T/w" "$MNT/ec/w" && same_file "$T/big" "$MNT/ec/big" && same_file "$T/w2" "$MNT/ec/w2"'
 cluster start osd1
@@ -105,7 +105,7 @@ check_within 30 "all six up again" '[ "$(up_count)" = 6 ]'
 ino=$(stat -c %i "$MNT/ec/s4194304")
 f=$(ls "$T"/c/osd*/chunks/*/"$(printf '%016x' "$ino")".8* | head -n 1)
 printf 'CORRUPT' | dd of="$f" bs=1 seek=$((68 * 1024 + 5000)) conv=notrunc status=none
-echo 3 >/proc/sys/vm/drop_caches
+cold_caches
 check "a damaged shard is never read back" 'same_file "$T/s4194304" "$MNT/ec/s4194304"'
 check_within 30 "the scrubber repairs the shard and logs it" \
 	'grep -q "scrub repaired\" ino=$ino .* rc=0" "$T"/c/logs/osd*.log &&
@@ -118,14 +118,14 @@ cluster start osd7
 check_within 30 "a seventh OSD joins" '[ "$(up_count)" = 7 ]'
 check_within 60 "shards move to it" \
 	'[ "$(find "$T"/c/osd7/chunks -name "*.8*" | wc -l)" -gt 0 ]'
-echo 3 >/proc/sys/vm/drop_caches
+cold_caches
 check "after the move every file reads right" \
 	'read_shapes && same_file "$T/w" "$MNT/ec/w" && same_file "$T/big" "$MNT/ec/big"'
 check_within 60 "moved shards are not kept twice (one file per shard)" \
 	'[ -z "$(find "$T"/c/osd*/chunks -name "*.8*" -printf "%f\n" | sort | uniq -d)" ]'
 echo appended >>"$MNT/ec/w"
 echo appended >>"$T/w"
-echo 3 >/proc/sys/vm/drop_caches
+cold_caches
 check "a file changed after the move reads right" 'same_file "$T/w" "$MNT/ec/w"'
 # a file's shards go with it
 gone=$(printf '%016x' "$(stat -c %i "$MNT/ec/s70000000")")
@@ -173,7 +173,7 @@ check_within 30 "the dead OSD is taken out after out_after_s" \
 	'grep -q "osd marked out\" osd=$(osd_id 4) " "$T"/c/logs/mds*.log'
 check_within 90 "its data is rebuilt elsewhere: HEALTHY with 6 of 7 up" \
 	'health | grep -q HEALTHY'
-echo 3 >/proc/sys/vm/drop_caches
+cold_caches
 check "every file reads right after the rebuild" 'read_all'
 raw=$(stat -f -c '%b * %S' "$T")
 size=$(stat -f -c '%b * %S' "$MNT")
@@ -181,7 +181,7 @@ check "df shows the usable space: 6 OSDs' raw space less their 5% reserve, at ec
 	'[ $(( (size) * 100 / ((raw) * 4) )) -ge 93 ] && [ $(( (size) * 100 / ((raw) * 4) )) -le 97 ]'
 cluster kill osd6
 wait_for 10 '[ "$(up_count)" = 5 ]'
-echo 3 >/proc/sys/vm/drop_caches
+cold_caches
 check "after the rebuild, a third OSD killed loses nothing" 'read_all'
 rm -r "$MNT/ec/doomed" "$MNT/rep/doomed"
 truncate -s 1000000 "$MNT/ec/cut"
@@ -192,7 +192,7 @@ check_within 30 "the killed OSDs come back (the one out stays out)" \
 check "an OSD taken back in" 'cluster cfs osd in "$(osd_id 4)" >/dev/null'
 check_within 90 "recovers, takes its share and the cluster is HEALTHY" \
 	'[ "$(up_count)" = 7 ] && health | grep -q HEALTHY'
-echo 3 >/proc/sys/vm/drop_caches
+cold_caches
 check "every file reads right with it back" 'read_all'
 check_within 30 "what it held of files deleted (or cut short) meanwhile is removed everywhere" \
 	'[ -z "$(held "$T"/c/osd*/chunks)" ] && grep -q "collected=[1-9]" "$T"/c/logs/osd4.log'
@@ -208,7 +208,7 @@ check "and removed for good" 'cluster cfs osd rm "$(osd_id 7)" >/dev/null'
 check_within 10 "it leaves the map and stops serving" \
 	'! cluster cfs status "$MDS" | grep -q "^$(osd_id 7) " &&
 	 grep -q "removed from the cluster" "$T"/c/logs/osd7.log'
-echo 3 >/proc/sys/vm/drop_caches
+cold_caches
 check "every file reads right after the removal" 'read_all'
 
 finish

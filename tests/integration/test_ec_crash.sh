@@ -78,7 +78,7 @@ for c in $cases; do
 	fi
 	rm -f "$T/dd.ok"
 	check_within 60 "$what: HEALTHY again" 'health | grep -q HEALTHY'
-	echo 3 >/proc/sys/vm/drop_caches
+	cold_caches
 	if [ $writer = dies ] && same_file "$T/old" "$MNT/ec/f"; then
 		cp "$T/old" "$T/model"	# never acknowledged: rolled back
 		echo "     (rolled back)"
@@ -87,7 +87,7 @@ for c in $cases; do
 	set -- $(two_others)
 	cluster kill "osd$1"
 	cluster kill "osd$2"
-	echo 3 >/proc/sys/vm/drop_caches
+	cold_caches
 	check "$what: and again with osd$1 and osd$2 down (parity agrees)" \
 		'same_file "$T/model" "$MNT/ec/f"'
 	cluster start "osd$1"

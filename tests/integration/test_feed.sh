@@ -26,7 +26,7 @@ wait_for 5 '(: </dev/tcp/127.0.0.1/$PROXY_PORT) 2>/dev/null' || bad "the forward
 mkdir -p "$B"
 # (mds_wait=5: a call through the frozen link gives up after its first
 # round, 15 s, so that the stat killed below ends)
-"$CFS_BIN/cfs-fuse" 127.0.0.1:$PROXY_PORT "$B" -f -o no_uring,mds_wait=5 -o "token=$CLIENT_TOKEN" \
+"$CFS_BIN/cfs-fuse" 127.0.0.1:$PROXY_PORT "$B" -f -o no_uring,mds_wait=5 -o "token=$CLIENT_TOKEN,cache_dir=$B.cache" \
 	>>"$T/fuse_b.log" 2>&1 &
 fuse_b=$!
 for _ in $(seq 1 100); do

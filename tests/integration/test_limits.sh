@@ -46,7 +46,7 @@ head -c 5000000 /dev/urandom >"$T/keep"
 cp "$T/keep" "$MNT/keep"
 out=$(head -c 200000000 /dev/zero 2>/dev/null | tr '\0' 'x' | dd of="$MNT/fill" bs=1M iflag=fullblock status=none 2>&1)
 check "writing past a full OSD fails with ENOSPC ($out)" 'grep -q "No space left on device" <<<"$out"'
-echo 3 >/proc/sys/vm/drop_caches
+cold_caches
 check "files written before are intact" 'cmp -s "$T/keep" "$MNT/keep"'
 # full: less free than one write-back extent (8 MiB), which an OSD takes
 # whole or refuses

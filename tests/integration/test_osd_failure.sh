@@ -15,9 +15,9 @@ read_all() {
 	done
 }
 
-echo 3 >/proc/sys/vm/drop_caches
+cold_caches
 # read in a loop in the background while an OSD dies
-( fails=0; for n in 1 2 3 4 5 6; do echo 3 >/proc/sys/vm/drop_caches; read_all || fails=$((fails + 1)); done; echo $fails >"$T/fails" ) &
+( fails=0; for n in 1 2 3 4 5 6; do cold_caches; read_all || fails=$((fails + 1)); done; echo $fails >"$T/fails" ) &
 reader=$!
 sleep 0.5
 cluster kill osd2
@@ -31,9 +31,9 @@ done
 check "dead OSD marked down in the map" '"$CFS_BIN/cfs" status "$MDS" | grep -q " down "'
 head -c 3000000 /dev/urandom >"$T/w"
 cp "$T/w" "$MNT/r/w"
-echo 3 >/proc/sys/vm/drop_caches
+cold_caches
 check "writes succeed with one OSD down" 'same_file "$T/w" "$MNT/r/w"'
-echo 3 >/proc/sys/vm/drop_caches
+cold_caches
 check "all files readable with one OSD down" 'read_all'
 
 cluster start osd2
@@ -42,7 +42,7 @@ for i in $(seq 1 50); do
 	sleep 0.2
 done
 check "restarted OSD back up" '[ "$("$CFS_BIN/cfs" status "$MDS" | grep -c " up ")" = 3 ]'
-echo 3 >/proc/sys/vm/drop_caches
+cold_caches
 check "all files read right after the OSD returns" 'read_all'
 check "file written while the OSD was down reads right after it returns" 'same_file "$T/w" "$MNT/r/w"'
 
@@ -58,7 +58,7 @@ for node in $(tr ' ' '\n' <<<"${targets#*:}" | grep -o 'node[0-9]*' | head -n 2)
 	printf 'CORRUPT' | dd of="$(ls "$T"/c/osd"${node#node}"/chunks/*/"$chunk")" \
 		bs=1 seek=$((68 * 1024 + 8192)) conv=notrunc status=none
 done
-echo 3 >/proc/sys/vm/drop_caches
+cold_caches
 check "corrupt replica blocks never returned" 'same_file "$T/f12" "$MNT/r/f12"'
 check "the OSD that found corruption logged it" 'grep -q "crc mismatch" "$T"/c/logs/osd*.log'
 

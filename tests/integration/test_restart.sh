@@ -56,7 +56,7 @@ cluster kill fuse
 for d in mds mds2 mds3; do cluster kill "$d"; done
 restart() { cluster up --nodes 3 --port-base 7430 >/dev/null; }
 check "every OSD up again after a staggered outage" 'restart'
-echo 3 >/proc/sys/vm/drop_caches
+cold_caches
 check "files intact after a staggered outage" 'verify'
 check "file written while osd1 was down intact" 'same_file "$T/late" "$MNT/data/late"'
 

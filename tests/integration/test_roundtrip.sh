@@ -16,7 +16,7 @@ done
 head -c 1073741824 /dev/urandom >"$T/big"
 want=$(sha256sum <"$T/big")
 cp "$T/big" "$MNT/big"
-echo 3 >/proc/sys/vm/drop_caches
+cold_caches
 check "1 GiB round trip (sha256)" '[ "$(sha256sum <"$MNT/big")" = "$want" ]'
 rm -f "$T/big" "$MNT/big"
 

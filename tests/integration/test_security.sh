@@ -21,7 +21,7 @@ refused_mount() {
 	local name=$1 dir=$T/m$RANDOM out rc
 	shift
 	mkdir -p "$dir"
-	out=$(timeout 20 "$CFS_BIN/cfs-fuse" "$MDS" "$dir" -f "$@" 2>&1)
+	out=$(timeout 20 "$CFS_BIN/cfs-fuse" "$MDS" "$dir" -f -o "cache_dir=$dir.cache" "$@" 2>&1)
 	rc=$?
 	check "$name: cfs-fuse exits non-zero (rc $rc)" '[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]'
 	check "$name: nothing is mounted" '! mounted "$dir"'
@@ -157,7 +157,7 @@ proxy=$!
 trap 'kill "$proxy" 2>/dev/null; cleanup' EXIT
 wait_for 5 '(: </dev/tcp/127.0.0.1/$PROXY_PORT) 2>/dev/null' || bad "the forwarder did not listen"
 mkdir -p "$T/w"
-"$CFS_BIN/cfs-fuse" 127.0.0.1:$PROXY_PORT "$T/w" -f -o "token=$CLIENT_TOKEN" \
+"$CFS_BIN/cfs-fuse" 127.0.0.1:$PROXY_PORT "$T/w" -f -o "token=$CLIENT_TOKEN,cache_dir=$T/w.cache" \
 	>>"$T/fuse_w.log" 2>&1 &
 w=$!
 echo "$w $T/w" >>"$T/mounts"

@@ -184,7 +184,7 @@ check "with leaders killed, every file is in exactly one place ($once once, $twi
 check "every rename that returned done is done ($moved of $files returned)" \
 	'while read -r i; do [ -e "$B/k/$i" ] || exit 1; done <"$T/moved"'
 check "and every file holds its bytes" '[ "$wrong" = 0 ]'
-echo 3 >/proc/sys/vm/drop_caches
+cold_caches
 check "a listing of names whose inodes are the other shard's shows each with its attributes" \
 	'[ "$(ls -l "$B/k" | grep -c " root root ")" = "$(ls "$B/k" | wc -l)" ] &&
 	 [ "$(ls "$B/k" | wc -l)" = "$((files - $(ls "$A/k" | wc -l)))" ]'
