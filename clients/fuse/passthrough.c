@@ -114,12 +114,14 @@ bool pt_init_reply(struct cfs_fuse *f, struct fuse_init_out *out)
 
 void pt_patch(struct iovec *iov, int count)
 {
+	const struct fuse_out_header *oh = iov[0].iov_base;
 	struct fuse_open_out *out;
 
-	if (!patch.set)
+	/* a notification (unique 0) the handler sends is not its reply */
+	if (!patch.set || oh->unique == 0)
 		return;
 	patch.set = false;
-	if (count != 2 || iov[1].iov_len < sizeof(*out))
+	if (count != 2 || oh->error || iov[1].iov_len < sizeof(*out))
 		return;
 	/* an open's reply, or a create's (the entry, then the open) */
 	out = (struct fuse_open_out *)((char *)iov[1].iov_base +

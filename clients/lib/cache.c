@@ -17,7 +17,8 @@
  * copy handed to the kernel is checked whole first, once per mount and
  * again whenever the data file changed behind our back (its ctime).
  *
- * Reads fill it: the OSDs' bytes of each whole block read, as long as no
+ * Files of up to READ_ALONG_MAX are not kept: their bytes come with the
+ * open anyway. Reads fill it: the OSDs' bytes of each whole block read, as long as no
  * change came between the read and the fill (the entry's generation).
  * Metas are written when an entry is complete, when the last open of a
  * file closes and at unmount; a remount loads them (every copy then
@@ -39,6 +40,7 @@
 
 #define CACHE_BLOCK (64u << 10)
 #define CACHE_BUCKETS 4096
+#define CACHE_ENTRIES_MAX 262144	/* files known at once, empty or not */
 #define META_MAGIC 0x43465343u	/* "CSFC" */
 #define META_VERSION 1
 
@@ -53,6 +55,7 @@ struct centry {
 	bool current;		/* an open matched its version, no change
 				 * since */
 	bool checked;		/* the data file was checked whole at ctime */
+	bool ours;		/* every block written by this mount */
 	struct timespec checked_ctime;
 	bool meta_dirty;
 	bool doomed;		/* goes once no one holds it */
@@ -66,6 +69,7 @@ struct cache {
 	pthread_mutex_t lock;
 	int dirfd, lockfd;
 	uint64_t cap, used;	/* bytes: the bound, and present blocks' */
+	size_t entries;		/* in the table */
 	struct centry *tab[CACHE_BUCKETS];
 	struct centry *newest, *oldest;
 	struct cfs_cache_stats st;
@@ -140,6 +144,7 @@ static struct centry *entry_new(uint64_t ino, uint64_t size, int64_t mtime,
 	e->mtime_ns = mtime;
 	e->ctime_ns = ctime;
 	e->nblocks = n;
+	e->ours = true;
 	e->bits = calloc(1, bits_len(n) + 1);
 	e->crc = calloc(n + 1, sizeof(*e->crc));
 	if (!e->bits || !e->crc) {
@@ -181,8 +186,10 @@ static void drop(struct cache *c, struct centry *e)
 		return;
 	}
 	p = slot(c, e->ino);
-	if (*p == e)
+	if (*p == e) {
 		*p = e->next;
+		c->entries--;
+	}
 	entry_free(c, e, true);
 }
 
@@ -266,6 +273,7 @@ static struct centry *meta_load(struct cache *c, const char *name)
 	e = entry_new(h.ino, h.size, h.mtime_ns, h.ctime_ns);
 	if (!e)
 		goto out;
+	e->ours = false;	/* checked before it is handed out */
 	memcpy(e->bits, buf + sizeof(h), bl);
 	memcpy(e->crc, buf + sizeof(h) + bl, (size_t)h.nblocks * 4);
 	for (uint32_t b = 0; b < e->nblocks; b++)
@@ -317,18 +325,21 @@ static void cache_load(struct cache *c)
 			continue;
 		}
 		*slot(c, ino) = e;
+		c->entries++;
 		c->used += (uint64_t)e->have * CACHE_BLOCK;
 		lru_touch(c, e);
 	}
 	closedir(d);
 }
 
-/* Room for bytes more, from the least recently used entries but keep. */
+/* Room for bytes more, and no more than CACHE_ENTRIES_MAX entries, from
+ * the least recently used but keep. */
 static bool make_room(struct cache *c, uint64_t bytes, struct centry *keep)
 {
 	struct centry *e = c->oldest;
 
-	while (c->used + bytes > c->cap && e) {
+	while ((c->used + bytes > c->cap || c->entries > CACHE_ENTRIES_MAX) &&
+	       e) {
 		struct centry *next = e->newer;
 
 		if (e != keep && !e->pins && !e->busy) {
@@ -410,16 +421,22 @@ void client_cache_opened(struct cfs_client *cl, const struct cfs_attr *a)
 	} else {
 		if (e) {
 			*p = e->next;	/* a new version takes its place */
+			c->entries--;
 			entry_free(c, e, true);
 		}
 		e = NULL;
-		if (a->size && a->size <= c->cap / 2)
+		/* a small file comes with its open: a copy would cost two
+		 * files here and save no round trip */
+		if (a->size > READ_ALONG_MAX && a->size <= c->cap / 2)
 			e = entry_new(a->ino, a->size, a->mtime_ns,
 				      a->ctime_ns);
 		if (e) {
 			e->current = true;
 			e->next = *slot(c, a->ino);
 			*slot(c, a->ino) = e;
+			c->entries++;
+			lru_touch(c, e);
+			make_room(c, 0, e);
 		}
 	}
 	if (e)
@@ -505,6 +522,7 @@ size_t client_cache_read(struct cfs_client *cl, uint64_t ino, uint64_t off,
 		c->st.corrupt++;
 		e->bits[b / 8] &= (uint8_t)~(1u << (b % 8));
 		e->have--;
+		e->ours = false;
 		c->used -= CACHE_BLOCK;
 		e->checked = false;
 		e->meta_dirty = true;
@@ -601,15 +619,17 @@ void client_cache_fill(struct cfs_client *cl, uint64_t ino, uint64_t gen,
 					    CACHE_BLOCK;
 	}
 	e->busy--;
-	if (e->checked && fd >= 0) {	/* our own writes: still checked */
-		struct stat st;
-
-		if (fstat(fd, &st) == 0)
-			e->checked_ctime = st.st_ctim;
-	}
 	if (!e->doomed && e->have == e->nblocks && e->meta_dirty &&
 	    fd >= 0 && ftruncate(fd, (off_t)e->size) == 0)
 		meta_write(c, e);
+	/* written whole by us, from the bytes the CRCs were taken of: as
+	 * good as checked, until the file changes behind our back */
+	if ((e->checked || (e->ours && e->have == e->nblocks)) && fd >= 0) {
+		struct stat st;
+
+		e->checked = fstat(fd, &st) == 0;
+		e->checked_ctime = st.st_ctim;
+	}
 	settle(c, e);
 out:
 	pthread_mutex_unlock(&c->lock);
@@ -719,6 +739,7 @@ static bool check_whole(struct cache *c, struct centry *e, int fd)
 			c->st.corrupt++;
 			e->bits[b / 8] &= (uint8_t)~(1u << (b % 8));
 			e->have--;
+			e->ours = false;
 			c->used -= CACHE_BLOCK;
 			e->meta_dirty = true;
 		}
@@ -960,9 +981,7 @@ bool cfs_cache_stats(struct cfs_client *cl, uint64_t ino,
 	*out = c->st;
 	out->used = c->used;
 	out->cap = c->cap;
-	for (int i = 0; i < CACHE_BUCKETS; i++)
-		for (e = c->tab[i]; e; e = e->next)
-			out->entries++;
+	out->entries = c->entries;
 	e = ino ? *slot(c, ino) : NULL;
 	if (e) {
 		out->file_size = e->size;

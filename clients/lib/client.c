@@ -599,7 +599,6 @@ static int plain_call(struct cfs_client *cl, uint32_t method,
 }
 
 #define BYTES(p, n) ((ProtobufCBinaryData){ .len = (n), .data = (uint8_t *)(p) })
-#define PREFETCH_MAX ((uint64_t)64 << 10)	/* a small file, read at open */
 #define PREFETCH_TOTAL ((size_t)16 << 20)	/* prefetched bytes held */
 
 int cfs_lookup(struct cfs_client *cl, const struct cfs_cred *cr,
@@ -1165,7 +1164,7 @@ static size_t prefetch_size(struct cfs_client *cl, uint64_t ino, int flags,
 
 	if ((flags & (O_ACCMODE | O_TRUNC | O_DIRECTORY)) != O_RDONLY ||
 	    dc_getattr(cl, ino, known, &asof) || !S_ISREG(known->mode) ||
-	    known->size == 0 || known->size > PREFETCH_MAX)
+	    known->size == 0 || known->size > READ_ALONG_MAX)
 		return 0;
 	pthread_mutex_lock(&cl->ilock);
 	o = client_inode(cl, ino, false);

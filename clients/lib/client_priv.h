@@ -15,6 +15,9 @@
 
 #define INODE_BUCKETS 1024
 #define CACHE_STAMPS 65536
+/* A small file: its bytes are read along with its open (client.c), in
+ * the same round trip, so the data cache keeps none (cache.c). */
+#define READ_ALONG_MAX ((uint64_t)64 << 10)
 #define WB_FLIGHTS 4096	/* extents of one file queued or in flight */
 #define WB_THREADS 8	/* flusher threads */
 #define ORDER_LOCKS 64	/* metadata order locks (struct cfs_client) */

@@ -479,8 +479,6 @@ ssize_t cfs_read(struct cfs_client *cl, uint64_t ino, uint64_t off, void *buf,
 		if (off + done == o->pf_len)
 			client_drop_prefetch(cl, o);
 		pthread_mutex_unlock(&cl->ilock);
-		if (!dirty && !client_cache_read(cl, ino, off, NULL, 0, &gen))
-			client_cache_fill(cl, ino, gen, off, p, done);
 		return (ssize_t)done;
 	}
 	pthread_mutex_unlock(&cl->ilock);

@@ -212,6 +212,7 @@ START_TEST(test_random_operations_never_serve_wrong_bytes)
 		}
 		ck_assert(cfs_cache_stats(&cl, 0, &st));
 		ck_assert_uint_le(st.used, CAP);
+		ck_assert_uint_le(st.entries, FILES);
 	}
 	/* and at the end, every file whole: more than the cache holds */
 	for (int i = 1; i <= FILES; i++) {
@@ -219,6 +220,21 @@ START_TEST(test_random_operations_never_serve_wrong_bytes)
 		model_open(i);
 		model_read(i, 0, 250u << 10, &served);
 		model_read(i, 0, 250u << 10, &served);
+	}
+	/* the newest copy, bad on disk: caught, never served */
+	{
+		char name[PATH_MAX];
+		uint8_t buf[4096];
+		uint64_t gen;
+		int fd;
+
+		snprintf(name, sizeof(name), "%s/%016x.data", dir, FILES);
+		fd = open(name, O_WRONLY);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(pwrite(fd, "bad!", 4, 100), 4);
+		close(fd);
+		ck_assert_uint_eq(client_cache_read(&cl, FILES, 0, buf,
+						    sizeof(buf), &gen), 0);
 	}
 	ck_assert(cfs_cache_stats(&cl, 0, &st));
 	ck_assert_uint_le(st.used, CAP);
