@@ -108,6 +108,10 @@ void pt_open(struct cfs_fuse *f, uint64_t ino, int flags,
 void pt_release(struct cfs_fuse *f, uint64_t ino,
 		const struct fuse_file_info *fi);
 bool pt_active(struct cfs_fuse *f, uint64_t ino);
+/* A writing open in passthrough: what its shared mappings wrote in the
+ * copy goes to the cluster (cfs_cache_push); before its flush, fsync
+ * and release. */
+int pt_push(struct cfs_fuse *f, uint64_t ino, const struct fuse_file_info *fi);
 /* Hand copies out (on) or not from the next open: -EOPNOTSUPP for on
  * where the kernel has no passthrough. */
 int pt_switch(struct cfs_fuse *f, bool on);

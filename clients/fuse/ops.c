@@ -451,20 +451,27 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	int rc = pt_push(F(req), ino, fi);
+
 	/* a close drops the POSIX locks of the closing owner */
 	if (cfs_may_hold_locks(F(req)->cl, ino))
 		cfs_unlock_owner(F(req)->cl, ino, fi->lock_owner, false);
-	fuse_reply_err(req, -cfs_flush(F(req)->cl, ino));
+	fuse_reply_err(req, -(rc ? rc : cfs_flush(F(req)->cl, ino)));
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
+	/* what its mappings wrote in a passthrough copy, to the cluster
+	 * (a mapping holds the file: its release is after the last) */
+	int rc = pt_push(F(req), ino, fi), rc2;
+
 	/* the last close of an open file drops its flock */
 	if (fi->flock_release)
 		cfs_unlock_owner(F(req)->cl, ino, fi->lock_owner, true);
 	pt_release(F(req), ino, fi);
-	fuse_reply_err(req, -cfs_release(F(req)->cl, ino, fi->flags));
+	rc2 = cfs_release(F(req)->cl, ino, fi->flags);
+	fuse_reply_err(req, -(rc ? rc : rc2));
 }
 
 /* ---- locks: held at the MDS, so they hold across every mount ---- */
@@ -546,9 +553,10 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
 	/* waits for the write-behind; the OSDs acknowledge durable data */
+	int rc = pt_push(F(req), ino, fi);
+
 	(void)datasync;
-	(void)fi;
-	fuse_reply_err(req, -cfs_flush(F(req)->cl, ino));
+	fuse_reply_err(req, -(rc ? rc : cfs_flush(F(req)->cl, ino)));
 }
 
 /* An open directory: the batch of entries last fetched from the MDS

@@ -255,6 +255,13 @@ int pt_switch(struct cfs_fuse *f, bool on)
 	return 0;
 }
 
+int pt_push(struct cfs_fuse *f, uint64_t ino, const struct fuse_file_info *fi)
+{
+	if (!(fi->fh & PT_FH) || (fi->flags & O_ACCMODE) == O_RDONLY)
+		return 0;	/* no shared writable mapping of the copy */
+	return cfs_cache_push(f->cl, ino);
+}
+
 bool pt_active(struct cfs_fuse *f, uint64_t ino)
 {
 	struct pt_inode *n;

@@ -55,6 +55,8 @@ struct centry {
 	bool current;		/* an open matched its version, no change
 				 * since */
 	bool checked;		/* the data file was checked whole at ctime */
+	struct timespec own_mtime;	/* the copy's mtime after our last
+					 * change of it, while handed out */
 	bool ours;		/* every block written by this mount */
 	struct timespec checked_ctime;
 	bool meta_dirty;
@@ -200,14 +202,17 @@ static void settle(struct cache *c, struct centry *e)
 		drop(c, e);
 }
 
-/* A descriptor of INO.data (made if missing), the caller's to close:
- * none is kept open (a cache holds more files than a process may). */
-static int data_open(struct cache *c, uint64_t ino)
+/* A descriptor of INO.data, the caller's to close: none is kept open (a
+ * cache holds more files than a process may). To write: made if
+ * missing; else read-only (reads, and the copy handed to the kernel). */
+static int data_open(struct cache *c, uint64_t ino, bool write)
 {
 	char name[64];
 
 	file_name(name, sizeof(name), ino, "data");
-	return openat(c->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	return write ? openat(c->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC,
+			      0600) :
+		       openat(c->dirfd, name, O_RDONLY | O_CLOEXEC);
 }
 
 static void meta_write(struct cache *c, struct centry *e)
@@ -491,7 +496,7 @@ size_t client_cache_read(struct cfs_client *cl, uint64_t ino, uint64_t off,
 	pthread_mutex_unlock(&c->lock);
 
 	/* read and checked with the lock let go (the entry held busy) */
-	fd = data_open(c, ino);
+	fd = data_open(c, ino, false);
 	tmp = malloc(span);
 	wrong = calloc(1, (size_t)(last - first) / 8 + 1);
 	whole = tmp && wrong && fd >= 0 &&
@@ -584,7 +589,7 @@ void client_cache_fill(struct cfs_client *cl, uint64_t ino, uint64_t gen,
 	c->used += reserved;	/* held while the writes run unlocked */
 	e->busy++;
 	pthread_mutex_unlock(&c->lock);
-	fd = data_open(c, ino);
+	fd = data_open(c, ino, true);
 	if (fd < 0)
 		memset(mine, 0, bits_len((uint32_t)(last - first)));
 
@@ -639,6 +644,56 @@ out:
 	free(crc);
 }
 
+/* A copy the kernel reads, after we changed bytes [from, to) of it: its
+ * size, and the CRCs of those blocks taken again from what it holds, so
+ * that cfs_cache_push can tell what a mapping wrote; its mtime noted as
+ * ours. Lock held. */
+static void copy_changed(struct cache *c, struct centry *e, int fd,
+			 uint64_t from, uint64_t to)
+{
+	uint8_t *tmp = malloc(CACHE_BLOCK);
+	struct stat st;
+	uint32_t n;
+
+	if (!tmp || fstat(fd, &st)) {
+		free(tmp);
+		return;
+	}
+	n = (uint32_t)(((uint64_t)st.st_size + CACHE_BLOCK - 1) / CACHE_BLOCK);
+	if (n > e->nblocks) {
+		uint8_t *bits = realloc(e->bits, bits_len(n) + 1);
+		uint32_t *crc = bits ? realloc(e->crc, (n + 1) * sizeof(*crc)) :
+				       NULL;
+
+		if (bits)
+			e->bits = bits;
+		if (crc)
+			e->crc = crc;
+		if (!bits || !crc) {
+			free(tmp);
+			return;
+		}
+		memset(e->crc + e->nblocks, 0, (n - e->nblocks) * sizeof(*crc));
+	}
+	c->used -= (uint64_t)e->have * CACHE_BLOCK;
+	e->nblocks = e->have = n;	/* a copy handed out is whole */
+	memset(e->bits, 0xff, bits_len(n));
+	c->used += (uint64_t)n * CACHE_BLOCK;
+	e->size = (uint64_t)st.st_size;
+	for (uint64_t b = from / CACHE_BLOCK; b < n && b * CACHE_BLOCK < to;
+	     b++) {
+		uint64_t bo = b * CACHE_BLOCK;
+		size_t len = e->size - bo < CACHE_BLOCK ?
+				     (size_t)(e->size - bo) : CACHE_BLOCK;
+
+		if (pread(fd, tmp, len, (off_t)bo) == (ssize_t)len)
+			e->crc[b] = cfs_crc32c(tmp, len);
+	}
+	free(tmp);
+	if (fstat(fd, &st) == 0)
+		e->own_mtime = st.st_mtim;
+}
+
 void client_cache_changed(struct cfs_client *cl, uint64_t ino,
 			  enum cache_change what, uint64_t off,
 			  const void *buf, uint64_t len)
@@ -655,7 +710,8 @@ void client_cache_changed(struct cfs_client *cl, uint64_t ino,
 		pthread_mutex_unlock(&c->lock);
 		return;
 	}
-	if (e->pins && what != CACHE_OTHERS && (fd = data_open(c, ino)) >= 0) {
+	if (e->pins && what != CACHE_OTHERS &&
+	    (fd = data_open(c, ino, true)) >= 0) {
 		/* the kernel reads this file for open files of ours: it
 		 * follows our changes (the entry goes at the last close) */
 		if (what == CACHE_WRITE)
@@ -672,6 +728,11 @@ void client_cache_changed(struct cfs_client *cl, uint64_t ino,
 				     "a file the kernel reads",
 				     "ino=%lu errno=%d", (unsigned long)ino,
 				     errno);
+		else if (what == CACHE_SIZE)
+			copy_changed(c, e, fd, off / CACHE_BLOCK * CACHE_BLOCK,
+				     off);
+		else
+			copy_changed(c, e, fd, off, off + len);
 		close(fd);
 	}
 	if (e->pins && what == CACHE_OTHERS) {
@@ -789,7 +850,7 @@ int cfs_cache_backing(struct cfs_client *cl, uint64_t ino)
 
 		e = *slot(c, ino);
 		if (!e || !e->current ||
-		    (fd < 0 && (fd = data_open(c, ino)) < 0))
+		    (fd < 0 && (fd = data_open(c, ino, false)) < 0))
 			goto out;
 		if (e->checked &&
 		    (fstat(fd, &st) ||
@@ -823,6 +884,8 @@ int cfs_cache_backing(struct cfs_client *cl, uint64_t ino)
 		}
 		pthread_mutex_lock(&c->lock);
 	}
+	if (!e->pins && fstat(fd, &st) == 0)
+		e->own_mtime = st.st_mtim;
 	rc = fd;
 	fd = -1;
 	e->pins++;
@@ -840,6 +903,7 @@ out:
 int cfs_cache_refresh(struct cfs_client *cl, const struct cfs_attr *a,
 		      bool at_open)
 {
+	struct stat st;
 	struct cache *c = cl->cache;
 	uint32_t n = (uint32_t)((a->size + CACHE_BLOCK - 1) / CACHE_BLOCK);
 	uint32_t *crc = calloc(n + 1, sizeof(*crc));
@@ -857,7 +921,7 @@ int cfs_cache_refresh(struct cfs_client *cl, const struct cfs_attr *a,
 	e = *slot(c, a->ino);
 	if (!e || !e->pins || e->doomed ||
 	    (e->current && e->size == a->size && e->mtime_ns == a->mtime_ns &&
-	     e->ctime_ns == a->ctime_ns) || (fd = data_open(c, a->ino)) < 0) {
+	     e->ctime_ns == a->ctime_ns) || (fd = data_open(c, a->ino, true)) < 0) {
 		pthread_mutex_unlock(&c->lock);
 		goto out;
 	}
@@ -911,6 +975,8 @@ int cfs_cache_refresh(struct cfs_client *cl, const struct cfs_attr *a,
 		e->current = at_open && off == a->size;
 		e->checked = false;
 		e->meta_dirty = true;
+		if (fstat(fd, &st) == 0)
+			e->own_mtime = st.st_mtim;
 	} else if (rc) {
 		cfs_log_warn("client cache: cannot refresh a file the kernel "
 			     "reads", "ino=%lu rc=%d", (unsigned long)a->ino,
@@ -925,6 +991,70 @@ out:
 	free(crc);
 	free(bits);
 	free(buf);
+	return rc;
+}
+
+int cfs_cache_push(struct cfs_client *cl, uint64_t ino)
+{
+	struct cache *c = cl->cache;
+	struct centry *e;
+	struct stat st;
+	uint32_t *want = NULL, n;
+	uint64_t size;
+	uint8_t *tmp = NULL;
+	int fd = -1, rc = 0, pushed = 0;
+
+	if (!c)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	e = *slot(c, ino);
+	if (!e || !e->pins || (fd = data_open(c, ino, false)) < 0 ||
+	    fstat(fd, &st) ||
+	    (st.st_mtim.tv_sec == e->own_mtime.tv_sec &&
+	     st.st_mtim.tv_nsec == e->own_mtime.tv_nsec)) {
+		pthread_mutex_unlock(&c->lock);
+		goto out;	/* no one but us wrote it */
+	}
+	n = e->nblocks;
+	size = e->size;
+	want = malloc(((size_t)n + 1) * sizeof(*want));
+	tmp = malloc(CACHE_BLOCK);
+	if (!want || !tmp) {
+		pthread_mutex_unlock(&c->lock);
+		rc = -ENOMEM;
+		goto out;
+	}
+	memcpy(want, e->crc, (size_t)n * sizeof(*want));
+	e->busy++;
+	pthread_mutex_unlock(&c->lock);
+	/* the blocks a mapping changed go to the cluster as writes (which
+	 * come back here and make them ours) */
+	for (uint32_t b = 0; rc == 0 && b < n; b++) {
+		uint64_t bo = (uint64_t)b * CACHE_BLOCK;
+		size_t len = size - bo < CACHE_BLOCK ? (size_t)(size - bo) :
+						       CACHE_BLOCK;
+		ssize_t w;
+
+		if (pread(fd, tmp, len, (off_t)bo) != (ssize_t)len ||
+		    cfs_crc32c(tmp, len) == want[b])
+			continue;
+		w = cfs_write(cl, ino, bo, tmp, len);
+		rc = w < 0 ? (int)w : 0;
+		pushed++;
+	}
+	pthread_mutex_lock(&c->lock);
+	e->busy--;
+	settle(c, e);
+	pthread_mutex_unlock(&c->lock);
+	if (pushed)
+		cfs_log_info("client cache: blocks written through a mapping "
+			     "of the copy sent to the cluster", "ino=%lu "
+			     "blocks=%d rc=%d", (unsigned long)ino, pushed, rc);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(want);
+	free(tmp);
 	return rc;
 }
 

@@ -248,7 +248,12 @@ ssize_t cfs_read(struct cfs_client *cl, uint64_t ino, uint64_t off, void *buf,
  * file are made in the copy too, and cfs_cache_refresh brings it to the
  * version the attributes say (another client's change), reading the
  * file from the OSDs; only a refresh at an open (at_open, the open's
- * attributes) makes the copy current again. cfs_cache_stale: another client changed it.
+ * attributes) makes the copy current again. A writing open of a file
+ * the kernel reads from a copy has its shared mappings put on the copy
+ * too (FUSE passthrough): cfs_cache_push sends what changed in the copy
+ * other than by us (it notes the copy's mtime after each change of
+ * ours) to the cluster as writes; call it before such an open's flush,
+ * fsync and release. cfs_cache_stale: another client changed it.
  * cfs_cache_drop: forget a file's copy (0: every copy). cfs_cache_stats:
  * false without a cache; the file's own figures with ino. */
 struct cfs_cache_stats {
@@ -262,6 +267,7 @@ struct cfs_cache_stats {
 };
 int cfs_cache_backing(struct cfs_client *cl, uint64_t ino);
 void cfs_cache_unpin(struct cfs_client *cl, uint64_t ino);
+int cfs_cache_push(struct cfs_client *cl, uint64_t ino);
 int cfs_cache_refresh(struct cfs_client *cl, const struct cfs_attr *a,
 		      bool at_open);
 void cfs_cache_stale(struct cfs_client *cl, uint64_t ino);

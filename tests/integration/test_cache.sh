@@ -62,6 +62,25 @@ import sys; b = bytearray(open(sys.argv[1], 'rb').read()); b[1000:1004] = b'ours
 open(sys.argv[2], 'wb').write(b)" "$T/one4" "$T/one5"
 check "A's own write is seen by the file it holds open" 'fd7_reads_as "$T/one5"'
 check "... and by B" 'reads_as "$B/one" "$T/one5"'
+# a shared writable mapping by a writing open while the kernel reads the
+# copy: the kernel maps the copy, and what it wrote reaches the cluster
+map_write() {
+	python3 -c '
+import mmap, sys
+with open(sys.argv[1], "r+b") as f:
+	m = mmap.mmap(f.fileno(), 0)
+	m[10:14] = b"MAP1"
+	m[2000000:2000004] = b"MAP2"
+	m.flush()
+	m.close()
+b = bytearray(open(sys.argv[2], "rb").read())
+b[10:14] = b"MAP1"; b[2000000:2000004] = b"MAP2"
+open(sys.argv[3], "wb").write(b)' "$A/one" "$T/one5" "$T/one5m"
+}
+check "a shared writable mapping on A while A reads the file through passthrough" 'map_write'
+check "... what it wrote reaches B" 'reads_as "$B/one" "$T/one5m"'
+check "... and the file A holds open" 'fd7_reads_as "$T/one5m"'
+cp "$T/one5m" "$T/one5"
 exec 7<&-
 check "A reads its write after the last close" 'reads_as "$A/one" "$T/one5"'
 truncate -s 100 "$A/one"
