@@ -5,7 +5,7 @@
 
 mkdir -p "$T/m"
 start=$(date +%s)
-out=$("$CFS_BIN/cfs-fuse" 127.0.0.1:1 "$T/m" -f -o insecure 2>&1)
+out=$("$CFS_BIN/cfs-fuse" 127.0.0.1:1 "$T/m" -f -o "insecure,cache_dir=$T/m.cache" 2>&1)
 rc=$?
 took=$(($(date +%s) - start))
 check "cfs-fuse with an unreachable MDS exits non-zero" '[ "$rc" -ne 0 ]'
