@@ -92,6 +92,31 @@ static bool has(const struct centry *e, uint32_t b)
 	return e->bits[b / 8] & (1u << (b % 8));
 }
 
+/* Bytes of block b of a file of size bytes (the last may be short). */
+static size_t block_len(uint64_t size, uint64_t b)
+{
+	uint64_t bo = b * CACHE_BLOCK;
+
+	return size - bo < CACHE_BLOCK ? (size_t)(size - bo) : CACHE_BLOCK;
+}
+
+/* A block failed its CRC: counted, forgotten, to be read from the OSDs
+ * again (and the copy checked whole before it is handed out). Lock
+ * held. */
+static void forget_bad_block(struct cache *c, struct centry *e, uint64_t b)
+{
+	cfs_log_warn("client cache: a block fails its CRC, read from the OSDs "
+		     "instead", "ino=%lu block=%lu", (unsigned long)e->ino,
+		     (unsigned long)b);
+	c->st.corrupt++;
+	e->bits[b / 8] &= (uint8_t)~(1u << (b % 8));
+	e->have--;
+	e->ours = false;
+	e->checked = false;
+	e->meta_dirty = true;
+	c->used -= CACHE_BLOCK;
+}
+
 static struct centry **slot(struct cache *c, uint64_t ino)
 {
 	struct centry **p = &c->tab[cfs_hash64(ino) % CACHE_BUCKETS];
@@ -521,16 +546,7 @@ size_t client_cache_read(struct cfs_client *cl, uint64_t ino, uint64_t off,
 
 		if (!(wrong[k / 8] & (1u << (k % 8))) || !has(e, (uint32_t)b))
 			continue;
-		cfs_log_warn("client cache: a block fails its CRC, read from "
-			     "the OSDs instead", "ino=%lu block=%lu",
-			     (unsigned long)ino, (unsigned long)b);
-		c->st.corrupt++;
-		e->bits[b / 8] &= (uint8_t)~(1u << (b % 8));
-		e->have--;
-		e->ours = false;
-		c->used -= CACHE_BLOCK;
-		e->checked = false;
-		e->meta_dirty = true;
+		forget_bad_block(c, e, b);
 	}
 	/* changed meanwhile: the OSDs answer */
 	whole = whole && !bad && e->gen == *gen;
@@ -595,8 +611,7 @@ void client_cache_fill(struct cfs_client *cl, uint64_t ino, uint64_t gen,
 
 	for (b = first; b < last; b++) {
 		uint64_t bo = b * CACHE_BLOCK;
-		size_t n = size - bo < CACHE_BLOCK ? (size_t)(size - bo) :
-						     CACHE_BLOCK;
+		size_t n = block_len(size, b);
 		uint64_t k = b - first;
 
 		if (!(mine[k / 8] & (1u << (k % 8))))
@@ -619,9 +634,7 @@ void client_cache_fill(struct cfs_client *cl, uint64_t ino, uint64_t gen,
 		e->have++;
 		e->meta_dirty = true;
 		c->used += CACHE_BLOCK;
-		c->st.fill_bytes += size - b * CACHE_BLOCK < CACHE_BLOCK ?
-					    size - b * CACHE_BLOCK :
-					    CACHE_BLOCK;
+		c->st.fill_bytes += block_len(size, b);
 	}
 	e->busy--;
 	if (!e->doomed && e->have == e->nblocks && e->meta_dirty &&
@@ -683,8 +696,7 @@ static void copy_changed(struct cache *c, struct centry *e, int fd,
 	for (uint64_t b = from / CACHE_BLOCK; b < n && b * CACHE_BLOCK < to;
 	     b++) {
 		uint64_t bo = b * CACHE_BLOCK;
-		size_t len = e->size - bo < CACHE_BLOCK ?
-				     (size_t)(e->size - bo) : CACHE_BLOCK;
+		size_t len = block_len(e->size, b);
 
 		if (pread(fd, tmp, len, (off_t)bo) == (ssize_t)len)
 			e->crc[b] = cfs_crc32c(tmp, len);
@@ -778,8 +790,7 @@ static bool check_whole(struct cache *c, struct centry *e, int fd)
 	pthread_mutex_unlock(&c->lock);
 	for (uint32_t b = 0; good && b < n; b++) {
 		uint64_t bo = (uint64_t)b * CACHE_BLOCK;
-		size_t len = size - bo < CACHE_BLOCK ? (size_t)(size - bo) :
-						       CACHE_BLOCK;
+		size_t len = block_len(size, b);
 
 		if (pread(fd, tmp, len, (off_t)bo) != (ssize_t)len ||
 		    cfs_crc32c(tmp, len) != want[b]) {
@@ -794,15 +805,7 @@ static bool check_whole(struct cache *c, struct centry *e, int fd)
 		for (uint32_t b = 0; bad && b < n; b++) {
 			if (!(wrong[b / 8] & (1u << (b % 8))) || !has(e, b))
 				continue;
-			cfs_log_warn("client cache: a block fails its CRC, read "
-				     "from the OSDs instead", "ino=%lu block=%u",
-				     (unsigned long)e->ino, b);
-			c->st.corrupt++;
-			e->bits[b / 8] &= (uint8_t)~(1u << (b % 8));
-			e->have--;
-			e->ours = false;
-			c->used -= CACHE_BLOCK;
-			e->meta_dirty = true;
+			forget_bad_block(c, e, b);
 		}
 		e->checked = !bad && st.st_size == (off_t)size;
 		e->checked_ctime = st.st_ctim;
@@ -823,8 +826,7 @@ static bool repair(struct cfs_client *cl, uint64_t ino, const uint8_t *bad,
 
 	for (uint32_t b = 0; good && b < nblocks; b++) {
 		uint64_t bo = (uint64_t)b * CACHE_BLOCK;
-		size_t n = size - bo < CACHE_BLOCK ? (size_t)(size - bo) :
-						     CACHE_BLOCK;
+		size_t n = block_len(size, b);
 
 		if (bad[b / 8] & (1u << (b % 8)))
 			good = cfs_read(cl, ino, bo, tmp, n) == (ssize_t)n;
@@ -1031,8 +1033,7 @@ int cfs_cache_push(struct cfs_client *cl, uint64_t ino)
 	 * come back here and make them ours) */
 	for (uint32_t b = 0; rc == 0 && b < n; b++) {
 		uint64_t bo = (uint64_t)b * CACHE_BLOCK;
-		size_t len = size - bo < CACHE_BLOCK ? (size_t)(size - bo) :
-						       CACHE_BLOCK;
+		size_t len = block_len(size, b);
 		ssize_t w;
 
 		if (pread(fd, tmp, len, (off_t)bo) != (ssize_t)len ||
