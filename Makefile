@@ -16,7 +16,7 @@
 
 BUILD   ?= build
 CC      ?= gcc
-PKGS    := fuse3 liburing libisal libsodium jansson libprotobuf-c lmdb raft libuv
+PKGS    := fuse3 liburing libisal libsodium jansson libprotobuf-c lmdb raft libuv libcurl
 OPT     ?= -O2
 CFLAGS  := -std=gnu11 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE \
            -D_FILE_OFFSET_BITS=64 -pthread $(EXTRA_CFLAGS)
@@ -50,7 +50,7 @@ UNIT_BIN   := $(patsubst tests/unit/%.c,$(BIN)/%,$(UNIT_SRC))
 
 PROGRAMS   := $(BIN)/cfs-mds $(BIN)/cfs-osd $(BIN)/cfs-fuse $(BIN)/cfs \
               $(BIN)/posix_cases $(BIN)/model $(BIN)/fsx $(BIN)/benchfiles \
-              $(BIN)/rpcfloor $(BIN)/forge
+              $(BIN)/rpcfloor $(BIN)/forge $(BIN)/objreq
 
 .SECONDARY:
 .PHONY: all test unit integration valgrind asan fuzz fuzz-bin soak demo demo-down deps clean
@@ -101,6 +101,10 @@ $(BIN)/benchfiles: $(OBJ)/tests/bench/benchfiles.o
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^
 # A client forging OSD requests (tests/integration/test_security.sh).
 $(BIN)/forge: $(OBJ)/tests/tools/forge.o $(BUILD)/libcfs.a $(BUILD)/libcfscommon.a
+	@mkdir -p $(BIN)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+# One object store request (tests/integration/test_tier.sh).
+$(BIN)/objreq: $(OBJ)/tests/tools/objreq.o $(BUILD)/libcfscommon.a
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 # The RPC round-trip floor (raw TCP against common/rpc.c), printed by
