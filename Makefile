@@ -38,7 +38,7 @@ COMMON_OBJ := $(patsubst %.c,$(OBJ)/%.o,$(wildcard common/*.c)) $(PROTO_OBJ)
 MDS_OBJ    := $(patsubst %.c,$(OBJ)/%.o,$(filter-out mds/main.c,$(wildcard mds/*.c)))
 # the metadata store alone, for tools that read it (cfs fsck)
 STORE_OBJ  := $(OBJ)/mds/namespace.o $(OBJ)/mds/redo.o $(OBJ)/mds/acl.o \
-              $(OBJ)/mds/fsck.o
+              $(OBJ)/mds/fsck.o $(OBJ)/mds/tierstore.o
 OSD_OBJ    := $(patsubst %.c,$(OBJ)/%.o,$(filter-out osd/main.c,$(wildcard osd/*.c)))
 LIBCFS_OBJ := $(patsubst %.c,$(OBJ)/%.o,$(wildcard clients/lib/*.c))
 # the parts of cfs-fuse that need no FUSE session, for the unit tests
@@ -50,7 +50,7 @@ UNIT_BIN   := $(patsubst tests/unit/%.c,$(BIN)/%,$(UNIT_SRC))
 
 PROGRAMS   := $(BIN)/cfs-mds $(BIN)/cfs-osd $(BIN)/cfs-fuse $(BIN)/cfs \
               $(BIN)/posix_cases $(BIN)/model $(BIN)/fsx $(BIN)/benchfiles \
-              $(BIN)/rpcfloor $(BIN)/forge $(BIN)/objreq
+              $(BIN)/rpcfloor $(BIN)/forge $(BIN)/objreq $(BIN)/cfs-tierd
 
 .SECONDARY:
 .PHONY: all test unit integration valgrind asan fuzz fuzz-bin soak demo demo-down deps clean
@@ -84,6 +84,9 @@ $(BIN)/cfs-osd: $(OBJ)/osd/main.o $(OSD_OBJ) $(BUILD)/libcfscommon.a
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 $(BIN)/cfs-fuse: $(patsubst %.c,$(OBJ)/%.o,$(wildcard clients/fuse/*.c)) $(BUILD)/libcfs.a $(BUILD)/libcfscommon.a
+	@mkdir -p $(BIN)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(BIN)/cfs-tierd: $(patsubst %.c,$(OBJ)/%.o,$(wildcard tierd/*.c)) $(BUILD)/libcfs.a $(BUILD)/libcfscommon.a
 	@mkdir -p $(BIN)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 $(BIN)/cfs: $(patsubst %.c,$(OBJ)/%.o,$(wildcard clients/cli/*.c)) $(STORE_OBJ) $(BUILD)/libcfs.a $(BUILD)/libcfscommon.a

@@ -41,11 +41,12 @@ static uint64_t get64(const uint8_t *p)
 
 int cfs_blob_start(struct cfs_blob *b, const char *cluster, uint64_t id)
 {
-	memset(b, 0, sizeof(*b));
-	b->buf = malloc(CFS_BLOB_MAX);
+	if (!b->buf)
+		b->buf = malloc(CFS_BLOB_MAX);
 	if (!b->buf)
 		return -ENOMEM;
 	b->id = id;
+	b->nsegs = 0;
 	uint8_t *h = b->buf;
 	memset(h, 0, CFS_BLOB_HEADER);
 	memcpy(h, head_magic, 8);

@@ -549,8 +549,8 @@ static int file_delete(struct cfs_objstore *s, const char *key)
 {
 	char path[URL_MAX * 2];
 	snprintf(path, sizeof(path), "%s/%s", s->dir, key);
-	if (unlink(path) && errno != ENOENT)
-		return -errno;
+	if (unlink(path))
+		return errno == ENOENT ? 0 : -errno;
 	return sync_dir_of(path);
 }
 

@@ -137,6 +137,10 @@ struct mds {
 	size_t nrevoked;
 	pthread_t monitor, purger;
 	volatile bool stop;
+
+	pthread_mutex_t tier_lock;	/* guards tier_report* */
+	struct Cfs__MdsTierStatus *tier_report;	/* tierd's last (tier.c) */
+	int64_t tier_report_ms;
 };
 
 /* Run fn(mds, txn, arg) as part of a group commit (in this thread or
@@ -164,6 +168,25 @@ void mds_writer_stop(struct mds *mds);
 const struct cfs_rpc_method *mds_service_init(struct mds *mds, size_t *n);
 int mds_service_start(struct mds *mds);
 bool mds_is_open(void *mds, uint64_t ino);
+/* Whether any client has ino open for writing. */
+bool mds_open_for_write(struct mds *mds, uint64_t ino);
+
+/* tier.c: the tiering methods (tierd/README.md) */
+struct Cfs__MdsTierScan;
+struct Cfs__MdsTierBlob;
+struct Cfs__MdsTierCommit;
+struct Cfs__MdsTierStatus;
+struct Cfs__MdsIno;
+int mds_tier_scan(struct mds *mds, struct cfs_rpc_req *rq,
+		  const struct Cfs__MdsTierScan *r);
+int mds_tier_blob(struct mds *mds, struct cfs_rpc_req *rq,
+		  const struct Cfs__MdsTierBlob *r);
+int mds_tier_commit(struct mds *mds, struct cfs_rpc_req *rq,
+		    const struct Cfs__MdsTierCommit *r);
+int mds_tier_status(struct mds *mds, struct cfs_rpc_req *rq,
+		    const struct Cfs__MdsTierStatus *r);
+int mds_tier_file(struct mds *mds, struct cfs_rpc_req *rq,
+		  const struct Cfs__MdsIno *r);
 /* The locks as the store has them, into the table in memory (a new
  * leader, a restart), each holder given a session. */
 int mds_locks_load(struct mds *mds);

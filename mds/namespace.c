@@ -122,6 +122,8 @@ static const struct {
 	{ "done", offsetof(struct cfs_ns, done) },
 	{ "locks", offsetof(struct cfs_ns, locks) },
 	{ "xact", offsetof(struct cfs_ns, xact) },
+	{ "tier", offsetof(struct cfs_ns, tier) },
+	{ "blobs", offsetof(struct cfs_ns, blobs) },
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
@@ -165,6 +167,7 @@ int cfs_ns_owner(const struct cfs_ns *ns, unsigned table, const void *key,
 	case CFS_NS_ORPHANS:
 	case CFS_NS_PURGE:
 	case CFS_NS_LOCKS:
+	case CFS_NS_TIER:
 		return klen >= 8 ? (int)cfs_ino_shard(get_be64(key)) : -1;
 	default:
 		return -1;
@@ -1358,6 +1361,7 @@ static int free_inode(struct cfs_ns *ns, MDB_txn *txn,
 		rc = ns_put(ns, txn, ns->purge, &kv, &v, 0);
 		if (rc)
 			return cfs_ns_errno(rc);
+		return cfs_tier_forget(ns, txn, in->ino);
 	}
 	return 0;
 }

@@ -126,7 +126,7 @@ struct cfs_ns_xctx {
 struct cfs_ns {
 	MDB_env *env;
 	MDB_dbi inodes, dentries, cookies, xattrs, symlinks, orphans, purge,
-		meta, osds, done, locks, xact;
+		meta, osds, done, locks, xact, tier, blobs;
 	/* read-write opens: commits are made durable by the redo log */
 	struct cfs_redo *redo;
 	/* the open write transactions, innermost last, each with where
@@ -377,7 +377,38 @@ int cfs_ns_apply_changes(struct cfs_ns *ns, MDB_txn *txn, const uint8_t *p,
 /* The table numbers (as the redo log and the records name them). */
 enum { CFS_NS_INODES, CFS_NS_DENTRIES, CFS_NS_COOKIES, CFS_NS_XATTRS,
        CFS_NS_SYMLINKS, CFS_NS_ORPHANS, CFS_NS_PURGE, CFS_NS_META,
-       CFS_NS_OSDS, CFS_NS_DONE, CFS_NS_LOCKS, CFS_NS_XACT };
+       CFS_NS_OSDS, CFS_NS_DONE, CFS_NS_LOCKS, CFS_NS_XACT, CFS_NS_TIER,
+       CFS_NS_BLOBS };
+
+/* ---- tiering's records (mds/tierstore.c) ----
+ * tier: inode -> MdsTierFile (protobuf): the file as tiered and where its
+ *       bytes lie in the store;
+ * blobs: blob id -> struct cfs_tier_blob: its size and the bytes in it
+ *       that files still point at; pending from the id's allocation until
+ *       the blob is stored and committed.
+ * Blob ids come from meta "tier_next_blob" and are never used twice. */
+struct cfs_tier_blob {
+	uint64_t size;		/* 0 while pending */
+	uint64_t live;		/* bytes files point at */
+	uint32_t pending;
+	uint32_t pad;
+};
+struct Cfs__MdsTierFile;
+/* The file's record (malloc'd, cfs__mds_tier_file__free_unpacked), or
+ * *out NULL when it has none. */
+int cfs_tier_get(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino,
+		 struct Cfs__MdsTierFile **out);
+/* Drop a file's record: its bytes stop counting in their blobs. */
+int cfs_tier_forget(struct cfs_ns *ns, MDB_txn *txn, uint64_t ino);
+/* Replace a file's record with f, the blobs' counts with it. */
+int cfs_tier_put(struct cfs_ns *ns, MDB_txn *txn,
+		 const struct Cfs__MdsTierFile *f);
+int cfs_tier_blob_get(struct cfs_ns *ns, MDB_txn *txn, uint64_t id,
+		      struct cfs_tier_blob *out);
+int cfs_tier_blob_set(struct cfs_ns *ns, MDB_txn *txn, uint64_t id,
+		      const struct cfs_tier_blob *b);	/* NULL: remove */
+/* A new blob id, recorded as pending. */
+int cfs_tier_blob_alloc(struct cfs_ns *ns, MDB_txn *txn, uint64_t *id);
 
 /* Small named values in the meta table. */
 int cfs_ns_meta_get(struct cfs_ns *ns, MDB_txn *txn, const char *key,

@@ -102,6 +102,17 @@ static bool orphan_kept(struct mds *mds, uint64_t ino, bool reaping)
 	return kept;
 }
 
+bool mds_open_for_write(struct mds *mds, uint64_t ino)
+{
+	bool w = false;
+
+	pthread_mutex_lock(&mds->open_lock);
+	for (struct open_count *o = *open_bucket(mds, ino); o && !w; o = o->next)
+		w = o->ino == ino && o->writes;
+	pthread_mutex_unlock(&mds->open_lock);
+	return w;
+}
+
 bool mds_is_open(void *mds, uint64_t ino)
 {
 	return orphan_kept(mds, ino, false);
@@ -1488,6 +1499,18 @@ static int h_xalloc(void *arg, struct cfs_rpc_req *rq,
 	return mds_xalloc(MDS(arg), rq);
 }
 
+#define TIER_HANDLER(name, fn, type)                                        \
+	static int name(void *arg, struct cfs_rpc_req *rq,                 \
+			const ProtobufCMessage *m)                         \
+	{                                                                  \
+		return fn(MDS(arg), rq, (const type *)m);                  \
+	}
+TIER_HANDLER(h_tier_scan, mds_tier_scan, Cfs__MdsTierScan)
+TIER_HANDLER(h_tier_blob, mds_tier_blob, Cfs__MdsTierBlob)
+TIER_HANDLER(h_tier_commit, mds_tier_commit, Cfs__MdsTierCommit)
+TIER_HANDLER(h_tier_status, mds_tier_status, Cfs__MdsTierStatus)
+TIER_HANDLER(h_tier_file, mds_tier_file, Cfs__MdsIno)
+
 #define METHOD(num, type, handler, cached)                                 \
 	[CFS__MDS_METHOD__##num] = { .req_desc = &cfs__##type##__descriptor, \
 				     .fn = handler, .cache_reply = cached }
@@ -1532,6 +1555,11 @@ static const struct cfs_rpc_method methods[] = {
 	METHOD(MDS_OSD_HEARTBEAT, mds_osd_heartbeat, h_osd_heartbeat, false),
 	METHOD(MDS_GONE, mds_inodes, h_gone, false),
 	METHOD(MDS_REPLICAS, mds_empty, h_replicas, false),
+	METHOD(MDS_TIER_SCAN, mds_tier_scan, h_tier_scan, false),
+	METHOD(MDS_TIER_BLOB, mds_tier_blob, h_tier_blob, true),
+	METHOD(MDS_TIER_COMMIT, mds_tier_commit, h_tier_commit, true),
+	METHOD(MDS_TIER_STATUS, mds_tier_status, h_tier_status, true),
+	METHOD(MDS_TIER_FILE, mds_ino, h_tier_file, false),
 	/* Raft's own traffic must not wait behind the workers; nor may
 	 * the shards' calls to one another (two shards' workers all
 	 * waiting on each other would hang both) */
@@ -1551,6 +1579,7 @@ static const struct cfs_rpc_method methods[] = {
 const struct cfs_rpc_method *mds_service_init(struct mds *mds, size_t *n)
 {
 	pthread_mutex_init(&mds->open_lock, NULL);
+	pthread_mutex_init(&mds->tier_lock, NULL);
 	cfs_locks_init(&mds->locks);
 	mds->ns.is_open = mds_is_open;
 	mds->ns.is_open_arg = mds;

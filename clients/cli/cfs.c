@@ -626,6 +626,8 @@ int main(int argc, char **argv)
 		rc = cmd_secret(argc - 1, argv + 1);
 	else if (argc >= 2 && !strcmp(argv[1], "cache"))
 		rc = cmd_cache(argc - 1, argv + 1);
+	else if (argc >= 2 && !strcmp(argv[1], "tier"))
+		rc = cmd_tier(argc - 1, argv + 1);
 	if (rc != 2)
 		return rc;
 	fprintf(stderr,
@@ -643,6 +645,8 @@ int main(int argc, char **argv)
 		"same)\n"
 		"       cfs cache status|drop PATH | cfs cache warm PATH...\n"
 		"       cfs cache passthrough on|off PATH\n"
+		"       cfs tier status|flush [--timeout S] [MDS_ADDRESS]\n"
+		"       cfs tier where PATH [MDS_ADDRESS]\n"
 		"       cfs init --dir DIR [--mds ADDR[,ADDR...]]\n"
 		"       cfs token create --dir DIR --role ROLE [--ro] [--squash]\n"
 		"                        [--subtree PATH] [--ttl DURATION] "

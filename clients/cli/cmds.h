@@ -15,6 +15,8 @@ int cmd_secret(int argc, char **argv);
 int cmd_layout(int argc, char **argv);
 /* cfs cache status|drop|warm (cache.c) */
 int cmd_cache(int argc, char **argv);
+/* cfs tier status|flush|where (tier.c) */
+int cmd_tier(int argc, char **argv);
 
 /* The MDS's current map, or NULL after saying why on stderr; free with
  * map_done() (cfs.c). */

@@ -134,7 +134,7 @@ int cfs_join(const char *token, bool insecure, char *why, size_t whylen)
 {
 	struct cfs_rpc_identity *id;
 	const unsigned roles = 1u << CFS_ROLE_CLIENT | 1u << CFS_ROLE_ADMIN |
-			       1u << CFS_ROLE_GATEWAY;
+			       1u << CFS_ROLE_GATEWAY | 1u << CFS_ROLE_TIERD;
 	int rc;
 
 	if (!token) {
@@ -156,8 +156,8 @@ int cfs_join(const char *token, bool insecure, char *why, size_t whylen)
 	}
 	if (!(roles & 1u << cfs_rpc_identity_token(id)->role)) {
 		snprintf(why, whylen, "%s is a token of role %s: a client "
-				      "joins with a client, admin or gateway "
-				      "token", token,
+				      "joins with a client, admin, gateway or "
+				      "tierd token", token,
 			 cfs_role_name(cfs_rpc_identity_token(id)->role));
 		cfs_rpc_identity_free(id);
 		return -EINVAL;

@@ -38,11 +38,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# cluster_up NODES PORT_BASE [FUSE OPTIONS...]
+# cluster_up NODES PORT_BASE [FUSE OPTIONS...]; UP_ARGS: more of
+# cfs-cluster up's options (an array)
 cluster_up() {
 	local nodes=$1 port=$2
 	shift 2
-	MNT=$("$CLUSTER" up --nodes "$nodes" --dir "$T/c" --port-base "$port" -- "$@") ||
+	MNT=$("$CLUSTER" up --nodes "$nodes" --dir "$T/c" --port-base "$port" \
+		${UP_ARGS[@]+"${UP_ARGS[@]}"} -- "$@") ||
 		{ echo "FAIL: cluster did not start"; tail -n 20 "$T"/c/logs/*.log; exit 1; }
 	MDS=$("$CLUSTER" addr --dir "$T/c")	# every MDS replica's address
 	# the cluster's tokens: cfs commands join with the admin's, second

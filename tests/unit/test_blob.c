@@ -34,7 +34,7 @@ static void fill(uint8_t *p, size_t n, unsigned *r)
 START_TEST(test_blob_filled_to_its_limit_parses_back)
 {
 	unsigned r = seed();
-	struct cfs_blob b;
+	struct cfs_blob b = { 0 };
 	uint8_t *piece = malloc(CFS_BLOB_SEG_MAX);
 	ck_assert_ptr_nonnull(piece);
 	ck_assert_int_eq(cfs_blob_start(&b, cluster, 77), 0);
@@ -83,7 +83,7 @@ END_TEST
 START_TEST(test_blob_damage_is_refused)
 {
 	unsigned r = seed();
-	struct cfs_blob b;
+	struct cfs_blob b = { 0 };
 	uint8_t data[20000];
 	fill(data, sizeof(data), &r);
 	ck_assert_int_eq(cfs_blob_start(&b, cluster, 5), 0);

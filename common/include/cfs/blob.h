@@ -44,7 +44,8 @@ struct cfs_blob {
 	size_t nsegs, capsegs;
 };
 
-/* Start an empty blob (0 or -ENOMEM). cluster: 32 hex characters. */
+/* Start an empty blob (0 or -ENOMEM). cluster: 32 hex characters. b is
+ * zeroed the first time; after that its buffers are kept for the next. */
 int cfs_blob_start(struct cfs_blob *b, const char *cluster, uint64_t id);
 void cfs_blob_free(struct cfs_blob *b);
 /* How many more bytes one more segment may hold. */

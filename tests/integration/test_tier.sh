@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Tiering to S3 (cfs-tierd, common/objstore.c, mds/tier.c) against a real
+# S3 server (npm's s3rver, started here on loopback):
+# - the signature v4 signer: AWS's published GET Object example gives
+#   AWS's signature; PUT, ranged GET and DELETE as objreq sends them are
+#   signed exactly as botocore (Debian's python3-botocore) signs them;
+# - a tree of small and large files, `cfs tier flush`: every piece the
+#   MDS records reads back from the bucket (ranged GETs) equal to the
+#   file's bytes at its place; every object is at most 64 MiB; small
+#   files are packed (far fewer PUTs than files);
+# - the store stopped (SIGSTOP): writes go on at once, the flush waits
+#   and says why; resumed, the backlog drains;
+# - files deleted: their blobs are DELETEd;
+# - only PUT, GET and DELETE ever reached the server (its request log).
+. "$(dirname "$0")/lib.sh"
+
+S3PORT=7851 CAPPORT=7852
+PY=/usr/bin/python3	# Debian's, with botocore
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+OBJ=$CFS_BIN/objreq
+
+# ---- the signer ----
+"$PY" "$ROOT/tests/integration/s3capture.py" "$CAPPORT" "$T/captured" "$T/cap.ready" &
+wait_for 10 '[ -e "$T/cap.ready" ]' || echo "     the capture server did not start"
+# AWS's example (Signature Version 4, "GET Object"): examplebucket,
+# /test.txt, Range bytes=0-9, 20130524T000000Z
+AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE \
+AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY \
+"$OBJ" --date 20130524T000000Z \
+	--connect-to "examplebucket.s3.amazonaws.com:80:127.0.0.1:$CAPPORT" \
+	"s3://examplebucket?endpoint=http://s3.amazonaws.com&style=virtual" \
+	get test.txt 0 10 >/dev/null 2>&1
+check "AWS's published GET Object example: the same signature" \
+	'grep -q "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41" "$T/captured"'
+: >"$T/captured"
+head -c 100000 /dev/urandom >"$T/body"
+U="s3://bucket/some/prefix?endpoint=http://127.0.0.1:$CAPPORT&region=eu-west-3"
+"$OBJ" "$U" put blobs/00000000000000a1 "$T/body" 2>/dev/null
+"$OBJ" "$U" get blobs/00000000000000a1 4096 65536 >/dev/null 2>&1
+"$OBJ" "$U" delete blobs/00000000000000a1 2>/dev/null
+"$OBJ" --date 20261207T120000Z "$U" put k "$T/body" 2>/dev/null
+check "PUT, ranged GET and DELETE: signed as botocore signs them" \
+	'[ "$(wc -l <"$T/captured")" = 4 ] && "$PY" "$ROOT/tests/integration/s3capture.py" --check "$T/captured" S3RVER S3RVER eu-west-3'
+
+# ---- s3rver, and a cluster tiering to it ----
+S3DIR=$T/s3
+mkdir -p "$S3DIR"
+node "$ROOT/tests/s3rver/serve.js" "$S3DIR" 127.0.0.1 "$S3PORT" tier "$T/requests" \
+	>"$T/s3rver.log" 2>&1 &
+S3PID=$!
+wait_for 20 'grep -q listening "$T/s3rver.log"' || { cat "$T/s3rver.log"; echo "FAIL: s3rver did not start"; exit 1; }
+URL="s3://tier/c1?endpoint=http://127.0.0.1:$S3PORT"
+export CFS_TIERD_FLAGS="--min-age-s 3600 --interval-ms 200 --timeout-ms 5000"
+UP_ARGS=(--tier "$URL")
+cluster_up 3 7830
+cfs() { cluster cfs "$@"; }
+status_of() { cfs tier status | sed -n "s/^$1: *//p"; }
+
+mkdir -p "$MNT/tree/small" "$MNT/tree/big"
+for i in $(seq 1 300); do
+	head -c $((RANDOM % 8192 + 1)) /dev/urandom >"$MNT/tree/small/f$i"
+done
+head -c 150000000 /dev/urandom >"$MNT/tree/big/one"
+head -c 3000000 /dev/urandom >"$MNT/tree/big/two"
+truncate -s 100M "$MNT/tree/big/sparse"
+printf 'end' | dd of="$MNT/tree/big/sparse" bs=1 seek=99999997 conv=notrunc status=none
+check "cfs tier flush: every closed file is in the store" \
+	'cfs tier flush --timeout 120 >/dev/null'
+check "the MDS counts all 303 files as tiered" \
+	'[ "$(status_of tiered | cut -d" " -f1)" = 303 ]'
+
+# every piece read back from the bucket equals the file's bytes there
+pieces_match() {	# FILE: each piece `cfs tier where` gives, fetched
+	local f=$1 key off len crc at n=0
+	cfs tier where "$f" >"$T/where" || return 1
+	while read -r key off len crc at; do
+		"$OBJ" "$URL" get "$key" "$off" "$len" 2>/dev/null >"$T/piece" || return 1
+		cmp -s "$T/piece" <(tail -c +$((at + 1)) "$f" | head -c "$len") ||
+			{ echo "     $f: piece at $at differs"; return 1; }
+		n=$((n + 1))
+	done <"$T/where"
+	[ "$n" -gt 0 ]
+}
+all_small_match() {
+	local i
+	for i in $(seq 1 300 | shuf -n 40 --random-source=<(yes)); do
+		pieces_match "$MNT/tree/small/f$i" || return 1
+	done
+}
+check "40 small files: the pieces in the bucket are their bytes" 'all_small_match'
+check "a 150 MB file: every piece (1 MiB at most) in the bucket is its bytes, all of it" \
+	'pieces_match "$MNT/tree/big/one" && [ "$(awk "{ s += \$3 } END { print s }" "$T/where")" = 150000000 ]'
+check "a sparse 100 MB file: only its data is stored" \
+	'pieces_match "$MNT/tree/big/sparse" && [ "$(wc -l <"$T/where")" -le 2 ]'
+check "every object in the bucket is at most 64 MiB" \
+	'[ -z "$(find "$S3DIR" -type f -size +65536k)" ]'
+puts=$(grep -c '^PUT ' "$T/requests")
+check "small files are packed: $puts PUTs for 303 files" '[ "$puts" -le 8 ]'
+
+# ---- a stopped store: writers go on, the flush waits and says why ----
+kill -STOP "$S3PID"
+t0=$(date +%s%N)
+for i in $(seq 1 50); do head -c 20000 /dev/urandom >"$MNT/tree/small/late$i"; done
+sync_ms=$((($(date +%s%N) - t0) / 1000000))
+check "50 writes while the store is stopped take no time from it (${sync_ms} ms)" \
+	'[ "$sync_ms" -lt 5000 ]'
+check "a flush meanwhile is not done, says so, and the queue shows the files" \
+	'! cfs tier flush --timeout 8 2>"$T/flush.err" && grep -q "not done" "$T/flush.err" && [ "$(status_of queue | cut -d" " -f1)" -gt 0 ]'
+kill -CONT "$S3PID"
+check "the store back: the backlog drains (flush)" \
+	'cfs tier flush --timeout 120 >/dev/null'
+check "the late files are in the store" \
+	'pieces_match "$MNT/tree/small/late7" && pieces_match "$MNT/tree/small/late50"'
+
+# ---- deletes: blobs nothing points into are deleted ----
+rm -rf "$MNT/tree"
+check_within 60 "every file deleted: every blob deleted from the bucket" \
+	'[ "$(status_of blobs | cut -d" " -f1)" = 0 ] && [ -z "$(find "$S3DIR" -type f -name "*_S3rver_object")" ]'
+check "only PUT, GET and DELETE reached the store" \
+	'[ -z "$(awk "\$1 != \"PUT\" && \$1 != \"GET\" && \$1 != \"DELETE\"" "$T/requests")" ] && grep -q "^DELETE " "$T/requests"'
+kill "$S3PID" 2>/dev/null
+finish
