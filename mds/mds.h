@@ -187,6 +187,9 @@ int mds_tier_status(struct mds *mds, struct cfs_rpc_req *rq,
 		    const struct Cfs__MdsTierStatus *r);
 int mds_tier_file(struct mds *mds, struct cfs_rpc_req *rq,
 		  const struct Cfs__MdsIno *r);
+struct Cfs__MdsTierFile;
+int mds_tier_mark(struct mds *mds, struct cfs_rpc_req *rq,
+		  const struct Cfs__MdsTierFile *r);
 /* The locks as the store has them, into the table in memory (a new
  * leader, a restart), each holder given a session. */
 int mds_locks_load(struct mds *mds);

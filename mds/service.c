@@ -1510,6 +1510,7 @@ TIER_HANDLER(h_tier_blob, mds_tier_blob, Cfs__MdsTierBlob)
 TIER_HANDLER(h_tier_commit, mds_tier_commit, Cfs__MdsTierCommit)
 TIER_HANDLER(h_tier_status, mds_tier_status, Cfs__MdsTierStatus)
 TIER_HANDLER(h_tier_file, mds_tier_file, Cfs__MdsIno)
+TIER_HANDLER(h_tier_mark, mds_tier_mark, Cfs__MdsTierFile)
 
 #define METHOD(num, type, handler, cached)                                 \
 	[CFS__MDS_METHOD__##num] = { .req_desc = &cfs__##type##__descriptor, \
@@ -1560,6 +1561,7 @@ static const struct cfs_rpc_method methods[] = {
 	METHOD(MDS_TIER_COMMIT, mds_tier_commit, h_tier_commit, true),
 	METHOD(MDS_TIER_STATUS, mds_tier_status, h_tier_status, true),
 	METHOD(MDS_TIER_FILE, mds_ino, h_tier_file, false),
+	METHOD(MDS_TIER_MARK, mds_tier_file, h_tier_mark, true),
 	/* Raft's own traffic must not wait behind the workers; nor may
 	 * the shards' calls to one another (two shards' workers all
 	 * waiting on each other would hang both) */

@@ -84,11 +84,13 @@ int mds_tier_scan(struct mds *mds, struct cfs_rpc_req *rq,
 		if (rc)
 			break;
 		bool current = t && same_attrs(t, &in);
+		bool evicted = t && t->evicted;
 		if (t)
 			cfs__mds_tier_file__free_unpacked(t, NULL);
 		if (current)
 			continue;
 		cfs__mds_tier_file__init(&files[n]);
+		files[n].evicted = evicted;
 		files[n].ino = in.ino;
 		files[n].size = in.size;
 		files[n].mtime_ns = in.mtime_ns;
@@ -228,6 +230,15 @@ static int do_commit(struct mds *mds, MDB_txn *txn, void *arg)
 		if (!S_ISREG(in.mode) || !same_attrs(f, &in) ||
 		    mds_open_for_write(mds, f->ino))
 			continue;	/* changed since it was read */
+		Cfs__MdsTierFile *old;
+		rc = cfs_tier_get(&mds->ns, txn, f->ino, &old);
+		if (rc)
+			return rc;
+		bool keep = old && old->evicted;
+		if (old)
+			cfs__mds_tier_file__free_unpacked(old, NULL);
+		if (keep)
+			continue;	/* evicted copies need the old pieces */
 		rc = cfs_tier_put(&mds->ns, txn, f);
 		if (rc)
 			return rc;
@@ -282,6 +293,34 @@ int mds_tier_file(struct mds *mds, struct cfs_rpc_req *rq,
 	if (t)
 		cfs__mds_tier_file__free_unpacked(t, NULL);
 	return rc;
+}
+
+static int do_mark(struct mds *mds, MDB_txn *txn, void *arg)
+{
+	const Cfs__MdsTierFile *r = arg;
+	Cfs__MdsTierFile *t;
+	int rc = cfs_tier_get(&mds->ns, txn, r->ino, &t);
+	if (rc)
+		return rc;
+	if (!t)
+		return -ENODATA;
+	if (r->evicted && (t->size != r->size || t->mtime_ns != r->mtime_ns ||
+			   t->ctime_ns != r->ctime_ns))
+		rc = -ESTALE;	/* tiered as it was, not as it is */
+	else if (t->evicted != r->evicted) {
+		t->evicted = r->evicted;
+		rc = cfs_tier_put(&mds->ns, txn, t);
+	}
+	cfs__mds_tier_file__free_unpacked(t, NULL);
+	return rc;
+}
+
+int mds_tier_mark(struct mds *mds, struct cfs_rpc_req *rq,
+		  const Cfs__MdsTierFile *r)
+{
+	if (!tier_peer(rq))
+		return -EACCES;
+	return mds_mutate(mds, do_mark, (void *)r, rq->client_id);
 }
 
 static int do_flush(struct mds *mds, MDB_txn *txn, void *arg)

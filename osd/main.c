@@ -46,6 +46,10 @@ static const struct cfs_config_key keys[] = {
 	KEY("reserve-pct", CFS_CFG_INT, "5", reserve_pct, 0, 50,
 	    "space kept for healing, deletes and changes already made: "
 	    "clients' writes get ENOSPC past the rest"),
+	KEY("tier", CFS_CFG_STR, "", tier, 0, 0,
+	    "the object store evicted chunks' bytes are read back from "
+	    "(cfs-tierd's --store; keys from $AWS_ACCESS_KEY_ID and "
+	    "$AWS_SECRET_ACCESS_KEY)"),
 	CFS_DAEMON_SEC_KEYS(struct osd_config, sec),
 };
 
@@ -77,6 +81,18 @@ int main(int argc, char **argv)
 		cfs_log_error("cannot open chunk store", "dir=%s rc=%d",
 			      osd.cfg.data, rc);
 		return 1;
+	}
+	if (*osd.cfg.tier) {
+		/* a read waits on it: shorter than tierd's uploads */
+		struct cfs_objstore_opts so = { .timeout_ms = 30000 };
+		char err[300];
+
+		if (cfs_objstore_open(osd.cfg.tier, &so, &osd.store.tier, err,
+				      sizeof(err))) {
+			cfs_log_error("cannot use the tier store", "why=\"%s\"",
+				      err);
+			return 1;
+		}
 	}
 	rc = cfs_rpc_client_new(&osd.peers);
 	if (!rc)
@@ -121,5 +137,6 @@ int main(int argc, char **argv)
 	cfs_map_holder_destroy(&osd.maps);
 	cfs_rpc_client_free(osd.peers);
 	store_close(&osd.store);
+	cfs_objstore_close(osd.store.tier);
 	return 0;
 }

@@ -34,6 +34,7 @@ struct osd_config {
 	long long rebuild_mbps;
 	long long gc_grace_s;
 	long long reserve_pct;
+	char tier[CFS_CONFIG_STR_MAX];	/* where evicted chunks' bytes are */
 	struct cfs_daemon_sec sec;
 };
 

@@ -73,6 +73,8 @@ static int scrub_chunk(void *arg, struct chunk_id c, uint64_t version)
 	int rc;
 
 	(void)version;
+	if (store_evicted(&s->osd->store, c))
+		return 0;	/* its bytes are in the object store */
 	store_lock(&s->osd->store, g);
 	rc = store_read(&s->osd->store, c, 0, CFS_CHUNK_SIZE, true, &data,
 			&block_off, &crcs, &nblocks, &version, &size);

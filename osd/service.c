@@ -1033,6 +1033,55 @@ out:
 	return rc;
 }
 
+/* Eviction (evict.c): asked by tierd or an administrator, for a
+ * replicated chunk (an EC shard holds no whole bytes to check). */
+static int evict_or_fill(void *arg, struct cfs_rpc_req *rq,
+			 const ProtobufCMessage *m, bool evict)
+{
+	const Cfs__OsdEvict *r = (const void *)m;
+	struct osd *osd = OSD(arg);
+
+	if (rq->peer && rq->peer->role != CFS_ROLE_TIERD &&
+	    rq->peer->role != CFS_ROLE_ADMIN)
+		return -EACCES;
+	if (!r->chunk)
+		return -EINVAL;
+	struct chunk_id c = chunk_of(r->chunk);
+	if (c.index & CFS_SHARD_BIT)
+		return -EOPNOTSUPP;
+	struct store_piece *p = calloc(r->n_pieces ? r->n_pieces : 1,
+				       sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->n_pieces; i++)
+		p[i] = (struct store_piece){
+			.blob = r->pieces[i]->blob,
+			.blob_off = r->pieces[i]->blob_off,
+			.chunk_off = r->pieces[i]->chunk_off,
+			.len = r->pieces[i]->len, .crc = r->pieces[i]->crc,
+		};
+	store_lock(&osd->store, c);
+	int rc = evict ? store_evict(&osd->store, c, p, r->n_pieces) :
+			 store_resident(&osd->store, c);
+	store_unlock(&osd->store, c);
+	free(p);
+	if (rc && rc != -ESTALE)
+		cfs_log_warn(evict ? "evict failed" : "fill failed",
+			     "ino=%lu index=%lu rc=%d", (unsigned long)c.ino,
+			     (unsigned long)c.index, rc);
+	return rc;
+}
+
+static int h_evict(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
+{
+	return evict_or_fill(arg, rq, m, true);
+}
+
+static int h_fill(void *arg, struct cfs_rpc_req *rq, const ProtobufCMessage *m)
+{
+	return evict_or_fill(arg, rq, m, false);
+}
+
 #define METHOD(num, type, handler, cached)                                 \
 	[CFS__OSD_METHOD__##num] = { .req_desc = &cfs__##type##__descriptor, \
 				     .fn = handler, .cache_reply = cached }
@@ -1051,6 +1100,8 @@ static const struct cfs_rpc_method methods[] = {
 	METHOD(OSD_BACKFILL, osd_backfill, h_backfill, false),
 	METHOD(OSD_SEEK, osd_seek, h_seek, false),
 	METHOD(OSD_ROLLBACK, osd_rollback, h_rollback, true),
+	METHOD(OSD_EVICT, osd_evict, h_evict, false),
+	METHOD(OSD_FILL, osd_evict, h_fill, false),
 };
 
 const struct cfs_rpc_method *osd_service_init(struct osd *osd, size_t *n)

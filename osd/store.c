@@ -55,6 +55,9 @@ int store_open(struct store *st, const char *dir)
 	snprintf(path, sizeof(path), "%s/undo", dir);
 	if (mkdir(path, 0700) && errno != EEXIST)
 		return -errno;
+	snprintf(path, sizeof(path), "%s/evicted", dir);
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return -errno;
 	rc = pool_open(&st->pool, dir);
 	if (rc)
 		return rc;
@@ -153,6 +156,14 @@ static int chunk_open(struct store *st, struct chunk_id c, bool create,
 	pool_take(&st->pool, path);
 	*fd = open(path, O_RDWR | O_CLOEXEC | O_CREAT, 0600);
 	return *fd < 0 ? -errno : 0;
+}
+
+int store_chunk_fd(struct store *st, struct chunk_id c)
+{
+	int fd;
+	int rc = chunk_open(st, c, false, &fd);
+
+	return rc ? rc : fd;
 }
 
 static void chunk_close(int fd)
@@ -629,6 +640,9 @@ int store_write_begin(struct store *st, struct chunk_id c,
 			last = (ex[i].off + ex[i].len - 1) / B;
 	}
 	/* n == 0: the version alone (an EC shard a change leaves alone) */
+	rc = store_resident(st, c);
+	if (rc)
+		return rc;
 	rc = chunk_open(st, c, true, &fd);
 	if (rc)
 		return rc;
@@ -679,6 +693,11 @@ static int read_once(struct store *st, struct chunk_id c, uint64_t off,
 	int fd, rc;
 	size_t n;
 
+	/* an evicted chunk's bytes back first (an unlocked read of one sees
+	 * zeros failing their CRCs, and comes back here locked) */
+	rc = held ? store_resident(st, c) : 0;
+	if (rc)
+		return rc;
 	rc = chunk_open(st, c, false, &fd);
 	if (rc == -ENOENT)
 		return 0;
@@ -789,6 +808,9 @@ int store_truncate(struct store *st, struct chunk_id c, uint64_t size,
 
 	if (size > CFS_CHUNK_SIZE)
 		return -EINVAL;
+	rc = store_resident(st, c);
+	if (rc)
+		return rc;
 	rc = chunk_open(st, c, true, &fd);
 	if (rc)
 		return rc;
@@ -851,6 +873,9 @@ int store_remove(struct store *st, struct chunk_id c)
 
 	chunk_path(st, c, "", path, sizeof(path));
 	undo_drop(st, c);
+	rc = store_evict_forget(st, c);
+	if (rc)
+		return rc;
 	rc = pool_give(&st->pool, path);
 	return rc == -ENOENT ? 0 : rc;
 }
@@ -863,6 +888,9 @@ int store_punch(struct store *st, struct chunk_id c, uint64_t off,
 	int fd, ufd, rc;
 	size_t n;
 
+	rc = store_resident(st, c);
+	if (rc)
+		return rc;
 	rc = chunk_open(st, c, false, &fd);
 	if (rc == -ENOENT)
 		return 0;
@@ -914,10 +942,18 @@ out:
 int store_seek(struct store *st, struct chunk_id c, uint64_t off, bool hole,
 	       bool *found, uint64_t *at)
 {
-	int fd, rc = chunk_open(st, c, false, &fd);
+	int fd, rc;
 	uint64_t size, end, version;
 	off_t r;
 
+	if (store_evicted(st, c)) {	/* its data ranges are its bytes' */
+		store_lock(st, c);
+		rc = store_resident(st, c);
+		store_unlock(st, c);
+		if (rc)
+			return rc;
+	}
+	rc = chunk_open(st, c, false, &fd);
 	*found = hole;
 	*at = off;
 	if (rc == -ENOENT)
@@ -992,6 +1028,9 @@ int store_put(struct store *st, struct chunk_id c, const void *data,
 		rc = -errno;
 	if (!rc)
 		undo_drop(st, c);
+	if (!rc)	/* bytes whole again (a record left by a crash
+			 * here names an older version: evict.c drops it) */
+		rc = store_evict_forget(st, c);
 out:
 	chunk_close(fd);
 	if (rc)

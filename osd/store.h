@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cfs/objstore.h"
 #include "pool.h"
 
 #define STORE_LOCK_BUCKETS 1024
@@ -46,6 +47,8 @@ struct store {
 	pthread_mutex_t lmutex;
 	struct chunk_lock *locks[STORE_LOCK_BUCKETS];
 	struct file_pool pool;	/* removed chunks' files, for new ones */
+	/* where evicted chunks' bytes are (evict.c); NULL: no tier */
+	struct cfs_objstore *tier;
 };
 
 int store_open(struct store *st, const char *dir);
@@ -158,6 +161,28 @@ int store_idle_s(struct store *st, struct chunk_id c, int64_t *secs);
 int store_scan(struct store *st,
 	       int (*fn)(void *arg, struct chunk_id c, uint64_t version),
 	       void *arg);
+
+/* ---- eviction (evict.c: the design at its top) ----
+ * A piece of a blob holding bytes of the chunk: blobs/<blob> at blob_off,
+ * len bytes of the chunk from chunk_off, their CRC32C. */
+struct store_piece {
+	uint64_t blob, blob_off, chunk_off;
+	uint32_t len, crc;
+};
+/* Drop the chunk's bytes once its own bytes check against the pieces
+ * (and are zeros elsewhere): 0, -ESTALE (changed since tiered), -ENOENT,
+ * -EOPNOTSUPP (no tier store). With the chunk's lock held. */
+int store_evict(struct store *st, struct chunk_id c,
+		const struct store_piece *p, size_t n);
+/* Bring an evicted chunk's bytes back from the store (0 if it was not
+ * evicted). With the chunk's lock held; every store operation that needs
+ * the bytes calls it. */
+int store_resident(struct store *st, struct chunk_id c);
+bool store_evicted(struct store *st, struct chunk_id c);
+/* Forget the chunk's eviction record (its bytes were replaced whole). */
+int store_evict_forget(struct store *st, struct chunk_id c);
+/* The chunk's file opened for writing (for evict.c): fd or -errno. */
+int store_chunk_fd(struct store *st, struct chunk_id c);
 
 /* Capacity and use of the file system holding the store. */
 int store_space(struct store *st, uint64_t *capacity, uint64_t *used);

@@ -341,7 +341,16 @@ static int pack_file(struct tierd *t, const Cfs__MdsTierFile *due,
 {
 	static const struct cfs_cred root = { 0 };
 	struct cfs_attr a;
-	int rc = cfs_open(t->cl, &root, due->ino, O_RDONLY, &a);
+	int rc;
+
+	if (due->evicted) {
+		/* changed while evicted: every copy whole again before its
+		 * record (and the pieces the copies need) may be replaced */
+		rc = cfs_tier_fill(t->cl, due->ino);
+		if (rc)
+			return rc == -ENOENT ? 0 : rc;
+	}
+	rc = cfs_open(t->cl, &root, due->ino, O_RDONLY, &a);
 	if (rc)
 		return rc == -ENOENT || rc == -ESTALE ? 0 : rc;
 	if (a.size != due->size || a.mtime_ns != due->mtime_ns ||

@@ -647,6 +647,7 @@ int main(int argc, char **argv)
 		"       cfs cache passthrough on|off PATH\n"
 		"       cfs tier status|flush [--timeout S] [MDS_ADDRESS]\n"
 		"       cfs tier where PATH [MDS_ADDRESS]\n"
+		"       cfs tier evict PATH...  ($CFS_MDS: the MDS)\n"
 		"       cfs init --dir DIR [--mds ADDR[,ADDR...]]\n"
 		"       cfs token create --dir DIR --role ROLE [--ro] [--squash]\n"
 		"                        [--subtree PATH] [--ttl DURATION] "

@@ -8,8 +8,11 @@
  *   cfs tier where PATH [MDS]        where the file's bytes lie in the
  *                                    store: "blobs/ID OFFSET LENGTH CRC
  *                                    FILE_OFFSET" per piece
+ *   cfs tier evict PATH...           drop the flash copies of tiered files
+ *                                    (directories: everything in them)
  * MDS defaults to $CFS_MDS. */
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,7 @@
 #include "cfs/map.h"
 #include "cfs/rpc.h"
 #include "cmds.h"
+#include "libcfs.h"
 #include "mds.pb-c.h"
 
 static int call(const char *mds, uint32_t method, ProtobufCMessage *req,
@@ -160,6 +164,50 @@ static int cmd_where(const char *path, const char *mds)
 	return rc;
 }
 
+static struct cfs_client *evict_cl;
+static unsigned long evicted, skipped, failed;
+
+static int evict_one(const char *path, const struct stat *st, int type,
+		     struct FTW *ftw)
+{
+	(void)ftw;
+	if (type != FTW_F || !S_ISREG(st->st_mode))
+		return 0;
+	int rc = cfs_tier_evict(evict_cl, st->st_ino);
+	if (!rc)
+		evicted++;
+	else if (rc == -ENODATA || rc == -ESTALE) {
+		skipped++;	/* not in the store as it is now */
+	} else {
+		failed++;
+		fprintf(stderr, "cfs tier evict: %s: %s\n", path, strerror(-rc));
+	}
+	return 0;
+}
+
+static int cmd_evict(const char *mds, int n, char **paths)
+{
+	struct cfs_client_opts o = { .mds = mds, .connect_timeout_ms = 5000,
+				     .writeback_mb = -1 };
+	int rc = cfs_client_new(&evict_cl, &o);
+	if (rc) {
+		fprintf(stderr, "cfs tier evict: cannot reach the MDS at %s: %s\n",
+			mds, strerror(-rc));
+		return 1;
+	}
+	for (int i = 0; i < n; i++)
+		if (nftw(paths[i], evict_one, 32, FTW_PHYS | FTW_MOUNT)) {
+			fprintf(stderr, "cfs tier evict: %s: %s\n", paths[i],
+				strerror(errno));
+			failed++;
+		}
+	cfs_client_free(evict_cl);
+	printf("evicted %lu files; %lu not in the store as they are now "
+	       "(cfs tier flush first)%s\n", evicted, skipped,
+	       failed ? "; some failed" : "");
+	return failed ? 1 : 0;
+}
+
 int cmd_tier(int argc, char **argv)
 {
 	const char *env = getenv("CFS_MDS");
@@ -181,5 +229,7 @@ int cmd_tier(int argc, char **argv)
 	if (argc >= 3 && !strcmp(argv[1], "where") && argc <= 4 &&
 	    (argc == 4 || env))
 		return cmd_where(argv[2], argc == 4 ? argv[3] : env);
+	if (argc >= 3 && !strcmp(argv[1], "evict") && env)
+		return cmd_evict(env, argc - 2, argv + 2);
 	return 2;
 }

@@ -275,6 +275,13 @@ void cfs_cache_drop(struct cfs_client *cl, uint64_t ino);
 bool cfs_cache_stats(struct cfs_client *cl, uint64_t ino,
 		     struct cfs_cache_stats *out);
 
+/* Tiering (tier.c; tierd and admin tokens): drop the flash copies of a
+ * tiered file, unchanged since it was tiered (-ESTALE if not, -ENODATA
+ * if never tiered, -EOPNOTSUPP for erasure-coded files); bring them all
+ * back (cfs-tierd, before it tiers a changed file anew). */
+int cfs_tier_evict(struct cfs_client *cl, uint64_t ino);
+int cfs_tier_fill(struct cfs_client *cl, uint64_t ino);
+
 /* SEEK_DATA or SEEK_HOLE (whence) from off: the offset, or -ENXIO. */
 int64_t cfs_lseek(struct cfs_client *cl, uint64_t ino, uint64_t off,
 		  int whence);

@@ -10,6 +10,10 @@
 #   files are packed (far fewer PUTs than files);
 # - the store stopped (SIGSTOP): writes go on at once, the flush waits
 #   and says why; resumed, the backlog drains;
+# - eviction: `cfs tier evict DIR` frees the OSDs' flash; evicted files
+#   read back right (ranged GETs); a write into an evicted chunk keeps the
+#   bytes around it; the changed file is tiered anew with every copy made
+#   whole first; with an OSD killed the other copies read right;
 # - files deleted: their blobs are DELETEd;
 # - only PUT, GET and DELETE ever reached the server (its request log).
 . "$(dirname "$0")/lib.sh"
@@ -112,8 +116,55 @@ check "the store back: the backlog drains (flush)" \
 check "the late files are in the store" \
 	'pieces_match "$MNT/tree/small/late7" && pieces_match "$MNT/tree/small/late50"'
 
+# ---- eviction: flash copies dropped, bytes read back from the bucket ----
+mkdir -p "$MNT/ev"
+head -c 70000000 /dev/urandom >"$T/ev.big"	# two chunks
+cp "$T/ev.big" "$MNT/ev/big"
+for i in $(seq 1 20); do
+	head -c $((RANDOM * 10 + 1)) /dev/urandom >"$T/ev.s$i"
+	cp "$T/ev.s$i" "$MNT/ev/s$i"
+done
+cfs tier flush --timeout 120 >/dev/null
+osd_kb() { du -sk "$T"/c/osd*/chunks | awk '{ s += $1 } END { print s }'; }
+kb0=$(osd_kb)
+gets0=$(grep -c '^GET ' "$T/requests")
+check "cfs tier evict of a directory evicts every file in it" \
+	'cfs tier evict "$MNT/ev" | grep -q "^evicted 21 files"'
+kb1=$(osd_kb)
+check "the OSDs' flash is freed: three copies of 70 MB ($kb0 KiB -> $kb1 KiB)" \
+	'[ "$kb1" -lt $((kb0 - 3 * 65000)) ]'
+evicted_all() {
+	local i
+	same_file "$T/ev.big" "$MNT/ev/big" || return 1
+	for i in $(seq 1 20); do same_file "$T/ev.s$i" "$MNT/ev/s$i" || return 1; done
+}
+cold_caches
+check "every evicted file reads back right" 'evicted_all'
+check "... its bytes came from the bucket (ranged GETs)" \
+	'[ "$(grep -c "^GET " "$T/requests")" -gt "$gets0" ]'
+# a change to an evicted file: made on the bytes brought back
+cfs tier evict "$MNT/ev" >/dev/null
+printf 'changed!' | dd of="$MNT/ev/big" bs=1 seek=$((65 << 20)) conv=notrunc status=none
+printf 'changed!' | dd of="$T/ev.big" bs=1 seek=$((65 << 20)) conv=notrunc status=none
+cold_caches
+check "a write into an evicted chunk keeps the bytes around it" \
+	'same_file "$T/ev.big" "$MNT/ev/big"'
+check "the changed file is tiered anew: every copy whole first, then new pieces" \
+	'cfs tier flush --timeout 120 >/dev/null && pieces_match "$MNT/ev/big"'
+big_ino=$(printf '%016x' "$(stat -c %i "$MNT/ev/big")")
+check "no copy of it is left evicted" \
+	'[ -z "$(ls "$T"/c/osd*/evicted/ | grep "^$big_ino\.")" ]'
+# the replicas' copies: evicted, then read with the primary gone
+cfs tier evict "$MNT/ev" >/dev/null
+cluster kill osd1
+cold_caches
+check "with an OSD killed, the other copies of evicted files read right" \
+	'evicted_all'
+cluster start osd1
+check_within 60 "the OSD is back" '[ "$(cluster cfs status "$MDS" | awk "/ of .* OSDs up/ {print \$1}")" = 3 ]'
+
 # ---- deletes: blobs nothing points into are deleted ----
-rm -rf "$MNT/tree"
+rm -rf "$MNT/tree" "$MNT/ev"
 check_within 60 "every file deleted: every blob deleted from the bucket" \
 	'[ "$(status_of blobs | cut -d" " -f1)" = 0 ] && [ -z "$(find "$S3DIR" -type f -name "*_S3rver_object")" ]'
 check "only PUT, GET and DELETE reached the store" \
