@@ -26,6 +26,7 @@
 
 #include "cfs/blob.h"
 #include "cfs/clock.h"
+#include "cfs/daemon.h"
 #include "cfs/log.h"
 #include "client_priv.h"
 #include "mds.pb-c.h"
@@ -226,6 +227,7 @@ static int store_blob(struct tierd *t)
 	size_t len = cfs_blob_finish(&t->blob);
 	char key[64];
 	blob_key(t->blob.id, key, sizeof(key));
+	cfs_fault_point("tier-before-put");
 	for (int attempt = 0;; attempt++) {
 		int rc = cfs_objstore_put(t->store, key, t->blob.buf, len);
 		if (!rc)
@@ -252,6 +254,7 @@ static int store_blob(struct tierd *t)
 			return -ENOMEM;
 		t->capup = cap;
 	}
+	cfs_fault_point("tier-after-put");	/* stored, not committed */
 	t->up_ids[t->nup] = t->blob.id;
 	t->up_sizes[t->nup++] = len;
 	t->blob.id = 0;

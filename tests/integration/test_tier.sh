@@ -14,6 +14,8 @@
 #   read back right (ranged GETs); a write into an evicted chunk keeps the
 #   bytes around it; the changed file is tiered anew with every copy made
 #   whole first; with an OSD killed the other copies read right;
+# - tierd SIGKILLed between a PUT and its commit: nothing points at the
+#   blob; restarted, it tiers the files and deletes the blob;
 # - files deleted: their blobs are DELETEd;
 # - only PUT, GET and DELETE ever reached the server (its request log).
 . "$(dirname "$0")/lib.sh"
@@ -116,6 +118,23 @@ check "the store back: the backlog drains (flush)" \
 check "the late files are in the store" \
 	'pieces_match "$MNT/tree/small/late7" && pieces_match "$MNT/tree/small/late50"'
 
+# ---- tierd SIGKILLed between its PUT and its commit ----
+cluster stop tierd
+mkdir -p "$MNT/k"
+for i in 1 2 3; do head -c $((i * 300000)) /dev/urandom >"$MNT/k/f$i"; done
+CFS_FAULT=tier-after-put cluster start tierd
+cfs tier flush --timeout 10 >/dev/null 2>&1
+check_within 20 "tierd killed itself right after storing a blob (CFS_FAULT)" \
+	'! kill -0 "$(cat "$T/c/pids/tierd.pid")" 2>/dev/null'
+left=$(awk '$1 == "PUT" { k = $2 } END { print k }' "$T/requests")
+check "the blob it stored is referenced by nothing: the files are not tiered" \
+	'! cfs tier where "$MNT/k/f1" >/dev/null 2>&1'
+cluster start tierd
+check "restarted, tierd tiers the files" \
+	'cfs tier flush --timeout 60 >/dev/null && pieces_match "$MNT/k/f1" && pieces_match "$MNT/k/f3"'
+check_within 20 "... and deletes the blob its dead run left ($left)" \
+	'grep -q "^DELETE $left " "$T/requests"'
+
 # ---- eviction: flash copies dropped, bytes read back from the bucket ----
 mkdir -p "$MNT/ev"
 head -c 70000000 /dev/urandom >"$T/ev.big"	# two chunks
@@ -164,7 +183,7 @@ cluster start osd1
 check_within 60 "the OSD is back" '[ "$(cluster cfs status "$MDS" | awk "/ of .* OSDs up/ {print \$1}")" = 3 ]'
 
 # ---- deletes: blobs nothing points into are deleted ----
-rm -rf "$MNT/tree" "$MNT/ev"
+rm -rf "$MNT/tree" "$MNT/ev" "$MNT/k"
 check_within 60 "every file deleted: every blob deleted from the bucket" \
 	'[ "$(status_of blobs | cut -d" " -f1)" = 0 ] && [ -z "$(find "$S3DIR" -type f -name "*_S3rver_object")" ]'
 check "only PUT, GET and DELETE reached the store" \
