@@ -168,8 +168,9 @@ void mds_writer_stop(struct mds *mds);
 const struct cfs_rpc_method *mds_service_init(struct mds *mds, size_t *n);
 int mds_service_start(struct mds *mds);
 bool mds_is_open(void *mds, uint64_t ino);
-/* Whether any client has ino open for writing. */
+/* Whether any client has ino open for writing; open at all. */
 bool mds_open_for_write(struct mds *mds, uint64_t ino);
+bool mds_is_open_anywhere(struct mds *mds, uint64_t ino);
 
 /* tier.c: the tiering methods (tierd/README.md) */
 struct Cfs__MdsTierScan;

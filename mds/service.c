@@ -113,6 +113,16 @@ bool mds_open_for_write(struct mds *mds, uint64_t ino)
 	return w;
 }
 
+bool mds_is_open_anywhere(struct mds *mds, uint64_t ino)
+{
+	bool o;
+
+	pthread_mutex_lock(&mds->open_lock);
+	o = open_anywhere(mds, ino);
+	pthread_mutex_unlock(&mds->open_lock);
+	return o;
+}
+
 bool mds_is_open(void *mds, uint64_t ino)
 {
 	return orphan_kept(mds, ino, false);

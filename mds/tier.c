@@ -41,7 +41,8 @@ static bool same_attrs(const Cfs__MdsTierFile *t, const struct cfs_inode *in)
 }
 
 /* Files due: regular, not empty, open for writing nowhere, unchanged
- * for min_age_s, and not tiered as they are now. */
+ * for min_age_s, and not tiered as they are now. Or, evictable: tiered
+ * as they are now, not evicted, open nowhere. */
 int mds_tier_scan(struct mds *mds, struct cfs_rpc_req *rq,
 		  const Cfs__MdsTierScan *r)
 {
@@ -77,7 +78,8 @@ int mds_tier_scan(struct mds *mds, struct cfs_rpc_req *rq,
 							     in.ctime_ns;
 		if (now - newest < (int64_t)r->min_age_s * 1000000000)
 			continue;
-		if (mds_open_for_write(mds, in.ino))
+		if (r->evictable ? mds_is_open_anywhere(mds, in.ino) :
+				   mds_open_for_write(mds, in.ino))
 			continue;
 		Cfs__MdsTierFile *t;
 		rc = cfs_tier_get(&mds->ns, txn, in.ino, &t);
@@ -87,7 +89,7 @@ int mds_tier_scan(struct mds *mds, struct cfs_rpc_req *rq,
 		bool evicted = t && t->evicted;
 		if (t)
 			cfs__mds_tier_file__free_unpacked(t, NULL);
-		if (current)
+		if (r->evictable ? !current || evicted : current)
 			continue;
 		cfs__mds_tier_file__init(&files[n]);
 		files[n].evicted = evicted;

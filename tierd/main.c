@@ -30,6 +30,11 @@ static const struct cfs_config_key keys[] = {
 	    "the pause between passes"),
 	KEY("timeout-ms", CFS_CFG_INT, "120000", timeout_ms, 1000, 3600000,
 	    "one store request's limit"),
+	KEY("high-watermark-pct", CFS_CFG_INT, "90", high_pct, 0, 100,
+	    "past this much of the flash used, tiered files' copies are "
+	    "evicted (tier.high_watermark; 100: never) ..."),
+	KEY("low-watermark-pct", CFS_CFG_INT, "80", low_pct, 0, 100,
+	    "... until this much is used (tier.low_watermark)"),
 	CFS_DAEMON_SEC_KEYS(struct tierd_config, sec),
 };
 

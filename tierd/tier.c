@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -453,6 +454,56 @@ static int pass(struct tierd *t, uint32_t min_age_s)
 	return rc ? rc : (t->nfiles || t->nup) ? -EAGAIN : 0;
 }
 
+/* Past the high watermark of flash use, evict tiered files (oldest
+ * inodes first) until what they free brings it to the low one; the
+ * next pass looks again (the figures lag the OSDs' heartbeats). */
+static int evict_to_watermark(struct tierd *t)
+{
+	struct statvfs sv;
+	int rc = cfs_statfs(t->cl, &sv);
+	if (rc || !sv.f_blocks)
+		return rc;
+	uint64_t total = (uint64_t)sv.f_blocks * sv.f_frsize;
+	uint64_t used = total - (uint64_t)sv.f_bfree * sv.f_frsize;
+	if (used * 100 <= total * (uint64_t)t->cfg->high_pct)
+		return 0;
+	uint64_t target = total / 100 * (uint64_t)t->cfg->low_pct;
+	uint64_t to_free = used > target ? used - target : 0, freed = 0;
+	uint64_t after = 0, files = 0;
+	bool done = false;
+	cfs_log_info("flash past its high watermark: evicting", "used_pct=%llu "
+		     "to_free=%llu", (unsigned long long)(used * 100 / total),
+		     (unsigned long long)to_free);
+	while (!rc && !done && freed < to_free && !*t->stop) {
+		Cfs__MdsTierScan req = CFS__MDS_TIER_SCAN__INIT;
+		struct cfs_rpc_call c;
+		req.after = after;
+		req.max = SCAN_BATCH;
+		req.evictable = true;
+		rc = mds_call(t, CFS__MDS_METHOD__MDS_TIER_SCAN, &req.base,
+			      &cfs__mds_tier_scan_reply__descriptor, &c);
+		if (rc)
+			break;
+		const Cfs__MdsTierScanReply *rep = (const void *)c.rep;
+		done = rep->done || !rep->n_files;
+		for (size_t i = 0; i < rep->n_files && freed < to_free; i++) {
+			after = rep->files[i]->ino;
+			int erc = cfs_tier_evict(t->cl, rep->files[i]->ino);
+			if (!erc) {
+				freed += rep->files[i]->size;
+				files++;
+			} else if (erc != -ESTALE && erc != -ENODATA &&
+				   erc != -EOPNOTSUPP && erc != -ENOENT) {
+				note_error(t, "evict", erc);
+			}
+		}
+		cfs_rpc_call_done(&c);
+	}
+	cfs_log_info("evicted", "files=%llu bytes=%llu",
+		     (unsigned long long)files, (unsigned long long)freed);
+	return rc;
+}
+
 /* Tell the MDS how things stand; learn the flush generation asked. */
 static int report(struct tierd *t, uint64_t *flush)
 {
@@ -502,6 +553,8 @@ void tierd_run(struct tierd *t, volatile bool *stop)
 			}
 			if (!rc)
 				rc = blob_call(t, false, 0, false, NULL);
+			if (!rc)
+				rc = evict_to_watermark(t);
 		}
 		if (rc && rc != -EAGAIN && rc != -EINTR)
 			cfs_log_warn("tier pass did not finish", "rc=%d error=\"%s\"",

@@ -20,6 +20,7 @@ struct tierd_config {
 	long long min_age_s;
 	long long interval_ms;
 	long long timeout_ms;
+	long long high_pct, low_pct;	/* watermarks of flash use */
 	struct cfs_daemon_sec sec;
 };
 

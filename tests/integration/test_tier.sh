@@ -13,7 +13,8 @@
 # - eviction: `cfs tier evict DIR` frees the OSDs' flash; evicted files
 #   read back right (ranged GETs); a write into an evicted chunk keeps the
 #   bytes around it; the changed file is tiered anew with every copy made
-#   whole first; with an OSD killed the other copies read right;
+#   whole first; with an OSD killed the other copies read right; past its
+#   high watermark tierd evicts files itself;
 # - tierd SIGKILLed between a PUT and its commit: nothing points at the
 #   blob; restarted, it tiers the files and deletes the blob;
 # - files deleted: their blobs are DELETEd;
@@ -182,8 +183,32 @@ check "with an OSD killed, the other copies of evicted files read right" \
 cluster start osd1
 check_within 60 "the OSD is back" '[ "$(cluster cfs status "$MDS" | awk "/ of .* OSDs up/ {print \$1}")" = 3 ]'
 
+# ---- past the high watermark, tierd evicts by itself ----
+cluster stop tierd
+mkdir -p "$MNT/w"
+for i in 1 2 3; do
+	head -c 2000000 /dev/urandom >"$T/w$i"
+	cp "$T/w$i" "$MNT/w/f$i"
+done
+CFS_TIERD_FLAGS="$CFS_TIERD_FLAGS --high-watermark-pct 0 --low-watermark-pct 0" \
+	cluster start tierd
+cfs tier flush --timeout 60 >/dev/null
+w_evicted() {
+	local i ino
+	for i in 1 2 3; do
+		ino=$(printf '%016x' "$(stat -c %i "$MNT/w/f$i")")
+		[ "$(ls "$T"/c/osd*/evicted/ | grep -c "^$ino\.")" = 3 ] || return 1
+	done
+}
+check_within 30 "past its high watermark tierd evicts tiered files itself (every copy)" 'w_evicted'
+cold_caches
+check "... and they read back right" \
+	'same_file "$T/w1" "$MNT/w/f1" && same_file "$T/w2" "$MNT/w/f2" && same_file "$T/w3" "$MNT/w/f3"'
+cluster stop tierd
+cluster start tierd
+
 # ---- deletes: blobs nothing points into are deleted ----
-rm -rf "$MNT/tree" "$MNT/ev" "$MNT/k"
+rm -rf "$MNT/tree" "$MNT/ev" "$MNT/k" "$MNT/w"
 check_within 60 "every file deleted: every blob deleted from the bucket" \
 	'[ "$(status_of blobs | cut -d" " -f1)" = 0 ] && [ -z "$(find "$S3DIR" -type f -name "*_S3rver_object")" ]'
 check "only PUT, GET and DELETE reached the store" \
