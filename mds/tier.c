@@ -40,8 +40,27 @@ static bool same_attrs(const Cfs__MdsTierFile *t, const struct cfs_inode *in)
 	       t->ctime_ns == in->ctime_ns;
 }
 
+/* Whether t has a piece in a stored blob less than pct% of which lives
+ * (its live pieces are tiered anew, and the blob goes). */
+static bool in_sparse_blob(struct mds *mds, MDB_txn *txn,
+			   const Cfs__MdsTierFile *t, uint32_t pct)
+{
+	uint64_t last = 0;
+	for (size_t i = 0; pct && i < t->n_segs; i++) {
+		struct cfs_tier_blob b;
+		if (t->segs[i]->blob == last)
+			continue;
+		last = t->segs[i]->blob;
+		if (!cfs_tier_blob_get(&mds->ns, txn, last, &b) && !b.pending &&
+		    b.live * 100 < b.size * pct)
+			return true;
+	}
+	return false;
+}
+
 /* Files due: regular, not empty, open for writing nowhere, unchanged
- * for min_age_s, and not tiered as they are now. Or, evictable: tiered
+ * for min_age_s, and not tiered as they are now (or with pieces in a
+ * blob mostly dead: repack_pct). Or, evictable: tiered
  * as they are now, not evicted, open nowhere. */
 int mds_tier_scan(struct mds *mds, struct cfs_rpc_req *rq,
 		  const Cfs__MdsTierScan *r)
@@ -76,8 +95,7 @@ int mds_tier_scan(struct mds *mds, struct cfs_rpc_req *rq,
 			continue;
 		int64_t newest = in.mtime_ns > in.ctime_ns ? in.mtime_ns :
 							     in.ctime_ns;
-		if (now - newest < (int64_t)r->min_age_s * 1000000000)
-			continue;
+		bool young = now - newest < (int64_t)r->min_age_s * 1000000000;
 		if (r->evictable ? mds_is_open_anywhere(mds, in.ino) :
 				   mds_open_for_write(mds, in.ino))
 			continue;
@@ -87,9 +105,12 @@ int mds_tier_scan(struct mds *mds, struct cfs_rpc_req *rq,
 			break;
 		bool current = t && same_attrs(t, &in);
 		bool evicted = t && t->evicted;
+		bool due = r->evictable ? current && !evicted :
+			   current ? in_sparse_blob(mds, txn, t, r->repack_pct) :
+				     !young;
 		if (t)
 			cfs__mds_tier_file__free_unpacked(t, NULL);
-		if (r->evictable ? !current || evicted : current)
+		if (!due)
 			continue;
 		cfs__mds_tier_file__init(&files[n]);
 		files[n].evicted = evicted;

@@ -30,6 +30,10 @@ static const struct cfs_config_key keys[] = {
 	    "the pause between passes"),
 	KEY("timeout-ms", CFS_CFG_INT, "120000", timeout_ms, 1000, 3600000,
 	    "one store request's limit"),
+	KEY("repack-pct", CFS_CFG_INT, "50", repack_pct, 0, 100,
+	    "a blob less than this much of which is still pointed at is "
+	    "repacked: its live pieces tiered anew, then it is deleted (0: "
+	    "only when nothing in it lives)"),
 	KEY("high-watermark-pct", CFS_CFG_INT, "90", high_pct, 0, 100,
 	    "past this much of the flash used, tiered files' copies are "
 	    "evicted (tier.high_watermark; 100: never) ..."),

@@ -420,6 +420,7 @@ static int pass(struct tierd *t, uint32_t min_age_s)
 		req.after = after;
 		req.max = SCAN_BATCH;
 		req.min_age_s = min_age_s;
+		req.repack_pct = (uint32_t)t->cfg->repack_pct;
 		rc = mds_call(t, CFS__MDS_METHOD__MDS_TIER_SCAN, &req.base,
 			      &cfs__mds_tier_scan_reply__descriptor, &c);
 		if (rc) {

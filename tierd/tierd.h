@@ -21,6 +21,7 @@ struct tierd_config {
 	long long interval_ms;
 	long long timeout_ms;
 	long long high_pct, low_pct;	/* watermarks of flash use */
+	long long repack_pct;
 	struct cfs_daemon_sec sec;
 };
 

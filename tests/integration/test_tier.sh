@@ -15,6 +15,8 @@
 #   bytes around it; the changed file is tiered anew with every copy made
 #   whole first; with an OSD killed the other copies read right; past its
 #   high watermark tierd evicts files itself;
+# - a blob mostly dead (15 of 20 files deleted): the rest is packed anew
+#   and the blob deleted;
 # - tierd SIGKILLed between a PUT and its commit: nothing points at the
 #   blob; restarted, it tiers the files and deletes the blob;
 # - files deleted: their blobs are DELETEd;
@@ -119,6 +121,23 @@ check "the store back: the backlog drains (flush)" \
 check "the late files are in the store" \
 	'pieces_match "$MNT/tree/small/late7" && pieces_match "$MNT/tree/small/late50"'
 
+# ---- repacking: a blob mostly dead is packed anew, then deleted ----
+mkdir -p "$MNT/r"
+for i in $(seq 1 20); do head -c 50000 /dev/urandom >"$MNT/r/f$i"; done
+cfs tier flush --timeout 60 >/dev/null
+blob_of() { cfs tier where "$1" | awk 'NR == 1 { print $1 }'; }
+old=$(blob_of "$MNT/r/f20")
+check "20 small files share one blob ($old)" \
+	'[ "$(blob_of "$MNT/r/f1")" = "$old" ] && [ "$(blob_of "$MNT/r/f19")" = "$old" ]'
+rm -f "$MNT"/r/f{1..15}
+cfs tier flush --timeout 60 >/dev/null
+check_within 30 "15 of them deleted: the other 5 are repacked into a new blob" \
+	'[ "$(blob_of "$MNT/r/f16")" != "$old" ] && [ "$(blob_of "$MNT/r/f20")" != "$old" ]'
+check "... whose pieces are their bytes" \
+	'pieces_match "$MNT/r/f16" && pieces_match "$MNT/r/f20"'
+check_within 30 "... and the old blob is deleted" \
+	'grep -q "^DELETE /tier/c1/$old " "$T/requests"'
+
 # ---- tierd SIGKILLed between its PUT and its commit ----
 cluster stop tierd
 mkdir -p "$MNT/k"
@@ -208,7 +227,7 @@ cluster stop tierd
 cluster start tierd
 
 # ---- deletes: blobs nothing points into are deleted ----
-rm -rf "$MNT/tree" "$MNT/ev" "$MNT/k" "$MNT/w"
+rm -rf "$MNT/tree" "$MNT/ev" "$MNT/k" "$MNT/w" "$MNT/r"
 check_within 60 "every file deleted: every blob deleted from the bucket" \
 	'[ "$(status_of blobs | cut -d" " -f1)" = 0 ] && [ -z "$(find "$S3DIR" -type f -name "*_S3rver_object")" ]'
 check "only PUT, GET and DELETE reached the store" \
