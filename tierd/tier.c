@@ -34,6 +34,7 @@
 #include "tierd.h"
 
 #define SCAN_BATCH 256
+#define COMMIT_BLOBS 16
 
 /* A file being packed, or packed and waiting for its commit. */
 struct pfile {
@@ -148,20 +149,30 @@ static int blob_call(struct tierd *t, bool alloc, uint64_t forget,
  * packed files whose pieces all lie in them (or in earlier commits). */
 static int commit(struct tierd *t)
 {
-	uint64_t limit = UINT64_MAX;
-	if (t->nfiles && !t->files[t->nfiles - 1].complete &&
-	    t->files[t->nfiles - 1].nsegs)
-		limit = t->files[t->nfiles - 1].segs[0].blob;
-	size_t nb = 0, nf = 0;
+	/* Files are in blob order. The first that cannot be committed yet
+	 * (being packed, or with a piece in the blob being filled) holds back
+	 * every blob it has pieces in, and so every file before it sharing
+	 * one of those, and so on back: a blob is committed only with every
+	 * file pointing into it, or it could be taken as garbage. */
+	uint64_t limit = UINT64_MAX, last_up = t->nup ? t->up_ids[t->nup - 1] : 0;
+	size_t nf = 0, nb = 0;
+	while (nf < t->nfiles) {
+		const struct pfile *f = &t->files[nf];
+		if (!f->complete ||
+		    (f->nsegs && f->segs[f->nsegs - 1].blob > last_up)) {
+			limit = f->nsegs ? f->segs[0].blob :
+				t->blob.id ? t->blob.id : UINT64_MAX;
+			break;
+		}
+		nf++;
+	}
+	while (nf > 0 && t->files[nf - 1].nsegs &&
+	       t->files[nf - 1].segs[t->files[nf - 1].nsegs - 1].blob >= limit) {
+		nf--;
+		limit = t->files[nf].segs[0].blob;
+	}
 	while (nb < t->nup && t->up_ids[nb] < limit)
 		nb++;
-	uint64_t last = nb ? t->up_ids[nb - 1] : 0;
-	/* files are in blob order: the complete ones whose last piece lies
-	 * in a committed-now blob (or that have no piece: all holes) */
-	while (nf < t->nfiles && t->files[nf].complete &&
-	       (!t->files[nf].nsegs ||
-		t->files[nf].segs[t->files[nf].nsegs - 1].blob <= last))
-		nf++;
 	if (!nb && !nf)
 		return 0;
 	Cfs__MdsTierCommit req = CFS__MDS_TIER_COMMIT__INIT;
@@ -202,6 +213,9 @@ static int commit(struct tierd *t)
 	free(sp);
 	free(fp);
 	if (rc) {
+		cfs_log_warn("commit refused", "blobs=%zu first=%llu files=%zu rc=%d",
+			     nb, nb ? (unsigned long long)t->up_ids[0] : 0ull, nf,
+			     rc);
 		note_error(t, "commit", rc);
 		return rc;
 	}
@@ -303,7 +317,7 @@ static int add_seg(struct pfile *p, const struct cfs_blob_seg *s)
 	return 0;
 }
 
-/* Pack [off, end) of the open file p. */
+/* Pack [off, end) of the open file p, the last of t->files. */
 static int pack_range(struct tierd *t, struct pfile *p, uint64_t off,
 		      uint64_t end, uint8_t *buf)
 {
@@ -318,6 +332,8 @@ static int pack_range(struct tierd *t, struct pfile *p, uint64_t off,
 			n = to_chunk;
 		if (n > room)
 			n = room;
+		/* (a commit in blob_room moves the files: ours is the last) */
+		p = &t->files[t->nfiles - 1];
 		ssize_t got = cfs_read(t->cl, p->f.ino, off, buf, (size_t)n);
 		if (got < 0)
 			return (int)got;
@@ -397,12 +413,25 @@ static int pack_file(struct tierd *t, const Cfs__MdsTierFile *due,
 		off = (uint64_t)h;
 	}
 	cfs_release(t->cl, due->ino, O_RDONLY);
+	p = &t->files[t->nfiles - 1];	/* (commits moved it) */
+	if (rc && rc != -EINTR)
+		cfs_log(rc == -ESTALE || rc == -ENOENT ? CFS_LOG_INFO :
+							 CFS_LOG_WARN,
+			"a file left out of this pass", "ino=%lu at=%lu rc=%d%s",
+			(unsigned long)due->ino, (unsigned long)off, rc,
+			rc == -ESTALE ? " (changed while read)" : "");
 	if (rc) {	/* changed (or unreadable): left out, its pieces dead */
 		free(p->segs);
 		t->nfiles--;
 		return rc == -ESTALE || rc == -ENOENT ? 0 : rc;
 	}
 	p->complete = true;
+	/* files sharing blobs chain their commits together: past
+	 * COMMIT_BLOBS stored and waiting, the blob being filled goes out
+	 * now, not full, so that everything packed can be committed (a
+	 * crash loses no more than that much uploading) */
+	if (t->nup >= COMMIT_BLOBS && t->blob.id && t->blob.nsegs)
+		return store_blob(t);
 	return 0;
 }
 
