@@ -23,6 +23,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +215,60 @@ out:
 	return rc;
 }
 
+/* Fetching an evicted chunk's pieces: FETCHERS threads side by side,
+ * each taking the next piece, GETting it, checking its CRC32C and
+ * writing it in place; the first error stops them. */
+#define FETCHERS 8
+
+struct fetch {
+	struct store *st;
+	struct chunk_id c;
+	const struct store_piece *p;
+	uint32_t n;
+	uint64_t size;
+	int fd;
+	_Atomic uint32_t next;
+	_Atomic int rc;
+};
+
+static void *fetcher(void *arg)
+{
+	struct fetch *f = arg;
+	char *buf = malloc(1u << 20);
+	if (!buf) {
+		f->rc = -ENOMEM;
+		return NULL;
+	}
+	for (uint32_t i; !f->rc && (i = f->next++) < f->n;) {
+		const struct store_piece *p = &f->p[i];
+		char key[64];
+		if (p->len > (1u << 20) || p->chunk_off + p->len > f->size) {
+			f->rc = -EIO;
+			break;
+		}
+		snprintf(key, sizeof(key), "blobs/%016" PRIx64, p->blob);
+		ssize_t got = cfs_objstore_get(f->st->tier, key, p->blob_off, buf,
+					       p->len);
+		if (got >= 0 && ((size_t)got != p->len ||
+				 cfs_crc32c(buf, p->len) != p->crc)) {
+			cfs_log_error("a piece from the object store failed its "
+				      "check", "ino=%lu index=%lu blob=%s off=%lu",
+				      (unsigned long)f->c.ino,
+				      (unsigned long)f->c.index, key,
+				      (unsigned long)p->blob_off);
+			got = -EIO;
+		}
+		if (got < 0)
+			f->rc = (int)got;
+		else if (pwrite(f->fd, buf, p->len,
+				(off_t)(STORE_DATA_OFF + p->chunk_off)) !=
+			 (ssize_t)p->len)
+			f->rc = -EIO;
+	}
+	free(buf);
+	return NULL;
+}
+
 /* set while store_resident reads back what it wrote (its own read must
  * not try to make the chunk resident again) */
 static __thread bool filling;
@@ -246,35 +302,22 @@ int store_resident(struct store *st, struct chunk_id c)
 		return -EIO;
 	}
 	int fd = store_chunk_fd(st, c);
-	char *buf = malloc(1u << 20);
-	if (fd < 0 || !buf) {
-		rc = fd < 0 ? fd : -ENOMEM;
+	if (fd < 0) {
+		rc = fd;
 		goto out;
 	}
-	for (uint32_t i = 0; i < h.npieces && !rc; i++) {
-		char key[64];
-		if (p[i].len > (1u << 20) || p[i].chunk_off + p[i].len > h.size) {
-			rc = -EIO;
-			break;
-		}
-		snprintf(key, sizeof(key), "blobs/%016" PRIx64, p[i].blob);
-		ssize_t got = cfs_objstore_get(st->tier, key, p[i].blob_off, buf,
-					       p[i].len);
-		if (got >= 0 && ((size_t)got != p[i].len ||
-				 cfs_crc32c(buf, p[i].len) != p[i].crc)) {
-			cfs_log_error("a piece from the object store failed its "
-				      "check", "ino=%lu index=%lu blob=%s off=%lu",
-				      (unsigned long)c.ino, (unsigned long)c.index,
-				      key, (unsigned long)p[i].blob_off);
-			got = -EIO;
-		}
-		if (got < 0)
-			rc = (int)got;
-		else if (pwrite(fd, buf, p[i].len,
-				(off_t)(STORE_DATA_OFF + p[i].chunk_off)) !=
-			 (ssize_t)p[i].len)
-			rc = -EIO;
-	}
+	struct fetch f = { .st = st, .c = c, .p = p, .n = h.npieces,
+			   .size = h.size, .fd = fd };
+	pthread_t th[FETCHERS];
+	int nth = 0;
+	while (nth < FETCHERS && (uint32_t)nth < h.npieces &&
+	       !pthread_create(&th[nth], NULL, fetcher, &f))
+		nth++;
+	if (!nth)
+		fetcher(&f);	/* (no thread to be had: this one) */
+	for (int k = 0; k < nth; k++)
+		pthread_join(th[k], NULL);
+	rc = f.rc;
 	if (!rc && fdatasync(fd))
 		rc = -errno;
 	close(fd);
@@ -301,7 +344,6 @@ int store_resident(struct store *st, struct chunk_id c)
 out:
 	if (fd >= 0)
 		close(fd);
-	free(buf);
 	free(p);
 	return rc;
 }

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "../../osd/store.h"
+#include "cfs/blob.h"
 #include "cfs/crc.h"
+#include "cfs/objstore.h"
 #include "cfs/layout.h"
 #include "cfs/map.h"
 
@@ -607,9 +609,119 @@ START_TEST(test_ec_shard_changes_roll_back_exactly)
 }
 END_TEST
 
+/* Put the bytes [off, off+len) of data as pieces of blob id in the store
+ * (file://), appending them to p[] (*n). */
+static void tier_ranges(uint64_t id, const uint8_t *data, const uint64_t *rng,
+			size_t nr, struct store_piece *p, size_t *n)
+{
+	struct cfs_blob b = { 0 };
+	char key[64];
+
+	ck_assert_int_eq(cfs_blob_start(&b, "0123456789abcdef0123456789abcdef",
+					id), 0);
+	for (size_t r = 0; r < nr; r++)
+		for (uint64_t at = rng[2 * r]; at < rng[2 * r] + rng[2 * r + 1];) {
+			uint64_t len = rng[2 * r] + rng[2 * r + 1] - at;
+
+			if (len > CFS_BLOB_SEG_MAX)
+				len = CFS_BLOB_SEG_MAX;
+			ck_assert_int_eq(cfs_blob_add(&b, C.ino, 0, 1, at, data + at,
+						      (uint32_t)len), 0);
+			p[*n] = (struct store_piece){
+				.blob = id,
+				.blob_off = b.segs[b.nsegs - 1].blob_off,
+				.chunk_off = at, .len = (uint32_t)len,
+				.crc = b.segs[b.nsegs - 1].crc };
+			(*n)++;
+			at += len;
+		}
+	size_t len = cfs_blob_finish(&b);
+	snprintf(key, sizeof(key), "blobs/%016" PRIx64, id);
+	ck_assert_int_eq(cfs_objstore_put(st.tier, key, b.buf, len), 0);
+	cfs_blob_free(&b);
+}
+
+static uint64_t chunk_blocks(void)
+{
+	char path[256];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/chunks/%02x/%016" PRIx64 ".%" PRIx64,
+		 dir, (unsigned)(C.ino & 0xff), C.ino, C.index);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	return (uint64_t)sb.st_blocks;
+}
+
+START_TEST(test_evicted_chunk_comes_back_from_the_store)
+{
+	static uint8_t data[1100000], got[1100000];
+	const uint64_t rng[] = { 0, 300000, 1000000, 100000 };
+	struct store_piece p[8];
+	size_t n = 0;
+	uint64_t v;
+	char url[128], err[200];
+
+	snprintf(url, sizeof(url), "file://%s", dir);
+	ck_assert_int_eq(cfs_objstore_open(url, NULL, &st.tier, err,
+					   sizeof(err)), 0);
+	srand(7);
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)rand();
+	memset(data + 300000, 0, 700000);	/* a hole between */
+	ck_assert_int_eq(put(0, data, 300000, 1), 0);
+	ck_assert_int_eq(put(1000000, data + 1000000, 100000, 2), 0);
+	tier_ranges(5, data, rng, 2, p, &n);
+	uint64_t full = chunk_blocks();
+
+	/* a piece that is not our bytes, or bytes no piece holds: refused */
+	struct store_piece bad[8];
+	memcpy(bad, p, sizeof(p));
+	bad[0].crc ^= 1;
+	store_lock(&st, C);
+	ck_assert_int_eq(store_evict(&st, C, bad, n), -ESTALE);
+	ck_assert_int_eq(store_evict(&st, C, p, n - 1), -ESTALE);
+	ck_assert(!store_evicted(&st, C));
+	ck_assert_int_eq(store_evict(&st, C, p, n), 0);
+	store_unlock(&st, C);
+	ck_assert(store_evicted(&st, C));
+	ck_assert_uint_lt(chunk_blocks(), full / 4);
+
+	/* read back (without the lock, as a client's read): the bytes */
+	ck_assert_int_eq(get(0, sizeof(got), got, &v), 0);
+	ck_assert_uint_eq(v, 2);
+	ck_assert_int_eq(memcmp(got, data, sizeof(got)), 0);
+	ck_assert(!store_evicted(&st, C));
+
+	/* a write into an evicted chunk keeps the bytes around it */
+	store_lock(&st, C);
+	ck_assert_int_eq(store_evict(&st, C, p, n), 0);
+	store_unlock(&st, C);
+	memcpy(data + 150000, "changed!", 8);
+	ck_assert_int_eq(put(150000, "changed!", 8, 3), 0);
+	ck_assert_int_eq(get(0, sizeof(got), got, &v), 0);
+	ck_assert_int_eq(memcmp(got, data, sizeof(got)), 0);
+
+	/* the store without the blob: an error, never zeros; still evicted */
+	n = 0;
+	tier_ranges(6, data, rng, 2, p, &n);
+	store_lock(&st, C);
+	ck_assert_int_eq(store_evict(&st, C, p, n), 0);
+	store_unlock(&st, C);
+	ck_assert_int_eq(cfs_objstore_delete(st.tier, "blobs/0000000000000006"), 0);
+	ck_assert_int_lt(get(0, 4096, got, &v), 0);
+	ck_assert(store_evicted(&st, C));
+	/* removing the chunk takes its record */
+	ck_assert_int_eq(store_remove(&st, C), 0);
+	ck_assert(!store_evicted(&st, C));
+	cfs_objstore_close(st.tier);
+	st.tier = NULL;
+}
+END_TEST
+
 int main(void)
 {
 	CFS_RUN_SUITE("store", setup, teardown,
+		      test_evicted_chunk_comes_back_from_the_store,
 		      test_write_read_round_trip_unaligned,
 		      test_write_extents_as_one_change,
 		      test_holes_read_as_zeros,
