@@ -9,7 +9,8 @@
 #   file's bytes at its place; every object is at most 64 MiB; small
 #   files are packed (far fewer PUTs than files);
 # - the store stopped (SIGSTOP): writes go on at once, the flush waits
-#   and says why; resumed, the backlog drains;
+#   and says why; resumed, the backlog drains; the same with the store
+#   SIGKILLed and started again on its data;
 # - eviction: `cfs tier evict DIR` frees the OSDs' flash; evicted files
 #   read back right (ranged GETs); a write into an evicted chunk keeps the
 #   bytes around it; the changed file is tiered anew with every copy made
@@ -132,6 +133,23 @@ check "the store back: the backlog drains (flush)" \
 check "the late files are in the store" \
 	'pieces_match "$MNT/tree/small/late7" && pieces_match "$MNT/tree/small/late50"'
 
+# ---- a dead store (SIGKILL), then back on the same data ----
+start_s3() {
+	node "$ROOT/tests/s3rver/serve.js" "$S3DIR" 127.0.0.1 "$S3PORT" tier \
+		"$T/requests" >"$T/s3rver.log" 2>&1 &
+	S3PID=$!
+	wait_for 20 'grep -q listening "$T/s3rver.log"'
+}
+kill -KILL "$S3PID"
+wait "$S3PID" 2>/dev/null
+mkdir -p "$MNT/dead"
+for i in $(seq 1 20); do head -c 30000 /dev/urandom >"$MNT/dead/f$i"; done
+check "with the store dead, writes work and a flush says it is not done" \
+	'[ "$(cat "$MNT/dead/f20" | wc -c)" = 30000 ] && ! cfs tier flush --timeout 5 2>/dev/null'
+check "the store back: the backlog drains" 'start_s3 && cfs tier flush --timeout 120 >/dev/null'
+check "... the files written meanwhile are in it, and the ones before still are" \
+	'pieces_match "$MNT/dead/f1" && pieces_match "$MNT/dead/f20" && pieces_match "$MNT/tree/small/late7"'
+
 # ---- repacking: a blob mostly dead is packed anew, then deleted ----
 mkdir -p "$MNT/r"
 for i in $(seq 1 20); do head -c 50000 /dev/urandom >"$MNT/r/f$i"; done
@@ -238,7 +256,7 @@ cluster stop tierd
 cluster start tierd
 
 # ---- deletes: blobs nothing points into are deleted ----
-rm -rf "$MNT/tree" "$MNT/ev" "$MNT/k" "$MNT/w" "$MNT/r"
+rm -rf "$MNT/tree" "$MNT/ev" "$MNT/k" "$MNT/w" "$MNT/r" "$MNT/dead"
 check_within 60 "every file deleted: every blob deleted from the bucket" \
 	'[ "$(status_of blobs | cut -d" " -f1)" = 0 ] && [ -z "$(find "$S3DIR" -type f -name "*_S3rver_object")" ]'
 check "only PUT, GET and DELETE reached the store" \
