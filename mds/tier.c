@@ -157,31 +157,55 @@ static int do_blob(struct mds *mds, MDB_txn *txn, void *arg)
 	return cfs_tier_blob_set(&mds->ns, txn, op->r->forget, NULL);
 }
 
+/* Call fn for every blob record, in one read of the table. */
+static int each_blob(struct mds *mds, MDB_txn *txn,
+		     void (*fn)(void *arg, uint64_t id,
+				const struct cfs_tier_blob *b),
+		     void *arg)
+{
+	MDB_cursor *cur;
+	MDB_val kv, v;
+	int rc = cfs_ns_errno(mdb_cursor_open(txn, mds->ns.blobs, &cur));
+	if (rc)
+		return rc;
+	for (int m = mdb_cursor_get(cur, &kv, &v, MDB_FIRST); m == 0;
+	     m = mdb_cursor_get(cur, &kv, &v, MDB_NEXT)) {
+		struct cfs_tier_blob b;
+		if (kv.mv_size != 8 || v.mv_size != sizeof(b))
+			continue;
+		memcpy(&b, v.mv_data, sizeof(b));
+		fn(arg, be64_get(kv.mv_data), &b);
+	}
+	mdb_cursor_close(cur);
+	return 0;
+}
+
+struct doomed {
+	bool pending_too;
+	uint64_t *out;
+	size_t n;
+};
+
+static void note_doomed(void *arg, uint64_t id, const struct cfs_tier_blob *b)
+{
+	struct doomed *d = arg;
+	if (d->n < DOOMED_MAX && (b->pending ? d->pending_too : !b->live))
+		d->out[d->n++] = id;
+}
+
 /* The blobs to delete: nothing points into them, or (asked at tierd's
  * start, when no upload of its can be under way) never committed. */
 static int doomed_blobs(struct mds *mds, bool pending_too, uint64_t *out,
 			size_t *n)
 {
+	struct doomed d = { .pending_too = pending_too, .out = out };
 	MDB_txn *txn;
-	MDB_cursor *cur;
-	MDB_val kv, v;
 	int rc = cfs_ns_begin(&mds->ns, NULL, false, &txn);
 	if (rc)
 		return rc;
-	rc = cfs_ns_errno(mdb_cursor_open(txn, mds->ns.blobs, &cur));
-	*n = 0;
-	for (int m = rc ? MDB_NOTFOUND : mdb_cursor_get(cur, &kv, &v, MDB_FIRST);
-	     m == 0 && *n < DOOMED_MAX; m = mdb_cursor_get(cur, &kv, &v, MDB_NEXT)) {
-		struct cfs_tier_blob b;
-		if (kv.mv_size != 8 || v.mv_size != sizeof(b))
-			continue;
-		memcpy(&b, v.mv_data, sizeof(b));
-		if (b.pending ? pending_too : !b.live)
-			out[(*n)++] = be64_get(kv.mv_data);
-	}
-	if (!rc)
-		mdb_cursor_close(cur);
+	rc = each_blob(mds, txn, note_doomed, &d);
 	cfs_ns_abort(txn);
+	*n = d.n;
 	return rc;
 }
 
@@ -356,6 +380,19 @@ static int do_flush(struct mds *mds, MDB_txn *txn, void *arg)
 	return cfs_ns_meta_put(&mds->ns, txn, "tier_flush", *gen);
 }
 
+static void count_blob(void *arg, uint64_t id, const struct cfs_tier_blob *b)
+{
+	Cfs__MdsTierStatus *rep = arg;
+	(void)id;
+	if (b->pending) {
+		rep->pending_blobs++;
+		return;
+	}
+	rep->blobs++;
+	rep->blob_bytes += b->size;
+	rep->live_bytes += b->live;
+}
+
 /* The store's counts, for cfs tier status: one read of both tables. */
 static int tier_counts(struct mds *mds, Cfs__MdsTierStatus *rep)
 {
@@ -383,23 +420,7 @@ static int tier_counts(struct mds *mds, Cfs__MdsTierStatus *rep)
 	if (!rc)
 		mdb_cursor_close(cur);
 	if (!rc)
-		rc = cfs_ns_errno(mdb_cursor_open(txn, mds->ns.blobs, &cur));
-	for (int m = rc ? MDB_NOTFOUND : mdb_cursor_get(cur, &kv, &v, MDB_FIRST);
-	     m == 0; m = mdb_cursor_get(cur, &kv, &v, MDB_NEXT)) {
-		struct cfs_tier_blob b;
-		if (v.mv_size != sizeof(b))
-			continue;
-		memcpy(&b, v.mv_data, sizeof(b));
-		if (b.pending) {
-			rep->pending_blobs++;
-			continue;
-		}
-		rep->blobs++;
-		rep->blob_bytes += b.size;
-		rep->live_bytes += b.live;
-	}
-	if (!rc)
-		mdb_cursor_close(cur);
+		rc = each_blob(mds, txn, count_blob, rep);
 	cfs_ns_abort(txn);
 	return rc;
 }
